@@ -1,0 +1,200 @@
+//! A read-only stage graph in SVG: stages as columns (by dependency depth), steps as nodes,
+//! stage dependencies as arrows between columns, in-stage step dependencies as curves.
+
+use leptos::prelude::*;
+
+use crate::model::{StepState, StepStatus};
+use crate::plan::Plan;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct GraphInput {
+    pub stages: Vec<GraphStage>,
+    pub steps: Vec<GraphStep>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct GraphStage {
+    pub name: String,
+    pub steps: Vec<usize>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct GraphStep {
+    pub name: String,
+    pub stage: usize,
+    pub needs: Vec<usize>,
+    pub status: Option<StepStatus>,
+}
+
+impl GraphInput {
+    pub fn from_plan(plan: &Plan) -> Self {
+        GraphInput {
+            stages: plan.stages.iter().map(|s| GraphStage { name: s.name.clone(), steps: s.steps.clone() }).collect(),
+            steps: plan
+                .steps
+                .iter()
+                .map(|s| GraphStep { name: s.name.clone(), stage: s.stage, needs: s.needs.clone(), status: None })
+                .collect(),
+        }
+    }
+
+    pub fn from_steps(steps: &[StepState]) -> Self {
+        let mut stages: Vec<GraphStage> = Vec::new();
+        let mut graph_steps = Vec::with_capacity(steps.len());
+        for (index, step) in steps.iter().enumerate() {
+            if stages.last().is_none_or(|s| s.name != step.stage) {
+                stages.push(GraphStage { name: step.stage.clone(), steps: Vec::new() });
+            }
+            let stage = stages.len() - 1;
+            stages[stage].steps.push(index);
+            let needs = step
+                .needs
+                .iter()
+                .filter_map(|need| steps.iter().position(|s| &s.name == need))
+                .collect();
+            graph_steps.push(GraphStep { name: step.name.clone(), stage, needs, status: Some(step.status) });
+        }
+        GraphInput { stages, steps: graph_steps }
+    }
+
+    /// Column of each stage: one more than the deepest stage any of its steps waits for.
+    fn stage_levels(&self) -> Vec<usize> {
+        let mut levels = vec![0usize; self.stages.len()];
+        for _ in 0..self.stages.len() {
+            let mut changed = false;
+            for step in &self.steps {
+                for &need in &step.needs {
+                    let from = self.steps[need].stage;
+                    if from != step.stage && levels[step.stage] < levels[from] + 1 {
+                        levels[step.stage] = levels[from] + 1;
+                        changed = true;
+                    }
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        levels
+    }
+}
+
+const COLUMN_WIDTH: f64 = 230.0;
+const NODE_WIDTH: f64 = 180.0;
+const NODE_HEIGHT: f64 = 26.0;
+const ROW: f64 = 34.0;
+const STAGE_HEAD: f64 = 30.0;
+const STAGE_GAP: f64 = 18.0;
+const MARGIN: f64 = 14.0;
+
+#[component]
+pub fn StageGraph(input: GraphInput) -> impl IntoView {
+    let levels = input.stage_levels();
+    let columns = levels.iter().copied().max().map_or(0, |m| m + 1);
+    // Stage boxes: (x, y, height), stacked within their column.
+    let mut column_bottom = vec![MARGIN; columns];
+    let mut boxes = Vec::with_capacity(input.stages.len());
+    for (si, stage) in input.stages.iter().enumerate() {
+        let x = MARGIN + levels[si] as f64 * COLUMN_WIDTH;
+        let y = column_bottom[levels[si]];
+        let height = STAGE_HEAD + stage.steps.len() as f64 * ROW;
+        column_bottom[levels[si]] = y + height + STAGE_GAP;
+        boxes.push((x, y, height));
+    }
+    let node_position = |step: usize| -> (f64, f64) {
+        let stage = input.steps[step].stage;
+        let row = input.stages[stage].steps.iter().position(|&s| s == step).unwrap_or(0);
+        let (x, y, _) = boxes[stage];
+        (x + 10.0, y + STAGE_HEAD + row as f64 * ROW)
+    };
+    let width = MARGIN * 2.0 + columns as f64 * COLUMN_WIDTH;
+    let height = column_bottom.iter().copied().fold(MARGIN, f64::max) + MARGIN;
+
+    let mut stage_edges: Vec<(usize, usize)> = Vec::new();
+    let mut step_edges: Vec<(usize, usize)> = Vec::new();
+    for (index, step) in input.steps.iter().enumerate() {
+        for &need in &step.needs {
+            let from_stage = input.steps[need].stage;
+            if from_stage == step.stage {
+                step_edges.push((need, index));
+            } else if !stage_edges.contains(&(from_stage, step.stage)) {
+                stage_edges.push((from_stage, step.stage));
+            }
+        }
+    }
+    let stage_paths = stage_edges
+        .into_iter()
+        .map(|(from, to)| {
+            let (fx, fy, fh) = boxes[from];
+            let (tx, ty, th) = boxes[to];
+            let (x1, y1) = (fx + NODE_WIDTH + 20.0, fy + fh / 2.0);
+            let (x2, y2) = (tx, ty + th / 2.0);
+            let mid = (x1 + x2) / 2.0;
+            let d = format!("M{x1},{y1} C{mid},{y1} {mid},{y2} {x2},{y2}");
+            view! { <path class="edge stage-edge" d=d marker-end="url(#arrow)"/> }
+        })
+        .collect_view();
+    let step_paths = step_edges
+        .into_iter()
+        .map(|(from, to)| {
+            let (fx, fy) = node_position(from);
+            let (_, ty) = node_position(to);
+            let (y1, y2) = (fy + NODE_HEIGHT / 2.0, ty + NODE_HEIGHT / 2.0);
+            let bend = fx - 8.0;
+            let d = format!("M{fx},{y1} C{bend},{y1} {bend},{y2} {fx},{y2}");
+            view! { <path class="edge step-edge" d=d/> }
+        })
+        .collect_view();
+    let stage_boxes = input
+        .stages
+        .iter()
+        .enumerate()
+        .map(|(si, stage)| {
+            let (x, y, h) = boxes[si];
+            view! {
+                <g class="stage">
+                    <rect x=x y=y width=NODE_WIDTH + 20.0 height=h - 4.0 rx="8"/>
+                    <text x=x + 10.0 y=y + 19.0 class="stage-name">{stage.name.clone()}</text>
+                </g>
+            }
+        })
+        .collect_view();
+    let nodes = input
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(index, step)| {
+            let (x, y) = node_position(index);
+            let status = step.status.map(|s| s.as_str()).unwrap_or("planned");
+            view! {
+                <g class=format!("node {status}") data-step=step.name.clone()>
+                    <title>{format!("{} ({status})", step.name)}</title>
+                    <rect x=x y=y width=NODE_WIDTH height=NODE_HEIGHT rx="5"/>
+                    <text x=x + 10.0 y=y + 17.0>{step.name.clone()}</text>
+                </g>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="graph">
+            <svg
+                class="stage-graph"
+                role="img"
+                aria-label="Stage graph"
+                width=width
+                height=height
+                viewBox=format!("0 0 {width} {height}")
+            >
+                <defs>
+                    <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto">
+                        <path d="M0,0 L10,5 L0,10 z"/>
+                    </marker>
+                </defs>
+                {stage_boxes}
+                {stage_paths}
+                {step_paths}
+                {nodes}
+            </svg>
+        </div>
+    }
+}

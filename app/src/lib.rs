@@ -1,0 +1,13 @@
+//! Conveyor's shared half: the pipeline format, validation and planning (pure, compiled
+//! for server and browser), the run model, server functions and the Leptos pages.
+
+pub mod definition;
+pub mod import;
+pub mod model;
+pub mod plan;
+pub mod server;
+mod graph;
+mod live;
+mod pages;
+
+pub use pages::{shell, App};

@@ -1,0 +1,336 @@
+//! Runs, steps and their lifecycle (seed 004), plus the data the API and pages exchange.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::definition::{Params, Pipeline, Problem};
+use crate::plan::Plan;
+
+macro_rules! status_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+            fn from_str(text: &str) -> Result<Self, String> {
+                match text {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(format!(
+                        "unknown {} \"{other}\"; expected one of: {}",
+                        stringify!($name),
+                        [$($text),+].join(", ")
+                    )),
+                }
+            }
+        }
+    };
+}
+
+status_enum!(
+    /// Lifecycle of a run.
+    RunStatus {
+        Pending = "pending",
+        Running = "running",
+        WaitingApproval = "waiting_approval",
+        Cancelling = "cancelling",
+        Succeeded = "succeeded",
+        Failed = "failed",
+        Cancelled = "cancelled",
+        Refused = "refused",
+    }
+);
+
+status_enum!(
+    /// Lifecycle of a step.
+    StepStatus {
+        Pending = "pending",
+        WaitingApproval = "waiting_approval",
+        Running = "running",
+        Succeeded = "succeeded",
+        Failed = "failed",
+        Cancelled = "cancelled",
+        Skipped = "skipped",
+        Refused = "refused",
+    }
+);
+
+status_enum!(
+    /// Which output a log line came from.
+    LogStream { Stdout = "stdout", Stderr = "stderr", System = "system" }
+);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a {what} cannot go from {from} to {to}")]
+pub struct TransitionError {
+    pub what: &'static str,
+    pub from: &'static str,
+    pub to: &'static str,
+}
+
+impl StepStatus {
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed | Self::Cancelled | Self::Skipped | Self::Refused)
+    }
+
+    /// The only way a step's status changes.
+    pub fn transition(self, to: StepStatus) -> Result<StepStatus, TransitionError> {
+        use StepStatus::*;
+        let allowed = match self {
+            Pending => matches!(to, Running | WaitingApproval | Skipped | Cancelled),
+            // Approval puts the step back in the queue; refusal ends it.
+            WaitingApproval => matches!(to, Pending | Refused | Cancelled | Skipped),
+            Running => matches!(to, Succeeded | Failed | Cancelled),
+            Succeeded | Failed | Cancelled | Skipped | Refused => false,
+        };
+        if allowed {
+            Ok(to)
+        } else {
+            Err(TransitionError { what: "step", from: self.as_str(), to: to.as_str() })
+        }
+    }
+
+    /// Name of the webhook event a status change raises, if any.
+    pub fn webhook_event(self) -> Option<&'static str> {
+        match self {
+            StepStatus::Running => Some("STARTED"),
+            StepStatus::Succeeded => Some("SUCCEEDED"),
+            StepStatus::Failed => Some("FAILED"),
+            StepStatus::Cancelled => Some("CANCELLED"),
+            StepStatus::Skipped => Some("SKIPPED"),
+            StepStatus::Refused => Some("REFUSED"),
+            StepStatus::Pending | StepStatus::WaitingApproval => None,
+        }
+    }
+}
+
+impl RunStatus {
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed | Self::Cancelled | Self::Refused)
+    }
+
+    pub fn transition(self, to: RunStatus) -> Result<RunStatus, TransitionError> {
+        use RunStatus::*;
+        let allowed = self == to && !self.is_terminal()
+            || match self {
+                Pending => matches!(to, Running | Cancelling | Failed | Cancelled),
+                Running => matches!(to, WaitingApproval | Cancelling | Succeeded | Failed | Refused | Cancelled),
+                WaitingApproval => matches!(to, Running | Cancelling | Succeeded | Failed | Refused | Cancelled),
+                Cancelling => matches!(to, Cancelled),
+                Succeeded | Failed | Cancelled | Refused => false,
+            };
+        if allowed {
+            Ok(to)
+        } else {
+            Err(TransitionError { what: "run", from: self.as_str(), to: to.as_str() })
+        }
+    }
+
+    /// Status of a run still in flight, from its steps.
+    pub fn in_flight(steps: &[StepStatus], cancel_requested: bool) -> RunStatus {
+        if cancel_requested {
+            RunStatus::Cancelling
+        } else if !steps.contains(&StepStatus::Running) && steps.contains(&StepStatus::WaitingApproval) {
+            RunStatus::WaitingApproval
+        } else {
+            RunStatus::Running
+        }
+    }
+
+    /// Outcome of a run whose steps have all ended.
+    pub fn outcome(steps: &[StepStatus], cancel_requested: bool) -> RunStatus {
+        if cancel_requested || steps.contains(&StepStatus::Cancelled) {
+            RunStatus::Cancelled
+        } else if steps.contains(&StepStatus::Failed) {
+            RunStatus::Failed
+        } else if steps.contains(&StepStatus::Refused) {
+            RunStatus::Refused
+        } else {
+            RunStatus::Succeeded
+        }
+    }
+}
+
+/// True for a Docker image tag: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
+pub fn is_valid_tag(tag: &str) -> bool {
+    let mut bytes = tag.bytes();
+    matches!(bytes.next(), Some(b) if b.is_ascii_alphanumeric() || b == b'_')
+        && tag.len() <= 128
+        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+pub const TAG_RULE: &str = "a tag is 1-128 characters of letters, digits, '_', '.' and '-', not starting with '.' or '-'";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RunSummary {
+    pub id: i64,
+    pub pipeline: String,
+    /// Per-pipeline run number, from 1.
+    pub number: i64,
+    /// Pipeline version the run executed.
+    pub version: i64,
+    pub tag: String,
+    pub status: RunStatus,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub message: Option<String>,
+}
+
+impl RunSummary {
+    pub fn duration_ms(&self) -> Option<i64> {
+        Some(self.finished_at? - self.started_at?)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct StepState {
+    pub index: usize,
+    pub stage: String,
+    pub name: String,
+    pub status: StepStatus,
+    pub needs: Vec<String>,
+    pub approval: bool,
+    pub exit_code: Option<i32>,
+    pub message: Option<String>,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RunDetail {
+    #[serde(flatten)]
+    pub run: RunSummary,
+    pub params: Params,
+    pub steps: Vec<StepState>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RunPage {
+    pub runs: Vec<RunSummary>,
+    /// Pass as `before` to get the next (older) page; absent on the last page.
+    pub next_before: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct PipelineSummary {
+    pub name: String,
+    pub description: Option<String>,
+    pub version: i64,
+    pub updated_at: i64,
+    pub latest_run: Option<RunSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct PipelineDetail {
+    pub name: String,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// The document as saved (comments and key order kept).
+    pub source: String,
+    pub definition: Pipeline,
+    pub plan: Plan,
+    pub latest_run: Option<RunSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct PipelineVersion {
+    pub version: i64,
+    pub created_at: i64,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Validation {
+    pub valid: bool,
+    pub problems: Vec<Problem>,
+    pub plan: Option<Plan>,
+}
+
+impl Validation {
+    pub fn of(source: &str) -> Validation {
+        match crate::plan::check_document(source) {
+            Ok((_, plan)) => Validation { valid: true, problems: Vec::new(), plan: Some(plan) },
+            Err(problems) => Validation { valid: false, problems, plan: None },
+        }
+    }
+}
+
+/// One entry of a run's event stream (the SSE `data:`; `seq` is also the SSE `id:`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RunEvent {
+    /// Monotonic per run, from 1.
+    pub seq: i64,
+    /// Unix milliseconds.
+    pub ts: i64,
+    #[serde(flatten)]
+    pub body: EventBody,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventBody {
+    /// One line (or, with `partial`, a piece of an over-long line that continues in the next).
+    Log {
+        step: String,
+        stream: LogStream,
+        text: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        partial: bool,
+    },
+    Step {
+        step: String,
+        status: StepStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit_code: Option<i32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
+    Run {
+        status: RunStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
+}
+
+impl RunEvent {
+    /// The SSE event name: `log`, `step`, `run`, or `end` for the run's final status.
+    pub fn sse_name(&self) -> &'static str {
+        match &self.body {
+            EventBody::Log { .. } => "log",
+            EventBody::Step { .. } => "step",
+            EventBody::Run { status, .. } if status.is_terminal() => "end",
+            EventBody::Run { .. } => "run",
+        }
+    }
+}

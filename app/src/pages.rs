@@ -1,0 +1,557 @@
+//! The pages. Each renders on the server first (usable without WASM: forms post to server
+//! functions) and hydrates in the browser.
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes, A};
+use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::{path, SsrMode};
+
+use crate::graph::{GraphInput, StageGraph};
+use crate::live::{follow_run, LogLine};
+use crate::model::{is_valid_tag, PipelineDetail, RunDetail, RunStatus, RunSummary, StepStatus, Validation, TAG_RULE};
+use crate::server::{
+    get_pipeline, get_run, list_pipelines, list_runs, CancelRun, CreatePipeline, DecideStep, StartRun, UpdatePipeline,
+};
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/conveyor.css"/>
+        <Title text="Conveyor"/>
+        <Router>
+            <header class="topbar">
+                <a href="/" class="brand">"Conveyor"</a>
+                <nav>
+                    <A href="/">"Pipelines"</A>
+                    <A href="/history">"History"</A>
+                </nav>
+            </header>
+            <main>
+                <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
+                    <Route path=path!("/") ssr=SsrMode::InOrder view=PipelinesPage/>
+                    <Route path=path!("/pipelines/:name") ssr=SsrMode::InOrder view=PipelinePage/>
+                    <Route path=path!("/pipelines/:name/history") ssr=SsrMode::InOrder view=HistoryPage/>
+                    <Route path=path!("/history") ssr=SsrMode::InOrder view=HistoryPage/>
+                    <Route path=path!("/runs/:id") ssr=SsrMode::InOrder view=RunPage/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+const NEW_PIPELINE_TEMPLATE: &str = "name: hello
+description: A first pipeline
+with:
+  GREETING: hello
+stages:
+  - name: build
+    steps:
+      - name: compile
+        script: |
+          echo \"$GREETING from $CONVEYOR_TAG\"
+          echo built > \"$CONVEYOR_WORKSPACE/artifact\"
+  - name: test
+    steps:
+      - name: unit
+        parallel: true
+        script: cat \"$CONVEYOR_WORKSPACE/artifact\"
+      - name: lint
+        parallel: true
+        script: echo lint ok
+";
+
+/// The user-facing text of a server function error.
+fn error_text(err: &ServerFnError) -> String {
+    match err {
+        ServerFnError::ServerError(message) => message.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn action_error<T: Send + Sync + 'static, O: Clone + Send + Sync + 'static>(
+    action: ServerAction<T>,
+) -> impl IntoView
+where
+    T: leptos::server_fn::ServerFn<Output = O, Error = ServerFnError> + Clone,
+{
+    move || {
+        action.value().get().and_then(|result| result.err()).map(|err| {
+            view! { <p class="error" role="alert">{error_text(&err)}</p> }
+        })
+    }
+}
+
+pub fn status_badge(status: RunStatus) -> impl IntoView {
+    view! { <span class=format!("badge {status}")>{status.as_str().replace('_', " ")}</span> }
+}
+
+fn step_badge(status: StepStatus) -> impl IntoView {
+    view! { <span class=format!("badge {status}")>{status.as_str().replace('_', " ")}</span> }
+}
+
+pub fn format_time(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_default()
+}
+
+pub fn format_duration(ms: i64) -> String {
+    let ms = ms.max(0);
+    match ms {
+        0..=999 => format!("{ms}ms"),
+        1_000..=59_999 => format!("{:.1}s", ms as f64 / 1000.0),
+        _ => format!("{}m {}s", ms / 60_000, (ms % 60_000) / 1000),
+    }
+}
+
+#[component]
+fn PipelinesPage() -> impl IntoView {
+    let pipelines = Resource::new(|| (), |_| list_pipelines());
+    let create = ServerAction::<CreatePipeline>::new();
+    view! {
+        <Title text="Pipelines · Conveyor"/>
+        <h1>"Pipelines"</h1>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match pipelines.await {
+                    Ok(list) if list.is_empty() => {
+                        view! { <p class="empty">"No pipelines yet. Create one below."</p> }.into_any()
+                    }
+                    Ok(list) => {
+                        view! {
+                            <table class="table" id="pipelines">
+                                <thead>
+                                    <tr>
+                                        <th>"Pipeline"</th>
+                                        <th>"Latest run"</th>
+                                        <th>"Tag"</th>
+                                        <th>"When"</th>
+                                        <th>"Duration"</th>
+                                    </tr>
+                                </thead>
+                                <tbody>
+                                    {list
+                                        .into_iter()
+                                        .map(|p| {
+                                            let href = format!("/pipelines/{}", p.name);
+                                            view! {
+                                                <tr>
+                                                    <td>
+                                                        <a href=href>{p.name.clone()}</a>
+                                                        <div class="muted">{p.description.clone().unwrap_or_default()}</div>
+                                                    </td>
+                                                    {latest_run_cells(p.latest_run)}
+                                                </tr>
+                                            }
+                                        })
+                                        .collect_view()}
+                                </tbody>
+                            </table>
+                        }
+                            .into_any()
+                    }
+                    Err(err) => view! { <p class="error">{error_text(&err)}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+        <section class="card">
+            <h2>"New pipeline"</h2>
+            <p class="muted">
+                "Paste a pipeline in YAML or JSON, a KubeCI Workflow or a taskflow Task manifest."
+            </p>
+            <ActionForm action=create>
+                <textarea name="source" class="code" rows="18" spellcheck="false" aria-label="Pipeline definition">
+                    {NEW_PIPELINE_TEMPLATE}
+                </textarea>
+                <button type="submit" class="primary">"Create pipeline"</button>
+            </ActionForm>
+            {action_error(create)}
+        </section>
+    }
+}
+
+fn latest_run_cells(run: Option<RunSummary>) -> impl IntoView {
+    match run {
+        None => view! { <td colspan="4" class="muted">"never run"</td> }.into_any(),
+        Some(run) => view! {
+            <td>
+                <a href=format!("/runs/{}", run.id)>{format!("#{} ", run.number)}</a>
+                {status_badge(run.status)}
+            </td>
+            <td><code>{run.tag.clone()}</code></td>
+            <td>{format_time(run.created_at)}</td>
+            <td>{run.duration_ms().map(format_duration).unwrap_or_default()}</td>
+        }
+        .into_any(),
+    }
+}
+
+#[component]
+fn PipelinePage() -> impl IntoView {
+    let params = use_params_map();
+    let detail = Resource::new(move || params.read().get("name").unwrap_or_default(), get_pipeline);
+    view! {
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match detail.await {
+                    Ok(detail) => view! { <PipelineEditor detail/> }.into_any(),
+                    Err(err) => view! { <p class="error">{error_text(&err)}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn PipelineEditor(detail: PipelineDetail) -> impl IntoView {
+    let name = detail.name.clone();
+    let source = RwSignal::new(detail.source.clone());
+    // The browser validates with the same code as the server, as the user types.
+    let validation = Memo::new(move |_| Validation::of(&source.read()));
+    let saved_plan = detail.plan.clone();
+    let plan = move || validation.with(|v| v.plan.clone()).unwrap_or_else(|| saved_plan.clone());
+    let save = ServerAction::<UpdatePipeline>::new();
+    let run = ServerAction::<StartRun>::new();
+    let tag = RwSignal::new(String::new());
+    let tag_hint = move || {
+        let tag = tag.read();
+        (!tag.is_empty() && !is_valid_tag(&tag)).then(|| view! { <p class="hint">{TAG_RULE}</p> })
+    };
+    let version = move || save.value().get().and_then(|r| r.ok()).unwrap_or(detail.version);
+    let title = format!("{name} · Conveyor");
+    let history_href = format!("/pipelines/{name}/history");
+    let run_pipeline = name.clone();
+    view! {
+        <Title text=title/>
+        <div class="page-head">
+            <h1>{name.clone()}</h1>
+            <span class="muted">"version " {version}</span>
+            <a href=history_href>"History"</a>
+            {detail.latest_run.map(|r| view! {
+                <span class="muted">"latest: "</span>
+                <a href=format!("/runs/{}", r.id)>{format!("#{}", r.number)}</a>
+                {status_badge(r.status)}
+            })}
+        </div>
+        <section class="card run-box">
+            <ActionForm action=run attr:id="run-form">
+                <input type="hidden" name="pipeline" value=run_pipeline/>
+                <label for="tag">"Image tag"</label>
+                <input
+                    id="tag"
+                    name="tag"
+                    placeholder="v1.0.0"
+                    autocomplete="off"
+                    required
+                    on:input=move |ev| tag.set(event_target_value(&ev))
+                />
+                <button type="submit" class="primary" id="run-button">"Run"</button>
+            </ActionForm>
+            {tag_hint}
+            {action_error(run)}
+        </section>
+        <div class="split">
+            <section class="card">
+                <h2>"Definition"</h2>
+                <ActionForm action=save>
+                    <input type="hidden" name="name" value=name/>
+                    <textarea
+                        name="source"
+                        id="source"
+                        class="code"
+                        rows="26"
+                        spellcheck="false"
+                        aria-label="Pipeline definition"
+                        prop:value=move || source.get()
+                        on:input=move |ev| source.set(event_target_value(&ev))
+                    >
+                        {detail.source.clone()}
+                    </textarea>
+                    <ul class="problems" id="problems">
+                        {move || {
+                            validation
+                                .read()
+                                .problems
+                                .iter()
+                                .map(|p| view! { <li>{p.to_string()}</li> })
+                                .collect_view()
+                        }}
+                    </ul>
+                    <button type="submit">"Save new version"</button>
+                </ActionForm>
+                {action_error(save)}
+            </section>
+            <section class="card">
+                <h2>"Plan"</h2>
+                {move || view! { <StageGraph input=GraphInput::from_plan(&plan())/> }}
+            </section>
+        </div>
+    }
+}
+
+#[component]
+fn RunPage() -> impl IntoView {
+    let params = use_params_map();
+    let detail = Resource::new(
+        move || params.read().get("id").and_then(|id| id.parse::<i64>().ok()).unwrap_or(0),
+        get_run,
+    );
+    view! {
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match detail.await {
+                    Ok(detail) => view! { <RunView detail/> }.into_any(),
+                    Err(err) => view! { <p class="error">{error_text(&err)}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn RunView(detail: RunDetail) -> impl IntoView {
+    let run_id = detail.run.id;
+    let run = RwSignal::new(detail.run.clone());
+    let steps = RwSignal::new(detail.steps.clone());
+    let lines: RwSignal<Vec<LogLine>> = RwSignal::new(Vec::new());
+    follow_run(run_id, run, steps, lines);
+    let selected: RwSignal<Option<String>> = RwSignal::new(None);
+    let cancel = ServerAction::<CancelRun>::new();
+    let decide = ServerAction::<DecideStep>::new();
+    let pipeline = detail.run.pipeline.clone();
+    let graph = move || GraphInput::from_steps(&steps.read());
+    view! {
+        <Title text=format!("{} #{} · Conveyor", pipeline, detail.run.number)/>
+        <div class="page-head">
+            <h1>
+                <a href=format!("/pipelines/{pipeline}")>{pipeline.clone()}</a>
+                {format!(" #{}", detail.run.number)}
+            </h1>
+            <span id="run-status">{move || status_badge(run.read().status)}</span>
+            <span class="muted">"tag " <code>{detail.run.tag.clone()}</code></span>
+            <span class="muted">{format!("version {}", detail.run.version)}</span>
+            <span class="muted">
+                {move || {
+                    let r = run.read();
+                    r.duration_ms().map(|d| format!("took {}", format_duration(d))).unwrap_or_default()
+                }}
+            </span>
+            <Show when=move || !run.read().status.is_terminal()>
+                <ActionForm action=cancel>
+                    <input type="hidden" name="id" value=run_id/>
+                    <button type="submit" class="danger">"Cancel"</button>
+                </ActionForm>
+            </Show>
+            <a href=format!("/api/v1/runs/{run_id}/log") download>"Raw log"</a>
+        </div>
+        {move || run.read().message.clone().map(|m| view! { <p class="muted">{m}</p> })}
+        {action_error(cancel)}
+        {action_error(decide)}
+        <div class="split">
+            <section class="card">
+                <h2>"Steps"</h2>
+                <table class="table steps" id="steps">
+                    <tbody>
+                        {move || {
+                            steps
+                                .get()
+                                .into_iter()
+                                .map(|step| {
+                                    let name = step.name.clone();
+                                    let pick = name.clone();
+                                    let (approve_step, refuse_step) = (name.clone(), name.clone());
+                                    let waiting = step.status == StepStatus::WaitingApproval;
+                                    view! {
+                                        <tr data-step=name.clone() data-status=step.status.as_str()>
+                                            <td class="muted">{step.stage.clone()}</td>
+                                            <td>
+                                                <button class="link" on:click=move |_| selected.set(Some(pick.clone()))>
+                                                    {name.clone()}
+                                                </button>
+                                            </td>
+                                            <td>{step_badge(step.status)}</td>
+                                            <td class="muted">
+                                                {match (step.started_at, step.finished_at) {
+                                                    (Some(s), Some(f)) => format_duration(f - s),
+                                                    _ => String::new(),
+                                                }}
+                                            </td>
+                                            <td class="muted">{step.message.clone().unwrap_or_default()}</td>
+                                            <td>
+                                                {waiting
+                                                    .then(|| {
+                                                        view! {
+                                                            <ActionForm action=decide>
+                                                                <input type="hidden" name="id" value=run_id/>
+                                                                <input type="hidden" name="step" value=approve_step/>
+                                                                <input type="hidden" name="approve" value="true"/>
+                                                                <button type="submit" class="primary">"Approve"</button>
+                                                            </ActionForm>
+                                                            <ActionForm action=decide>
+                                                                <input type="hidden" name="id" value=run_id/>
+                                                                <input type="hidden" name="step" value=refuse_step/>
+                                                                <input type="hidden" name="approve" value="false"/>
+                                                                <button type="submit" class="danger">"Refuse"</button>
+                                                            </ActionForm>
+                                                        }
+                                                    })}
+                                            </td>
+                                        </tr>
+                                    }
+                                })
+                                .collect_view()
+                        }}
+                    </tbody>
+                </table>
+            </section>
+            <section class="card">
+                <h2>"Graph"</h2>
+                {move || view! { <StageGraph input=graph()/> }}
+            </section>
+        </div>
+        <section class="card">
+            <div class="log-head">
+                <h2>"Log"</h2>
+                {move || {
+                    selected
+                        .get()
+                        .map(|step| {
+                            view! {
+                                <span class="muted">"step " <code>{step}</code></span>
+                                <button class="link" on:click=move |_| selected.set(None)>"show all"</button>
+                            }
+                        })
+                }}
+            </div>
+            <pre class="log" id="log">
+                <noscript>"Live logs need JavaScript; the raw log link above works without it."</noscript>
+                <For
+                    each=move || {
+                        let filter = selected.get();
+                        lines
+                            .get()
+                            .into_iter()
+                            .filter(move |line| filter.as_ref().is_none_or(|s| *s == line.step))
+                            .collect::<Vec<_>>()
+                    }
+                    key=|line| line.seq
+                    let(line)
+                >
+                    <div class=format!("line {}", line.stream)>
+                        <span class="step">{line.step}</span>
+                        {line.text}
+                    </div>
+                </For>
+            </pre>
+        </section>
+    }
+}
+
+#[component]
+fn HistoryPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let pipeline = move || params.read().get("name");
+    let status = move || query.read().get("status").filter(|s| !s.is_empty());
+    let before = move || query.read().get("before").and_then(|b| b.parse::<i64>().ok());
+    let page = Resource::new(move || (pipeline(), status(), before()), |(p, s, b)| list_runs(p, s, b));
+    let title = move || match pipeline() {
+        Some(name) => format!("History of {name}"),
+        None => "History".to_owned(),
+    };
+    view! {
+        <Title text=move || format!("{} · Conveyor", title())/>
+        <h1>{title}</h1>
+        <form method="get" class="filters">
+            <label for="status">"Status"</label>
+            <select name="status" id="status">
+                <option value="">"any"</option>
+                {RunStatus::ALL
+                    .iter()
+                    .map(|s| {
+                        let value = s.as_str();
+                        view! {
+                            <option value=value selected=move || status().as_deref() == Some(value)>
+                                {value.replace('_', " ")}
+                            </option>
+                        }
+                    })
+                    .collect_view()}
+            </select>
+            <button type="submit">"Filter"</button>
+        </form>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match page.await {
+                    Ok(page) if page.runs.is_empty() => view! { <p class="empty">"No runs."</p> }.into_any(),
+                    Ok(page) => {
+                        let next = page.next_before.map(|b| {
+                            let mut href = format!("?before={b}");
+                            if let Some(s) = status() {
+                                href.push_str(&format!("&status={s}"));
+                            }
+                            href
+                        });
+                        view! {
+                            <table class="table" id="history">
+                                <thead>
+                                    <tr>
+                                        <th>"Run"</th>
+                                        <th>"Status"</th>
+                                        <th>"Tag"</th>
+                                        <th>"Started"</th>
+                                        <th>"Duration"</th>
+                                    </tr>
+                                </thead>
+                                <tbody>
+                                    {page
+                                        .runs
+                                        .into_iter()
+                                        .map(|run| {
+                                            view! {
+                                                <tr>
+                                                    <td>
+                                                        <a href=format!("/runs/{}", run.id)>
+                                                            {format!("{} #{}", run.pipeline, run.number)}
+                                                        </a>
+                                                    </td>
+                                                    <td>{status_badge(run.status)}</td>
+                                                    <td><code>{run.tag.clone()}</code></td>
+                                                    <td>{run.started_at.map(format_time).unwrap_or_default()}</td>
+                                                    <td>{run.duration_ms().map(format_duration).unwrap_or_default()}</td>
+                                                </tr>
+                                            }
+                                        })
+                                        .collect_view()}
+                                </tbody>
+                            </table>
+                            {next.map(|href| view! { <a class="next" href=href>"Older runs →"</a> })}
+                        }
+                            .into_any()
+                    }
+                    Err(err) => view! { <p class="error">{error_text(&err)}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}

@@ -1,0 +1,118 @@
+//! Server functions: the browser's way in. Each one reads the [`Backend`] from context,
+//! calls one method and maps the error. Forms post to them before hydration.
+
+use leptos::prelude::*;
+
+use crate::model::{PipelineDetail, PipelineSummary, RunDetail, RunPage};
+
+#[cfg(feature = "ssr")]
+pub use backend::{Backend, BackendError, SharedBackend};
+
+#[cfg(feature = "ssr")]
+mod backend {
+    use std::sync::Arc;
+
+    use crate::definition::Params;
+    use crate::model::{PipelineDetail, PipelineSummary, RunDetail, RunPage, RunStatus, RunSummary};
+
+    /// What a server function needs to know of a failure: a message fit for the user.
+    #[derive(Debug, Clone, thiserror::Error)]
+    #[error("{0}")]
+    pub struct BackendError(pub String);
+
+    /// The server's use cases as the pages see them (implemented by the service layer).
+    #[async_trait::async_trait]
+    pub trait Backend: Send + Sync {
+        async fn list_pipelines(&self) -> Result<Vec<PipelineSummary>, BackendError>;
+        async fn get_pipeline(&self, name: &str) -> Result<PipelineDetail, BackendError>;
+        async fn create_pipeline(&self, source: &str) -> Result<PipelineDetail, BackendError>;
+        async fn update_pipeline(&self, name: &str, source: &str) -> Result<PipelineDetail, BackendError>;
+        async fn start_run(&self, pipeline: &str, tag: &str, params: Params) -> Result<RunSummary, BackendError>;
+        async fn list_runs(
+            &self,
+            pipeline: Option<&str>,
+            status: Option<RunStatus>,
+            before: Option<i64>,
+            limit: u32,
+        ) -> Result<RunPage, BackendError>;
+        async fn get_run(&self, id: i64) -> Result<RunDetail, BackendError>;
+        async fn cancel_run(&self, id: i64) -> Result<(), BackendError>;
+        async fn decide_step(&self, id: i64, step: &str, approve: bool) -> Result<(), BackendError>;
+    }
+
+    pub type SharedBackend = Arc<dyn Backend>;
+}
+
+#[cfg(feature = "ssr")]
+fn backend() -> Result<SharedBackend, ServerFnError> {
+    use_context::<SharedBackend>().ok_or_else(|| ServerFnError::new("backend missing from context"))
+}
+
+#[cfg(feature = "ssr")]
+fn fail(err: BackendError) -> ServerFnError {
+    ServerFnError::new(err.0)
+}
+
+/// Rows per history page.
+pub const PAGE_SIZE: u32 = 25;
+
+#[server(prefix = "/_sfn")]
+pub async fn list_pipelines() -> Result<Vec<PipelineSummary>, ServerFnError> {
+    backend()?.list_pipelines().await.map_err(fail)
+}
+
+#[server(prefix = "/_sfn")]
+pub async fn get_pipeline(name: String) -> Result<PipelineDetail, ServerFnError> {
+    backend()?.get_pipeline(&name).await.map_err(fail)
+}
+
+#[server(prefix = "/_sfn")]
+pub async fn create_pipeline(source: String) -> Result<String, ServerFnError> {
+    let detail = backend()?.create_pipeline(&source).await.map_err(fail)?;
+    leptos_axum::redirect(&format!("/pipelines/{}", detail.name));
+    Ok(detail.name)
+}
+
+#[server(prefix = "/_sfn")]
+pub async fn update_pipeline(name: String, source: String) -> Result<i64, ServerFnError> {
+    let detail = backend()?.update_pipeline(&name, &source).await.map_err(fail)?;
+    Ok(detail.version)
+}
+
+#[server(prefix = "/_sfn")]
+pub async fn start_run(pipeline: String, tag: String) -> Result<i64, ServerFnError> {
+    let run = backend()?.start_run(&pipeline, &tag, Default::default()).await.map_err(fail)?;
+    leptos_axum::redirect(&format!("/runs/{}", run.id));
+    Ok(run.id)
+}
+
+#[server(prefix = "/_sfn")]
+pub async fn list_runs(
+    pipeline: Option<String>,
+    status: Option<String>,
+    before: Option<i64>,
+) -> Result<RunPage, ServerFnError> {
+    let status = match status.as_deref() {
+        None | Some("") => None,
+        Some(text) => Some(text.parse().map_err(ServerFnError::new)?),
+    };
+    backend()?
+        .list_runs(pipeline.as_deref().filter(|p| !p.is_empty()), status, before, PAGE_SIZE)
+        .await
+        .map_err(fail)
+}
+
+#[server(prefix = "/_sfn")]
+pub async fn get_run(id: i64) -> Result<RunDetail, ServerFnError> {
+    backend()?.get_run(id).await.map_err(fail)
+}
+
+#[server(prefix = "/_sfn")]
+pub async fn cancel_run(id: i64) -> Result<(), ServerFnError> {
+    backend()?.cancel_run(id).await.map_err(fail)
+}
+
+#[server(prefix = "/_sfn")]
+pub async fn decide_step(id: i64, step: String, approve: bool) -> Result<(), ServerFnError> {
+    backend()?.decide_step(id, &step, approve).await.map_err(fail)
+}

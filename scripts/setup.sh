@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs every tool Conveyor needs to build and test, skipping whatever is already
+# present at the right version. Safe to run any number of times.
+#   scripts/setup.sh          build tools (wasm target, cargo-leptos, wasm-bindgen, wasm-opt)
+#   scripts/setup.sh --test   the above plus test tools (Chromium, ChromeDriver)
+set -euo pipefail
+
+CARGO_LEPTOS_VERSION=0.3.10
+WASM_BINDGEN_VERSION=0.2.130
+BINARYEN_VERSION=132.0.0
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+tools="$root/.tools"
+mkdir -p "$tools"
+export PATH="$HOME/.cargo/bin:$tools/node_modules/.bin:$PATH"
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  log "adding rust target wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if ! cargo-leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
+  log "installing cargo-leptos $CARGO_LEPTOS_VERSION (slow on a cold machine)"
+  # 0.3.11 needs a newer rustc than this machine has.
+  cargo install cargo-leptos --locked --version "$CARGO_LEPTOS_VERSION"
+fi
+
+if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
+  log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
+  # Must equal the wasm-bindgen crate pinned in Cargo.toml. Not --locked: one locked
+  # dependency version is missing from the registry mirror here.
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+fi
+
+if ! "$tools/node_modules/.bin/wasm-opt" --version 2>/dev/null | grep -q "${BINARYEN_VERSION%%.*}"; then
+  log "installing wasm-opt from npm binaryen@$BINARYEN_VERSION"
+  # Never Debian's binaryen 108: its output breaks hydration.
+  (cd "$tools" && npm install --no-audit --no-fund --no-save "binaryen@$BINARYEN_VERSION")
+fi
+
+if [[ "${1:-}" == "--test" ]]; then
+  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    log "installing chromium and chromium-driver"
+    apt-get update
+    apt-get install -y --no-install-recommends chromium chromium-driver
+  fi
+  if ! command -v cargo-nextest >/dev/null; then
+    log "installing cargo-nextest"
+    cargo install cargo-nextest --locked
+  fi
+fi
+log "tools ready"

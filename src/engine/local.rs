@@ -1,0 +1,564 @@
+//! The embedded engine: steps run as processes on this host, each in its own process group,
+//! in a workspace directory shared by all steps of the run.
+
+use std::collections::HashMap;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::definition::Params;
+use app::model::{LogStream, StepStatus};
+use app::plan::{merge_params, step_action};
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::{mpsc, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use super::{Control, Engine, EngineError, EngineEvent, RunRequest};
+
+#[derive(Debug, Clone)]
+pub struct LocalConfig {
+    /// Run workspaces and step scripts live under here.
+    pub data_dir: PathBuf,
+    /// Steps running at once, across all runs.
+    pub max_parallel: usize,
+    /// Keep each run's workspace after it ends (for debugging).
+    pub keep_workspaces: bool,
+    /// Between SIGTERM and SIGKILL when a step is cancelled or times out.
+    pub kill_grace: Duration,
+    /// Longer lines are split into pieces marked `partial`.
+    pub max_line_bytes: usize,
+    /// Output kept per step; the rest is counted and reported in one system line.
+    pub max_step_log_bytes: u64,
+}
+
+impl LocalConfig {
+    pub fn new(data_dir: PathBuf) -> Self {
+        LocalConfig {
+            data_dir,
+            max_parallel: std::thread::available_parallelism().map_or(4, |n| n.get() * 2),
+            keep_workspaces: false,
+            kill_grace: Duration::from_secs(3),
+            max_line_bytes: 16 * 1024,
+            max_step_log_bytes: 256 * 1024 * 1024,
+        }
+    }
+}
+
+pub struct LocalEngine {
+    config: Arc<LocalConfig>,
+    slots: Arc<Semaphore>,
+}
+
+impl LocalEngine {
+    pub fn new(config: LocalConfig) -> Self {
+        let slots = Arc::new(Semaphore::new(config.max_parallel.max(1)));
+        LocalEngine { config: Arc::new(config), slots }
+    }
+
+    pub fn workspace_dir(data_dir: &Path, run_id: i64) -> PathBuf {
+        data_dir.join("workspaces").join(format!("run-{run_id}"))
+    }
+
+    fn scripts_dir(data_dir: &Path, run_id: i64) -> PathBuf {
+        data_dir.join("scripts").join(format!("run-{run_id}"))
+    }
+}
+
+#[async_trait::async_trait]
+impl Engine for LocalEngine {
+    fn name(&self) -> &'static str {
+        "local"
+    }
+
+    async fn start(&self, run: RunRequest, events: mpsc::Sender<EngineEvent>) -> Result<mpsc::Sender<Control>, EngineError> {
+        let workspace = Self::workspace_dir(&self.config.data_dir, run.run_id);
+        let scripts = Self::scripts_dir(&self.config.data_dir, run.run_id);
+        for dir in [&workspace, &scripts] {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|source| EngineError::Workspace { path: dir.display().to_string(), source })?;
+        }
+        let (control_tx, control_rx) = mpsc::channel(16);
+        let context = Arc::new(RunContext {
+            run,
+            workspace,
+            scripts,
+            events,
+            config: self.config.clone(),
+            slots: self.slots.clone(),
+        });
+        tokio::spawn(schedule(context, control_rx));
+        Ok(control_tx)
+    }
+}
+
+struct RunContext {
+    run: RunRequest,
+    workspace: PathBuf,
+    scripts: PathBuf,
+    events: mpsc::Sender<EngineEvent>,
+    config: Arc<LocalConfig>,
+    slots: Arc<Semaphore>,
+}
+
+impl RunContext {
+    async fn emit(&self, event: EngineEvent) {
+        // A closed channel means the supervisor is gone (server shutting down): nothing to tell.
+        let _ = self.events.send(event).await;
+    }
+
+    async fn emit_step(&self, step: usize, status: StepStatus, exit_code: Option<i32>, message: Option<String>) {
+        self.emit(EngineEvent::Step { step, status, exit_code, message }).await;
+    }
+}
+
+struct Outcome {
+    status: StepStatus,
+    exit_code: Option<i32>,
+    message: Option<String>,
+}
+
+impl Outcome {
+    fn new(status: StepStatus, message: impl Into<String>) -> Self {
+        Outcome { status, exit_code: None, message: Some(message.into()) }
+    }
+}
+
+/// Drives one run: starts steps whose needs succeeded, skips those whose needs did not,
+/// holds approval steps, and reacts to cancel and approval decisions.
+async fn schedule(context: Arc<RunContext>, mut control: mpsc::Receiver<Control>) {
+    let steps = &context.run.plan.steps;
+    let count = steps.len();
+    let mut status = vec![StepStatus::Pending; count];
+    let mut started = vec![false; count];
+    let mut approved = vec![false; count];
+    let mut cancel_requested = false;
+    let mut control_open = true;
+    let mut tokens: HashMap<usize, CancellationToken> = HashMap::new();
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(usize, Outcome)>();
+
+    loop {
+        // Settle: repeat until no step changes (a skip can make more skips).
+        loop {
+            let mut changed = false;
+            for index in 0..count {
+                if status[index] != StepStatus::Pending || started[index] {
+                    continue;
+                }
+                let blocker = steps[index].needs.iter().copied().find(|&n| {
+                    matches!(status[n], StepStatus::Failed | StepStatus::Skipped | StepStatus::Refused | StepStatus::Cancelled)
+                });
+                if cancel_requested {
+                    status[index] = StepStatus::Cancelled;
+                    context.emit_step(index, status[index], None, Some("run cancelled".into())).await;
+                    changed = true;
+                } else if let Some(blocker) = blocker {
+                    status[index] = StepStatus::Skipped;
+                    let message = format!("skipped: \"{}\" {}", steps[blocker].name, status[blocker]);
+                    context.emit_step(index, status[index], None, Some(message)).await;
+                    changed = true;
+                } else if steps[index].needs.iter().all(|&n| status[n] == StepStatus::Succeeded) {
+                    if steps[index].approval && !approved[index] {
+                        status[index] = StepStatus::WaitingApproval;
+                        context.emit_step(index, status[index], None, Some("waiting for approval".into())).await;
+                    } else {
+                        started[index] = true;
+                        let token = CancellationToken::new();
+                        tokens.insert(index, token.clone());
+                        let (context, done) = (context.clone(), done_tx.clone());
+                        tokio::spawn(async move {
+                            let outcome = execute(&context, index, token).await;
+                            let _ = done.send((index, outcome));
+                        });
+                    }
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        if status.iter().all(|s| s.is_terminal()) {
+            break;
+        }
+        tokio::select! {
+            Some((index, outcome)) = done_rx.recv() => {
+                tokens.remove(&index);
+                status[index] = outcome.status;
+                context.emit_step(index, outcome.status, outcome.exit_code, outcome.message).await;
+            }
+            message = control.recv(), if control_open => match message {
+                None => control_open = false,
+                Some(Control::Cancel) if !cancel_requested => {
+                    cancel_requested = true;
+                    context.emit(EngineEvent::Cancelling).await;
+                    for token in tokens.values() {
+                        token.cancel();
+                    }
+                    for index in 0..count {
+                        if status[index] == StepStatus::WaitingApproval {
+                            status[index] = StepStatus::Cancelled;
+                            context.emit_step(index, status[index], None, Some("run cancelled".into())).await;
+                        }
+                    }
+                }
+                Some(Control::Approve(index)) if status.get(index) == Some(&StepStatus::WaitingApproval) => {
+                    approved[index] = true;
+                    status[index] = StepStatus::Pending;
+                    context.emit_step(index, status[index], None, Some("approved".into())).await;
+                }
+                Some(Control::Refuse(index)) if status.get(index) == Some(&StepStatus::WaitingApproval) => {
+                    status[index] = StepStatus::Refused;
+                    context.emit_step(index, status[index], None, Some("refused".into())).await;
+                }
+                Some(_) => {}
+            },
+        }
+    }
+
+    let _ = tokio::fs::remove_dir_all(&context.scripts).await;
+    if !context.config.keep_workspaces {
+        let _ = tokio::fs::remove_dir_all(&context.workspace).await;
+    }
+    context.emit(EngineEvent::Finished).await;
+}
+
+/// Runs one step to its end and says how it ended.
+async fn execute(context: &RunContext, index: usize, cancel: CancellationToken) -> Outcome {
+    let permit = tokio::select! {
+        permit = context.slots.clone().acquire_owned() => match permit {
+            Ok(permit) => permit,
+            Err(_) => return Outcome::new(StepStatus::Failed, "engine is shutting down"),
+        },
+        _ = cancel.cancelled() => return Outcome::new(StepStatus::Cancelled, "cancelled before it started"),
+    };
+    context.emit_step(index, StepStatus::Running, None, None).await;
+    let outcome = match prepare(context, index).await {
+        Ok(command) => run_process(context, index, command, cancel).await,
+        Err(outcome) => outcome,
+    };
+    drop(permit);
+    outcome
+}
+
+/// Builds the step's command: a script runs with `sh -e FILE`, a command runs directly.
+/// User text is never spliced into a shell command line.
+async fn prepare(context: &RunContext, index: usize) -> Result<Command, Outcome> {
+    let run = &context.run;
+    let planned = &run.plan.steps[index];
+    let stage = &run.pipeline.stages[planned.stage];
+    let step = stage
+        .steps
+        .iter()
+        .find(|s| s.name == planned.name)
+        .ok_or_else(|| Outcome::new(StepStatus::Failed, "step missing from the definition"))?;
+    let action = step_action(&run.pipeline, step);
+    let script = step.script.as_ref().or(action.and_then(|a| a.script.as_ref()));
+    let (command_line, extra_args) = if !step.command.is_empty() {
+        (&step.command, &step.args)
+    } else if let Some(action) = action.filter(|a| !a.command.is_empty() && script.is_none()) {
+        (&action.command, if step.args.is_empty() { &action.args } else { &step.args })
+    } else {
+        (&step.command, &step.args)
+    };
+
+    let mut command = if let Some(script) = script {
+        let path = context.scripts.join(format!("{}.sh", step.name));
+        write_script(&path, script)
+            .await
+            .map_err(|err| Outcome::new(StepStatus::Failed, format!("could not write the step script: {err}")))?;
+        let mut command = Command::new("/bin/sh");
+        command.arg("-e").arg(path);
+        command
+    } else if let Some((program, args)) = command_line.split_first() {
+        let mut command = Command::new(program);
+        command.args(args).args(extra_args);
+        command
+    } else {
+        return Err(Outcome::new(
+            StepStatus::Failed,
+            "the step has no script or command; an image's own entrypoint runs only on the Tekton engine",
+        ));
+    };
+
+    let mut run_params: Params = run.params.clone();
+    run_params.insert("TAG".into(), run.tag.clone());
+    let params = merge_params(&run.pipeline, step, &run_params);
+    command
+        .current_dir(&context.workspace)
+        .env_clear()
+        .envs(inherited_env())
+        .envs(&params)
+        .envs(&step.env)
+        .env("CONVEYOR_RUN_ID", run.run_id.to_string())
+        .env("CONVEYOR_TAG", &run.tag)
+        .env("CONVEYOR_WORKSPACE", &context.workspace)
+        .env("CONVEYOR_PIPELINE", &run.pipeline.name)
+        .env("CONVEYOR_STEP", &step.name)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    Ok(command)
+}
+
+/// The few variables of the server's environment a step sees; the server's own settings
+/// (and any secrets in them) are not passed on.
+fn inherited_env() -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "LOGNAME"]
+        .iter()
+        .filter_map(|key| std::env::var(key).ok().map(|value| (key.to_string(), value)))
+        .collect();
+    if !env.iter().any(|(key, _)| key == "PATH") {
+        env.push(("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()));
+    }
+    env
+}
+
+async fn write_script(path: &Path, script: &str) -> std::io::Result<()> {
+    tokio::fs::write(path, script).await?;
+    tokio::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).await
+}
+
+enum Ending {
+    Exited(std::io::Result<ExitStatus>),
+    TimedOut(Duration),
+    Cancelled,
+}
+
+async fn run_process(context: &RunContext, index: usize, mut command: Command, cancel: CancellationToken) -> Outcome {
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(err) => {
+            let program = command.as_std().get_program().to_string_lossy().into_owned();
+            return Outcome::new(StepStatus::Failed, format!("could not start \"{program}\": {err}"));
+        }
+    };
+    let group = child.id().map(|pid| Pid::from_raw(pid as i32));
+    let budget = Arc::new(AtomicU64::new(context.config.max_step_log_bytes));
+    let dropped = Arc::new(AtomicU64::new(0));
+    let pumps = [
+        child.stdout.take().map(|out| spawn_pump(context, index, LogStream::Stdout, out, &budget, &dropped)),
+        child.stderr.take().map(|err| spawn_pump(context, index, LogStream::Stderr, err, &budget, &dropped)),
+    ];
+
+    let timeout = context.run.plan.steps[index].timeout_secs.map(Duration::from_secs);
+    let ending = tokio::select! {
+        status = child.wait() => Ending::Exited(status),
+        _ = sleep_or_forever(timeout) => Ending::TimedOut(timeout.unwrap_or_default()),
+        _ = cancel.cancelled() => Ending::Cancelled,
+    };
+    if !matches!(ending, Ending::Exited(_)) {
+        terminate(&mut child, group, context.config.kill_grace).await;
+    }
+    // The step ends with its main process; anything it left running in its group goes too,
+    // so that the output pipes close.
+    if let Some(group) = group {
+        let _ = killpg(group, Signal::SIGKILL);
+    }
+    for pump in pumps.into_iter().flatten() {
+        let _ = pump.await;
+    }
+    let dropped_bytes = dropped.load(Ordering::Relaxed);
+    if dropped_bytes > 0 {
+        context
+            .emit(EngineEvent::Log {
+                step: index,
+                stream: LogStream::System,
+                text: format!("log limit reached: {dropped_bytes} more bytes of output were not kept"),
+                partial: false,
+            })
+            .await;
+    }
+
+    match ending {
+        Ending::Exited(Ok(status)) if status.success() => {
+            Outcome { status: StepStatus::Succeeded, exit_code: Some(0), message: None }
+        }
+        Ending::Exited(Ok(status)) => match status.code() {
+            Some(code) => Outcome { status: StepStatus::Failed, exit_code: Some(code), message: Some(format!("exited with code {code}")) },
+            None => Outcome::new(StepStatus::Failed, format!("killed by signal {}", status.signal().unwrap_or(0))),
+        },
+        Ending::Exited(Err(err)) => Outcome::new(StepStatus::Failed, format!("lost track of the process: {err}")),
+        Ending::TimedOut(after) => Outcome::new(StepStatus::Failed, format!("timed out after {}", humantime::format_duration(after))),
+        Ending::Cancelled => Outcome::new(StepStatus::Cancelled, "cancelled"),
+    }
+}
+
+async fn sleep_or_forever(duration: Option<Duration>) {
+    match duration {
+        Some(duration) => tokio::time::sleep(duration).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// SIGTERM to the whole process group, then SIGKILL if it has not exited after the grace.
+async fn terminate(child: &mut Child, group: Option<Pid>, grace: Duration) {
+    if let Some(group) = group {
+        let _ = killpg(group, Signal::SIGTERM);
+    }
+    if tokio::time::timeout(grace, child.wait()).await.is_err() {
+        if let Some(group) = group {
+            let _ = killpg(group, Signal::SIGKILL);
+        }
+        let _ = child.wait().await;
+    }
+}
+
+fn spawn_pump(
+    context: &RunContext,
+    step: usize,
+    stream: LogStream,
+    output: impl AsyncRead + Unpin + Send + 'static,
+    budget: &Arc<AtomicU64>,
+    dropped: &Arc<AtomicU64>,
+) -> tokio::task::JoinHandle<()> {
+    let events = context.events.clone();
+    let max_line = context.config.max_line_bytes.max(16);
+    let (budget, dropped) = (budget.clone(), dropped.clone());
+    tokio::spawn(async move {
+        let mut reader = BufReader::with_capacity(64 * 1024, output);
+        let mut pieces = LineSplitter::new(max_line);
+        loop {
+            let chunk = match reader.fill_buf().await {
+                Ok([]) | Err(_) => break,
+                Ok(chunk) => chunk,
+            };
+            let consumed = chunk.len();
+            let lines = pieces.push(chunk);
+            reader.consume(consumed);
+            for (text, partial) in lines {
+                if !send_line(&events, step, stream, text, partial, &budget, &dropped).await {
+                    return;
+                }
+            }
+        }
+        if let Some((text, partial)) = pieces.finish() {
+            send_line(&events, step, stream, text, partial, &budget, &dropped).await;
+        }
+    })
+}
+
+/// Sends a line unless the step's log budget is spent; false when nobody listens any more.
+async fn send_line(
+    events: &mpsc::Sender<EngineEvent>,
+    step: usize,
+    stream: LogStream,
+    text: String,
+    partial: bool,
+    budget: &AtomicU64,
+    dropped: &AtomicU64,
+) -> bool {
+    let size = text.len() as u64 + 1;
+    let kept = budget.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| left.checked_sub(size)).is_ok();
+    if !kept {
+        dropped.fetch_add(size, Ordering::Relaxed);
+        return true;
+    }
+    events.send(EngineEvent::Log { step, stream, text, partial }).await.is_ok()
+}
+
+/// Cuts a byte stream into lines; a line longer than the cap is cut into pieces, each but
+/// the last marked partial, never inside a UTF-8 character.
+pub struct LineSplitter {
+    max: usize,
+    pending: Vec<u8>,
+}
+
+impl LineSplitter {
+    pub fn new(max: usize) -> Self {
+        LineSplitter { max, pending: Vec::new() }
+    }
+
+    /// Feeds bytes; returns the complete lines (and over-long pieces) they finish.
+    pub fn push(&mut self, mut bytes: &[u8]) -> Vec<(String, bool)> {
+        let mut out = Vec::new();
+        while !bytes.is_empty() {
+            match bytes.iter().position(|&b| b == b'\n') {
+                Some(end) => {
+                    self.pending.extend_from_slice(&bytes[..end]);
+                    bytes = &bytes[end + 1..];
+                    self.cut_long(&mut out);
+                    let mut line = std::mem::take(&mut self.pending);
+                    if line.last() == Some(&b'\r') {
+                        line.pop();
+                    }
+                    out.push((String::from_utf8_lossy(&line).into_owned(), false));
+                }
+                None => {
+                    self.pending.extend_from_slice(bytes);
+                    bytes = &[];
+                    self.cut_long(&mut out);
+                }
+            }
+        }
+        out
+    }
+
+    /// What is left when the stream ends without a final newline.
+    pub fn finish(&mut self) -> Option<(String, bool)> {
+        (!self.pending.is_empty()).then(|| (String::from_utf8_lossy(&std::mem::take(&mut self.pending)).into_owned(), false))
+    }
+
+    fn cut_long(&mut self, out: &mut Vec<(String, bool)>) {
+        while self.pending.len() > self.max {
+            let mut cut = self.max;
+            // Back up to a character boundary (at most 3 bytes for UTF-8).
+            while cut > self.max - 3 && cut > 0 && (self.pending[cut] & 0b1100_0000) == 0b1000_0000 {
+                cut -= 1;
+            }
+            let rest = self.pending.split_off(cut);
+            let piece = std::mem::replace(&mut self.pending, rest);
+            out.push((String::from_utf8_lossy(&piece).into_owned(), true));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LineSplitter;
+
+    #[test]
+    fn splits_lines_across_chunks() {
+        let mut splitter = LineSplitter::new(100);
+        assert_eq!(splitter.push(b"hel"), vec![]);
+        assert_eq!(splitter.push(b"lo\nwor"), vec![("hello".to_string(), false)]);
+        assert_eq!(splitter.push(b"ld\r\n\n"), vec![("world".to_string(), false), (String::new(), false)]);
+        assert_eq!(splitter.finish(), None);
+    }
+
+    #[test]
+    fn cuts_long_lines_into_marked_pieces() {
+        let mut splitter = LineSplitter::new(4);
+        let lines = splitter.push(b"abcdefghij\n");
+        assert_eq!(
+            lines,
+            vec![("abcd".to_string(), true), ("efgh".to_string(), true), ("ij".to_string(), false)]
+        );
+    }
+
+    #[test]
+    fn never_cuts_inside_a_character() {
+        let mut splitter = LineSplitter::new(4);
+        // "aé" is 3 bytes, "éé" 4: a cut at byte 4 would split the second é.
+        let lines = splitter.push("aéé\n".as_bytes());
+        let joined: String = lines.iter().map(|(text, _)| text.as_str()).collect();
+        assert_eq!(joined, "aéé");
+        assert!(lines.iter().all(|(text, _)| !text.contains('\u{FFFD}')));
+    }
+
+    #[test]
+    fn keeps_the_unterminated_tail() {
+        let mut splitter = LineSplitter::new(10);
+        assert_eq!(splitter.push(b"tail"), vec![]);
+        assert_eq!(splitter.finish(), Some(("tail".to_string(), false)));
+    }
+}

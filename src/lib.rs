@@ -1,0 +1,95 @@
+//! Conveyor's server: wiring of the store, engine, service, REST API and web UI.
+
+pub mod api;
+pub mod config;
+pub mod engine;
+pub mod hub;
+pub mod service;
+pub mod store;
+mod web;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::definition::Problem;
+use axum::Router;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+use crate::config::ServeConfig;
+use crate::engine::local::{LocalConfig, LocalEngine};
+use crate::service::Service;
+use crate::store::Store;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("could not create the data directory {path}")]
+    DataDir { path: String, #[source] source: std::io::Error },
+    #[error("could not open the database")]
+    Store(#[from] store::StoreError),
+    #[error("could not settle runs left in flight")]
+    Service(#[from] service::ServiceError),
+    #[error("could not listen on {addr}")]
+    Bind { addr: SocketAddr, #[source] source: std::io::Error },
+    #[error("server stopped with an error")]
+    Serve(#[source] std::io::Error),
+}
+
+/// A server bound to its address, ready to serve.
+pub struct Server {
+    listener: TcpListener,
+    router: Router,
+    service: Arc<Service>,
+}
+
+impl Server {
+    /// Opens the store, starts the engine and binds the listener.
+    pub async fn bind(config: &ServeConfig) -> Result<Server, StartError> {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|source| StartError::DataDir { path: config.data_dir.display().to_string(), source })?;
+        let store = Store::open(&config.data_dir.join("conveyor.db")).await?;
+        let mut local = LocalConfig::new(config.data_dir.clone());
+        if let Some(max) = config.max_parallel {
+            local.max_parallel = max.into();
+        }
+        local.keep_workspaces = config.keep_workspaces;
+        let service = Service::start(store, Arc::new(LocalEngine::new(local))).await?;
+        let listener = TcpListener::bind(config.bind)
+            .await
+            .map_err(|source| StartError::Bind { addr: config.bind, source })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.bind, source })?;
+        let router = web::router(service.clone(), &config.site_root, addr)
+            .nest("/api/v1", api::router(service.clone()))
+            .layer(TraceLayer::new_for_http());
+        Ok(Server { listener, router, service })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    pub fn service(&self) -> Arc<Service> {
+        self.service.clone()
+    }
+
+    /// Serves until `shutdown` completes, then cancels runs in flight and records them.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
+        let service = self.service.clone();
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(StartError::Serve)?;
+        service.shutdown(Duration::from_secs(10)).await;
+        service.store().close().await;
+        Ok(())
+    }
+}
+
+/// What `conveyor validate` prints: the problems of a document, or nothing when valid.
+pub fn validate_file(path: &Path) -> Result<Vec<Problem>, std::io::Error> {
+    let source = std::fs::read_to_string(path)?;
+    Ok(app::plan::check_document(&source).err().unwrap_or_default())
+}

@@ -1,0 +1,653 @@
+//! Every use case, in one place: REST handlers, server functions and the CLI call these.
+//! The supervisor half of this module is the only writer of run state: it applies engine
+//! events through the pure status transitions, persists them, then publishes them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use app::definition::{Params, Pipeline, Problem};
+use app::model::{
+    is_valid_tag, EventBody, PipelineDetail, PipelineSummary, PipelineVersion, RunDetail, RunEvent, RunPage, RunStatus,
+    RunSummary, StepStatus, Validation, TAG_RULE,
+};
+use app::plan::{check_document, check_required_params, plan, Plan};
+use futures::Stream;
+use tokio::sync::{broadcast, mpsc};
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::task::TaskTracker;
+
+use crate::engine::{Control, Engine, EngineError, EngineEvent, RunRequest};
+use crate::hub::Hub;
+use crate::store::{now_ms, Batch, NewStep, PipelineRow, RunFilter, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// The input is well-formed but wrong; each problem names its place.
+    #[error("{}", problems_text(.0))]
+    Invalid(Vec<Problem>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+fn problems_text(problems: &[Problem]) -> String {
+    problems.iter().map(Problem::to_string).collect::<Vec<_>>().join("; ")
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+/// Events read from the store per query when replaying.
+const REPLAY_PAGE: u32 = 2000;
+/// Most events the supervisor persists in one transaction.
+const BATCH_MAX: usize = 1024;
+
+pub struct Service {
+    store: Store,
+    engine: Arc<dyn Engine>,
+    hub: Arc<Hub>,
+    controls: Mutex<HashMap<i64, mpsc::Sender<Control>>>,
+    supervisors: TaskTracker,
+}
+
+impl Service {
+    /// Builds the service and settles runs a previous process left in flight.
+    pub async fn start(store: Store, engine: Arc<dyn Engine>) -> ServiceResult<Arc<Service>> {
+        let service = Arc::new(Service {
+            store,
+            engine,
+            hub: Arc::new(Hub::default()),
+            controls: Mutex::new(HashMap::new()),
+            supervisors: TaskTracker::new(),
+        });
+        for run_id in service.store.unfinished_runs().await? {
+            service.settle_interrupted(run_id).await?;
+        }
+        Ok(service)
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn engine_name(&self) -> &'static str {
+        self.engine.name()
+    }
+
+    fn controls(&self) -> std::sync::MutexGuard<'_, HashMap<i64, mpsc::Sender<Control>>> {
+        self.controls.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Cancels every run in flight and waits (up to `grace`) for them to be recorded.
+    pub async fn shutdown(&self, grace: Duration) {
+        let controls: Vec<_> = self.controls().values().cloned().collect();
+        for control in controls {
+            let _ = control.send(Control::Cancel).await;
+        }
+        self.supervisors.close();
+        let _ = tokio::time::timeout(grace, self.supervisors.wait()).await;
+    }
+
+    // ---- pipelines ----
+
+    pub fn validate(&self, source: &str) -> Validation {
+        Validation::of(source)
+    }
+
+    pub async fn list_pipelines(&self) -> ServiceResult<Vec<PipelineSummary>> {
+        Ok(self
+            .store
+            .pipelines()
+            .await?
+            .into_iter()
+            .map(|(row, latest_run)| PipelineSummary {
+                name: row.name,
+                description: row.description,
+                version: row.version,
+                updated_at: row.updated_at,
+                latest_run,
+            })
+            .collect())
+    }
+
+    async fn pipeline_row(&self, name: &str) -> ServiceResult<PipelineRow> {
+        self.store
+            .pipeline(name)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("no pipeline named \"{name}\"")))
+    }
+
+    pub async fn get_pipeline(&self, name: &str) -> ServiceResult<PipelineDetail> {
+        let row = self.pipeline_row(name).await?;
+        let definition = stored_definition(&row.definition)?;
+        let plan = stored_plan(&definition)?;
+        let latest_run = self.latest_run(row.id).await?;
+        Ok(PipelineDetail {
+            name: row.name,
+            version: row.version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            source: row.source,
+            definition,
+            plan,
+            latest_run,
+        })
+    }
+
+    async fn latest_run(&self, pipeline_id: i64) -> ServiceResult<Option<RunSummary>> {
+        let filter = RunFilter { pipeline_id: Some(pipeline_id), limit: 1, ..Default::default() };
+        Ok(self.store.runs(&filter).await?.0.into_iter().next())
+    }
+
+    pub async fn create_pipeline(&self, source: &str) -> ServiceResult<PipelineDetail> {
+        let (pipeline, _) = check_document(source).map_err(ServiceError::Invalid)?;
+        let definition = definition_json(&pipeline)?;
+        match self.store.create_pipeline(&pipeline.name, pipeline.description.as_deref(), source, &definition).await {
+            Ok(_) => self.get_pipeline(&pipeline.name).await,
+            Err(StoreError::PipelineExists(name)) => Err(ServiceError::Conflict(format!(
+                "a pipeline named \"{name}\" already exists; save a new version of it instead"
+            ))),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Saves a new version; the name in the document must be the pipeline's own.
+    pub async fn update_pipeline(&self, name: &str, source: &str) -> ServiceResult<PipelineDetail> {
+        let row = self.pipeline_row(name).await?;
+        let (pipeline, _) = check_document(source).map_err(ServiceError::Invalid)?;
+        if pipeline.name != row.name {
+            return Err(ServiceError::Invalid(vec![Problem::new(
+                "name",
+                format!("a pipeline's name cannot change: this is \"{}\", the document says \"{}\"", row.name, pipeline.name),
+            )]));
+        }
+        let definition = definition_json(&pipeline)?;
+        self.store.add_version(row.id, pipeline.description.as_deref(), source, &definition).await?;
+        self.get_pipeline(name).await
+    }
+
+    pub async fn delete_pipeline(&self, name: &str) -> ServiceResult<()> {
+        let row = self.pipeline_row(name).await?;
+        match self.store.delete_pipeline(row.id).await {
+            Err(StoreError::ActiveRun) => Err(ServiceError::Conflict(format!(
+                "pipeline \"{name}\" has a run in flight; cancel it before deleting the pipeline"
+            ))),
+            other => Ok(other?),
+        }
+    }
+
+    pub async fn versions(&self, name: &str) -> ServiceResult<Vec<PipelineVersion>> {
+        let row = self.pipeline_row(name).await?;
+        Ok(self
+            .store
+            .versions(row.id)
+            .await?
+            .into_iter()
+            .map(|v| PipelineVersion { version: v.version, created_at: v.created_at, source: v.source })
+            .collect())
+    }
+
+    pub async fn version(&self, name: &str, version: i64) -> ServiceResult<PipelineVersion> {
+        let row = self.pipeline_row(name).await?;
+        let v = self
+            .store
+            .version(row.id, version)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("pipeline \"{name}\" has no version {version}")))?;
+        Ok(PipelineVersion { version: v.version, created_at: v.created_at, source: v.source })
+    }
+
+    // ---- runs ----
+
+    /// Starts a run of the pipeline's latest version with an image tag and params.
+    pub async fn start_run(self: &Arc<Self>, name: &str, tag: &str, params: Params) -> ServiceResult<RunSummary> {
+        let mut problems = Vec::new();
+        if !is_valid_tag(tag) {
+            problems.push(Problem::new("tag", format!("\"{tag}\" is not a valid image tag: {TAG_RULE}")));
+        }
+        for key in params.keys() {
+            let valid = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid || key.starts_with("CONVEYOR_") {
+                problems.push(Problem::new(
+                    format!("params.{key}"),
+                    "param names are letters, digits and '_', not starting with a digit or CONVEYOR_",
+                ));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(ServiceError::Invalid(problems));
+        }
+        let row = self.pipeline_row(name).await?;
+        let pipeline = stored_definition(&row.definition)?;
+        let plan = stored_plan(&pipeline)?;
+        let mut run_params = params.clone();
+        run_params.insert("TAG".into(), tag.to_owned());
+        let missing = check_required_params(&pipeline, &run_params);
+        if !missing.is_empty() {
+            return Err(ServiceError::Invalid(missing));
+        }
+        let steps: Vec<NewStep> = plan
+            .steps
+            .iter()
+            .map(|s| NewStep {
+                stage: plan.stages[s.stage].name.clone(),
+                name: s.name.clone(),
+                needs: s.needs.iter().map(|&n| plan.steps[n].name.clone()).collect(),
+                approval: s.approval,
+            })
+            .collect();
+        let run = match self.store.create_run(row.id, row.version, tag, &params, &steps).await {
+            Ok(run) => run,
+            Err(StoreError::ActiveRun) => {
+                let active = self.latest_run(row.id).await?;
+                let which = active.map(|r| format!(" (#{}, {})", r.number, r.status)).unwrap_or_default();
+                return Err(ServiceError::Conflict(format!(
+                    "pipeline \"{name}\" already has a run in flight{which}; wait for it to end or cancel it"
+                )));
+            }
+            Err(err) => return Err(err.into()),
+        };
+
+        self.hub.open(run.id);
+        let (events_tx, events_rx) = mpsc::channel(1024);
+        let request = RunRequest { run_id: run.id, pipeline, plan: plan.clone(), tag: tag.to_owned(), params };
+        let step_names: Vec<String> = plan.steps.iter().map(|s| s.name.clone()).collect();
+        match self.engine.start(request, events_tx).await {
+            Ok(control) => {
+                self.controls().insert(run.id, control);
+                let service = self.clone();
+                self.supervisors.spawn(async move { service.supervise(run.id, step_names, events_rx).await });
+                Ok(run)
+            }
+            Err(err) => {
+                tracing::error!(run = run.id, error = %err, "engine could not start the run");
+                let mut supervisor = Supervisor::new(run.id, step_names, 0);
+                supervisor.abandon(&format!("the {} engine could not start the run: {err}", self.engine.name()));
+                self.commit(&mut supervisor).await?;
+                self.hub.close(run.id);
+                Ok(self.get_run(run.id).await?.run)
+            }
+        }
+    }
+
+    pub async fn list_runs(
+        &self,
+        pipeline: Option<&str>,
+        status: Option<RunStatus>,
+        before: Option<i64>,
+        limit: u32,
+    ) -> ServiceResult<RunPage> {
+        let pipeline_id = match pipeline {
+            Some(name) => Some(self.pipeline_row(name).await?.id),
+            None => None,
+        };
+        let (runs, next_before) = self.store.runs(&RunFilter { pipeline_id, status, before, limit }).await?;
+        Ok(RunPage { runs, next_before })
+    }
+
+    async fn run_summary(&self, id: i64) -> ServiceResult<RunSummary> {
+        self.store.run(id).await?.ok_or_else(|| ServiceError::NotFound(format!("no run with id {id}")))
+    }
+
+    pub async fn get_run(&self, id: i64) -> ServiceResult<RunDetail> {
+        let run = self.run_summary(id).await?;
+        let params = self.store.run_params(id).await?;
+        let steps = self.store.steps(id).await?;
+        Ok(RunDetail { run, params, steps })
+    }
+
+    async fn control(&self, run: &RunSummary, control: Control) -> ServiceResult<()> {
+        let sender = self.controls().get(&run.id).cloned();
+        match sender {
+            Some(sender) if sender.send(control).await.is_ok() => Ok(()),
+            _ => Err(ServiceError::Conflict(format!("run {} is not in flight ({})", run.id, run.status))),
+        }
+    }
+
+    pub async fn cancel_run(&self, id: i64) -> ServiceResult<()> {
+        let run = self.run_summary(id).await?;
+        if run.status.is_terminal() {
+            return Err(ServiceError::Conflict(format!("run {id} has already ended ({})", run.status)));
+        }
+        self.control(&run, Control::Cancel).await
+    }
+
+    /// Approves or refuses a step that waits for approval.
+    pub async fn decide_step(&self, id: i64, step: &str, approve: bool) -> ServiceResult<()> {
+        let run = self.run_summary(id).await?;
+        let steps = self.store.steps(id).await?;
+        let state = steps
+            .iter()
+            .find(|s| s.name == step)
+            .ok_or_else(|| ServiceError::NotFound(format!("run {id} has no step \"{step}\"")))?;
+        if state.status != StepStatus::WaitingApproval {
+            return Err(ServiceError::Conflict(format!(
+                "step \"{step}\" is not waiting for approval (it is {})",
+                state.status
+            )));
+        }
+        let control = if approve { Control::Approve(state.index) } else { Control::Refuse(state.index) };
+        self.control(&run, control).await
+    }
+
+    /// Deletes all finished runs of a pipeline (seed 000's `emptytask`).
+    pub async fn delete_runs(&self, name: &str) -> ServiceResult<u64> {
+        let row = self.pipeline_row(name).await?;
+        match self.store.delete_runs(row.id).await {
+            Err(StoreError::ActiveRun) => Err(ServiceError::Conflict(format!(
+                "pipeline \"{name}\" has a run in flight; cancel it or wait for it to end first"
+            ))),
+            other => Ok(other?),
+        }
+    }
+
+    /// The run's log as plain text, produced page by page.
+    pub async fn raw_log(&self, id: i64, step: Option<&str>) -> ServiceResult<impl Stream<Item = Result<String, StoreError>>> {
+        let steps = self.store.steps(id).await?;
+        if steps.is_empty() && self.store.run(id).await?.is_none() {
+            return Err(ServiceError::NotFound(format!("no run with id {id}")));
+        }
+        let step_index = match step {
+            Some(name) => Some(
+                steps
+                    .iter()
+                    .find(|s| s.name == name)
+                    .map(|s| s.index)
+                    .ok_or_else(|| ServiceError::NotFound(format!("run {id} has no step \"{name}\"")))?,
+            ),
+            None => None,
+        };
+        let width = steps.iter().map(|s| s.name.len()).max().unwrap_or(0);
+        let store = self.store.clone();
+        Ok(futures::stream::try_unfold(Some(0i64), move |after| {
+            let store = store.clone();
+            async move {
+                let Some(after) = after else { return Ok(None) };
+                let lines = store.log_lines(id, step_index, after, REPLAY_PAGE).await?;
+                let Some(last) = lines.last().map(|l| l.0) else { return Ok(None) };
+                let mut text = String::new();
+                for (_, step, line, partial) in &lines {
+                    if step_index.is_none() {
+                        text.push_str(&format!("{step:<width$} | "));
+                    }
+                    text.push_str(line);
+                    if !*partial {
+                        text.push('\n');
+                    }
+                }
+                Ok(Some((text, Some(last))))
+            }
+        }))
+    }
+
+    /// The run's events after `after`: a replay of what is stored, then, while the run is
+    /// live, what happens next. Ends after the run's final event.
+    pub async fn follow(&self, id: i64, after: i64) -> ServiceResult<impl Stream<Item = RunEvent>> {
+        self.run_summary(id).await?;
+        let (tx, rx) = mpsc::channel(256);
+        let store = self.store.clone();
+        // Subscribing before reading the store means an event is either in the store read or
+        // in the subscription (or both, and then skipped by seq): no gap, no duplicate.
+        let live = self.hub.subscribe(id);
+        tokio::spawn(stream_events(store, self.hub.clone(), id, after, live, tx));
+        Ok(ReceiverStream::new(rx))
+    }
+
+    // ---- supervision ----
+
+    async fn supervise(self: Arc<Self>, run_id: i64, step_names: Vec<String>, mut events: mpsc::Receiver<EngineEvent>) {
+        let mut supervisor = Supervisor::new(run_id, step_names, 0);
+        supervisor.set_run(RunStatus::Running, None);
+        loop {
+            match events.recv().await {
+                None => supervisor.abandon("the engine stopped reporting on this run"),
+                Some(event) => {
+                    supervisor.apply(event);
+                    while supervisor.batch.events.len() < BATCH_MAX {
+                        match events.try_recv() {
+                            Ok(event) => supervisor.apply(event),
+                            Err(_) => break,
+                        }
+                    }
+                    supervisor.refresh_run();
+                }
+            }
+            if let Err(err) = self.commit(&mut supervisor).await {
+                // The run cannot be recorded any more; stop it rather than run unrecorded.
+                tracing::error!(run = run_id, error = %err, "could not persist run events; cancelling the run");
+                let control = self.controls().get(&run_id).cloned();
+                if let Some(control) = control {
+                    let _ = control.send(Control::Cancel).await;
+                }
+            }
+            if supervisor.finished {
+                break;
+            }
+        }
+        self.controls().remove(&run_id);
+        self.hub.close(run_id);
+    }
+
+    /// Persists what the supervisor gathered, then publishes it.
+    async fn commit(&self, supervisor: &mut Supervisor) -> ServiceResult<()> {
+        let batch = std::mem::take(&mut supervisor.batch);
+        if batch.events.is_empty() && batch.run_status.is_none() {
+            return Ok(());
+        }
+        self.store.append(supervisor.run_id, &supervisor.step_names, &batch).await?;
+        self.hub.publish(supervisor.run_id, batch.events);
+        Ok(())
+    }
+
+    /// A run that a previous server process left in flight cannot be followed any more:
+    /// its unfinished steps and the run itself are ended, with the reason recorded.
+    async fn settle_interrupted(&self, run_id: i64) -> ServiceResult<()> {
+        let run = self.run_summary(run_id).await?;
+        let steps = self.store.steps(run_id).await?;
+        let mut supervisor =
+            Supervisor::new(run_id, steps.iter().map(|s| s.name.clone()).collect(), self.store.last_seq(run_id).await?);
+        supervisor.steps = steps.iter().map(|s| s.status).collect();
+        supervisor.run = run.status;
+        supervisor.cancel_requested = run.status == RunStatus::Cancelling;
+        supervisor.abandon("the server stopped while this run was in flight");
+        tracing::warn!(run = run_id, "settled a run left in flight by a previous server process");
+        self.commit(&mut supervisor).await
+    }
+}
+
+fn is_end(event: &RunEvent) -> bool {
+    matches!(event.body, EventBody::Run { status, .. } if status.is_terminal())
+}
+
+/// Feeds one follower: store replay, then live events, re-reading the store after a lag.
+async fn stream_events(
+    store: Store,
+    hub: Arc<Hub>,
+    run_id: i64,
+    mut after: i64,
+    mut live: Option<broadcast::Receiver<Arc<RunEvent>>>,
+    tx: mpsc::Sender<RunEvent>,
+) {
+    loop {
+        loop {
+            let page = match store.events_after(run_id, after, REPLAY_PAGE).await {
+                Ok(page) => page,
+                Err(err) => {
+                    tracing::warn!(run = run_id, error = %err, "could not replay run events");
+                    return;
+                }
+            };
+            if page.is_empty() {
+                break;
+            }
+            for event in page {
+                after = event.seq;
+                let end = is_end(&event);
+                if tx.send(event).await.is_err() || end {
+                    return;
+                }
+            }
+        }
+        let Some(receiver) = live.as_mut() else { return };
+        loop {
+            let received = tokio::select! {
+                received = receiver.recv() => received,
+                _ = tx.closed() => return,
+            };
+            match received {
+                Ok(event) if event.seq <= after => continue,
+                Ok(event) => {
+                    after = event.seq;
+                    let event = Arc::unwrap_or_clone(event);
+                    let end = is_end(&event);
+                    if tx.send(event).await.is_err() || end {
+                        return;
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    live = hub.subscribe(run_id);
+                    break;
+                }
+                Err(broadcast::error::RecvError::Closed) => {
+                    live = None;
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// The state of one run as its supervisor knows it; every change goes through the pure
+/// transitions in `app::model` and becomes an event in `batch`.
+struct Supervisor {
+    run_id: i64,
+    step_names: Vec<String>,
+    steps: Vec<StepStatus>,
+    run: RunStatus,
+    cancel_requested: bool,
+    seq: i64,
+    batch: Batch,
+    finished: bool,
+}
+
+impl Supervisor {
+    fn new(run_id: i64, step_names: Vec<String>, last_seq: i64) -> Self {
+        Supervisor {
+            run_id,
+            steps: vec![StepStatus::Pending; step_names.len()],
+            step_names,
+            run: RunStatus::Pending,
+            cancel_requested: false,
+            seq: last_seq,
+            batch: Batch::default(),
+            finished: false,
+        }
+    }
+
+    fn push(&mut self, body: EventBody) {
+        self.seq += 1;
+        self.batch.events.push(RunEvent { seq: self.seq, ts: now_ms(), body });
+    }
+
+    fn set_run(&mut self, to: RunStatus, message: Option<String>) {
+        if to == self.run {
+            return;
+        }
+        match self.run.transition(to) {
+            Ok(to) => {
+                self.run = to;
+                self.push(EventBody::Run { status: to, message: message.clone() });
+                self.batch.run_status = Some((to, message));
+            }
+            Err(err) => tracing::warn!(run = self.run_id, error = %err, "ignored run status change"),
+        }
+    }
+
+    fn set_step(&mut self, step: usize, to: StepStatus, exit_code: Option<i32>, message: Option<String>) {
+        let Some(&from) = self.steps.get(step) else {
+            tracing::warn!(run = self.run_id, step, "event for an unknown step");
+            return;
+        };
+        match from.transition(to) {
+            Ok(to) => {
+                self.steps[step] = to;
+                let name = self.step_names[step].clone();
+                self.push(EventBody::Step { step: name, status: to, exit_code, message });
+            }
+            Err(err) => tracing::warn!(run = self.run_id, step, error = %err, "ignored step status change"),
+        }
+    }
+
+    fn apply(&mut self, event: EngineEvent) {
+        match event {
+            EngineEvent::Log { step, stream, text, partial } => match self.step_names.get(step) {
+                Some(name) => {
+                    let step = name.clone();
+                    self.push(EventBody::Log { step, stream, text, partial });
+                }
+                None => tracing::warn!(run = self.run_id, step, "log line for an unknown step"),
+            },
+            EngineEvent::Step { step, status, exit_code, message } => self.set_step(step, status, exit_code, message),
+            EngineEvent::Cancelling => self.cancel_requested = true,
+            EngineEvent::Finished => self.finished = true,
+        }
+    }
+
+    /// Brings the run status in line with the steps.
+    fn refresh_run(&mut self) {
+        if self.finished {
+            let outcome = RunStatus::outcome(&self.steps, self.cancel_requested);
+            let message = self.outcome_message(outcome);
+            self.set_run(outcome, message);
+        } else {
+            let status = RunStatus::in_flight(&self.steps, self.cancel_requested);
+            self.set_run(status, None);
+        }
+    }
+
+    fn outcome_message(&self, outcome: RunStatus) -> Option<String> {
+        let first = |wanted: StepStatus| {
+            self.steps.iter().position(|&s| s == wanted).map(|i| self.step_names[i].clone())
+        };
+        match outcome {
+            RunStatus::Failed => first(StepStatus::Failed).map(|name| format!("step \"{name}\" failed")),
+            RunStatus::Refused => first(StepStatus::Refused).map(|name| format!("step \"{name}\" was refused")),
+            RunStatus::Cancelled => Some("cancelled".into()),
+            _ => None,
+        }
+    }
+
+    /// Ends the run without its engine: unfinished steps are closed and the run fails
+    /// (or, if a cancel was under way, is cancelled) with the reason given.
+    fn abandon(&mut self, reason: &str) {
+        for step in 0..self.steps.len() {
+            let to = match self.steps[step] {
+                StepStatus::Pending => StepStatus::Skipped,
+                StepStatus::Running | StepStatus::WaitingApproval => StepStatus::Cancelled,
+                _ => continue,
+            };
+            self.set_step(step, to, None, Some(reason.to_owned()));
+        }
+        self.finished = true;
+        let outcome = if self.cancel_requested { RunStatus::Cancelled } else { RunStatus::Failed };
+        self.set_run(outcome, Some(reason.to_owned()));
+    }
+}
+
+fn stored_definition(json: &str) -> ServiceResult<Pipeline> {
+    serde_json::from_str(json).map_err(|err| StoreError::Corrupt(format!("stored definition: {err}")).into())
+}
+
+fn stored_plan(pipeline: &Pipeline) -> ServiceResult<Plan> {
+    plan(pipeline).map_err(|problems| StoreError::Corrupt(format!("stored definition: {}", problems_text(&problems))).into())
+}
+
+fn definition_json(pipeline: &Pipeline) -> ServiceResult<String> {
+    serde_json::to_string(pipeline).map_err(|err| StoreError::Corrupt(format!("definition: {err}")).into())
+}

@@ -1,0 +1,83 @@
+//! The Leptos side of the server: pages, server functions and the built site's files,
+//! with the service behind `app::server::Backend`.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use app::definition::Params;
+use app::model::{PipelineDetail, PipelineSummary, RunDetail, RunPage, RunStatus, RunSummary};
+use app::server::{Backend, BackendError, SharedBackend};
+use app::{shell, App};
+use axum::Router;
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+
+use crate::service::{Service, ServiceError};
+
+struct ServiceBackend(Arc<Service>);
+
+fn to_backend(err: ServiceError) -> BackendError {
+    match err {
+        internal @ (ServiceError::Store(_) | ServiceError::Engine(_)) => {
+            tracing::error!(error = ?internal, "server function failed");
+            BackendError("internal error; the server log has details".into())
+        }
+        other => BackendError(other.to_string()),
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for ServiceBackend {
+    async fn list_pipelines(&self) -> Result<Vec<PipelineSummary>, BackendError> {
+        self.0.list_pipelines().await.map_err(to_backend)
+    }
+    async fn get_pipeline(&self, name: &str) -> Result<PipelineDetail, BackendError> {
+        self.0.get_pipeline(name).await.map_err(to_backend)
+    }
+    async fn create_pipeline(&self, source: &str) -> Result<PipelineDetail, BackendError> {
+        self.0.create_pipeline(source).await.map_err(to_backend)
+    }
+    async fn update_pipeline(&self, name: &str, source: &str) -> Result<PipelineDetail, BackendError> {
+        self.0.update_pipeline(name, source).await.map_err(to_backend)
+    }
+    async fn start_run(&self, pipeline: &str, tag: &str, params: Params) -> Result<RunSummary, BackendError> {
+        self.0.start_run(pipeline, tag, params).await.map_err(to_backend)
+    }
+    async fn list_runs(
+        &self,
+        pipeline: Option<&str>,
+        status: Option<RunStatus>,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<RunPage, BackendError> {
+        self.0.list_runs(pipeline, status, before, limit).await.map_err(to_backend)
+    }
+    async fn get_run(&self, id: i64) -> Result<RunDetail, BackendError> {
+        self.0.get_run(id).await.map_err(to_backend)
+    }
+    async fn cancel_run(&self, id: i64) -> Result<(), BackendError> {
+        self.0.cancel_run(id).await.map_err(to_backend)
+    }
+    async fn decide_step(&self, id: i64, step: &str, approve: bool) -> Result<(), BackendError> {
+        self.0.decide_step(id, step, approve).await.map_err(to_backend)
+    }
+}
+
+pub fn router(service: Arc<Service>, site_root: &Path, addr: SocketAddr) -> Router {
+    let options = LeptosOptions::builder()
+        .output_name("conveyor")
+        .site_root(site_root.to_string_lossy().as_ref())
+        .site_pkg_dir("pkg")
+        .site_addr(addr)
+        .build();
+    let backend: SharedBackend = Arc::new(ServiceBackend(service));
+    let routes = generate_route_list(App);
+    let shell_options = options.clone();
+    Router::new()
+        .leptos_routes_with_context(&options, routes, move || provide_context(backend.clone()), move || {
+            shell(shell_options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler(shell))
+        .with_state(options)
+}
