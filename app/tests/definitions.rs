@@ -104,7 +104,7 @@ fn bad_inputs_get_exact_messages_with_their_place() {
         ),
         (
             format!("name: a\ndescription: '{}'\nstages: []", "x".repeat(300 * 1024)),
-            vec!["document is 307237 bytes; the limit is 262144"],
+            vec!["document is 307234 bytes; the limit is 262144"],
         ),
     ];
     for (source, expected) in cases {
