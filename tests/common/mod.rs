@@ -1,0 +1,172 @@
+//! Helpers for integration tests: a real server on 127.0.0.1:0 with a fresh SQLite file,
+//! and a small server-sent-events reader.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use app::model::RunEvent;
+use conveyor::config::ServeConfig;
+use conveyor::service::Service;
+use conveyor::Server;
+use futures::StreamExt;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub service: Arc<Service>,
+    pub client: reqwest::Client,
+    pub data_dir: TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(adjust: impl FnOnce(&mut ServeConfig)) -> TestApp {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let mut config = ServeConfig::for_data_dir(data_dir.path().to_path_buf());
+        adjust(&mut config);
+        let server = Server::bind(&config).await.expect("server starts");
+        let addr = server.local_addr();
+        let service = server.service();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            server
+                .run(async move {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("server runs");
+        });
+        TestApp { addr, service, client: reqwest::Client::new(), data_dir, stop: Some(stop), server: Some(server) }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn create_pipeline(&self, source: &str) -> serde_json::Value {
+        let response = self.client.post(self.url("/api/v1/pipelines")).body(source.to_owned()).send().await.expect("request");
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.expect("json");
+        assert_eq!(status, 201, "create failed: {body}");
+        body
+    }
+
+    pub async fn start_run(&self, pipeline: &str, tag: &str) -> i64 {
+        let response = self
+            .client
+            .post(self.url(&format!("/api/v1/pipelines/{pipeline}/runs")))
+            .json(&serde_json::json!({ "tag": tag }))
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.expect("json");
+        assert_eq!(status, 201, "run failed to start: {body}");
+        body["id"].as_i64().expect("run id")
+    }
+
+    /// Opens the run's event stream (optionally resuming after an id).
+    pub async fn events(&self, run: i64, last_event_id: Option<i64>) -> SseReader {
+        let mut request = self.client.get(self.url(&format!("/api/v1/runs/{run}/events")));
+        if let Some(id) = last_event_id {
+            request = request.header("Last-Event-ID", id.to_string());
+        }
+        let response = request.send().await.expect("events request");
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "text/event-stream");
+        SseReader { stream: Box::pin(response.bytes_stream()), buffer: String::new() }
+    }
+
+    /// Every event of a run from the start to its end.
+    pub async fn all_events(&self, run: i64) -> Vec<SseEvent> {
+        self.events(run, None).await.until_end().await
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task");
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SseEvent {
+    pub id: i64,
+    pub name: String,
+    pub event: RunEvent,
+}
+
+pub struct SseReader {
+    stream: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
+    buffer: String,
+}
+
+impl SseReader {
+    /// The next event (comments such as keep-alives are skipped); None when the stream ends.
+    pub async fn next(&mut self) -> Option<SseEvent> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let frame: String = self.buffer.drain(..end + 2).collect();
+                let (mut id, mut name, mut data) = (None, String::from("message"), String::new());
+                for line in frame.lines() {
+                    if let Some(value) = line.strip_prefix("id: ").or_else(|| line.strip_prefix("id:")) {
+                        id = value.trim().parse::<i64>().ok();
+                    } else if let Some(value) = line.strip_prefix("event: ").or_else(|| line.strip_prefix("event:")) {
+                        name = value.trim().to_owned();
+                    } else if let Some(value) = line.strip_prefix("data: ").or_else(|| line.strip_prefix("data:")) {
+                        data.push_str(value);
+                    }
+                }
+                if data.is_empty() {
+                    continue;
+                }
+                let event: RunEvent = serde_json::from_str(&data).expect("event data is a RunEvent");
+                let id = id.expect("every event has an id");
+                assert_eq!(id, event.seq, "the SSE id is the event's seq");
+                return Some(SseEvent { id, name, event });
+            }
+            match self.stream.next().await {
+                Some(Ok(chunk)) => self.buffer.push_str(&String::from_utf8_lossy(&chunk)),
+                Some(Err(err)) => panic!("event stream broke: {err}"),
+                None => return None,
+            }
+        }
+    }
+
+    /// Reads until the final `end` event (inclusive) and checks that the stream then closes.
+    pub async fn until_end(mut self) -> Vec<SseEvent> {
+        let mut events = Vec::new();
+        while let Some(event) = self.next().await {
+            let end = event.name == "end";
+            events.push(event);
+            if end {
+                assert!(self.next().await.is_none(), "nothing follows the end event");
+                return events;
+            }
+        }
+        panic!("stream closed before the end event; got {} events", events.len());
+    }
+
+    /// Reads until an event matches, returning everything read so far.
+    pub async fn until(&mut self, mut wanted: impl FnMut(&SseEvent) -> bool) -> Vec<SseEvent> {
+        let mut events = Vec::new();
+        while let Some(event) = self.next().await {
+            let found = wanted(&event);
+            events.push(event);
+            if found {
+                return events;
+            }
+        }
+        panic!("stream ended before the awaited event; got {events:?}");
+    }
+}
