@@ -1,0 +1,410 @@
+//! The REST API and the event stream over real HTTP on 127.0.0.1:0, each test with its
+//! own SQLite file.
+
+mod common;
+
+use app::model::{EventBody, RunStatus, StepStatus};
+use common::TestApp;
+use serde_json::{json, Value};
+
+const PIPELINE: &str = "
+# A comment that must survive storage.
+name: web
+description: Builds the web app
+stages:
+  - name: build
+    steps:
+      - name: compile
+        script: |
+          echo compiling $CONVEYOR_TAG
+          echo done
+  - name: release
+    steps:
+      - {name: gate, approval: true, script: 'echo gate passed'}
+";
+
+async fn json_of(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let body = response.json::<Value>().await.expect("a JSON body");
+    (status, body)
+}
+
+#[tokio::test]
+async fn create_run_and_stream_to_the_end_then_resume_anywhere() {
+    let app = TestApp::spawn().await;
+    let created = app.create_pipeline(PIPELINE).await;
+    assert_eq!(created["version"], 1);
+    assert!(created["source"].as_str().expect("source").contains("# A comment that must survive storage."));
+    assert_eq!(created["plan"]["groups"], json!([[0], [1]]));
+
+    let run = app.start_run("web", "v1.2.3").await;
+    let mut stream = app.events(run, None).await;
+    let head = stream
+        .until(|e| matches!(&e.event.body, EventBody::Step { status: StepStatus::WaitingApproval, .. }))
+        .await;
+    // Drop the connection mid-run, approve, and resume from the last id seen.
+    drop(stream);
+    let last_seen = head.last().expect("events").id;
+    let (status, _) = (app.client.post(app.url(&format!("/api/v1/runs/{run}/steps/gate/approve"))).send().await.expect("approve").status(), ());
+    assert_eq!(status, 202);
+    let tail = app.events(run, Some(last_seen)).await.until_end().await;
+    assert_eq!(tail.first().expect("tail").id, last_seen + 1, "resume has no gap");
+
+    // A replay of the finished run equals what the two connections saw together.
+    let full = app.all_events(run).await;
+    let joined: Vec<_> = head.iter().chain(tail.iter()).cloned().collect();
+    assert_eq!(full, joined, "no duplicate and no gap across the reconnect");
+    assert_eq!(full.iter().map(|e| e.id).collect::<Vec<_>>(), (1..=full.len() as i64).collect::<Vec<_>>());
+    assert_eq!(full.last().expect("end").name, "end");
+    let logs: Vec<&str> = full
+        .iter()
+        .filter_map(|e| match &e.event.body {
+            EventBody::Log { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(logs, ["compiling v1.2.3", "done", "gate passed"]);
+
+    // Resuming from the middle of a finished run gives exactly the rest.
+    for cut in [1, full.len() as i64 / 2, full.len() as i64 - 1] {
+        let rest = app.events(run, Some(cut)).await.until_end().await;
+        assert_eq!(rest, full[cut as usize..].to_vec(), "resume after {cut}");
+    }
+    // `?after=` works like Last-Event-ID for clients that cannot set headers.
+    let response = app.client.get(app.url(&format!("/api/v1/runs/{run}/events?after={}", full.len() - 1))).send().await.expect("get");
+    assert!(response.text().await.expect("text").contains("event: end"));
+
+    let (status, detail) = json_of(app.client.get(app.url(&format!("/api/v1/runs/{run}"))).send().await.expect("get")).await;
+    assert_eq!(status, 200);
+    assert_eq!(detail["status"], "succeeded");
+    assert_eq!(detail["tag"], "v1.2.3");
+    assert_eq!(detail["number"], 1);
+    assert!(detail["finished_at"].as_i64().expect("finished") >= detail["started_at"].as_i64().expect("started"));
+    assert_eq!(detail["steps"][1]["needs"], json!(["compile"]));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_live_follower_sees_events_as_they_happen() {
+    let app = TestApp::spawn().await;
+    app.create_pipeline(PIPELINE).await;
+    let run = app.start_run("web", "v1").await;
+    let mut stream = app.events(run, None).await;
+    // The gate holds the run open: these events can only come from the live stream
+    // if the follower stays connected while we act.
+    stream.until(|e| matches!(&e.event.body, EventBody::Step { status: StepStatus::WaitingApproval, .. })).await;
+    app.client.post(app.url(&format!("/api/v1/runs/{run}/steps/gate/approve"))).send().await.expect("approve");
+    let rest = stream.until_end().await;
+    assert!(rest.iter().any(|e| matches!(&e.event.body, EventBody::Log { text, .. } if text == "gate passed")));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn seed_000_one_run_in_flight_per_pipeline() {
+    let app = TestApp::spawn().await;
+    app.create_pipeline(PIPELINE).await;
+    let first = app.start_run("web", "v1").await;
+    let response = app.client.post(app.url("/api/v1/pipelines/web/runs")).json(&json!({"tag": "v2"})).send().await.expect("post");
+    let (status, body) = json_of(response).await;
+    assert_eq!(status, 409);
+    assert_eq!(body["error"], "conflict");
+    let message = body["message"].as_str().expect("message");
+    assert!(message.starts_with("pipeline \"web\" already has a run in flight (#1, "), "{message}");
+
+    // Deleting runs or the pipeline is refused while a run is in flight.
+    let (status, _) = json_of(app.client.delete(app.url("/api/v1/pipelines/web/runs")).send().await.expect("delete")).await;
+    assert_eq!(status, 409);
+    let (status, _) = json_of(app.client.delete(app.url("/api/v1/pipelines/web")).send().await.expect("delete")).await;
+    assert_eq!(status, 409);
+
+    app.client.post(app.url(&format!("/api/v1/runs/{first}/cancel"))).send().await.expect("cancel");
+    app.events(first, None).await.until_end().await;
+    let second = app.start_run("web", "v2").await;
+    assert!(second > first);
+    app.client.post(app.url(&format!("/api/v1/runs/{second}/cancel"))).send().await.expect("cancel");
+    app.events(second, None).await.until_end().await;
+
+    // Seed 000's emptytask: all runs of the pipeline go.
+    let (status, body) = json_of(app.client.delete(app.url("/api/v1/pipelines/web/runs")).send().await.expect("delete")).await;
+    assert_eq!((status, body["deleted"].as_i64()), (200, Some(2)));
+    let (_, page) = json_of(app.client.get(app.url("/api/v1/pipelines/web/runs")).send().await.expect("get")).await;
+    assert_eq!(page["runs"], json!([]));
+    let (status, _) = json_of(app.client.get(app.url(&format!("/api/v1/runs/{first}"))).send().await.expect("get")).await;
+    assert_eq!(status, 404);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn every_saved_version_is_kept_and_runs_record_theirs() {
+    let app = TestApp::spawn().await;
+    app.create_pipeline("name: v\nstages: [{name: s, steps: [{name: a, script: 'echo one'}]}]").await;
+    let updated = app
+        .client
+        .put(app.url("/api/v1/pipelines/v"))
+        .body("name: v\nstages: [{name: s, steps: [{name: a, script: 'echo two'}]}]")
+        .send()
+        .await
+        .expect("put");
+    let (status, body) = json_of(updated).await;
+    assert_eq!((status, body["version"].as_i64()), (200, Some(2)));
+    let run = app.start_run("v", "t").await;
+    let events = app.all_events(run).await;
+    assert!(events.iter().any(|e| matches!(&e.event.body, EventBody::Log { text, .. } if text == "two")));
+    let (_, detail) = json_of(app.client.get(app.url(&format!("/api/v1/runs/{run}"))).send().await.expect("get")).await;
+    assert_eq!(detail["version"], 2);
+
+    let (_, versions) = json_of(app.client.get(app.url("/api/v1/pipelines/v/versions")).send().await.expect("get")).await;
+    let numbers: Vec<i64> = versions.as_array().expect("array").iter().map(|v| v["version"].as_i64().expect("n")).collect();
+    assert_eq!(numbers, [2, 1]);
+    let (status, first) = json_of(app.client.get(app.url("/api/v1/pipelines/v/versions/1")).send().await.expect("get")).await;
+    assert_eq!(status, 200);
+    assert!(first["source"].as_str().expect("source").contains("echo one"));
+    let (status, _) = json_of(app.client.get(app.url("/api/v1/pipelines/v/versions/9")).send().await.expect("get")).await;
+    assert_eq!(status, 404);
+
+    let (status, body) = json_of(
+        app.client.put(app.url("/api/v1/pipelines/v")).body("name: other\nstages: [{name: s, steps: [{name: a, script: x}]}]").send().await.expect("put"),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(body["path"], "name");
+    assert_eq!(body["message"], "name: a pipeline's name cannot change: this is \"v\", the document says \"other\"");
+
+    let (status, _) = json_of(app.client.get(app.url("/api/v1/pipelines/v/versions")).send().await.expect("get")).await;
+    assert_eq!(status, 200);
+    let versions_after: Value = app.client.get(app.url("/api/v1/pipelines/v/versions")).send().await.expect("get").json().await.expect("json");
+    assert_eq!(versions_after.as_array().expect("array").len(), 2, "a refused save writes nothing");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn keyset_pages_walk_the_history_without_overlap() {
+    let app = TestApp::spawn().await;
+    app.create_pipeline("name: many\nstages: [{name: s, steps: [{name: a, script: x}]}]").await;
+    app.create_pipeline("name: other\nstages: [{name: s, steps: [{name: a, script: x}]}]").await;
+    app.service.store().insert_finished_runs(1, 60).await.expect("insert");
+    app.service.store().insert_finished_runs(2, 5).await.expect("insert");
+
+    let mut seen = Vec::new();
+    let mut url = app.url("/api/v1/pipelines/many/runs?limit=25");
+    loop {
+        let (status, page) = json_of(app.client.get(&url).send().await.expect("get")).await;
+        assert_eq!(status, 200);
+        let ids: Vec<i64> = page["runs"].as_array().expect("runs").iter().map(|r| r["id"].as_i64().expect("id")).collect();
+        assert!(page["runs"].as_array().expect("runs").iter().all(|r| r["pipeline"] == "many"));
+        seen.extend(ids);
+        match page["next_before"].as_i64() {
+            Some(before) => url = app.url(&format!("/api/v1/pipelines/many/runs?limit=25&before={before}")),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 60);
+    assert!(seen.windows(2).all(|w| w[0] > w[1]), "newest first, no repeats");
+
+    let (_, failed) = json_of(app.client.get(app.url("/api/v1/runs?status=failed&limit=500")).send().await.expect("get")).await;
+    let failed = failed["runs"].as_array().expect("runs");
+    assert_eq!(failed.len(), 20 + 1, "every third run of 60, plus one of 5");
+    assert!(failed.iter().all(|r| r["status"] == "failed"));
+
+    let (_, list) = json_of(app.client.get(app.url("/api/v1/pipelines")).send().await.expect("get")).await;
+    assert_eq!(list[0]["name"], "many");
+    assert_eq!(list[0]["latest_run"]["number"], 60);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn every_error_path_answers_4xx_with_a_json_message() {
+    let app = TestApp::spawn().await;
+    app.create_pipeline(PIPELINE).await;
+    let oversized = format!("name: big\ndescription: '{}'\nstages: []", "x".repeat(2 * 1024 * 1024));
+    let cases: Vec<(reqwest::RequestBuilder, u16, &str, Option<&str>)> = vec![
+        (app.client.post(app.url("/api/v1/pipelines")).body(PIPELINE), 409, "conflict", None),
+        (
+            app.client.post(app.url("/api/v1/pipelines")).body("name: x\nstages: [{name: s, steps: [{name: a, needs: [b], script: c}]}]"),
+            422,
+            "invalid",
+            Some("stages[0].steps[0].needs"),
+        ),
+        (app.client.post(app.url("/api/v1/pipelines")).body("name: [unclosed"), 422, "invalid", None),
+        (app.client.post(app.url("/api/v1/pipelines")).body(oversized), 413, "payload_too_large", None),
+        (app.client.post(app.url("/api/v1/pipelines")).body(vec![0xff, 0xfe, 0x00]), 400, "bad_request", None),
+        (app.client.get(app.url("/api/v1/pipelines/nope")), 404, "not_found", None),
+        (app.client.put(app.url("/api/v1/pipelines/nope")).body(PIPELINE), 404, "not_found", None),
+        (app.client.post(app.url("/api/v1/pipelines/nope/runs")).json(&json!({"tag": "v1"})), 404, "not_found", None),
+        (app.client.post(app.url("/api/v1/pipelines/web/runs")).json(&json!({"tag": "bad tag"})), 422, "invalid", Some("tag")),
+        (app.client.post(app.url("/api/v1/pipelines/web/runs")).json(&json!({"tag": "v1", "extra": 1})), 422, "invalid", None),
+        (app.client.post(app.url("/api/v1/pipelines/web/runs")).json(&json!({"tag": "v1", "params": {"1x": "y"}})), 422, "invalid", Some("params.1x")),
+        (app.client.post(app.url("/api/v1/pipelines/web/runs")).header("content-type", "application/json").body("{"), 400, "bad_request", None),
+        (app.client.post(app.url("/api/v1/pipelines/web/runs")).body("tag=v1"), 415, "unsupported_media_type", None),
+        (app.client.get(app.url("/api/v1/runs/12345")), 404, "not_found", None),
+        (app.client.get(app.url("/api/v1/runs/abc")), 400, "bad_request", None),
+        (app.client.get(app.url("/api/v1/runs?status=nope")), 400, "bad_request", Some("status")),
+        (app.client.get(app.url("/api/v1/runs?bogus=1")), 400, "bad_request", None),
+        (app.client.get(app.url("/api/v1/runs/12345/events")), 404, "not_found", None),
+        (app.client.get(app.url("/api/v1/runs/12345/log")), 404, "not_found", None),
+        (app.client.post(app.url("/api/v1/runs/12345/cancel")), 404, "not_found", None),
+        (app.client.post(app.url("/api/v1/runs/12345/steps/x/approve")), 404, "not_found", None),
+        (app.client.get(app.url("/api/v1/no-such-route")), 404, "not_found", None),
+    ];
+    for (request, status, error, path) in cases {
+        let request = request.build().expect("request");
+        let what = format!("{} {}", request.method(), request.url());
+        let response = app.client.execute(request).await.expect("response");
+        assert_eq!(response.status().as_u16(), status, "{what}");
+        let body: Value = response.json().await.unwrap_or_else(|err| panic!("{what}: body is not JSON: {err}"));
+        assert_eq!(body["error"], error, "{what}: {body}");
+        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{what}: {body}");
+        if let Some(path) = path {
+            assert_eq!(body["path"], path, "{what}: {body}");
+        }
+    }
+    let run = app.start_run("web", "v1").await;
+    let (status, body) = json_of(app.client.get(app.url(&format!("/api/v1/runs/{run}/events"))).header("Last-Event-ID", "x").send().await.expect("get")).await;
+    assert_eq!((status, body["path"].as_str()), (400, Some("Last-Event-ID")));
+    let (status, body) = json_of(app.client.post(app.url(&format!("/api/v1/runs/{run}/steps/ghost/approve"))).send().await.expect("post")).await;
+    assert_eq!((status, body["message"].as_str()), (404, Some(format!("run {run} has no step \"ghost\"").as_str())));
+    let (status, _) = json_of(app.client.get(app.url(&format!("/api/v1/runs/{run}/log?step=ghost"))).send().await.expect("get")).await;
+    assert_eq!(status, 404);
+    app.client.post(app.url(&format!("/api/v1/runs/{run}/cancel"))).send().await.expect("cancel");
+    app.events(run, None).await.until_end().await;
+
+    let (_, list) = json_of(app.client.get(app.url("/api/v1/pipelines")).send().await.expect("get")).await;
+    assert_eq!(list.as_array().expect("array").len(), 1, "no refused request wrote a pipeline");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn validate_reports_problems_and_the_plan() {
+    let app = TestApp::spawn().await;
+    let (status, body) = json_of(app.client.post(app.url("/api/v1/validate")).body(PIPELINE).send().await.expect("post")).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["valid"], true);
+    assert_eq!(body["plan"]["stages"][1]["name"], "release");
+    let (status, body) = json_of(
+        app.client.post(app.url("/api/v1/validate")).body("name: x\nstages: [{name: s, steps: [{name: a, script: b, timeout: soon}]}]").send().await.expect("post"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["valid"], false);
+    assert_eq!(body["problems"][0]["path"], "stages[0].steps[0].timeout");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_route() {
+    let app = TestApp::spawn().await;
+    let (status, doc) = json_of(app.client.get(app.url("/api/v1/openapi.json")).send().await.expect("get")).await;
+    assert_eq!(status, 200);
+    assert!(doc["openapi"].as_str().expect("version").starts_with("3."));
+    let paths = doc["paths"].as_object().expect("paths");
+    for path in [
+        "/api/v1/pipelines",
+        "/api/v1/pipelines/{name}",
+        "/api/v1/pipelines/{name}/versions",
+        "/api/v1/pipelines/{name}/versions/{version}",
+        "/api/v1/pipelines/{name}/runs",
+        "/api/v1/validate",
+        "/api/v1/runs",
+        "/api/v1/runs/{id}",
+        "/api/v1/runs/{id}/cancel",
+        "/api/v1/runs/{id}/steps/{step}/approve",
+        "/api/v1/runs/{id}/steps/{step}/refuse",
+        "/api/v1/runs/{id}/log",
+        "/api/v1/runs/{id}/events",
+    ] {
+        assert!(paths.contains_key(path), "{path} missing from the OpenAPI document");
+    }
+    for schema in ["PipelineDetail", "RunSummary", "RunEvent", "ErrorBody", "CreateRun", "Pipeline", "Step"] {
+        assert!(doc["components"]["schemas"].get(schema).is_some(), "schema {schema} missing");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn pages_render_on_the_server() {
+    let app = TestApp::spawn().await;
+    app.create_pipeline(PIPELINE).await;
+    let run = app.start_run("web", "v9").await;
+    app.client.post(app.url(&format!("/api/v1/runs/{run}/cancel"))).send().await.expect("cancel");
+    app.events(run, None).await.until_end().await;
+    let page = |path: &str| {
+        let url = app.url(path);
+        let client = app.client.clone();
+        async move {
+            let response = client.get(&url).send().await.expect("page");
+            assert_eq!(response.status(), 200, "{url}");
+            response.text().await.expect("html")
+        }
+    };
+    let home = page("/").await;
+    assert!(home.contains(r#"<a href="/pipelines/web">web</a>"#), "pipeline listed");
+    assert!(home.contains("Builds the web app"));
+    let editor = page("/pipelines/web").await;
+    assert!(editor.contains("# A comment that must survive storage."), "source in the editor");
+    assert!(editor.contains(r#"class="stage-graph""#), "graph rendered");
+    assert!(editor.contains(r#"data-step="gate""#));
+    assert!(editor.contains(r#"id="run-button""#));
+    let run_page = page(&format!("/runs/{run}")).await;
+    assert!(run_page.contains(r#"data-step="compile""#));
+    assert!(run_page.contains("cancelled"));
+    let history = page("/history").await;
+    assert!(history.contains("web #1"));
+    assert!(history.contains("v9"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn runs_left_in_flight_by_a_crash_are_settled_at_start() {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let path = data_dir.path().join("conveyor.db");
+    {
+        // A "previous process": a run recorded as started, then the process died.
+        let store = conveyor::store::Store::open(&path).await.expect("store");
+        let (pipeline, plan) = app::plan::check_document(PIPELINE).expect("valid");
+        let row = store
+            .create_pipeline("web", None, PIPELINE, &serde_json::to_string(&pipeline).expect("json"))
+            .await
+            .expect("pipeline");
+        let steps: Vec<conveyor::store::NewStep> = plan
+            .steps
+            .iter()
+            .map(|s| conveyor::store::NewStep { stage: "s".into(), name: s.name.clone(), needs: vec![], approval: false })
+            .collect();
+        store.create_run(row.id, 1, "v1", &Default::default(), &steps).await.expect("run");
+        store.close().await;
+    }
+    let dir = data_dir.path().to_path_buf();
+    let app = TestApp::spawn_with(move |config| config.data_dir = dir).await;
+    let events = app.all_events(1).await;
+    match &events.last().expect("end").event.body {
+        EventBody::Run { status, message } => {
+            assert_eq!(*status, RunStatus::Failed);
+            assert_eq!(message.as_deref(), Some("the server stopped while this run was in flight"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(events.iter().any(|e| matches!(&e.event.body, EventBody::Step { status: StepStatus::Skipped, .. })));
+    // The pipeline can run again.
+    app.start_run("web", "v2").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn run_listings_use_indices() {
+    let app = TestApp::spawn().await;
+    let store = app.service.store();
+    for filter in [
+        conveyor::store::RunFilter { limit: 25, ..Default::default() },
+        conveyor::store::RunFilter { pipeline_id: Some(1), before: Some(500), limit: 25, ..Default::default() },
+        conveyor::store::RunFilter { status: Some(RunStatus::Failed), before: Some(500), limit: 25, ..Default::default() },
+        conveyor::store::RunFilter { pipeline_id: Some(1), status: Some(RunStatus::Failed), limit: 25, ..Default::default() },
+    ] {
+        let plan = store.explain_runs(&filter).await.expect("explain").join(" | ");
+        // No sort step: rows come in id order (rowid or index) and LIMIT stops the read.
+        assert!(!plan.contains("TEMP B-TREE"), "sorting without an index: {plan}");
+        if filter.pipeline_id.is_some() || filter.status.is_some() {
+            assert!(plan.contains("USING INDEX") || plan.contains("USING COVERING INDEX"), "{filter:?}: {plan}");
+        }
+    }
+    app.stop().await;
+}
