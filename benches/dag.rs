@@ -1,1 +1,150 @@
-fn main(){}
+//! Benchmarks (not tests), printed as ratios measured in one run:
+//! 1. a 200-step DAG (10 stages x 20 parallel no-op steps) run through the HTTP API,
+//!    against `make -j2` on the same DAG;
+//! 2. history pages at one million runs.
+//!
+//! Run: `cargo bench --bench dag`
+
+use std::time::{Duration, Instant};
+
+use conveyor::config::ServeConfig;
+use conveyor::store::RunFilter;
+use conveyor::Server;
+use futures::StreamExt;
+
+const STAGES: usize = 10;
+const WIDTH: usize = 20;
+const ROUNDS: usize = 5;
+
+fn pipeline_yaml() -> String {
+    let mut yaml = String::from("name: dag\nstages:\n");
+    for stage in 0..STAGES {
+        yaml.push_str(&format!("  - name: s{stage}\n    steps:\n"));
+        for step in 0..WIDTH {
+            yaml.push_str(&format!("      - {{name: s{stage}-{step}, parallel: true, command: ['true']}}\n"));
+        }
+    }
+    yaml
+}
+
+fn makefile() -> String {
+    let name = |stage: usize, step: usize| format!("s{stage}_{step}");
+    let mut make = String::from(".PHONY: all");
+    for stage in 0..STAGES {
+        for step in 0..WIDTH {
+            make.push_str(&format!(" {}", name(stage, step)));
+        }
+    }
+    make.push_str("\nall:");
+    for step in 0..WIDTH {
+        make.push_str(&format!(" {}", name(STAGES - 1, step)));
+    }
+    make.push('\n');
+    for stage in 0..STAGES {
+        for step in 0..WIDTH {
+            make.push_str(&format!("{}:", name(stage, step)));
+            if stage > 0 {
+                for before in 0..WIDTH {
+                    make.push_str(&format!(" {}", name(stage - 1, before)));
+                }
+            }
+            make.push_str("\n\ttrue\n");
+        }
+    }
+    make
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+async fn conveyor_round(client: &reqwest::Client, base: &str) -> Duration {
+    let started = Instant::now();
+    let run: serde_json::Value = client
+        .post(format!("{base}/api/v1/pipelines/dag/runs"))
+        .json(&serde_json::json!({"tag": "bench"}))
+        .send()
+        .await
+        .expect("start run")
+        .json()
+        .await
+        .expect("json");
+    let id = run["id"].as_i64().expect("run id");
+    let mut events = client.get(format!("{base}/api/v1/runs/{id}/events")).send().await.expect("events").bytes_stream();
+    let mut seen = String::new();
+    while let Some(chunk) = events.next().await {
+        seen.push_str(&String::from_utf8_lossy(&chunk.expect("chunk")));
+        if seen.contains("event: end") {
+            break;
+        }
+    }
+    let elapsed = started.elapsed();
+    assert!(seen.contains(r#""status":"succeeded""#), "the benchmark run failed");
+    elapsed
+}
+
+fn make_round(dir: &std::path::Path) -> Duration {
+    let started = Instant::now();
+    let status = std::process::Command::new("make")
+        .args(["-s", "-j2", "-f", "Makefile", "all"])
+        .current_dir(dir)
+        .status()
+        .expect("make runs");
+    assert!(status.success());
+    started.elapsed()
+}
+
+#[tokio::main]
+async fn main() {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let mut config = ServeConfig::for_data_dir(data_dir.path().to_path_buf());
+    config.max_parallel = Some(2);
+    let server = Server::bind(&config).await.expect("server");
+    let base = format!("http://{}", server.local_addr());
+    let service = server.service();
+    tokio::spawn(server.run(std::future::pending()));
+    let client = reqwest::Client::new();
+    let created = client.post(format!("{base}/api/v1/pipelines")).body(pipeline_yaml()).send().await.expect("create");
+    assert_eq!(created.status(), 201);
+
+    let make_dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(make_dir.path().join("Makefile"), makefile()).expect("Makefile");
+
+    // Warm up both once, then alternate rounds so machine noise hits both alike.
+    conveyor_round(&client, &base).await;
+    make_round(make_dir.path());
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        ours.push(conveyor_round(&client, &base).await);
+        theirs.push(make_round(make_dir.path()));
+    }
+    let (ours, theirs) = (median(ours), median(theirs));
+    println!("200-step DAG ({STAGES} stages x {WIDTH} parallel no-op steps), median of {ROUNDS}, 2 at a time:");
+    println!("  conveyor (HTTP API, SQLite, SSE to the end): {:>8.1} ms", ours.as_secs_f64() * 1000.0);
+    println!("  make -j2:                                    {:>8.1} ms", theirs.as_secs_f64() * 1000.0);
+    println!("  ratio conveyor / make: {:.2} (target <= 1.5)", ours.as_secs_f64() / theirs.as_secs_f64());
+
+    // History at scale: a million finished runs, then page reads.
+    let store = service.store();
+    let pipeline = store.pipeline("dag").await.expect("query").expect("pipeline").id;
+    let filling = Instant::now();
+    store.insert_finished_runs(pipeline, 1_000_000).await.expect("insert");
+    println!("\nhistory with {} runs (inserted in {:.1} s):", 1_000_000 + ROUNDS + 1, filling.elapsed().as_secs_f64());
+    let deep = store.runs(&RunFilter { limit: 1, before: Some(500_000), ..Default::default() }).await.expect("page").0[0].id;
+    let cases = [
+        ("newest page, all runs", RunFilter { limit: 25, ..Default::default() }),
+        ("page 20,000 deep (keyset)", RunFilter { limit: 25, before: Some(deep), ..Default::default() }),
+        ("failed runs of one pipeline", RunFilter { limit: 25, pipeline_id: Some(pipeline), status: Some(app::model::RunStatus::Failed), ..Default::default() }),
+    ];
+    for (what, filter) in cases {
+        let mut samples = Vec::new();
+        for _ in 0..20 {
+            let started = Instant::now();
+            let (runs, _) = store.runs(&filter).await.expect("page");
+            samples.push(started.elapsed());
+            assert_eq!(runs.len(), 25);
+        }
+        println!("  {what:<30} {:>7.3} ms (median of 20)", median(samples).as_secs_f64() * 1000.0);
+    }
+}
