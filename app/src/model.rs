@@ -9,7 +9,7 @@ use crate::definition::{Params, Pipeline, Problem};
 use crate::plan::Plan;
 
 macro_rules! status_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident ($what:literal) { $($variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
         #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -36,7 +36,7 @@ macro_rules! status_enum {
                     $($text => Ok($name::$variant),)+
                     other => Err(format!(
                         "unknown {} \"{other}\"; expected one of: {}",
-                        stringify!($name),
+                        $what,
                         [$($text),+].join(", ")
                     )),
                 }
@@ -47,7 +47,7 @@ macro_rules! status_enum {
 
 status_enum!(
     /// Lifecycle of a run.
-    RunStatus {
+    RunStatus ("run status") {
         Pending = "pending",
         Running = "running",
         WaitingApproval = "waiting_approval",
@@ -61,7 +61,7 @@ status_enum!(
 
 status_enum!(
     /// Lifecycle of a step.
-    StepStatus {
+    StepStatus ("step status") {
         Pending = "pending",
         WaitingApproval = "waiting_approval",
         Running = "running",
@@ -75,7 +75,7 @@ status_enum!(
 
 status_enum!(
     /// Which output a log line came from.
-    LogStream { Stdout = "stdout", Stderr = "stderr", System = "system" }
+    LogStream ("log stream") { Stdout = "stdout", Stderr = "stderr", System = "system" }
 );
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
