@@ -1,4 +1,6 @@
 //! Conveyor's server: wiring of the store, engine, service, REST API and web UI.
+#![recursion_limit = "256"]
+
 
 pub mod api;
 pub mod config;

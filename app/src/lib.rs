@@ -1,5 +1,7 @@
 //! Conveyor's shared half: the pipeline format, validation and planning (pure, compiled
 //! for server and browser), the run model, server functions and the Leptos pages.
+#![recursion_limit = "256"]
+
 
 pub mod definition;
 pub mod import;

@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! The browser bundle: hydrates the server-rendered pages.
 
 #[wasm_bindgen::prelude::wasm_bindgen]
