@@ -352,18 +352,22 @@ impl Store {
             Err(err) if is_unique_violation(&err) => return Err(StoreError::ActiveRun),
             Err(err) => return Err(err.into()),
         };
-        for (idx, step) in steps.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO steps (run_id, idx, stage, name, needs, approval, status) VALUES (?, ?, ?, ?, ?, ?, 'pending')",
-            )
-            .bind(run_id)
-            .bind(idx as i64)
-            .bind(&step.stage)
-            .bind(&step.name)
-            .bind(serde_json::to_string(&step.needs).map_err(corrupt)?)
-            .bind(step.approval)
-            .execute(&mut *tx)
-            .await?;
+        let needs: Vec<String> =
+            steps.iter().map(|step| serde_json::to_string(&step.needs).map_err(corrupt)).collect::<StoreResult<_>>()?;
+        let rows: Vec<(usize, &NewStep)> = steps.iter().enumerate().collect();
+        for chunk in rows.chunks(4000) {
+            let mut insert: QueryBuilder<Sqlite> =
+                QueryBuilder::new("INSERT INTO steps (run_id, idx, stage, name, needs, approval, status) ");
+            insert.push_values(chunk, |mut row, &(idx, step)| {
+                row.push_bind(run_id)
+                    .push_bind(idx as i64)
+                    .push_bind(&step.stage)
+                    .push_bind(&step.name)
+                    .push_bind(&needs[idx])
+                    .push_bind(step.approval)
+                    .push_bind("pending");
+            });
+            insert.build().execute(&mut *tx).await?;
         }
         let summary = sqlx::query(&format!("SELECT {RUN_COLUMNS} FROM runs r JOIN pipelines p ON p.id = r.pipeline_id WHERE r.id = ?"))
             .bind(run_id)
@@ -459,52 +463,77 @@ impl Store {
             .try_get("seq")?)
     }
 
-    /// Persists a supervisor batch: events, the step rows they change and the run status.
+    /// Persists a supervisor batch: events, the step rows they change and the run status,
+    /// in one transaction of a few multi-row statements.
     pub async fn append(&self, run_id: i64, step_names: &[String], batch: &Batch) -> StoreResult<()> {
         let mut tx = self.writer.begin().await?;
+        // Each row binds 10 values; SQLite allows 32766 per statement.
+        for events in batch.events.chunks(3000) {
+            let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO run_events (run_id, seq, ts, kind, step, stream, partial, status, exit_code, text) ",
+            );
+            insert.push_values(events, |mut row, event| {
+                let (kind, step, stream, partial, status, exit_code, text) = match &event.body {
+                    EventBody::Log { step, stream, text, partial } => {
+                        ("log", step_index(step_names, step), Some(stream.as_str()), *partial, None, None, Some(text.as_str()))
+                    }
+                    EventBody::Step { step, status, exit_code, message } => {
+                        ("step", step_index(step_names, step), None, false, Some(status.as_str()), *exit_code, message.as_deref())
+                    }
+                    EventBody::Run { status, message } => ("run", None, None, false, Some(status.as_str()), None, message.as_deref()),
+                };
+                row.push_bind(run_id)
+                    .push_bind(event.seq)
+                    .push_bind(event.ts)
+                    .push_bind(kind)
+                    .push_bind(step)
+                    .push_bind(stream)
+                    .push_bind(partial)
+                    .push_bind(status)
+                    .push_bind(exit_code)
+                    .push_bind(text);
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+        // The step rows: the last state each step reached in this batch.
+        let mut changes: Vec<StepChange> = Vec::new();
         for event in &batch.events {
-            let (kind, step, stream, partial, status, exit_code, text) = match &event.body {
-                EventBody::Log { step, stream, text, partial } => {
-                    ("log", step_index(step_names, step), Some(stream.as_str()), *partial, None, None, Some(text.as_str()))
-                }
-                EventBody::Step { step, status, exit_code, message } => {
-                    ("step", step_index(step_names, step), None, false, Some(status.as_str()), *exit_code, message.as_deref())
-                }
-                EventBody::Run { status, message } => ("run", None, None, false, Some(status.as_str()), None, message.as_deref()),
-            };
-            sqlx::query(
-                "INSERT INTO run_events (run_id, seq, ts, kind, step, stream, partial, status, exit_code, text) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(run_id)
-            .bind(event.seq)
-            .bind(event.ts)
-            .bind(kind)
-            .bind(step)
-            .bind(stream)
-            .bind(partial)
-            .bind(status)
-            .bind(exit_code)
-            .bind(text)
-            .execute(&mut *tx)
-            .await?;
             if let EventBody::Step { step, status, exit_code, message } = &event.body {
-                sqlx::query(
-                    "UPDATE steps SET status = ?1, exit_code = COALESCE(?2, exit_code), message = COALESCE(?3, message), \
-                     started_at = CASE WHEN ?1 = 'running' THEN ?4 ELSE started_at END, \
-                     finished_at = CASE WHEN ?5 THEN ?4 ELSE finished_at END \
-                     WHERE run_id = ?6 AND idx = ?7",
-                )
-                .bind(status.as_str())
-                .bind(exit_code)
-                .bind(message)
-                .bind(event.ts)
-                .bind(status.is_terminal())
-                .bind(run_id)
-                .bind(step_index(step_names, step))
-                .execute(&mut *tx)
-                .await?;
+                let Some(idx) = step_index(step_names, step) else { continue };
+                let change = match changes.iter_mut().find(|c| c.idx == idx) {
+                    Some(change) => change,
+                    None => {
+                        changes.push(StepChange { idx, ..Default::default() });
+                        changes.last_mut().ok_or_else(|| corrupt("step change"))?
+                    }
+                };
+                change.status = status.as_str();
+                change.exit_code = exit_code.or(change.exit_code);
+                change.message = message.clone().or(change.message.take());
+                if *status == StepStatus::Running {
+                    change.started_at = Some(event.ts);
+                }
+                if status.is_terminal() {
+                    change.finished_at = Some(event.ts);
+                }
             }
+        }
+        for changes in changes.chunks(3000) {
+            let mut update: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "UPDATE steps SET status = v.column2, exit_code = COALESCE(v.column3, steps.exit_code), \
+                 message = COALESCE(v.column4, steps.message), started_at = COALESCE(v.column5, steps.started_at), \
+                 finished_at = COALESCE(v.column6, steps.finished_at) FROM (",
+            );
+            update.push_values(changes, |mut row, change| {
+                row.push_bind(change.idx)
+                    .push_bind(change.status)
+                    .push_bind(change.exit_code)
+                    .push_bind(change.message.as_deref())
+                    .push_bind(change.started_at)
+                    .push_bind(change.finished_at);
+            });
+            update.push(") AS v WHERE steps.run_id = ").push_bind(run_id).push(" AND steps.idx = v.column1");
+            update.build().execute(&mut *tx).await?;
         }
         if let Some((status, message)) = &batch.run_status {
             let now = now_ms();
@@ -605,6 +634,16 @@ impl Store {
         .await?;
         Ok(())
     }
+}
+
+#[derive(Default)]
+struct StepChange {
+    idx: i64,
+    status: &'static str,
+    exit_code: Option<i32>,
+    message: Option<String>,
+    started_at: Option<i64>,
+    finished_at: Option<i64>,
 }
 
 fn step_index(step_names: &[String], step: &str) -> Option<i64> {

@@ -343,30 +343,34 @@ async fn run_process(context: &RunContext, index: usize, mut command: Command, c
         }
     };
     let group = child.id().map(|pid| Pid::from_raw(pid as i32));
-    let budget = Arc::new(AtomicU64::new(context.config.max_step_log_bytes));
-    let dropped = Arc::new(AtomicU64::new(0));
-    let pumps = [
-        child.stdout.take().map(|out| spawn_pump(context, index, LogStream::Stdout, out, &budget, &dropped)),
-        child.stderr.take().map(|err| spawn_pump(context, index, LogStream::Stderr, err, &budget, &dropped)),
-    ];
-
+    let budget = AtomicU64::new(context.config.max_step_log_bytes);
+    let dropped = AtomicU64::new(0);
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
     let timeout = context.run.plan.steps[index].timeout_secs.map(Duration::from_secs);
-    let ending = tokio::select! {
-        status = child.wait() => Ending::Exited(status),
-        _ = sleep_or_forever(timeout) => Ending::TimedOut(timeout.unwrap_or_default()),
-        _ = cancel.cancelled() => Ending::Cancelled,
+    let grace = context.config.kill_grace;
+    // The output is read in this same task, alongside the wait: no extra tasks per step.
+    let waiting = async {
+        let ending = tokio::select! {
+            status = child.wait() => Ending::Exited(status),
+            _ = sleep_or_forever(timeout) => Ending::TimedOut(timeout.unwrap_or_default()),
+            _ = cancel.cancelled() => Ending::Cancelled,
+        };
+        if !matches!(ending, Ending::Exited(_)) {
+            terminate(&mut child, group, grace).await;
+        }
+        // The step ends with its main process; anything it left running in its group goes
+        // too, so that the output pipes close.
+        if let Some(group) = group {
+            let _ = killpg(group, Signal::SIGKILL);
+        }
+        ending
     };
-    if !matches!(ending, Ending::Exited(_)) {
-        terminate(&mut child, group, context.config.kill_grace).await;
-    }
-    // The step ends with its main process; anything it left running in its group goes too,
-    // so that the output pipes close.
-    if let Some(group) = group {
-        let _ = killpg(group, Signal::SIGKILL);
-    }
-    for pump in pumps.into_iter().flatten() {
-        let _ = pump.await;
-    }
+    let (ending, (), ()) = tokio::join!(
+        waiting,
+        pump(context, index, LogStream::Stdout, stdout, &budget, &dropped),
+        pump(context, index, LogStream::Stderr, stderr, &budget, &dropped),
+    );
     let dropped_bytes = dropped.load(Ordering::Relaxed);
     if dropped_bytes > 0 {
         context
@@ -413,38 +417,35 @@ async fn terminate(child: &mut Child, group: Option<Pid>, grace: Duration) {
     }
 }
 
-fn spawn_pump(
+async fn pump(
     context: &RunContext,
     step: usize,
     stream: LogStream,
-    output: impl AsyncRead + Unpin + Send + 'static,
-    budget: &Arc<AtomicU64>,
-    dropped: &Arc<AtomicU64>,
-) -> tokio::task::JoinHandle<()> {
-    let events = context.events.clone();
-    let max_line = context.config.max_line_bytes.max(16);
-    let (budget, dropped) = (budget.clone(), dropped.clone());
-    tokio::spawn(async move {
-        let mut reader = BufReader::with_capacity(64 * 1024, output);
-        let mut pieces = LineSplitter::new(max_line);
-        loop {
-            let chunk = match reader.fill_buf().await {
-                Ok([]) | Err(_) => break,
-                Ok(chunk) => chunk,
-            };
-            let consumed = chunk.len();
-            let lines = pieces.push(chunk);
-            reader.consume(consumed);
-            for (text, partial) in lines {
-                if !send_line(&events, step, stream, text, partial, &budget, &dropped).await {
-                    return;
-                }
+    output: Option<impl AsyncRead + Unpin>,
+    budget: &AtomicU64,
+    dropped: &AtomicU64,
+) {
+    let Some(output) = output else { return };
+    let events = &context.events;
+    let mut reader = BufReader::with_capacity(16 * 1024, output);
+    let mut pieces = LineSplitter::new(context.config.max_line_bytes.max(16));
+    loop {
+        let chunk = match reader.fill_buf().await {
+            Ok([]) | Err(_) => break,
+            Ok(chunk) => chunk,
+        };
+        let consumed = chunk.len();
+        let lines = pieces.push(chunk);
+        reader.consume(consumed);
+        for (text, partial) in lines {
+            if !send_line(events, step, stream, text, partial, budget, dropped).await {
+                return;
             }
         }
-        if let Some((text, partial)) = pieces.finish() {
-            send_line(&events, step, stream, text, partial, &budget, &dropped).await;
-        }
-    })
+    }
+    if let Some((text, partial)) = pieces.finish() {
+        send_line(events, step, stream, text, partial, budget, dropped).await;
+    }
 }
 
 /// Sends a line unless the step's log budget is spent; false when nobody listens any more.
