@@ -11,7 +11,7 @@ use app::model::{
     is_valid_tag, EventBody, PipelineDetail, PipelineSummary, PipelineVersion, RunDetail, RunEvent, RunPage, RunStatus,
     RunSummary, StepStatus, Validation, TAG_RULE,
 };
-use app::plan::{check_document, check_required_params, plan, Plan};
+use app::plan::{check_document, check_required_params, is_param_name, plan, Plan};
 use futures::Stream;
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
@@ -211,9 +211,7 @@ impl Service {
             problems.push(Problem::new("tag", format!("\"{tag}\" is not a valid image tag: {TAG_RULE}")));
         }
         for key in params.keys() {
-            let valid = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if !valid || key.starts_with("CONVEYOR_") {
+            if !is_param_name(key) || key.starts_with("CONVEYOR_") {
                 problems.push(Problem::new(
                     format!("params.{key}"),
                     "param names are letters, digits and '_', not starting with a digit or CONVEYOR_",

@@ -430,20 +430,7 @@ impl Store {
     /// One page of runs, newest first, by keyset (`before` = the last id of the previous page).
     pub async fn runs(&self, filter: &RunFilter) -> StoreResult<(Vec<RunSummary>, Option<i64>)> {
         let limit = filter.limit.clamp(1, 500) as i64;
-        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
-            "SELECT {RUN_COLUMNS} FROM runs r JOIN pipelines p ON p.id = r.pipeline_id WHERE 1 = 1"
-        ));
-        if let Some(pipeline_id) = filter.pipeline_id {
-            query.push(" AND r.pipeline_id = ").push_bind(pipeline_id);
-        }
-        if let Some(status) = filter.status {
-            query.push(" AND r.status = ").push_bind(status.as_str());
-        }
-        if let Some(before) = filter.before {
-            query.push(" AND r.id < ").push_bind(before);
-        }
-        query.push(" ORDER BY r.id DESC LIMIT ").push_bind(limit + 1);
-        let rows = query.build().fetch_all(&self.reader).await?;
+        let rows = runs_query("", filter, limit + 1).build().fetch_all(&self.reader).await?;
         let mut runs: Vec<RunSummary> = rows.iter().map(run_summary).collect::<StoreResult<_>>()?;
         let next = if runs.len() as i64 > limit {
             runs.truncate(limit as usize);
@@ -603,20 +590,8 @@ impl Store {
 
     /// Query plans for the run listings, for tests that check index use.
     pub async fn explain_runs(&self, filter: &RunFilter) -> StoreResult<Vec<String>> {
-        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
-            "EXPLAIN QUERY PLAN SELECT {RUN_COLUMNS} FROM runs r JOIN pipelines p ON p.id = r.pipeline_id WHERE 1 = 1"
-        ));
-        if let Some(pipeline_id) = filter.pipeline_id {
-            query.push(" AND r.pipeline_id = ").push_bind(pipeline_id);
-        }
-        if let Some(status) = filter.status {
-            query.push(" AND r.status = ").push_bind(status.as_str());
-        }
-        if let Some(before) = filter.before {
-            query.push(" AND r.id < ").push_bind(before);
-        }
-        query.push(" ORDER BY r.id DESC LIMIT 26");
-        let rows = query.build().fetch_all(&self.reader).await?;
+        let limit = filter.limit.clamp(1, 500) as i64;
+        let rows = runs_query("EXPLAIN QUERY PLAN ", filter, limit + 1).build().fetch_all(&self.reader).await?;
         rows.iter().map(|row| Ok(row.try_get::<String, _>("detail")?)).collect()
     }
 
@@ -634,6 +609,23 @@ impl Store {
         .await?;
         Ok(())
     }
+}
+
+/// The run listing: only the conditions in use, so SQLite picks the matching index.
+fn runs_query<'a>(prefix: &str, filter: &'a RunFilter, limit: i64) -> QueryBuilder<'a, Sqlite> {
+    let mut query: QueryBuilder<Sqlite> =
+        QueryBuilder::new(format!("{prefix}SELECT {RUN_COLUMNS} FROM runs r JOIN pipelines p ON p.id = r.pipeline_id WHERE 1 = 1"));
+    if let Some(pipeline_id) = filter.pipeline_id {
+        query.push(" AND r.pipeline_id = ").push_bind(pipeline_id);
+    }
+    if let Some(status) = filter.status {
+        query.push(" AND r.status = ").push_bind(status.as_str());
+    }
+    if let Some(before) = filter.before {
+        query.push(" AND r.id < ").push_bind(before);
+    }
+    query.push(" ORDER BY r.id DESC LIMIT ").push_bind(limit);
+    query
 }
 
 #[derive(Default)]
