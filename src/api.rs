@@ -22,7 +22,7 @@ use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
-use crate::service::{Service, ServiceError};
+use crate::service::{problems_text, Service, ServiceError};
 
 /// Largest request body accepted by the API.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -99,7 +99,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound(message) => ApiError::new(StatusCode::NOT_FOUND, "not_found", message),
             ServiceError::Conflict(message) => ApiError::new(StatusCode::CONFLICT, "conflict", message),
             ServiceError::Invalid(problems) => {
-                let message = ServiceError::Invalid(problems.clone()).to_string();
+                let message = problems_text(&problems);
                 let mut api = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message);
                 api.body.path = problems.first().map(|p| p.path.clone()).filter(|p| !p.is_empty());
                 api.body.problems = problems;

@@ -36,7 +36,7 @@ pub enum ServiceError {
     Engine(#[from] EngineError),
 }
 
-fn problems_text(problems: &[Problem]) -> String {
+pub(crate) fn problems_text(problems: &[Problem]) -> String {
     problems.iter().map(Problem::to_string).collect::<Vec<_>>().join("; ")
 }
 

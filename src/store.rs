@@ -234,37 +234,36 @@ impl Store {
         .transpose()
     }
 
-    /// All pipelines by name with their latest run.
+    /// All pipelines by name with their latest run, in one query.
     pub async fn pipelines(&self) -> StoreResult<Vec<(PipelineRow, Option<RunSummary>)>> {
-        let rows = sqlx::query(
-            "SELECT p.id, p.name, p.description, p.latest_version, p.created_at, p.updated_at, \
-                    (SELECT MAX(id) FROM runs WHERE pipeline_id = p.id) AS latest_run \
-             FROM pipelines p ORDER BY p.name",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT p.id AS pipeline_id, p.description, p.latest_version, p.created_at AS pipeline_created_at, \
+                    p.updated_at, {RUN_COLUMNS} \
+             FROM pipelines p \
+             LEFT JOIN runs r ON r.id = (SELECT MAX(id) FROM runs WHERE pipeline_id = p.id) \
+             ORDER BY p.name"
+        ))
         .fetch_all(&self.reader)
         .await?;
-        let mut pipelines = Vec::with_capacity(rows.len());
-        for row in rows {
-            let latest_run: Option<i64> = row.try_get("latest_run")?;
-            let latest = match latest_run {
-                Some(id) => self.run(id).await?,
-                None => None,
-            };
-            pipelines.push((
-                PipelineRow {
-                    id: row.try_get("id")?,
-                    name: row.try_get("name")?,
+        rows.iter()
+            .map(|row| {
+                let latest = match row.try_get::<Option<i64>, _>("id")? {
+                    Some(_) => Some(run_summary(row)?),
+                    None => None,
+                };
+                let pipeline = PipelineRow {
+                    id: row.try_get("pipeline_id")?,
+                    name: row.try_get("pipeline")?,
                     description: row.try_get("description")?,
                     version: row.try_get("latest_version")?,
-                    created_at: row.try_get("created_at")?,
+                    created_at: row.try_get("pipeline_created_at")?,
                     updated_at: row.try_get("updated_at")?,
                     source: String::new(),
                     definition: String::new(),
-                },
-                latest,
-            ));
-        }
-        Ok(pipelines)
+                };
+                Ok((pipeline, latest))
+            })
+            .collect()
     }
 
     pub async fn versions(&self, pipeline_id: i64) -> StoreResult<Vec<VersionRow>> {

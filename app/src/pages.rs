@@ -101,12 +101,10 @@ where
     }
 }
 
-pub fn status_badge(status: RunStatus) -> impl IntoView {
-    view! { <span class=format!("badge {status}")>{status.as_str().replace('_', " ")}</span> }
-}
-
-fn step_badge(status: StepStatus) -> impl IntoView {
-    view! { <span class=format!("badge {status}")>{status.as_str().replace('_', " ")}</span> }
+/// A run or step status as a coloured pill (its class is the status name).
+fn status_badge(status: impl std::fmt::Display) -> impl IntoView {
+    let name = status.to_string();
+    view! { <span class=format!("badge {name}")>{name.replace('_', " ")}</span> }
 }
 
 pub fn format_time(ms: i64) -> String {
@@ -389,7 +387,7 @@ fn RunView(detail: RunDetail) -> impl IntoView {
                                                     {name.clone()}
                                                 </button>
                                             </td>
-                                            <td>{step_badge(step.status)}</td>
+                                            <td>{status_badge(step.status)}</td>
                                             <td class="muted">
                                                 {match (step.started_at, step.finished_at) {
                                                     (Some(s), Some(f)) => format_duration(f - s),

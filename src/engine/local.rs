@@ -54,12 +54,13 @@ impl LocalConfig {
 pub struct LocalEngine {
     config: Arc<LocalConfig>,
     slots: Arc<Semaphore>,
+    base_env: Arc<Vec<(String, String)>>,
 }
 
 impl LocalEngine {
     pub fn new(config: LocalConfig) -> Self {
         let slots = Arc::new(Semaphore::new(config.max_parallel.max(1)));
-        LocalEngine { config: Arc::new(config), slots }
+        LocalEngine { config: Arc::new(config), slots, base_env: Arc::new(inherited_env()) }
     }
 
     pub fn workspace_dir(data_dir: &Path, run_id: i64) -> PathBuf {
@@ -93,6 +94,7 @@ impl Engine for LocalEngine {
             events,
             config: self.config.clone(),
             slots: self.slots.clone(),
+            base_env: self.base_env.clone(),
         });
         tokio::spawn(schedule(context, control_rx));
         Ok(control_tx)
@@ -106,6 +108,8 @@ struct RunContext {
     events: mpsc::Sender<EngineEvent>,
     config: Arc<LocalConfig>,
     slots: Arc<Semaphore>,
+    /// The part of the server's environment steps see, read once at start.
+    base_env: Arc<Vec<(String, String)>>,
 }
 
 impl RunContext {
@@ -294,7 +298,7 @@ async fn prepare(context: &RunContext, index: usize) -> Result<Command, Outcome>
     command
         .current_dir(&context.workspace)
         .env_clear()
-        .envs(inherited_env())
+        .envs(context.base_env.iter().map(|(key, value)| (key, value)))
         .envs(&params)
         .envs(&step.env)
         .env("CONVEYOR_RUN_ID", run.run_id.to_string())
