@@ -45,8 +45,7 @@ async fn create_run_and_stream_to_the_end_then_resume_anywhere() {
     // Drop the connection mid-run, approve, and resume from the last id seen.
     drop(stream);
     let last_seen = head.last().expect("events").id;
-    let (status, _) = (app.client.post(app.url(&format!("/api/v1/runs/{run}/steps/gate/approve"))).send().await.expect("approve").status(), ());
-    assert_eq!(status, 202);
+    assert_eq!(app.post(&format!("/api/v1/runs/{run}/steps/gate/approve")).await, 202);
     let tail = app.events(run, Some(last_seen)).await.until_end().await;
     assert_eq!(tail.first().expect("tail").id, last_seen + 1, "resume has no gap");
 
@@ -74,7 +73,7 @@ async fn create_run_and_stream_to_the_end_then_resume_anywhere() {
     let response = app.client.get(app.url(&format!("/api/v1/runs/{run}/events?after={}", full.len() - 1))).send().await.expect("get");
     assert!(response.text().await.expect("text").contains("event: end"));
 
-    let (status, detail) = json_of(app.client.get(app.url(&format!("/api/v1/runs/{run}"))).send().await.expect("get")).await;
+    let (status, detail) = app.get_json(&format!("/api/v1/runs/{run}")).await;
     assert_eq!(status, 200);
     assert_eq!(detail["status"], "succeeded");
     assert_eq!(detail["tag"], "v1.2.3");
@@ -93,7 +92,7 @@ async fn a_live_follower_sees_events_as_they_happen() {
     // The gate holds the run open: these events can only come from the live stream
     // if the follower stays connected while we act.
     stream.until(|e| matches!(&e.event.body, EventBody::Step { status: StepStatus::WaitingApproval, .. })).await;
-    app.client.post(app.url(&format!("/api/v1/runs/{run}/steps/gate/approve"))).send().await.expect("approve");
+    app.post(&format!("/api/v1/runs/{run}/steps/gate/approve")).await;
     let rest = stream.until_end().await;
     assert!(rest.iter().any(|e| matches!(&e.event.body, EventBody::Log { text, .. } if text == "gate passed")));
     app.stop().await;
@@ -117,19 +116,19 @@ async fn seed_000_one_run_in_flight_per_pipeline() {
     let (status, _) = json_of(app.client.delete(app.url("/api/v1/pipelines/web")).send().await.expect("delete")).await;
     assert_eq!(status, 409);
 
-    app.client.post(app.url(&format!("/api/v1/runs/{first}/cancel"))).send().await.expect("cancel");
+    app.post(&format!("/api/v1/runs/{first}/cancel")).await;
     app.events(first, None).await.until_end().await;
     let second = app.start_run("web", "v2").await;
     assert!(second > first);
-    app.client.post(app.url(&format!("/api/v1/runs/{second}/cancel"))).send().await.expect("cancel");
+    app.post(&format!("/api/v1/runs/{second}/cancel")).await;
     app.events(second, None).await.until_end().await;
 
     // Seed 000's emptytask: all runs of the pipeline go.
     let (status, body) = json_of(app.client.delete(app.url("/api/v1/pipelines/web/runs")).send().await.expect("delete")).await;
     assert_eq!((status, body["deleted"].as_i64()), (200, Some(2)));
-    let (_, page) = json_of(app.client.get(app.url("/api/v1/pipelines/web/runs")).send().await.expect("get")).await;
+    let (_, page) = app.get_json("/api/v1/pipelines/web/runs").await;
     assert_eq!(page["runs"], json!([]));
-    let (status, _) = json_of(app.client.get(app.url(&format!("/api/v1/runs/{first}"))).send().await.expect("get")).await;
+    let (status, _) = app.get_json(&format!("/api/v1/runs/{first}")).await;
     assert_eq!(status, 404);
     app.stop().await;
 }
@@ -150,16 +149,16 @@ async fn every_saved_version_is_kept_and_runs_record_theirs() {
     let run = app.start_run("v", "t").await;
     let events = app.all_events(run).await;
     assert!(events.iter().any(|e| matches!(&e.event.body, EventBody::Log { text, .. } if text == "two")));
-    let (_, detail) = json_of(app.client.get(app.url(&format!("/api/v1/runs/{run}"))).send().await.expect("get")).await;
+    let (_, detail) = app.get_json(&format!("/api/v1/runs/{run}")).await;
     assert_eq!(detail["version"], 2);
 
-    let (_, versions) = json_of(app.client.get(app.url("/api/v1/pipelines/v/versions")).send().await.expect("get")).await;
+    let (_, versions) = app.get_json("/api/v1/pipelines/v/versions").await;
     let numbers: Vec<i64> = versions.as_array().expect("array").iter().map(|v| v["version"].as_i64().expect("n")).collect();
     assert_eq!(numbers, [2, 1]);
-    let (status, first) = json_of(app.client.get(app.url("/api/v1/pipelines/v/versions/1")).send().await.expect("get")).await;
+    let (status, first) = app.get_json("/api/v1/pipelines/v/versions/1").await;
     assert_eq!(status, 200);
     assert!(first["source"].as_str().expect("source").contains("echo one"));
-    let (status, _) = json_of(app.client.get(app.url("/api/v1/pipelines/v/versions/9")).send().await.expect("get")).await;
+    let (status, _) = app.get_json("/api/v1/pipelines/v/versions/9").await;
     assert_eq!(status, 404);
 
     let (status, body) = json_of(
@@ -170,9 +169,8 @@ async fn every_saved_version_is_kept_and_runs_record_theirs() {
     assert_eq!(body["path"], "name");
     assert_eq!(body["message"], "name: a pipeline's name cannot change: this is \"v\", the document says \"other\"");
 
-    let (status, _) = json_of(app.client.get(app.url("/api/v1/pipelines/v/versions")).send().await.expect("get")).await;
+    let (status, versions_after) = app.get_json("/api/v1/pipelines/v/versions").await;
     assert_eq!(status, 200);
-    let versions_after: Value = app.client.get(app.url("/api/v1/pipelines/v/versions")).send().await.expect("get").json().await.expect("json");
     assert_eq!(versions_after.as_array().expect("array").len(), 2, "a refused save writes nothing");
     app.stop().await;
 }
@@ -201,12 +199,12 @@ async fn keyset_pages_walk_the_history_without_overlap() {
     assert_eq!(seen.len(), 60);
     assert!(seen.windows(2).all(|w| w[0] > w[1]), "newest first, no repeats");
 
-    let (_, failed) = json_of(app.client.get(app.url("/api/v1/runs?status=failed&limit=500")).send().await.expect("get")).await;
+    let (_, failed) = app.get_json("/api/v1/runs?status=failed&limit=500").await;
     let failed = failed["runs"].as_array().expect("runs");
     assert_eq!(failed.len(), 20 + 1, "every third run of 60, plus one of 5");
     assert!(failed.iter().all(|r| r["status"] == "failed"));
 
-    let (_, list) = json_of(app.client.get(app.url("/api/v1/pipelines")).send().await.expect("get")).await;
+    let (_, list) = app.get_json("/api/v1/pipelines").await;
     assert_eq!(list[0]["name"], "many");
     assert_eq!(list[0]["latest_run"]["number"], 60);
     app.stop().await;
@@ -263,12 +261,12 @@ async fn every_error_path_answers_4xx_with_a_json_message() {
     assert_eq!((status, body["path"].as_str()), (400, Some("Last-Event-ID")));
     let (status, body) = json_of(app.client.post(app.url(&format!("/api/v1/runs/{run}/steps/ghost/approve"))).send().await.expect("post")).await;
     assert_eq!((status, body["message"].as_str()), (404, Some(format!("run {run} has no step \"ghost\"").as_str())));
-    let (status, _) = json_of(app.client.get(app.url(&format!("/api/v1/runs/{run}/log?step=ghost"))).send().await.expect("get")).await;
+    let (status, _) = app.get_json(&format!("/api/v1/runs/{run}/log?step=ghost")).await;
     assert_eq!(status, 404);
-    app.client.post(app.url(&format!("/api/v1/runs/{run}/cancel"))).send().await.expect("cancel");
+    app.post(&format!("/api/v1/runs/{run}/cancel")).await;
     app.events(run, None).await.until_end().await;
 
-    let (_, list) = json_of(app.client.get(app.url("/api/v1/pipelines")).send().await.expect("get")).await;
+    let (_, list) = app.get_json("/api/v1/pipelines").await;
     assert_eq!(list.as_array().expect("array").len(), 1, "no refused request wrote a pipeline");
     app.stop().await;
 }
@@ -293,7 +291,7 @@ async fn validate_reports_problems_and_the_plan() {
 #[tokio::test]
 async fn the_openapi_document_lists_every_route() {
     let app = TestApp::spawn().await;
-    let (status, doc) = json_of(app.client.get(app.url("/api/v1/openapi.json")).send().await.expect("get")).await;
+    let (status, doc) = app.get_json("/api/v1/openapi.json").await;
     assert_eq!(status, 200);
     assert!(doc["openapi"].as_str().expect("version").starts_with("3."));
     let paths = doc["paths"].as_object().expect("paths");
@@ -325,7 +323,7 @@ async fn pages_render_on_the_server() {
     let app = TestApp::spawn().await;
     app.create_pipeline(PIPELINE).await;
     let run = app.start_run("web", "v9").await;
-    app.client.post(app.url(&format!("/api/v1/runs/{run}/cancel"))).send().await.expect("cancel");
+    app.post(&format!("/api/v1/runs/{run}/cancel")).await;
     app.events(run, None).await.until_end().await;
     let page = |path: &str| {
         let url = app.url(path);

@@ -196,8 +196,7 @@ stages:
     assert_eq!(step_statuses(&events, "side"), [StepStatus::Running, StepStatus::Succeeded]);
     assert_eq!(step_statuses(&events, "ship"), [StepStatus::Skipped]);
     assert!(logs(&events, "ship").is_empty());
-    let detail: serde_json::Value =
-        app.client.get(app.url(&format!("/api/v1/runs/{run}"))).send().await.expect("get").json().await.expect("json");
+    let (_, detail) = app.get_json(&format!("/api/v1/runs/{run}")).await;
     let compile = &detail["steps"][0];
     assert_eq!(compile["exit_code"], 3);
     assert_eq!(compile["message"], "exited with code 3");
@@ -259,8 +258,7 @@ stages:
     let pid: i32 = std::fs::read_to_string(&pid_file).expect("pid file").trim().parse().expect("pid");
     assert!(!process_is_gone(pid), "the grandchild runs before cancel");
 
-    let response = app.client.post(app.url(&format!("/api/v1/runs/{run}/cancel"))).send().await.expect("cancel");
-    assert_eq!(response.status(), 202);
+    assert_eq!(app.post(&format!("/api/v1/runs/{run}/cancel")).await, 202);
     let rest = stream.until_end().await;
     assert_eq!(outcome(&rest), (RunStatus::Cancelled, Some("cancelled".into())));
     assert!(rest.iter().any(|e| matches!(e.event.body, EventBody::Run { status: RunStatus::Cancelling, .. })));
@@ -268,8 +266,7 @@ stages:
     assert_eq!(step_statuses(&rest, "after"), [StepStatus::Cancelled]);
     assert!(process_is_gone(pid), "the grandchild {pid} outlived the cancel");
 
-    let again = app.client.post(app.url(&format!("/api/v1/runs/{run}/cancel"))).send().await.expect("cancel");
-    assert_eq!(again.status(), 409, "an ended run cannot be cancelled");
+    assert_eq!(app.post(&format!("/api/v1/runs/{run}/cancel")).await, 409, "an ended run cannot be cancelled");
     app.stop().await;
 }
 
@@ -295,10 +292,8 @@ async fn an_approved_step_runs() {
         .until(|e| matches!(&e.event.body, EventBody::Step { step, status: StepStatus::WaitingApproval, .. } if step == "release"))
         .await;
     assert_eq!(logs(&before, "build"), ["built"]);
-    let early = app.client.post(app.url(&format!("/api/v1/runs/{run}/steps/announce/approve"))).send().await.expect("post");
-    assert_eq!(early.status(), 409, "only a waiting step can be approved");
-    let approve = app.client.post(app.url(&format!("/api/v1/runs/{run}/steps/release/approve"))).send().await.expect("post");
-    assert_eq!(approve.status(), 202);
+    assert_eq!(app.post(&format!("/api/v1/runs/{run}/steps/announce/approve")).await, 409, "only a waiting step can be approved");
+    assert_eq!(app.post(&format!("/api/v1/runs/{run}/steps/release/approve")).await, 202);
     let rest = stream.until_end().await;
     assert_eq!(outcome(&rest).0, RunStatus::Succeeded);
     assert_eq!(logs(&rest, "release"), ["released"]);
@@ -315,11 +310,9 @@ async fn a_refused_step_skips_its_dependents_and_refuses_the_run() {
     stream
         .until(|e| matches!(&e.event.body, EventBody::Step { status: StepStatus::WaitingApproval, .. }))
         .await;
-    let detail: serde_json::Value =
-        app.client.get(app.url(&format!("/api/v1/runs/{run}"))).send().await.expect("get").json().await.expect("json");
+    let (_, detail) = app.get_json(&format!("/api/v1/runs/{run}")).await;
     assert_eq!(detail["status"], "waiting_approval");
-    let refuse = app.client.post(app.url(&format!("/api/v1/runs/{run}/steps/release/refuse"))).send().await.expect("post");
-    assert_eq!(refuse.status(), 202);
+    assert_eq!(app.post(&format!("/api/v1/runs/{run}/steps/release/refuse")).await, 202);
     let rest = stream.until_end().await;
     assert_eq!(outcome(&rest), (RunStatus::Refused, Some("step \"release\" was refused".into())));
     assert_eq!(step_statuses(&rest, "release"), [StepStatus::Refused]);

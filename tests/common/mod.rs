@@ -50,6 +50,18 @@ impl TestApp {
         format!("http://{}{}", self.addr, path)
     }
 
+    /// GET a path; the status and the JSON body.
+    pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        let response = self.client.get(self.url(path)).send().await.expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("a JSON body"))
+    }
+
+    /// POST to a path with no body; the status.
+    pub async fn post(&self, path: &str) -> u16 {
+        self.client.post(self.url(path)).send().await.expect("request").status().as_u16()
+    }
+
     pub async fn create_pipeline(&self, source: &str) -> serde_json::Value {
         let response = self.client.post(self.url("/api/v1/pipelines")).body(source.to_owned()).send().await.expect("request");
         let status = response.status();
