@@ -46,9 +46,5 @@ if [[ "${1:-}" == "--test" ]]; then
     apt-get update
     apt-get install -y --no-install-recommends chromium chromium-driver
   fi
-  if ! command -v cargo-nextest >/dev/null; then
-    log "installing cargo-nextest"
-    cargo install cargo-nextest --locked
-  fi
 fi
 log "tools ready"
