@@ -46,6 +46,8 @@ pub type ServiceResult<T> = Result<T, ServiceError>;
 const REPLAY_PAGE: u32 = 2000;
 /// Most events the supervisor persists in one transaction.
 const BATCH_MAX: usize = 1024;
+/// How long the supervisor gathers events before writing them: the most a live log lags.
+const COMMIT_WINDOW: Duration = Duration::from_millis(4);
 
 pub struct Service {
     store: Store,
@@ -407,13 +409,27 @@ impl Service {
                 None => supervisor.abandon("the engine stopped reporting on this run"),
                 Some(event) => {
                     supervisor.apply(event);
-                    while supervisor.batch.events.len() < BATCH_MAX {
-                        match events.try_recv() {
-                            Ok(event) => supervisor.apply(event),
-                            Err(_) => break,
+                    // Group commit: gather what arrives within a short window, so that a burst
+                    // of small events costs one transaction instead of one each. The run's
+                    // end and a full batch are written at once.
+                    let deadline = tokio::time::Instant::now() + COMMIT_WINDOW;
+                    while !supervisor.finished && supervisor.batch.events.len() < BATCH_MAX {
+                        let next = match events.try_recv() {
+                            Ok(event) => Some(event),
+                            Err(mpsc::error::TryRecvError::Disconnected) => None,
+                            Err(mpsc::error::TryRecvError::Empty) => tokio::select! {
+                                next = events.recv() => next,
+                                _ = tokio::time::sleep_until(deadline) => break,
+                            },
+                        };
+                        match next {
+                            Some(event) => supervisor.apply(event),
+                            None => {
+                                supervisor.abandon("the engine stopped reporting on this run");
+                                break;
+                            }
                         }
                     }
-                    supervisor.refresh_run();
                 }
             }
             if let Err(err) = self.commit(&mut supervisor).await {
@@ -582,6 +598,8 @@ impl Supervisor {
         }
     }
 
+    /// Folds one engine event in; each change of the run's status is recorded on its own,
+    /// even when several arrive in one batch.
     fn apply(&mut self, event: EngineEvent) {
         match event {
             EngineEvent::Log { step, stream, text, partial } => match self.step_names.get(step) {
@@ -591,9 +609,18 @@ impl Supervisor {
                 }
                 None => tracing::warn!(run = self.run_id, step, "log line for an unknown step"),
             },
-            EngineEvent::Step { step, status, exit_code, message } => self.set_step(step, status, exit_code, message),
-            EngineEvent::Cancelling => self.cancel_requested = true,
-            EngineEvent::Finished => self.finished = true,
+            EngineEvent::Step { step, status, exit_code, message } => {
+                self.set_step(step, status, exit_code, message);
+                self.refresh_run();
+            }
+            EngineEvent::Cancelling => {
+                self.cancel_requested = true;
+                self.refresh_run();
+            }
+            EngineEvent::Finished => {
+                self.finished = true;
+                self.refresh_run();
+            }
         }
     }
 

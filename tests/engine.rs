@@ -405,3 +405,40 @@ async fn workspaces_are_removed_when_runs_end() {
     assert!(!app.data_dir.path().join(format!("workspaces/run-{run}")).exists());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn commands_are_found_on_the_steps_own_path_and_in_the_workspace() {
+    let tools = tempfile::tempdir().expect("temp dir");
+    let tool = tools.path().join("greet");
+    std::fs::write(&tool, "#!/bin/sh\necho \"hello from greet $1\"\n").expect("tool");
+    std::fs::set_permissions(&tool, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    let app = TestApp::spawn().await;
+    app.create_pipeline(&format!(
+        "name: lookup
+stages:
+  - name: s
+    steps:
+      - name: make-tool
+        script: |
+          mkdir -p bin
+          printf '#!/bin/sh\\necho local tool\\n' > bin/local
+          chmod +x bin/local
+      - {{name: on-path, command: [greet, world], env: {{PATH: '{}:/usr/bin:/bin'}}}}
+      - {{name: relative, command: [./bin/local]}}
+      - {{name: not-on-default-path, command: [greet]}}
+",
+        tools.path().display()
+    ))
+    .await;
+    let run = app.start_run("lookup", "v1").await;
+    let events = app.all_events(run).await;
+    assert_eq!(logs(&events, "on-path"), ["hello from greet world"]);
+    assert_eq!(logs(&events, "relative"), ["local tool"]);
+    assert_eq!(step_statuses(&events, "not-on-default-path").last(), Some(&StepStatus::Failed));
+    let failure = events.iter().find_map(|e| match &e.event.body {
+        EventBody::Step { step, status: StepStatus::Failed, message, .. } if step == "not-on-default-path" => message.clone(),
+        _ => None,
+    });
+    assert!(failure.as_deref().is_some_and(|m| m.contains("not found on the step's PATH")), "{failure:?}");
+    app.stop().await;
+}
