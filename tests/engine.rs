@@ -442,3 +442,38 @@ stages:
     assert!(failure.as_deref().is_some_and(|m| m.contains("not found on the step's PATH")), "{failure:?}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_process_that_leaves_the_group_does_not_hold_the_step_open() {
+    let app = TestApp::spawn_with(|config| config.keep_workspaces = true).await;
+    app.create_pipeline(
+        r#"
+name: escape
+stages:
+  - name: s
+    steps:
+      - name: escaper
+        script: |
+          setsid sh -c 'echo $$ > "$CONVEYOR_WORKSPACE/escaped.pid"; sleep 300' &
+          while [ ! -s "$CONVEYOR_WORKSPACE/escaped.pid" ]; do sleep 0.01; done
+          echo main done
+      - name: next
+        script: echo next ran
+"#,
+    )
+    .await;
+    let run = app.start_run("escape", "v1").await;
+    let events = tokio::time::timeout(std::time::Duration::from_secs(120), app.all_events(run))
+        .await
+        .expect("the run ends although a process it started holds its output open");
+    let pid_file = app.data_dir.path().join(format!("workspaces/run-{run}/escaped.pid"));
+    let pid: i32 = std::fs::read_to_string(&pid_file).expect("pid file").trim().parse().expect("pid");
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+
+    assert_eq!(outcome(&events).0, RunStatus::Succeeded);
+    let escaper = logs(&events, "escaper");
+    assert_eq!(escaper[0], "main done");
+    assert!(escaper[1].contains("still open") && escaper[1].contains("setsid"), "{escaper:?}");
+    assert_eq!(logs(&events, "next"), ["next ran"]);
+    app.stop().await;
+}

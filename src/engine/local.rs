@@ -37,6 +37,9 @@ pub struct LocalConfig {
     pub max_line_bytes: usize,
     /// Output kept per step; the rest is counted and reported in one system line.
     pub max_step_log_bytes: u64,
+    /// How long output is still read after a step's processes are gone. Only a process that
+    /// left the step's group (with `setsid`) can hold the pipes open longer; it is not waited for.
+    pub drain_grace: Duration,
 }
 
 impl LocalConfig {
@@ -48,6 +51,7 @@ impl LocalConfig {
             kill_grace: Duration::from_secs(3),
             max_line_bytes: 16 * 1024,
             max_step_log_bytes: 256 * 1024 * 1024,
+            drain_grace: Duration::from_secs(2),
         }
     }
 }
@@ -378,6 +382,7 @@ async fn run_process(context: &RunContext, index: usize, mut command: Command, c
     let stderr = child.stderr.take();
     let timeout = context.run.plan.steps[index].timeout_secs.map(Duration::from_secs);
     let grace = context.config.kill_grace;
+    let exited = CancellationToken::new();
     // The output is read in this same task, alongside the wait: no extra tasks per step.
     let waiting = async {
         let ending = tokio::select! {
@@ -393,13 +398,21 @@ async fn run_process(context: &RunContext, index: usize, mut command: Command, c
         if let Some(group) = group {
             let _ = killpg(group, Signal::SIGKILL);
         }
+        exited.cancel();
         ending
     };
-    let (ending, (), ()) = tokio::join!(
+    let (ending, out_open, err_open) = tokio::join!(
         waiting,
-        pump(context, index, LogStream::Stdout, stdout, &budget, &dropped),
-        pump(context, index, LogStream::Stderr, stderr, &budget, &dropped),
+        pump(context, index, LogStream::Stdout, stdout, &budget, &dropped, &exited),
+        pump(context, index, LogStream::Stderr, stderr, &budget, &dropped, &exited),
     );
+    if out_open || err_open {
+        let text = format!(
+            "the step's output was still open {} after its processes ended (a process that left its group, e.g. with setsid?); stopped reading it",
+            humantime::format_duration(context.config.drain_grace)
+        );
+        context.emit(EngineEvent::Log { step: index, stream: LogStream::System, text, partial: false }).await;
+    }
     let dropped_bytes = dropped.load(Ordering::Relaxed);
     if dropped_bytes > 0 {
         context
@@ -453,28 +466,43 @@ async fn pump(
     output: Option<impl AsyncRead + Unpin>,
     budget: &AtomicU64,
     dropped: &AtomicU64,
-) {
-    let Some(output) = output else { return };
+    exited: &CancellationToken,
+) -> bool {
+    let Some(output) = output else { return false };
     let events = &context.events;
     let mut reader = BufReader::with_capacity(16 * 1024, output);
     let mut pieces = LineSplitter::new(context.config.max_line_bytes.max(16));
+    let give_up = async {
+        exited.cancelled().await;
+        tokio::time::sleep(context.config.drain_grace).await;
+    };
+    tokio::pin!(give_up);
+    let mut still_open = false;
     loop {
-        let chunk = match reader.fill_buf().await {
-            Ok([]) | Err(_) => break,
-            Ok(chunk) => chunk,
+        let chunk = tokio::select! {
+            biased;
+            read = reader.fill_buf() => match read {
+                Ok([]) | Err(_) => break,
+                Ok(chunk) => chunk,
+            },
+            () = &mut give_up => {
+                still_open = true;
+                break;
+            }
         };
         let consumed = chunk.len();
         let lines = pieces.push(chunk);
         reader.consume(consumed);
         for (text, partial) in lines {
             if !send_line(events, step, stream, text, partial, budget, dropped).await {
-                return;
+                return false;
             }
         }
     }
     if let Some((text, partial)) = pieces.finish() {
         send_line(events, step, stream, text, partial, budget, dropped).await;
     }
+    still_open
 }
 
 /// Sends a line unless the step's log budget is spent; false when nobody listens any more.
