@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -37,6 +38,14 @@ pub struct ServeConfig {
     /// Keep each run's workspace directory after the run ends.
     #[arg(long, env = "CONVEYOR_KEEP_WORKSPACES")]
     pub keep_workspaces: bool,
+    /// Each webhook call's time limit.
+    #[arg(long, env = "CONVEYOR_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub webhook_timeout: Duration,
+    /// Waits before retrying a failed webhook call (network error, 5xx, 429), comma-separated;
+    /// one retry per entry.
+    #[arg(long, env = "CONVEYOR_WEBHOOK_RETRY_DELAYS", default_value = "1s,10s", value_delimiter = ',',
+          value_parser = humantime::parse_duration)]
+    pub webhook_retry_delays: Vec<Duration>,
     /// The built site (WASM, JS, CSS) that cargo-leptos writes.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
@@ -50,6 +59,8 @@ impl ServeConfig {
             data_dir,
             max_parallel: None,
             keep_workspaces: false,
+            webhook_timeout: Duration::from_secs(10),
+            webhook_retry_delays: vec![Duration::from_secs(1), Duration::from_secs(10)],
             site_root: PathBuf::from("target/site"),
         }
     }

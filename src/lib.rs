@@ -9,6 +9,7 @@ pub mod hub;
 pub mod service;
 pub mod store;
 mod web;
+pub mod webhooks;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -58,7 +59,12 @@ impl Server {
             local.max_parallel = max.into();
         }
         local.keep_workspaces = config.keep_workspaces;
-        let service = Service::start(store, Arc::new(LocalEngine::new(local))).await?;
+        let webhooks = webhooks::WebhookConfig {
+            timeout: config.webhook_timeout,
+            retry_delays: config.webhook_retry_delays.clone(),
+            ..Default::default()
+        };
+        let service = Service::start(store, Arc::new(LocalEngine::new(local)), webhooks).await?;
         let listener = TcpListener::bind(config.bind)
             .await
             .map_err(|source| StartError::Bind { addr: config.bind, source })?;

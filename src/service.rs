@@ -6,12 +6,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use app::definition::{Params, Pipeline, Problem};
+use app::definition::{Params, Pipeline, Problem, Webhook};
 use app::model::{
     is_valid_tag, EventBody, PipelineDetail, PipelineSummary, PipelineVersion, RunDetail, RunEvent, RunPage, RunStatus,
     RunSummary, StepStatus, Validation, TAG_RULE,
 };
-use app::plan::{check_document, check_required_params, is_param_name, plan, Plan};
+use app::plan::{check_document, check_required_params, is_param_name, plan, step_definition, Plan};
 use futures::Stream;
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
@@ -19,6 +19,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::engine::{Control, Engine, EngineError, EngineEvent, RunRequest};
 use crate::hub::Hub;
+use crate::webhooks::{Notice, WebhookConfig, Webhooks};
 use crate::store::{now_ms, Batch, NewStep, PipelineRow, RunFilter, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -55,12 +56,17 @@ pub struct Service {
     hub: Arc<Hub>,
     controls: Mutex<HashMap<i64, mpsc::Sender<Control>>>,
     supervisors: TaskTracker,
+    webhooks: Webhooks,
+    deliveries: TaskTracker,
 }
 
 impl Service {
     /// Builds the service and settles runs a previous process left in flight.
-    pub async fn start(store: Store, engine: Arc<dyn Engine>) -> ServiceResult<Arc<Service>> {
+    pub async fn start(store: Store, engine: Arc<dyn Engine>, webhooks: WebhookConfig) -> ServiceResult<Arc<Service>> {
+        let deliveries = TaskTracker::new();
         let service = Arc::new(Service {
+            webhooks: Webhooks::start(store.clone(), webhooks, deliveries.clone()),
+            deliveries,
             store,
             engine,
             hub: Arc::new(Hub::default()),
@@ -85,14 +91,20 @@ impl Service {
         self.controls.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Cancels every run in flight and waits (up to `grace`) for them to be recorded.
+    /// Cancels every run in flight and waits (up to `grace` in all) for them to be recorded
+    /// and for the webhook calls they caused.
     pub async fn shutdown(&self, grace: Duration) {
         let controls: Vec<_> = self.controls().values().cloned().collect();
         for control in controls {
             let _ = control.send(Control::Cancel).await;
         }
         self.supervisors.close();
-        let _ = tokio::time::timeout(grace, self.supervisors.wait()).await;
+        self.deliveries.close();
+        let _ = tokio::time::timeout(grace, async {
+            self.supervisors.wait().await;
+            self.deliveries.wait().await;
+        })
+        .await;
     }
 
     // ---- pipelines ----
@@ -258,11 +270,12 @@ impl Service {
         let (events_tx, events_rx) = mpsc::channel(1024);
         let request = RunRequest { run_id: run.id, pipeline, plan: plan.clone(), tag: tag.to_owned(), params };
         let step_names: Vec<String> = plan.steps.iter().map(|s| s.name.clone()).collect();
+        let hooks = RunHooks::new(&run, &request.pipeline, &plan);
         match self.engine.start(request, events_tx).await {
             Ok(control) => {
                 self.controls().insert(run.id, control);
                 let service = self.clone();
-                self.supervisors.spawn(async move { service.supervise(run.id, step_names, events_rx).await });
+                self.supervisors.spawn(async move { service.supervise(run.id, step_names, hooks, events_rx).await });
                 Ok(run)
             }
             Err(err) => {
@@ -299,7 +312,8 @@ impl Service {
         let run = self.run_summary(id).await?;
         let params = self.store.run_params(id).await?;
         let steps = self.store.steps(id).await?;
-        Ok(RunDetail { run, params, steps })
+        let webhooks = self.store.deliveries(id).await?;
+        Ok(RunDetail { run, params, steps, webhooks })
     }
 
     async fn control(&self, run: &RunSummary, control: Control) -> ServiceResult<()> {
@@ -401,8 +415,15 @@ impl Service {
 
     // ---- supervision ----
 
-    async fn supervise(self: Arc<Self>, run_id: i64, step_names: Vec<String>, mut events: mpsc::Receiver<EngineEvent>) {
+    async fn supervise(
+        self: Arc<Self>,
+        run_id: i64,
+        step_names: Vec<String>,
+        hooks: RunHooks,
+        mut events: mpsc::Receiver<EngineEvent>,
+    ) {
         let mut supervisor = Supervisor::new(run_id, step_names, 0);
+        supervisor.hooks = hooks;
         supervisor.set_run(RunStatus::Running, None);
         loop {
             match events.recv().await {
@@ -456,6 +477,12 @@ impl Service {
         }
         self.store.append(supervisor.run_id, &supervisor.step_names, &batch).await?;
         self.hub.publish(supervisor.run_id, batch.events);
+        // Webhooks only hear of changes that are on record.
+        for change in std::mem::take(&mut supervisor.notices) {
+            for notice in supervisor.hooks.notices(supervisor.run_id, &supervisor.step_names, change) {
+                self.webhooks.notify(notice);
+            }
+        }
         Ok(())
     }
 
@@ -548,6 +575,74 @@ struct Supervisor {
     seq: i64,
     batch: Batch,
     finished: bool,
+    hooks: RunHooks,
+    /// Step changes some webhook listens for, to announce once they are committed.
+    notices: Vec<StepChange>,
+}
+
+/// A step status change, as webhooks are told of it.
+struct StepChange {
+    step: usize,
+    status: StepStatus,
+    exit_code: Option<i32>,
+    message: Option<String>,
+    at: i64,
+}
+
+/// The webhooks of a run's steps, and what their calls say about the run.
+#[derive(Default)]
+struct RunHooks {
+    pipeline: String,
+    run_number: i64,
+    tag: String,
+    /// Per step (plan order): its stage name and its webhooks.
+    steps: Vec<(String, Vec<Webhook>)>,
+}
+
+impl RunHooks {
+    fn new(run: &RunSummary, pipeline: &Pipeline, plan: &Plan) -> RunHooks {
+        let steps = (0..plan.steps.len())
+            .map(|index| {
+                let stage = plan.stages[plan.steps[index].stage].name.clone();
+                let hooks = step_definition(pipeline, plan, index).map(|s| s.webhooks.clone()).unwrap_or_default();
+                (stage, hooks)
+            })
+            .collect();
+        RunHooks { pipeline: run.pipeline.clone(), run_number: run.number, tag: run.tag.clone(), steps }
+    }
+
+    fn listens(&self, step: usize, status: StepStatus) -> bool {
+        let Some(event) = status.webhook_event() else { return false };
+        self.steps.get(step).is_some_and(|(_, hooks)| hooks.iter().any(|h| h.events.iter().any(|e| e == event)))
+    }
+
+    /// The calls one change makes: one per webhook that listens for it.
+    fn notices(&self, run_id: i64, step_names: &[String], change: StepChange) -> Vec<Notice> {
+        let (Some(event), Some((stage, hooks)), Some(name)) =
+            (change.status.webhook_event(), self.steps.get(change.step), step_names.get(change.step))
+        else {
+            return Vec::new();
+        };
+        let payload = serde_json::json!({
+            "event": event,
+            "text": format!("{} #{} ({}): step {name} {}", self.pipeline, self.run_number, self.tag, change.status),
+            "pipeline": self.pipeline,
+            "run": {"id": run_id, "number": self.run_number, "tag": self.tag},
+            "step": {
+                "name": name,
+                "stage": stage,
+                "status": change.status,
+                "exit_code": change.exit_code,
+                "message": change.message,
+            },
+            "at": change.at,
+        });
+        hooks
+            .iter()
+            .filter(|hook| hook.events.iter().any(|e| e == event))
+            .map(|hook| Notice { run_id, step: name.clone(), event, url: hook.url.clone(), payload: payload.clone() })
+            .collect()
+    }
 }
 
 impl Supervisor {
@@ -561,6 +656,8 @@ impl Supervisor {
             seq: last_seq,
             batch: Batch::default(),
             finished: false,
+            hooks: RunHooks::default(),
+            notices: Vec::new(),
         }
     }
 
@@ -591,6 +688,9 @@ impl Supervisor {
         match from.transition(to) {
             Ok(to) => {
                 self.steps[step] = to;
+                if self.hooks.listens(step, to) {
+                    self.notices.push(StepChange { step, status: to, exit_code, message: message.clone(), at: now_ms() });
+                }
                 let name = self.step_names[step].clone();
                 self.push(EventBody::Step { step: name, status: to, exit_code, message });
             }

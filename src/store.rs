@@ -7,7 +7,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use app::definition::Params;
-use app::model::{EventBody, LogStream, RunEvent, RunStatus, RunSummary, StepState, StepStatus};
+use app::model::{EventBody, LogStream, RunEvent, RunStatus, RunSummary, StepState, StepStatus, WebhookDelivery};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
@@ -398,6 +398,49 @@ impl Store {
     pub async fn run_origin(&self, id: i64) -> StoreResult<(i64, i64)> {
         let row = sqlx::query("SELECT pipeline_id, version FROM runs WHERE id = ?").bind(id).fetch_one(&self.reader).await?;
         Ok((row.try_get("pipeline_id")?, row.try_get("version")?))
+    }
+
+    pub async fn record_delivery(&self, run_id: i64, delivery: &WebhookDelivery) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO webhook_deliveries (run_id, step, event, target, attempts, status_code, error, ok, at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(run_id)
+        .bind(&delivery.step)
+        .bind(&delivery.event)
+        .bind(&delivery.target)
+        .bind(delivery.attempts)
+        .bind(delivery.status_code)
+        .bind(&delivery.error)
+        .bind(delivery.ok)
+        .bind(delivery.at)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn deliveries(&self, run_id: i64) -> StoreResult<Vec<WebhookDelivery>> {
+        let rows = sqlx::query(
+            "SELECT step, event, target, attempts, status_code, error, ok, at \
+             FROM webhook_deliveries WHERE run_id = ? ORDER BY id",
+        )
+        .bind(run_id)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(WebhookDelivery {
+                    step: row.try_get("step")?,
+                    event: row.try_get("event")?,
+                    target: row.try_get("target")?,
+                    attempts: row.try_get("attempts")?,
+                    status_code: row.try_get("status_code")?,
+                    error: row.try_get("error")?,
+                    ok: row.try_get("ok")?,
+                    at: row.try_get("at")?,
+                })
+            })
+            .collect()
     }
 
     pub async fn steps(&self, run_id: i64) -> StoreResult<Vec<StepState>> {

@@ -225,6 +225,26 @@ pub struct RunDetail {
     pub run: RunSummary,
     pub params: Params,
     pub steps: Vec<StepState>,
+    /// Webhook deliveries of this run so far, oldest first.
+    pub webhooks: Vec<WebhookDelivery>,
+}
+
+/// One webhook call and how it ended. Only the scheme and host of the URL are kept: its
+/// path and query often carry a token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct WebhookDelivery {
+    pub step: String,
+    pub event: String,
+    /// `scheme://host[:port]` of the URL called.
+    pub target: String,
+    pub attempts: u32,
+    /// The HTTP status of the last attempt, when one was received.
+    pub status_code: Option<u16>,
+    /// Why the last attempt failed, when it did.
+    pub error: Option<String>,
+    pub ok: bool,
+    pub at: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

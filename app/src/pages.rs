@@ -9,7 +9,7 @@ use leptos_router::{path, SsrMode};
 
 use crate::graph::{GraphInput, StageGraph};
 use crate::live::{follow_run, LogLine};
-use crate::model::{is_valid_tag, PipelineDetail, RunDetail, RunStatus, RunSummary, StepStatus, Validation, TAG_RULE};
+use crate::model::{is_valid_tag, PipelineDetail, RunDetail, RunStatus, RunSummary, StepStatus, Validation, TAG_RULE, WebhookDelivery};
 use crate::server::{
     get_pipeline, get_run, list_pipelines, list_runs, CancelRun, CreatePipeline, DecideStep, StartRun, UpdatePipeline,
 };
@@ -461,6 +461,44 @@ fn RunView(detail: RunDetail) -> impl IntoView {
                     </div>
                 </For>
             </pre>
+        </section>
+        {(!detail.webhooks.is_empty()).then(|| view! { <WebhookTable deliveries=detail.webhooks.clone()/> })}
+    }
+}
+
+/// The webhook calls a run made, as recorded when the page was loaded.
+#[component]
+fn WebhookTable(deliveries: Vec<WebhookDelivery>) -> impl IntoView {
+    view! {
+        <section class="card">
+            <h2>"Webhooks"</h2>
+            <table class="table" id="webhooks">
+                <thead>
+                    <tr><th>"Step"</th><th>"Event"</th><th>"Target"</th><th>"Result"</th><th>"Attempts"</th><th>"At"</th></tr>
+                </thead>
+                <tbody>
+                    {deliveries
+                        .into_iter()
+                        .map(|d| {
+                            let result = match (d.ok, d.status_code, d.error) {
+                                (true, Some(code), _) => format!("delivered ({code})"),
+                                (_, _, Some(error)) => error,
+                                _ => "failed".to_owned(),
+                            };
+                            view! {
+                                <tr class=if d.ok { "ok" } else { "failed" }>
+                                    <td><code>{d.step}</code></td>
+                                    <td>{d.event}</td>
+                                    <td><code>{d.target}</code></td>
+                                    <td>{result}</td>
+                                    <td>{d.attempts}</td>
+                                    <td>{format_time(d.at)}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
         </section>
     }
 }

@@ -203,6 +203,12 @@ pub fn check_document(source: &str) -> Result<(Pipeline, Plan), Vec<Problem>> {
 }
 
 /// Looks up the action a step uses, if any.
+/// The definition of a planned step.
+pub fn step_definition<'a>(pipeline: &'a Pipeline, plan: &Plan, index: usize) -> Option<&'a Step> {
+    let planned = plan.steps.get(index)?;
+    pipeline.stages.get(planned.stage)?.steps.iter().find(|s| s.name == planned.name)
+}
+
 pub fn step_action<'a>(pipeline: &'a Pipeline, step: &Step) -> Option<&'a Action> {
     let reference = step.action.as_deref()?;
     let (name, version) = reference.split_once('@')?;

@@ -293,3 +293,16 @@ fn tags_follow_the_docker_grammar() {
         assert!(!is_valid_tag(bad), "{bad}");
     }
 }
+
+#[test]
+fn every_webhook_event_is_raised_by_exactly_one_step_status() {
+    for event in app::definition::WEBHOOK_EVENTS {
+        let raising: Vec<StepStatus> = StepStatus::ALL.iter().copied().filter(|s| s.webhook_event() == Some(event)).collect();
+        assert_eq!(raising.len(), 1, "{event} is raised by {raising:?}");
+    }
+    for status in StepStatus::ALL {
+        if let Some(event) = status.webhook_event() {
+            assert!(app::definition::WEBHOOK_EVENTS.contains(&event), "{status} raises unknown {event}");
+        }
+    }
+}

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use app::definition::Params;
 use app::model::{LogStream, StepStatus};
-use app::plan::{merge_params, step_action};
+use app::plan::{merge_params, step_action, step_definition};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
@@ -261,12 +261,7 @@ async fn execute(context: &RunContext, index: usize, cancel: CancellationToken) 
 /// User text is never spliced into a shell command line.
 async fn prepare(context: &RunContext, index: usize) -> Result<Command, Outcome> {
     let run = &context.run;
-    let planned = &run.plan.steps[index];
-    let stage = &run.pipeline.stages[planned.stage];
-    let step = stage
-        .steps
-        .iter()
-        .find(|s| s.name == planned.name)
+    let step = step_definition(&run.pipeline, &run.plan, index)
         .ok_or_else(|| Outcome::new(StepStatus::Failed, "step missing from the definition"))?;
     let action = step_action(&run.pipeline, step);
     let script = step.script.as_ref().or(action.and_then(|a| a.script.as_ref()));

@@ -1,0 +1,182 @@
+//! Webhook delivery. A step's `webhooks` name the events they want (`STARTED`, `SUCCEEDED`,
+//! …); when the supervisor has recorded such a change it hands a [`Notice`] over here, and
+//! it is POSTed as JSON off the run's path: a slow or dead receiver never holds up a run.
+//! Failed calls (network errors, 5xx, 429) are retried; each call's outcome is recorded and
+//! shown with the run. Only `scheme://host` of a URL is ever logged or stored.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::model::WebhookDelivery;
+use tokio::sync::{mpsc, Semaphore};
+use tokio_util::task::TaskTracker;
+
+use crate::store::{now_ms, Store};
+
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// Per attempt, connection to last byte.
+    pub timeout: Duration,
+    /// Waits before the 2nd, 3rd… attempt; its length + 1 is the number of attempts.
+    pub retry_delays: Vec<Duration>,
+    /// Calls in flight at once, across all runs.
+    pub max_in_flight: usize,
+    /// Notices waiting beyond this are dropped (and logged): delivery never blocks a run.
+    pub queue: usize,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        WebhookConfig {
+            timeout: Duration::from_secs(10),
+            retry_delays: vec![Duration::from_secs(1), Duration::from_secs(10)],
+            max_in_flight: 8,
+            queue: 4096,
+        }
+    }
+}
+
+/// One call to make.
+#[derive(Debug, Clone)]
+pub struct Notice {
+    pub run_id: i64,
+    pub step: String,
+    pub event: &'static str,
+    pub url: String,
+    pub payload: serde_json::Value,
+}
+
+#[derive(Clone)]
+pub struct Webhooks {
+    queue: mpsc::Sender<Notice>,
+}
+
+impl Webhooks {
+    /// Starts the delivery worker; each call is tracked by `tracker` so shutdown can wait.
+    pub fn start(store: Store, config: WebhookConfig, tracker: TaskTracker) -> Webhooks {
+        let (queue, mut notices) = mpsc::channel::<Notice>(config.queue.max(1));
+        let client = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .user_agent(concat!("conveyor/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        let slots = Arc::new(Semaphore::new(config.max_in_flight.max(1)));
+        let config = Arc::new(config);
+        tokio::spawn(async move {
+            while let Some(notice) = notices.recv().await {
+                let Ok(slot) = slots.clone().acquire_owned().await else { break };
+                let (client, config, store) = (client.clone(), config.clone(), store.clone());
+                tracker.spawn(async move {
+                    let delivery = deliver(&client, &config, &notice).await;
+                    drop(slot);
+                    if !delivery.ok {
+                        tracing::warn!(run = notice.run_id, step = %notice.step, event = notice.event,
+                            target = %delivery.target, attempts = delivery.attempts,
+                            error = delivery.error.as_deref().unwrap_or(""), "webhook delivery failed");
+                    }
+                    if let Err(err) = store.record_delivery(notice.run_id, &delivery).await {
+                        tracing::warn!(run = notice.run_id, error = %err, "could not record a webhook delivery");
+                    }
+                });
+            }
+        });
+        Webhooks { queue }
+    }
+
+    /// Queues a call; never waits.
+    pub fn notify(&self, notice: Notice) {
+        if let Err(err) = self.queue.try_send(notice) {
+            let notice = match err {
+                mpsc::error::TrySendError::Full(notice) | mpsc::error::TrySendError::Closed(notice) => notice,
+            };
+            tracing::warn!(run = notice.run_id, step = %notice.step, target = %target_of(&notice.url),
+                "webhook queue full or closed; call dropped");
+        }
+    }
+}
+
+async fn deliver(client: &reqwest::Client, config: &WebhookConfig, notice: &Notice) -> WebhookDelivery {
+    let mut delivery = WebhookDelivery {
+        step: notice.step.clone(),
+        event: notice.event.to_owned(),
+        target: target_of(&notice.url),
+        attempts: 0,
+        status_code: None,
+        error: None,
+        ok: false,
+        at: 0,
+    };
+    let mut delays = config.retry_delays.iter();
+    loop {
+        delivery.attempts += 1;
+        let sent = client
+            .post(&notice.url)
+            .header("X-Conveyor-Event", notice.event)
+            .json(&notice.payload)
+            .send()
+            .await;
+        let retry = match sent {
+            Ok(response) => {
+                let status = response.status();
+                delivery.status_code = Some(status.as_u16());
+                delivery.ok = status.is_success();
+                delivery.error = (!delivery.ok).then(|| format!("answered {status}"));
+                status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS
+            }
+            Err(err) => {
+                delivery.status_code = None;
+                // The error must not carry the URL: its path may hold a token.
+                delivery.error = Some(error_text(&err.without_url()));
+                true
+            }
+        };
+        match delays.next() {
+            Some(delay) if retry => tokio::time::sleep(*delay).await,
+            _ => break,
+        }
+    }
+    delivery.at = now_ms();
+    delivery
+}
+
+/// The error and its causes, one sentence.
+fn error_text(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// `scheme://host[:port]` of a URL: what may be shown and logged.
+pub fn target_of(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(url) => {
+            let host = url.host_str().unwrap_or("");
+            match url.port() {
+                Some(port) => format!("{}://{host}:{port}", url.scheme()),
+                None => format!("{}://{host}", url.scheme()),
+            }
+        }
+        Err(_) => "(invalid URL)".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::target_of;
+
+    #[test]
+    fn targets_keep_no_path_query_or_credentials() {
+        assert_eq!(target_of("https://open.feishu.cn/open-apis/bot/v2/hook/83bde95c?x=1"), "https://open.feishu.cn");
+        assert_eq!(target_of("http://user:secret@127.0.0.1:8080/hook"), "http://127.0.0.1:8080");
+        assert_eq!(target_of("not a url"), "(invalid URL)");
+    }
+}
