@@ -11,7 +11,7 @@ use app::model::{
     is_valid_tag, EventBody, PipelineDetail, PipelineSummary, PipelineVersion, RunDetail, RunEvent, RunPage, RunStatus,
     RunSummary, StepStatus, Validation, TAG_RULE,
 };
-use app::plan::{check_document, check_required_params, is_param_name, plan, step_definition, Plan};
+use app::plan::{check_document, check_param_names, check_required_params, plan, step_definition, Plan};
 use futures::Stream;
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
@@ -224,14 +224,7 @@ impl Service {
         if !is_valid_tag(tag) {
             problems.push(Problem::new("tag", format!("\"{tag}\" is not a valid image tag: {TAG_RULE}")));
         }
-        for key in params.keys() {
-            if !is_param_name(key) || key.starts_with("CONVEYOR_") {
-                problems.push(Problem::new(
-                    format!("params.{key}"),
-                    "param names are letters, digits and '_', not starting with a digit or CONVEYOR_",
-                ));
-            }
-        }
+        check_param_names("params", &params, &mut problems);
         if !problems.is_empty() {
             return Err(ServiceError::Invalid(problems));
         }

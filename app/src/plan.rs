@@ -377,12 +377,14 @@ fn check_program(path: &str, script: Option<&str>, command: &[String], problems:
 
 /// True for a name usable as an environment variable: letters, digits and '_', not
 /// starting with a digit.
-pub fn is_param_name(key: &str) -> bool {
+fn is_param_name(key: &str) -> bool {
     key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-fn check_param_names(path: &str, params: &Params, problems: &mut Vec<Problem>) {
+/// Param names must be variable names and not Conveyor's own (`CONVEYOR_*`): the rule for
+/// definitions and for params given when a run starts.
+pub fn check_param_names(path: &str, params: &Params, problems: &mut Vec<Problem>) {
     for key in params.keys() {
         if !is_param_name(key) {
             problems.push(Problem::new(
