@@ -10,6 +10,8 @@ import { chromium } from 'playwright-core';
 
 const root = resolve(import.meta.dirname, '../..');
 const shots = join(root, 'target', 'screenshots');
+// cargo honours CARGO_TARGET_DIR for binaries; the site always lands in target/site.
+const binaries = process.env.CARGO_TARGET_DIR ?? join(root, 'target');
 let server;
 let base;
 let browser;
@@ -17,7 +19,7 @@ let dataDir;
 
 function startServer() {
   dataDir = mkdtempSync(join(tmpdir(), 'conveyor-browser-'));
-  const binary = process.env.CONVEYOR_BIN ?? join(root, 'target', 'debug', 'conveyor');
+  const binary = process.env.CONVEYOR_BIN ?? join(binaries, 'debug', 'conveyor');
   const child = spawn(binary, ['serve', '--bind', '127.0.0.1:0', '--data-dir', dataDir, '--site-root', join(root, 'target', 'site')], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
