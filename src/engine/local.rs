@@ -11,9 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::definition::Params;
 use app::model::{LogStream, StepStatus};
-use app::plan::{merge_params, step_action, step_definition};
+use app::plan::{step_action, step_definition};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
@@ -273,22 +272,10 @@ async fn prepare(context: &RunContext, index: usize) -> Result<Command, Outcome>
         (&step.command, &step.args)
     };
 
-    let mut run_params: Params = run.params.clone();
-    run_params.insert("TAG".into(), run.tag.clone());
-    let params = merge_params(&run.pipeline, step, &run_params);
-    // The step's whole environment, later entries winning: what the server passes on, the
-    // merged params, the step's `env`, then Conveyor's own variables.
-    let mut env: Vec<(&str, &OsStr)> = context.base_env.iter().map(|(k, v)| (k.as_str(), OsStr::new(v.as_str()))).collect();
-    env.extend(params.iter().map(|(k, v)| (k.as_str(), OsStr::new(v.as_str()))));
-    env.extend(step.env.iter().map(|(k, v)| (k.as_str(), OsStr::new(v.as_str()))));
-    let run_id = run.run_id.to_string();
-    env.extend([
-        ("CONVEYOR_RUN_ID", OsStr::new(run_id.as_str())),
-        ("CONVEYOR_TAG", OsStr::new(run.tag.as_str())),
-        ("CONVEYOR_WORKSPACE", context.workspace.as_os_str()),
-        ("CONVEYOR_PIPELINE", OsStr::new(run.pipeline.name.as_str())),
-        ("CONVEYOR_STEP", OsStr::new(step.name.as_str())),
-    ]);
+    // The step's whole environment, later entries winning: what the server passes on, then
+    // what every engine gives a step.
+    let mut env: Vec<(String, String)> = context.base_env.as_ref().clone();
+    env.extend(run.step_environment(step, &context.workspace.to_string_lossy()));
 
     let mut command = if let Some(script) = script {
         let path = context.scripts.join(format!("{}.sh", step.name));
@@ -299,7 +286,7 @@ async fn prepare(context: &RunContext, index: usize) -> Result<Command, Outcome>
         command.arg("-e").arg(path);
         command
     } else if let Some((program, args)) = command_line.split_first() {
-        let search_path = env.iter().rev().find(|(key, _)| *key == "PATH").map(|(_, value)| *value);
+        let search_path = env.iter().rev().find(|(key, _)| key == "PATH").map(|(_, value)| OsStr::new(value.as_str()));
         let resolved = resolve_program(program, search_path, &context.workspace).map_err(|err| {
             Outcome::new(StepStatus::Failed, format!("could not start \"{program}\": {err}"))
         })?;

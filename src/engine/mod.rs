@@ -3,7 +3,8 @@
 
 pub mod local;
 
-use app::definition::{Params, Pipeline};
+use app::definition::{Params, Pipeline, Step};
+use app::plan::merge_params;
 use app::model::{LogStream, StepStatus};
 use app::plan::Plan;
 use tokio::sync::mpsc;
@@ -17,6 +18,27 @@ pub struct RunRequest {
     pub tag: String,
     /// Run-time params given when the run was created.
     pub params: Params,
+}
+
+impl RunRequest {
+    /// A step's variables, the same on every engine: params merged by the seeds' precedence
+    /// (with the run's `TAG`), then the step's `env` over them, then Conveyor's own. What the
+    /// host (local engine) or the image (Tekton) provides comes before these.
+    pub fn step_environment(&self, step: &Step, workspace: &str) -> Vec<(String, String)> {
+        let mut run_params = self.params.clone();
+        run_params.insert("TAG".into(), self.tag.clone());
+        let mut vars = merge_params(&self.pipeline, step, &run_params);
+        vars.extend(step.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let mut env: Vec<(String, String)> = vars.into_iter().collect();
+        env.extend([
+            ("CONVEYOR_RUN_ID".to_owned(), self.run_id.to_string()),
+            ("CONVEYOR_TAG".to_owned(), self.tag.clone()),
+            ("CONVEYOR_WORKSPACE".to_owned(), workspace.to_owned()),
+            ("CONVEYOR_PIPELINE".to_owned(), self.pipeline.name.clone()),
+            ("CONVEYOR_STEP".to_owned(), step.name.clone()),
+        ]);
+        env
+    }
 }
 
 /// What an engine reports about a run, in order.
