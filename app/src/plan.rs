@@ -203,6 +203,41 @@ pub fn check_document(source: &str) -> Result<(Pipeline, Plan), Vec<Problem>> {
 }
 
 /// Looks up the action a step uses, if any.
+/// What a step runs. The step's own script or command wins over its action's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Program<'a> {
+    /// Run with `sh -e`.
+    Script(&'a str),
+    /// A program and its arguments, run directly.
+    Command(&'a [String], &'a [String]),
+    /// Neither: the image's own entrypoint, with these arguments (Tekton engine only).
+    Entrypoint(&'a [String]),
+}
+
+pub fn step_program<'a>(pipeline: &'a Pipeline, step: &'a Step) -> Program<'a> {
+    if let Some(script) = &step.script {
+        return Program::Script(script);
+    }
+    if !step.command.is_empty() {
+        return Program::Command(&step.command, &step.args);
+    }
+    match step_action(pipeline, step) {
+        Some(action) => match &action.script {
+            Some(script) => Program::Script(script),
+            None if !action.command.is_empty() => {
+                Program::Command(&action.command, if step.args.is_empty() { &action.args } else { &step.args })
+            }
+            None => Program::Entrypoint(if step.args.is_empty() { &action.args } else { &step.args }),
+        },
+        None => Program::Entrypoint(&step.args),
+    }
+}
+
+/// The container image a step names, directly or through its action.
+pub fn step_image<'a>(pipeline: &'a Pipeline, step: &'a Step) -> Option<&'a str> {
+    step.image.as_deref().or_else(|| step_action(pipeline, step).and_then(|a| a.image.as_deref()))
+}
+
 /// The definition of a planned step.
 pub fn step_definition<'a>(pipeline: &'a Pipeline, plan: &Plan, index: usize) -> Option<&'a Step> {
     let planned = plan.steps.get(index)?;

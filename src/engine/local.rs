@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use app::model::{LogStream, StepStatus};
-use app::plan::{step_action, step_definition};
+use app::plan::{step_definition, step_program, Program};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
@@ -262,42 +262,37 @@ async fn prepare(context: &RunContext, index: usize) -> Result<Command, Outcome>
     let run = &context.run;
     let step = step_definition(&run.pipeline, &run.plan, index)
         .ok_or_else(|| Outcome::new(StepStatus::Failed, "step missing from the definition"))?;
-    let action = step_action(&run.pipeline, step);
-    let script = step.script.as_ref().or(action.and_then(|a| a.script.as_ref()));
-    let (command_line, extra_args) = if !step.command.is_empty() {
-        (&step.command, &step.args)
-    } else if let Some(action) = action.filter(|a| !a.command.is_empty() && script.is_none()) {
-        (&action.command, if step.args.is_empty() { &action.args } else { &step.args })
-    } else {
-        (&step.command, &step.args)
-    };
-
     // The step's whole environment, later entries winning: what the server passes on, then
     // what every engine gives a step.
     let mut env: Vec<(String, String)> = context.base_env.as_ref().clone();
     env.extend(run.step_environment(step, &context.workspace.to_string_lossy()));
 
-    let mut command = if let Some(script) = script {
-        let path = context.scripts.join(format!("{}.sh", step.name));
-        write_script(&path, script)
-            .await
-            .map_err(|err| Outcome::new(StepStatus::Failed, format!("could not write the step script: {err}")))?;
-        let mut command = Command::new("/bin/sh");
-        command.arg("-e").arg(path);
-        command
-    } else if let Some((program, args)) = command_line.split_first() {
-        let search_path = env.iter().rev().find(|(key, _)| key == "PATH").map(|(_, value)| OsStr::new(value.as_str()));
-        let resolved = resolve_program(program, search_path, &context.workspace).map_err(|err| {
-            Outcome::new(StepStatus::Failed, format!("could not start \"{program}\": {err}"))
-        })?;
-        let mut command = Command::new(resolved);
-        command.args(args).args(extra_args);
-        command
-    } else {
-        return Err(Outcome::new(
-            StepStatus::Failed,
-            "the step has no script or command; an image's own entrypoint runs only on the Tekton engine",
-        ));
+    let mut command = match step_program(&run.pipeline, step) {
+        Program::Script(script) => {
+            let path = context.scripts.join(format!("{}.sh", step.name));
+            write_script(&path, script)
+                .await
+                .map_err(|err| Outcome::new(StepStatus::Failed, format!("could not write the step script: {err}")))?;
+            let mut command = Command::new("/bin/sh");
+            command.arg("-e").arg(path);
+            command
+        }
+        Program::Command(command_line, args) => {
+            let (program, leading) = command_line.split_first().ok_or_else(|| Outcome::new(StepStatus::Failed, "empty command"))?;
+            let search_path = env.iter().rev().find(|(key, _)| key == "PATH").map(|(_, value)| OsStr::new(value.as_str()));
+            let resolved = resolve_program(program, search_path, &context.workspace).map_err(|err| {
+                Outcome::new(StepStatus::Failed, format!("could not start \"{program}\": {err}"))
+            })?;
+            let mut command = Command::new(resolved);
+            command.args(leading).args(args);
+            command
+        }
+        Program::Entrypoint(_) => {
+            return Err(Outcome::new(
+                StepStatus::Failed,
+                "the step has no script or command; an image's own entrypoint runs only on the Tekton engine",
+            ));
+        }
     };
     command
         .current_dir(&context.workspace)
