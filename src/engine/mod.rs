@@ -2,6 +2,7 @@
 //! supervisor (in `service`) is the only owner of run state: engines never touch the store.
 
 pub mod local;
+pub mod tekton;
 
 use app::definition::{Params, Pipeline, Step};
 use app::plan::merge_params;

@@ -2,6 +2,8 @@
 //! and a small server-sent-events reader.
 #![allow(dead_code)]
 
+pub mod crd;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 

@@ -1,0 +1,206 @@
+//! Turns a planned run (or the part of it between approval gates) into one `tekton.dev/v1`
+//! PipelineRun with an embedded `pipelineSpec` and one embedded `taskSpec` per step.
+//!
+//! - Each step is a pipeline task named after it (step names are DNS labels), with one
+//!   Tekton step, so its log is container `step-<name>` of the task's pod.
+//! - `needs` become `runAfter`; steps with no path between them run in parallel.
+//! - All steps share one workspace, a PVC made from a `volumeClaimTemplate` per run.
+//! - Every variable a step sees travels as a PipelineRun param, then a task param, then an
+//!   env entry `$(params.NAME)`. Tekton substitutes inside task params, env values and
+//!   scripts, but never inside PipelineRun param values, so user text is passed as data and
+//!   is never interpreted, let alone spliced into a script.
+//! - Step timeouts become task timeouts; node selectors become `taskRunSpecs` pod templates;
+//!   the service account goes in `taskRunTemplate`.
+
+use std::collections::BTreeMap;
+
+use app::plan::{step_definition, step_image, step_program, Program};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaimSpec, VolumeResourceRequirements};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use serde_json::{json, Value};
+
+use crate::engine::RunRequest;
+
+/// Name of the one workspace every task binds.
+pub const WORKSPACE: &str = "workspace";
+pub const LABEL_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+pub const MANAGED_BY: &str = "conveyor";
+pub const LABEL_RUN: &str = "conveyor.dev/run";
+pub const LABEL_PIPELINE: &str = "conveyor.dev/pipeline";
+pub const LABEL_SEGMENT: &str = "conveyor.dev/segment";
+/// On each embedded task: the stage its step belongs to.
+pub const ANNOTATION_STAGE: &str = "conveyor.dev/stage";
+
+#[derive(Debug, Clone)]
+pub struct TektonSettings {
+    pub namespace: String,
+    /// Runs the task pods; absent = the namespace's default account.
+    pub service_account: Option<String>,
+    /// For steps that name no image (a script needs a shell).
+    pub default_image: String,
+    /// Size of each run's workspace PVC.
+    pub workspace_size: String,
+    pub storage_class: Option<String>,
+}
+
+impl TektonSettings {
+    pub fn new(namespace: impl Into<String>) -> Self {
+        TektonSettings {
+            namespace: namespace.into(),
+            service_account: None,
+            default_image: "docker.io/library/alpine:3.20".into(),
+            workspace_size: "1Gi".into(),
+            storage_class: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CompileError {
+    #[error("step index {0} is not in the plan")]
+    UnknownStep(usize),
+    #[error("step \"{0}\" has no script, no command and no image: there is nothing to run")]
+    NothingToRun(String),
+}
+
+/// The PipelineRun's name: `<pipeline>-<run id>[-<segment>]`, cut to 63 characters.
+pub fn pipeline_run_name(pipeline: &str, run_id: i64, segment: usize) -> String {
+    let suffix = if segment == 0 { format!("-{run_id}") } else { format!("-{run_id}-{segment}") };
+    let keep = 63usize.saturating_sub(suffix.len());
+    let base: String = pipeline.chars().take(keep).collect();
+    format!("{}{suffix}", base.trim_end_matches('-'))
+}
+
+/// Compiles the steps `steps` (plan indices) of a run. A need outside `steps` is taken as
+/// already met (an earlier segment); needs inside become `runAfter`.
+pub fn compile(run: &RunRequest, steps: &[usize], segment: usize, settings: &TektonSettings) -> Result<Value, CompileError> {
+    let mut run_params = Vec::new();
+    let mut pipeline_params = Vec::new();
+    let mut tasks = Vec::new();
+    let mut task_run_specs = Vec::new();
+
+    for &index in steps {
+        let planned = run.plan.steps.get(index).ok_or(CompileError::UnknownStep(index))?;
+        let step = step_definition(&run.pipeline, &run.plan, index).ok_or(CompileError::UnknownStep(index))?;
+        let stage = &run.plan.stages[planned.stage].name;
+
+        // Variables: run param `<step>--<NAME>` → task param `NAME` → env `NAME`.
+        let env: BTreeMap<String, String> =
+            run.step_environment(step, &format!("$(workspaces.{WORKSPACE}.path)")).into_iter().collect();
+        let mut task_params = Vec::new();
+        let mut spec_params = Vec::new();
+        let mut step_env = Vec::new();
+        for (name, value) in env {
+            if name == "CONVEYOR_WORKSPACE" {
+                // Our own fixed text: Tekton fills in the mount path.
+                step_env.push(json!({"name": name, "value": value}));
+                continue;
+            }
+            let run_param = format!("{}--{name}", step.name);
+            run_params.push(json!({"name": run_param, "value": value}));
+            pipeline_params.push(json!({"name": run_param, "type": "string"}));
+            task_params.push(json!({"name": name, "value": format!("$(params.{run_param})")}));
+            spec_params.push(json!({"name": name, "type": "string"}));
+            step_env.push(json!({"name": name, "value": format!("$(params.{name})")}));
+        }
+
+        let image = step_image(&run.pipeline, step);
+        let mut tekton_step = json!({
+            "name": step.name,
+            "env": step_env,
+            "workingDir": format!("$(workspaces.{WORKSPACE}.path)"),
+        });
+        match step_program(&run.pipeline, step) {
+            Program::Script(script) => {
+                // The same shell and `-e` as the local engine, unless the script names its own.
+                let script = if script.starts_with("#!") { script.to_owned() } else { format!("#!/bin/sh\nset -e\n{script}") };
+                tekton_step["script"] = json!(script);
+            }
+            Program::Command(command, args) => {
+                tekton_step["command"] = json!(command);
+                if !args.is_empty() {
+                    tekton_step["args"] = json!(args);
+                }
+            }
+            Program::Entrypoint(args) => {
+                if image.is_none() {
+                    return Err(CompileError::NothingToRun(step.name.clone()));
+                }
+                if !args.is_empty() {
+                    tekton_step["args"] = json!(args);
+                }
+            }
+        }
+        tekton_step["image"] = json!(image.unwrap_or(&settings.default_image));
+
+        let mut task = json!({
+            "name": step.name,
+            "params": task_params,
+            "workspaces": [{"name": WORKSPACE, "workspace": WORKSPACE}],
+            "taskSpec": {
+                "metadata": {"annotations": {ANNOTATION_STAGE: stage}},
+                "params": spec_params,
+                "workspaces": [{"name": WORKSPACE}],
+                "steps": [tekton_step],
+            },
+        });
+        let run_after: Vec<&str> =
+            planned.needs.iter().filter(|need| steps.contains(need)).map(|&need| run.plan.steps[need].name.as_str()).collect();
+        if !run_after.is_empty() {
+            task["runAfter"] = json!(run_after);
+        }
+        if let Some(seconds) = planned.timeout_secs {
+            task["timeout"] = json!(format!("{seconds}s"));
+        }
+        tasks.push(task);
+
+        if !step.node_selector.is_empty() {
+            task_run_specs.push(json!({
+                "pipelineTaskName": step.name,
+                "podTemplate": {"nodeSelector": step.node_selector},
+            }));
+        }
+    }
+
+    let claim = PersistentVolumeClaimSpec {
+        access_modes: Some(vec!["ReadWriteOnce".into()]),
+        resources: Some(VolumeResourceRequirements {
+            requests: Some([("storage".to_owned(), Quantity(settings.workspace_size.clone()))].into()),
+            ..Default::default()
+        }),
+        storage_class_name: settings.storage_class.clone(),
+        ..Default::default()
+    };
+    let mut spec = json!({
+        "params": run_params,
+        "pipelineSpec": {
+            "params": pipeline_params,
+            "workspaces": [{"name": WORKSPACE}],
+            "tasks": tasks,
+        },
+        "workspaces": [{"name": WORKSPACE, "volumeClaimTemplate": {"spec": claim}}],
+        // Step timeouts apply per task; the run as a whole has none, as on the local engine.
+        "timeouts": {"pipeline": "0"},
+    });
+    if let Some(account) = &settings.service_account {
+        spec["taskRunTemplate"] = json!({"serviceAccountName": account});
+    }
+    if !task_run_specs.is_empty() {
+        spec["taskRunSpecs"] = json!(task_run_specs);
+    }
+    Ok(json!({
+        "apiVersion": "tekton.dev/v1",
+        "kind": "PipelineRun",
+        "metadata": {
+            "name": pipeline_run_name(&run.pipeline.name, run.run_id, segment),
+            "namespace": settings.namespace,
+            "labels": {
+                LABEL_MANAGED_BY: MANAGED_BY,
+                LABEL_RUN: run.run_id.to_string(),
+                LABEL_PIPELINE: run.pipeline.name,
+                LABEL_SEGMENT: segment.to_string(),
+            },
+        },
+        "spec": spec,
+    }))
+}
