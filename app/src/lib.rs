@@ -7,6 +7,7 @@ pub mod definition;
 pub mod import;
 pub mod model;
 pub mod plan;
+pub mod workflow;
 pub mod server;
 mod graph;
 mod live;

@@ -441,7 +441,7 @@ pub fn is_dns_label(name: &str) -> bool {
         && !name.ends_with('-')
 }
 
-fn check_dns_label(path: &str, name: &str, problems: &mut Vec<Problem>) {
+pub(crate) fn check_dns_label(path: &str, name: &str, problems: &mut Vec<Problem>) {
     if !is_dns_label(name) {
         problems.push(Problem::new(
             path,
