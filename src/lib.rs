@@ -10,6 +10,7 @@ pub mod service;
 pub mod store;
 mod web;
 pub mod webhooks;
+pub mod workflow_objects;
 
 use std::future::Future;
 use std::net::SocketAddr;
