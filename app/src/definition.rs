@@ -151,19 +151,7 @@ impl fmt::Display for Problem {
 /// Reads a document (native, KubeCI `Workflow` or taskflow `Task`) into a pipeline.
 /// Only the shape is checked here; [`crate::plan::plan`] checks the meaning.
 pub fn parse_document(source: &str) -> Result<Pipeline, Vec<Problem>> {
-    if source.len() > MAX_DOCUMENT_BYTES {
-        return Err(vec![Problem::new(
-            "",
-            format!("document is {} bytes; the limit is {MAX_DOCUMENT_BYTES}", source.len()),
-        )]);
-    }
-    let value: serde_yaml::Value = serde_yaml::from_str(source).map_err(|err| {
-        let message = match err.location() {
-            Some(at) => format!("line {}, column {}: {}", at.line(), at.column(), strip_location(&err.to_string())),
-            None => err.to_string(),
-        };
-        vec![Problem::new("", message)]
-    })?;
+    let value = parse_yaml(source)?;
     if !value.is_mapping() {
         return Err(vec![Problem::new("", "a definition must be a mapping with `name` and `stages`")]);
     }
@@ -180,6 +168,23 @@ pub fn parse_document(source: &str) -> Result<Pipeline, Vec<Problem>> {
         };
     }
     from_value(value)
+}
+
+/// Reads YAML or JSON text within the size limit; a syntax error names its line and column.
+pub(crate) fn parse_yaml(source: &str) -> Result<serde_yaml::Value, Vec<Problem>> {
+    if source.len() > MAX_DOCUMENT_BYTES {
+        return Err(vec![Problem::new(
+            "",
+            format!("document is {} bytes; the limit is {MAX_DOCUMENT_BYTES}", source.len()),
+        )]);
+    }
+    serde_yaml::from_str(source).map_err(|err| {
+        let message = match err.location() {
+            Some(at) => format!("line {}, column {}: {}", at.line(), at.column(), strip_location(&err.to_string())),
+            None => err.to_string(),
+        };
+        vec![Problem::new("", message)]
+    })
 }
 
 /// Deserializes a typed document, reporting the path of the first problem.

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::definition::{from_value, Params, Problem, MAX_DOCUMENT_BYTES};
+use crate::definition::{from_value, parse_yaml, Params, Problem};
 use crate::plan::{check_dns_label, check_param_names};
 
 /// Shown (and accepted back on update) in place of a stored password.
@@ -223,11 +223,7 @@ impl Workflow {
 
 /// Parses and checks a workflow document (YAML or JSON).
 pub fn parse_workflow(source: &str) -> Result<Workflow, Vec<Problem>> {
-    if source.len() > MAX_DOCUMENT_BYTES {
-        return Err(vec![Problem::new("", format!("document is {} bytes; the limit is {MAX_DOCUMENT_BYTES}", source.len()))]);
-    }
-    let value: serde_yaml::Value = serde_yaml::from_str(source).map_err(|err| vec![Problem::new("", err.to_string())])?;
-    let workflow: Workflow = from_value(value)?;
+    let workflow: Workflow = from_value(parse_yaml(source)?)?;
     let problems = check_workflow(&workflow);
     if problems.is_empty() {
         Ok(workflow)
