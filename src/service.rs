@@ -11,7 +11,7 @@ use app::model::{
     is_valid_tag, EventBody, PipelineDetail, PipelineSummary, PipelineVersion, RunDetail, RunEvent, RunPage, RunStatus,
     RunSummary, StepStatus, Validation, TAG_RULE,
 };
-use app::plan::{check_document, check_param_names, check_required_params, plan, step_definition, Plan};
+use app::plan::{check_document, check_param_names, check_required_params, plan, run_params, step_definition, Plan};
 use futures::Stream;
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
@@ -231,9 +231,7 @@ impl Service {
         let row = self.pipeline_row(name).await?;
         let pipeline = stored_definition(&row.definition)?;
         let plan = stored_plan(&pipeline)?;
-        let mut run_params = params.clone();
-        run_params.insert("TAG".into(), tag.to_owned());
-        let missing = check_required_params(&pipeline, &run_params);
+        let missing = check_required_params(&pipeline, &run_params(&params, tag));
         if !missing.is_empty() {
             return Err(ServiceError::Invalid(missing));
         }

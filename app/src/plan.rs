@@ -250,6 +250,13 @@ pub fn step_action<'a>(pipeline: &'a Pipeline, step: &Step) -> Option<&'a Action
     pipeline.actions.iter().find(|a| a.name == name && a.version == version)
 }
 
+/// A run's params as steps see them: those given when it started, plus the image `TAG`.
+pub fn run_params(params: &Params, tag: &str) -> Params {
+    let mut run_params = params.clone();
+    run_params.insert("TAG".into(), tag.to_owned());
+    run_params
+}
+
 /// The environment parameters of a step, by the seeds' precedence (highest first): the
 /// step's `with`, run-time params, the pipeline's `with`, the action's defaults.
 pub fn merge_params(pipeline: &Pipeline, step: &Step, run_params: &Params) -> Params {

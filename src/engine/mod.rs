@@ -5,7 +5,7 @@ pub mod local;
 pub mod tekton;
 
 use app::definition::{Params, Pipeline, Step};
-use app::plan::merge_params;
+use app::plan::{merge_params, run_params};
 use app::model::{LogStream, StepStatus};
 use app::plan::Plan;
 use tokio::sync::mpsc;
@@ -26,9 +26,7 @@ impl RunRequest {
     /// (with the run's `TAG`), then the step's `env` over them, then Conveyor's own. What the
     /// host (local engine) or the image (Tekton) provides comes before these.
     pub fn step_environment(&self, step: &Step, workspace: &str) -> Vec<(String, String)> {
-        let mut run_params = self.params.clone();
-        run_params.insert("TAG".into(), self.tag.clone());
-        let mut vars = merge_params(&self.pipeline, step, &run_params);
+        let mut vars = merge_params(&self.pipeline, step, &run_params(&self.params, &self.tag));
         vars.extend(step.env.iter().map(|(k, v)| (k.clone(), v.clone())));
         let mut env: Vec<(String, String)> = vars.into_iter().collect();
         env.extend([
