@@ -47,6 +47,8 @@ pub type ServiceResult<T> = Result<T, ServiceError>;
 const REPLAY_PAGE: u32 = 2000;
 /// Most events the supervisor persists in one transaction.
 const BATCH_MAX: usize = 1024;
+/// Why a run ends when its engine stops reporting before it finished.
+const ENGINE_GONE: &str = "the engine stopped reporting on this run";
 /// How long the supervisor gathers events before writing them: the most a live log lags.
 const COMMIT_WINDOW: Duration = Duration::from_millis(4);
 
@@ -418,7 +420,7 @@ impl Service {
         supervisor.set_run(RunStatus::Running, None);
         loop {
             match events.recv().await {
-                None => supervisor.abandon("the engine stopped reporting on this run"),
+                None => supervisor.abandon(ENGINE_GONE),
                 Some(event) => {
                     supervisor.apply(event);
                     // Group commit: gather what arrives within a short window, so that a burst
@@ -437,7 +439,7 @@ impl Service {
                         match next {
                             Some(event) => supervisor.apply(event),
                             None => {
-                                supervisor.abandon("the engine stopped reporting on this run");
+                                supervisor.abandon(ENGINE_GONE);
                                 break;
                             }
                         }

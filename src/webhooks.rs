@@ -87,9 +87,7 @@ impl Webhooks {
     /// Queues a call; never waits.
     pub fn notify(&self, notice: Notice) {
         if let Err(err) = self.queue.try_send(notice) {
-            let notice = match err {
-                mpsc::error::TrySendError::Full(notice) | mpsc::error::TrySendError::Closed(notice) => notice,
-            };
+            let notice = err.into_inner();
             tracing::warn!(run = notice.run_id, step = %notice.step, target = %target_of(&notice.url),
                 "webhook queue full or closed; call dropped");
         }

@@ -14,6 +14,8 @@ use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::ByteString;
 
+use crate::engine::tekton::compile::{LABEL_MANAGED_BY, MANAGED_BY};
+
 pub const LABEL_WORKFLOW: &str = "conveyor.dev/workflow";
 /// The ClusterRole in `deploy/rbac.yaml` that workflows' accounts are bound to.
 pub const DEPLOYER_ROLE: &str = "conveyor-deployer";
@@ -44,7 +46,7 @@ fn metadata(workflow: &Workflow, name: String, namespace: &str, annotations: Opt
         namespace: Some(namespace.to_owned()),
         labels: Some(BTreeMap::from([
             (LABEL_WORKFLOW.to_owned(), workflow.name.clone()),
-            ("app.kubernetes.io/managed-by".to_owned(), "conveyor".to_owned()),
+            (LABEL_MANAGED_BY.to_owned(), MANAGED_BY.to_owned()),
         ])),
         annotations,
         ..Default::default()
