@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use app::model::WebhookDelivery;
 use tokio::sync::{mpsc, Semaphore};
-use tokio_util::task::TaskTracker;
+use tokio_util::task::{task_tracker::TaskTrackerToken, TaskTracker};
 
 use crate::store::{now_ms, Store};
 
@@ -48,13 +48,17 @@ pub struct Notice {
 
 #[derive(Clone)]
 pub struct Webhooks {
-    queue: mpsc::Sender<Notice>,
+    /// Each queued call holds a token of the tracker until it is recorded, so waiting on
+    /// the tracker also waits for calls still in the queue.
+    queue: mpsc::Sender<(Notice, TaskTrackerToken)>,
+    tracker: TaskTracker,
 }
 
 impl Webhooks {
-    /// Starts the delivery worker; each call is tracked by `tracker` so shutdown can wait.
+    /// Starts the delivery worker; each call, from the moment it is queued until it is
+    /// recorded, is tracked by `tracker` so shutdown can wait for it.
     pub fn start(store: Store, config: WebhookConfig, tracker: TaskTracker) -> Webhooks {
-        let (queue, mut notices) = mpsc::channel::<Notice>(config.queue.max(1));
+        let (queue, mut notices) = mpsc::channel::<(Notice, TaskTrackerToken)>(config.queue.max(1));
         let client = reqwest::Client::builder()
             .timeout(config.timeout)
             .user_agent(concat!("conveyor/", env!("CARGO_PKG_VERSION")))
@@ -64,10 +68,10 @@ impl Webhooks {
         let slots = Arc::new(Semaphore::new(config.max_in_flight.max(1)));
         let config = Arc::new(config);
         tokio::spawn(async move {
-            while let Some(notice) = notices.recv().await {
+            while let Some((notice, token)) = notices.recv().await {
                 let Ok(slot) = slots.clone().acquire_owned().await else { break };
                 let (client, config, store) = (client.clone(), config.clone(), store.clone());
-                tracker.spawn(async move {
+                tokio::spawn(async move {
                     let delivery = deliver(&client, &config, &notice).await;
                     drop(slot);
                     if !delivery.ok {
@@ -78,16 +82,17 @@ impl Webhooks {
                     if let Err(err) = store.record_delivery(notice.run_id, &delivery).await {
                         tracing::warn!(run = notice.run_id, error = %err, "could not record a webhook delivery");
                     }
+                    drop(token);
                 });
             }
         });
-        Webhooks { queue }
+        Webhooks { queue, tracker }
     }
 
     /// Queues a call; never waits.
     pub fn notify(&self, notice: Notice) {
-        if let Err(err) = self.queue.try_send(notice) {
-            let notice = err.into_inner();
+        if let Err(err) = self.queue.try_send((notice, self.tracker.token())) {
+            let (notice, _) = err.into_inner();
             tracing::warn!(run = notice.run_id, step = %notice.step, target = %target_of(&notice.url),
                 "webhook queue full or closed; call dropped");
         }

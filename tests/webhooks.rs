@@ -46,18 +46,12 @@ async fn receiver(answers: Vec<u16>) -> Receiver {
     Receiver { addr, calls }
 }
 
-/// Waits until the run shows `count` webhook deliveries (they are recorded after the call).
-async fn deliveries(app: &TestApp, run: i64, count: usize) -> Vec<serde_json::Value> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let (_, detail) = app.get_json(&format!("/api/v1/runs/{run}")).await;
-        let list = detail["webhooks"].as_array().cloned().unwrap_or_default();
-        if list.len() >= count {
-            return list;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "only {} of {count} deliveries recorded", list.len());
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+/// The run's recorded webhook deliveries, once every call has ended: the service's shutdown
+/// waits for runs and for the webhook calls they made (the HTTP server keeps answering).
+async fn deliveries(app: &TestApp, run: i64) -> Vec<serde_json::Value> {
+    app.service.shutdown(Duration::from_secs(60)).await;
+    let (_, detail) = app.get_json(&format!("/api/v1/runs/{run}")).await;
+    detail["webhooks"].as_array().cloned().unwrap_or_default()
 }
 
 #[tokio::test]
@@ -118,7 +112,7 @@ stages:
     assert_eq!(failed.body["step"]["exit_code"], 3);
     assert_eq!(failed.body["text"], "notify #1 (v1.2): step test failed");
 
-    let recorded = deliveries(&app, run, 4).await;
+    let recorded = deliveries(&app, run).await;
     assert_eq!(recorded.len(), 4, "{recorded:?}");
     assert!(recorded.iter().all(|d| d["ok"] == true && d["status_code"] == 200 && d["attempts"] == 1), "{recorded:?}");
     assert!(recorded.iter().all(|d| d["target"] == base.as_str()), "{recorded:?}");
@@ -164,7 +158,8 @@ stages:
     let events = app.all_events(run).await;
     assert!(events.iter().any(|e| matches!(&e.event.body, app::model::EventBody::Run { status: app::model::RunStatus::Succeeded, .. })));
 
-    let recorded = deliveries(&app, run, 3).await;
+    let recorded = deliveries(&app, run).await;
+    assert_eq!(recorded.len(), 3, "{recorded:?}");
     let by_target = |wanted: &str| recorded.iter().find(|d| d["target"] == wanted).cloned().expect(wanted);
     let dead_target = format!("http://{dead}");
     let dead_call = by_target(&dead_target);
