@@ -35,7 +35,7 @@ pub struct Workflow {
     pub deploy: Option<DeploySpec>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct GitSource {
@@ -50,7 +50,7 @@ pub struct GitSource {
     pub password: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ImageTarget {
@@ -174,12 +174,49 @@ pub struct ImageChange {
 }
 
 /// The registry and git credentials of a workflow, kept apart from its stored definition.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Clone, Default, PartialEq)]
 pub struct Credentials {
     pub registry_username: String,
     pub registry_password: String,
     pub git_username: Option<String>,
     pub git_password: Option<String>,
+}
+
+// Passwords never reach a log line, not even through `{:?}`.
+fn hidden(password: Option<&str>) -> Option<&'static str> {
+    password.map(|_| KEPT_SECRET)
+}
+
+impl std::fmt::Debug for GitSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitSource")
+            .field("url", &self.url)
+            .field("revision", &self.revision)
+            .field("username", &self.username)
+            .field("password", &hidden(self.password.as_deref()))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for ImageTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImageTarget")
+            .field("name", &self.name)
+            .field("username", &self.username)
+            .field("password", &hidden(Some(&self.password)))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("registry_username", &self.registry_username)
+            .field("registry_password", &hidden(Some(&self.registry_password)))
+            .field("git_username", &self.git_username)
+            .field("git_password", &hidden(self.git_password.as_deref()))
+            .finish()
+    }
 }
 
 impl Workflow {

@@ -60,6 +60,8 @@ fn credentials_are_split_off_before_anything_is_stored() {
     assert!(!stored.contains("s3cret") && !stored.contains("gitpass"), "{stored}");
     assert_eq!(shown.image.password, KEPT_SECRET);
     assert_eq!(shown.image.username, "bot", "usernames are not secret");
+    let debug = format!("{workflow:?} {credentials:?}");
+    assert!(!debug.contains("s3cret") && !debug.contains("gitpass"), "passwords in Debug output: {debug}");
 }
 
 #[test]
