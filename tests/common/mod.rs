@@ -2,8 +2,6 @@
 //! and a small server-sent-events reader.
 #![allow(dead_code)]
 
-pub mod crd;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 
