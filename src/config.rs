@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(name = "conveyor", version, about = "Self-hosted CI/CD pipelines with live logs")]
@@ -46,6 +46,29 @@ pub struct ServeConfig {
     #[arg(long, env = "CONVEYOR_WEBHOOK_RETRY_DELAYS", default_value = "1s,10s", value_delimiter = ',',
           value_parser = humantime::parse_duration)]
     pub webhook_retry_delays: Vec<Duration>,
+    /// Where steps run: `local` (processes on this host) or `tekton` (PipelineRuns on the
+    /// cluster of the kubeconfig).
+    #[arg(long, env = "CONVEYOR_ENGINE", value_enum, default_value_t = EngineKind::Local)]
+    pub engine: EngineKind,
+    /// Kubeconfig for the Tekton engine [default: KUBECONFIG, ~/.kube/config, or the pod's
+    /// service account inside a cluster].
+    #[arg(long, env = "CONVEYOR_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Namespace the Tekton engine creates its PipelineRuns in.
+    #[arg(long, env = "CONVEYOR_TEKTON_NAMESPACE", default_value = "conveyor")]
+    pub tekton_namespace: String,
+    /// Service account the task pods run as [default: the namespace's default].
+    #[arg(long, env = "CONVEYOR_TEKTON_SERVICE_ACCOUNT")]
+    pub tekton_service_account: Option<String>,
+    /// Image for steps that name none (it needs a POSIX shell).
+    #[arg(long, env = "CONVEYOR_TEKTON_DEFAULT_IMAGE", default_value = "docker.io/library/alpine:3.20")]
+    pub tekton_default_image: String,
+    /// Size of each run's workspace volume.
+    #[arg(long, env = "CONVEYOR_TEKTON_WORKSPACE_SIZE", default_value = "1Gi")]
+    pub tekton_workspace_size: String,
+    /// Storage class of the workspace volumes [default: the cluster's default].
+    #[arg(long, env = "CONVEYOR_TEKTON_STORAGE_CLASS")]
+    pub tekton_storage_class: Option<String>,
     /// The built site (WASM, JS, CSS) that cargo-leptos writes.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
@@ -61,7 +84,20 @@ impl ServeConfig {
             keep_workspaces: false,
             webhook_timeout: Duration::from_secs(10),
             webhook_retry_delays: vec![Duration::from_secs(1), Duration::from_secs(10)],
+            engine: EngineKind::Local,
+            kubeconfig: None,
+            tekton_namespace: "conveyor".into(),
+            tekton_service_account: None,
+            tekton_default_image: "docker.io/library/alpine:3.20".into(),
+            tekton_workspace_size: "1Gi".into(),
+            tekton_storage_class: None,
             site_root: PathBuf::from("target/site"),
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineKind {
+    Local,
+    Tekton,
 }

@@ -1,7 +1,6 @@
 //! Conveyor's server: wiring of the store, engine, service, REST API and web UI.
 #![recursion_limit = "256"]
 
-
 pub mod api;
 pub mod config;
 pub mod engine;
@@ -23,8 +22,11 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
-use crate::config::ServeConfig;
+use crate::config::{EngineKind, ServeConfig};
 use crate::engine::local::{LocalConfig, LocalEngine};
+use crate::engine::tekton::compile::TektonSettings;
+use crate::engine::tekton::{ClusterConfig, TektonEngine};
+use crate::engine::Engine;
 use crate::service::Service;
 use crate::store::Store;
 
@@ -32,6 +34,8 @@ use crate::store::Store;
 pub enum StartError {
     #[error("could not create the data directory {path}")]
     DataDir { path: String, #[source] source: std::io::Error },
+    #[error("could not start the engine")]
+    Engine(#[from] engine::EngineError),
     #[error("could not open the database")]
     Store(#[from] store::StoreError),
     #[error("could not settle runs left in flight")]
@@ -65,7 +69,21 @@ impl Server {
             retry_delays: config.webhook_retry_delays.clone(),
             ..Default::default()
         };
-        let service = Service::start(store, Arc::new(LocalEngine::new(local)), webhooks).await?;
+        let engine: Arc<dyn Engine> = match config.engine {
+            EngineKind::Local => Arc::new(LocalEngine::new(local)),
+            EngineKind::Tekton => {
+                let settings = TektonSettings {
+                    namespace: config.tekton_namespace.clone(),
+                    service_account: config.tekton_service_account.clone(),
+                    default_image: config.tekton_default_image.clone(),
+                    workspace_size: config.tekton_workspace_size.clone(),
+                    storage_class: config.tekton_storage_class.clone(),
+                };
+                let cluster = ClusterConfig { kubeconfig: config.kubeconfig.clone() };
+                Arc::new(TektonEngine::connect(&cluster, settings).await?)
+            }
+        };
+        let service = Service::start(store, engine, webhooks).await?;
         let listener = TcpListener::bind(config.bind)
             .await
             .map_err(|source| StartError::Bind { addr: config.bind, source })?;
@@ -84,14 +102,22 @@ impl Server {
         self.service.clone()
     }
 
-    /// Serves until `shutdown` completes, then cancels runs in flight and records them.
+    /// Serves until `shutdown` completes. Then runs in flight are ended or let go of (and
+    /// recorded) first, which also ends their live event streams, so the server is not
+    /// left waiting on browsers that follow them; then open requests finish.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
         let service = self.service.clone();
+        let stopping = {
+            let service = service.clone();
+            async move {
+                shutdown.await;
+                service.shutdown(Duration::from_secs(10)).await;
+            }
+        };
         axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
+            .with_graceful_shutdown(stopping)
             .await
             .map_err(StartError::Serve)?;
-        service.shutdown(Duration::from_secs(10)).await;
         service.store().close().await;
         Ok(())
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use app::definition::{Params, Pipeline, Problem, Webhook};
 use app::model::{
     is_valid_tag, EventBody, PipelineDetail, PipelineSummary, PipelineVersion, RunDetail, RunEvent, RunPage, RunStatus,
-    RunSummary, StepStatus, Validation, TAG_RULE,
+    RunSummary, StepState, StepStatus, Validation, TAG_RULE,
 };
 use app::plan::{check_document, check_param_names, check_required_params, plan, run_params, step_definition, Plan};
 use futures::Stream;
@@ -17,7 +17,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::task::TaskTracker;
 
-use crate::engine::{Control, Engine, EngineError, EngineEvent, RunRequest};
+use crate::engine::{Control, Engine, EngineError, EngineEvent, Progress, RunRequest};
 use crate::hub::Hub;
 use crate::webhooks::{Notice, WebhookConfig, Webhooks};
 use crate::store::{now_ms, Batch, NewStep, PipelineRow, RunFilter, Store, StoreError};
@@ -76,7 +76,9 @@ impl Service {
             supervisors: TaskTracker::new(),
         });
         for run_id in service.store.unfinished_runs().await? {
-            service.settle_interrupted(run_id).await?;
+            if !service.resume(run_id).await? {
+                service.settle_interrupted(run_id).await?;
+            }
         }
         Ok(service)
     }
@@ -93,12 +95,13 @@ impl Service {
         self.controls.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Cancels every run in flight and waits (up to `grace` in all) for them to be recorded
-    /// and for the webhook calls they caused.
+    /// Ends (local engine) or lets go of (Tekton: the cluster goes on running them) every
+    /// run in flight, and waits (up to `grace` in all) for them to be recorded and for the
+    /// webhook calls they caused.
     pub async fn shutdown(&self, grace: Duration) {
         let controls: Vec<_> = self.controls().values().cloned().collect();
         for control in controls {
-            let _ = control.send(Control::Cancel).await;
+            let _ = control.send(Control::Shutdown).await;
         }
         self.supervisors.close();
         self.deliveries.close();
@@ -107,6 +110,7 @@ impl Service {
             self.deliveries.wait().await;
         })
         .await;
+        self.engine.shutdown().await;
     }
 
     // ---- pipelines ----
@@ -413,11 +417,16 @@ impl Service {
         run_id: i64,
         step_names: Vec<String>,
         hooks: RunHooks,
-        mut events: mpsc::Receiver<EngineEvent>,
+        events: mpsc::Receiver<EngineEvent>,
     ) {
         let mut supervisor = Supervisor::new(run_id, step_names, 0);
         supervisor.hooks = hooks;
         supervisor.set_run(RunStatus::Running, None);
+        self.supervise_from(supervisor, events).await;
+    }
+
+    async fn supervise_from(self: Arc<Self>, mut supervisor: Supervisor, mut events: mpsc::Receiver<EngineEvent>) {
+        let run_id = supervisor.run_id;
         loop {
             match events.recv().await {
                 None => supervisor.abandon(ENGINE_GONE),
@@ -427,7 +436,7 @@ impl Service {
                     // of small events costs one transaction instead of one each. The run's
                     // end and a full batch are written at once.
                     let deadline = tokio::time::Instant::now() + COMMIT_WINDOW;
-                    while !supervisor.finished && supervisor.batch.events.len() < BATCH_MAX {
+                    while !supervisor.finished && !supervisor.detached && supervisor.batch.events.len() < BATCH_MAX {
                         let next = match events.try_recv() {
                             Ok(event) => Some(event),
                             Err(mpsc::error::TryRecvError::Disconnected) => None,
@@ -454,7 +463,7 @@ impl Service {
                     let _ = control.send(Control::Cancel).await;
                 }
             }
-            if supervisor.finished {
+            if supervisor.finished || supervisor.detached {
                 break;
             }
         }
@@ -479,16 +488,58 @@ impl Service {
         Ok(())
     }
 
+    /// Hands a run a previous server process left in flight back to the engine, which
+    /// picks it up if it can (its steps ran somewhere that outlived that process).
+    async fn resume(self: &Arc<Self>, run_id: i64) -> ServiceResult<bool> {
+        let run = self.run_summary(run_id).await?;
+        let (pipeline_id, version) = self.store.run_origin(run_id).await?;
+        let stored = self
+            .store
+            .version(pipeline_id, version)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("run {run_id} names a missing pipeline version")))?;
+        let pipeline = stored_definition(&stored.definition)?;
+        let plan = stored_plan(&pipeline)?;
+        let steps = self.store.steps(run_id).await?;
+        if steps.len() != plan.steps.len() {
+            return Ok(false);
+        }
+        let (log_lines, waited) = self.store.step_progress(run_id, steps.len()).await?;
+        let statuses: Vec<StepStatus> = steps.iter().map(|s| s.status).collect();
+        let progress = Progress {
+            approved: waited.iter().zip(&statuses).map(|(&w, &s)| w && s != StepStatus::WaitingApproval).collect(),
+            steps: statuses.clone(),
+            log_lines,
+            cancel_requested: run.status == RunStatus::Cancelling,
+        };
+        let params = self.store.run_params(run_id).await?;
+        let hooks = RunHooks::new(&run, &pipeline, &plan);
+        let request = RunRequest { run_id, pipeline, plan, tag: run.tag.clone(), params };
+        let (events_tx, events_rx) = mpsc::channel(1024);
+        let control = match self.engine.resume(request, progress, events_tx).await {
+            Ok(Some(control)) => control,
+            Ok(None) => return Ok(false),
+            Err(err) => {
+                tracing::error!(run = run_id, error = %err, "could not resume a run left in flight");
+                return Ok(false);
+            }
+        };
+        let mut supervisor = Supervisor::restore(&run, &steps, self.store.last_seq(run_id).await?);
+        supervisor.hooks = hooks;
+        tracing::info!(run = run_id, engine = self.engine.name(), "resumed a run left in flight by a previous server process");
+        self.hub.open(run_id);
+        self.controls().insert(run_id, control);
+        let service = self.clone();
+        self.supervisors.spawn(async move { service.supervise_from(supervisor, events_rx).await });
+        Ok(true)
+    }
+
     /// A run that a previous server process left in flight cannot be followed any more:
     /// its unfinished steps and the run itself are ended, with the reason recorded.
     async fn settle_interrupted(&self, run_id: i64) -> ServiceResult<()> {
         let run = self.run_summary(run_id).await?;
         let steps = self.store.steps(run_id).await?;
-        let mut supervisor =
-            Supervisor::new(run_id, steps.iter().map(|s| s.name.clone()).collect(), self.store.last_seq(run_id).await?);
-        supervisor.steps = steps.iter().map(|s| s.status).collect();
-        supervisor.run = run.status;
-        supervisor.cancel_requested = run.status == RunStatus::Cancelling;
+        let mut supervisor = Supervisor::restore(&run, &steps, self.store.last_seq(run_id).await?);
         supervisor.abandon("the server stopped while this run was in flight");
         tracing::warn!(run = run_id, "settled a run left in flight by a previous server process");
         self.commit(&mut supervisor).await
@@ -568,6 +619,8 @@ struct Supervisor {
     seq: i64,
     batch: Batch,
     finished: bool,
+    /// The engine let go of the run without ending it; a later process resumes it.
+    detached: bool,
     hooks: RunHooks,
     /// Step changes some webhook listens for, to announce once they are committed.
     notices: Vec<StepChange>,
@@ -649,9 +702,19 @@ impl Supervisor {
             seq: last_seq,
             batch: Batch::default(),
             finished: false,
+            detached: false,
             hooks: RunHooks::default(),
             notices: Vec::new(),
         }
+    }
+
+    /// A supervisor for a run on record, taking up where its events end.
+    fn restore(run: &RunSummary, steps: &[StepState], last_seq: i64) -> Self {
+        let mut supervisor = Supervisor::new(run.id, steps.iter().map(|s| s.name.clone()).collect(), last_seq);
+        supervisor.steps = steps.iter().map(|s| s.status).collect();
+        supervisor.run = run.status;
+        supervisor.cancel_requested = run.status == RunStatus::Cancelling;
+        supervisor
     }
 
     fn push(&mut self, body: EventBody) {
@@ -714,6 +777,7 @@ impl Supervisor {
                 self.finished = true;
                 self.refresh_run();
             }
+            EngineEvent::Detached => self.detached = true,
         }
     }
 

@@ -624,6 +624,38 @@ impl Store {
             .collect()
     }
 
+    /// Per step of a run: log pieces recorded from the step itself (the engines' system
+    /// lines not counted), and whether it ever waited for approval.
+    pub async fn step_progress(&self, run_id: i64, steps: usize) -> StoreResult<(Vec<u64>, Vec<bool>)> {
+        let mut lines = vec![0u64; steps];
+        let mut waited = vec![false; steps];
+        let counts = sqlx::query(
+            "SELECT step, COUNT(*) AS n FROM run_events \
+             WHERE run_id = ? AND kind = 'log' AND stream != 'system' GROUP BY step",
+        )
+        .bind(run_id)
+        .fetch_all(&self.writer)
+        .await?;
+        for row in counts {
+            let (step, count): (i64, i64) = (row.try_get("step")?, row.try_get("n")?);
+            if let Some(slot) = lines.get_mut(step as usize) {
+                *slot = count as u64;
+            }
+        }
+        let gates = sqlx::query(
+            "SELECT DISTINCT step FROM run_events WHERE run_id = ? AND kind = 'step' AND status = 'waiting_approval'",
+        )
+        .bind(run_id)
+        .fetch_all(&self.writer)
+        .await?;
+        for row in gates {
+            if let Some(slot) = waited.get_mut(row.try_get::<i64, _>("step")? as usize) {
+                *slot = true;
+            }
+        }
+        Ok((lines, waited))
+    }
+
     /// Runs left in flight by a previous server process.
     pub async fn unfinished_runs(&self) -> StoreResult<Vec<i64>> {
         let rows = sqlx::query("SELECT id FROM runs WHERE finished_at IS NULL").fetch_all(&self.writer).await?;

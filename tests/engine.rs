@@ -3,43 +3,7 @@
 mod common;
 
 use app::model::{EventBody, LogStream, RunStatus, StepStatus};
-use common::{SseEvent, TestApp};
-
-fn logs(events: &[SseEvent], step: &str) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match &e.event.body {
-            EventBody::Log { step: s, text, .. } if s == step => Some(text.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-fn step_statuses(events: &[SseEvent], step: &str) -> Vec<StepStatus> {
-    events
-        .iter()
-        .filter_map(|e| match &e.event.body {
-            EventBody::Step { step: s, status, .. } if s == step => Some(*status),
-            _ => None,
-        })
-        .collect()
-}
-
-fn outcome(events: &[SseEvent]) -> (RunStatus, Option<String>) {
-    match &events.last().expect("events").event.body {
-        EventBody::Run { status, message } => (*status, message.clone()),
-        other => panic!("last event is not the run's end: {other:?}"),
-    }
-}
-
-/// Seq of the event where a step reached a status.
-fn seq_of(events: &[SseEvent], step: &str, wanted: StepStatus) -> i64 {
-    events
-        .iter()
-        .find(|e| matches!(&e.event.body, EventBody::Step { step: s, status, .. } if s == step && *status == wanted))
-        .unwrap_or_else(|| panic!("{step} never became {wanted}"))
-        .id
-}
+use common::{logs, outcome, seq_of, step_statuses, SseEvent, TestApp};
 
 #[tokio::test]
 async fn steps_start_only_after_their_needs_succeed() {

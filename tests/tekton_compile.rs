@@ -7,7 +7,7 @@ mod crd;
 
 use app::definition::Params;
 use crd::TektonSchemas;
-use conveyor::engine::tekton::compile::{compile, pipeline_run_name, CompileError, TektonSettings};
+use conveyor::engine::tekton::compile::{compile, pipeline_run_name, CompileError, TektonSettings, Workspace};
 use conveyor::engine::RunRequest;
 use serde_json::{json, Value};
 
@@ -71,7 +71,7 @@ fn strings(value: &Value, path: String, out: &mut Vec<(String, String)>) {
 fn a_staged_pipeline_compiles_to_a_pipeline_run_tekton_accepts() {
     let schemas = TektonSchemas::load();
     let run = request(SHIP, [("EXTRA".to_owned(), "from the run dialog".to_owned())].into());
-    let object = compile(&run, &all_steps(&run), 0, &settings()).expect("compiles");
+    let object = compile(&run, &all_steps(&run), 0, Workspace::PerRun, &settings()).expect("compiles");
     assert_eq!(schemas.pipeline_run_problems(&object), Vec::<String>::new(), "{object:#}");
 
     assert_eq!(object["metadata"]["name"], "ship-42");
@@ -141,7 +141,7 @@ fn a_staged_pipeline_compiles_to_a_pipeline_run_tekton_accepts() {
 fn the_validator_catches_unknown_and_misplaced_fields() {
     let schemas = TektonSchemas::load();
     let run = request(SHIP, Params::new());
-    let good = compile(&run, &all_steps(&run), 0, &settings()).expect("compiles");
+    let good = compile(&run, &all_steps(&run), 0, Workspace::PerRun, &settings()).expect("compiles");
     let mutations: [(&str, fn(&mut Value)); 5] = [
         ("v1beta1 field on a v1 PipelineRun", |v| v["spec"]["serviceAccountName"] = json!("x")),
         ("unknown step field", |v| v["spec"]["pipelineSpec"]["tasks"][0]["taskSpec"]["steps"][0]["scirpt"] = json!("x")),
@@ -161,13 +161,18 @@ fn a_segment_after_an_approval_gate_runs_only_its_own_steps() {
     let schemas = TektonSchemas::load();
     let run = request(SHIP, Params::new());
     let release = run.plan.steps.iter().position(|s| s.name == "release").expect("release");
-    let object = compile(&run, &[release], 1, &settings()).expect("compiles");
+    let object = compile(&run, &[release], 1, Workspace::Claim("conveyor-run-7"), &settings()).expect("compiles");
     assert_eq!(schemas.pipeline_run_problems(&object), Vec::<String>::new());
     assert_eq!(object["metadata"]["name"], "ship-42-1");
     assert_eq!(object["metadata"]["labels"]["conveyor.dev/segment"], "1");
     let tasks = object["spec"]["pipelineSpec"]["tasks"].as_array().expect("tasks");
     assert_eq!(tasks.len(), 1);
     assert_eq!(tasks[0].get("runAfter"), None, "its needs ran in the earlier segment");
+    assert_eq!(
+        object["spec"]["workspaces"],
+        json!([{"name": "workspace", "persistentVolumeClaim": {"claimName": "conveyor-run-7"}}]),
+        "a later segment binds the run's own claim, so it sees the files of the earlier ones"
+    );
 }
 
 #[test]
@@ -176,7 +181,7 @@ fn imports_compile_too() {
     for fixture in ["kubeci-workflow.yaml", "taskflow-task.yaml"] {
         let source = std::fs::read_to_string(format!("{}/tests/fixtures/{fixture}", env!("CARGO_MANIFEST_DIR"))).expect("fixture");
         let run = request(&source, Params::new());
-        let object = compile(&run, &all_steps(&run), 0, &TektonSettings::new("ci")).expect(fixture);
+        let object = compile(&run, &all_steps(&run), 0, Workspace::PerRun, &TektonSettings::new("ci")).expect(fixture);
         assert_eq!(schemas.pipeline_run_problems(&object), Vec::<String>::new(), "{fixture}: {object:#}");
         assert_eq!(object["spec"].get("taskRunTemplate"), None);
     }
@@ -187,7 +192,7 @@ fn a_step_with_nothing_to_run_is_refused() {
     // Validation refuses such a step; the compiler does not rely on that.
     let mut run = request("name: empty\nstages:\n  - name: s\n    steps:\n      - {name: nothing, image: alpine}\n", Params::new());
     run.pipeline.stages[0].steps[0].image = None;
-    assert_eq!(compile(&run, &[0], 0, &TektonSettings::new("ci")), Err(CompileError::NothingToRun("nothing".into())));
+    assert_eq!(compile(&run, &[0], 0, Workspace::PerRun, &TektonSettings::new("ci")), Err(CompileError::NothingToRun("nothing".into())));
 }
 
 #[test]

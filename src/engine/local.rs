@@ -204,7 +204,7 @@ async fn schedule(context: Arc<RunContext>, mut control: mpsc::Receiver<Control>
             }
             message = control.recv(), if control_open => match message {
                 None => control_open = false,
-                Some(Control::Cancel) if !cancel_requested => {
+                Some(Control::Cancel | Control::Shutdown) if !cancel_requested => {
                     cancel_requested = true;
                     context.emit(EngineEvent::Cancelling).await;
                     for token in tokens.values() {

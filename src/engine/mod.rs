@@ -49,6 +49,9 @@ pub enum EngineEvent {
     Cancelling,
     /// Every step has ended; nothing follows.
     Finished,
+    /// The engine let go of the run without ending it (the server is stopping and the run
+    /// goes on elsewhere); a later server process resumes it. Nothing follows.
+    Detached,
 }
 
 /// What the service may ask of a running run.
@@ -57,12 +60,29 @@ pub enum Control {
     Cancel,
     Approve(usize),
     Refuse(usize),
+    /// The server is stopping: the engine ends the run (its steps cannot outlive the server)
+    /// or lets go of it (they can) and says which.
+    Shutdown,
+}
+
+/// What is on record about a run a previous server process left in flight.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    pub steps: Vec<StepStatus>,
+    /// Approval steps already approved.
+    pub approved: Vec<bool>,
+    /// Log lines (and pieces of long lines) already recorded per step, engine system lines
+    /// not counted: a resumed engine skips this many so no line is repeated.
+    pub log_lines: Vec<u64>,
+    pub cancel_requested: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("could not prepare the run's workspace at {path}")]
     Workspace { path: String, #[source] source: std::io::Error },
+    #[error("Kubernetes: {0}")]
+    Cluster(String),
 }
 
 #[async_trait::async_trait]
@@ -72,4 +92,18 @@ pub trait Engine: Send + Sync {
     /// Starts a run. Events flow into `events` until [`EngineEvent::Finished`]; the returned
     /// sender takes cancel and approval decisions.
     async fn start(&self, run: RunRequest, events: mpsc::Sender<EngineEvent>) -> Result<mpsc::Sender<Control>, EngineError>;
+
+    /// Picks up a run a previous server process left in flight, from what is on record.
+    /// `None`: this engine's runs end with the process that ran them.
+    async fn resume(
+        &self,
+        _run: RunRequest,
+        _progress: Progress,
+        _events: mpsc::Sender<EngineEvent>,
+    ) -> Result<Option<mpsc::Sender<Control>>, EngineError> {
+        Ok(None)
+    }
+
+    /// Stops what the engine runs beside its runs (watchers); called last at shutdown.
+    async fn shutdown(&self) {}
 }

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use app::model::RunEvent;
+use app::model::{EventBody, RunEvent, RunStatus, StepStatus};
 use conveyor::config::ServeConfig;
 use conveyor::service::Service;
 use conveyor::Server;
@@ -28,7 +28,11 @@ impl TestApp {
     }
 
     pub async fn spawn_with(adjust: impl FnOnce(&mut ServeConfig)) -> TestApp {
-        let data_dir = tempfile::tempdir().expect("temp dir");
+        TestApp::spawn_in(tempfile::tempdir().expect("temp dir"), adjust).await
+    }
+
+    /// A server on an existing data directory (what a restart finds).
+    pub async fn spawn_in(data_dir: TempDir, adjust: impl FnOnce(&mut ServeConfig)) -> TestApp {
         let mut config = ServeConfig::for_data_dir(data_dir.path().to_path_buf());
         adjust(&mut config);
         let server = Server::bind(&config).await.expect("server starts");
@@ -101,13 +105,19 @@ impl TestApp {
         self.events(run, None).await.until_end().await
     }
 
-    pub async fn stop(mut self) {
+    pub async fn stop(self) {
+        self.stop_keeping_data().await;
+    }
+
+    /// Stops the server as a signal would, and hands back its data directory.
+    pub async fn stop_keeping_data(mut self) -> TempDir {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         if let Some(server) = self.server.take() {
             server.await.expect("server task");
         }
+        self.data_dir
     }
 }
 
@@ -181,4 +191,43 @@ impl SseReader {
         }
         panic!("stream ended before the awaited event; got {events:?}");
     }
+}
+
+/// The log lines of a step, in order.
+pub fn logs(events: &[SseEvent], step: &str) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match &e.event.body {
+            EventBody::Log { step: s, text, .. } if s == step => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The statuses a step went through, in order.
+pub fn step_statuses(events: &[SseEvent], step: &str) -> Vec<StepStatus> {
+    events
+        .iter()
+        .filter_map(|e| match &e.event.body {
+            EventBody::Step { step: s, status, .. } if s == step => Some(*status),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The run's final status and message (the last event).
+pub fn outcome(events: &[SseEvent]) -> (RunStatus, Option<String>) {
+    match &events.last().expect("events").event.body {
+        EventBody::Run { status, message } => (*status, message.clone()),
+        other => panic!("last event is not the run's end: {other:?}"),
+    }
+}
+
+/// Seq of the event where a step reached a status.
+pub fn seq_of(events: &[SseEvent], step: &str, wanted: StepStatus) -> i64 {
+    events
+        .iter()
+        .find(|e| matches!(&e.event.body, EventBody::Step { step: s, status, .. } if s == step && *status == wanted))
+        .unwrap_or_else(|| panic!("{step} never became {wanted}"))
+        .id
 }

@@ -55,6 +55,16 @@ impl TektonSettings {
     }
 }
 
+/// Where a PipelineRun's shared workspace lives.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Workspace<'a> {
+    /// A PVC Tekton makes for this PipelineRun alone (and deletes with it).
+    PerRun,
+    /// An existing PVC: a run split at approval gates into several PipelineRuns keeps its
+    /// files from one to the next.
+    Claim(&'a str),
+}
+
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CompileError {
     #[error("step index {0} is not in the plan")]
@@ -73,7 +83,13 @@ pub fn pipeline_run_name(pipeline: &str, run_id: i64, segment: usize) -> String 
 
 /// Compiles the steps `steps` (plan indices) of a run. A need outside `steps` is taken as
 /// already met (an earlier segment); needs inside become `runAfter`.
-pub fn compile(run: &RunRequest, steps: &[usize], segment: usize, settings: &TektonSettings) -> Result<Value, CompileError> {
+pub fn compile(
+    run: &RunRequest,
+    steps: &[usize],
+    segment: usize,
+    workspace: Workspace<'_>,
+    settings: &TektonSettings,
+) -> Result<Value, CompileError> {
     let mut run_params = Vec::new();
     let mut pipeline_params = Vec::new();
     let mut tasks = Vec::new();
@@ -162,14 +178,9 @@ pub fn compile(run: &RunRequest, steps: &[usize], segment: usize, settings: &Tek
         }
     }
 
-    let claim = PersistentVolumeClaimSpec {
-        access_modes: Some(vec!["ReadWriteOnce".into()]),
-        resources: Some(VolumeResourceRequirements {
-            requests: Some([("storage".to_owned(), Quantity(settings.workspace_size.clone()))].into()),
-            ..Default::default()
-        }),
-        storage_class_name: settings.storage_class.clone(),
-        ..Default::default()
+    let binding = match workspace {
+        Workspace::PerRun => json!({"name": WORKSPACE, "volumeClaimTemplate": {"spec": workspace_claim(settings)}}),
+        Workspace::Claim(name) => json!({"name": WORKSPACE, "persistentVolumeClaim": {"claimName": name}}),
     };
     let mut spec = json!({
         "params": run_params,
@@ -178,7 +189,7 @@ pub fn compile(run: &RunRequest, steps: &[usize], segment: usize, settings: &Tek
             "workspaces": [{"name": WORKSPACE}],
             "tasks": tasks,
         },
-        "workspaces": [{"name": WORKSPACE, "volumeClaimTemplate": {"spec": claim}}],
+        "workspaces": [binding],
         // Step timeouts apply per task; the run as a whole has none, as on the local engine.
         "timeouts": {"pipeline": "0"},
     });
@@ -203,4 +214,17 @@ pub fn compile(run: &RunRequest, steps: &[usize], segment: usize, settings: &Tek
         },
         "spec": spec,
     }))
+}
+
+/// The volume a run's workspace asks for.
+pub fn workspace_claim(settings: &TektonSettings) -> PersistentVolumeClaimSpec {
+    PersistentVolumeClaimSpec {
+        access_modes: Some(vec!["ReadWriteOnce".into()]),
+        resources: Some(VolumeResourceRequirements {
+            requests: Some([("storage".to_owned(), Quantity(settings.workspace_size.clone()))].into()),
+            ..Default::default()
+        }),
+        storage_class_name: settings.storage_class.clone(),
+        ..Default::default()
+    }
 }
