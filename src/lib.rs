@@ -26,7 +26,7 @@ use crate::config::{EngineKind, ServeConfig};
 use crate::engine::local::{LocalConfig, LocalEngine};
 use crate::engine::tekton::compile::TektonSettings;
 use crate::engine::tekton::{ClusterConfig, TektonEngine};
-use crate::engine::Engine;
+use crate::engine::{Engine, Engines};
 use crate::service::Service;
 use crate::store::Store;
 
@@ -69,21 +69,27 @@ impl Server {
             retry_delays: config.webhook_retry_delays.clone(),
             ..Default::default()
         };
-        let engine: Arc<dyn Engine> = match config.engine {
-            EngineKind::Local => Arc::new(LocalEngine::new(local)),
-            EngineKind::Tekton => {
-                let settings = TektonSettings {
-                    namespace: config.tekton_namespace.clone(),
-                    service_account: config.tekton_service_account.clone(),
-                    default_image: config.tekton_default_image.clone(),
-                    workspace_size: config.tekton_workspace_size.clone(),
-                    storage_class: config.tekton_storage_class.clone(),
-                };
-                let cluster = ClusterConfig { kubeconfig: config.kubeconfig.clone() };
-                Arc::new(TektonEngine::connect(&cluster, settings).await?)
-            }
+        let local: Arc<dyn Engine> = Arc::new(LocalEngine::new(local));
+        // Tekton is there when it is the default or a cluster is named, so pipelines can ask for it.
+        let tekton: Option<Arc<dyn Engine>> = if config.engine == EngineKind::Tekton || config.kubeconfig.is_some() {
+            let settings = TektonSettings {
+                namespace: config.tekton_namespace.clone(),
+                service_account: config.tekton_service_account.clone(),
+                default_image: config.tekton_default_image.clone(),
+                workspace_size: config.tekton_workspace_size.clone(),
+                storage_class: config.tekton_storage_class.clone(),
+            };
+            let cluster = ClusterConfig { kubeconfig: config.kubeconfig.clone() };
+            Some(Arc::new(TektonEngine::connect(&cluster, settings).await?))
+        } else {
+            None
         };
-        let service = Service::start(store, engine, webhooks).await?;
+        let engines = match (config.engine, tekton) {
+            (EngineKind::Tekton, Some(tekton)) => Engines::new(tekton).with(local),
+            (_, Some(tekton)) => Engines::new(local).with(tekton),
+            (_, None) => Engines::new(local),
+        };
+        let service = Service::start(store, engines, webhooks).await?;
         let listener = TcpListener::bind(config.bind)
             .await
             .map_err(|source| StartError::Bind { addr: config.bind, source })?;

@@ -17,7 +17,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::task::TaskTracker;
 
-use crate::engine::{Control, Engine, EngineError, EngineEvent, Progress, RunRequest};
+use crate::engine::{Control, Engine, EngineError, EngineEvent, Engines, Progress, RunRequest};
 use crate::hub::Hub;
 use crate::webhooks::{Notice, WebhookConfig, Webhooks};
 use crate::store::{now_ms, Batch, NewStep, PipelineRow, RunFilter, Store, StoreError};
@@ -54,7 +54,7 @@ const COMMIT_WINDOW: Duration = Duration::from_millis(4);
 
 pub struct Service {
     store: Store,
-    engine: Arc<dyn Engine>,
+    engines: Engines,
     hub: Arc<Hub>,
     controls: Mutex<HashMap<i64, mpsc::Sender<Control>>>,
     supervisors: TaskTracker,
@@ -64,13 +64,13 @@ pub struct Service {
 
 impl Service {
     /// Builds the service and settles runs a previous process left in flight.
-    pub async fn start(store: Store, engine: Arc<dyn Engine>, webhooks: WebhookConfig) -> ServiceResult<Arc<Service>> {
+    pub async fn start(store: Store, engines: Engines, webhooks: WebhookConfig) -> ServiceResult<Arc<Service>> {
         let deliveries = TaskTracker::new();
         let service = Arc::new(Service {
             webhooks: Webhooks::start(store.clone(), webhooks, deliveries.clone()),
             deliveries,
             store,
-            engine,
+            engines,
             hub: Arc::new(Hub::default()),
             controls: Mutex::new(HashMap::new()),
             supervisors: TaskTracker::new(),
@@ -87,8 +87,31 @@ impl Service {
         &self.store
     }
 
-    pub fn engine_name(&self) -> &'static str {
-        self.engine.name()
+    /// The engine runs go to unless their pipeline asks for another.
+    pub fn default_engine(&self) -> &'static str {
+        self.engines.default_engine().name()
+    }
+
+    /// Every engine this server can run on.
+    pub fn engine_names(&self) -> Vec<&'static str> {
+        self.engines.names()
+    }
+
+    /// The engine a pipeline's runs go to: its own choice, or the server's default.
+    fn engine_for(&self, pipeline: &Pipeline) -> ServiceResult<Arc<dyn Engine>> {
+        let Some(choice) = pipeline.engine else { return Ok(self.engines.default_engine().clone()) };
+        self.engines.named(choice.as_str()).cloned().ok_or_else(|| {
+            ServiceError::Invalid(vec![Problem::new(
+                "engine",
+                format!(
+                    "pipeline \"{}\" asks for the {} engine, which this server does not have (it has: {}); \
+                     start the server with --kubeconfig (or --engine tekton) to add it",
+                    pipeline.name,
+                    choice.as_str(),
+                    self.engines.names().join(", ")
+                ),
+            )])
+        })
     }
 
     fn controls(&self) -> std::sync::MutexGuard<'_, HashMap<i64, mpsc::Sender<Control>>> {
@@ -110,7 +133,9 @@ impl Service {
             self.deliveries.wait().await;
         })
         .await;
-        self.engine.shutdown().await;
+        for engine in self.engines.iter() {
+            engine.shutdown().await;
+        }
     }
 
     // ---- pipelines ----
@@ -153,6 +178,7 @@ impl Service {
             created_at: row.created_at,
             updated_at: row.updated_at,
             source: row.source,
+            engine: definition.engine.map_or(self.default_engine(), |choice| choice.as_str()).to_owned(),
             definition,
             plan,
             latest_run,
@@ -241,6 +267,7 @@ impl Service {
         if !missing.is_empty() {
             return Err(ServiceError::Invalid(missing));
         }
+        let engine = self.engine_for(&pipeline)?;
         let steps: Vec<NewStep> = plan
             .steps
             .iter()
@@ -251,7 +278,7 @@ impl Service {
                 approval: s.approval,
             })
             .collect();
-        let run = match self.store.create_run(row.id, row.version, tag, &params, &steps).await {
+        let run = match self.store.create_run(row.id, row.version, tag, &params, &steps, engine.name()).await {
             Ok(run) => run,
             Err(StoreError::ActiveRun) => {
                 let active = self.latest_run(row.id).await?;
@@ -268,7 +295,7 @@ impl Service {
         let request = RunRequest { run_id: run.id, pipeline, plan: plan.clone(), tag: tag.to_owned(), params };
         let step_names: Vec<String> = plan.steps.iter().map(|s| s.name.clone()).collect();
         let hooks = RunHooks::new(&run, &request.pipeline, &plan);
-        match self.engine.start(request, events_tx).await {
+        match engine.start(request, events_tx).await {
             Ok(control) => {
                 self.controls().insert(run.id, control);
                 let service = self.clone();
@@ -278,7 +305,7 @@ impl Service {
             Err(err) => {
                 tracing::error!(run = run.id, error = %err, "engine could not start the run");
                 let mut supervisor = Supervisor::new(run.id, step_names, 0);
-                supervisor.abandon(&format!("the {} engine could not start the run: {err}", self.engine.name()));
+                supervisor.abandon(&format!("the {} engine could not start the run: {err}", engine.name()));
                 self.commit(&mut supervisor).await?;
                 self.hub.close(run.id);
                 Ok(self.get_run(run.id).await?.run)
@@ -492,6 +519,7 @@ impl Service {
     /// picks it up if it can (its steps ran somewhere that outlived that process).
     async fn resume(self: &Arc<Self>, run_id: i64) -> ServiceResult<bool> {
         let run = self.run_summary(run_id).await?;
+        let Some(engine) = self.engines.named(&run.engine).cloned() else { return Ok(false) };
         let (pipeline_id, version) = self.store.run_origin(run_id).await?;
         let stored = self
             .store
@@ -516,7 +544,7 @@ impl Service {
         let hooks = RunHooks::new(&run, &pipeline, &plan);
         let request = RunRequest { run_id, pipeline, plan, tag: run.tag.clone(), params };
         let (events_tx, events_rx) = mpsc::channel(1024);
-        let control = match self.engine.resume(request, progress, events_tx).await {
+        let control = match engine.resume(request, progress, events_tx).await {
             Ok(Some(control)) => control,
             Ok(None) => return Ok(false),
             Err(err) => {
@@ -526,7 +554,7 @@ impl Service {
         };
         let mut supervisor = Supervisor::restore(&run, &steps, self.store.last_seq(run_id).await?);
         supervisor.hooks = hooks;
-        tracing::info!(run = run_id, engine = self.engine.name(), "resumed a run left in flight by a previous server process");
+        tracing::info!(run = run_id, engine = engine.name(), "resumed a run left in flight by a previous server process");
         self.hub.open(run_id);
         self.controls().insert(run_id, control);
         let service = self.clone();

@@ -88,7 +88,7 @@ fn corrupt(what: impl std::fmt::Display) -> StoreError {
 }
 
 const RUN_COLUMNS: &str = "r.id, p.name AS pipeline, r.number, r.version, r.tag, r.status, r.message, \
-                           r.created_at, r.started_at, r.finished_at";
+                           r.created_at, r.started_at, r.finished_at, r.engine";
 
 fn run_summary(row: &SqliteRow) -> StoreResult<RunSummary> {
     Ok(RunSummary {
@@ -102,6 +102,7 @@ fn run_summary(row: &SqliteRow) -> StoreResult<RunSummary> {
         created_at: row.try_get("created_at")?,
         started_at: row.try_get("started_at")?,
         finished_at: row.try_get("finished_at")?,
+        engine: row.try_get("engine")?,
     })
 }
 
@@ -330,13 +331,14 @@ impl Store {
         tag: &str,
         params: &Params,
         steps: &[NewStep],
+        engine: &str,
     ) -> StoreResult<RunSummary> {
         let now = now_ms();
         let params = serde_json::to_string(params).map_err(corrupt)?;
         let mut tx = self.writer.begin().await?;
         let inserted = sqlx::query(
-            "INSERT INTO runs (pipeline_id, version, number, tag, params, status, created_at) \
-             VALUES (?1, ?2, (SELECT COALESCE(MAX(number), 0) + 1 FROM runs WHERE pipeline_id = ?1), ?3, ?4, 'pending', ?5) \
+            "INSERT INTO runs (pipeline_id, version, number, tag, params, status, created_at, engine) \
+             VALUES (?1, ?2, (SELECT COALESCE(MAX(number), 0) + 1 FROM runs WHERE pipeline_id = ?1), ?3, ?4, 'pending', ?5, ?6) \
              RETURNING id",
         )
         .bind(pipeline_id)
@@ -344,6 +346,7 @@ impl Store {
         .bind(tag)
         .bind(&params)
         .bind(now)
+        .bind(engine)
         .fetch_one(&mut *tx)
         .await;
         let run_id: i64 = match inserted {

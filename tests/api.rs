@@ -368,7 +368,7 @@ async fn runs_left_in_flight_by_a_crash_are_settled_at_start() {
             .iter()
             .map(|s| conveyor::store::NewStep { stage: "s".into(), name: s.name.clone(), needs: vec![], approval: false })
             .collect();
-        store.create_run(row.id, 1, "v1", &Default::default(), &steps).await.expect("run");
+        store.create_run(row.id, 1, "v1", &Default::default(), &steps, "local").await.expect("run");
         store.close().await;
     }
     let dir = data_dir.path().to_path_buf();
@@ -404,5 +404,37 @@ async fn run_listings_use_indices() {
             assert!(plan.contains("USING INDEX") || plan.contains("USING COVERING INDEX"), "{filter:?}: {plan}");
         }
     }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_pipeline_that_asks_for_an_engine_the_server_lacks_is_refused_at_run_time() {
+    let app = TestApp::spawn().await;
+    app.create_pipeline("name: local-one\nstages: [{name: s, steps: [{name: a, script: 'echo hi'}]}]").await;
+    app.create_pipeline("name: cluster-one\nengine: tekton\nstages: [{name: s, steps: [{name: a, script: 'echo hi'}]}]").await;
+    let (_, local) = app.get_json("/api/v1/pipelines/local-one").await;
+    let (_, cluster) = app.get_json("/api/v1/pipelines/cluster-one").await;
+    assert_eq!(local["engine"], "local", "the server's default: {local}");
+    assert_eq!(cluster["engine"], "tekton", "its own choice");
+
+    let response = app
+        .client
+        .post(app.url("/api/v1/pipelines/cluster-one/runs"))
+        .json(&json!({"tag": "v1"}))
+        .send()
+        .await
+        .expect("request");
+    let (status, body) = json_of(response).await;
+    assert_eq!(status, 422);
+    let message = body["message"].as_str().expect("message");
+    assert!(message.starts_with("engine: pipeline \"cluster-one\" asks for the tekton engine, which this server does not have (it has: local)"), "{message}");
+    let (_, runs) = app.get_json("/api/v1/pipelines/cluster-one/runs").await;
+    assert_eq!(runs["runs"], json!([]), "nothing recorded for a refused run");
+
+    let run = app.start_run("local-one", "v1").await;
+    let events = app.all_events(run).await;
+    assert!(matches!(events.last().map(|e| &e.event.body), Some(app::model::EventBody::Run { status: app::model::RunStatus::Succeeded, .. })));
+    let (_, detail) = app.get_json(&format!("/api/v1/runs/{run}")).await;
+    assert_eq!(detail["engine"], "local");
     app.stop().await;
 }

@@ -398,3 +398,36 @@ stages:
         assert!(used.contains(&expected), "the audit saw {expected:?}: {used:?}");
     }
 }
+
+#[tokio::test]
+async fn a_pipeline_can_ask_for_tekton_on_a_server_whose_default_is_local() {
+    let target = Target::new().await;
+    let app = TestApp::spawn_with(|config| {
+        target.configure(config);
+        config.engine = EngineKind::Local;
+    })
+    .await;
+    let (on_cluster, on_host) = (unique("on-cluster"), unique("on-host"));
+    app.create_pipeline(&format!("name: {on_cluster}\nengine: tekton\nstages: [{{name: s, steps: [{{name: a, script: 'echo where'}}]}}]")).await;
+    app.create_pipeline(&format!("name: {on_host}\nstages: [{{name: s, steps: [{{name: a, script: 'echo where'}}]}}]")).await;
+    let (_, detail) = app.get_json(&format!("/api/v1/pipelines/{on_host}")).await;
+    assert_eq!(detail["engine"], "local");
+
+    let cluster_run = app.start_run(&on_cluster, "v1").await;
+    let host_run = app.start_run(&on_host, "v1").await;
+    for run in [cluster_run, host_run] {
+        let events = app.all_events(run).await;
+        assert_eq!(outcome(&events).0, RunStatus::Succeeded);
+        assert_eq!(logs(&events, "a"), ["where"]);
+    }
+    let (_, detail) = app.get_json(&format!("/api/v1/runs/{cluster_run}")).await;
+    assert_eq!(detail["engine"], "tekton");
+    let (_, detail) = app.get_json(&format!("/api/v1/runs/{host_run}")).await;
+    assert_eq!(detail["engine"], "local");
+    if let Some(cluster) = target.fake("engine choice") {
+        let runs = cluster.objects("pipelineruns");
+        assert_eq!(runs.len(), 1, "only the pipeline that asked for Tekton went to the cluster");
+        assert_eq!(runs[0]["metadata"]["labels"]["conveyor.dev/run"], cluster_run.to_string());
+    }
+    app.stop().await;
+}

@@ -30,7 +30,30 @@ pub struct Pipeline {
     /// Reusable, versioned step templates referenced by `step.action` as `name@version`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub actions: Vec<Action>,
+    /// Where this pipeline's runs go, over the server's default engine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<EngineChoice>,
     pub stages: Vec<Stage>,
+}
+
+/// The engines a pipeline can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum EngineChoice {
+    /// Processes on the Conveyor host.
+    Local,
+    /// PipelineRuns on the Kubernetes cluster the server is configured for.
+    Tekton,
+}
+
+impl EngineChoice {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EngineChoice::Local => "local",
+            EngineChoice::Tekton => "tekton",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

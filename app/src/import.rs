@@ -109,6 +109,7 @@ pub fn kubeci_workflow(value: serde_yaml::Value) -> Result<Pipeline, Vec<Problem
         name: manifest.metadata.name,
         with: Default::default(),
         actions: Vec::new(),
+        engine: None,
         stages: vec![Stage { name: "steps".into(), needs: None, steps }],
     })
 }
@@ -133,6 +134,7 @@ pub fn taskflow_task(value: serde_yaml::Value) -> Result<Pipeline, Vec<Problem>>
         name: manifest.metadata.name,
         with: Default::default(),
         actions: Vec::new(),
+        engine: None,
         stages: vec![Stage { name: "steps".into(), needs: None, steps }],
     })
 }

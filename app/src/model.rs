@@ -195,6 +195,8 @@ pub struct RunSummary {
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
     pub message: Option<String>,
+    /// The engine the run went to: `local` or `tekton`.
+    pub engine: String,
 }
 
 impl RunSummary {
@@ -277,6 +279,8 @@ pub struct PipelineDetail {
     pub definition: Pipeline,
     pub plan: Plan,
     pub latest_run: Option<RunSummary>,
+    /// The engine its runs go to: its own `engine:`, or the server's default.
+    pub engine: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

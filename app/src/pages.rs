@@ -244,6 +244,9 @@ fn PipelineEditor(detail: PipelineDetail) -> impl IntoView {
         <div class="page-head">
             <h1>{name.clone()}</h1>
             <span class="muted">"version " {version}</span>
+            <span class="muted" id="pipeline-engine" title="where runs of this pipeline go (set `engine:` to choose)">
+                "engine " <code>{detail.engine.clone()}</code>
+            </span>
             <a href=history_href>"History"</a>
             {detail.latest_run.map(|r| view! {
                 <span class="muted">"latest: "</span>
@@ -348,6 +351,9 @@ fn RunView(detail: RunDetail) -> impl IntoView {
             <span id="run-status">{move || status_badge(run.read().status)}</span>
             <span class="muted">"tag " <code>{detail.run.tag.clone()}</code></span>
             <span class="muted">{format!("version {}", detail.run.version)}</span>
+            <span class="muted" id="run-engine" title="where this run's steps ran">
+                "engine " <code>{detail.run.engine.clone()}</code>
+            </span>
             <span class="muted">
                 {move || {
                     let r = run.read();

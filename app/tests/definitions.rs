@@ -56,6 +56,10 @@ fn bad_inputs_get_exact_messages_with_their_place() {
             vec!["stages[0].steps[0]: `script` and `command` exclude each other; keep one"],
         ),
         (
+            "name: a\nengine: docker\nstages: [{name: s, steps: [{name: x, script: a}]}]".into(),
+            vec!["engine: unknown variant `docker`, expected `local` or `tekton`"],
+        ),
+        (
             "name: a\nstages: [{name: s, steps: [{name: x}]}]".into(),
             vec!["stages[0].steps[0]: a step needs a `script`, a `command` or an `image`"],
         ),

@@ -107,3 +107,37 @@ pub trait Engine: Send + Sync {
     /// Stops what the engine runs beside its runs (watchers); called last at shutdown.
     async fn shutdown(&self) {}
 }
+
+/// The engines a server has: the default, and any other a pipeline may ask for by name.
+#[derive(Clone)]
+pub struct Engines {
+    all: Vec<std::sync::Arc<dyn Engine>>,
+}
+
+impl Engines {
+    pub fn new(default: std::sync::Arc<dyn Engine>) -> Engines {
+        Engines { all: vec![default] }
+    }
+
+    /// Adds an engine pipelines may choose with `engine:`.
+    pub fn with(mut self, engine: std::sync::Arc<dyn Engine>) -> Engines {
+        self.all.push(engine);
+        self
+    }
+
+    pub fn default_engine(&self) -> &std::sync::Arc<dyn Engine> {
+        &self.all[0]
+    }
+
+    pub fn named(&self, name: &str) -> Option<&std::sync::Arc<dyn Engine>> {
+        self.all.iter().find(|engine| engine.name() == name)
+    }
+
+    pub fn names(&self) -> Vec<&'static str> {
+        self.all.iter().map(|engine| engine.name()).collect()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &std::sync::Arc<dyn Engine>> {
+        self.all.iter()
+    }
+}
