@@ -9,6 +9,7 @@ use std::time::Duration;
 use app::definition::Problem;
 use app::model::{
     PipelineDetail, PipelineSummary, PipelineVersion, RunDetail, RunEvent, RunPage, RunStatus, RunSummary, Validation,
+    WorkflowDetail, WorkflowSummary,
 };
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection, StringRejection};
@@ -34,6 +35,9 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/pipelines/{name}/versions", get(list_versions))
         .route("/pipelines/{name}/versions/{version}", get(get_version))
         .route("/pipelines/{name}/runs", get(list_pipeline_runs).post(create_run).delete(delete_runs))
+        .route("/workflows", get(list_workflows).post(create_workflow))
+        .route("/workflows/{name}", get(get_workflow).put(update_workflow).delete(delete_workflow))
+        .route("/workflows/{name}/runs", get(list_pipeline_runs).post(create_workflow_run).delete(delete_runs))
         .route("/validate", post(validate))
         .route("/runs", get(list_runs))
         .route("/runs/{id}", get(get_run))
@@ -105,6 +109,7 @@ impl From<ServiceError> for ApiError {
                 api.body.problems = problems;
                 api
             }
+            ServiceError::Cluster(message) => ApiError::new(StatusCode::BAD_GATEWAY, "cluster", message),
             internal @ (ServiceError::Store(_) | ServiceError::Engine(_)) => {
                 tracing::error!(error = ?internal, "request failed");
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; the server log has details")
@@ -340,6 +345,73 @@ async fn delete_runs(State(service): State<Arc<Service>>, ApiPath(name): ApiPath
     Ok(Json(Deleted { deleted: service.delete_runs(&name).await? }))
 }
 
+#[utoipa::path(get, path = "/api/v1/workflows", tag = "workflows",
+    responses((status = 200, description = "All workflows, by name, with their latest run", body = [WorkflowSummary])))]
+async fn list_workflows(State(service): State<Arc<Service>>) -> ApiResult<Json<Vec<WorkflowSummary>>> {
+    Ok(Json(service.list_workflows().await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/workflows", tag = "workflows",
+    request_body(content = String, content_type = "application/yaml", description = "A workflow (seed 000) in YAML or JSON"),
+    responses(
+        (status = 201, description = "Created; its secrets, service account and role binding are on the cluster", body = WorkflowDetail),
+        (status = 409, description = "A workflow or pipeline with that name, or a Deployment of that name, exists", body = ErrorBody),
+        (status = 422, description = "The document has problems", body = ErrorBody),
+        (status = 502, description = "The cluster refused; nothing was saved", body = ErrorBody)))]
+async fn create_workflow(State(service): State<Arc<Service>>, Document(source): Document) -> ApiResult<(StatusCode, Json<WorkflowDetail>)> {
+    Ok((StatusCode::CREATED, Json(service.create_workflow(&source).await?)))
+}
+
+#[utoipa::path(get, path = "/api/v1/workflows/{name}", tag = "workflows",
+    params(("name" = String, Path, description = "Workflow name")),
+    responses((status = 200, description = "The workflow (passwords shown as \"********\"), its status and sub-tasks", body = WorkflowDetail),
+              (status = 404, description = "No such workflow", body = ErrorBody)))]
+async fn get_workflow(State(service): State<Arc<Service>>, ApiPath(name): ApiPath<String>) -> ApiResult<Json<WorkflowDetail>> {
+    Ok(Json(service.get_workflow(&name).await?))
+}
+
+#[utoipa::path(put, path = "/api/v1/workflows/{name}", tag = "workflows",
+    params(("name" = String, Path, description = "Workflow name")),
+    request_body(content = String, content_type = "application/yaml", description = "The new document; \"********\" keeps a stored password"),
+    responses((status = 200, description = "Saved as a new version; secrets rotated on the cluster", body = WorkflowDetail),
+              (status = 404, description = "No such workflow", body = ErrorBody),
+              (status = 422, description = "The document has problems", body = ErrorBody),
+              (status = 502, description = "The cluster refused; nothing was saved", body = ErrorBody)))]
+async fn update_workflow(
+    State(service): State<Arc<Service>>,
+    ApiPath(name): ApiPath<String>,
+    Document(source): Document,
+) -> ApiResult<Json<WorkflowDetail>> {
+    Ok(Json(service.update_workflow(&name, &source).await?))
+}
+
+#[utoipa::path(delete, path = "/api/v1/workflows/{name}", tag = "workflows",
+    params(("name" = String, Path, description = "Workflow name")),
+    responses((status = 204, description = "Deleted with its runs, secrets, service account and role binding"),
+              (status = 404, description = "No such workflow", body = ErrorBody),
+              (status = 409, description = "A run is in flight", body = ErrorBody),
+              (status = 502, description = "The cluster refused; nothing was deleted", body = ErrorBody)))]
+async fn delete_workflow(State(service): State<Arc<Service>>, ApiPath(name): ApiPath<String>) -> ApiResult<StatusCode> {
+    service.delete_workflow(&name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/workflows/{name}/runs", tag = "workflows",
+    params(("name" = String, Path, description = "Workflow name")),
+    request_body = CreateRun,
+    responses((status = 201, description = "The run was started: build, push, and (autoDeploy) deploy", body = RunSummary),
+              (status = 404, description = "No such workflow", body = ErrorBody),
+              (status = 409, description = "The workflow already has a pending or running run", body = ErrorBody),
+              (status = 422, description = "Bad tag or params, or no engine for it", body = ErrorBody)))]
+async fn create_workflow_run(
+    State(service): State<Arc<Service>>,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(request): ApiJson<CreateRun>,
+) -> ApiResult<(StatusCode, Json<RunSummary>)> {
+    let run = service.start_workflow_run(&name, &request.tag, request.params).await?;
+    Ok((StatusCode::CREATED, Json(run)))
+}
+
 #[utoipa::path(get, path = "/api/v1/runs", tag = "runs", params(RunQuery),
     responses((status = 200, description = "A page of all runs, newest first", body = RunPage),
               (status = 400, description = "Bad filter", body = ErrorBody)))]
@@ -444,9 +516,11 @@ async fn unknown_route() -> ApiError {
     paths(
         list_pipelines, create_pipeline, get_pipeline, update_pipeline, delete_pipeline, list_versions, get_version,
         validate, create_run, list_pipeline_runs, delete_runs, list_runs, get_run, cancel_run, approve_step,
-        refuse_step, run_log, run_events
+        refuse_step, run_log, run_events, list_workflows, create_workflow, get_workflow, update_workflow,
+        delete_workflow, create_workflow_run
     ),
     tags((name = "pipelines", description = "Definitions and their versions"),
+         (name = "workflows", description = "Build → push → deploy workflows (seed 000)"),
          (name = "runs", description = "Runs, approvals, logs and live events"))
 )]
 pub struct ApiDoc;

@@ -69,6 +69,10 @@ pub struct ServeConfig {
     /// Storage class of the workspace volumes [default: the cluster's default].
     #[arg(long, env = "CONVEYOR_TEKTON_STORAGE_CLASS")]
     pub tekton_storage_class: Option<String>,
+    /// Key that seals stored secrets (workflow credentials); made (0600) if missing. Keep it
+    /// apart from the database [default: DATA_DIR/secret.key].
+    #[arg(long, env = "CONVEYOR_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
     /// The built site (WASM, JS, CSS) that cargo-leptos writes.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
@@ -91,6 +95,7 @@ impl ServeConfig {
             tekton_default_image: "docker.io/library/alpine:3.20".into(),
             tekton_workspace_size: "1Gi".into(),
             tekton_storage_class: None,
+            secret_key_file: None,
             site_root: PathBuf::from("target/site"),
         }
     }

@@ -2,9 +2,11 @@
 #![recursion_limit = "256"]
 
 pub mod api;
+pub mod cluster;
 pub mod config;
 pub mod engine;
 pub mod hub;
+pub mod secrets;
 pub mod service;
 pub mod store;
 mod web;
@@ -27,7 +29,9 @@ use crate::engine::local::{LocalConfig, LocalEngine};
 use crate::engine::tekton::compile::TektonSettings;
 use crate::engine::tekton::{ClusterConfig, TektonEngine};
 use crate::engine::{Engine, Engines};
-use crate::service::Service;
+use crate::cluster::Cluster;
+use crate::secrets::SecretBox;
+use crate::service::{Service, Workflows};
 use crate::store::Store;
 
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +40,8 @@ pub enum StartError {
     DataDir { path: String, #[source] source: std::io::Error },
     #[error("could not start the engine")]
     Engine(#[from] engine::EngineError),
+    #[error("could not load the secret key")]
+    Secrets(#[from] secrets::SecretError),
     #[error("could not open the database")]
     Store(#[from] store::StoreError),
     #[error("could not settle runs left in flight")]
@@ -70,6 +76,7 @@ impl Server {
             ..Default::default()
         };
         let local: Arc<dyn Engine> = Arc::new(LocalEngine::new(local));
+        let mut cluster = None;
         // Tekton is there when it is the default or a cluster is named, so pipelines can ask for it.
         let tekton: Option<Arc<dyn Engine>> = if config.engine == EngineKind::Tekton || config.kubeconfig.is_some() {
             let settings = TektonSettings {
@@ -79,8 +86,9 @@ impl Server {
                 workspace_size: config.tekton_workspace_size.clone(),
                 storage_class: config.tekton_storage_class.clone(),
             };
-            let cluster = ClusterConfig { kubeconfig: config.kubeconfig.clone() };
-            Some(Arc::new(TektonEngine::connect(&cluster, settings).await?))
+            let client = ClusterConfig { kubeconfig: config.kubeconfig.clone() }.client().await?;
+            cluster = Some(Cluster::new(client.clone(), &config.tekton_namespace));
+            Some(Arc::new(TektonEngine::new(client, settings)))
         } else {
             None
         };
@@ -89,7 +97,9 @@ impl Server {
             (_, Some(tekton)) => Engines::new(local).with(tekton),
             (_, None) => Engines::new(local),
         };
-        let service = Service::start(store, engines, webhooks).await?;
+        let key_file = config.secret_key_file.clone().unwrap_or_else(|| config.data_dir.join("secret.key"));
+        let secrets = SecretBox::load_or_create(&key_file)?;
+        let service = Service::start(store, engines, webhooks, Workflows { secrets, cluster }).await?;
         let listener = TcpListener::bind(config.bind)
             .await
             .map_err(|source| StartError::Bind { addr: config.bind, source })?;

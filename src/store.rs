@@ -138,6 +138,29 @@ impl Store {
         source: &str,
         definition: &str,
     ) -> StoreResult<PipelineRow> {
+        self.create_pipeline_with(name, description, source, definition, None).await
+    }
+
+    /// A workflow: its pipeline and its sealed credentials, in one transaction.
+    pub async fn create_workflow(
+        &self,
+        name: &str,
+        description: Option<&str>,
+        source: &str,
+        definition: &str,
+        credentials: &[u8],
+    ) -> StoreResult<PipelineRow> {
+        self.create_pipeline_with(name, description, source, definition, Some(credentials)).await
+    }
+
+    async fn create_pipeline_with(
+        &self,
+        name: &str,
+        description: Option<&str>,
+        source: &str,
+        definition: &str,
+        credentials: Option<&[u8]>,
+    ) -> StoreResult<PipelineRow> {
         let now = now_ms();
         let mut tx = self.writer.begin().await?;
         let inserted = sqlx::query(
@@ -164,6 +187,13 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        if let Some(credentials) = credentials {
+            sqlx::query("INSERT INTO workflows (pipeline_id, credentials) VALUES (?, ?)")
+                .bind(id)
+                .bind(credentials)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(PipelineRow {
             id,
@@ -184,6 +214,29 @@ impl Store {
         description: Option<&str>,
         source: &str,
         definition: &str,
+    ) -> StoreResult<i64> {
+        self.add_version_with(pipeline_id, description, source, definition, None).await
+    }
+
+    /// Saves a new version of a workflow with its (re-sealed) credentials.
+    pub async fn add_workflow_version(
+        &self,
+        pipeline_id: i64,
+        description: Option<&str>,
+        source: &str,
+        definition: &str,
+        credentials: &[u8],
+    ) -> StoreResult<i64> {
+        self.add_version_with(pipeline_id, description, source, definition, Some(credentials)).await
+    }
+
+    async fn add_version_with(
+        &self,
+        pipeline_id: i64,
+        description: Option<&str>,
+        source: &str,
+        definition: &str,
+        credentials: Option<&[u8]>,
     ) -> StoreResult<i64> {
         let now = now_ms();
         let mut tx = self.writer.begin().await?;
@@ -207,8 +260,32 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        if let Some(credentials) = credentials {
+            sqlx::query("UPDATE workflows SET credentials = ? WHERE pipeline_id = ?")
+                .bind(credentials)
+                .bind(pipeline_id)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(version)
+    }
+
+    /// A workflow's sealed credentials; `None` when the pipeline is not a workflow.
+    pub async fn workflow_credentials(&self, pipeline_id: i64) -> StoreResult<Option<Vec<u8>>> {
+        let row = sqlx::query("SELECT credentials FROM workflows WHERE pipeline_id = ?")
+            .bind(pipeline_id)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.map(|row| row.try_get("credentials")).transpose().map_err(Into::into)
+    }
+
+    /// Names of the pipelines that are workflows.
+    pub async fn workflow_names(&self) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query("SELECT p.name FROM workflows w JOIN pipelines p ON p.id = w.pipeline_id ORDER BY p.name")
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(|row| Ok(row.try_get("name")?)).collect()
     }
 
     pub async fn pipeline(&self, name: &str) -> StoreResult<Option<PipelineRow>> {

@@ -125,3 +125,137 @@ pub fn workflow_objects(workflow: &Workflow, credentials: &Credentials, build_na
     };
     WorkflowObjects { registry_secret, git_secret, service_account, role_binding }
 }
+
+/// What the deploy step applies for a run with `tag`: the Deployment (every container whose
+/// image contains the workflow's image name runs `image.name:tag`), its volumes' claims, and
+/// its Service, as one `v1` List. `None` without a `deploy` section.
+pub fn deploy_manifest(workflow: &Workflow, tag: &str, namespace: &str) -> Option<serde_json::Value> {
+    use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
+    use k8s_openapi::api::core::v1::{
+        Container, ContainerPort, EnvVar, PersistentVolumeClaim, PersistentVolumeClaimSpec,
+        PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, ResourceRequirements, Service, ServicePort,
+        ServiceSpec, Volume, VolumeMount, VolumeResourceRequirements,
+    };
+    use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+    let (spec, _) = workflow.deploy_for_tag(tag)?;
+    let selector = BTreeMap::from([("app.kubernetes.io/name".to_owned(), workflow.name.clone())]);
+    let mut labels = selector.clone();
+    labels.insert(LABEL_WORKFLOW.to_owned(), workflow.name.clone());
+    let meta = |name: String| ObjectMeta {
+        name: Some(name),
+        namespace: Some(namespace.to_owned()),
+        labels: Some(labels.clone()),
+        ..Default::default()
+    };
+    let claim_name = |volume: &str| format!("{}-{volume}", workflow.name);
+    let quantities = |pairs: [(&str, &Option<String>); 2]| {
+        let map: BTreeMap<String, Quantity> =
+            pairs.into_iter().filter_map(|(key, value)| Some((key.to_owned(), Quantity(value.clone()?)))).collect();
+        (!map.is_empty()).then_some(map)
+    };
+    let containers = spec
+        .containers
+        .iter()
+        .map(|c| Container {
+            name: c.name.clone(),
+            image: Some(c.image.clone()),
+            command: (!c.command.is_empty()).then(|| c.command.clone()),
+            args: (!c.args.is_empty()).then(|| c.args.clone()),
+            ports: (!c.ports.is_empty()).then(|| {
+                c.ports
+                    .iter()
+                    .map(|p| ContainerPort {
+                        container_port: p.port as i32,
+                        name: p.name.clone(),
+                        protocol: p.protocol.clone(),
+                        ..Default::default()
+                    })
+                    .collect()
+            }),
+            env: (!c.env.is_empty()).then(|| {
+                c.env.iter().map(|(name, value)| EnvVar { name: name.clone(), value: Some(value.clone()), ..Default::default() }).collect()
+            }),
+            resources: (!c.resources.is_empty()).then(|| ResourceRequirements {
+                requests: quantities([("cpu", &c.resources.cpu_request), ("memory", &c.resources.memory_request)]),
+                limits: quantities([("cpu", &c.resources.cpu_limit), ("memory", &c.resources.memory_limit)]),
+                ..Default::default()
+            }),
+            volume_mounts: (!c.mounts.is_empty()).then(|| {
+                c.mounts.iter().map(|(volume, path)| VolumeMount { name: volume.clone(), mount_path: path.clone(), ..Default::default() }).collect()
+            }),
+            ..Default::default()
+        })
+        .collect();
+    let volumes: Vec<Volume> = spec
+        .volumes
+        .iter()
+        .map(|v| Volume {
+            name: v.name.clone(),
+            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource { claim_name: claim_name(&v.name), read_only: None }),
+            ..Default::default()
+        })
+        .collect();
+    let deployment = Deployment {
+        metadata: meta(workflow.name.clone()),
+        spec: Some(DeploymentSpec {
+            replicas: Some(spec.replicas as i32),
+            selector: LabelSelector { match_labels: Some(selector.clone()), ..Default::default() },
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta { labels: Some(labels.clone()), ..Default::default() }),
+                spec: Some(PodSpec {
+                    containers,
+                    volumes: (!volumes.is_empty()).then_some(volumes),
+                    ..Default::default()
+                }),
+            },
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let mut items = vec![serde_json::to_value(&deployment).ok()?];
+    for volume in &spec.volumes {
+        let claim = PersistentVolumeClaim {
+            metadata: meta(claim_name(&volume.name)),
+            spec: Some(PersistentVolumeClaimSpec {
+                access_modes: Some(vec!["ReadWriteOnce".into()]),
+                storage_class_name: volume.storage_class.clone(),
+                resources: Some(VolumeResourceRequirements {
+                    requests: Some(BTreeMap::from([("storage".to_owned(), Quantity(volume.size.clone()))])),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        items.push(serde_json::to_value(&claim).ok()?);
+    }
+    if let Some(exposure) = &spec.service {
+        let service = Service {
+            metadata: meta(workflow.name.clone()),
+            spec: Some(ServiceSpec {
+                type_: exposure.kind.clone(),
+                selector: Some(selector.clone()),
+                ports: Some(
+                    exposure
+                        .ports
+                        .iter()
+                        .map(|p| ServicePort {
+                            name: Some(format!("port-{}", p.port)),
+                            port: p.port as i32,
+                            target_port: Some(IntOrString::Int(p.target_port.unwrap_or(p.port) as i32)),
+                            node_port: p.node_port.map(|n| n as i32),
+                            ..Default::default()
+                        })
+                        .collect(),
+                ),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        items.push(serde_json::to_value(&service).ok()?);
+    }
+    Some(serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items}))
+}

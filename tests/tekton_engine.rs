@@ -345,16 +345,6 @@ stages:
     app.stop().await;
 }
 
-/// The rules of the server's ClusterRole in `deploy/rbac.yaml`.
-fn deployed_rules() -> Vec<serde_json::Value> {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/rbac.yaml")).expect("rbac.yaml");
-    let role = serde_yaml::Deserializer::from_str(&text)
-        .map(|document| serde_yaml::from_value::<serde_json::Value>(serde::Deserialize::deserialize(document).expect("YAML")).expect("JSON"))
-        .find(|d| d["kind"] == "ClusterRole" && d["metadata"]["name"] == "conveyor")
-        .expect("the server's role");
-    role["rules"].as_array().expect("rules").clone()
-}
-
 #[tokio::test]
 async fn the_engine_uses_only_what_the_deployed_role_grants() {
     let target = Target::new().await;
@@ -383,15 +373,7 @@ stages:
     assert_eq!(outcome(&stream.until_end().await).0, RunStatus::Cancelled);
     app.stop().await;
 
-    let rules = deployed_rules();
-    let used = cluster.used();
-    for (verb, group, resource) in &used {
-        let granted = rules.iter().any(|rule| {
-            let has = |key: &str, wanted: &str| rule[key].as_array().is_some_and(|v| v.iter().any(|x| x == wanted));
-            has("apiGroups", group) && has("resources", resource) && has("verbs", verb) && rule.get("resourceNames").is_none()
-        });
-        assert!(granted, "deploy/rbac.yaml does not let Conveyor {verb} {resource} (group \"{group}\")");
-    }
+    let used = cluster.assert_granted_by_deployed_role();
     for expected in [("create", "tekton.dev", "pipelineruns"), ("patch", "tekton.dev", "pipelineruns"), ("watch", "tekton.dev", "taskruns"),
                      ("get", "", "pods/log"), ("create", "", "persistentvolumeclaims"), ("delete", "", "persistentvolumeclaims")] {
         let expected = (expected.0.to_owned(), expected.1.to_owned(), expected.2.to_owned());

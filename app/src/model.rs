@@ -358,3 +358,29 @@ impl RunEvent {
         }
     }
 }
+
+/// A workflow as the API shows it: passwords appear as `"********"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct WorkflowDetail {
+    pub name: String,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub workflow: crate::workflow::Workflow,
+    /// The pipeline it runs: stage `build` (clone, build) and, with autoDeploy, `deploy`.
+    pub plan: Plan,
+    /// Its status: the latest run's, with its sub-tasks.
+    pub latest_run: Option<RunSummary>,
+    pub steps: Vec<StepState>,
+    pub engine: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct WorkflowSummary {
+    pub name: String,
+    pub image: String,
+    pub auto_deploy: bool,
+    pub latest_run: Option<RunSummary>,
+}

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::definition::{from_value, parse_yaml, Params, Problem};
+use crate::definition::{from_value, parse_yaml, EngineChoice, Params, Pipeline, Problem, Stage, Step};
 use crate::plan::{check_dns_label, check_param_names};
 
 /// Shown (and accepted back on update) in place of a stored password.
@@ -173,8 +173,9 @@ pub struct ImageChange {
     pub to: String,
 }
 
-/// The registry and git credentials of a workflow, kept apart from its stored definition.
-#[derive(Clone, Default, PartialEq)]
+/// The registry and git credentials of a workflow, kept apart from its stored definition
+/// (serialised only to be sealed with the server's key).
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Credentials {
     pub registry_username: String,
     pub registry_password: String,
@@ -219,7 +220,91 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
+impl Credentials {
+    /// On update, a password given as [`KEPT_SECRET`] (as the API shows it) keeps the
+    /// stored one.
+    pub fn keep_unchanged(&mut self, stored: &Credentials) {
+        if self.registry_password == KEPT_SECRET {
+            self.registry_password = stored.registry_password.clone();
+        }
+        if self.git_password.as_deref() == Some(KEPT_SECRET) {
+            self.git_password = stored.git_password.clone();
+        }
+    }
+}
+
+/// Images of the steps a workflow runs on Tekton (catalog-style: git, kaniko, kubectl).
+pub const CLONE_IMAGE: &str = "docker.io/alpine/git:v2.47.2";
+pub const BUILD_IMAGE: &str = "gcr.io/kaniko-project/executor:v1.23.2";
+pub const DEPLOY_IMAGE: &str = "docker.io/bitnami/kubectl:1.33";
+
+/// Clones `GIT_URL` (at `GIT_REVISION`, if set) into `src` of the run's workspace. The
+/// values arrive as environment variables, never in the script's text.
+const CLONE_SCRIPT: &str = r#"rm -rf src
+git clone --quiet "$GIT_URL" src
+if [ -n "${GIT_REVISION:-}" ]; then git -C src checkout --quiet "$GIT_REVISION"; fi
+git -C src log -1 --format='cloned %H %s'"#;
+
+/// Applies the manifest the run was given (the Deployment with the new image).
+const DEPLOY_SCRIPT: &str = r#"printf '%s\n' "$MANIFEST" | kubectl apply -f -"#;
+
 impl Workflow {
+    /// The pipeline a workflow runs: stage `build` (clone, then build the top-level
+    /// `Dockerfile` and push `image.name:TAG`) and, with `autoDeploy`, stage `deploy`
+    /// (apply the Deployment, its run param `MANIFEST`, with the new image).
+    pub fn pipeline(&self) -> Pipeline {
+        let step = |name: &str, image: &str| Step {
+            name: name.to_owned(),
+            image: Some(image.to_owned()),
+            script: None,
+            command: Vec::new(),
+            args: Vec::new(),
+            action: None,
+            with: Params::new(),
+            env: Params::new(),
+            needs: None,
+            parallel: false,
+            timeout: None,
+            approval: false,
+            approval_params: Params::new(),
+            webhooks: Vec::new(),
+            node_selector: Params::new(),
+        };
+        let mut with = Params::from([("GIT_URL".to_owned(), self.git.url.clone()), ("IMAGE".to_owned(), self.image.name.clone())]);
+        if let Some(revision) = &self.git.revision {
+            with.insert("GIT_REVISION".into(), revision.clone());
+        }
+        let clone = Step { script: Some(CLONE_SCRIPT.to_owned()), ..step("clone", CLONE_IMAGE) };
+        let build = Step {
+            command: vec!["/kaniko/executor".into()],
+            args: vec![
+                "--context=dir://$(workspaces.workspace.path)/src".into(),
+                "--dockerfile=Dockerfile".into(),
+                "--destination=$(params.IMAGE):$(params.TAG)".into(),
+            ],
+            ..step("build", BUILD_IMAGE)
+        };
+        let mut stages = vec![Stage { name: "build".into(), needs: None, steps: vec![clone, build] }];
+        if self.auto_deploy && self.deploy.is_some() {
+            let deploy = Step { script: Some(DEPLOY_SCRIPT.to_owned()), ..step("deploy", DEPLOY_IMAGE) };
+            stages.push(Stage { name: "deploy".into(), needs: None, steps: vec![deploy] });
+        }
+        Pipeline {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            tags: vec!["workflow".into()],
+            with,
+            actions: Vec::new(),
+            engine: Some(EngineChoice::Tekton),
+            stages,
+        }
+    }
+
+    /// The document as YAML (what is stored and shown, once passwords are masked).
+    pub fn to_yaml(&self) -> String {
+        serde_yaml::to_string(self).unwrap_or_default()
+    }
+
     /// The image a run with `tag` pushes.
     pub fn image_ref(&self, tag: &str) -> String {
         format!("{}:{tag}", self.image.name)

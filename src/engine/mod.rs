@@ -19,6 +19,8 @@ pub struct RunRequest {
     pub tag: String,
     /// Run-time params given when the run was created.
     pub params: Params,
+    /// The account a cluster runs the steps as (a workflow's own), over the engine's.
+    pub service_account: Option<String>,
 }
 
 impl RunRequest {

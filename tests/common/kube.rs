@@ -127,6 +127,16 @@ impl Cluster {
         Some(updated)
     }
 
+    /// The full key of a plural resource name, as the routes build it.
+    fn resource_path(&self, plural: &str) -> String {
+        match plural {
+            "pipelineruns" | "taskruns" => format!("tekton.dev/v1/{plural}"),
+            "deployments" => format!("apps/v1/{plural}"),
+            "rolebindings" => format!("rbac.authorization.k8s.io/v1/{plural}"),
+            _ => format!("v1/{plural}"),
+        }
+    }
+
     fn record(&self, verb: &str, resource: &str) {
         let (group, plural) = match resource.split('/').collect::<Vec<_>>()[..] {
             [group, _, plural] => (group.to_owned(), plural.to_owned()),
@@ -230,6 +240,38 @@ impl FakeCluster {
     pub fn used(&self) -> Vec<(String, String, String)> {
         let mut used: Vec<_> = self.cluster.lock().used.iter().cloned().collect();
         used.sort();
+        used
+    }
+
+    /// Puts an object there as if someone else had created it (test set-up).
+    pub fn insert(&self, resource: &str, object: Value) {
+        let namespace = object["metadata"]["namespace"].as_str().unwrap_or(&self.namespace).to_owned();
+        let resource = self.cluster.resource_path(resource);
+        self.cluster.put(&resource, &namespace, object, "ADDED");
+    }
+
+    /// One object by resource (e.g. "secrets"), namespace and name.
+    pub fn object(&self, resource: &str, namespace: &str, name: &str) -> Option<Value> {
+        self.cluster.get(&self.cluster.resource_path(resource), namespace, name)
+    }
+
+    /// Checks every (verb, group, resource) clients used against the rules of Conveyor's
+    /// ClusterRole in `deploy/rbac.yaml`; returns what was used.
+    pub fn assert_granted_by_deployed_role(&self) -> Vec<(String, String, String)> {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/rbac.yaml")).expect("rbac.yaml");
+        let role = serde_yaml::Deserializer::from_str(&text)
+            .map(|document| serde_yaml::from_value::<Value>(serde::Deserialize::deserialize(document).expect("YAML")).expect("JSON"))
+            .find(|d| d["kind"] == "ClusterRole" && d["metadata"]["name"] == "conveyor")
+            .expect("the server's role");
+        let rules = role["rules"].as_array().expect("rules").clone();
+        let used = self.used();
+        for (verb, group, resource) in &used {
+            let granted = rules.iter().any(|rule| {
+                let has = |key: &str, wanted: &str| rule[key].as_array().is_some_and(|v| v.iter().any(|x| x == wanted));
+                has("apiGroups", group) && has("resources", resource) && has("verbs", verb) && rule.get("resourceNames").is_none()
+            });
+            assert!(granted, "deploy/rbac.yaml does not let Conveyor {verb} {resource} (group \"{group}\")");
+        }
         used
     }
 
@@ -470,28 +512,49 @@ async fn patch(
     State(cluster): State<Arc<Cluster>>,
     UrlPath((group, version, ns, resource, name)): UrlPath<(String, String, String, String, String)>,
     headers: HeaderMap,
-    Json(patch): Json<Value>,
+    body: axum::body::Bytes,
 ) -> Response {
-    patch_object(&cluster, &resource_key(&group, &version, &resource), &ns, &name, &headers, patch)
+    patch_object(cluster, resource_key(&group, &version, &resource), ns, name, &headers, &body)
 }
 
 async fn core_patch(
     State(cluster): State<Arc<Cluster>>,
     UrlPath((version, ns, resource, name)): UrlPath<(String, String, String, String)>,
     headers: HeaderMap,
-    Json(patch): Json<Value>,
+    body: axum::body::Bytes,
 ) -> Response {
-    patch_object(&cluster, &resource_key("", &version, &resource), &ns, &name, &headers, patch)
+    patch_object(cluster, resource_key("", &version, &resource), ns, name, &headers, &body)
 }
 
-fn patch_object(cluster: &Cluster, resource: &str, ns: &str, name: &str, headers: &HeaderMap, patch: Value) -> Response {
-    cluster.record("patch", resource);
-    if headers.get("content-type").and_then(|v| v.to_str().ok()) != Some("application/merge-patch+json") {
-        return status(StatusCode::UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaType", "only merge patches are supported here");
-    }
-    match cluster.update(resource, ns, name, |object| merge(object, &patch)) {
-        Some(object) => Json(object).into_response(),
-        None => not_found(resource, name),
+/// JSON merge patches, and server-side apply (which creates the object when missing and
+/// otherwise replaces what the applier owns: here, the whole object but its identity).
+fn patch_object(cluster: Arc<Cluster>, resource: String, ns: String, name: String, headers: &HeaderMap, body: &[u8]) -> Response {
+    cluster.record("patch", &resource);
+    let Ok(patch) = serde_json::from_slice::<Value>(body) else {
+        return status(StatusCode::BAD_REQUEST, "BadRequest", "the patch is not JSON");
+    };
+    match headers.get("content-type").and_then(|v| v.to_str().ok()) {
+        Some("application/merge-patch+json") => match cluster.update(&resource, &ns, &name, |object| merge(object, &patch)) {
+            Some(object) => Json(object).into_response(),
+            None => not_found(&resource, &name),
+        },
+        Some("application/apply-patch+yaml") => {
+            if patch["metadata"]["name"].as_str() != Some(name.as_str()) {
+                return status(StatusCode::BAD_REQUEST, "BadRequest", "metadata.name must match the URL");
+            }
+            let replaced = cluster.update(&resource, &ns, &name, |object| {
+                let identity = object["metadata"].clone();
+                *object = patch.clone();
+                for key in ["uid", "creationTimestamp", "namespace"] {
+                    object["metadata"][key] = identity[key].clone();
+                }
+            });
+            match replaced {
+                Some(object) => Json(object).into_response(),
+                None => create_object(cluster, resource, ns, patch),
+            }
+        }
+        _ => status(StatusCode::UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaType", "merge patches and server-side apply only"),
     }
 }
 

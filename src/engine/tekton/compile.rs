@@ -193,7 +193,7 @@ pub fn compile(
         // Step timeouts apply per task; the run as a whole has none, as on the local engine.
         "timeouts": {"pipeline": "0"},
     });
-    if let Some(account) = &settings.service_account {
+    if let Some(account) = run.service_account.as_ref().or(settings.service_account.as_ref()) {
         spec["taskRunTemplate"] = json!({"serviceAccountName": account});
     }
     if !task_run_specs.is_empty() {

@@ -76,10 +76,10 @@ pub struct TektonEngine {
     stop: CancellationToken,
 }
 
-impl TektonEngine {
-    /// Reads the cluster's configuration. Nothing is sent to the cluster yet.
-    pub async fn connect(cluster: &ClusterConfig, settings: TektonSettings) -> Result<TektonEngine, EngineError> {
-        let config = match &cluster.kubeconfig {
+impl ClusterConfig {
+    /// A client for the cluster. Nothing is sent to the cluster yet.
+    pub async fn client(&self) -> Result<Client, EngineError> {
+        let config = match &self.kubeconfig {
             Some(path) => {
                 let kubeconfig = Kubeconfig::read_from(path)
                     .map_err(|err| EngineError::Cluster(format!("cannot read the kubeconfig {}: {err}", path.display())))?;
@@ -93,14 +93,19 @@ impl TektonEngine {
                 ))
             })?,
         };
-        let client = Client::try_from(config).map_err(|err| EngineError::Cluster(format!("cannot build a client: {err}")))?;
-        Ok(TektonEngine {
+        Client::try_from(config).map_err(|err| EngineError::Cluster(format!("cannot build a client: {err}")))
+    }
+}
+
+impl TektonEngine {
+    pub fn new(client: Client, settings: TektonSettings) -> TektonEngine {
+        TektonEngine {
             client,
             settings: Arc::new(settings),
             routes: Arc::default(),
             watching: std::sync::Once::new(),
             stop: CancellationToken::new(),
-        })
+        }
     }
 
     pub fn settings(&self) -> &TektonSettings {

@@ -17,7 +17,9 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::task::TaskTracker;
 
+use crate::cluster::Cluster;
 use crate::engine::{Control, Engine, EngineError, EngineEvent, Engines, Progress, RunRequest};
+use crate::secrets::SecretBox;
 use crate::hub::Hub;
 use crate::webhooks::{Notice, WebhookConfig, Webhooks};
 use crate::store::{now_ms, Batch, NewStep, PipelineRow, RunFilter, Store, StoreError};
@@ -35,6 +37,18 @@ pub enum ServiceError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// The cluster refused or could not be reached; nothing was changed here.
+    #[error("{0}")]
+    Cluster(String),
+}
+
+mod workflows;
+
+/// What workflows need besides the store: the key that seals their credentials, and the
+/// cluster their objects go to (none on a server without one).
+pub struct Workflows {
+    pub secrets: SecretBox,
+    pub cluster: Option<Cluster>,
 }
 
 pub(crate) fn problems_text(problems: &[Problem]) -> String {
@@ -60,11 +74,12 @@ pub struct Service {
     supervisors: TaskTracker,
     webhooks: Webhooks,
     deliveries: TaskTracker,
+    workflows: Workflows,
 }
 
 impl Service {
     /// Builds the service and settles runs a previous process left in flight.
-    pub async fn start(store: Store, engines: Engines, webhooks: WebhookConfig) -> ServiceResult<Arc<Service>> {
+    pub async fn start(store: Store, engines: Engines, webhooks: WebhookConfig, workflows: Workflows) -> ServiceResult<Arc<Service>> {
         let deliveries = TaskTracker::new();
         let service = Arc::new(Service {
             webhooks: Webhooks::start(store.clone(), webhooks, deliveries.clone()),
@@ -74,6 +89,7 @@ impl Service {
             hub: Arc::new(Hub::default()),
             controls: Mutex::new(HashMap::new()),
             supervisors: TaskTracker::new(),
+            workflows,
         });
         for run_id in service.store.unfinished_runs().await? {
             if !service.resume(run_id).await? {
@@ -205,6 +221,7 @@ impl Service {
     /// Saves a new version; the name in the document must be the pipeline's own.
     pub async fn update_pipeline(&self, name: &str, source: &str) -> ServiceResult<PipelineDetail> {
         let row = self.pipeline_row(name).await?;
+        self.refuse_workflow(&row, "edit").await?;
         let (pipeline, _) = check_document(source).map_err(ServiceError::Invalid)?;
         if pipeline.name != row.name {
             return Err(ServiceError::Invalid(vec![Problem::new(
@@ -219,6 +236,7 @@ impl Service {
 
     pub async fn delete_pipeline(&self, name: &str) -> ServiceResult<()> {
         let row = self.pipeline_row(name).await?;
+        self.refuse_workflow(&row, "delete").await?;
         match self.store.delete_pipeline(row.id).await {
             Err(StoreError::ActiveRun) => Err(ServiceError::Conflict(format!(
                 "pipeline \"{name}\" has a run in flight; cancel it before deleting the pipeline"
@@ -252,6 +270,17 @@ impl Service {
 
     /// Starts a run of the pipeline's latest version with an image tag and params.
     pub async fn start_run(self: &Arc<Self>, name: &str, tag: &str, params: Params) -> ServiceResult<RunSummary> {
+        self.start_run_as(name, tag, params, None).await
+    }
+
+    /// Starts a run whose cluster pods run as `service_account` (a workflow's own).
+    async fn start_run_as(
+        self: &Arc<Self>,
+        name: &str,
+        tag: &str,
+        params: Params,
+        service_account: Option<String>,
+    ) -> ServiceResult<RunSummary> {
         let mut problems = Vec::new();
         if !is_valid_tag(tag) {
             problems.push(Problem::new("tag", format!("\"{tag}\" is not a valid image tag: {TAG_RULE}")));
@@ -292,7 +321,7 @@ impl Service {
 
         self.hub.open(run.id);
         let (events_tx, events_rx) = mpsc::channel(1024);
-        let request = RunRequest { run_id: run.id, pipeline, plan: plan.clone(), tag: tag.to_owned(), params };
+        let request = RunRequest { run_id: run.id, pipeline, plan: plan.clone(), tag: tag.to_owned(), params, service_account };
         let step_names: Vec<String> = plan.steps.iter().map(|s| s.name.clone()).collect();
         let hooks = RunHooks::new(&run, &request.pipeline, &plan);
         match engine.start(request, events_tx).await {
@@ -542,7 +571,9 @@ impl Service {
         };
         let params = self.store.run_params(run_id).await?;
         let hooks = RunHooks::new(&run, &pipeline, &plan);
-        let request = RunRequest { run_id, pipeline, plan, tag: run.tag.clone(), params };
+        // A workflow's pods run as its own account.
+        let service_account = self.store.workflow_credentials(pipeline_id).await?.map(|_| pipeline.name.clone());
+        let request = RunRequest { run_id, pipeline, plan, tag: run.tag.clone(), params, service_account };
         let (events_tx, events_rx) = mpsc::channel(1024);
         let control = match engine.resume(request, progress, events_tx).await {
             Ok(Some(control)) => control,

@@ -1,0 +1,220 @@
+//! Seed 000 workflows: build → push → deploy. A workflow is stored as a pipeline (the
+//! document with passwords masked, and the pipeline it runs), so runs, logs and history are
+//! the pipelines' own; its credentials are sealed with the server's key; its Kubernetes
+//! objects (secrets, service account, role binding) follow it on the cluster.
+
+use std::sync::Arc;
+
+use app::definition::{Params, Problem};
+use app::model::{RunSummary, WorkflowDetail, WorkflowSummary};
+use app::workflow::{parse_workflow, Credentials, Workflow, KEPT_SECRET};
+
+use super::{definition_json, stored_plan, Service, ServiceError, ServiceResult};
+use crate::store::{PipelineRow, StoreError};
+use crate::workflow_objects::{deploy_manifest, workflow_objects};
+
+impl Service {
+    /// A pipeline that is a workflow is edited and deleted as one (its credentials and
+    /// cluster objects go with it).
+    pub(super) async fn refuse_workflow(&self, row: &PipelineRow, what: &str) -> ServiceResult<()> {
+        if self.store.workflow_credentials(row.id).await?.is_some() {
+            return Err(ServiceError::Conflict(format!(
+                "\"{}\" is a workflow; {what} it under /api/v1/workflows/{}",
+                row.name, row.name
+            )));
+        }
+        Ok(())
+    }
+
+    async fn workflow_row(&self, name: &str) -> ServiceResult<(PipelineRow, Vec<u8>)> {
+        let missing = || ServiceError::NotFound(format!("no workflow named \"{name}\""));
+        let row = self.store.pipeline(name).await?.ok_or_else(missing)?;
+        let sealed = self.store.workflow_credentials(row.id).await?.ok_or_else(missing)?;
+        Ok((row, sealed))
+    }
+
+    fn stored_workflow(row: &PipelineRow) -> ServiceResult<Workflow> {
+        parse_workflow(&row.source)
+            .map_err(|problems| StoreError::Corrupt(format!("stored workflow {}: {}", row.name, super::problems_text(&problems))).into())
+    }
+
+    fn open_credentials(&self, name: &str, sealed: &[u8]) -> ServiceResult<Credentials> {
+        let bytes = self.workflows.secrets.open(sealed, name).map_err(|err| StoreError::Corrupt(err.to_string()))?;
+        serde_json::from_slice(&bytes).map_err(|err| StoreError::Corrupt(format!("credentials of {name}: {err}")).into())
+    }
+
+    fn seal_credentials(&self, name: &str, credentials: &Credentials) -> ServiceResult<Vec<u8>> {
+        let bytes = serde_json::to_vec(credentials).map_err(|err| StoreError::Corrupt(err.to_string()))?;
+        self.workflows.secrets.seal(&bytes, name).map_err(|err| StoreError::Corrupt(err.to_string()).into())
+    }
+
+    /// The namespace a workflow deploys to: its own, or the cluster's.
+    fn deploy_namespace(&self, workflow: &Workflow) -> String {
+        workflow
+            .namespace
+            .clone()
+            .or_else(|| self.workflows.cluster.as_ref().map(|c| c.namespace().to_owned()))
+            .unwrap_or_else(|| "default".to_owned())
+    }
+
+    /// Puts the workflow's secrets, account and binding on the cluster (replacing any).
+    async fn apply_objects(&self, workflow: &Workflow, credentials: &Credentials) -> ServiceResult<()> {
+        let Some(cluster) = &self.workflows.cluster else { return Ok(()) };
+        let objects = workflow_objects(workflow, credentials, cluster.namespace(), &self.deploy_namespace(workflow));
+        cluster.apply(&objects).await.map_err(|err| ServiceError::Cluster(err.to_string()))
+    }
+
+    pub async fn create_workflow(&self, source: &str) -> ServiceResult<WorkflowDetail> {
+        let workflow = parse_workflow(source).map_err(ServiceError::Invalid)?;
+        let (shown, credentials) = workflow.split_credentials();
+        let mut problems = Vec::new();
+        if credentials.registry_password == KEPT_SECRET {
+            problems.push(Problem::new("image.password", "give the password (\"********\" keeps a stored one, on update only)"));
+        }
+        if credentials.git_password.as_deref() == Some(KEPT_SECRET) {
+            problems.push(Problem::new("git.password", "give the password (\"********\" keeps a stored one, on update only)"));
+        }
+        if !problems.is_empty() {
+            return Err(ServiceError::Invalid(problems));
+        }
+        if self.store.pipeline(&shown.name).await?.is_some() {
+            return Err(ServiceError::Conflict(format!(
+                "a workflow or pipeline named \"{}\" already exists; update it instead",
+                shown.name
+            )));
+        }
+        if let Some(cluster) = &self.workflows.cluster {
+            let namespace = self.deploy_namespace(&shown);
+            let exists = cluster.deployment_exists(&namespace, &shown.name).await.map_err(|err| ServiceError::Cluster(err.to_string()))?;
+            if exists {
+                return Err(ServiceError::Conflict(format!(
+                    "a Deployment named \"{}\" already exists in namespace \"{namespace}\"; \
+                     a workflow never takes over what it did not create: choose another name",
+                    shown.name
+                )));
+            }
+        }
+        let pipeline = shown.pipeline();
+        stored_plan(&pipeline)?;
+        let sealed = self.seal_credentials(&shown.name, &credentials)?;
+        let masked = shown.to_yaml();
+        // Cluster first: if it refuses, nothing is recorded here.
+        self.apply_objects(&shown, &credentials).await?;
+        let created = self
+            .store
+            .create_workflow(&shown.name, shown.description.as_deref(), &masked, &definition_json(&pipeline)?, &sealed)
+            .await;
+        match created {
+            Ok(_) => self.get_workflow(&shown.name).await,
+            Err(err) => {
+                if let Some(cluster) = &self.workflows.cluster {
+                    if let Err(cleanup) = cluster.remove_workflow(&shown.name, &self.deploy_namespace(&shown)).await {
+                        tracing::warn!(workflow = shown.name, error = %cleanup, "could not remove the objects of a workflow that failed to save");
+                    }
+                }
+                Err(match err {
+                    StoreError::PipelineExists(name) => {
+                        ServiceError::Conflict(format!("a workflow or pipeline named \"{name}\" already exists; update it instead"))
+                    }
+                    other => other.into(),
+                })
+            }
+        }
+    }
+
+    /// Saves a new version. Passwords given as "********" keep the stored ones; the cluster
+    /// objects are applied again, so changed credentials replace the old secrets.
+    pub async fn update_workflow(&self, name: &str, source: &str) -> ServiceResult<WorkflowDetail> {
+        let (row, sealed) = self.workflow_row(name).await?;
+        let workflow = parse_workflow(source).map_err(ServiceError::Invalid)?;
+        if workflow.name != row.name {
+            return Err(ServiceError::Invalid(vec![Problem::new(
+                "name",
+                format!("a workflow's name cannot change: this is \"{}\", the document says \"{}\"", row.name, workflow.name),
+            )]));
+        }
+        let (shown, mut credentials) = workflow.split_credentials();
+        credentials.keep_unchanged(&self.open_credentials(name, &sealed)?);
+        let pipeline = shown.pipeline();
+        stored_plan(&pipeline)?;
+        let resealed = self.seal_credentials(name, &credentials)?;
+        let masked = shown.to_yaml();
+        self.apply_objects(&shown, &credentials).await?;
+        self.store
+            .add_workflow_version(row.id, shown.description.as_deref(), &masked, &definition_json(&pipeline)?, &resealed)
+            .await?;
+        self.get_workflow(name).await
+    }
+
+    pub async fn get_workflow(&self, name: &str) -> ServiceResult<WorkflowDetail> {
+        let (row, _) = self.workflow_row(name).await?;
+        let workflow = Self::stored_workflow(&row)?;
+        let pipeline = super::stored_definition(&row.definition)?;
+        let plan = stored_plan(&pipeline)?;
+        let latest_run = self.latest_run(row.id).await?;
+        let steps = match &latest_run {
+            Some(run) => self.store.steps(run.id).await?,
+            None => Vec::new(),
+        };
+        Ok(WorkflowDetail {
+            name: row.name,
+            version: row.version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            engine: pipeline.engine.map_or(self.default_engine(), |choice| choice.as_str()).to_owned(),
+            workflow,
+            plan,
+            latest_run,
+            steps,
+        })
+    }
+
+    pub async fn list_workflows(&self) -> ServiceResult<Vec<WorkflowSummary>> {
+        let mut out = Vec::new();
+        for name in self.store.workflow_names().await? {
+            let (row, _) = self.workflow_row(&name).await?;
+            let workflow = Self::stored_workflow(&row)?;
+            out.push(WorkflowSummary {
+                name,
+                image: workflow.image.name.clone(),
+                auto_deploy: workflow.auto_deploy,
+                latest_run: self.latest_run(row.id).await?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Removes the workflow's objects from the cluster, then the workflow and its runs.
+    pub async fn delete_workflow(&self, name: &str) -> ServiceResult<()> {
+        let (row, _) = self.workflow_row(name).await?;
+        let workflow = Self::stored_workflow(&row)?;
+        if self.latest_run(row.id).await?.is_some_and(|run| !run.status.is_terminal()) {
+            return Err(ServiceError::Conflict(format!("workflow \"{name}\" has a run in flight; cancel it before deleting the workflow")));
+        }
+        if let Some(cluster) = &self.workflows.cluster {
+            cluster
+                .remove_workflow(name, &self.deploy_namespace(&workflow))
+                .await
+                .map_err(|err| ServiceError::Cluster(err.to_string()))?;
+        }
+        match self.store.delete_pipeline(row.id).await {
+            Err(StoreError::ActiveRun) => Err(ServiceError::Conflict(format!(
+                "workflow \"{name}\" has a run in flight; cancel it before deleting the workflow"
+            ))),
+            other => Ok(other?),
+        }
+    }
+
+    /// Starts a run: build `image.name:tag`, and with autoDeploy apply the Deployment with
+    /// that image (its manifest is made now, for this tag, and passed as `MANIFEST`).
+    pub async fn start_workflow_run(self: &Arc<Self>, name: &str, tag: &str, mut params: Params) -> ServiceResult<RunSummary> {
+        let (row, _) = self.workflow_row(name).await?;
+        let workflow = Self::stored_workflow(&row)?;
+        if workflow.auto_deploy && app::model::is_valid_tag(tag) {
+            if let Some(manifest) = deploy_manifest(&workflow, tag, &self.deploy_namespace(&workflow)) {
+                params.insert("MANIFEST".into(), manifest.to_string());
+            }
+        }
+        self.start_run_as(name, tag, params, Some(workflow.name.clone())).await
+    }
+}

@@ -1,0 +1,231 @@
+//! Seed 000 workflows through the HTTP API, with the Kubernetes API double as the cluster:
+//! credentials sealed at rest and never shown, their secrets, service account and role
+//! binding on the cluster (rotated on update, removed on delete), a Deployment that exists
+//! already refused, and runs going to Tekton as the workflow's own account.
+
+mod common;
+#[path = "common/crd.rs"]
+mod crd;
+#[path = "common/kube.rs"]
+mod fake_kube;
+
+use app::model::{EventBody, RunStatus};
+use base64::Engine as _;
+use common::{outcome, TestApp};
+use conveyor::config::EngineKind;
+use fake_kube::FakeCluster;
+use serde_json::{json, Value};
+
+const WEB: &str = "
+name: web
+git: {url: 'https://git.example.com/org/web.git', username: bot, password: git-s3cret}
+image: {name: registry.example.com/org/web, username: pusher, password: reg-s3cret}
+autoDeploy: true
+deploy:
+  replicas: 2
+  containers:
+    - {name: web, image: 'registry.example.com/org/web:old', ports: [{port: 8080}]}
+    - {name: sidecar, image: 'envoy:1.30'}
+  service: {ports: [{port: 80, targetPort: 8080}]}
+";
+
+const SECRETS: [&str; 2] = ["reg-s3cret", "git-s3cret"];
+
+async fn app_with(cluster: &FakeCluster) -> TestApp {
+    TestApp::spawn_with(|config| {
+        config.engine = EngineKind::Tekton;
+        config.kubeconfig = Some(cluster.kubeconfig.clone());
+        config.tekton_namespace = cluster.namespace.clone();
+    })
+    .await
+}
+
+async fn send(request: reqwest::RequestBuilder) -> (u16, String) {
+    let response = request.send().await.expect("request");
+    (response.status().as_u16(), response.text().await.expect("body"))
+}
+
+fn secret_value(secret: &Value, key: &str) -> String {
+    let encoded = secret["data"][key].as_str().unwrap_or_else(|| panic!("no {key} in {secret}"));
+    String::from_utf8(base64::engine::general_purpose::STANDARD.decode(encoded).expect("base64")).expect("utf-8")
+}
+
+/// Every byte the server keeps on disk: the database, its WAL, the key file aside.
+fn stored_bytes(app: &TestApp) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for entry in std::fs::read_dir(app.data_dir.path()).expect("data dir").flatten() {
+        let path = entry.path();
+        if path.is_file() && path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("conveyor.db")) {
+            bytes.extend(std::fs::read(&path).expect("read"));
+        }
+    }
+    bytes
+}
+
+#[tokio::test]
+async fn a_workflow_keeps_its_credentials_sealed_and_puts_its_objects_on_the_cluster() {
+    let cluster = FakeCluster::start().await;
+    let app = app_with(&cluster).await;
+    let (status, body) = send(app.client.post(app.url("/api/v1/workflows")).body(WEB)).await;
+    assert_eq!(status, 201, "{body}");
+    for secret in SECRETS {
+        assert!(!body.contains(secret), "the API never shows a password");
+    }
+    let created: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(created["workflow"]["image"]["password"], "********");
+    assert_eq!(created["workflow"]["git"]["password"], "********");
+    let stages: Vec<&str> = created["plan"]["stages"].as_array().expect("stages").iter().filter_map(|s| s["name"].as_str()).collect();
+    assert_eq!(stages, ["build", "deploy"]);
+
+    let registry = cluster.object("secrets", "ci", "web-registry").expect("registry secret");
+    assert_eq!(registry["type"], "kubernetes.io/dockerconfigjson");
+    assert_eq!(registry["metadata"]["labels"]["conveyor.dev/workflow"], "web");
+    let config: Value = serde_json::from_str(&secret_value(&registry, ".dockerconfigjson")).expect("docker config");
+    assert_eq!(config["auths"]["registry.example.com"]["password"], "reg-s3cret");
+    let git = cluster.object("secrets", "ci", "web-git").expect("git secret");
+    assert_eq!(git["type"], "kubernetes.io/basic-auth");
+    assert_eq!(secret_value(&git, "password"), "git-s3cret");
+    let account = cluster.object("serviceaccounts", "ci", "web").expect("service account");
+    assert_eq!(account["imagePullSecrets"], json!([{"name": "web-registry"}]));
+    let binding = cluster.object("rolebindings", "ci", "web-deployer").expect("role binding");
+    assert_eq!(binding["roleRef"]["name"], "conveyor-deployer");
+
+    for path in ["/api/v1/workflows/web", "/api/v1/workflows", "/api/v1/pipelines/web", "/api/v1/pipelines/web/versions/1"] {
+        let (status, body) = send(app.client.get(app.url(path))).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        for secret in SECRETS {
+            assert!(!body.contains(secret), "{path} shows a password");
+        }
+    }
+    let stored = stored_bytes(&app);
+    assert!(!stored.is_empty());
+    for secret in SECRETS {
+        assert!(!stored.windows(secret.len()).any(|w| w == secret.as_bytes()), "{secret} is in the database in plaintext");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn update_keeps_masked_passwords_and_rotates_changed_ones() {
+    let cluster = FakeCluster::start().await;
+    let app = app_with(&cluster).await;
+    assert_eq!(send(app.client.post(app.url("/api/v1/workflows")).body(WEB)).await.0, 201);
+
+    let kept = WEB.replace("reg-s3cret", "'********'").replace("git-s3cret", "n3w-git");
+    let (status, body) = send(app.client.put(app.url("/api/v1/workflows/web")).body(kept)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.contains("n3w-git"));
+    assert_eq!(serde_json::from_str::<Value>(&body).expect("json")["version"], 2);
+    let registry = cluster.object("secrets", "ci", "web-registry").expect("registry secret");
+    assert!(secret_value(&registry, ".dockerconfigjson").contains("reg-s3cret"), "\"********\" kept the stored password");
+    assert_eq!(secret_value(&cluster.object("secrets", "ci", "web-git").expect("git"), "password"), "n3w-git", "rotated");
+
+    let rotated = WEB.replace("reg-s3cret", "r0tated");
+    assert_eq!(send(app.client.put(app.url("/api/v1/workflows/web")).body(rotated)).await.0, 200);
+    let registry = cluster.object("secrets", "ci", "web-registry").expect("registry secret");
+    assert!(secret_value(&registry, ".dockerconfigjson").contains("r0tated"));
+
+    let renamed = WEB.replace("name: web", "name: other");
+    let (status, body) = send(app.client.put(app.url("/api/v1/workflows/web")).body(renamed)).await;
+    assert_eq!((status, body.contains("a workflow's name cannot change")), (422, true), "{body}");
+    let (status, body) = send(app.client.put(app.url("/api/v1/pipelines/web")).body("name: web\nstages: [{name: s, steps: [{name: a, script: x}]}]")).await;
+    assert_eq!(status, 409, "a workflow is not edited as a pipeline: {body}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn create_refuses_a_name_whose_deployment_exists_and_saves_nothing() {
+    let cluster = FakeCluster::start().await;
+    cluster.insert(
+        "deployments",
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "ci"}, "spec": {}}),
+    );
+    let app = app_with(&cluster).await;
+    let (status, body) = send(app.client.post(app.url("/api/v1/workflows")).body(WEB)).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains("a Deployment named \\\"web\\\" already exists in namespace \\\"ci\\\""), "{body}");
+    assert_eq!(send(app.client.get(app.url("/api/v1/workflows/web"))).await.0, 404);
+    assert!(cluster.object("secrets", "ci", "web-registry").is_none(), "no objects for a refused workflow");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn delete_removes_the_workflow_its_runs_and_its_cluster_objects() {
+    let cluster = FakeCluster::start().await;
+    let app = app_with(&cluster).await;
+    assert_eq!(send(app.client.post(app.url("/api/v1/workflows")).body(WEB)).await.0, 201);
+    assert_eq!(send(app.client.delete(app.url("/api/v1/pipelines/web"))).await.0, 409, "deleted only as a workflow");
+    assert_eq!(send(app.client.delete(app.url("/api/v1/workflows/web"))).await.0, 204);
+    assert_eq!(send(app.client.get(app.url("/api/v1/workflows/web"))).await.0, 404);
+    assert_eq!(send(app.client.get(app.url("/api/v1/pipelines/web"))).await.0, 404);
+    for (resource, name) in [("secrets", "web-registry"), ("secrets", "web-git"), ("serviceaccounts", "web"), ("rolebindings", "web-deployer")] {
+        assert!(cluster.object(resource, "ci", name).is_none(), "{resource}/{name} left behind");
+    }
+    app.stop().await;
+    // Everything the workflow's life took is granted by the deployed role, and nothing more
+    // is needed.
+    let used = cluster.assert_granted_by_deployed_role();
+    assert!(used.contains(&("patch".into(), "rbac.authorization.k8s.io".into(), "rolebindings".into())), "{used:?}");
+    assert!(used.contains(&("get".into(), "apps".into(), "deployments".into())), "{used:?}");
+}
+
+#[tokio::test]
+async fn a_workflow_run_goes_to_tekton_as_its_own_account_with_the_tagged_deployment() {
+    let cluster = FakeCluster::start().await;
+    cluster.hold("clone");
+    let app = app_with(&cluster).await;
+    assert_eq!(send(app.client.post(app.url("/api/v1/workflows")).body(WEB)).await.0, 201);
+    let (status, body) = send(app.client.post(app.url("/api/v1/workflows/web/runs")).json(&json!({"tag": "v2"}))).await;
+    assert_eq!(status, 201, "{body}");
+    let run = serde_json::from_str::<Value>(&body).expect("json")["id"].as_i64().expect("id");
+
+    let runs = cluster.until("pipelineruns", |runs| !runs.is_empty()).await;
+    let spec = &runs[0]["spec"];
+    assert_eq!(spec["taskRunTemplate"]["serviceAccountName"], "web", "pods run as the workflow's account");
+    let tasks: Vec<&str> = spec["pipelineSpec"]["tasks"].as_array().expect("tasks").iter().filter_map(|t| t["name"].as_str()).collect();
+    assert_eq!(tasks, ["clone", "build", "deploy"]);
+    let manifest = spec["params"]
+        .as_array()
+        .expect("params")
+        .iter()
+        .find(|p| p["name"] == "deploy--MANIFEST")
+        .and_then(|p| p["value"].as_str())
+        .expect("the deploy step's manifest");
+    let manifest: Value = serde_json::from_str(manifest).expect("manifest JSON");
+    let containers = &manifest["items"][0]["spec"]["template"]["spec"]["containers"];
+    assert_eq!(containers[0]["image"], "registry.example.com/org/web:v2", "the workflow's image gets the tag");
+    assert_eq!(containers[1]["image"], "envoy:1.30", "other images stay");
+    assert_eq!(manifest["items"][0]["spec"]["replicas"], 2);
+    assert_eq!(manifest["items"][1]["kind"], "Service");
+    for secret in SECRETS {
+        assert!(!runs[0].to_string().contains(secret), "no password in the PipelineRun");
+    }
+
+    let (status, body) = send(app.client.post(app.url("/api/v1/workflows/web/runs")).json(&json!({"tag": "v3"}))).await;
+    assert_eq!(status, 409, "one run in flight per workflow: {body}");
+    let (_, detail) = app.get_json("/api/v1/workflows/web").await;
+    assert_eq!(detail["latest_run"]["id"], run, "the workflow's status is its latest run's");
+    assert_eq!(detail["steps"].as_array().map(Vec::len), Some(3), "with its sub-tasks");
+    assert_eq!(app.post(&format!("/api/v1/runs/{run}/cancel")).await, 202);
+    let events = app.all_events(run).await;
+    assert_eq!(outcome(&events).0, RunStatus::Cancelled);
+    assert!(events.iter().all(|e| !matches!(&e.event.body, EventBody::Log { text, .. } if SECRETS.iter().any(|s| text.contains(s)))));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn without_a_cluster_a_workflow_is_kept_and_its_run_says_what_is_missing() {
+    let app = TestApp::spawn().await;
+    let (status, body) = send(app.client.post(app.url("/api/v1/workflows")).body(WEB)).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = send(app.client.post(app.url("/api/v1/workflows/web/runs")).json(&json!({"tag": "v2"}))).await;
+    assert_eq!(status, 422);
+    assert!(body.contains("asks for the tekton engine, which this server does not have"), "{body}");
+    let (status, body) = send(app.client.post(app.url("/api/v1/workflows")).body(WEB)).await;
+    assert_eq!(status, 409, "the name is taken: {body}");
+    let (status, body) =
+        send(app.client.post(app.url("/api/v1/workflows")).body(WEB.replace("name: web", "name: web2").replace("reg-s3cret", "'********'"))).await;
+    assert_eq!(status, 422, "a new workflow needs a real password: {body}");
+    assert!(body.contains("image.password"), "{body}");
+    app.stop().await;
+}
