@@ -61,6 +61,24 @@ pub fn registry_host(image: &str) -> String {
     }
 }
 
+/// The name of a workflow's registry secret.
+pub fn registry_secret_name(workflow: &Workflow) -> String {
+    format!("{}-registry", workflow.name)
+}
+
+/// A docker `config.json` with the workflow's registry credentials (what podman, buildah,
+/// docker and kaniko read).
+pub fn docker_config_json(workflow: &Workflow, credentials: &Credentials) -> String {
+    let auth = base64::engine::general_purpose::STANDARD
+        .encode(format!("{}:{}", credentials.registry_username, credentials.registry_password));
+    serde_json::json!({
+        "auths": {registry_host(&workflow.image.name): {
+            "username": credentials.registry_username, "password": credentials.registry_password, "auth": auth,
+        }}
+    })
+    .to_string()
+}
+
 /// `scheme://host` of an http(s) git URL, for Tekton's `tekton.dev/git-0` annotation.
 fn git_host(url: &str) -> Option<String> {
     let parsed = url::Url::parse(url).ok().filter(|u| u.scheme() == "https" || u.scheme() == "http")?;
@@ -70,22 +88,18 @@ fn git_host(url: &str) -> Option<String> {
 /// Builds the objects; `build_namespace` is where runs (and so the secrets and account)
 /// live, `deploy_namespace` where the Deployment goes.
 pub fn workflow_objects(workflow: &Workflow, credentials: &Credentials, build_namespace: &str, deploy_namespace: &str) -> WorkflowObjects {
-    let base64 = base64::engine::general_purpose::STANDARD;
     let host = registry_host(&workflow.image.name);
-    let auth = base64.encode(format!("{}:{}", credentials.registry_username, credentials.registry_password));
-    let docker_config = serde_json::json!({
-        "auths": {host.clone(): {"username": credentials.registry_username, "password": credentials.registry_password, "auth": auth}}
-    });
+    let docker_config = docker_config_json(workflow, credentials);
     let docker_annotation = if host.starts_with("https://") { host.clone() } else { format!("https://{host}") };
     let registry_secret = Secret {
         metadata: metadata(
             workflow,
-            format!("{}-registry", workflow.name),
+            registry_secret_name(workflow),
             build_namespace,
             Some(BTreeMap::from([("tekton.dev/docker-0".to_owned(), docker_annotation)])),
         ),
         type_: Some("kubernetes.io/dockerconfigjson".into()),
-        data: Some(BTreeMap::from([(".dockerconfigjson".to_owned(), ByteString(docker_config.to_string().into_bytes()))])),
+        data: Some(BTreeMap::from([(".dockerconfigjson".to_owned(), ByteString(docker_config.into_bytes()))])),
         ..Default::default()
     };
     let git_secret = match (&credentials.git_username, &credentials.git_password) {
@@ -110,7 +124,7 @@ pub fn workflow_objects(workflow: &Workflow, credentials: &Credentials, build_na
     let service_account = ServiceAccount {
         metadata: metadata(workflow, workflow.name.clone(), build_namespace, None),
         secrets: Some(secret_names.iter().map(|name| ObjectReference { name: Some(name.clone()), ..Default::default() }).collect()),
-        image_pull_secrets: Some(vec![LocalObjectReference { name: format!("{}-registry", workflow.name) }]),
+        image_pull_secrets: Some(vec![LocalObjectReference { name: registry_secret_name(workflow) }]),
         ..Default::default()
     };
     let role_binding = RoleBinding {

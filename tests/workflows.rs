@@ -184,6 +184,19 @@ async fn a_workflow_run_goes_to_tekton_as_its_own_account_with_the_tagged_deploy
     assert_eq!(spec["taskRunTemplate"]["serviceAccountName"], "web", "pods run as the workflow's account");
     let tasks: Vec<&str> = spec["pipelineSpec"]["tasks"].as_array().expect("tasks").iter().filter_map(|t| t["name"].as_str()).collect();
     assert_eq!(tasks, ["clone", "build", "deploy"]);
+    // The build step reads the registry's config.json from the secret, mounted read-only.
+    assert!(spec["workspaces"].as_array().expect("bindings").contains(&json!({
+        "name": "dockerconfig",
+        "secret": {"secretName": "web-registry", "items": [{"key": ".dockerconfigjson", "path": "config.json"}]},
+    })));
+    let build = &spec["pipelineSpec"]["tasks"][1];
+    assert!(build["taskSpec"]["workspaces"].as_array().expect("ws").contains(&json!({"name": "dockerconfig", "readOnly": true})));
+    assert!(build["taskSpec"]["steps"][0]["env"]
+        .as_array()
+        .expect("env")
+        .contains(&json!({"name": "DOCKER_CONFIG", "value": "$(workspaces.dockerconfig.path)"})));
+    let clone = &spec["pipelineSpec"]["tasks"][0];
+    assert_eq!(clone["taskSpec"]["workspaces"].as_array().map(Vec::len), Some(1), "only the build step sees the credentials");
     let manifest = spec["params"]
         .as_array()
         .expect("params")

@@ -233,6 +233,9 @@ impl Credentials {
     }
 }
 
+/// The step that builds and pushes the image (it gets the registry credentials).
+pub const BUILD_STEP: &str = "build";
+
 /// Images of the steps a workflow runs on Tekton (catalog-style: git, kaniko, kubectl).
 pub const CLONE_IMAGE: &str = "docker.io/alpine/git:v2.47.2";
 pub const BUILD_IMAGE: &str = "gcr.io/kaniko-project/executor:v1.23.2";
@@ -282,7 +285,7 @@ impl Workflow {
                 "--dockerfile=Dockerfile".into(),
                 "--destination=$(params.IMAGE):$(params.TAG)".into(),
             ],
-            ..step("build", BUILD_IMAGE)
+            ..step(BUILD_STEP, BUILD_IMAGE)
         };
         let mut stages = vec![Stage { name: "build".into(), needs: None, steps: vec![clone, build] }];
         if self.auto_deploy && self.deploy.is_some() {

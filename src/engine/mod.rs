@@ -21,6 +21,26 @@ pub struct RunRequest {
     pub params: Params,
     /// The account a cluster runs the steps as (a workflow's own), over the engine's.
     pub service_account: Option<String>,
+    /// Registry credentials some steps push with (a workflow's build).
+    pub registry: Option<RegistryAccess>,
+}
+
+/// How steps reach a workflow's registry credentials; never stored with the run.
+#[derive(Clone, PartialEq)]
+pub struct RegistryAccess {
+    /// Steps that get `DOCKER_CONFIG` pointing at a directory holding `config.json`.
+    pub steps: Vec<String>,
+    /// On a cluster: the `kubernetes.io/dockerconfigjson` secret, mounted as a workspace.
+    pub secret: String,
+    /// On this host: the `config.json` itself.
+    pub docker_config: String,
+}
+
+// The docker config holds a password: never in a log line.
+impl std::fmt::Debug for RegistryAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryAccess").field("steps", &self.steps).field("secret", &self.secret).finish_non_exhaustive()
+    }
 }
 
 impl RunRequest {

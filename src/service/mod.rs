@@ -18,7 +18,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::task::TaskTracker;
 
 use crate::cluster::Cluster;
-use crate::engine::{Control, Engine, EngineError, EngineEvent, Engines, Progress, RunRequest};
+use crate::engine::{Control, Engine, EngineError, EngineEvent, Engines, Progress, RegistryAccess, RunRequest};
 use crate::secrets::SecretBox;
 use crate::hub::Hub;
 use crate::webhooks::{Notice, WebhookConfig, Webhooks};
@@ -270,7 +270,7 @@ impl Service {
 
     /// Starts a run of the pipeline's latest version with an image tag and params.
     pub async fn start_run(self: &Arc<Self>, name: &str, tag: &str, params: Params) -> ServiceResult<RunSummary> {
-        self.start_run_as(name, tag, params, None).await
+        self.start_run_as(name, tag, params, None, None).await
     }
 
     /// Starts a run whose cluster pods run as `service_account` (a workflow's own).
@@ -280,6 +280,7 @@ impl Service {
         tag: &str,
         params: Params,
         service_account: Option<String>,
+        registry: Option<RegistryAccess>,
     ) -> ServiceResult<RunSummary> {
         let mut problems = Vec::new();
         if !is_valid_tag(tag) {
@@ -321,7 +322,8 @@ impl Service {
 
         self.hub.open(run.id);
         let (events_tx, events_rx) = mpsc::channel(1024);
-        let request = RunRequest { run_id: run.id, pipeline, plan: plan.clone(), tag: tag.to_owned(), params, service_account };
+        let request =
+            RunRequest { run_id: run.id, pipeline, plan: plan.clone(), tag: tag.to_owned(), params, service_account, registry };
         let step_names: Vec<String> = plan.steps.iter().map(|s| s.name.clone()).collect();
         let hooks = RunHooks::new(&run, &request.pipeline, &plan);
         match engine.start(request, events_tx).await {
@@ -571,9 +573,10 @@ impl Service {
         };
         let params = self.store.run_params(run_id).await?;
         let hooks = RunHooks::new(&run, &pipeline, &plan);
-        // A workflow's pods run as its own account.
+        // A workflow's pods run as its own account. Its registry access is not needed again:
+        // a workflow has no approval gates, so a resumed run makes no new PipelineRun.
         let service_account = self.store.workflow_credentials(pipeline_id).await?.map(|_| pipeline.name.clone());
-        let request = RunRequest { run_id, pipeline, plan, tag: run.tag.clone(), params, service_account };
+        let request = RunRequest { run_id, pipeline, plan, tag: run.tag.clone(), params, service_account, registry: None };
         let (events_tx, events_rx) = mpsc::channel(1024);
         let control = match engine.resume(request, progress, events_tx).await {
             Ok(Some(control)) => control,

@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use app::definition::{Params, Problem};
 use app::model::{RunSummary, WorkflowDetail, WorkflowSummary};
-use app::workflow::{parse_workflow, Credentials, Workflow, KEPT_SECRET};
+use app::workflow::{parse_workflow, Credentials, Workflow, BUILD_STEP, KEPT_SECRET};
 
 use super::{definition_json, stored_plan, Service, ServiceError, ServiceResult};
 use crate::store::{PipelineRow, StoreError};
-use crate::workflow_objects::{deploy_manifest, workflow_objects};
+use crate::engine::RegistryAccess;
+use crate::workflow_objects::{deploy_manifest, docker_config_json, registry_secret_name, workflow_objects};
 
 impl Service {
     /// A pipeline that is a workflow is edited and deleted as one (its credentials and
@@ -208,13 +209,19 @@ impl Service {
     /// Starts a run: build `image.name:tag`, and with autoDeploy apply the Deployment with
     /// that image (its manifest is made now, for this tag, and passed as `MANIFEST`).
     pub async fn start_workflow_run(self: &Arc<Self>, name: &str, tag: &str, mut params: Params) -> ServiceResult<RunSummary> {
-        let (row, _) = self.workflow_row(name).await?;
+        let (row, sealed) = self.workflow_row(name).await?;
         let workflow = Self::stored_workflow(&row)?;
+        let credentials = self.open_credentials(name, &sealed)?;
+        let registry = RegistryAccess {
+            steps: vec![BUILD_STEP.to_owned()],
+            secret: registry_secret_name(&workflow),
+            docker_config: docker_config_json(&workflow, &credentials),
+        };
         if workflow.auto_deploy && app::model::is_valid_tag(tag) {
             if let Some(manifest) = deploy_manifest(&workflow, tag, &self.deploy_namespace(&workflow)) {
                 params.insert("MANIFEST".into(), manifest.to_string());
             }
         }
-        self.start_run_as(name, tag, params, Some(workflow.name.clone())).await
+        self.start_run_as(name, tag, params, Some(workflow.name.clone()), Some(registry)).await
     }
 }

@@ -23,6 +23,8 @@ use crate::engine::RunRequest;
 
 /// Name of the one workspace every task binds.
 pub const WORKSPACE: &str = "workspace";
+/// The read-only workspace holding a registry's `config.json` (from the workflow's secret).
+pub const DOCKER_CONFIG_WORKSPACE: &str = "dockerconfig";
 pub const LABEL_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 pub const MANAGED_BY: &str = "conveyor";
 pub const LABEL_RUN: &str = "conveyor.dev/run";
@@ -120,6 +122,10 @@ pub fn compile(
             step_env.push(json!({"name": name, "value": format!("$(params.{name})")}));
         }
 
+        let pushes = run.registry.as_ref().is_some_and(|r| r.steps.contains(&step.name));
+        if pushes {
+            step_env.push(json!({"name": "DOCKER_CONFIG", "value": format!("$(workspaces.{DOCKER_CONFIG_WORKSPACE}.path)")}));
+        }
         let image = step_image(&run.pipeline, step);
         let mut tekton_step = json!({
             "name": step.name,
@@ -160,6 +166,10 @@ pub fn compile(
                 "steps": [tekton_step],
             },
         });
+        if pushes {
+            task["workspaces"].as_array_mut().expect("workspaces").push(json!({"name": DOCKER_CONFIG_WORKSPACE, "workspace": DOCKER_CONFIG_WORKSPACE}));
+            task["taskSpec"]["workspaces"].as_array_mut().expect("workspaces").push(json!({"name": DOCKER_CONFIG_WORKSPACE, "readOnly": true}));
+        }
         let run_after: Vec<&str> =
             planned.needs.iter().filter(|need| steps.contains(need)).map(|&need| run.plan.steps[need].name.as_str()).collect();
         if !run_after.is_empty() {
@@ -182,14 +192,23 @@ pub fn compile(
         Workspace::PerRun => json!({"name": WORKSPACE, "volumeClaimTemplate": {"spec": workspace_claim(settings)}}),
         Workspace::Claim(name) => json!({"name": WORKSPACE, "persistentVolumeClaim": {"claimName": name}}),
     };
+    let mut declared = vec![json!({"name": WORKSPACE})];
+    let mut bindings = vec![binding];
+    if let Some(registry) = &run.registry {
+        declared.push(json!({"name": DOCKER_CONFIG_WORKSPACE}));
+        bindings.push(json!({
+            "name": DOCKER_CONFIG_WORKSPACE,
+            "secret": {"secretName": registry.secret, "items": [{"key": ".dockerconfigjson", "path": "config.json"}]},
+        }));
+    }
     let mut spec = json!({
         "params": run_params,
         "pipelineSpec": {
             "params": pipeline_params,
-            "workspaces": [{"name": WORKSPACE}],
+            "workspaces": declared,
             "tasks": tasks,
         },
-        "workspaces": [binding],
+        "workspaces": bindings,
         // Step timeouts apply per task; the run as a whole has none, as on the local engine.
         "timeouts": {"pipeline": "0"},
     });
