@@ -101,3 +101,31 @@ where
     }
     Ok(())
 }
+
+/// Applies every object of a `v1` List server-side (the workflow deploy step on the local
+/// engine, through `conveyor apply`); returns a line per object applied.
+pub async fn apply_manifest(client: Client, manifest: &serde_json::Value) -> Result<Vec<String>, String> {
+    use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+
+    let items = manifest["items"].as_array().ok_or("the manifest is not a List with `items`")?;
+    let mut applied = Vec::new();
+    for item in items {
+        let kind = item["kind"].as_str().unwrap_or_default();
+        let (group, version, plural) = match kind {
+            "Deployment" => ("apps", "v1", "deployments"),
+            "Service" => ("", "v1", "services"),
+            "PersistentVolumeClaim" => ("", "v1", "persistentvolumeclaims"),
+            other => return Err(format!("cannot apply a {other:?}: a workflow deploys Deployments, Services and PersistentVolumeClaims")),
+        };
+        let resource = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
+        let object: DynamicObject = serde_json::from_value(item.clone()).map_err(|err| format!("a malformed {kind}: {err}"))?;
+        let name = object.metadata.name.clone().ok_or_else(|| format!("a {kind} without a name"))?;
+        let namespace = object.metadata.namespace.clone().ok_or_else(|| format!("{kind} {name} has no namespace"))?;
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &namespace, &resource);
+        api.patch(&name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&object))
+            .await
+            .map_err(|err| format!("could not apply {kind} {namespace}/{name}: {err}"))?;
+        applied.push(format!("applied {kind} {namespace}/{name}"));
+    }
+    Ok(applied)
+}

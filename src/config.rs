@@ -22,6 +22,13 @@ pub enum Command {
         /// A pipeline in YAML or JSON, a KubeCI Workflow or a taskflow Task.
         file: PathBuf,
     },
+    /// Apply a workflow's Deployment (its Service and volume claims) to the cluster of the
+    /// kubeconfig, server-side; what a workflow's deploy step runs on the local engine.
+    Apply {
+        /// A `v1` List of objects as JSON; absent: the `MANIFEST` environment variable.
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -73,6 +80,18 @@ pub struct ServeConfig {
     /// apart from the database [default: DATA_DIR/secret.key].
     #[arg(long, env = "CONVEYOR_SECRET_KEY_FILE")]
     pub secret_key_file: Option<PathBuf>,
+    /// Image builder of workflows on the local engine: podman, buildah, docker or kaniko's
+    /// `executor` [default: the first of them on PATH].
+    #[arg(long, env = "CONVEYOR_BUILDER")]
+    pub builder: Option<PathBuf>,
+    /// The conveyor binary a local workflow's deploy step runs (`conveyor apply`)
+    /// [default: this one].
+    #[arg(long, env = "CONVEYOR_SELF", hide = true)]
+    pub self_exe: Option<PathBuf>,
+    /// Where kubectl would look (`KUBECONFIG`, `~/.kube/config`), found at start by the
+    /// CLI: the cluster a local workflow deploys to when `--kubeconfig` is not given.
+    #[arg(skip)]
+    pub found_kubeconfig: Option<PathBuf>,
     /// The built site (WASM, JS, CSS) that cargo-leptos writes.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
@@ -96,6 +115,9 @@ impl ServeConfig {
             tekton_workspace_size: "1Gi".into(),
             tekton_storage_class: None,
             secret_key_file: None,
+            builder: None,
+            self_exe: None,
+            found_kubeconfig: None,
             site_root: PathBuf::from("target/site"),
         }
     }
@@ -105,4 +127,13 @@ impl ServeConfig {
 pub enum EngineKind {
     Local,
     Tekton,
+}
+
+/// Where kubectl would look: `KUBECONFIG` (its first file), else `~/.kube/config` if present.
+pub fn default_kubeconfig() -> Option<PathBuf> {
+    if let Some(paths) = std::env::var_os("KUBECONFIG") {
+        return std::env::split_paths(&paths).next();
+    }
+    let home = PathBuf::from(std::env::var_os("HOME")?);
+    Some(home.join(".kube/config")).filter(|path| path.is_file())
 }

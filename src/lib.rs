@@ -31,7 +31,7 @@ use crate::engine::tekton::{ClusterConfig, TektonEngine};
 use crate::engine::{Engine, Engines};
 use crate::cluster::Cluster;
 use crate::secrets::SecretBox;
-use crate::service::{Service, Workflows};
+use crate::service::{HostTools, Service, Workflows};
 use crate::store::Store;
 
 #[derive(Debug, thiserror::Error)]
@@ -99,7 +99,12 @@ impl Server {
         };
         let key_file = config.secret_key_file.clone().unwrap_or_else(|| config.data_dir.join("secret.key"));
         let secrets = SecretBox::load_or_create(&key_file)?;
-        let service = Service::start(store, engines, webhooks, Workflows { secrets, cluster }).await?;
+        let host = HostTools {
+            builder: config.builder.clone(),
+            conveyor: config.self_exe.clone().or_else(|| std::env::current_exe().ok()).unwrap_or_else(|| "conveyor".into()),
+            kubeconfig: config.kubeconfig.clone().or_else(|| config.found_kubeconfig.clone()),
+        };
+        let service = Service::start(store, engines, webhooks, Workflows { secrets, cluster, host }).await?;
         let listener = TcpListener::bind(config.bind)
             .await
             .map_err(|source| StartError::Bind { addr: config.bind, source })?;
@@ -144,3 +149,4 @@ pub fn validate_file(path: &Path) -> Result<Vec<Problem>, std::io::Error> {
     let source = std::fs::read_to_string(path)?;
     Ok(app::plan::check_document(&source).err().unwrap_or_default())
 }
+

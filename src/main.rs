@@ -25,7 +25,9 @@ async fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Serve(config) => {
+        Command::Apply { file } => apply(file).await,
+        Command::Serve(mut config) => {
+            config.found_kubeconfig = conveyor::config::default_kubeconfig();
             tracing_subscriber::fmt()
                 .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
                 .init();
@@ -64,5 +66,33 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = interrupt => {},
         _ = terminate.recv() => {},
+    }
+}
+
+/// `conveyor apply`: what a local workflow's deploy step runs.
+async fn apply(file: Option<std::path::PathBuf>) -> ExitCode {
+    let text = match file {
+        Some(path) => std::fs::read_to_string(&path).map_err(|err| format!("cannot read {}: {err}", path.display())),
+        None => std::env::var("MANIFEST").map_err(|_| "no manifest: give --file or set MANIFEST".to_owned()),
+    };
+    let result = async {
+        let manifest: serde_json::Value = serde_json::from_str(&text?).map_err(|err| format!("the manifest is not JSON: {err}"))?;
+        let client = kube::Client::try_default().await.map_err(|err| {
+            format!("no cluster to deploy to (set KUBECONFIG, or start the server with --kubeconfig): {err}")
+        })?;
+        conveyor::cluster::apply_manifest(client, &manifest).await
+    }
+    .await;
+    match result {
+        Ok(lines) => {
+            for line in lines {
+                println!("{line}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("conveyor apply: {message}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -228,17 +228,87 @@ async fn a_workflow_run_goes_to_tekton_as_its_own_account_with_the_tagged_deploy
 
 #[tokio::test]
 async fn without_a_cluster_a_workflow_is_kept_and_its_run_says_what_is_missing() {
-    let app = TestApp::spawn().await;
+    // A builder is there (detection only: the run is refused before anything runs).
+    let tools = tempfile::tempdir().expect("temp dir");
+    let podman = tools.path().join("podman");
+    std::os::unix::fs::symlink("/bin/true", &podman).expect("symlink");
+    let app = TestApp::spawn_with(|config| config.builder = Some(podman.clone())).await;
     let (status, body) = send(app.client.post(app.url("/api/v1/workflows")).body(WEB)).await;
     assert_eq!(status, 201, "{body}");
     let (status, body) = send(app.client.post(app.url("/api/v1/workflows/web/runs")).json(&json!({"tag": "v2"}))).await;
     assert_eq!(status, 422);
-    assert!(body.contains("asks for the tekton engine, which this server does not have"), "{body}");
+    assert!(body.contains("deploy: autoDeploy needs a cluster to deploy to: start the server with --kubeconfig"), "{body}");
     let (status, body) = send(app.client.post(app.url("/api/v1/workflows")).body(WEB)).await;
     assert_eq!(status, 409, "the name is taken: {body}");
     let (status, body) =
         send(app.client.post(app.url("/api/v1/workflows")).body(WEB.replace("name: web", "name: web2").replace("reg-s3cret", "'********'"))).await;
     assert_eq!(status, 422, "a new workflow needs a real password: {body}");
     assert!(body.contains("image.password"), "{body}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn conveyor_apply_puts_the_tagged_deployment_on_the_cluster() {
+    let cluster = FakeCluster::start().await;
+    let workflow = app::workflow::parse_workflow(WEB).expect("workflow");
+    let manifest = conveyor::workflow_objects::deploy_manifest(&workflow, "v7", "ci").expect("a manifest");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_conveyor"))
+        .arg("apply")
+        .env_clear()
+        .env("KUBECONFIG", &cluster.kubeconfig)
+        .env("MANIFEST", manifest.to_string())
+        .output()
+        .await
+        .expect("conveyor apply runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "applied Deployment ci/web\napplied Service ci/web\n");
+    let deployment = cluster.object("deployments", "ci", "web").expect("the Deployment");
+    assert_eq!(deployment["spec"]["template"]["spec"]["containers"][0]["image"], "registry.example.com/org/web:v7");
+    assert_eq!(cluster.object("services", "ci", "web").expect("the Service")["spec"]["ports"][0]["targetPort"], 8080);
+
+    // Applying again (the next tag) updates in place.
+    let next = conveyor::workflow_objects::deploy_manifest(&workflow, "v8", "ci").expect("a manifest");
+    let again = tokio::process::Command::new(env!("CARGO_BIN_EXE_conveyor"))
+        .args(["apply"])
+        .env_clear()
+        .env("KUBECONFIG", &cluster.kubeconfig)
+        .env("MANIFEST", next.to_string())
+        .output()
+        .await
+        .expect("runs");
+    assert!(again.status.success());
+    let deployment = cluster.object("deployments", "ci", "web").expect("the Deployment");
+    assert_eq!(deployment["spec"]["template"]["spec"]["containers"][0]["image"], "registry.example.com/org/web:v8");
+
+    // No cluster: a clear error, exit 1.
+    let lost = tokio::process::Command::new(env!("CARGO_BIN_EXE_conveyor"))
+        .arg("apply")
+        .env_clear()
+        .env("KUBECONFIG", "/nonexistent/kubeconfig")
+        .env("HOME", "/nonexistent")
+        .env("MANIFEST", next.to_string())
+        .output()
+        .await
+        .expect("runs");
+    assert_eq!(lost.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&lost.stderr).starts_with("conveyor apply: no cluster to deploy to"), "{}", String::from_utf8_lossy(&lost.stderr));
+}
+
+#[tokio::test]
+async fn a_local_workflow_run_names_the_builders_it_can_use_when_it_has_none() {
+    let app = TestApp::spawn_with(|config| config.builder = Some("nosuch-builder".into())).await;
+    assert_eq!(send(app.client.post(app.url("/api/v1/workflows")).body(WEB)).await.0, 201);
+    let (status, body) = send(app.client.post(app.url("/api/v1/workflows/web/runs")).json(&json!({"tag": "v2"}))).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("build: --builder nosuch-builder: not found"), "{body}");
+    let (_, runs) = app.get_json("/api/v1/workflows/web/runs").await;
+    assert_eq!(runs["runs"], json!([]), "nothing recorded for a refused run");
+    app.stop().await;
+
+    let app = TestApp::spawn_with(|config| config.builder = Some("/bin/true".into())).await;
+    assert_eq!(send(app.client.post(app.url("/api/v1/workflows")).body(WEB)).await.0, 201);
+    let (status, body) = send(app.client.post(app.url("/api/v1/workflows/web/runs")).json(&json!({"tag": "v2"}))).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("is not one of podman, buildah, docker or executor (kaniko)"), "{body}");
     app.stop().await;
 }

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::definition::{from_value, parse_yaml, EngineChoice, Params, Pipeline, Problem, Stage, Step};
+use crate::definition::{from_value, parse_yaml, Params, Pipeline, Problem, Stage, Step};
 use crate::plan::{check_dns_label, check_param_names};
 
 /// Shown (and accepted back on update) in place of a stored password.
@@ -235,6 +235,8 @@ impl Credentials {
 
 /// The step that builds and pushes the image (it gets the registry credentials).
 pub const BUILD_STEP: &str = "build";
+/// The step that applies the Deployment.
+pub const DEPLOY_STEP: &str = "deploy";
 
 /// Images of the steps a workflow runs on Tekton (catalog-style: git, kaniko, kubectl).
 pub const CLONE_IMAGE: &str = "docker.io/alpine/git:v2.47.2";
@@ -289,7 +291,7 @@ impl Workflow {
         };
         let mut stages = vec![Stage { name: "build".into(), needs: None, steps: vec![clone, build] }];
         if self.auto_deploy && self.deploy.is_some() {
-            let deploy = Step { script: Some(DEPLOY_SCRIPT.to_owned()), ..step("deploy", DEPLOY_IMAGE) };
+            let deploy = Step { script: Some(DEPLOY_SCRIPT.to_owned()), ..step(DEPLOY_STEP, DEPLOY_IMAGE) };
             stages.push(Stage { name: "deploy".into(), needs: None, steps: vec![deploy] });
         }
         Pipeline {
@@ -298,7 +300,9 @@ impl Workflow {
             tags: vec!["workflow".into()],
             with,
             actions: Vec::new(),
-            engine: Some(EngineChoice::Tekton),
+            // The server's default: Tekton runs the steps above; the local engine runs the
+            // host's git, image builder and `conveyor apply` in their place.
+            engine: None,
             stages,
         }
     }

@@ -266,6 +266,16 @@ async fn prepare(context: &RunContext, index: usize) -> Result<Command, Outcome>
     // what every engine gives a step.
     let mut env: Vec<(String, String)> = context.base_env.as_ref().clone();
     env.extend(run.step_environment(step, &context.workspace.to_string_lossy()));
+    if let Some(registry) = run.registry.as_ref().filter(|r| r.steps.contains(&step.name)) {
+        // The registry's config.json, readable by this user only, gone with the run's scripts.
+        let dir = context.scripts.join(format!("docker-{}", step.name));
+        write_private(&dir, &registry.docker_config)
+            .await
+            .map_err(|err| Outcome::new(StepStatus::Failed, format!("could not write the registry credentials: {err}")))?;
+        let file = dir.join("config.json").to_string_lossy().into_owned();
+        env.push(("DOCKER_CONFIG".into(), dir.to_string_lossy().into_owned()));
+        env.push(("REGISTRY_AUTH_FILE".into(), file));
+    }
 
     let mut command = match step_program(&run.pipeline, step) {
         Program::Script(script) => {
@@ -331,6 +341,18 @@ fn inherited_env() -> Vec<(String, String)> {
         env.push(("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()));
     }
     env
+}
+
+/// `dir/config.json` with `contents`: the directory 0700, the file 0600.
+async fn write_private(dir: &Path, contents: &str) -> std::io::Result<()> {
+    tokio::fs::create_dir_all(dir).await?;
+    tokio::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).await?;
+    let path = dir.join("config.json");
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true).mode(0o600);
+    let mut file = options.open(&path).await?;
+    tokio::io::AsyncWriteExt::write_all(&mut file, contents.as_bytes()).await?;
+    file.sync_all().await
 }
 
 async fn write_script(path: &Path, script: &str) -> std::io::Result<()> {
@@ -559,7 +581,20 @@ impl LineSplitter {
 
 #[cfg(test)]
 mod tests {
-    use super::LineSplitter;
+    use super::{write_private, LineSplitter};
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
+
+    #[tokio::test]
+    async fn registry_credentials_are_written_for_this_user_only() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let docker = dir.path().join("docker-build");
+        write_private(&docker, "{\"auths\":{}}").await.expect("written");
+        let mode = |path: &Path| std::fs::metadata(path).expect("metadata").permissions().mode() & 0o777;
+        assert_eq!(mode(&docker), 0o700);
+        assert_eq!(mode(&docker.join("config.json")), 0o600);
+        assert_eq!(std::fs::read_to_string(docker.join("config.json")).expect("read"), "{\"auths\":{}}");
+    }
 
     #[test]
     fn splits_lines_across_chunks() {

@@ -44,11 +44,24 @@ pub enum ServiceError {
 
 mod workflows;
 
+pub use workflows::HostTools;
+
+/// What a workflow adds to a run.
+#[derive(Debug, Default)]
+struct RunOptions {
+    /// The account a cluster runs its steps as.
+    service_account: Option<String>,
+    registry: Option<RegistryAccess>,
+    /// What runs in place of the stored definition (same steps, other programs).
+    definition: Option<Pipeline>,
+}
+
 /// What workflows need besides the store: the key that seals their credentials, and the
 /// cluster their objects go to (none on a server without one).
 pub struct Workflows {
     pub secrets: SecretBox,
     pub cluster: Option<Cluster>,
+    pub host: HostTools,
 }
 
 pub(crate) fn problems_text(problems: &[Problem]) -> String {
@@ -270,18 +283,11 @@ impl Service {
 
     /// Starts a run of the pipeline's latest version with an image tag and params.
     pub async fn start_run(self: &Arc<Self>, name: &str, tag: &str, params: Params) -> ServiceResult<RunSummary> {
-        self.start_run_as(name, tag, params, None, None).await
+        self.start_run_with(name, tag, params, RunOptions::default()).await
     }
 
-    /// Starts a run whose cluster pods run as `service_account` (a workflow's own).
-    async fn start_run_as(
-        self: &Arc<Self>,
-        name: &str,
-        tag: &str,
-        params: Params,
-        service_account: Option<String>,
-        registry: Option<RegistryAccess>,
-    ) -> ServiceResult<RunSummary> {
+    async fn start_run_with(self: &Arc<Self>, name: &str, tag: &str, params: Params, options: RunOptions) -> ServiceResult<RunSummary> {
+        let RunOptions { service_account, registry, definition } = options;
         let mut problems = Vec::new();
         if !is_valid_tag(tag) {
             problems.push(Problem::new("tag", format!("\"{tag}\" is not a valid image tag: {TAG_RULE}")));
@@ -291,7 +297,10 @@ impl Service {
             return Err(ServiceError::Invalid(problems));
         }
         let row = self.pipeline_row(name).await?;
-        let pipeline = stored_definition(&row.definition)?;
+        let pipeline = match definition {
+            Some(pipeline) => pipeline,
+            None => stored_definition(&row.definition)?,
+        };
         let plan = stored_plan(&pipeline)?;
         let missing = check_required_params(&pipeline, &run_params(&params, tag));
         if !missing.is_empty() {

@@ -3,16 +3,86 @@
 //! the pipelines' own; its credentials are sealed with the server's key; its Kubernetes
 //! objects (secrets, service account, role binding) follow it on the cluster.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use app::definition::{Params, Problem};
+use app::definition::{Params, Pipeline, Problem};
 use app::model::{RunSummary, WorkflowDetail, WorkflowSummary};
-use app::workflow::{parse_workflow, Credentials, Workflow, BUILD_STEP, KEPT_SECRET};
+use app::workflow::{parse_workflow, Credentials, Workflow, BUILD_STEP, DEPLOY_STEP, KEPT_SECRET};
 
 use super::{definition_json, stored_plan, Service, ServiceError, ServiceResult};
 use crate::store::{PipelineRow, StoreError};
 use crate::engine::RegistryAccess;
 use crate::workflow_objects::{deploy_manifest, docker_config_json, registry_secret_name, workflow_objects};
+
+/// What a workflow needs to run on this host (the local engine).
+#[derive(Debug, Clone, Default)]
+pub struct HostTools {
+    /// `--builder`, or the first builder found on PATH.
+    pub builder: Option<PathBuf>,
+    /// The conveyor binary whose `apply` the deploy step runs.
+    pub conveyor: PathBuf,
+    /// The cluster the deploy step applies to.
+    pub kubeconfig: Option<PathBuf>,
+}
+
+/// The image builders a workflow can use on this host, in the order they are looked for.
+const BUILDERS: [&str; 4] = ["podman", "buildah", "docker", "executor"];
+
+/// Builds `src/Dockerfile` into `$IMAGE:$TAG` and pushes it. Values come from the
+/// environment only; `DOCKER_CONFIG` holds the registry's `config.json`.
+fn build_script(builder: &Path) -> Result<&'static str, String> {
+    let name = builder.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    Ok(match name.as_str() {
+        "podman" | "buildah" => {
+            "\"$BUILDER\" build --file src/Dockerfile --tag \"$IMAGE:$TAG\" src\n\
+             \"$BUILDER\" push --authfile \"$DOCKER_CONFIG/config.json\" \"$IMAGE:$TAG\""
+        }
+        "docker" => "\"$BUILDER\" build --file src/Dockerfile --tag \"$IMAGE:$TAG\" src\n\"$BUILDER\" push \"$IMAGE:$TAG\"",
+        "executor" | "kaniko" => {
+            "\"$BUILDER\" --context \"dir://$PWD/src\" --dockerfile Dockerfile --destination \"$IMAGE:$TAG\""
+        }
+        other => {
+            return Err(format!(
+                "--builder {}: \"{other}\" is not one of podman, buildah, docker or executor (kaniko)",
+                builder.display()
+            ))
+        }
+    })
+}
+
+fn find_builder(configured: Option<&Path>) -> Result<PathBuf, String> {
+    if let Some(path) = configured {
+        let found = which::which(path).map_err(|_| format!("--builder {}: not found", path.display()))?;
+        build_script(&found)?;
+        return Ok(found);
+    }
+    BUILDERS.iter().find_map(|name| which::which(name).ok()).ok_or_else(|| {
+        "no image builder on this host: install podman, buildah, docker or kaniko's executor (or name one with --builder), \
+         or run workflows on Tekton"
+            .to_owned()
+    })
+}
+
+/// The workflow's pipeline as the local engine runs it: clone with the host's git, build
+/// and push with the host's builder, deploy with `conveyor apply` (kube-rs).
+fn on_host(pipeline: &Pipeline, builder: &Path, tools: &HostTools, kubeconfig: &Path) -> Result<Pipeline, String> {
+    let script = build_script(builder)?;
+    let mut host = pipeline.clone();
+    for step in host.stages.iter_mut().flat_map(|stage| stage.steps.iter_mut()) {
+        if step.name == BUILD_STEP {
+            step.command.clear();
+            step.args.clear();
+            step.script = Some(script.to_owned());
+            step.env.insert("BUILDER".into(), builder.display().to_string());
+        } else if step.name == DEPLOY_STEP {
+            step.script = None;
+            step.command = vec![tools.conveyor.display().to_string(), "apply".into()];
+            step.env.insert("KUBECONFIG".into(), kubeconfig.display().to_string());
+        }
+    }
+    Ok(host)
+}
 
 impl Service {
     /// A pipeline that is a workflow is edited and deleted as one (its credentials and
@@ -222,6 +292,26 @@ impl Service {
                 params.insert("MANIFEST".into(), manifest.to_string());
             }
         }
-        self.start_run_as(name, tag, params, Some(workflow.name.clone()), Some(registry)).await
+        let stored = super::stored_definition(&row.definition)?;
+        let local = self.engine_for(&stored)?.name() == "local";
+        let definition = if local {
+            let tools = &self.workflows.host;
+            let builder = find_builder(tools.builder.as_deref()).map_err(|message| ServiceError::Invalid(vec![Problem::new("build", message)]))?;
+            let kubeconfig = match (&tools.kubeconfig, workflow.auto_deploy) {
+                (Some(path), _) => path.clone(),
+                (None, false) => PathBuf::new(),
+                (None, true) => {
+                    return Err(ServiceError::Invalid(vec![Problem::new(
+                        "deploy",
+                        "autoDeploy needs a cluster to deploy to: start the server with --kubeconfig (or set KUBECONFIG)",
+                    )]))
+                }
+            };
+            Some(on_host(&stored, &builder, tools, &kubeconfig).map_err(|message| ServiceError::Invalid(vec![Problem::new("build", message)]))?)
+        } else {
+            None
+        };
+        let options = super::RunOptions { service_account: Some(workflow.name.clone()), registry: Some(registry), definition };
+        self.start_run_with(name, tag, params, options).await
     }
 }
