@@ -312,3 +312,96 @@ async fn a_local_workflow_run_names_the_builders_it_can_use_when_it_has_none() {
     assert!(body.contains("is not one of podman, buildah, docker or executor (kaniko)"), "{body}");
     app.stop().await;
 }
+
+/// A git repository with a Dockerfile, served over git's "dumb" HTTP protocol on
+/// 127.0.0.1:0 (plain files: what `git update-server-info` prepares).
+async fn serve_repository() -> (String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let work = dir.path().join("work");
+    std::fs::create_dir_all(&work).expect("work dir");
+    std::fs::write(work.join("Dockerfile"), "FROM scratch\n").expect("Dockerfile");
+    let git = |args: &[&str], cwd: &std::path::Path| {
+        let status = std::process::Command::new("git")
+            .args(args)
+            .current_dir(cwd)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .status()
+            .expect("git runs");
+        assert!(status.success(), "git {args:?}");
+    };
+    git(&["init", "--quiet", "--initial-branch=main"], &work);
+    git(&["add", "Dockerfile"], &work);
+    git(&["commit", "--quiet", "-m", "the app"], &work);
+    git(&["clone", "--quiet", "--bare", "work", "web.git"], dir.path());
+    git(&["update-server-info"], &dir.path().join("web.git"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/web.git", listener.local_addr().expect("addr"));
+    let files = axum::Router::new().fallback_service(tower_http::services::ServeDir::new(dir.path()));
+    tokio::spawn(async move { axum::serve(listener, files).await.expect("serves") });
+    (url, dir)
+}
+
+#[tokio::test]
+async fn a_local_workflow_run_clones_builds_with_the_host_builder_and_deploys_with_kube_rs() {
+    let cluster = FakeCluster::start().await;
+    let (repository, _served) = serve_repository().await;
+    // No container runtime can run here: the builder is /usr/bin/echo under the name
+    // `docker`, so the log shows exactly the command lines a real docker would get.
+    let tools = tempfile::tempdir().expect("temp dir");
+    let docker = tools.path().join("docker");
+    std::os::unix::fs::symlink(which::which("echo").expect("echo"), &docker).expect("symlink");
+    let app = TestApp::spawn_with(|config| {
+        config.engine = EngineKind::Local;
+        config.kubeconfig = Some(cluster.kubeconfig.clone());
+        config.tekton_namespace = cluster.namespace.clone();
+        config.builder = Some(docker.clone());
+        config.self_exe = Some(env!("CARGO_BIN_EXE_conveyor").into());
+    })
+    .await;
+    let document = WEB.replace("https://git.example.com/org/web.git", &repository).replace(", username: bot, password: git-s3cret", "");
+    let (status, body) = send(app.client.post(app.url("/api/v1/workflows")).body(document)).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = send(app.client.post(app.url("/api/v1/workflows/web/runs")).json(&json!({"tag": "v2"}))).await;
+    assert_eq!(status, 201, "{body}");
+    let run = serde_json::from_str::<Value>(&body).expect("json")["id"].as_i64().expect("id");
+    let events = app.all_events(run).await;
+    assert_eq!(outcome(&events).0, RunStatus::Succeeded, "{events:#?}");
+    let (_, detail) = app.get_json(&format!("/api/v1/runs/{run}")).await;
+    assert_eq!(detail["engine"], "local");
+
+    let clone = common::logs(&events, "clone");
+    assert!(clone.len() == 1 && clone[0].starts_with("cloned ") && clone[0].ends_with(" the app"), "{clone:?}");
+    assert_eq!(
+        common::logs(&events, "build"),
+        [
+            "build --file src/Dockerfile --tag registry.example.com/org/web:v2 src",
+            "push registry.example.com/org/web:v2",
+        ]
+    );
+    assert_eq!(common::logs(&events, "deploy"), ["applied Deployment ci/web", "applied Service ci/web"]);
+    let deployment = cluster.object("deployments", "ci", "web").expect("deployed");
+    assert_eq!(deployment["spec"]["template"]["spec"]["containers"][0]["image"], "registry.example.com/org/web:v2");
+    assert_eq!(deployment["spec"]["replicas"], 2);
+
+    let leftovers: Vec<_> = walk(app.data_dir.path()).into_iter().filter(|p| p.ends_with("config.json")).collect();
+    assert!(leftovers.is_empty(), "the registry credentials are removed with the run: {leftovers:?}");
+    let (status, body) = send(app.client.delete(app.url("/api/v1/workflows/web/runs"))).await;
+    assert_eq!((status, body.as_str()), (200, "{\"deleted\":1}"), "empty runs");
+    app.stop().await;
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}

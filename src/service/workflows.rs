@@ -35,12 +35,18 @@ fn build_script(builder: &Path) -> Result<&'static str, String> {
     let name = builder.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     Ok(match name.as_str() {
         "podman" | "buildah" => {
-            "\"$BUILDER\" build --file src/Dockerfile --tag \"$IMAGE:$TAG\" src\n\
+            "test -r \"$DOCKER_CONFIG/config.json\" || { echo 'registry credentials missing' >&2; exit 1; }\n\
+             \"$BUILDER\" build --file src/Dockerfile --tag \"$IMAGE:$TAG\" src\n\
              \"$BUILDER\" push --authfile \"$DOCKER_CONFIG/config.json\" \"$IMAGE:$TAG\""
         }
-        "docker" => "\"$BUILDER\" build --file src/Dockerfile --tag \"$IMAGE:$TAG\" src\n\"$BUILDER\" push \"$IMAGE:$TAG\"",
+        "docker" => {
+            "test -r \"$DOCKER_CONFIG/config.json\" || { echo 'registry credentials missing' >&2; exit 1; }\n\
+             \"$BUILDER\" build --file src/Dockerfile --tag \"$IMAGE:$TAG\" src\n\
+             \"$BUILDER\" push \"$IMAGE:$TAG\""
+        }
         "executor" | "kaniko" => {
-            "\"$BUILDER\" --context \"dir://$PWD/src\" --dockerfile Dockerfile --destination \"$IMAGE:$TAG\""
+            "test -r \"$DOCKER_CONFIG/config.json\" || { echo 'registry credentials missing' >&2; exit 1; }\n\
+             \"$BUILDER\" --context \"dir://$PWD/src\" --dockerfile Dockerfile --destination \"$IMAGE:$TAG\""
         }
         other => {
             return Err(format!(
