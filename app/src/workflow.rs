@@ -377,6 +377,13 @@ pub fn check_workflow(workflow: &Workflow) -> Vec<Problem> {
     {
         problems.push(Problem::new("git.url", format!("\"{url}\" is not a git URL (https://, http://, ssh:// or git@host:path)")));
     }
+    let authority = url.split_once("://").map_or("", |(_, rest)| rest.split('/').next().unwrap_or(""));
+    if authority.split_once('@').is_some_and(|(userinfo, _)| userinfo.contains(':')) {
+        problems.push(Problem::new(
+            "git.url",
+            "has a password in it: give it as `git.password`, which is kept encrypted, and leave it out of the URL",
+        ));
+    }
     if git.username.is_some() != git.password.is_some() {
         problems.push(Problem::new("git", "give both `username` and `password`, or neither"));
     }

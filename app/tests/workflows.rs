@@ -69,6 +69,7 @@ fn bad_workflows_get_exact_messages_with_their_place() {
     let cases: &[(&str, &str, &str)] = &[
         ("name: singlecloud", "name: Single_Cloud", "name: \"Single_Cloud\" is not a valid name: use 1-63 lowercase letters, digits and '-', starting and ending with a letter or digit"),
         ("url: \"https://github.com/zdnscloud/singlecloud.git\"", "url: \"ftp://example.com/repo\"", "git.url: \"ftp://example.com/repo\" is not a git URL (https://, http://, ssh:// or git@host:path)"),
+        ("url: \"https://github.com/zdnscloud/singlecloud.git\"", "url: \"https://bot:hunter2@github.com/zdnscloud/singlecloud.git\"", "git.url: has a password in it: give it as `git.password`, which is kept encrypted, and leave it out of the URL"),
         ("revision: master}", "revision: master, username: bot}", "git: give both `username` and `password`, or neither"),
         ("name: zdnscloud/singlecloud,", "name: https://zdnscloud/singlecloud,", "image.name: leave out http:// or https://: e.g. registry.example.com/org/app"),
         ("name: zdnscloud/singlecloud,", "name: zdnscloud/singlecloud:v1,", "image.name: \"zdnscloud/singlecloud:v1\" is not an image repository without a tag, e.g. org/app or registry.example.com:5000/org/app"),

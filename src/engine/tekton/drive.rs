@@ -29,6 +29,8 @@ const LABEL_PIPELINE_TASK: &str = "tekton.dev/pipelineTask";
 const MAX_LINE_BYTES: usize = 16 * 1024;
 /// Before reopening a step's log whose stream ended while its container still ran.
 const LOG_REOPEN_DELAY: Duration = Duration::from_millis(500);
+/// Reopens of one step's log before giving up on the rest of it (its status still comes).
+const LOG_REOPEN_MAX: u32 = 10;
 
 /// What the cluster said about one step's TaskRun.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,6 +63,8 @@ struct StepTrack {
     /// A final status seen while the log was still being read: recorded once it is read.
     held: Option<(StepStatus, Option<i32>, Option<String>)>,
     container_ended: bool,
+    /// Times the log was reopened after its stream broke while the container ran.
+    reopened: u32,
 }
 
 #[derive(Debug)]
@@ -514,14 +518,15 @@ impl Driver {
                 continue;
             }
             let name = &self.run.plan.steps[step].name;
-            if let Some((_, why)) = skipped.iter().find(|(task, _)| task == name) {
+            let never_ran = self.status[step] == StepStatus::Pending;
+            if let Some((_, why)) = skipped.iter().find(|(task, _)| task == name).filter(|_| never_ran) {
                 let message = format!("skipped by Tekton: {why}");
                 self.set(step, StepStatus::Skipped, None, Some(message)).await;
-            } else if cancelled || self.cancel_requested {
-                self.set(step, StepStatus::Cancelled, None, Some("run cancelled".into())).await;
-            } else if self.status[step] == StepStatus::Pending && deleted {
-                self.set(step, StepStatus::Cancelled, None, Some(reason.clone())).await;
+            } else if cancelled || self.cancel_requested || (never_ran && deleted) {
+                let message = if deleted { reason.clone() } else { "run cancelled".to_owned() };
+                self.set(step, StepStatus::Cancelled, None, Some(message)).await;
             } else {
+                // Ran (or should have) and has no outcome of its own: the PipelineRun's says why.
                 self.set(step, StepStatus::Failed, None, Some(reason.clone())).await;
             }
         }
@@ -558,8 +563,12 @@ impl Driver {
         self.tracks[step].log = LogState::Ended;
         if let Some((status, exit_code, message)) = self.tracks[step].held.take() {
             self.set(step, status, exit_code, message).await;
-        } else if !self.tracks[step].container_ended && !self.status[step].is_terminal() {
+        } else if !self.tracks[step].container_ended
+            && !self.status[step].is_terminal()
+            && self.tracks[step].reopened < LOG_REOPEN_MAX
+        {
             // The stream broke while the container still runs: pick up where it stopped.
+            self.tracks[step].reopened += 1;
             self.stream_log(step, LOG_REOPEN_DELAY);
         }
     }
