@@ -405,3 +405,50 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     found
 }
+
+#[tokio::test]
+async fn no_password_reaches_the_server_log() {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+
+    let cluster = FakeCluster::start().await;
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_conveyor"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--engine", "tekton", "--tekton-namespace", "ci"])
+        .arg("--data-dir")
+        .arg(data.path())
+        .arg("--kubeconfig")
+        .arg(&cluster.kubeconfig)
+        .env("RUST_LOG", "debug")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("server starts");
+    let mut stdout = BufReader::new(server.stdout.take().expect("stdout"));
+    let mut log = String::new();
+    let base = loop {
+        let mut line = String::new();
+        assert!(stdout.read_line(&mut line).await.expect("read") > 0, "the server exited: {log}");
+        log.push_str(&line);
+        if let Some(url) = line.trim().strip_prefix("conveyor listening on ") {
+            break url.to_owned();
+        }
+    };
+    let client = reqwest::Client::new();
+    let url = |path: &str| format!("{base}{path}");
+    assert_eq!(send(client.post(url("/api/v1/workflows")).body(WEB)).await.0, 201);
+    assert_eq!(send(client.put(url("/api/v1/workflows/web")).body(WEB.replace("git-s3cret", "n3w-git"))).await.0, 200);
+    assert_eq!(send(client.post(url("/api/v1/workflows")).body(WEB.replace("name: web", "name: Bad_Name"))).await.0, 422);
+    let (status, body) = send(client.post(url("/api/v1/workflows/web/runs")).json(&json!({"tag": "v1"}))).await;
+    assert_eq!(status, 201, "{body}");
+    cluster.until("pipelineruns", |runs| !runs.is_empty()).await;
+
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(server.id().expect("pid") as i32), nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+    assert!(server.wait().await.expect("exits").success());
+    stdout.read_to_string(&mut log).await.expect("rest of stdout");
+    server.stderr.take().expect("stderr").read_to_string(&mut log).await.expect("stderr");
+    assert!(log.contains("DEBUG") || log.contains("debug"), "debug logging was on: {log}");
+    for secret in SECRETS.iter().chain(&["n3w-git"]) {
+        assert!(!log.contains(secret), "{secret} is in the server's log");
+    }
+}
