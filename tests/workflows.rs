@@ -364,7 +364,8 @@ async fn a_local_workflow_run_clones_builds_with_the_host_builder_and_deploys_wi
     let document = WEB.replace("https://git.example.com/org/web.git", &repository).replace(", username: bot, password: git-s3cret", "");
     let (status, body) = send(app.client.post(app.url("/api/v1/workflows")).body(document)).await;
     assert_eq!(status, 201, "{body}");
-    let (status, body) = send(app.client.post(app.url("/api/v1/workflows/web/runs")).json(&json!({"tag": "v2"}))).await;
+    // Started the way the pipeline page's Run button does: still run as the workflow it is.
+    let (status, body) = send(app.client.post(app.url("/api/v1/pipelines/web/runs")).json(&json!({"tag": "v2"}))).await;
     assert_eq!(status, 201, "{body}");
     let run = serde_json::from_str::<Value>(&body).expect("json")["id"].as_i64().expect("id");
     let events = app.all_events(run).await;

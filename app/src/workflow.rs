@@ -294,9 +294,10 @@ impl Workflow {
             let deploy = Step { script: Some(DEPLOY_SCRIPT.to_owned()), ..step(DEPLOY_STEP, DEPLOY_IMAGE) };
             stages.push(Stage { name: "deploy".into(), needs: None, steps: vec![deploy] });
         }
+        let summary = if self.auto_deploy { "build, push and deploy" } else { "build and push" };
         Pipeline {
             name: self.name.clone(),
-            description: self.description.clone(),
+            description: Some(self.description.clone().unwrap_or_else(|| format!("Workflow: {summary} {}", self.image.name))),
             tags: vec!["workflow".into()],
             with,
             actions: Vec::new(),

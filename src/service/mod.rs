@@ -283,6 +283,11 @@ impl Service {
 
     /// Starts a run of the pipeline's latest version with an image tag and params.
     pub async fn start_run(self: &Arc<Self>, name: &str, tag: &str, params: Params) -> ServiceResult<RunSummary> {
+        // A workflow run needs its account, credentials and manifest, whichever way it starts.
+        let row = self.pipeline_row(name).await?;
+        if self.store.workflow_credentials(row.id).await?.is_some() {
+            return self.start_workflow_run(name, tag, params).await;
+        }
         self.start_run_with(name, tag, params, RunOptions::default()).await
     }
 
