@@ -21,6 +21,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                // The remembered colour theme, before anything paints (no flash).
+                <script inner_html=THEME_BOOT></script>
+                <script src="/ui.js" defer></script>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -30,6 +33,50 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+const THEME_BOOT: &str =
+    "try { var t = localStorage.getItem('conveyor-theme'); if (t) document.documentElement.dataset.theme = t; } catch (e) {}";
+
+/// Keyboard shortcuts, as the `?` overlay lists them (handled by `/ui.js`).
+const SHORTCUTS: &[(&str, &str)] = &[
+    ("?", "show or hide this list"),
+    ("r", "run: jump to the image tag"),
+    ("/", "filter the list"),
+    ("t", "switch colour theme (system, dark, light)"),
+    ("g p", "go to pipelines"),
+    ("g h", "go to history"),
+    ("Esc", "close"),
+];
+
+#[component]
+fn ShortcutsOverlay() -> impl IntoView {
+    view! {
+        <div id="shortcuts" class="overlay" hidden role="dialog" aria-modal="true" aria-labelledby="shortcuts-title">
+            <div class="card dialog">
+                <h2 id="shortcuts-title">"Keyboard shortcuts"</h2>
+                <table class="table">
+                    <tbody>
+                        {SHORTCUTS
+                            .iter()
+                            .map(|(keys, what)| view! { <tr><td><kbd>{*keys}</kbd></td><td>{*what}</td></tr> })
+                            .collect_view()}
+                    </tbody>
+                </table>
+                <button type="button" id="shortcuts-close">"Close"</button>
+            </div>
+        </div>
+    }
+}
+
+/// A moment: the exact time (UTC) in the text and on hover; `/ui.js` turns the text into
+/// "5 min ago" and keeps it fresh.
+#[component]
+fn Time(ms: i64) -> impl IntoView {
+    let exact = format_time(ms);
+    let title = exact.clone();
+    let iso = chrono::DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339()).unwrap_or_default();
+    view! { <time datetime=iso data-ms=ms.to_string() title=title>{exact}</time> }
 }
 
 #[component]
@@ -45,7 +92,15 @@ pub fn App() -> impl IntoView {
                     <A href="/">"Pipelines"</A>
                     <A href="/history">"History"</A>
                 </nav>
+                <span class="spacer"></span>
+                <button type="button" id="shortcuts-open" class="icon" aria-label="Keyboard shortcuts (?)" title="Keyboard shortcuts (?)">
+                    "?"
+                </button>
+                <button type="button" id="theme-toggle" class="icon" aria-label="Colour theme: system (t to switch)" title="Colour theme (t)">
+                    "◐"
+                </button>
             </header>
+            <ShortcutsOverlay/>
             <main>
                 <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
                     <Route path=path!("/") ssr=SsrMode::InOrder view=PipelinesPage/>
@@ -126,9 +181,21 @@ pub fn format_duration(ms: i64) -> String {
 fn PipelinesPage() -> impl IntoView {
     let pipelines = Resource::new(|| (), |_| list_pipelines());
     let create = ServerAction::<CreatePipeline>::new();
+    let filter = RwSignal::new(String::new());
     view! {
         <Title text="Pipelines · Conveyor"/>
-        <h1>"Pipelines"</h1>
+        <div class="page-head">
+            <h1>"Pipelines"</h1>
+            <input
+                type="search"
+                id="filter"
+                data-filter
+                placeholder="Filter by name, description or tag ( / )"
+                aria-label="Filter pipelines by name, description or latest tag"
+                aria-keyshortcuts="/"
+                on:input=move |ev| filter.set(event_target_value(&ev).to_lowercase())
+            />
+        </div>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match pipelines.await {
@@ -152,8 +219,15 @@ fn PipelinesPage() -> impl IntoView {
                                         .into_iter()
                                         .map(|p| {
                                             let href = format!("/pipelines/{}", p.name);
+                                            let haystack = format!(
+                                                "{} {} {}",
+                                                p.name,
+                                                p.description.as_deref().unwrap_or_default(),
+                                                p.latest_run.as_ref().map(|r| r.tag.as_str()).unwrap_or_default(),
+                                            )
+                                            .to_lowercase();
                                             view! {
-                                                <tr>
+                                                <tr data-pipeline=p.name.clone() hidden=move || !haystack.contains(filter.read().as_str())>
                                                     <td>
                                                         <a href=href>{p.name.clone()}</a>
                                                         <div class="muted">{p.description.clone().unwrap_or_default()}</div>
@@ -197,7 +271,7 @@ fn latest_run_cells(run: Option<RunSummary>) -> impl IntoView {
                 {status_badge(run.status)}
             </td>
             <td><code>{run.tag.clone()}</code></td>
-            <td>{format_time(run.created_at)}</td>
+            <td><Time ms=run.created_at/></td>
             <td>{run.duration_ms().map(format_duration).unwrap_or_default()}</td>
         }
         .into_any(),
@@ -263,10 +337,14 @@ fn PipelineEditor(detail: PipelineDetail) -> impl IntoView {
                     name="tag"
                     placeholder="v1.0.0"
                     autocomplete="off"
+                    list="recent-tags"
+                    aria-keyshortcuts="r"
                     required
                     on:input=move |ev| tag.set(event_target_value(&ev))
                 />
+                <datalist id="recent-tags"></datalist>
                 <button type="submit" class="primary" id="run-button">"Run"</button>
+                <span class="muted">"press " <kbd>"r"</kbd> " to jump here"</span>
             </ActionForm>
             {tag_hint}
             {action_error(run)}
@@ -579,7 +657,7 @@ fn HistoryPage() -> impl IntoView {
                                                     </td>
                                                     <td>{status_badge(run.status)}</td>
                                                     <td><code>{run.tag.clone()}</code></td>
-                                                    <td>{run.started_at.map(format_time).unwrap_or_default()}</td>
+                                                    <td>{run.started_at.map(|ms| view! { <Time ms/> })}</td>
                                                     <td>{run.duration_ms().map(format_duration).unwrap_or_default()}</td>
                                                 </tr>
                                             }

@@ -2,59 +2,20 @@
 // log arrive live until the run ends Succeeded. Real server binary, real Chromium.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { chromium } from 'playwright-core';
+import { join } from 'node:path';
+import { start, shots } from './harness.mjs';
 
-const root = resolve(import.meta.dirname, '../..');
-const shots = join(root, 'target', 'screenshots');
-// cargo honours CARGO_TARGET_DIR for binaries; the site always lands in target/site.
-const binaries = process.env.CARGO_TARGET_DIR ?? join(root, 'target');
-let server;
 let base;
 let browser;
-let dataDir;
-
-function startServer() {
-  dataDir = mkdtempSync(join(tmpdir(), 'conveyor-browser-'));
-  const binary = process.env.CONVEYOR_BIN ?? join(binaries, 'debug', 'conveyor');
-  const child = spawn(binary, ['serve', '--bind', '127.0.0.1:0', '--data-dir', dataDir, '--site-root', join(root, 'target', 'site')], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolvePromise, reject) => {
-    let seen = '';
-    child.stdout.on('data', (chunk) => {
-      seen += chunk;
-      const match = seen.match(/conveyor listening on (http:\/\/[\d.:]+)/);
-      if (match) resolvePromise({ child, url: match[1] });
-    });
-    child.on('exit', (code) => reject(new Error(`server exited early with ${code}`)));
-  });
-}
-
-async function api(path, options = {}) {
-  const response = await fetch(base + path, options);
-  const body = await response.json();
-  if (!response.ok) throw new Error(`${path}: ${response.status} ${JSON.stringify(body)}`);
-  return body;
-}
+let api;
+let stop;
 
 before(async () => {
-  ({ child: server, url: base } = await startServer());
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-  });
-  mkdirSync(shots, { recursive: true });
+  ({ base, browser, api, stop } = await start());
 });
 
 after(async () => {
-  await browser?.close();
-  server?.kill('SIGTERM');
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  await stop?.();
 });
 
 const DEMO = `
