@@ -7,7 +7,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use app::definition::Params;
-use app::model::{EventBody, LogStream, RunEvent, RunStatus, RunSummary, StepState, StepStatus, WebhookDelivery};
+use app::model::{EventBody, LogStream, RecentRun, RunEvent, RunStatus, RunSummary, StepState, StepStatus, WebhookDelivery};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
@@ -310,6 +310,30 @@ impl Store {
             })
         })
         .transpose()
+    }
+
+    /// The last `limit` finished runs of every pipeline, oldest first, in one query (each
+    /// pipeline's through the `(pipeline_id, id)` index, so a long history costs nothing).
+    pub async fn recent_runs(&self, limit: u32) -> StoreResult<std::collections::HashMap<i64, Vec<RecentRun>>> {
+        let rows = sqlx::query(
+            "SELECT r.pipeline_id, r.status, r.started_at, r.finished_at FROM pipelines p \
+             JOIN runs r ON r.id IN (SELECT id FROM runs WHERE pipeline_id = p.id AND finished_at IS NOT NULL \
+                                     ORDER BY id DESC LIMIT ?) \
+             ORDER BY r.pipeline_id, r.id",
+        )
+        .bind(limit as i64)
+        .fetch_all(&self.reader)
+        .await?;
+        let mut recent: std::collections::HashMap<i64, Vec<RecentRun>> = std::collections::HashMap::new();
+        for row in rows {
+            let started: Option<i64> = row.try_get("started_at")?;
+            let finished: Option<i64> = row.try_get("finished_at")?;
+            recent.entry(row.try_get("pipeline_id")?).or_default().push(RecentRun {
+                status: RunStatus::from_str(row.try_get::<&str, _>("status")?).map_err(corrupt)?,
+                duration_ms: started.zip(finished).map(|(s, f)| f - s),
+            });
+        }
+        Ok(recent)
     }
 
     /// All pipelines by name with their latest run, in one query.

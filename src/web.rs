@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use app::definition::Params;
-use app::model::{PipelineDetail, PipelineSummary, RunDetail, RunPage, RunStatus, RunSummary};
+use app::model::{PipelineDetail, PipelineSummary, PipelineVersion, RunDetail, RunPage, RunStatus, RunSummary};
 use app::server::{Backend, BackendError, SharedBackend};
 use app::{shell, App};
 use axum::Router;
@@ -61,6 +61,9 @@ impl Backend for ServiceBackend {
     }
     async fn decide_step(&self, id: i64, step: &str, approve: bool) -> Result<(), BackendError> {
         self.0.decide_step(id, step, approve).await.map_err(to_backend)
+    }
+    async fn versions(&self, name: &str) -> Result<Vec<PipelineVersion>, BackendError> {
+        self.0.versions(name).await.map_err(to_backend)
     }
 }
 

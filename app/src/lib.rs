@@ -2,7 +2,7 @@
 //! for server and browser), the run model, server functions and the Leptos pages.
 #![recursion_limit = "256"]
 
-
+pub mod ansi;
 pub mod definition;
 pub mod import;
 pub mod model;

@@ -10,16 +10,27 @@ use crate::model::{EventBody, LogStream, RunEvent, RunSummary, StepState, StepSt
 pub struct LogLine {
     pub seq: i64,
     pub step: String,
+    /// 1-based, within its step: what `#step-<name>-L<n>` links point at.
+    pub number: usize,
     pub stream: LogStream,
     pub text: String,
 }
 
-/// Folds one event into the page state.
+/// Folds one event into the page state; `counts` numbers each step's lines.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-fn apply(event: RunEvent, run: RwSignal<RunSummary>, steps: RwSignal<Vec<StepState>>, lines: RwSignal<Vec<LogLine>>) {
+fn apply(
+    event: RunEvent,
+    run: RwSignal<RunSummary>,
+    steps: RwSignal<Vec<StepState>>,
+    lines: RwSignal<Vec<LogLine>>,
+    counts: &mut std::collections::HashMap<String, usize>,
+) {
     match event.body {
         EventBody::Log { step, stream, text, .. } => {
-            lines.update(|lines| lines.push(LogLine { seq: event.seq, step, stream, text }));
+            let number = counts.entry(step.clone()).or_insert(0);
+            *number += 1;
+            let number = *number;
+            lines.update(|lines| lines.push(LogLine { seq: event.seq, step, number, stream, text }));
         }
         EventBody::Step { step, status, exit_code, message } => steps.update(|steps| {
             if let Some(state) = steps.iter_mut().find(|s| s.name == step) {
@@ -80,6 +91,7 @@ pub fn follow_run(run_id: i64, run: RwSignal<RunSummary>, steps: RwSignal<Vec<St
             leptos::task::spawn_local(async move {
                 let mut events = futures::stream::select_all(subscriptions);
                 let mut last_seq = 0;
+                let mut counts = std::collections::HashMap::new();
                 while let Some(item) = events.next().await {
                     let Ok((name, message)) = item else { continue };
                     let Some(data) = message.data().as_string() else { continue };
@@ -88,7 +100,7 @@ pub fn follow_run(run_id: i64, run: RwSignal<RunSummary>, steps: RwSignal<Vec<St
                         continue;
                     }
                     last_seq = event.seq;
-                    apply(event, run, steps, lines);
+                    apply(event, run, steps, lines, &mut counts);
                     if name == "end" {
                         if let Some(source) = holder.borrow_mut().take() {
                             source.close();

@@ -265,6 +265,22 @@ pub struct PipelineSummary {
     pub version: i64,
     pub updated_at: i64,
     pub latest_run: Option<RunSummary>,
+    /// The last finished runs, oldest first (for the sparkline and the success rate).
+    pub recent: Vec<RecentRun>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RecentRun {
+    pub status: RunStatus,
+    pub duration_ms: Option<i64>,
+}
+
+/// Share of succeeded runs among finished ones, in percent.
+pub fn success_rate(recent: &[RecentRun]) -> Option<u32> {
+    let finished = recent.iter().filter(|r| r.status.is_terminal()).count();
+    let succeeded = recent.iter().filter(|r| r.status == RunStatus::Succeeded).count();
+    (finished > 0).then(|| ((succeeded * 100 + finished / 2) / finished) as u32)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -383,4 +399,23 @@ pub struct WorkflowSummary {
     pub image: String,
     pub auto_deploy: bool,
     pub latest_run: Option<RunSummary>,
+}
+
+/// Two saved versions of a pipeline and the line diff between them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionComparison {
+    /// Every version: its number and when it was saved, newest first.
+    pub versions: Vec<(i64, i64)>,
+    pub from: i64,
+    pub to: i64,
+    pub lines: Vec<DiffLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiffLine {
+    /// `same`, `added` or `removed`.
+    pub kind: String,
+    pub old: Option<usize>,
+    pub new: Option<usize>,
+    pub text: String,
 }

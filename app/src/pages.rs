@@ -9,9 +9,13 @@ use leptos_router::{path, SsrMode};
 
 use crate::graph::{GraphInput, StageGraph};
 use crate::live::{follow_run, LogLine};
-use crate::model::{is_valid_tag, PipelineDetail, RunDetail, RunStatus, RunSummary, StepStatus, Validation, TAG_RULE, WebhookDelivery};
+use crate::model::{
+    is_valid_tag, success_rate, PipelineDetail, RecentRun, RunDetail, RunStatus, RunSummary, StepStatus, Validation, TAG_RULE,
+    WebhookDelivery,
+};
 use crate::server::{
-    get_pipeline, get_run, list_pipelines, list_runs, CancelRun, CreatePipeline, DecideStep, StartRun, UpdatePipeline,
+    get_pipeline, get_run, list_pipelines, list_runs, version_diff, CancelRun, CreatePipeline, DecideStep, StartRun,
+    UpdatePipeline,
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -106,6 +110,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") ssr=SsrMode::InOrder view=PipelinesPage/>
                     <Route path=path!("/pipelines/:name") ssr=SsrMode::InOrder view=PipelinePage/>
                     <Route path=path!("/pipelines/:name/history") ssr=SsrMode::InOrder view=HistoryPage/>
+                    <Route path=path!("/pipelines/:name/versions") ssr=SsrMode::InOrder view=VersionsPage/>
                     <Route path=path!("/history") ssr=SsrMode::InOrder view=HistoryPage/>
                     <Route path=path!("/runs/:id") ssr=SsrMode::InOrder view=RunPage/>
                 </Routes>
@@ -212,6 +217,8 @@ fn PipelinesPage() -> impl IntoView {
                                         <th>"Tag"</th>
                                         <th>"When"</th>
                                         <th>"Duration"</th>
+                                        <th>"Recent runs"</th>
+                                        <th>"Success"</th>
                                     </tr>
                                 </thead>
                                 <tbody>
@@ -233,6 +240,10 @@ fn PipelinesPage() -> impl IntoView {
                                                         <div class="muted">{p.description.clone().unwrap_or_default()}</div>
                                                     </td>
                                                     {latest_run_cells(p.latest_run)}
+                                                    <td><Sparkline recent=p.recent.clone()/></td>
+                                                    <td class="rate">
+                                                        {success_rate(&p.recent).map(|rate| format!("{rate}%"))}
+                                                    </td>
                                                 </tr>
                                             }
                                         })
@@ -259,6 +270,48 @@ fn PipelinesPage() -> impl IntoView {
             </ActionForm>
             {action_error(create)}
         </section>
+    }
+}
+
+/// The durations of a pipeline's last runs as bars, coloured by outcome.
+#[component]
+fn Sparkline(recent: Vec<RecentRun>) -> impl IntoView {
+    const WIDTH: usize = 120;
+    const HEIGHT: i64 = 28;
+    let longest = recent.iter().filter_map(|r| r.duration_ms).max().unwrap_or(0).max(1);
+    let step = if recent.is_empty() { 0 } else { WIDTH / recent.len().max(6) };
+    let label = format!(
+        "last {} runs: {}",
+        recent.len(),
+        recent
+            .iter()
+            .map(|r| format!("{} {}", r.status, r.duration_ms.map(format_duration).unwrap_or_default()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let bars = recent
+        .iter()
+        .enumerate()
+        .map(|(i, run)| {
+            let height = run.duration_ms.map_or(2, |d| (d * (HEIGHT - 2) / longest).max(2));
+            let title = format!("{} · {}", run.status, run.duration_ms.map(format_duration).unwrap_or_default());
+            view! {
+                <rect
+                    class=run.status.as_str()
+                    x=(i * step).to_string()
+                    y=(HEIGHT - height).to_string()
+                    width=step.saturating_sub(2).max(1).to_string()
+                    height=height.to_string()
+                >
+                    <title>{title}</title>
+                </rect>
+            }
+        })
+        .collect_view();
+    view! {
+        <svg class="spark" width=WIDTH.to_string() height=HEIGHT.to_string() role="img" aria-label=label>
+            {bars}
+        </svg>
     }
 }
 
@@ -322,6 +375,7 @@ fn PipelineEditor(detail: PipelineDetail) -> impl IntoView {
                 "engine " <code>{detail.engine.clone()}</code>
             </span>
             <a href=history_href>"History"</a>
+            <a href=format!("/pipelines/{name}/versions")>"Versions"</a>
             {detail.latest_run.map(|r| view! {
                 <span class="muted">"latest: "</span>
                 <a href=format!("/runs/{}", r.id)>{format!("#{}", r.number)}</a>
@@ -415,6 +469,17 @@ fn RunView(detail: RunDetail) -> impl IntoView {
     let lines: RwSignal<Vec<LogLine>> = RwSignal::new(Vec::new());
     follow_run(run_id, run, steps, lines);
     let selected: RwSignal<Option<String>> = RwSignal::new(None);
+    let search = RwSignal::new(String::new());
+    let shown = move || {
+        let filter = selected.get();
+        let needle = search.get().to_lowercase();
+        lines
+            .get()
+            .into_iter()
+            .filter(move |line| filter.as_ref().is_none_or(|s| *s == line.step))
+            .filter(move |line| needle.is_empty() || line.text.to_lowercase().contains(&needle))
+            .collect::<Vec<_>>()
+    };
     let cancel = ServerAction::<CancelRun>::new();
     let decide = ServerAction::<DecideStep>::new();
     let pipeline = detail.run.pipeline.clone();
@@ -525,24 +590,49 @@ fn RunView(detail: RunDetail) -> impl IntoView {
                         })
                 }}
             </div>
-            <pre class="log" id="log">
+            <div class="log-tools">
+                <input
+                    type="search"
+                    id="log-search"
+                    data-filter
+                    placeholder="Search the log ( / )"
+                    aria-label="Search the log"
+                    on:input=move |ev| search.set(event_target_value(&ev))
+                />
+                <span class="muted" id="log-count" aria-live="polite">
+                    {move || {
+                        let total = lines.read().len();
+                        let shown = shown().len();
+                        if shown == total { format!("{total} lines") } else { format!("{shown} of {total} lines") }
+                    }}
+                </span>
+                <label class="muted">
+                    <input type="checkbox" id="log-follow" checked/>
+                    " follow"
+                </label>
+            </div>
+            <pre class="log" id="log" tabindex="0" aria-label="Run log">
                 <noscript>"Live logs need JavaScript; the raw log link above works without it."</noscript>
-                <For
-                    each=move || {
-                        let filter = selected.get();
-                        lines
-                            .get()
-                            .into_iter()
-                            .filter(move |line| filter.as_ref().is_none_or(|s| *s == line.step))
-                            .collect::<Vec<_>>()
+                <For each=shown key=|line| line.seq let(line)>
+                    {
+                        let anchor = format!("step-{}-L{}", line.step, line.number);
+                        view! {
+                            <div class=format!("line {}", line.stream) id=anchor.clone()>
+                                <a class="ln" href=format!("#{anchor}") title="Link to this line">{line.number}</a>
+                                <span class="step">{line.step}</span>
+                                {crate::ansi::spans(&line.text)
+                                    .into_iter()
+                                    .map(|span| {
+                                        if span.class.is_empty() {
+                                            span.text.into_any()
+                                        } else {
+                                            view! { <span class=span.class>{span.text}</span> }.into_any()
+                                        }
+                                    })
+                                    .collect_view()}
+                            </div>
+                        }
                     }
-                    key=|line| line.seq
-                    let(line)
-                >
-                    <div class=format!("line {}", line.stream)>
-                        <span class="step">{line.step}</span>
-                        {line.text}
-                    </div>
                 </For>
             </pre>
         </section>
@@ -666,6 +756,82 @@ fn HistoryPage() -> impl IntoView {
                                 </tbody>
                             </table>
                             {next.map(|href| view! { <a class="next" href=href>"Older runs →"</a> })}
+                        }
+                            .into_any()
+                    }
+                    Err(err) => view! { <p class="error">{error_text(&err)}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// Any two saved versions of a pipeline, side by side as a line diff (a GET form: works
+/// without WASM too).
+#[component]
+fn VersionsPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let name = move || params.read().get("name").unwrap_or_default();
+    let number = move |key: &str| query.read().get(key).and_then(|v| v.parse::<i64>().ok());
+    let diff = Resource::new(move || (name(), number("from"), number("to")), |(n, f, t)| version_diff(n, f, t));
+    view! {
+        <Title text=move || format!("Versions of {} · Conveyor", name())/>
+        <div class="page-head">
+            <h1>
+                <a href=move || format!("/pipelines/{}", name())>{name}</a>
+                " · versions"
+            </h1>
+        </div>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match diff.await {
+                    Ok(diff) => {
+                        let options = move |selected: i64| {
+                            diff.versions
+                                .iter()
+                                .map(|(version, at)| {
+                                    let label = format!("version {version} · {}", format_time(*at));
+                                    view! { <option value=version.to_string() selected=*version == selected>{label}</option> }
+                                })
+                                .collect_view()
+                        };
+                        let changed = diff.lines.iter().filter(|l| l.kind != "same").count();
+                        view! {
+                            <form method="get" class="filters" id="compare">
+                                <label for="from">"From"</label>
+                                <select name="from" id="from">{options(diff.from)}</select>
+                                <label for="to">"to"</label>
+                                <select name="to" id="to">{options(diff.to)}</select>
+                                <button type="submit">"Compare"</button>
+                                <span class="muted" id="diff-summary">
+                                    {if changed == 0 { "no changes".to_owned() } else { format!("{changed} lines changed") }}
+                                </span>
+                            </form>
+                            <section class="card">
+                                <table class="diff" id="diff">
+                                    <tbody>
+                                        {diff.lines
+                                            .into_iter()
+                                            .map(|line| {
+                                                let sign = match line.kind.as_str() {
+                                                    "added" => "+",
+                                                    "removed" => "-",
+                                                    _ => " ",
+                                                };
+                                                view! {
+                                                    <tr class=line.kind.clone()>
+                                                        <td class="ln">{line.old.map(|n| n.to_string())}</td>
+                                                        <td class="ln">{line.new.map(|n| n.to_string())}</td>
+                                                        <td class="sign">{sign}</td>
+                                                        <td class="text">{line.text}</td>
+                                                    </tr>
+                                                }
+                                            })
+                                            .collect_view()}
+                                    </tbody>
+                                </table>
+                            </section>
                         }
                             .into_any()
                     }

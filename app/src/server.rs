@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::model::{PipelineDetail, PipelineSummary, RunDetail, RunPage};
+use crate::model::{PipelineDetail, PipelineSummary, RunDetail, RunPage, VersionComparison};
 
 #[cfg(feature = "ssr")]
 pub use backend::{Backend, BackendError, SharedBackend};
@@ -13,7 +13,7 @@ mod backend {
     use std::sync::Arc;
 
     use crate::definition::Params;
-    use crate::model::{PipelineDetail, PipelineSummary, RunDetail, RunPage, RunStatus, RunSummary};
+    use crate::model::{PipelineDetail, PipelineSummary, PipelineVersion, RunDetail, RunPage, RunStatus, RunSummary};
 
     /// What a server function needs to know of a failure: a message fit for the user.
     #[derive(Debug, Clone, thiserror::Error)]
@@ -38,6 +38,7 @@ mod backend {
         async fn get_run(&self, id: i64) -> Result<RunDetail, BackendError>;
         async fn cancel_run(&self, id: i64) -> Result<(), BackendError>;
         async fn decide_step(&self, id: i64, step: &str, approve: bool) -> Result<(), BackendError>;
+        async fn versions(&self, name: &str) -> Result<Vec<PipelineVersion>, BackendError>;
     }
 
     pub type SharedBackend = Arc<dyn Backend>;
@@ -115,4 +116,40 @@ pub async fn cancel_run(id: i64) -> Result<(), ServerFnError> {
 #[server(prefix = "/_sfn")]
 pub async fn decide_step(id: i64, step: String, approve: bool) -> Result<(), ServerFnError> {
     backend()?.decide_step(id, &step, approve).await.map_err(fail)
+}
+
+/// Two versions of a pipeline (by default the latest and the one before) and their diff.
+#[server(prefix = "/_sfn")]
+pub async fn version_diff(name: String, from: Option<i64>, to: Option<i64>) -> Result<VersionComparison, ServerFnError> {
+    use crate::model::DiffLine;
+
+    let mut versions = backend()?.versions(&name).await.map_err(fail)?;
+    versions.sort_by_key(|v| std::cmp::Reverse(v.version));
+    let latest = versions.first().map_or(1, |v| v.version);
+    let to = to.unwrap_or(latest);
+    let from = from.unwrap_or((to - 1).max(1));
+    let source = |number: i64| {
+        versions
+            .iter()
+            .find(|v| v.version == number)
+            .map(|v| v.source.clone())
+            .ok_or_else(|| ServerFnError::new(format!("pipeline \"{name}\" has no version {number}")))
+    };
+    let (old, new) = (source(from)?, source(to)?);
+    let diff = similar::TextDiff::from_lines(&old, &new);
+    let lines = diff
+        .iter_all_changes()
+        .map(|change| DiffLine {
+            kind: match change.tag() {
+                similar::ChangeTag::Equal => "same",
+                similar::ChangeTag::Insert => "added",
+                similar::ChangeTag::Delete => "removed",
+            }
+            .to_owned(),
+            old: change.old_index().map(|i| i + 1),
+            new: change.new_index().map(|i| i + 1),
+            text: change.value().trim_end_matches('\n').to_owned(),
+        })
+        .collect();
+    Ok(VersionComparison { versions: versions.iter().map(|v| (v.version, v.created_at)).collect(), from, to, lines })
 }

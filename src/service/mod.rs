@@ -70,6 +70,8 @@ pub(crate) fn problems_text(problems: &[Problem]) -> String {
 
 pub type ServiceResult<T> = Result<T, ServiceError>;
 
+/// Finished runs per pipeline behind the dashboard's sparkline and success rate.
+const RECENT_RUNS: u32 = 20;
 /// Events read from the store per query when replaying.
 const REPLAY_PAGE: u32 = 2000;
 /// Most events the supervisor persists in one transaction.
@@ -174,12 +176,14 @@ impl Service {
     }
 
     pub async fn list_pipelines(&self) -> ServiceResult<Vec<PipelineSummary>> {
+        let mut recent = self.store.recent_runs(RECENT_RUNS).await?;
         Ok(self
             .store
             .pipelines()
             .await?
             .into_iter()
             .map(|(row, latest_run)| PipelineSummary {
+                recent: recent.remove(&row.id).unwrap_or_default(),
                 name: row.name,
                 description: row.description,
                 version: row.version,

@@ -116,6 +116,13 @@ test('history pages through runs and filters them by status', async () => {
   assert.deepEqual(failed, ['v30', 'v27', 'v24', 'v21', 'v18', 'v15', 'v12', 'v9', 'v6', 'v3']);
   assert.equal(await page.locator('#history .badge.failed').count(), 10);
   await page.screenshot({ path: join(shots, 'history-failed.png'), fullPage: true });
+
+  // The dashboard sums up the last 20: v11..v30, of which v12, v15 … v30 failed (7).
+  await page.goto(`${base}/`);
+  const row = page.locator('#pipelines tr[data-pipeline="many"]');
+  assert.equal(await row.locator('svg.spark rect').count(), 20, 'a bar per recent run');
+  assert.equal(await row.locator('svg.spark rect.failed').count(), 7);
+  assert.equal(await row.locator('td.rate').innerText(), '65%');
   assert.deepEqual(errors, []);
 });
 
@@ -182,5 +189,81 @@ test('? lists the shortcuts, r jumps to the tag, / to the filter, and tags are r
   const time = page.locator('#pipelines tr[data-pipeline="keys"] time');
   assert.match(await time.innerText(), /just now|min ago/, 'relative time');
   assert.match(await time.getAttribute('title'), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/, 'exact time on hover');
+  assert.deepEqual(errors, []);
+});
+
+test('the log viewer shows ANSI colours, numbers lines with permalinks, and searches', async () => {
+  await api('/api/v1/pipelines', {
+    method: 'POST',
+    body: `
+name: paint
+stages:
+  - name: s
+    steps:
+      - name: paint
+        script: |
+          printf '\\033[1;31mERROR\\033[0m plain\\n'
+          for i in $(seq 2 301); do echo "line $i"; done
+          echo needle-here
+`,
+  });
+  const run = await runToEnd('paint', 'v1');
+  const page = await browser.newPage();
+  const errors = await hydrated(page, `/runs/${run.id}#step-paint-L150`);
+  const linked = page.locator('#step-paint-L150');
+  await linked.waitFor();
+  assert.match(await linked.innerText(), /^150\s*paint\s*line 150$/);
+  assert.deepEqual(await page.locator('#log .line.linked').evaluateAll((l) => l.map((e) => e.id)), ['step-paint-L150'], 'the linked line is marked');
+  assert.equal(await linked.evaluate((e) => getComputedStyle(e).backgroundColor), 'rgba(187, 128, 9, 0.25)', 'and highlighted');
+  assert.equal(await page.isChecked('#log-follow'), false, 'a permalink stops following so the line stays in view');
+  const inView = await linked.evaluate((line) => {
+    const box = line.getBoundingClientRect();
+    const log = document.getElementById('log').getBoundingClientRect();
+    return box.top >= log.top && box.bottom <= log.bottom;
+  });
+  assert.ok(inView, 'scrolled to the linked line');
+  await page.screenshot({ path: join(shots, 'log-permalink.png'), fullPage: true });
+
+  const red = page.locator('#step-paint-L1 span.fg-1.bold');
+  assert.equal(await red.innerText(), 'ERROR', 'ANSI bold red became a styled span');
+  assert.ok(!(await page.locator('#step-paint-L1').innerText()).includes('['), 'no escape codes left in the text');
+  assert.equal(await page.locator('#log-count').innerText(), '302 lines');
+
+  await page.fill('#log-search', 'NEEDLE');
+  await page.locator('#log-count', { hasText: '1 of 302 lines' }).waitFor();
+  assert.deepEqual(await page.locator('#log .line').evaluateAll((l) => l.map((e) => e.id)), ['step-paint-L302'], 'only the match, keeping its number');
+  assert.match(await page.locator('#step-paint-L302').innerText(), /needle-here$/);
+  assert.deepEqual(errors, []);
+});
+
+test('the versions page shows the diff between any two saved versions', async () => {
+  const v1 = "name: evolving\nstages:\n  - name: s\n    steps:\n      - {name: a, script: 'echo one'}\n";
+  const v2 = "name: evolving\n# now with a second step\nstages:\n  - name: s\n    steps:\n      - {name: a, script: 'echo one'}\n      - {name: b, script: 'echo two'}\n";
+  const v3 = v2.replace("echo one", "echo uno");
+  await api('/api/v1/pipelines', { method: 'POST', body: v1 });
+  await api('/api/v1/pipelines/evolving', { method: 'PUT', body: v2 });
+  await api('/api/v1/pipelines/evolving', { method: 'PUT', body: v3 });
+  const page = await browser.newPage();
+  const errors = await hydrated(page, '/pipelines/evolving');
+  await page.getByRole('link', { name: 'Versions' }).click();
+  await page.waitForURL(/\/versions$/);
+  await page.locator('#diff').waitFor();
+  // By default: the latest against the one before.
+  assert.deepEqual(await page.locator('#diff tr.removed td.text').allInnerTexts(), ["      - {name: a, script: 'echo one'}"]);
+  assert.deepEqual(await page.locator('#diff tr.added td.text').allInnerTexts(), ["      - {name: a, script: 'echo uno'}"]);
+
+  await page.selectOption('#from', '1');
+  await page.selectOption('#to', '3');
+  await page.getByRole('button', { name: 'Compare' }).click();
+  await page.waitForURL(/from=1&to=3/);
+  await page.locator('#diff-summary', { hasText: '4 lines changed' }).waitFor();
+  assert.deepEqual(await page.locator('#diff tr.added td.text').allInnerTexts(), [
+    '# now with a second step',
+    "      - {name: a, script: 'echo uno'}",
+    "      - {name: b, script: 'echo two'}",
+  ]);
+  await page.screenshot({ path: join(shots, 'versions-diff.png'), fullPage: true });
+  await page.goto(`${base}/pipelines/evolving/versions?from=2&to=2`);
+  await page.locator('#diff-summary', { hasText: 'no changes' }).waitFor();
   assert.deepEqual(errors, []);
 });
