@@ -14,8 +14,8 @@ use crate::model::{
     WebhookDelivery,
 };
 use crate::server::{
-    get_pipeline, get_run, list_pipelines, list_runs, version_diff, CancelRun, CreatePipeline, DecideStep, StartRun,
-    UpdatePipeline,
+    get_pipeline, get_run, list_pipelines, list_runs, validate_source, version_diff, CancelRun, CreatePipeline, DecideStep, Rerun,
+    StartRun, UpdatePipeline,
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -351,8 +351,21 @@ fn PipelinePage() -> impl IntoView {
 fn PipelineEditor(detail: PipelineDetail) -> impl IntoView {
     let name = detail.name.clone();
     let source = RwSignal::new(detail.source.clone());
-    // The browser validates with the same code as the server, as the user types.
-    let validation = Memo::new(move |_| Validation::of(&source.read()));
+    // Validated as the user types, by the server's own code (a server function): the same
+    // rules, and no YAML parser in the WASM. Only the answer to the latest text is kept.
+    let validation = RwSignal::new(Validation { valid: true, problems: Vec::new(), plan: Some(detail.plan.clone()) });
+    let asked = StoredValue::new(0u64);
+    let check = move |text: String| {
+        asked.update_value(|n| *n += 1);
+        let mine = asked.get_value();
+        leptos::task::spawn_local(async move {
+            if let Ok(answer) = validate_source(text).await {
+                if asked.get_value() == mine {
+                    validation.set(answer);
+                }
+            }
+        });
+    };
     let saved_plan = detail.plan.clone();
     let plan = move || validation.with(|v| v.plan.clone()).unwrap_or_else(|| saved_plan.clone());
     let save = ServerAction::<UpdatePipeline>::new();
@@ -416,7 +429,11 @@ fn PipelineEditor(detail: PipelineDetail) -> impl IntoView {
                         spellcheck="false"
                         aria-label="Pipeline definition"
                         prop:value=move || source.get()
-                        on:input=move |ev| source.set(event_target_value(&ev))
+                        on:input=move |ev| {
+                            let text = event_target_value(&ev);
+                            source.set(text.clone());
+                            check(text);
+                        }
                     >
                         {detail.source.clone()}
                     </textarea>
@@ -481,6 +498,7 @@ fn RunView(detail: RunDetail) -> impl IntoView {
             .collect::<Vec<_>>()
     };
     let cancel = ServerAction::<CancelRun>::new();
+    let rerun = ServerAction::<Rerun>::new();
     let decide = ServerAction::<DecideStep>::new();
     let pipeline = detail.run.pipeline.clone();
     let graph = move || GraphInput::from_steps(&steps.read());
@@ -503,7 +521,17 @@ fn RunView(detail: RunDetail) -> impl IntoView {
                     r.duration_ms().map(|d| format!("took {}", format_duration(d))).unwrap_or_default()
                 }}
             </span>
-            <Show when=move || !run.read().status.is_terminal()>
+            <Show
+                when=move || !run.read().status.is_terminal()
+                fallback=move || {
+                    view! {
+                        <ActionForm action=rerun>
+                            <input type="hidden" name="id" value=run_id/>
+                            <button type="submit" title="Run the same tag and params again">"Re-run"</button>
+                        </ActionForm>
+                    }
+                }
+            >
                 <ActionForm action=cancel>
                     <input type="hidden" name="id" value=run_id/>
                     <button type="submit" class="danger">"Cancel"</button>
@@ -514,6 +542,7 @@ fn RunView(detail: RunDetail) -> impl IntoView {
         {move || run.read().message.clone().map(|m| view! { <p class="muted">{m}</p> })}
         {action_error(cancel)}
         {action_error(decide)}
+        {action_error(rerun)}
         <div class="split">
             <section class="card">
                 <h2>"Steps"</h2>

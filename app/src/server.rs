@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::model::{PipelineDetail, PipelineSummary, RunDetail, RunPage, VersionComparison};
+use crate::model::{PipelineDetail, PipelineSummary, RunDetail, RunPage, Validation, VersionComparison};
 
 #[cfg(feature = "ssr")]
 pub use backend::{Backend, BackendError, SharedBackend};
@@ -152,4 +152,22 @@ pub async fn version_diff(name: String, from: Option<i64>, to: Option<i64>) -> R
         })
         .collect();
     Ok(VersionComparison { versions: versions.iter().map(|v| (v.version, v.created_at)).collect(), from, to, lines })
+}
+
+/// Starts the run again: the same pipeline (its latest version), tag and params.
+#[server(prefix = "/_sfn")]
+pub async fn rerun(id: i64) -> Result<i64, ServerFnError> {
+    let backend = backend()?;
+    let old = backend.get_run(id).await.map_err(fail)?;
+    let run = backend.start_run(&old.run.pipeline, &old.run.tag, old.params).await.map_err(fail)?;
+    leptos_axum::redirect(&format!("/runs/{}", run.id));
+    Ok(run.id)
+}
+
+/// The server's validation of a pipeline document: its problems (each with its place) and
+/// its plan. What the editor shows as the user types.
+#[server(prefix = "/_sfn")]
+pub async fn validate_source(source: String) -> Result<Validation, ServerFnError> {
+    // Oversized documents are one of the problems it reports.
+    Ok(Validation::of(&source))
 }

@@ -83,6 +83,17 @@ stages:
   assert.equal(await page.locator('#steps tr[data-step="long"]').getAttribute('data-status'), 'cancelled');
   assert.equal(await page.locator('#steps tr[data-step="later"]').getAttribute('data-status'), 'cancelled');
   await page.screenshot({ path: join(shots, 'run-cancelled.png'), fullPage: true });
+
+  // Re-run: the same tag again, as a new run.
+  await page.getByRole('button', { name: 'Re-run' }).click();
+  await page.waitForURL((url) => url.pathname !== `/runs/${run.id}` && /\/runs\/\d+$/.test(url.pathname));
+  await page.locator('#log .line', { hasText: 'started' }).waitFor();
+  const again = Number(page.url().split('/').pop());
+  const detail = await api(`/api/v1/runs/${again}`);
+  assert.equal(detail.tag, 'v1');
+  assert.equal(detail.number, 2);
+  await page.getByRole('button', { name: 'Cancel' }).click();
+  await page.locator('#run-status .badge', { hasText: /cancelled/i }).waitFor();
   assert.deepEqual(errors, []);
 });
 
