@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use app::definition::Problem;
 use app::model::{
-    PipelineDetail, PipelineSummary, PipelineVersion, RunDetail, RunEvent, RunPage, RunStatus, RunSummary, Validation,
-    WorkflowDetail, WorkflowSummary,
+    PipelineDetail, PipelineSummary, PipelineVersion, RunDetail, RunEvent, RunPage, RunStatus, RunSummary, RunsQuery,
+    Validation, WorkflowDetail, WorkflowSummary,
 };
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection, StringRejection};
@@ -193,6 +193,12 @@ pub struct CreateRun {
 pub struct RunQuery {
     /// Only runs in this status.
     pub status: Option<String>,
+    /// Only runs of this image tag.
+    pub tag: Option<String>,
+    /// Only runs created on or after this UTC day (`YYYY-MM-DD`).
+    pub since: Option<String>,
+    /// Only runs created on or before this UTC day (`YYYY-MM-DD`).
+    pub until: Option<String>,
     /// Keyset cursor: only runs with a smaller id (the `next_before` of the previous page).
     pub before: Option<i64>,
     /// Page size, 1–500 (default 25).
@@ -221,6 +227,18 @@ pub struct Deleted {
 }
 
 impl RunQuery {
+    fn to_runs_query(&self, pipeline: Option<String>) -> ApiResult<RunsQuery> {
+        Ok(RunsQuery {
+            pipeline,
+            status: self.status()?,
+            tag: self.tag.clone(),
+            since: self.since.clone(),
+            until: self.until.clone(),
+            before: self.before,
+            limit: self.limit.unwrap_or(25),
+        })
+    }
+
     fn status(&self) -> ApiResult<Option<RunStatus>> {
         self.status
             .as_deref()
@@ -332,8 +350,7 @@ async fn list_pipeline_runs(
     ApiPath(name): ApiPath<String>,
     ApiQuery(query): ApiQuery<RunQuery>,
 ) -> ApiResult<Json<RunPage>> {
-    let status = query.status()?;
-    Ok(Json(service.list_runs(Some(&name), status, query.before, query.limit.unwrap_or(25)).await?))
+    Ok(Json(service.list_runs(&query.to_runs_query(Some(name))?).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/pipelines/{name}/runs", tag = "runs",
@@ -416,8 +433,7 @@ async fn create_workflow_run(
     responses((status = 200, description = "A page of all runs, newest first", body = RunPage),
               (status = 400, description = "Bad filter", body = ErrorBody)))]
 async fn list_runs(State(service): State<Arc<Service>>, ApiQuery(query): ApiQuery<RunQuery>) -> ApiResult<Json<RunPage>> {
-    let status = query.status()?;
-    Ok(Json(service.list_runs(None, status, query.before, query.limit.unwrap_or(25)).await?))
+    Ok(Json(service.list_runs(&query.to_runs_query(None)?).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/runs/{id}", tag = "runs",

@@ -72,6 +72,11 @@ pub struct Batch {
 pub struct RunFilter {
     pub pipeline_id: Option<i64>,
     pub status: Option<RunStatus>,
+    pub tag: Option<String>,
+    /// Only runs created at or after this (Unix ms).
+    pub since: Option<i64>,
+    /// Only runs created before this (Unix ms).
+    pub until: Option<i64>,
     pub before: Option<i64>,
     pub limit: u32,
 }
@@ -576,7 +581,8 @@ impl Store {
     /// One page of runs, newest first, by keyset (`before` = the last id of the previous page).
     pub async fn runs(&self, filter: &RunFilter) -> StoreResult<(Vec<RunSummary>, Option<i64>)> {
         let limit = filter.limit.clamp(1, 500) as i64;
-        let rows = runs_query("", filter, limit + 1).build().fetch_all(&self.reader).await?;
+        let Some(ids) = self.id_range(filter).await? else { return Ok((Vec::new(), None)) };
+        let rows = runs_query("", filter, ids, limit + 1).build().fetch_all(&self.reader).await?;
         let mut runs: Vec<RunSummary> = rows.iter().map(run_summary).collect::<StoreResult<_>>()?;
         let next = if runs.len() as i64 > limit {
             runs.truncate(limit as usize);
@@ -585,6 +591,27 @@ impl Store {
             None
         };
         Ok((runs, next))
+    }
+
+    /// The ids a date filter allows, found through the `created_at` index; `None` when no
+    /// run falls in the range.
+    async fn id_range(&self, filter: &RunFilter) -> StoreResult<Option<(i64, i64)>> {
+        let mut range = (0, i64::MAX);
+        if let Some(since) = filter.since {
+            let row = sqlx::query("SELECT MIN(id) AS id FROM runs WHERE created_at >= ?").bind(since).fetch_one(&self.reader).await?;
+            match row.try_get::<Option<i64>, _>("id")? {
+                Some(id) => range.0 = id,
+                None => return Ok(None),
+            }
+        }
+        if let Some(until) = filter.until {
+            let row = sqlx::query("SELECT MAX(id) AS id FROM runs WHERE created_at < ?").bind(until).fetch_one(&self.reader).await?;
+            match row.try_get::<Option<i64>, _>("id")? {
+                Some(id) => range.1 = id,
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(range))
     }
 
     /// The last event sequence number of a run (0 when it has none).
@@ -769,7 +796,8 @@ impl Store {
     /// Query plans for the run listings, for tests that check index use.
     pub async fn explain_runs(&self, filter: &RunFilter) -> StoreResult<Vec<String>> {
         let limit = filter.limit.clamp(1, 500) as i64;
-        let rows = runs_query("EXPLAIN QUERY PLAN ", filter, limit + 1).build().fetch_all(&self.reader).await?;
+        let ids = self.id_range(filter).await?.unwrap_or((0, 0));
+        let rows = runs_query("EXPLAIN QUERY PLAN ", filter, ids, limit + 1).build().fetch_all(&self.reader).await?;
         rows.iter().map(|row| Ok(row.try_get::<String, _>("detail")?)).collect()
     }
 
@@ -790,7 +818,8 @@ impl Store {
 }
 
 /// The run listing: only the conditions in use, so SQLite picks the matching index.
-fn runs_query<'a>(prefix: &str, filter: &'a RunFilter, limit: i64) -> QueryBuilder<'a, Sqlite> {
+/// `ids` bounds the run ids (both inclusive): a date range made an id range.
+fn runs_query<'a>(prefix: &str, filter: &'a RunFilter, ids: (i64, i64), limit: i64) -> QueryBuilder<'a, Sqlite> {
     let mut query: QueryBuilder<Sqlite> =
         QueryBuilder::new(format!("{prefix}SELECT {RUN_COLUMNS} FROM runs r JOIN pipelines p ON p.id = r.pipeline_id WHERE 1 = 1"));
     if let Some(pipeline_id) = filter.pipeline_id {
@@ -798,6 +827,15 @@ fn runs_query<'a>(prefix: &str, filter: &'a RunFilter, limit: i64) -> QueryBuild
     }
     if let Some(status) = filter.status {
         query.push(" AND r.status = ").push_bind(status.as_str());
+    }
+    if let Some(tag) = &filter.tag {
+        query.push(" AND r.tag = ").push_bind(tag.as_str());
+    }
+    if filter.since.is_some() {
+        query.push(" AND r.id >= ").push_bind(ids.0);
+    }
+    if filter.until.is_some() {
+        query.push(" AND r.id <= ").push_bind(ids.1);
     }
     if let Some(before) = filter.before {
         query.push(" AND r.id < ").push_bind(before);

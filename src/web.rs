@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use app::definition::Params;
-use app::model::{PipelineDetail, PipelineSummary, PipelineVersion, RunDetail, RunPage, RunStatus, RunSummary};
+use app::model::{PipelineDetail, PipelineSummary, PipelineVersion, RunDetail, RunPage, RunSummary, RunsQuery};
 use app::server::{Backend, BackendError, SharedBackend};
 use app::{shell, App};
 use axum::Router;
@@ -44,14 +44,8 @@ impl Backend for ServiceBackend {
     async fn start_run(&self, pipeline: &str, tag: &str, params: Params) -> Result<RunSummary, BackendError> {
         self.0.start_run(pipeline, tag, params).await.map_err(to_backend)
     }
-    async fn list_runs(
-        &self,
-        pipeline: Option<&str>,
-        status: Option<RunStatus>,
-        before: Option<i64>,
-        limit: u32,
-    ) -> Result<RunPage, BackendError> {
-        self.0.list_runs(pipeline, status, before, limit).await.map_err(to_backend)
+    async fn list_runs(&self, query: &RunsQuery) -> Result<RunPage, BackendError> {
+        self.0.list_runs(query).await.map_err(to_backend)
     }
     async fn get_run(&self, id: i64) -> Result<RunDetail, BackendError> {
         self.0.get_run(id).await.map_err(to_backend)

@@ -396,11 +396,14 @@ async fn run_listings_use_indices() {
         conveyor::store::RunFilter { pipeline_id: Some(1), before: Some(500), limit: 25, ..Default::default() },
         conveyor::store::RunFilter { status: Some(RunStatus::Failed), before: Some(500), limit: 25, ..Default::default() },
         conveyor::store::RunFilter { pipeline_id: Some(1), status: Some(RunStatus::Failed), limit: 25, ..Default::default() },
+        conveyor::store::RunFilter { tag: Some("v1".into()), before: Some(500), limit: 25, ..Default::default() },
+        conveyor::store::RunFilter { pipeline_id: Some(1), tag: Some("v1".into()), limit: 25, ..Default::default() },
+        conveyor::store::RunFilter { since: Some(0), until: Some(i64::MAX), limit: 25, ..Default::default() },
     ] {
         let plan = store.explain_runs(&filter).await.expect("explain").join(" | ");
         // No sort step: rows come in id order (rowid or index) and LIMIT stops the read.
         assert!(!plan.contains("TEMP B-TREE"), "sorting without an index: {plan}");
-        if filter.pipeline_id.is_some() || filter.status.is_some() {
+        if filter.pipeline_id.is_some() || filter.status.is_some() || filter.tag.is_some() {
             assert!(plan.contains("USING INDEX") || plan.contains("USING COVERING INDEX"), "{filter:?}: {plan}");
         }
     }
@@ -436,5 +439,37 @@ async fn a_pipeline_that_asks_for_an_engine_the_server_lacks_is_refused_at_run_t
     assert!(matches!(events.last().map(|e| &e.event.body), Some(app::model::EventBody::Run { status: app::model::RunStatus::Succeeded, .. })));
     let (_, detail) = app.get_json(&format!("/api/v1/runs/{run}")).await;
     assert_eq!(detail["engine"], "local");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn history_filters_by_tag_and_date_and_refuses_bad_ones() {
+    let app = TestApp::spawn().await;
+    app.create_pipeline("name: web\nstages: [{name: s, steps: [{name: a, script: 'echo hi'}]}]").await;
+    for tag in ["v1", "v2", "v1"] {
+        let run = app.start_run("web", tag).await;
+        app.all_events(run).await;
+    }
+    let (status, page) = app.get_json("/api/v1/runs?tag=v1").await;
+    assert_eq!(status, 200);
+    let numbers: Vec<i64> = page["runs"].as_array().expect("runs").iter().map(|r| r["number"].as_i64().expect("n")).collect();
+    assert_eq!(numbers, [3, 1], "only v1, newest first");
+    let (_, page) = app.get_json("/api/v1/pipelines/web/runs?tag=v2").await;
+    assert_eq!(page["runs"].as_array().map(Vec::len), Some(1));
+
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as i64;
+    let today = chrono::DateTime::from_timestamp_millis(now).expect("now").format("%Y-%m-%d").to_string();
+    let (_, page) = app.get_json(&format!("/api/v1/runs?since={today}&until={today}")).await;
+    assert_eq!(page["runs"].as_array().map(Vec::len), Some(3), "all were made today");
+    let (_, page) = app.get_json("/api/v1/runs?until=2000-01-01").await;
+    assert_eq!(page["runs"], json!([]), "none that old");
+    let (_, page) = app.get_json("/api/v1/runs?since=2999-01-01").await;
+    assert_eq!(page["runs"], json!([]));
+
+    let (status, body) = app.get_json("/api/v1/runs?since=yesterday").await;
+    assert_eq!((status, body["path"].as_str()), (422, Some("since")), "{body}");
+    assert_eq!(body["message"], "since: \"yesterday\" is not a date like 2026-11-21");
+    let (status, body) = app.get_json("/api/v1/runs?tag=bad%20tag").await;
+    assert_eq!((status, body["path"].as_str()), (422, Some("tag")), "{body}");
     app.stop().await;
 }

@@ -419,3 +419,22 @@ pub struct DiffLine {
     pub new: Option<usize>,
     pub text: String,
 }
+
+/// Which runs a history page lists. Dates are UTC days, `YYYY-MM-DD`, both inclusive.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunsQuery {
+    pub pipeline: Option<String>,
+    pub status: Option<RunStatus>,
+    pub tag: Option<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    /// Keyset cursor: runs with a smaller id.
+    pub before: Option<i64>,
+    pub limit: u32,
+}
+
+/// Unix milliseconds at the start of a UTC day given as `YYYY-MM-DD`.
+pub fn day_start_ms(day: &str) -> Option<i64> {
+    let date = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()?;
+    Some(date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis())
+}

@@ -711,9 +711,20 @@ fn HistoryPage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
     let pipeline = move || params.read().get("name");
-    let status = move || query.read().get("status").filter(|s| !s.is_empty());
+    let text = move |key: &'static str| move || query.read().get(key).filter(|s| !s.is_empty());
+    let (status, tag, since, until) = (text("status"), text("tag"), text("since"), text("until"));
     let before = move || query.read().get("before").and_then(|b| b.parse::<i64>().ok());
-    let page = Resource::new(move || (pipeline(), status(), before()), |(p, s, b)| list_runs(p, s, b));
+    let page = Resource::new(
+        move || (pipeline(), status(), tag(), since(), until(), before()),
+        |(p, s, t, from, to, b)| list_runs(p, s, t, from, to, b),
+    );
+    // The filters as a query string, for the next page's link.
+    let filters = move || {
+        [("status", status()), ("tag", tag()), ("since", since()), ("until", until())]
+            .into_iter()
+            .filter_map(|(key, value)| value.map(|v| format!("&{key}={}", encode(&v))))
+            .collect::<String>()
+    };
     let title = move || match pipeline() {
         Some(name) => format!("History of {name}"),
         None => "History".to_owned(),
@@ -737,21 +748,23 @@ fn HistoryPage() -> impl IntoView {
                     })
                     .collect_view()}
             </select>
+            <label for="tag-filter">"Tag"</label>
+            <input type="text" name="tag" id="tag-filter" data-filter value=tag placeholder="v1.2.3" size="10"/>
+            <label for="since">"From"</label>
+            <input type="date" name="since" id="since" value=since/>
+            <label for="until">"to"</label>
+            <input type="date" name="until" id="until" value=until/>
             <button type="submit">"Filter"</button>
+            <a href="?" class="muted">"clear"</a>
         </form>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {
                     Ok(page) if page.runs.is_empty() => view! { <p class="empty">"No runs."</p> }.into_any(),
                     Ok(page) => {
-                        let next = page.next_before.map(|b| {
-                            let mut href = format!("?before={b}");
-                            if let Some(s) = status() {
-                                href.push_str(&format!("&status={s}"));
-                            }
-                            href
-                        });
+                        let next = page.next_before.map(|b| format!("?before={b}{}", filters()));
                         view! {
+                            <RunsChart runs=page.runs.clone()/>
                             <table class="table" id="history">
                                 <thead>
                                     <tr>
@@ -868,5 +881,79 @@ fn VersionsPage() -> impl IntoView {
                 }
             })}
         </Suspense>
+    }
+}
+
+/// Percent-encodes a query value (dates and tags need little, but `+` and `&` must not leak).
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+/// The runs of a history page over time: a bar per run (height = duration, colour =
+/// outcome), oldest on the left, with the page's success rate.
+#[component]
+fn RunsChart(runs: Vec<RunSummary>) -> impl IntoView {
+    const WIDTH: i64 = 600;
+    const HEIGHT: i64 = 80;
+    let mut runs = runs;
+    runs.reverse();
+    let recent: Vec<RecentRun> = runs.iter().map(|r| RecentRun { status: r.status, duration_ms: r.duration_ms() }).collect();
+    let longest = recent.iter().filter_map(|r| r.duration_ms).max().unwrap_or(0).max(1);
+    let step = WIDTH / (runs.len() as i64).max(10);
+    let bars = runs
+        .iter()
+        .zip(&recent)
+        .enumerate()
+        .map(|(i, (run, recent))| {
+            let height = recent.duration_ms.map_or(2, |d| (d * (HEIGHT - 14) / longest).max(2));
+            let title = format!(
+                "{} #{} · {} · {} · {}",
+                run.pipeline,
+                run.number,
+                run.tag,
+                run.status,
+                recent.duration_ms.map(format_duration).unwrap_or_default()
+            );
+            view! {
+                <a href=format!("/runs/{}", run.id)>
+                    <rect
+                        class=run.status.as_str()
+                        x=(i as i64 * step).to_string()
+                        y=(HEIGHT - height).to_string()
+                        width=(step - 3).max(1).to_string()
+                        height=height.to_string()
+                    >
+                        <title>{title}</title>
+                    </rect>
+                </a>
+            }
+        })
+        .collect_view();
+    let rate = success_rate(&recent);
+    view! {
+        <section class="card chart">
+            <h2>
+                "Duration per run "
+                <span class="muted" id="success-rate">
+                    {rate.map(|r| format!("· {r}% succeeded")).unwrap_or_default()}
+                </span>
+            </h2>
+            <svg
+                class="spark runs-chart"
+                viewBox=format!("0 0 {WIDTH} {HEIGHT}")
+                preserveAspectRatio="none"
+                role="img"
+                aria-label=format!("durations of {} runs, oldest first; longest {}", runs.len(), format_duration(longest))
+            >
+                {bars}
+            </svg>
+            <p class="muted">"longest " {format_duration(longest)} " · oldest on the left"</p>
+        </section>
     }
 }

@@ -13,7 +13,7 @@ mod backend {
     use std::sync::Arc;
 
     use crate::definition::Params;
-    use crate::model::{PipelineDetail, PipelineSummary, PipelineVersion, RunDetail, RunPage, RunStatus, RunSummary};
+    use crate::model::{PipelineDetail, PipelineSummary, PipelineVersion, RunDetail, RunPage, RunSummary, RunsQuery};
 
     /// What a server function needs to know of a failure: a message fit for the user.
     #[derive(Debug, Clone, thiserror::Error)]
@@ -28,13 +28,7 @@ mod backend {
         async fn create_pipeline(&self, source: &str) -> Result<PipelineDetail, BackendError>;
         async fn update_pipeline(&self, name: &str, source: &str) -> Result<PipelineDetail, BackendError>;
         async fn start_run(&self, pipeline: &str, tag: &str, params: Params) -> Result<RunSummary, BackendError>;
-        async fn list_runs(
-            &self,
-            pipeline: Option<&str>,
-            status: Option<RunStatus>,
-            before: Option<i64>,
-            limit: u32,
-        ) -> Result<RunPage, BackendError>;
+        async fn list_runs(&self, query: &RunsQuery) -> Result<RunPage, BackendError>;
         async fn get_run(&self, id: i64) -> Result<RunDetail, BackendError>;
         async fn cancel_run(&self, id: i64) -> Result<(), BackendError>;
         async fn decide_step(&self, id: i64, step: &str, approve: bool) -> Result<(), BackendError>;
@@ -87,20 +81,22 @@ pub async fn start_run(pipeline: String, tag: String) -> Result<i64, ServerFnErr
     Ok(run.id)
 }
 
+/// A history page; every filter is optional (empty = none).
 #[server(prefix = "/_sfn")]
 pub async fn list_runs(
     pipeline: Option<String>,
     status: Option<String>,
+    tag: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
     before: Option<i64>,
 ) -> Result<RunPage, ServerFnError> {
     let status = match status.as_deref() {
         None | Some("") => None,
         Some(text) => Some(text.parse().map_err(ServerFnError::new)?),
     };
-    backend()?
-        .list_runs(pipeline.as_deref().filter(|p| !p.is_empty()), status, before, PAGE_SIZE)
-        .await
-        .map_err(fail)
+    let query = crate::model::RunsQuery { pipeline, status, tag, since, until, before, limit: PAGE_SIZE };
+    backend()?.list_runs(&query).await.map_err(fail)
 }
 
 #[server(prefix = "/_sfn")]

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use app::definition::{Params, Pipeline, Problem, Webhook};
 use app::model::{
-    is_valid_tag, EventBody, PipelineDetail, PipelineSummary, PipelineVersion, RunDetail, RunEvent, RunPage, RunStatus,
+    day_start_ms, is_valid_tag, EventBody, PipelineDetail, PipelineSummary, PipelineVersion, RunDetail, RunEvent, RunPage,
+    RunStatus, RunsQuery,
     RunSummary, StepState, StepStatus, Validation, TAG_RULE,
 };
 use app::plan::{check_document, check_param_names, check_required_params, plan, run_params, step_definition, Plan};
@@ -362,18 +363,37 @@ impl Service {
         }
     }
 
-    pub async fn list_runs(
-        &self,
-        pipeline: Option<&str>,
-        status: Option<RunStatus>,
-        before: Option<i64>,
-        limit: u32,
-    ) -> ServiceResult<RunPage> {
-        let pipeline_id = match pipeline {
+    /// A page of runs, newest first. Bad dates and tags are refused with their place.
+    pub async fn list_runs(&self, query: &RunsQuery) -> ServiceResult<RunPage> {
+        let pipeline_id = match query.pipeline.as_deref().filter(|p| !p.is_empty()) {
             Some(name) => Some(self.pipeline_row(name).await?.id),
             None => None,
         };
-        let (runs, next_before) = self.store.runs(&RunFilter { pipeline_id, status, before, limit }).await?;
+        let mut problems = Vec::new();
+        let mut day = |field: &str, value: &Option<String>, days_after: i64| match value.as_deref().filter(|d| !d.is_empty()) {
+            None => None,
+            Some(text) => match day_start_ms(text) {
+                Some(ms) => Some(ms + days_after * 86_400_000),
+                None => {
+                    problems.push(Problem::new(field, format!("\"{text}\" is not a date like 2026-11-21")));
+                    None
+                }
+            },
+        };
+        let since = day("since", &query.since, 0);
+        // `until` names the last day included.
+        let until = day("until", &query.until, 1);
+        let tag = query.tag.clone().filter(|t| !t.is_empty());
+        if let Some(tag) = &tag {
+            if !is_valid_tag(tag) {
+                problems.push(Problem::new("tag", format!("\"{tag}\" is not a valid image tag: {TAG_RULE}")));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(ServiceError::Invalid(problems));
+        }
+        let filter = RunFilter { pipeline_id, status: query.status, tag, since, until, before: query.before, limit: query.limit };
+        let (runs, next_before) = self.store.runs(&filter).await?;
         Ok(RunPage { runs, next_before })
     }
 

@@ -112,6 +112,10 @@ test('history pages through runs and filters them by status', async () => {
   const first = await tags();
   assert.equal(first.length, 25, 'a page holds 25 runs');
   assert.equal(first[0], 'v30', 'newest first');
+  // The chart: a bar per run of the page; v6..v30 has 9 failures, so 16 of 25 succeeded.
+  assert.equal(await page.locator('svg.runs-chart rect').count(), 25);
+  assert.equal(await page.locator('svg.runs-chart rect.failed').count(), 9);
+  assert.equal(await page.locator('#success-rate').innerText(), '· 64% succeeded');
   await page.screenshot({ path: join(shots, 'history-page-1.png'), fullPage: true });
   await page.getByRole('link', { name: /Older runs/ }).click();
   await page.waitForURL(/before=/);
@@ -127,6 +131,15 @@ test('history pages through runs and filters them by status', async () => {
   assert.deepEqual(failed, ['v30', 'v27', 'v24', 'v21', 'v18', 'v15', 'v12', 'v9', 'v6', 'v3']);
   assert.equal(await page.locator('#history .badge.failed').count(), 10);
   await page.screenshot({ path: join(shots, 'history-failed.png'), fullPage: true });
+
+  // By tag (server-side), with the status filter cleared; the page keeps its filters.
+  await page.selectOption('#status', '');
+  await page.fill('#tag-filter', 'v7');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await page.waitForURL(/tag=v7/);
+  await page.locator('#history tbody tr').first().waitFor();
+  assert.deepEqual(await tags(), ['v7']);
+  assert.equal(await page.inputValue('#tag-filter'), 'v7');
 
   // The dashboard sums up the last 20: v11..v30, of which v12, v15 … v30 failed (7).
   await page.goto(`${base}/`);
