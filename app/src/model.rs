@@ -438,3 +438,22 @@ pub fn day_start_ms(day: &str) -> Option<i64> {
     let date = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()?;
     Some(date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis())
 }
+
+/// Run params as typed in the run form: one `NAME=value` per line; blank lines and lines
+/// starting with `#` are skipped. The names are checked later with the definitions' rule.
+pub fn parse_param_lines(text: &str) -> Result<crate::definition::Params, String> {
+    let mut params = crate::definition::Params::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((name, value)) = line.split_once('=') else {
+            return Err(format!("params line {}: \"{line}\" is not NAME=value", number + 1));
+        };
+        if params.insert(name.trim().to_owned(), value.to_owned()).is_some() {
+            return Err(format!("params line {}: \"{}\" is given twice", number + 1, name.trim()));
+        }
+    }
+    Ok(params)
+}

@@ -412,6 +412,11 @@ fn PipelineEditor(detail: PipelineDetail) -> impl IntoView {
                 <datalist id="recent-tags"></datalist>
                 <button type="submit" class="primary" id="run-button">"Run"</button>
                 <span class="muted">"press " <kbd>"r"</kbd> " to jump here"</span>
+                <details class="params">
+                    <summary>"Params"</summary>
+                    <label for="params" class="muted">"One NAME=value per line; they override the pipeline's "<code>"with"</code>"."</label>
+                    <textarea id="params" name="params" class="code" rows="3" spellcheck="false" placeholder="ENV=staging"></textarea>
+                </details>
             </ActionForm>
             {tag_hint}
             {action_error(run)}

@@ -74,9 +74,11 @@ pub async fn update_pipeline(name: String, source: String) -> Result<i64, Server
     Ok(detail.version)
 }
 
+/// Starts a run with a tag and optional params, one `NAME=value` per line.
 #[server(prefix = "/_sfn")]
-pub async fn start_run(pipeline: String, tag: String) -> Result<i64, ServerFnError> {
-    let run = backend()?.start_run(&pipeline, &tag, Default::default()).await.map_err(fail)?;
+pub async fn start_run(pipeline: String, tag: String, params: Option<String>) -> Result<i64, ServerFnError> {
+    let params = crate::model::parse_param_lines(params.as_deref().unwrap_or_default()).map_err(ServerFnError::new)?;
+    let run = backend()?.start_run(&pipeline, &tag, params).await.map_err(fail)?;
     leptos_axum::redirect(&format!("/runs/{}", run.id));
     Ok(run.id)
 }

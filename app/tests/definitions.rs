@@ -310,3 +310,15 @@ fn every_webhook_event_is_raised_by_exactly_one_step_status() {
         }
     }
 }
+
+#[test]
+fn run_form_params_are_name_value_lines() {
+    use app::model::parse_param_lines;
+    let params = parse_param_lines("ENV=staging\n\n# a comment\n  REPLICAS = 3\nURL=http://x/?a=b").expect("parsed");
+    assert_eq!(params.get("ENV").map(String::as_str), Some("staging"));
+    assert_eq!(params.get("REPLICAS").map(String::as_str), Some(" 3"), "values are kept as typed");
+    assert_eq!(params.get("URL").map(String::as_str), Some("http://x/?a=b"), "only the first = splits");
+    assert_eq!(parse_param_lines("ENV=a\noops"), Err("params line 2: \"oops\" is not NAME=value".into()));
+    assert_eq!(parse_param_lines("A=1\nA=2"), Err("params line 2: \"A\" is given twice".into()));
+    assert!(parse_param_lines("").expect("empty").is_empty());
+}

@@ -291,3 +291,24 @@ test('the versions page shows the diff between any two saved versions', async ()
   await page.locator('#diff-summary', { hasText: 'no changes' }).waitFor();
   assert.deepEqual(errors, []);
 });
+
+test('the run form takes extra params and says which engine runs the pipeline', async () => {
+  await api('/api/v1/pipelines', {
+    method: 'POST',
+    body: "name: params\nwith: {ENV: dev}\nstages: [{name: s, steps: [{name: show, script: 'echo \"env=$ENV\"'}]}]\n",
+  });
+  const page = await browser.newPage();
+  const errors = await hydrated(page, '/pipelines/params');
+  assert.equal(await page.locator('#pipeline-engine').innerText(), 'engine local');
+  await page.fill('#tag', 'v1');
+  await page.locator('details.params summary').click();
+  await page.fill('#params', 'oops');
+  await page.click('#run-button');
+  await page.locator('.run-box .error', { hasText: 'params line 1: "oops" is not NAME=value' }).waitFor();
+  await page.fill('#params', 'ENV=staging');
+  await page.click('#run-button');
+  await page.waitForURL(/\/runs\/\d+$/);
+  await page.locator('#log .line', { hasText: 'env=staging' }).waitFor();
+  assert.equal(await page.locator('#run-engine').innerText(), 'engine local');
+  assert.deepEqual(errors, []);
+});
