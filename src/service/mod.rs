@@ -288,16 +288,24 @@ impl Service {
 
     /// Starts a run of the pipeline's latest version with an image tag and params.
     pub async fn start_run(self: &Arc<Self>, name: &str, tag: &str, params: Params) -> ServiceResult<RunSummary> {
-        // A workflow run needs its account, credentials and manifest, whichever way it starts.
         let row = self.pipeline_row(name).await?;
-        if self.store.workflow_credentials(row.id).await?.is_some() {
-            return self.start_workflow_run(name, tag, params).await;
+        // A workflow run needs its account, credentials and manifest, whichever way it starts.
+        match self.store.workflow_credentials(row.id).await? {
+            Some(sealed) => self.launch_workflow(row, &sealed, tag, params).await,
+            None => self.start_run_with(row, tag, params, RunOptions::default()).await,
         }
-        self.start_run_with(name, tag, params, RunOptions::default()).await
     }
 
-    async fn start_run_with(self: &Arc<Self>, name: &str, tag: &str, params: Params, options: RunOptions) -> ServiceResult<RunSummary> {
+    /// Starts a run of the pipeline in `row` (read once by the caller).
+    async fn start_run_with(
+        self: &Arc<Self>,
+        row: PipelineRow,
+        tag: &str,
+        params: Params,
+        options: RunOptions,
+    ) -> ServiceResult<RunSummary> {
         let RunOptions { service_account, registry, definition } = options;
+        let name = row.name.as_str();
         let mut problems = Vec::new();
         if !is_valid_tag(tag) {
             problems.push(Problem::new("tag", format!("\"{tag}\" is not a valid image tag: {TAG_RULE}")));
@@ -306,7 +314,6 @@ impl Service {
         if !problems.is_empty() {
             return Err(ServiceError::Invalid(problems));
         }
-        let row = self.pipeline_row(name).await?;
         let pipeline = match definition {
             Some(pipeline) => pipeline,
             None => stored_definition(&row.definition)?,

@@ -284,10 +284,21 @@ impl Service {
 
     /// Starts a run: build `image.name:tag`, and with autoDeploy apply the Deployment with
     /// that image (its manifest is made now, for this tag, and passed as `MANIFEST`).
-    pub async fn start_workflow_run(self: &Arc<Self>, name: &str, tag: &str, mut params: Params) -> ServiceResult<RunSummary> {
+    pub async fn start_workflow_run(self: &Arc<Self>, name: &str, tag: &str, params: Params) -> ServiceResult<RunSummary> {
         let (row, sealed) = self.workflow_row(name).await?;
+        self.launch_workflow(row, &sealed, tag, params).await
+    }
+
+    /// Starts a run of the workflow in `row`, whose credentials are `sealed`.
+    pub(super) async fn launch_workflow(
+        self: &Arc<Self>,
+        row: PipelineRow,
+        sealed: &[u8],
+        tag: &str,
+        mut params: Params,
+    ) -> ServiceResult<RunSummary> {
         let workflow = Self::stored_workflow(&row)?;
-        let credentials = self.open_credentials(name, &sealed)?;
+        let credentials = self.open_credentials(&row.name, sealed)?;
         let registry = RegistryAccess {
             steps: vec![BUILD_STEP.to_owned()],
             secret: registry_secret_name(&workflow),
@@ -313,11 +324,12 @@ impl Service {
                     )]))
                 }
             };
-            Some(on_host(&stored, &builder, tools, &kubeconfig).map_err(|message| ServiceError::Invalid(vec![Problem::new("build", message)]))?)
+            on_host(&stored, &builder, tools, &kubeconfig).map_err(|message| ServiceError::Invalid(vec![Problem::new("build", message)]))?
         } else {
-            None
+            stored
         };
-        let options = super::RunOptions { service_account: Some(workflow.name.clone()), registry: Some(registry), definition };
-        self.start_run_with(name, tag, params, options).await
+        let options =
+            super::RunOptions { service_account: Some(workflow.name.clone()), registry: Some(registry), definition: Some(definition) };
+        self.start_run_with(row, tag, params, options).await
     }
 }
