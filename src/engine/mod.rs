@@ -1,6 +1,7 @@
 //! Engines run whole planned runs and report what happens as [`EngineEvent`]s. The
 //! supervisor (in `service`) is the only owner of run state: engines never touch the store.
 
+pub mod lines;
 pub mod local;
 pub mod tekton;
 
@@ -97,6 +98,19 @@ pub struct Progress {
     /// not counted: a resumed engine skips this many so no line is repeated.
     pub log_lines: Vec<u64>,
     pub cancel_requested: bool,
+}
+
+impl Progress {
+    /// A run that has not started.
+    pub fn fresh(run: &RunRequest) -> Progress {
+        let count = run.plan.steps.len();
+        Progress {
+            steps: vec![StepStatus::Pending; count],
+            approved: vec![false; count],
+            log_lines: vec![0; count],
+            cancel_requested: false,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -20,13 +20,11 @@ use super::compile::{
     MANAGED_BY,
 };
 use super::{Kind, Signal};
-use crate::engine::local::LineSplitter;
+use crate::engine::lines::{LineSplitter, MAX_LINE_BYTES};
 use crate::engine::{Control, EngineError, EngineEvent, Progress, RunRequest};
 
 /// Tekton's label on a TaskRun naming its pipeline task (our step).
 const LABEL_PIPELINE_TASK: &str = "tekton.dev/pipelineTask";
-/// Longer log lines are split into pieces marked `partial`, as on the local engine.
-const MAX_LINE_BYTES: usize = 16 * 1024;
 /// Before reopening a step's log whose stream ended while its container still ran.
 const LOG_REOPEN_DELAY: Duration = Duration::from_millis(500);
 /// Reopens of one step's log before giving up on the rest of it (its status still comes).

@@ -187,19 +187,6 @@ impl Engine for TektonEngine {
     }
 }
 
-impl Progress {
-    /// A run that has not started.
-    pub fn fresh(run: &RunRequest) -> Progress {
-        let count = run.plan.steps.len();
-        Progress {
-            steps: vec![app::model::StepStatus::Pending; count],
-            approved: vec![false; count],
-            log_lines: vec![0; count],
-            cancel_requested: false,
-        }
-    }
-}
-
 /// One watcher: every object of a kind with Conveyor's label in the namespace, handed to
 /// the driver of the run it belongs to.
 async fn follow(api: Api<DynamicObject>, kind: Kind, all: Routes, stop: CancellationToken) {
