@@ -273,12 +273,19 @@ fn PipelinesPage() -> impl IntoView {
     }
 }
 
+/// Bar heights for runs' durations, the longest `room` high (runs without a duration, and
+/// very short ones, get 2); with the longest duration (at least 1 ms).
+fn bar_heights(runs: &[RecentRun], room: i64) -> (i64, Vec<i64>) {
+    let longest = runs.iter().filter_map(|r| r.duration_ms).max().unwrap_or(0).max(1);
+    (longest, runs.iter().map(|r| r.duration_ms.map_or(2, |d| (d * room / longest).max(2))).collect())
+}
+
 /// The durations of a pipeline's last runs as bars, coloured by outcome.
 #[component]
 fn Sparkline(recent: Vec<RecentRun>) -> impl IntoView {
     const WIDTH: usize = 120;
     const HEIGHT: i64 = 28;
-    let longest = recent.iter().filter_map(|r| r.duration_ms).max().unwrap_or(0).max(1);
+    let (_, heights) = bar_heights(&recent, HEIGHT - 2);
     let step = if recent.is_empty() { 0 } else { WIDTH / recent.len().max(6) };
     let label = format!(
         "last {} runs: {}",
@@ -291,9 +298,9 @@ fn Sparkline(recent: Vec<RecentRun>) -> impl IntoView {
     );
     let bars = recent
         .iter()
+        .zip(heights)
         .enumerate()
-        .map(|(i, run)| {
-            let height = run.duration_ms.map_or(2, |d| (d * (HEIGHT - 2) / longest).max(2));
+        .map(|(i, (run, height))| {
             let title = format!("{} · {}", run.status, run.duration_ms.map(format_duration).unwrap_or_default());
             view! {
                 <rect
@@ -909,14 +916,14 @@ fn RunsChart(runs: Vec<RunSummary>) -> impl IntoView {
     let mut runs = runs;
     runs.reverse();
     let recent: Vec<RecentRun> = runs.iter().map(|r| RecentRun { status: r.status, duration_ms: r.duration_ms() }).collect();
-    let longest = recent.iter().filter_map(|r| r.duration_ms).max().unwrap_or(0).max(1);
+    let (longest, heights) = bar_heights(&recent, HEIGHT - 14);
     let step = WIDTH / (runs.len() as i64).max(10);
     let bars = runs
         .iter()
         .zip(&recent)
+        .zip(heights)
         .enumerate()
-        .map(|(i, (run, recent))| {
-            let height = recent.duration_ms.map_or(2, |d| (d * (HEIGHT - 14) / longest).max(2));
+        .map(|(i, ((run, recent), height))| {
             let title = format!(
                 "{} #{} · {} · {} · {}",
                 run.pipeline,
