@@ -124,11 +124,6 @@ impl Service {
         self.engines.default_engine().name()
     }
 
-    /// Every engine this server can run on.
-    pub fn engine_names(&self) -> Vec<&'static str> {
-        self.engines.names()
-    }
-
     /// The engine a pipeline's runs go to: its own choice, or the server's default.
     fn engine_for(&self, pipeline: &Pipeline) -> ServiceResult<Arc<dyn Engine>> {
         let Some(choice) = pipeline.engine else { return Ok(self.engines.default_engine().clone()) };

@@ -108,10 +108,6 @@ impl TektonEngine {
         }
     }
 
-    pub fn settings(&self) -> &TektonSettings {
-        &self.settings
-    }
-
     /// Starts the namespace's two watchers, once.
     fn watch(&self) {
         self.watching.call_once(|| {
