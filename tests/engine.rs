@@ -3,7 +3,7 @@
 mod common;
 
 use app::model::{EventBody, LogStream, RunStatus, StepStatus};
-use common::{logs, outcome, seq_of, step_statuses, SseEvent, TestApp};
+use common::{logs, outcome, seq_of, step_statuses, TestApp};
 
 #[tokio::test]
 async fn steps_start_only_after_their_needs_succeed() {
