@@ -12,6 +12,7 @@ use app::workflow::{parse_workflow, Credentials, Workflow, BUILD_STEP, DEPLOY_ST
 
 use super::{definition_json, stored_plan, Service, ServiceError, ServiceResult};
 use crate::store::{PipelineRow, StoreError};
+use crate::cluster::ClusterError;
 use crate::engine::RegistryAccess;
 use crate::workflow_objects::{deploy_manifest, docker_config_json, registry_secret_name, workflow_objects};
 
@@ -90,6 +91,12 @@ fn on_host(pipeline: &Pipeline, builder: &Path, tools: &HostTools, kubeconfig: &
     Ok(host)
 }
 
+impl From<ClusterError> for ServiceError {
+    fn from(err: ClusterError) -> Self {
+        ServiceError::Cluster(err.to_string())
+    }
+}
+
 impl Service {
     /// A pipeline that is a workflow is edited and deleted as one (its credentials and
     /// cluster objects go with it).
@@ -138,7 +145,7 @@ impl Service {
     async fn apply_objects(&self, workflow: &Workflow, credentials: &Credentials) -> ServiceResult<()> {
         let Some(cluster) = &self.workflows.cluster else { return Ok(()) };
         let objects = workflow_objects(workflow, credentials, cluster.namespace(), &self.deploy_namespace(workflow));
-        cluster.apply(&objects).await.map_err(|err| ServiceError::Cluster(err.to_string()))
+        Ok(cluster.apply(&objects).await?)
     }
 
     pub async fn create_workflow(&self, source: &str) -> ServiceResult<WorkflowDetail> {
@@ -162,7 +169,7 @@ impl Service {
         }
         if let Some(cluster) = &self.workflows.cluster {
             let namespace = self.deploy_namespace(&shown);
-            let exists = cluster.deployment_exists(&namespace, &shown.name).await.map_err(|err| ServiceError::Cluster(err.to_string()))?;
+            let exists = cluster.deployment_exists(&namespace, &shown.name).await?;
             if exists {
                 return Err(ServiceError::Conflict(format!(
                     "a Deployment named \"{}\" already exists in namespace \"{namespace}\"; \
@@ -269,10 +276,7 @@ impl Service {
             return Err(ServiceError::Conflict(format!("workflow \"{name}\" has a run in flight; cancel it before deleting the workflow")));
         }
         if let Some(cluster) = &self.workflows.cluster {
-            cluster
-                .remove_workflow(name, &self.deploy_namespace(&workflow))
-                .await
-                .map_err(|err| ServiceError::Cluster(err.to_string()))?;
+            cluster.remove_workflow(name, &self.deploy_namespace(&workflow)).await?;
         }
         match self.store.delete_pipeline(row.id).await {
             Err(StoreError::ActiveRun) => Err(ServiceError::Conflict(format!(
