@@ -256,7 +256,8 @@ impl Service {
     pub async fn list_workflows(&self) -> ServiceResult<Vec<WorkflowSummary>> {
         let mut out = Vec::new();
         for name in self.store.workflow_names().await? {
-            let (row, _) = self.workflow_row(&name).await?;
+            // Known to be a workflow: its sealed credentials are not needed here.
+            let row = self.pipeline_row(&name).await?;
             let workflow = Self::stored_workflow(&row)?;
             out.push(WorkflowSummary {
                 name,
