@@ -8,8 +8,11 @@ pub mod import;
 pub mod model;
 pub mod plan;
 pub mod workflow;
+#[cfg(feature = "ssr")]
+pub mod yaml_edit;
 pub mod server;
-mod graph;
+pub mod editor;
+pub mod graph;
 mod live;
 mod pages;
 

@@ -56,92 +56,32 @@ pub fn plan(pipeline: &Pipeline) -> Result<Plan, Vec<Problem>> {
     let mut problems = Vec::new();
     check_fields(pipeline, &mut problems);
 
-    let stage_index = index_names(
-        pipeline.stages.iter().enumerate().map(|(i, s)| (s.name.as_str(), format!("stages[{i}]"))),
-        "stage",
-        &mut problems,
-    );
-    let step_locations: Vec<(usize, usize)> = pipeline
-        .stages
-        .iter()
-        .enumerate()
-        .flat_map(|(si, stage)| (0..stage.steps.len()).map(move |ti| (si, ti)))
-        .collect();
+    let needs = Needs::resolve(pipeline, &mut problems);
+    let Needs { step_locations, stage_needs, .. } = &needs;
     if step_locations.len() > MAX_STEPS {
         problems.push(Problem::new(
             "stages",
             format!("{} steps in all; the limit is {MAX_STEPS}", step_locations.len()),
         ));
     }
-    let step_index = index_names(
-        step_locations
-            .iter()
-            .map(|&(si, ti)| (pipeline.stages[si].steps[ti].name.as_str(), step_path(si, ti))),
-        "step",
-        &mut problems,
-    );
-
-    // Resolve stage needs.
-    let mut stage_needs: Vec<Vec<usize>> = Vec::with_capacity(pipeline.stages.len());
-    for (si, stage) in pipeline.stages.iter().enumerate() {
-        let needs = match &stage.needs {
-            None => si.checked_sub(1).into_iter().collect(),
-            Some(names) => resolve(names, &stage_index, "stage", &format!("stages[{si}].needs"), &mut problems),
-        };
-        stage_needs.push(needs);
-    }
-    // Resolve step needs.
-    let mut explicit_needs: Vec<Option<Vec<usize>>> = Vec::with_capacity(step_locations.len());
-    for &(si, ti) in &step_locations {
-        let step = &pipeline.stages[si].steps[ti];
-        explicit_needs.push(step.needs.as_ref().map(|names| {
-            resolve(names, &step_index, "step", &format!("{}.needs", step_path(si, ti)), &mut problems)
-        }));
-    }
     if !problems.is_empty() {
         return Err(problems);
     }
 
     let stage_names: Vec<&str> = pipeline.stages.iter().map(|s| s.name.as_str()).collect();
-    if let Some(cycle) = find_cycle(&stage_needs) {
+    if let Some(cycle) = find_cycle(stage_needs) {
         let first = cycle[0];
         return Err(vec![Problem::new(
             format!("stages[{first}].needs"),
             format!("cycle: {}", spell_cycle(&cycle, &stage_names)),
         )]);
     }
-
-    // Step edges.
-    let mut first_step_of_stage = Vec::with_capacity(pipeline.stages.len());
-    let mut offset = 0;
-    for stage in &pipeline.stages {
-        first_step_of_stage.push(offset);
-        offset += stage.steps.len();
-    }
-    let stage_steps = |si: usize| first_step_of_stage[si]..first_step_of_stage[si] + pipeline.stages[si].steps.len();
-    let mut step_needs: Vec<Vec<usize>> = vec![Vec::new(); step_locations.len()];
-    for (si, stage) in pipeline.stages.iter().enumerate() {
-        let entry: Vec<usize> = stage_needs[si].iter().flat_map(|&needed| stage_steps(needed)).collect();
-        let mut previous_group: Vec<usize> = Vec::new();
-        let mut current_group: Vec<usize> = Vec::new();
-        let mut current_parallel = false;
-        for (ti, step) in stage.steps.iter().enumerate() {
-            let index = first_step_of_stage[si] + ti;
-            if !(step.parallel && current_parallel) && !current_group.is_empty() {
-                previous_group = std::mem::take(&mut current_group);
-            }
-            current_parallel = step.parallel;
-            current_group.push(index);
-            let mut needs = entry.clone();
-            match &explicit_needs[index] {
-                Some(explicit) => needs.extend(explicit.iter().copied()),
-                None => needs.extend(previous_group.iter().copied()),
-            }
-            needs.sort_unstable();
-            needs.dedup();
-            step_needs[index] = needs;
-        }
-    }
+    let step_needs = needs.step_edges(pipeline);
+    let (step_locations, stage_needs) = (needs.step_locations, needs.stage_needs);
+    let stage_steps = |si: usize| {
+        let first: usize = pipeline.stages[..si].iter().map(|s| s.steps.len()).sum();
+        first..first + pipeline.stages[si].steps.len()
+    };
     let step_names: Vec<&str> = step_locations
         .iter()
         .map(|&(si, ti)| pipeline.stages[si].steps[ti].name.as_str())
@@ -189,6 +129,100 @@ pub fn plan(pipeline: &Pipeline) -> Result<Plan, Vec<Problem>> {
         })
         .collect();
     Ok(Plan { stages, steps, groups })
+}
+
+/// Dependencies as written, resolved to indices (unknown names are reported and left out).
+struct Needs {
+    /// (stage, step-in-stage) of every step, in document order.
+    step_locations: Vec<(usize, usize)>,
+    stage_needs: Vec<Vec<usize>>,
+    /// A step's own `needs`, when it has them.
+    explicit_needs: Vec<Option<Vec<usize>>>,
+}
+
+impl Needs {
+    fn resolve(pipeline: &Pipeline, problems: &mut Vec<Problem>) -> Needs {
+        let stage_index = index_names(
+            pipeline.stages.iter().enumerate().map(|(i, s)| (s.name.as_str(), format!("stages[{i}]"))),
+            "stage",
+            problems,
+        );
+        let step_locations: Vec<(usize, usize)> = pipeline
+            .stages
+            .iter()
+            .enumerate()
+            .flat_map(|(si, stage)| (0..stage.steps.len()).map(move |ti| (si, ti)))
+            .collect();
+        let step_index = index_names(
+            step_locations
+                .iter()
+                .map(|&(si, ti)| (pipeline.stages[si].steps[ti].name.as_str(), step_path(si, ti))),
+            "step",
+            problems,
+        );
+        let stage_needs = pipeline
+            .stages
+            .iter()
+            .enumerate()
+            .map(|(si, stage)| match &stage.needs {
+                None => si.checked_sub(1).into_iter().collect(),
+                Some(names) => resolve(names, &stage_index, "stage", &format!("stages[{si}].needs"), problems),
+            })
+            .collect();
+        let explicit_needs = step_locations
+            .iter()
+            .map(|&(si, ti)| {
+                let step = &pipeline.stages[si].steps[ti];
+                step.needs.as_ref().map(|names| {
+                    resolve(names, &step_index, "step", &format!("{}.needs", step_path(si, ti)), problems)
+                })
+            })
+            .collect();
+        Needs { step_locations, stage_needs, explicit_needs }
+    }
+
+    /// Each step's direct dependencies by the ordering rules (see the module docs).
+    fn step_edges(&self, pipeline: &Pipeline) -> Vec<Vec<usize>> {
+        let mut first_step_of_stage = Vec::with_capacity(pipeline.stages.len());
+        let mut offset = 0;
+        for stage in &pipeline.stages {
+            first_step_of_stage.push(offset);
+            offset += stage.steps.len();
+        }
+        let stage_steps = |si: usize| first_step_of_stage[si]..first_step_of_stage[si] + pipeline.stages[si].steps.len();
+        let mut step_needs: Vec<Vec<usize>> = vec![Vec::new(); self.step_locations.len()];
+        for (si, stage) in pipeline.stages.iter().enumerate() {
+            let entry: Vec<usize> = self.stage_needs[si].iter().flat_map(|&needed| stage_steps(needed)).collect();
+            let mut previous_group: Vec<usize> = Vec::new();
+            let mut current_group: Vec<usize> = Vec::new();
+            let mut current_parallel = false;
+            for (ti, step) in stage.steps.iter().enumerate() {
+                let index = first_step_of_stage[si] + ti;
+                if !(step.parallel && current_parallel) && !current_group.is_empty() {
+                    previous_group = std::mem::take(&mut current_group);
+                }
+                current_parallel = step.parallel;
+                current_group.push(index);
+                let mut needs = entry.clone();
+                match &self.explicit_needs[index] {
+                    Some(explicit) => needs.extend(explicit.iter().copied()),
+                    None => needs.extend(previous_group.iter().copied()),
+                }
+                needs.sort_unstable();
+                needs.dedup();
+                step_needs[index] = needs;
+            }
+        }
+        step_needs
+    }
+}
+
+/// Stage and step dependencies by the ordering rules, unknown names left out: the graph of
+/// a pipeline that does not validate (yet), which the editor still draws.
+pub fn outline(pipeline: &Pipeline) -> (Vec<Vec<usize>>, Vec<Vec<usize>>) {
+    let needs = Needs::resolve(pipeline, &mut Vec::new());
+    let step_needs = needs.step_edges(pipeline);
+    (needs.stage_needs, step_needs)
 }
 
 pub fn step_path(stage: usize, step: usize) -> String {
