@@ -10,6 +10,36 @@ use serde::{Deserialize, Serialize};
 use crate::definition::Pipeline;
 use crate::graph::GraphInput;
 
+/// What the new-pipeline page starts from.
+pub const NEW_PIPELINE_TEMPLATE: &str = "name: hello
+description: A first pipeline
+with:
+  GREETING: hello
+stages:
+  - name: build
+    steps:
+      - name: compile
+        script: |
+          echo \"$GREETING from $CONVEYOR_TAG\"
+          echo built > \"$CONVEYOR_WORKSPACE/artifact\"
+  - name: test
+    steps:
+      - name: unit
+        parallel: true
+        script: cat \"$CONVEYOR_WORKSPACE/artifact\"
+      - name: lint
+        parallel: true
+        script: echo lint ok
+";
+
+/// The pipeline page's data: the saved pipeline (none on the new-pipeline page) and the
+/// editor's view of its source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EditorPage {
+    pub detail: Option<crate::model::PipelineDetail>,
+    pub state: EditorState,
+}
+
 /// The editor's view of a document: its text, its problems and its graph.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EditorState {

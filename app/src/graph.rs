@@ -6,7 +6,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{StepState, StepStatus};
 use crate::definition::{Pipeline, Problem};
-use crate::plan::Plan;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GraphInput {
@@ -34,17 +33,6 @@ pub struct GraphStep {
 }
 
 impl GraphInput {
-    pub fn from_plan(plan: &Plan) -> Self {
-        GraphInput {
-            stages: plan.stages.iter().map(|s| GraphStage { name: s.name.clone(), steps: s.steps.clone(), problem: None }).collect(),
-            steps: plan
-                .steps
-                .iter()
-                .map(|s| GraphStep { name: s.name.clone(), stage: s.stage, needs: s.needs.clone(), status: None, problem: None })
-                .collect(),
-        }
-    }
-
     pub fn from_steps(steps: &[StepState]) -> Self {
         let mut stages: Vec<GraphStage> = Vec::new();
         let mut graph_steps = Vec::with_capacity(steps.len());
@@ -123,6 +111,14 @@ impl GraphInput {
     }
 }
 
+/// What a click in an editable graph picks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pick {
+    Stage(usize),
+    /// By index into [`GraphInput::steps`].
+    Step(usize),
+}
+
 const COLUMN_WIDTH: f64 = 230.0;
 const NODE_WIDTH: f64 = 180.0;
 const NODE_HEIGHT: f64 = 26.0;
@@ -132,7 +128,20 @@ const STAGE_GAP: f64 = 18.0;
 const MARGIN: f64 = 14.0;
 
 #[component]
-pub fn StageGraph(input: GraphInput) -> impl IntoView {
+pub fn StageGraph(
+    input: GraphInput,
+    /// Makes stages and steps pickable (the editor); the flag says whether shift was held.
+    #[prop(optional)]
+    on_pick: Option<Callback<(Pick, bool)>>,
+    #[prop(default = None)] picked: Option<Pick>,
+) -> impl IntoView {
+    let pickable = on_pick.is_some();
+    let pick = move |target: Pick, shift: bool| {
+        if let Some(on_pick) = on_pick {
+            on_pick.run((target, shift));
+        }
+    };
+    let keyed = move |ev: &leptos::ev::KeyboardEvent| matches!(ev.key().as_str(), "Enter" | " ");
     let levels = input.stage_levels();
     let columns = levels.iter().copied().max().map_or(0, |m| m + 1);
     // Stage boxes: (x, y, height), stacked within their column.
@@ -195,8 +204,27 @@ pub fn StageGraph(input: GraphInput) -> impl IntoView {
         .enumerate()
         .map(|(si, stage)| {
             let (x, y, h) = boxes[si];
+            let class = format!(
+                "stage{}{}",
+                if picked == Some(Pick::Stage(si)) { " picked" } else { "" },
+                if stage.problem.is_some() { " invalid" } else { "" }
+            );
+            let label = match &stage.problem {
+                Some(problem) => format!("Stage {}: {problem}", stage.name),
+                None => format!("Stage {}", stage.name),
+            };
+            let aria = pickable.then(|| label.clone());
             view! {
-                <g class="stage">
+                <g
+                    class=class
+                    data-stage=stage.name.clone()
+                    tabindex=pickable.then_some("0")
+                    role=pickable.then_some("button")
+                    aria-label=aria
+                    on:click=move |ev| pick(Pick::Stage(si), ev.shift_key())
+                    on:keydown=move |ev| if keyed(&ev) { ev.prevent_default(); pick(Pick::Stage(si), ev.shift_key()) }
+                >
+                    <title>{label}</title>
                     <rect x=x y=y width=NODE_WIDTH + 20.0 height=h - 4.0 rx="8"/>
                     <text x=x + 10.0 y=y + 19.0 class="stage-name">{stage.name.clone()}</text>
                 </g>
@@ -210,9 +238,30 @@ pub fn StageGraph(input: GraphInput) -> impl IntoView {
         .map(|(index, step)| {
             let (x, y) = node_position(index);
             let status = step.status.map(|s| s.as_str()).unwrap_or("planned");
+            let class = format!(
+                "node {status}{}{}",
+                if picked == Some(Pick::Step(index)) { " picked" } else { "" },
+                if step.problem.is_some() { " invalid" } else { "" }
+            );
+            let title = match &step.problem {
+                Some(problem) => format!("{}: {problem}", step.name),
+                None => format!("{} ({status})", step.name),
+            };
+            let aria = pickable.then(|| format!("Step {title}"));
             view! {
-                <g class=format!("node {status}") data-step=step.name.clone()>
-                    <title>{format!("{} ({status})", step.name)}</title>
+                <g
+                    class=class
+                    data-step=step.name.clone()
+                    tabindex=pickable.then_some("0")
+                    role=pickable.then_some("button")
+                    aria-label=aria
+                    on:click=move |ev| {
+                        ev.stop_propagation();
+                        pick(Pick::Step(index), ev.shift_key())
+                    }
+                    on:keydown=move |ev| if keyed(&ev) { ev.prevent_default(); pick(Pick::Step(index), ev.shift_key()) }
+                >
+                    <title>{title}</title>
                     <rect x=x y=y width=NODE_WIDTH height=NODE_HEIGHT rx="5"/>
                     <text x=x + 10.0 y=y + 17.0>{step.name.clone()}</text>
                 </g>

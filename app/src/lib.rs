@@ -13,6 +13,7 @@ pub mod yaml_edit;
 pub mod server;
 pub mod editor;
 pub mod graph;
+mod editor_view;
 mod live;
 mod pages;
 

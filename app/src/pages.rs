@@ -7,14 +7,16 @@ use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::hooks::{use_params_map, use_query_map};
 use leptos_router::{path, SsrMode};
 
+use crate::editor::{EditorPage, EditorState};
+use crate::editor_view::{DefinitionEditor, Saver};
 use crate::graph::{GraphInput, StageGraph};
 use crate::live::{follow_run, LogLine};
 use crate::model::{
-    is_valid_tag, success_rate, PipelineDetail, RecentRun, RunDetail, RunStatus, RunSummary, StepStatus, Validation, TAG_RULE,
+    is_valid_tag, success_rate, PipelineDetail, RecentRun, RunDetail, RunStatus, RunSummary, StepStatus, TAG_RULE,
     WebhookDelivery,
 };
 use crate::server::{
-    get_pipeline, get_run, list_pipelines, list_runs, validate_source, version_diff, CancelRun, CreatePipeline, DecideStep, Rerun,
+    get_run, list_pipelines, list_runs, pipeline_editor, version_diff, CancelRun, CreatePipeline, DecideStep, Rerun,
     StartRun, UpdatePipeline,
 };
 
@@ -108,6 +110,7 @@ pub fn App() -> impl IntoView {
             <main>
                 <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
                     <Route path=path!("/") ssr=SsrMode::InOrder view=PipelinesPage/>
+                    <Route path=path!("/new") ssr=SsrMode::InOrder view=NewPipelinePage/>
                     <Route path=path!("/pipelines/:name") ssr=SsrMode::InOrder view=PipelinePage/>
                     <Route path=path!("/pipelines/:name/history") ssr=SsrMode::InOrder view=HistoryPage/>
                     <Route path=path!("/pipelines/:name/versions") ssr=SsrMode::InOrder view=VersionsPage/>
@@ -119,36 +122,16 @@ pub fn App() -> impl IntoView {
     }
 }
 
-const NEW_PIPELINE_TEMPLATE: &str = "name: hello
-description: A first pipeline
-with:
-  GREETING: hello
-stages:
-  - name: build
-    steps:
-      - name: compile
-        script: |
-          echo \"$GREETING from $CONVEYOR_TAG\"
-          echo built > \"$CONVEYOR_WORKSPACE/artifact\"
-  - name: test
-    steps:
-      - name: unit
-        parallel: true
-        script: cat \"$CONVEYOR_WORKSPACE/artifact\"
-      - name: lint
-        parallel: true
-        script: echo lint ok
-";
 
 /// The user-facing text of a server function error.
-fn error_text(err: &ServerFnError) -> String {
+pub(crate) fn error_text(err: &ServerFnError) -> String {
     match err {
         ServerFnError::ServerError(message) => message.clone(),
         other => other.to_string(),
     }
 }
 
-fn action_error<T: Send + Sync + 'static, O: Clone + Send + Sync + 'static>(
+pub(crate) fn action_error<T: Send + Sync + 'static, O: Clone + Send + Sync + 'static>(
     action: ServerAction<T>,
 ) -> impl IntoView
 where
@@ -185,7 +168,6 @@ pub fn format_duration(ms: i64) -> String {
 #[component]
 fn PipelinesPage() -> impl IntoView {
     let pipelines = Resource::new(|| (), |_| list_pipelines());
-    let create = ServerAction::<CreatePipeline>::new();
     let filter = RwSignal::new(String::new());
     view! {
         <Title text="Pipelines · Conveyor"/>
@@ -257,19 +239,10 @@ fn PipelinesPage() -> impl IntoView {
                 }
             })}
         </Suspense>
-        <section class="card">
-            <h2>"New pipeline"</h2>
-            <p class="muted">
-                "Paste a pipeline in YAML or JSON, a KubeCI Workflow or a taskflow Task manifest."
-            </p>
-            <ActionForm action=create>
-                <textarea name="source" class="code" rows="18" spellcheck="false" aria-label="Pipeline definition">
-                    {NEW_PIPELINE_TEMPLATE}
-                </textarea>
-                <button type="submit" class="primary">"Create pipeline"</button>
-            </ActionForm>
-            {action_error(create)}
-        </section>
+        <p class="new-pipeline">
+            <a class="button primary" href="/new" id="new-pipeline">"New pipeline"</a>
+            <span class="muted">" in the graph editor, or from YAML, JSON, a KubeCI Workflow or a taskflow Task"</span>
+        </p>
     }
 }
 
@@ -341,12 +314,35 @@ fn latest_run_cells(run: Option<RunSummary>) -> impl IntoView {
 #[component]
 fn PipelinePage() -> impl IntoView {
     let params = use_params_map();
-    let detail = Resource::new(move || params.read().get("name").unwrap_or_default(), get_pipeline);
+    let page = Resource::new(move || params.read().get("name"), pipeline_editor);
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match detail.await {
-                    Ok(detail) => view! { <PipelineEditor detail/> }.into_any(),
+                match page.await {
+                    Ok(EditorPage { detail: Some(detail), state }) => view! { <PipelineEditor detail state/> }.into_any(),
+                    Ok(EditorPage { detail: None, .. }) => view! { <p class="error">"No such pipeline."</p> }.into_any(),
+                    Err(err) => view! { <p class="error">{error_text(&err)}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// A new pipeline: the editor on a template; saving creates it.
+#[component]
+fn NewPipelinePage() -> impl IntoView {
+    let page = Resource::new(|| (), |_| pipeline_editor(None));
+    let create = ServerAction::<CreatePipeline>::new();
+    view! {
+        <Title text="New pipeline · Conveyor"/>
+        <div class="page-head">
+            <h1>"New pipeline"</h1>
+            <span class="muted">"Build it in the graph, or write or paste YAML, JSON, a KubeCI Workflow or a taskflow Task."</span>
+        </div>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match page.await {
+                    Ok(page) => view! { <DefinitionEditor initial=page.state saver=Saver::Create(create)/> }.into_any(),
                     Err(err) => view! { <p class="error">{error_text(&err)}</p> }.into_any(),
                 }
             })}
@@ -355,26 +351,8 @@ fn PipelinePage() -> impl IntoView {
 }
 
 #[component]
-fn PipelineEditor(detail: PipelineDetail) -> impl IntoView {
+fn PipelineEditor(detail: PipelineDetail, state: EditorState) -> impl IntoView {
     let name = detail.name.clone();
-    let source = RwSignal::new(detail.source.clone());
-    // Validated as the user types, by the server's own code (a server function): the same
-    // rules, and no YAML parser in the WASM. Only the answer to the latest text is kept.
-    let validation = RwSignal::new(Validation { valid: true, problems: Vec::new(), plan: Some(detail.plan.clone()) });
-    let asked = StoredValue::new(0u64);
-    let check = move |text: String| {
-        asked.update_value(|n| *n += 1);
-        let mine = asked.get_value();
-        leptos::task::spawn_local(async move {
-            if let Ok(answer) = validate_source(text).await {
-                if asked.get_value() == mine {
-                    validation.set(answer);
-                }
-            }
-        });
-    };
-    let saved_plan = detail.plan.clone();
-    let plan = move || validation.with(|v| v.plan.clone()).unwrap_or_else(|| saved_plan.clone());
     let save = ServerAction::<UpdatePipeline>::new();
     let run = ServerAction::<StartRun>::new();
     let tag = RwSignal::new(String::new());
@@ -428,46 +406,7 @@ fn PipelineEditor(detail: PipelineDetail) -> impl IntoView {
             {tag_hint}
             {action_error(run)}
         </section>
-        <div class="split">
-            <section class="card">
-                <h2>"Definition"</h2>
-                <ActionForm action=save>
-                    <input type="hidden" name="name" value=name/>
-                    <textarea
-                        name="source"
-                        id="source"
-                        class="code"
-                        rows="26"
-                        spellcheck="false"
-                        aria-label="Pipeline definition"
-                        prop:value=move || source.get()
-                        on:input=move |ev| {
-                            let text = event_target_value(&ev);
-                            source.set(text.clone());
-                            check(text);
-                        }
-                    >
-                        {detail.source.clone()}
-                    </textarea>
-                    <ul class="problems" id="problems">
-                        {move || {
-                            validation
-                                .read()
-                                .problems
-                                .iter()
-                                .map(|p| view! { <li>{p.to_string()}</li> })
-                                .collect_view()
-                        }}
-                    </ul>
-                    <button type="submit">"Save new version"</button>
-                </ActionForm>
-                {action_error(save)}
-            </section>
-            <section class="card">
-                <h2>"Plan"</h2>
-                {move || view! { <StageGraph input=GraphInput::from_plan(&plan())/> }}
-            </section>
-        </div>
+        <DefinitionEditor initial=state saver=Saver::Update(StoredValue::new(name), save)/>
     }
 }
 

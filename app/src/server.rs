@@ -3,7 +3,10 @@
 
 use leptos::prelude::*;
 
-use crate::model::{PipelineDetail, PipelineSummary, RunDetail, RunPage, Validation, VersionComparison};
+use leptos::server_fn::codec::Json;
+
+use crate::editor::{EditorPage, EditorState, GraphEdit};
+use crate::model::{PipelineSummary, RunDetail, RunPage, VersionComparison};
 
 #[cfg(feature = "ssr")]
 pub use backend::{Backend, BackendError, SharedBackend};
@@ -54,11 +57,6 @@ pub const PAGE_SIZE: u32 = 25;
 #[server(prefix = "/_sfn")]
 pub async fn list_pipelines() -> Result<Vec<PipelineSummary>, ServerFnError> {
     backend()?.list_pipelines().await.map_err(fail)
-}
-
-#[server(prefix = "/_sfn")]
-pub async fn get_pipeline(name: String) -> Result<PipelineDetail, ServerFnError> {
-    backend()?.get_pipeline(&name).await.map_err(fail)
 }
 
 #[server(prefix = "/_sfn")]
@@ -162,10 +160,28 @@ pub async fn rerun(id: i64) -> Result<i64, ServerFnError> {
     Ok(run.id)
 }
 
-/// The server's validation of a pipeline document: its problems (each with its place) and
-/// its plan. What the editor shows as the user types.
+/// The editor's view of a document: its problems (each at its line and graph node), its
+/// pipeline and its graph, by the server's own parser and validator. What the editor shows
+/// as the user types.
 #[server(prefix = "/_sfn")]
-pub async fn validate_source(source: String) -> Result<Validation, ServerFnError> {
+pub async fn inspect_source(source: String) -> Result<EditorState, ServerFnError> {
     // Oversized documents are one of the problems it reports.
-    Ok(Validation::of(&source))
+    Ok(crate::editor::inspect(source, None))
+}
+
+/// A change made in the graph, applied to the text without disturbing the rest of it.
+#[server(prefix = "/_sfn", input = Json)]
+pub async fn edit_graph(source: String, edit: GraphEdit) -> Result<EditorState, ServerFnError> {
+    crate::editor::edit(&source, &edit).map_err(ServerFnError::new)
+}
+
+/// A saved pipeline and its editor state (`None` for the name: a new pipeline's template).
+#[server(prefix = "/_sfn")]
+pub async fn pipeline_editor(name: Option<String>) -> Result<EditorPage, ServerFnError> {
+    let detail = match name {
+        Some(name) => Some(backend()?.get_pipeline(&name).await.map_err(fail)?),
+        None => None,
+    };
+    let source = detail.as_ref().map_or_else(|| crate::editor::NEW_PIPELINE_TEMPLATE.to_owned(), |d| d.source.clone());
+    Ok(EditorPage { detail, state: crate::editor::inspect(source, None) })
 }

@@ -1,0 +1,446 @@
+//! The definition editor: the stage graph and the YAML text side by side, kept in step.
+//!
+//! Typing in the text asks the server to inspect it (problems with their lines and nodes,
+//! the graph); a change in the graph or its side panel asks the server to make the matching
+//! text edit. Only the answer to the latest request is kept. Before hydration the page is
+//! a plain form: the text posts to the save server function.
+
+use std::collections::BTreeSet;
+
+use leptos::prelude::*;
+
+use crate::definition::Pipeline;
+use crate::editor::{param_lines, webhook_lines, EditorState, GraphEdit, StepField};
+use crate::graph::{GraphInput, Pick, StageGraph};
+use crate::pages::{action_error, error_text};
+use crate::server::{edit_graph, inspect_source, CreatePipeline, UpdatePipeline};
+
+/// Where the editor's text goes when saved.
+#[derive(Clone, Copy)]
+pub enum Saver {
+    /// A new version of the named pipeline.
+    Update(StoredValue<String>, ServerAction<UpdatePipeline>),
+    Create(ServerAction<CreatePipeline>),
+}
+
+/// Step `index` of the graph as (stage, position in stage).
+fn locate(graph: &GraphInput, index: usize) -> Option<(usize, usize)> {
+    let stage = graph.steps.get(index)?.stage;
+    Some((stage, graph.stages.get(stage)?.steps.iter().position(|&s| s == index)?))
+}
+
+/// A step's `needs` as written, or (when it has none) the steps it waits for in its stage.
+fn needs_as_written(graph: &GraphInput, pipeline: &Pipeline, index: usize) -> Option<Vec<String>> {
+    let (si, ti) = locate(graph, index)?;
+    let step = pipeline.stages.get(si)?.steps.get(ti)?;
+    Some(step.needs.clone().unwrap_or_else(|| {
+        graph.steps[index]
+            .needs
+            .iter()
+            .filter(|&&n| graph.steps[n].stage == si)
+            .map(|&n| graph.steps[n].name.clone())
+            .collect()
+    }))
+}
+
+/// A stage's `needs` as written, or the previous stage when it has none.
+fn stage_needs_as_written(pipeline: &Pipeline, stage: usize) -> Vec<String> {
+    match &pipeline.stages[stage].needs {
+        Some(needs) => needs.clone(),
+        None => stage.checked_sub(1).map(|p| pipeline.stages[p].name.clone()).into_iter().collect(),
+    }
+}
+
+fn toggled(mut names: Vec<String>, name: &str) -> Vec<String> {
+    match names.iter().position(|n| n == name) {
+        Some(at) => {
+            names.remove(at);
+        }
+        None => names.push(name.to_owned()),
+    }
+    names
+}
+
+#[component]
+pub fn DefinitionEditor(initial: EditorState, saver: Saver) -> impl IntoView {
+    let first_source = initial.source.clone();
+    let source = RwSignal::new(initial.source.clone());
+    let state = RwSignal::new(initial);
+    let picked = RwSignal::new(None::<Pick>);
+    let failure = RwSignal::new(None::<String>);
+    let asked = StoredValue::new(0u64);
+    let textarea = NodeRef::<leptos::html::Textarea>::new();
+    let gutter = NodeRef::<leptos::html::Div>::new();
+
+    let inspect = move |text: String| {
+        asked.update_value(|n| *n += 1);
+        let mine = asked.get_value();
+        leptos::task::spawn_local(async move {
+            if let Ok(answer) = inspect_source(text).await {
+                if asked.get_value() == mine {
+                    state.set(answer);
+                }
+            }
+        });
+    };
+    let edit = Callback::new(move |op: GraphEdit| {
+        asked.update_value(|n| *n += 1);
+        let mine = asked.get_value();
+        let text = source.get_untracked();
+        leptos::task::spawn_local(async move {
+            let answer = edit_graph(text, op).await;
+            if asked.get_value() != mine {
+                return;
+            }
+            match answer {
+                Ok(answer) => {
+                    source.set(answer.source.clone());
+                    failure.set(None);
+                    state.set(answer);
+                }
+                Err(err) => failure.set(Some(error_text(&err))),
+            }
+        });
+    });
+    // Shift-click on a step while another is picked draws (or deletes) an edge to it.
+    let on_pick = Callback::new(move |(target, shift): (Pick, bool)| {
+        if let (true, Some(Pick::Step(from)), Pick::Step(to)) = (shift, picked.get_untracked(), target) {
+            if from != to {
+                let op = state.with_untracked(|st| {
+                    let (graph, pipeline) = (st.graph.as_ref()?, st.pipeline.as_ref()?);
+                    let (stage, step) = locate(graph, to)?;
+                    let needs = toggled(needs_as_written(graph, pipeline, to)?, &graph.steps[from].name);
+                    Some(GraphEdit::StepNeeds { stage, step, needs: Some(needs) })
+                });
+                if let Some(op) = op {
+                    edit.run(op);
+                }
+                return;
+            }
+        }
+        picked.set(Some(target));
+    });
+
+    let jump_to = move |line: usize| {
+        let Some(area) = textarea.get() else { return };
+        let (start, end) = source.with_untracked(|text| {
+            let start: usize = text.split('\n').take(line - 1).map(|l| l.encode_utf16().count() + 1).sum();
+            let len = text.split('\n').nth(line - 1).map_or(0, |l| l.encode_utf16().count());
+            (start, start + len)
+        });
+        let _ = area.focus();
+        let _ = area.set_selection_range(start as u32, end as u32);
+        let lines = source.with_untracked(|t| t.split('\n').count()).max(1) as i32;
+        let line_height = area.scroll_height() / lines;
+        area.set_scroll_top((line as i32 - 3).max(0) * line_height);
+    };
+
+    let new_stage = RwSignal::new(String::new());
+    let yaml_area = move || {
+        view! {
+            <div class="yaml-editor">
+                <div class="gutter" aria-hidden="true" node_ref=gutter>
+                    {move || {
+                        let bad: BTreeSet<usize> = state.with(|st| st.problems.iter().filter_map(|p| p.line).collect());
+                        let lines = source.with(|s| s.split('\n').count()).max(1);
+                        (1..=lines).map(|n| view! { <span class:bad=bad.contains(&n)>{n}</span> }).collect_view()
+                    }}
+                </div>
+                <textarea
+                    name="source"
+                    id="source"
+                    class="code"
+                    rows="28"
+                    wrap="off"
+                    spellcheck="false"
+                    aria-label="Pipeline definition (YAML or JSON)"
+                    node_ref=textarea
+                    prop:value=move || source.get()
+                    on:input=move |ev| {
+                        let text = event_target_value(&ev);
+                        source.set(text.clone());
+                        inspect(text);
+                    }
+                    on:scroll=move |_| {
+                        if let (Some(area), Some(gutter)) = (textarea.get(), gutter.get()) {
+                            gutter.set_scroll_top(area.scroll_top());
+                        }
+                    }
+                >
+                    {first_source.clone()}
+                </textarea>
+            </div>
+            <ul class="problems" id="problems" aria-live="polite">
+                {move || {
+                    state
+                        .read()
+                        .problems
+                        .iter()
+                        .map(|p| {
+                            let line = p.line;
+                            view! {
+                                <li data-line=line>
+                                    <button type="button" class="link" on:click=move |_| if let Some(line) = line { jump_to(line) }>
+                                        {p.describe()}
+                                    </button>
+                                </li>
+                            }
+                        })
+                        .collect_view()
+                }}
+            </ul>
+            {move || state.with(|st| st.note.clone()).map(|note| view! { <p class="hint" id="editor-note">{note}</p> })}
+            {move || failure.get().map(|text| view! { <p class="error" id="edit-error">{text}</p> })}
+        }
+    };
+    // The text area is what the form posts, so saving works before hydration too.
+    let save_form = match saver {
+        Saver::Update(name, action) => view! {
+            <ActionForm action=action attr:id="save-form">
+                <input type="hidden" name="name" value=name.get_value()/>
+                {yaml_area()}
+                <button type="submit" id="save">"Save new version"</button>
+            </ActionForm>
+            {action_error(action)}
+        }
+        .into_any(),
+        Saver::Create(action) => view! {
+            <ActionForm action=action attr:id="save-form">
+                {yaml_area()}
+                <button type="submit" class="primary" id="save">"Create pipeline"</button>
+            </ActionForm>
+            {action_error(action)}
+        }
+        .into_any(),
+    };
+
+    view! {
+        <div class="split editor">
+            <section class="card">
+                <h2>"Stage graph"</h2>
+                <div class="toolbar">
+                    <input
+                        id="new-stage"
+                        placeholder="new stage name"
+                        aria-label="New stage name"
+                        prop:value=move || new_stage.get()
+                        on:input=move |ev| new_stage.set(event_target_value(&ev))
+                    />
+                    <button
+                        type="button"
+                        id="add-stage"
+                        on:click=move |_| {
+                            edit.run(GraphEdit::AddStage { name: new_stage.get_untracked() });
+                            new_stage.set(String::new());
+                        }
+                    >
+                        "Add stage"
+                    </button>
+                    <span class="muted">"Click to edit; shift-click a step to draw or delete an edge from the picked one."</span>
+                </div>
+                {move || match state.with(|st| st.graph.clone()) {
+                    Some(input) => view! { <StageGraph input on_pick picked=picked.get()/> }.into_any(),
+                    None => view! { <p class="muted" id="graph-waiting">"The graph comes back once the YAML parses."</p> }.into_any(),
+                }}
+                <Inspector state picked edit/>
+            </section>
+            <section class="card">
+                <h2>"YAML"</h2>
+                {save_form}
+            </section>
+        </div>
+    }
+}
+
+/// The side panel: the picked stage's or step's settings.
+#[component]
+fn Inspector(state: RwSignal<EditorState>, picked: RwSignal<Option<Pick>>, edit: Callback<GraphEdit>) -> impl IntoView {
+    let new_step = RwSignal::new(String::new());
+    move || {
+        let st = state.read();
+        let (Some(graph), Some(pipeline)) = (st.graph.as_ref(), st.pipeline.as_ref()) else {
+            return view! { <div class="inspector" id="inspector"></div> }.into_any();
+        };
+        match picked.get() {
+            Some(Pick::Stage(si)) if si < pipeline.stages.len() => {
+                stage_panel(graph, pipeline, si, edit, new_step).into_any()
+            }
+            Some(Pick::Step(index)) if locate(graph, index).is_some_and(|(si, ti)| {
+                pipeline.stages.get(si).is_some_and(|s| ti < s.steps.len())
+            }) => step_panel(graph, pipeline, index, edit).into_any(),
+            _ => view! {
+                <div class="inspector muted" id="inspector">"Pick a stage or a step to edit it."</div>
+            }
+            .into_any(),
+        }
+    }
+}
+
+fn stage_panel(graph: &GraphInput, pipeline: &Pipeline, si: usize, edit: Callback<GraphEdit>, new_step: RwSignal<String>) -> impl IntoView {
+    let stage = &pipeline.stages[si];
+    let written = stage_needs_as_written(pipeline, si);
+    let others = pipeline
+        .stages
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| i != si)
+        .map(|(_, other)| {
+            let name = other.name.clone();
+            let checked = written.contains(&name);
+            let needs = written.clone();
+            view! {
+                <label class="check">
+                    <input
+                        type="checkbox"
+                        data-need=name.clone()
+                        prop:checked=checked
+                        on:change=move |_| edit.run(GraphEdit::StageNeeds { stage: si, needs: Some(toggled(needs.clone(), &name)) })
+                    />
+                    {other.name.clone()}
+                </label>
+            }
+        })
+        .collect_view();
+    let explicit = stage.needs.is_some();
+    view! {
+        <div class="inspector" id="inspector" data-kind="stage">
+            <h3>"Stage " <code>{stage.name.clone()}</code></h3>
+            {graph.stages[si].problem.clone().map(|p| view! { <p class="error">{p}</p> })}
+            <label>
+                "Name"
+                <input
+                    id="stage-name"
+                    prop:value=stage.name.clone()
+                    on:change=move |ev| edit.run(GraphEdit::RenameStage { stage: si, name: event_target_value(&ev) })
+                />
+            </label>
+            <fieldset>
+                <legend>"Runs after " {(!explicit).then_some("(default: the previous stage)")}</legend>
+                {others}
+                {explicit.then(|| view! {
+                    <button type="button" class="link" on:click=move |_| edit.run(GraphEdit::StageNeeds { stage: si, needs: None })>
+                        "back to the default order"
+                    </button>
+                })}
+            </fieldset>
+            <div class="row">
+                <input
+                    id="new-step"
+                    placeholder="new step name"
+                    aria-label="New step name"
+                    prop:value=move || new_step.get()
+                    on:input=move |ev| new_step.set(event_target_value(&ev))
+                />
+                <button
+                    type="button"
+                    id="add-step"
+                    on:click=move |_| {
+                        edit.run(GraphEdit::AddStep { stage: si, name: new_step.get_untracked() });
+                        new_step.set(String::new());
+                    }
+                >
+                    "Add step"
+                </button>
+            </div>
+            <button type="button" class="danger" id="remove-stage" on:click=move |_| edit.run(GraphEdit::RemoveStage { stage: si })>
+                "Remove stage"
+            </button>
+        </div>
+    }
+}
+
+fn step_panel(graph: &GraphInput, pipeline: &Pipeline, index: usize, edit: Callback<GraphEdit>) -> impl IntoView {
+    let Some((si, ti)) = locate(graph, index) else { unreachable!("checked by the caller") };
+    let step = &pipeline.stages[si].steps[ti];
+    let written = needs_as_written(graph, pipeline, index).unwrap_or_default();
+    let field = move |label: &'static str, id: &'static str, field: StepField, value: String, rows: usize| {
+        let change = move |ev: leptos::ev::Event| edit.run(GraphEdit::Field { stage: si, step: ti, field, text: event_target_value(&ev) });
+        if rows > 1 {
+            view! {
+                <label>
+                    {label}
+                    <textarea id=id class="code" rows=rows spellcheck="false" prop:value=value on:change=change></textarea>
+                </label>
+            }
+            .into_any()
+        } else {
+            view! { <label>{label} <input id=id prop:value=value on:change=change/></label> }.into_any()
+        }
+    };
+    let flag = move |label: &'static str, id: &'static str, field: StepField, on: bool| {
+        view! {
+            <label class="check">
+                <input
+                    type="checkbox"
+                    id=id
+                    prop:checked=on
+                    on:change=move |ev| edit.run(GraphEdit::Field {
+                        stage: si,
+                        step: ti,
+                        field,
+                        text: event_target_checked(&ev).to_string(),
+                    })
+                />
+                {label}
+            </label>
+        }
+    };
+    let others = graph
+        .steps
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| i != index)
+        .map(|(_, other)| {
+            let name = other.name.clone();
+            let needs = written.clone();
+            view! {
+                <label class="check">
+                    <input
+                        type="checkbox"
+                        data-need=name.clone()
+                        prop:checked=written.contains(&name)
+                        on:change=move |_| edit.run(GraphEdit::StepNeeds { stage: si, step: ti, needs: Some(toggled(needs.clone(), &name)) })
+                    />
+                    {other.name.clone()}
+                </label>
+            }
+        })
+        .collect_view();
+    let explicit = step.needs.is_some();
+    view! {
+        <div class="inspector" id="inspector" data-kind="step">
+            <h3>"Step " <code>{step.name.clone()}</code> <span class="muted">" in " {pipeline.stages[si].name.clone()}</span></h3>
+            {graph.steps[index].problem.clone().map(|p| view! { <p class="error" id="step-problem">{p}</p> })}
+            <label>
+                "Name"
+                <input
+                    id="step-name"
+                    prop:value=step.name.clone()
+                    on:change=move |ev| edit.run(GraphEdit::RenameStep { stage: si, step: ti, name: event_target_value(&ev) })
+                />
+            </label>
+            {field("Image", "step-image", StepField::Image, step.image.clone().unwrap_or_default(), 1)}
+            {field("Script", "step-script", StepField::Script, step.script.clone().unwrap_or_default(), 4)}
+            {field("Timeout (30s, 5m, 1h30m)", "step-timeout", StepField::Timeout, step.timeout.clone().unwrap_or_default(), 1)}
+            <div class="row">
+                {flag("Parallel with its neighbours", "step-parallel", StepField::Parallel, step.parallel)}
+                {flag("Needs approval", "step-approval", StepField::Approval, step.approval)}
+            </div>
+            <fieldset>
+                <legend>"Waits for " {(!explicit).then_some("(default: its place in the stage)")}</legend>
+                {others}
+                {explicit.then(|| view! {
+                    <button type="button" class="link" on:click=move |_| edit.run(GraphEdit::StepNeeds { stage: si, step: ti, needs: None })>
+                        "back to the default order"
+                    </button>
+                })}
+            </fieldset>
+            {field("Params (NAME=value per line)", "step-with", StepField::With, param_lines(&step.with), 2)}
+            {field("Environment (NAME=value per line)", "step-env", StepField::Env, param_lines(&step.env), 2)}
+            {field("Webhooks (URL EVENT,EVENT per line)", "step-webhooks", StepField::Webhooks, webhook_lines(&step.webhooks), 2)}
+            <button type="button" class="danger" id="remove-step" on:click=move |_| edit.run(GraphEdit::RemoveStep { stage: si, step: ti })>
+                "Remove step"
+            </button>
+        </div>
+    }
+}
