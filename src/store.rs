@@ -285,6 +285,15 @@ impl Store {
         row.map(|row| row.try_get("credentials")).transpose().map_err(Into::into)
     }
 
+    /// Whether the pipeline is a workflow (without reading its sealed credentials).
+    pub async fn is_workflow(&self, pipeline_id: i64) -> StoreResult<bool> {
+        let row = sqlx::query("SELECT 1 FROM workflows WHERE pipeline_id = ?")
+            .bind(pipeline_id)
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(row.is_some())
+    }
+
     /// Names of the pipelines that are workflows.
     pub async fn workflow_names(&self) -> StoreResult<Vec<String>> {
         let rows = sqlx::query("SELECT p.name FROM workflows w JOIN pipelines p ON p.id = w.pipeline_id ORDER BY p.name")

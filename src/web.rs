@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use app::definition::Params;
-use app::model::{PipelineDetail, PipelineSummary, PipelineVersion, RunDetail, RunPage, RunSummary, RunsQuery};
+use app::model::{PipelineDetail, PipelineSummary, PipelineVersion, RunDetail, RunPage, RunSummary, RunsQuery, WorkflowDetail};
 use app::server::{Backend, BackendError, SharedBackend};
 use app::{shell, App};
 use axum::Router;
@@ -58,6 +58,16 @@ impl Backend for ServiceBackend {
     }
     async fn versions(&self, name: &str) -> Result<Vec<PipelineVersion>, BackendError> {
         self.0.versions(name).await.map_err(to_backend)
+    }
+    async fn get_workflow(&self, name: &str) -> Result<WorkflowDetail, BackendError> {
+        self.0.get_workflow(name).await.map_err(to_backend)
+    }
+    async fn save_workflow(&self, existing: Option<&str>, source: &str) -> Result<WorkflowDetail, BackendError> {
+        match existing {
+            Some(name) => self.0.update_workflow(name, source).await,
+            None => self.0.create_workflow(source).await,
+        }
+        .map_err(to_backend)
     }
 }
 

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{StepState, StepStatus};
 use crate::definition::{Pipeline, Problem};
+use crate::plan::Plan;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GraphInput {
@@ -33,6 +34,17 @@ pub struct GraphStep {
 }
 
 impl GraphInput {
+    pub fn from_plan(plan: &Plan) -> Self {
+        GraphInput {
+            stages: plan.stages.iter().map(|s| GraphStage { name: s.name.clone(), steps: s.steps.clone(), problem: None }).collect(),
+            steps: plan
+                .steps
+                .iter()
+                .map(|s| GraphStep { name: s.name.clone(), stage: s.stage, needs: s.needs.clone(), status: None, problem: None })
+                .collect(),
+        }
+    }
+
     pub fn from_steps(steps: &[StepState]) -> Self {
         let mut stages: Vec<GraphStage> = Vec::new();
         let mut graph_steps = Vec::with_capacity(steps.len());

@@ -8,6 +8,7 @@ pub mod import;
 pub mod model;
 pub mod plan;
 pub mod workflow;
+pub mod workflow_form;
 #[cfg(feature = "ssr")]
 pub mod yaml_edit;
 pub mod server;
@@ -15,6 +16,7 @@ pub mod editor;
 pub mod graph;
 mod editor_view;
 mod live;
+mod workflow_view;
 mod pages;
 
 pub use pages::{shell, App};

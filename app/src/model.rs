@@ -297,6 +297,9 @@ pub struct PipelineDetail {
     pub latest_run: Option<RunSummary>,
     /// The engine its runs go to: its own `engine:`, or the server's default.
     pub engine: String,
+    /// A workflow's pipeline: edited through its deployment settings, not as a document.
+    #[serde(default)]
+    pub workflow: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -399,6 +402,13 @@ pub struct WorkflowSummary {
     pub image: String,
     pub auto_deploy: bool,
     pub latest_run: Option<RunSummary>,
+}
+
+/// The workflow page's data: the form and, for a saved workflow, its status.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowPage {
+    pub form: crate::workflow_form::WorkflowForm,
+    pub detail: Option<WorkflowDetail>,
 }
 
 /// Two saved versions of a pipeline and the line diff between them.

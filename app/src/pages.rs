@@ -9,6 +9,7 @@ use leptos_router::{path, SsrMode};
 
 use crate::editor::{EditorPage, EditorState};
 use crate::editor_view::{DefinitionEditor, Saver};
+use crate::workflow_view::WorkflowPage;
 use crate::graph::{GraphInput, StageGraph};
 use crate::live::{follow_run, LogLine};
 use crate::model::{
@@ -111,6 +112,8 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
                     <Route path=path!("/") ssr=SsrMode::InOrder view=PipelinesPage/>
                     <Route path=path!("/new") ssr=SsrMode::InOrder view=NewPipelinePage/>
+                    <Route path=path!("/new/workflow") ssr=SsrMode::InOrder view=WorkflowPage/>
+                    <Route path=path!("/workflows/:name") ssr=SsrMode::InOrder view=WorkflowPage/>
                     <Route path=path!("/pipelines/:name") ssr=SsrMode::InOrder view=PipelinePage/>
                     <Route path=path!("/pipelines/:name/history") ssr=SsrMode::InOrder view=HistoryPage/>
                     <Route path=path!("/pipelines/:name/versions") ssr=SsrMode::InOrder view=VersionsPage/>
@@ -145,7 +148,7 @@ where
 }
 
 /// A run or step status as a coloured pill (its class is the status name).
-fn status_badge(status: impl std::fmt::Display) -> impl IntoView {
+pub(crate) fn status_badge(status: impl std::fmt::Display) -> impl IntoView {
     let name = status.to_string();
     view! { <span class=format!("badge {name}")>{name.replace('_', " ")}</span> }
 }
@@ -241,7 +244,9 @@ fn PipelinesPage() -> impl IntoView {
         </Suspense>
         <p class="new-pipeline">
             <a class="button primary" href="/new" id="new-pipeline">"New pipeline"</a>
-            <span class="muted">" in the graph editor, or from YAML, JSON, a KubeCI Workflow or a taskflow Task"</span>
+            <span class="muted">" in the graph editor, or from YAML, JSON, a KubeCI Workflow or a taskflow Task. "</span>
+            <a class="button" href="/new/workflow" id="new-workflow">"New workflow"</a>
+            <span class="muted">" git repository → image → Kubernetes Deployment"</span>
         </p>
     }
 }
@@ -406,7 +411,21 @@ fn PipelineEditor(detail: PipelineDetail, state: EditorState) -> impl IntoView {
             {tag_hint}
             {action_error(run)}
         </section>
-        <DefinitionEditor initial=state saver=Saver::Update(StoredValue::new(name), save)/>
+        {if detail.workflow {
+            let input = GraphInput::from_plan(&detail.plan);
+            view! {
+                <section class="card" id="workflow-note">
+                    <p>
+                        "This pipeline is a workflow: its stages come from its "
+                        <a href=format!("/workflows/{name}") id="deployment-settings">"deployment settings"</a> "."
+                    </p>
+                    <StageGraph input/>
+                </section>
+            }
+            .into_any()
+        } else {
+            view! { <DefinitionEditor initial=state saver=Saver::Update(StoredValue::new(name), save)/> }.into_any()
+        }}
     }
 }
 

@@ -6,7 +6,8 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 
 use crate::editor::{EditorPage, EditorState, GraphEdit};
-use crate::model::{PipelineSummary, RunDetail, RunPage, VersionComparison};
+use crate::workflow_form::WorkflowForm;
+use crate::model::{WorkflowPage, PipelineSummary, RunDetail, RunPage, VersionComparison};
 
 #[cfg(feature = "ssr")]
 pub use backend::{Backend, BackendError, SharedBackend};
@@ -16,7 +17,7 @@ mod backend {
     use std::sync::Arc;
 
     use crate::definition::Params;
-    use crate::model::{PipelineDetail, PipelineSummary, PipelineVersion, RunDetail, RunPage, RunSummary, RunsQuery};
+    use crate::model::{PipelineDetail, PipelineSummary, PipelineVersion, RunDetail, RunPage, RunSummary, RunsQuery, WorkflowDetail};
 
     /// What a server function needs to know of a failure: a message fit for the user.
     #[derive(Debug, Clone, thiserror::Error)]
@@ -36,6 +37,9 @@ mod backend {
         async fn cancel_run(&self, id: i64) -> Result<(), BackendError>;
         async fn decide_step(&self, id: i64, step: &str, approve: bool) -> Result<(), BackendError>;
         async fn versions(&self, name: &str) -> Result<Vec<PipelineVersion>, BackendError>;
+        async fn get_workflow(&self, name: &str) -> Result<WorkflowDetail, BackendError>;
+        /// Updates the named workflow, or creates one when `existing` is `None`.
+        async fn save_workflow(&self, existing: Option<&str>, source: &str) -> Result<WorkflowDetail, BackendError>;
     }
 
     pub type SharedBackend = Arc<dyn Backend>;
@@ -184,4 +188,30 @@ pub async fn pipeline_editor(name: Option<String>) -> Result<EditorPage, ServerF
     };
     let source = detail.as_ref().map_or_else(|| crate::editor::NEW_PIPELINE_TEMPLATE.to_owned(), |d| d.source.clone());
     Ok(EditorPage { detail, state: crate::editor::inspect(source, None) })
+}
+
+/// A workflow's deployment-settings form (a blank one for no name) and its status.
+#[server(prefix = "/_sfn")]
+pub async fn load_workflow_form(name: Option<String>) -> Result<WorkflowPage, ServerFnError> {
+    match name {
+        Some(name) => {
+            let detail = backend()?.get_workflow(&name).await.map_err(fail)?;
+            Ok(WorkflowPage { form: WorkflowForm::of(&detail.workflow), detail: Some(detail) })
+        }
+        None => Ok(WorkflowPage { form: WorkflowForm::blank(), detail: None }),
+    }
+}
+
+/// Saves the deployment-settings form: a new workflow, or a new version of `form.existing`.
+/// Posts as a plain form before hydration.
+#[server(prefix = "/_sfn")]
+pub async fn save_workflow(form: WorkflowForm) -> Result<String, ServerFnError> {
+    let workflow = form.to_workflow().map_err(|problems| {
+        ServerFnError::new(problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))
+    })?;
+    let source = serde_json::to_string(&workflow).map_err(|err| ServerFnError::new(err.to_string()))?;
+    let existing = Some(form.existing.as_str()).filter(|e| !e.is_empty());
+    let detail = backend()?.save_workflow(existing, &source).await.map_err(fail)?;
+    leptos_axum::redirect(&format!("/workflows/{}", detail.name));
+    Ok(detail.name)
 }

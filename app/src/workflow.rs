@@ -325,7 +325,7 @@ impl Workflow {
         let to = self.image_ref(tag);
         let mut changes = Vec::new();
         for container in &mut deploy.containers {
-            if container.image.contains(&self.image.name) {
+            if takes_new_image(&container.image, &self.image.name) {
                 changes.push(ImageChange { container: container.name.clone(), from: container.image.clone(), to: to.clone() });
                 container.image = to.clone();
             }
@@ -349,6 +349,12 @@ impl Workflow {
         }
         (shown, credentials)
     }
+}
+
+/// Seed 000's substitution rule: a deploy container runs the new image when its image
+/// names the workflow's repository.
+pub fn takes_new_image(container_image: &str, repository: &str) -> bool {
+    !repository.is_empty() && container_image.contains(repository)
 }
 
 /// Parses and checks a workflow document (YAML or JSON).

@@ -201,7 +201,9 @@ impl Service {
         let definition = stored_definition(&row.definition)?;
         let plan = stored_plan(&definition)?;
         let latest_run = self.latest_run(row.id).await?;
+        let workflow = self.store.is_workflow(row.id).await?;
         Ok(PipelineDetail {
+            workflow,
             name: row.name,
             version: row.version,
             created_at: row.created_at,
@@ -615,7 +617,7 @@ impl Service {
         let hooks = RunHooks::new(&run, &pipeline, &plan);
         // A workflow's pods run as its own account. Its registry access is not needed again:
         // a workflow has no approval gates, so a resumed run makes no new PipelineRun.
-        let service_account = self.store.workflow_credentials(pipeline_id).await?.map(|_| pipeline.name.clone());
+        let service_account = self.store.is_workflow(pipeline_id).await?.then(|| pipeline.name.clone());
         let request = RunRequest { run_id, pipeline, plan, tag: run.tag.clone(), params, service_account, registry: None };
         let (events_tx, events_rx) = mpsc::channel(1024);
         let control = match engine.resume(request, progress, events_tx).await {

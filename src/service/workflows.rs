@@ -101,7 +101,7 @@ impl Service {
     /// A pipeline that is a workflow is edited and deleted as one (its credentials and
     /// cluster objects go with it).
     pub(super) async fn refuse_workflow(&self, row: &PipelineRow, what: &str) -> ServiceResult<()> {
-        if self.store.workflow_credentials(row.id).await?.is_some() {
+        if self.store.is_workflow(row.id).await? {
             return Err(ServiceError::Conflict(format!(
                 "\"{}\" is a workflow; {what} it under /api/v1/workflows/{}",
                 row.name, row.name
