@@ -9,7 +9,7 @@ use std::time::Duration;
 use app::definition::Problem;
 use app::model::{
     PipelineDetail, PipelineSummary, PipelineVersion, RunDetail, RunEvent, RunPage, RunStatus, RunSummary, RunsQuery,
-    Validation, WorkflowDetail, WorkflowSummary,
+    Trigger, Validation, WorkflowDetail, WorkflowSummary,
 };
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection, StringRejection};
@@ -199,6 +199,8 @@ pub struct RunQuery {
     pub since: Option<String>,
     /// Only runs created on or before this UTC day (`YYYY-MM-DD`).
     pub until: Option<String>,
+    /// How the runs started: `ui`, `api` or `rerun`.
+    pub trigger: Option<String>,
     /// Keyset cursor: only runs with a smaller id (the `next_before` of the previous page).
     pub before: Option<i64>,
     /// Page size, 1–500 (default 25).
@@ -234,9 +236,18 @@ impl RunQuery {
             tag: self.tag.clone(),
             since: self.since.clone(),
             until: self.until.clone(),
+            trigger: self.trigger()?,
             before: self.before,
             limit: self.limit.unwrap_or(25),
         })
+    }
+
+    fn trigger(&self) -> ApiResult<Option<Trigger>> {
+        self.trigger
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse::<Trigger>().map_err(|message| ApiError::bad_request(message, "trigger")))
+            .transpose()
     }
 
     fn status(&self) -> ApiResult<Option<RunStatus>> {
@@ -336,7 +347,7 @@ async fn create_run(
     ApiPath(name): ApiPath<String>,
     ApiJson(request): ApiJson<CreateRun>,
 ) -> ApiResult<(StatusCode, Json<RunSummary>)> {
-    let run = service.start_run(&name, &request.tag, request.params).await?;
+    let run = service.start_run(&name, &request.tag, request.params, Trigger::Api).await?;
     Ok((StatusCode::CREATED, Json(run)))
 }
 
@@ -425,7 +436,7 @@ async fn create_workflow_run(
     ApiPath(name): ApiPath<String>,
     ApiJson(request): ApiJson<CreateRun>,
 ) -> ApiResult<(StatusCode, Json<RunSummary>)> {
-    let run = service.start_workflow_run(&name, &request.tag, request.params).await?;
+    let run = service.start_workflow_run(&name, &request.tag, request.params, Trigger::Api).await?;
     Ok((StatusCode::CREATED, Json(run)))
 }
 

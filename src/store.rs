@@ -7,7 +7,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use app::definition::Params;
-use app::model::{EventBody, LogStream, RecentRun, RunEvent, RunStatus, RunSummary, StepState, StepStatus, WebhookDelivery};
+use app::model::{EventBody, LogStream, RecentRun, RunEvent, RunStatus, RunSummary, StepState, StepStatus, Trigger, WebhookDelivery};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
@@ -77,6 +77,7 @@ pub struct RunFilter {
     pub since: Option<i64>,
     /// Only runs created before this (Unix ms).
     pub until: Option<i64>,
+    pub trigger: Option<Trigger>,
     pub before: Option<i64>,
     pub limit: u32,
 }
@@ -93,7 +94,7 @@ fn corrupt(what: impl std::fmt::Display) -> StoreError {
 }
 
 const RUN_COLUMNS: &str = "r.id, p.name AS pipeline, r.number, r.version, r.tag, r.status, r.message, \
-                           r.created_at, r.started_at, r.finished_at, r.engine";
+                           r.created_at, r.started_at, r.finished_at, r.engine, r.trigger";
 
 fn run_summary(row: &SqliteRow) -> StoreResult<RunSummary> {
     Ok(RunSummary {
@@ -108,6 +109,7 @@ fn run_summary(row: &SqliteRow) -> StoreResult<RunSummary> {
         started_at: row.try_get("started_at")?,
         finished_at: row.try_get("finished_at")?,
         engine: row.try_get("engine")?,
+        trigger: Trigger::from_str(row.try_get::<&str, _>("trigger")?).map_err(corrupt)?,
     })
 }
 
@@ -447,13 +449,14 @@ impl Store {
         params: &Params,
         steps: &[NewStep],
         engine: &str,
+        trigger: Trigger,
     ) -> StoreResult<RunSummary> {
         let now = now_ms();
         let params = serde_json::to_string(params).map_err(corrupt)?;
         let mut tx = self.writer.begin().await?;
         let inserted = sqlx::query(
-            "INSERT INTO runs (pipeline_id, version, number, tag, params, status, created_at, engine) \
-             VALUES (?1, ?2, (SELECT COALESCE(MAX(number), 0) + 1 FROM runs WHERE pipeline_id = ?1), ?3, ?4, 'pending', ?5, ?6) \
+            "INSERT INTO runs (pipeline_id, version, number, tag, params, status, created_at, engine, trigger) \
+             VALUES (?1, ?2, (SELECT COALESCE(MAX(number), 0) + 1 FROM runs WHERE pipeline_id = ?1), ?3, ?4, 'pending', ?5, ?6, ?7) \
              RETURNING id",
         )
         .bind(pipeline_id)
@@ -462,6 +465,7 @@ impl Store {
         .bind(&params)
         .bind(now)
         .bind(engine)
+        .bind(trigger.as_str())
         .fetch_one(&mut *tx)
         .await;
         let run_id: i64 = match inserted {
@@ -839,6 +843,9 @@ fn runs_query<'a>(prefix: &str, filter: &'a RunFilter, ids: (i64, i64), limit: i
     }
     if let Some(tag) = &filter.tag {
         query.push(" AND r.tag = ").push_bind(tag.as_str());
+    }
+    if let Some(trigger) = filter.trigger {
+        query.push(" AND r.trigger = ").push_bind(trigger.as_str());
     }
     if filter.since.is_some() {
         query.push(" AND r.id >= ").push_bind(ids.0);

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use app::definition::Params;
-use app::model::{PipelineDetail, PipelineSummary, PipelineVersion, RunDetail, RunPage, RunSummary, RunsQuery, WorkflowDetail};
+use app::model::{PipelineDetail, PipelineSummary, PipelineVersion, RunDetail, RunPage, RunSummary, RunsQuery, Trigger, WorkflowDetail};
 use app::server::{Backend, BackendError, SharedBackend};
 use app::{shell, App};
 use axum::Router;
@@ -41,8 +41,8 @@ impl Backend for ServiceBackend {
     async fn update_pipeline(&self, name: &str, source: &str) -> Result<PipelineDetail, BackendError> {
         self.0.update_pipeline(name, source).await.map_err(to_backend)
     }
-    async fn start_run(&self, pipeline: &str, tag: &str, params: Params) -> Result<RunSummary, BackendError> {
-        self.0.start_run(pipeline, tag, params).await.map_err(to_backend)
+    async fn start_run(&self, pipeline: &str, tag: &str, params: Params, trigger: Trigger) -> Result<RunSummary, BackendError> {
+        self.0.start_run(pipeline, tag, params, trigger).await.map_err(to_backend)
     }
     async fn list_runs(&self, query: &RunsQuery) -> Result<RunPage, BackendError> {
         self.0.list_runs(query).await.map_err(to_backend)

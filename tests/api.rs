@@ -3,7 +3,7 @@
 
 mod common;
 
-use app::model::{EventBody, RunStatus, StepStatus};
+use app::model::{EventBody, RunStatus, StepStatus, Trigger};
 use common::TestApp;
 use serde_json::{json, Value};
 
@@ -368,7 +368,7 @@ async fn runs_left_in_flight_by_a_crash_are_settled_at_start() {
             .iter()
             .map(|s| conveyor::store::NewStep { stage: "s".into(), name: s.name.clone(), needs: vec![], approval: false })
             .collect();
-        store.create_run(row.id, 1, "v1", &Default::default(), &steps, "local").await.expect("run");
+        store.create_run(row.id, 1, "v1", &Default::default(), &steps, "local", Trigger::Api).await.expect("run");
         store.close().await;
     }
     let dir = data_dir.path().to_path_buf();
@@ -399,11 +399,13 @@ async fn run_listings_use_indices() {
         conveyor::store::RunFilter { tag: Some("v1".into()), before: Some(500), limit: 25, ..Default::default() },
         conveyor::store::RunFilter { pipeline_id: Some(1), tag: Some("v1".into()), limit: 25, ..Default::default() },
         conveyor::store::RunFilter { since: Some(0), until: Some(i64::MAX), limit: 25, ..Default::default() },
+        conveyor::store::RunFilter { trigger: Some(Trigger::Rerun), before: Some(500), limit: 25, ..Default::default() },
+        conveyor::store::RunFilter { pipeline_id: Some(1), trigger: Some(Trigger::Ui), limit: 25, ..Default::default() },
     ] {
         let plan = store.explain_runs(&filter).await.expect("explain").join(" | ");
         // No sort step: rows come in id order (rowid or index) and LIMIT stops the read.
         assert!(!plan.contains("TEMP B-TREE"), "sorting without an index: {plan}");
-        if filter.pipeline_id.is_some() || filter.status.is_some() || filter.tag.is_some() {
+        if filter.pipeline_id.is_some() || filter.status.is_some() || filter.tag.is_some() || filter.trigger.is_some() {
             assert!(plan.contains("USING INDEX") || plan.contains("USING COVERING INDEX"), "{filter:?}: {plan}");
         }
     }
@@ -471,5 +473,15 @@ async fn history_filters_by_tag_and_date_and_refuses_bad_ones() {
     assert_eq!(body["message"], "since: \"yesterday\" is not a date like 2026-11-21");
     let (status, body) = app.get_json("/api/v1/runs?tag=bad%20tag").await;
     assert_eq!((status, body["path"].as_str()), (422, Some("tag")), "{body}");
+
+    // Runs started through the API say so, and the trigger filters them.
+    let (_, page) = app.get_json("/api/v1/runs?trigger=api").await;
+    assert_eq!(page["runs"].as_array().map(Vec::len), Some(3));
+    assert!(page["runs"].as_array().expect("runs").iter().all(|r| r["trigger"] == "api"), "{page}");
+    let (_, page) = app.get_json("/api/v1/pipelines/web/runs?trigger=rerun").await;
+    assert_eq!(page["runs"], json!([]));
+    let (status, body) = app.get_json("/api/v1/runs?trigger=cron").await;
+    assert_eq!((status, body["path"].as_str()), (400, Some("trigger")), "{body}");
+    assert_eq!(body["message"], "unknown trigger \"cron\"; expected one of: ui, api, rerun");
     app.stop().await;
 }

@@ -78,6 +78,17 @@ status_enum!(
     LogStream ("log stream") { Stdout = "stdout", Stderr = "stderr", System = "system" }
 );
 
+status_enum!(
+    /// How a run started.
+    Trigger ("trigger") { Ui = "ui", Api = "api", Rerun = "rerun" }
+);
+
+impl Default for Trigger {
+    fn default() -> Self {
+        Trigger::Api
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("a {what} cannot go from {from} to {to}")]
 pub struct TransitionError {
@@ -197,6 +208,9 @@ pub struct RunSummary {
     pub message: Option<String>,
     /// The engine the run went to: `local` or `tekton`.
     pub engine: String,
+    /// How it started: `ui`, `api` or `rerun`.
+    #[serde(default)]
+    pub trigger: Trigger,
 }
 
 impl RunSummary {
@@ -438,6 +452,7 @@ pub struct RunsQuery {
     pub tag: Option<String>,
     pub since: Option<String>,
     pub until: Option<String>,
+    pub trigger: Option<Trigger>,
     /// Keyset cursor: runs with a smaller id.
     pub before: Option<i64>,
     pub limit: u32,

@@ -13,7 +13,7 @@ use crate::workflow_view::WorkflowPage;
 use crate::graph::{GraphInput, StageGraph};
 use crate::live::{follow_run, LogLine};
 use crate::model::{
-    is_valid_tag, success_rate, PipelineDetail, RecentRun, RunDetail, RunStatus, RunSummary, StepStatus, TAG_RULE,
+    is_valid_tag, success_rate, PipelineDetail, RecentRun, RunDetail, RunStatus, RunSummary, StepStatus, Trigger, TAG_RULE,
     WebhookDelivery,
 };
 use crate::server::{
@@ -190,7 +190,7 @@ fn PipelinesPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match pipelines.await {
                     Ok(list) if list.is_empty() => {
-                        view! { <p class="empty">"No pipelines yet. Create one below."</p> }.into_any()
+                        view! { <p class="empty">"No pipelines yet: start with New pipeline or New workflow."</p> }.into_any()
                     }
                     Ok(list) => {
                         view! {
@@ -682,15 +682,15 @@ fn HistoryPage() -> impl IntoView {
     let query = use_query_map();
     let pipeline = move || params.read().get("name");
     let text = move |key: &'static str| move || query.read().get(key).filter(|s| !s.is_empty());
-    let (status, tag, since, until) = (text("status"), text("tag"), text("since"), text("until"));
+    let (status, tag, since, until, trigger) = (text("status"), text("tag"), text("since"), text("until"), text("trigger"));
     let before = move || query.read().get("before").and_then(|b| b.parse::<i64>().ok());
     let page = Resource::new(
-        move || (pipeline(), status(), tag(), since(), until(), before()),
-        |(p, s, t, from, to, b)| list_runs(p, s, t, from, to, b),
+        move || (pipeline(), status(), tag(), since(), until(), trigger(), before()),
+        |(p, s, t, from, to, how, b)| list_runs(p, s, t, from, to, how, b),
     );
     // The filters as a query string, for the next page's link.
     let filters = move || {
-        [("status", status()), ("tag", tag()), ("since", since()), ("until", until())]
+        [("status", status()), ("tag", tag()), ("since", since()), ("until", until()), ("trigger", trigger())]
             .into_iter()
             .filter_map(|(key, value)| value.map(|v| format!("&{key}={}", encode(&v))))
             .collect::<String>()
@@ -724,6 +724,22 @@ fn HistoryPage() -> impl IntoView {
             <input type="date" name="since" id="since" value=since/>
             <label for="until">"to"</label>
             <input type="date" name="until" id="until" value=until/>
+            <label for="trigger">"Started by"</label>
+            <select name="trigger" id="trigger">
+                <option value="">"anyone"</option>
+                {Trigger::ALL
+                    .iter()
+                    .map(|t| {
+                        let value = t.as_str();
+                        let label = match t {
+                            Trigger::Ui => "web UI",
+                            Trigger::Api => "API",
+                            Trigger::Rerun => "re-run",
+                        };
+                        view! { <option value=value selected=move || trigger().as_deref() == Some(value)>{label}</option> }
+                    })
+                    .collect_view()}
+            </select>
             <button type="submit">"Filter"</button>
             <a href="?" class="muted">"clear"</a>
         </form>
@@ -743,6 +759,7 @@ fn HistoryPage() -> impl IntoView {
                                         <th>"Tag"</th>
                                         <th>"Started"</th>
                                         <th>"Duration"</th>
+                                        <th>"By"</th>
                                     </tr>
                                 </thead>
                                 <tbody>
@@ -761,6 +778,7 @@ fn HistoryPage() -> impl IntoView {
                                                     <td><code>{run.tag.clone()}</code></td>
                                                     <td>{run.started_at.map(|ms| view! { <Time ms/> })}</td>
                                                     <td>{run.duration_ms().map(format_duration).unwrap_or_default()}</td>
+                                                    <td class="muted" data-trigger=run.trigger.as_str()>{run.trigger.as_str()}</td>
                                                 </tr>
                                             }
                                         })

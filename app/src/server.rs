@@ -17,7 +17,7 @@ mod backend {
     use std::sync::Arc;
 
     use crate::definition::Params;
-    use crate::model::{PipelineDetail, PipelineSummary, PipelineVersion, RunDetail, RunPage, RunSummary, RunsQuery, WorkflowDetail};
+    use crate::model::{PipelineDetail, PipelineSummary, PipelineVersion, RunDetail, RunPage, RunSummary, RunsQuery, Trigger, WorkflowDetail};
 
     /// What a server function needs to know of a failure: a message fit for the user.
     #[derive(Debug, Clone, thiserror::Error)]
@@ -31,7 +31,7 @@ mod backend {
         async fn get_pipeline(&self, name: &str) -> Result<PipelineDetail, BackendError>;
         async fn create_pipeline(&self, source: &str) -> Result<PipelineDetail, BackendError>;
         async fn update_pipeline(&self, name: &str, source: &str) -> Result<PipelineDetail, BackendError>;
-        async fn start_run(&self, pipeline: &str, tag: &str, params: Params) -> Result<RunSummary, BackendError>;
+        async fn start_run(&self, pipeline: &str, tag: &str, params: Params, trigger: Trigger) -> Result<RunSummary, BackendError>;
         async fn list_runs(&self, query: &RunsQuery) -> Result<RunPage, BackendError>;
         async fn get_run(&self, id: i64) -> Result<RunDetail, BackendError>;
         async fn cancel_run(&self, id: i64) -> Result<(), BackendError>;
@@ -80,7 +80,7 @@ pub async fn update_pipeline(name: String, source: String) -> Result<i64, Server
 #[server(prefix = "/_sfn")]
 pub async fn start_run(pipeline: String, tag: String, params: Option<String>) -> Result<i64, ServerFnError> {
     let params = crate::model::parse_param_lines(params.as_deref().unwrap_or_default()).map_err(ServerFnError::new)?;
-    let run = backend()?.start_run(&pipeline, &tag, params).await.map_err(fail)?;
+    let run = backend()?.start_run(&pipeline, &tag, params, crate::model::Trigger::Ui).await.map_err(fail)?;
     leptos_axum::redirect(&format!("/runs/{}", run.id));
     Ok(run.id)
 }
@@ -93,13 +93,18 @@ pub async fn list_runs(
     tag: Option<String>,
     since: Option<String>,
     until: Option<String>,
+    trigger: Option<String>,
     before: Option<i64>,
 ) -> Result<RunPage, ServerFnError> {
     let status = match status.as_deref() {
         None | Some("") => None,
         Some(text) => Some(text.parse().map_err(ServerFnError::new)?),
     };
-    let query = crate::model::RunsQuery { pipeline, status, tag, since, until, before, limit: PAGE_SIZE };
+    let trigger = match trigger.as_deref() {
+        None | Some("") => None,
+        Some(text) => Some(text.parse().map_err(ServerFnError::new)?),
+    };
+    let query = crate::model::RunsQuery { pipeline, status, tag, since, until, trigger, before, limit: PAGE_SIZE };
     backend()?.list_runs(&query).await.map_err(fail)
 }
 
@@ -159,7 +164,7 @@ pub async fn version_diff(name: String, from: Option<i64>, to: Option<i64>) -> R
 pub async fn rerun(id: i64) -> Result<i64, ServerFnError> {
     let backend = backend()?;
     let old = backend.get_run(id).await.map_err(fail)?;
-    let run = backend.start_run(&old.run.pipeline, &old.run.tag, old.params).await.map_err(fail)?;
+    let run = backend.start_run(&old.run.pipeline, &old.run.tag, old.params, crate::model::Trigger::Rerun).await.map_err(fail)?;
     leptos_axum::redirect(&format!("/runs/{}", run.id));
     Ok(run.id)
 }

@@ -10,7 +10,7 @@ use app::definition::{Params, Pipeline, Problem, Webhook};
 use app::model::{
     day_start_ms, is_valid_tag, EventBody, PipelineDetail, PipelineSummary, PipelineVersion, RunDetail, RunEvent, RunPage,
     RunStatus, RunsQuery,
-    RunSummary, StepState, StepStatus, Validation, TAG_RULE,
+    RunSummary, StepState, StepStatus, Trigger, Validation, TAG_RULE,
 };
 use app::plan::{check_document, check_param_names, check_required_params, plan, run_params, step_definition, Plan};
 use futures::Stream;
@@ -55,6 +55,7 @@ struct RunOptions {
     registry: Option<RegistryAccess>,
     /// What runs in place of the stored definition (same steps, other programs).
     definition: Option<Pipeline>,
+    trigger: Trigger,
 }
 
 /// What workflows need besides the store: the key that seals their credentials, and the
@@ -284,12 +285,12 @@ impl Service {
     // ---- runs ----
 
     /// Starts a run of the pipeline's latest version with an image tag and params.
-    pub async fn start_run(self: &Arc<Self>, name: &str, tag: &str, params: Params) -> ServiceResult<RunSummary> {
+    pub async fn start_run(self: &Arc<Self>, name: &str, tag: &str, params: Params, trigger: Trigger) -> ServiceResult<RunSummary> {
         let row = self.pipeline_row(name).await?;
         // A workflow run needs its account, credentials and manifest, whichever way it starts.
         match self.store.workflow_credentials(row.id).await? {
-            Some(sealed) => self.launch_workflow(row, &sealed, tag, params).await,
-            None => self.start_run_with(row, tag, params, RunOptions::default()).await,
+            Some(sealed) => self.launch_workflow(row, &sealed, tag, params, trigger).await,
+            None => self.start_run_with(row, tag, params, RunOptions { trigger, ..RunOptions::default() }).await,
         }
     }
 
@@ -301,7 +302,7 @@ impl Service {
         params: Params,
         options: RunOptions,
     ) -> ServiceResult<RunSummary> {
-        let RunOptions { service_account, registry, definition } = options;
+        let RunOptions { service_account, registry, definition, trigger } = options;
         let name = row.name.as_str();
         let mut problems = Vec::new();
         if !is_valid_tag(tag) {
@@ -331,7 +332,7 @@ impl Service {
                 approval: s.approval,
             })
             .collect();
-        let run = match self.store.create_run(row.id, row.version, tag, &params, &steps, engine.name()).await {
+        let run = match self.store.create_run(row.id, row.version, tag, &params, &steps, engine.name(), trigger).await {
             Ok(run) => run,
             Err(StoreError::ActiveRun) => {
                 let active = self.latest_run(row.id).await?;
@@ -396,7 +397,8 @@ impl Service {
         if !problems.is_empty() {
             return Err(ServiceError::Invalid(problems));
         }
-        let filter = RunFilter { pipeline_id, status: query.status, tag, since, until, before: query.before, limit: query.limit };
+        let filter =
+            RunFilter { pipeline_id, status: query.status, tag, since, until, trigger: query.trigger, before: query.before, limit: query.limit };
         let (runs, next_before) = self.store.runs(&filter).await?;
         Ok(RunPage { runs, next_before })
     }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use app::definition::{Params, Pipeline, Problem};
-use app::model::{RunSummary, WorkflowDetail, WorkflowSummary};
+use app::model::{RunSummary, Trigger, WorkflowDetail, WorkflowSummary};
 use app::workflow::{parse_workflow, Credentials, Workflow, BUILD_STEP, DEPLOY_STEP, KEPT_SECRET};
 
 use super::{definition_json, stored_plan, Service, ServiceError, ServiceResult};
@@ -289,9 +289,15 @@ impl Service {
 
     /// Starts a run: build `image.name:tag`, and with autoDeploy apply the Deployment with
     /// that image (its manifest is made now, for this tag, and passed as `MANIFEST`).
-    pub async fn start_workflow_run(self: &Arc<Self>, name: &str, tag: &str, params: Params) -> ServiceResult<RunSummary> {
+    pub async fn start_workflow_run(
+        self: &Arc<Self>,
+        name: &str,
+        tag: &str,
+        params: Params,
+        trigger: Trigger,
+    ) -> ServiceResult<RunSummary> {
         let (row, sealed) = self.workflow_row(name).await?;
-        self.launch_workflow(row, &sealed, tag, params).await
+        self.launch_workflow(row, &sealed, tag, params, trigger).await
     }
 
     /// Starts a run of the workflow in `row`, whose credentials are `sealed`.
@@ -301,6 +307,7 @@ impl Service {
         sealed: &[u8],
         tag: &str,
         mut params: Params,
+        trigger: Trigger,
     ) -> ServiceResult<RunSummary> {
         let workflow = Self::stored_workflow(&row)?;
         let credentials = self.open_credentials(&row.name, sealed)?;
@@ -333,8 +340,12 @@ impl Service {
         } else {
             stored
         };
-        let options =
-            super::RunOptions { service_account: Some(workflow.name.clone()), registry: Some(registry), definition: Some(definition) };
+        let options = super::RunOptions {
+            service_account: Some(workflow.name.clone()),
+            registry: Some(registry),
+            definition: Some(definition),
+            trigger,
+        };
         self.start_run_with(row, tag, params, options).await
     }
 }
