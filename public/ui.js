@@ -80,7 +80,10 @@
   function refreshTimes() {
     document.querySelectorAll('time[data-ms]').forEach(function (element) {
       var text = relative(Number(element.dataset.ms));
-      if (text && element.textContent !== text) element.textContent = text;
+      // Change the text node itself: the element may also hold the framework's hydration
+      // markers, which replacing `textContent` would remove.
+      var node = element.firstChild;
+      if (text && node && node.nodeType === Node.TEXT_NODE && node.data !== text) node.data = text;
     });
   }
 
@@ -127,43 +130,12 @@
     if (tag) rememberTag(tag.value.trim());
   }, true);
 
-  // ---- log: follow the end, and go to a linked line once it has arrived ----
-  var linked = false;
-  function keepLogInView() {
-    var log = document.getElementById('log');
-    if (!log) return;
-    var hash = decodeURIComponent(window.location.hash.slice(1));
-    if (!linked && hash.indexOf('step-') === 0) {
-      var line = document.getElementById(hash);
-      if (line) {
-        linked = true;
-        // The line arrived after the page loaded, so :target never matched it: mark it.
-        document.querySelectorAll('#log .linked').forEach(function (old) { old.classList.remove('linked'); });
-        line.classList.add('linked');
-        var follow = document.getElementById('log-follow');
-        if (follow) follow.checked = false;
-        line.scrollIntoView({ block: 'center' });
-        return;
-      }
-    }
-    var following = document.getElementById('log-follow');
-    if (following && following.checked) log.scrollTop = log.scrollHeight;
-  }
-  window.addEventListener('hashchange', function () { linked = false; keepLogInView(); });
-  // Scrolling up to read stops following; scrolling back to the end follows again.
-  document.addEventListener('scroll', function (event) {
-    if (!event.target || event.target.id !== 'log') return;
-    var log = event.target;
-    var follow = document.getElementById('log-follow');
-    if (follow) follow.checked = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
-  }, true);
-
   function start() {
     applyTheme(currentTheme());
     fillRecentTags();
     refreshTimes();
     // Pages change under the app's router: keep up with new elements.
-    new MutationObserver(function () { fillRecentTags(); refreshTimes(); keepLogInView(); })
+    new MutationObserver(function () { fillRecentTags(); refreshTimes(); })
       .observe(document.body, { childList: true, subtree: true });
     setInterval(refreshTimes, 30000);
   }

@@ -46,6 +46,7 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/runs/{id}/steps/{step}/refuse", post(refuse_step))
         .route("/runs/{id}/log", get(run_log))
         .route("/runs/{id}/events", get(run_events))
+        .route("/changes", get(run_changes))
         .route("/openapi.json", get(openapi))
         .fallback(unknown_route)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -529,6 +530,19 @@ async fn run_events(
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)).text("keep-alive")))
 }
 
+#[utoipa::path(get, path = "/api/v1/changes", tag = "runs",
+    responses((status = 200, description = "Server-sent events: `ready` once subscribed (nothing after it is missed), then `run` (a RunSummary) whenever a run is created or changes status, and `resync` when the feed fell behind and the reader should reload", content_type = "text/event-stream")))]
+async fn run_changes(State(service): State<Arc<Service>>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let ready = futures::stream::once(async { Ok(Event::default().event("ready").data("ready")) });
+    let changes = service.watch_runs().map(|change| {
+        Ok(match change {
+            Some(run) => Event::default().event("run").data(serde_json::to_string(&run).unwrap_or_default()),
+            None => Event::default().event("resync").data("resync"),
+        })
+    });
+    Sse::new(ready.chain(changes)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)).text("keep-alive"))
+}
+
 async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
@@ -543,7 +557,7 @@ async fn unknown_route() -> ApiError {
     paths(
         list_pipelines, create_pipeline, get_pipeline, update_pipeline, delete_pipeline, list_versions, get_version,
         validate, create_run, list_pipeline_runs, delete_runs, list_runs, get_run, cancel_run, approve_step,
-        refuse_step, run_log, run_events, list_workflows, create_workflow, get_workflow, update_workflow,
+        refuse_step, run_log, run_events, run_changes, list_workflows, create_workflow, get_workflow, update_workflow,
         delete_workflow, create_workflow_run
     ),
     tags((name = "pipelines", description = "Definitions and their versions"),

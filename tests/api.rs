@@ -335,7 +335,7 @@ async fn pages_render_on_the_server() {
         }
     };
     let home = page("/").await;
-    assert!(home.contains(r#"<a href="/pipelines/web">web</a>"#), "pipeline listed");
+    assert!(home.contains(r#"<a href="/pipelines/web">web"#), "pipeline listed: {home}");
     assert!(home.contains("Builds the web app"));
     let editor = page("/pipelines/web").await;
     assert!(editor.contains("# A comment that must survive storage."), "source in the editor");

@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use crate::model::{EventBody, LogStream, RunEvent, RunSummary, StepState, StepStatus};
+use crate::model::{EventBody, LogStream, PipelineSummary, RunEvent, RunSummary, StepState, StepStatus};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct LogLine {
@@ -16,46 +16,54 @@ pub struct LogLine {
     pub text: String,
 }
 
-/// Folds one event into the page state; `counts` numbers each step's lines.
+/// Folds a batch of events into the page state: all their log lines in one update (a
+/// replay of a long log arrives in large bursts), step and run changes one by one.
+/// `counts` numbers each step's lines.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 fn apply(
-    event: RunEvent,
+    events: Vec<RunEvent>,
     run: RwSignal<RunSummary>,
     steps: RwSignal<Vec<StepState>>,
     lines: RwSignal<Vec<LogLine>>,
     counts: &mut std::collections::HashMap<String, usize>,
 ) {
-    match event.body {
-        EventBody::Log { step, stream, text, .. } => {
-            let number = counts.entry(step.clone()).or_insert(0);
-            *number += 1;
-            let number = *number;
-            lines.update(|lines| lines.push(LogLine { seq: event.seq, step, number, stream, text }));
-        }
-        EventBody::Step { step, status, exit_code, message } => steps.update(|steps| {
-            if let Some(state) = steps.iter_mut().find(|s| s.name == step) {
-                state.status = status;
-                state.exit_code = exit_code.or(state.exit_code);
-                state.message = message.or(state.message.take());
-                if status == StepStatus::Running {
-                    state.started_at = Some(event.ts);
+    let mut new_lines = Vec::new();
+    for event in events {
+        match event.body {
+            EventBody::Log { step, stream, text, .. } => {
+                let number = counts.entry(step.clone()).or_insert(0);
+                *number += 1;
+                new_lines.push(LogLine { seq: event.seq, step, number: *number, stream, text });
+            }
+            // `try_`: a flush may come after the page has gone (nothing to update then).
+            EventBody::Step { step, status, exit_code, message } => _ = steps.try_update(|steps| {
+                if let Some(state) = steps.iter_mut().find(|s| s.name == step) {
+                    state.status = status;
+                    state.exit_code = exit_code.or(state.exit_code);
+                    state.message = message.or(state.message.take());
+                    if status == StepStatus::Running {
+                        state.started_at = Some(event.ts);
+                    }
+                    if status.is_terminal() {
+                        state.finished_at = Some(event.ts);
+                        state.started_at.get_or_insert(event.ts);
+                    }
                 }
+            }),
+            EventBody::Run { status, message } => _ = run.try_update(|run| {
+                run.status = status;
+                if message.is_some() {
+                    run.message = message;
+                }
+                run.started_at.get_or_insert(event.ts);
                 if status.is_terminal() {
-                    state.finished_at = Some(event.ts);
-                    state.started_at.get_or_insert(event.ts);
+                    run.finished_at = Some(event.ts);
                 }
-            }
-        }),
-        EventBody::Run { status, message } => run.update(|run| {
-            run.status = status;
-            if message.is_some() {
-                run.message = message;
-            }
-            run.started_at.get_or_insert(event.ts);
-            if status.is_terminal() {
-                run.finished_at = Some(event.ts);
-            }
-        }),
+            }),
+        }
+    }
+    if !new_lines.is_empty() {
+        lines.try_update(|lines| lines.extend(new_lines));
     }
 }
 
@@ -89,9 +97,25 @@ pub fn follow_run(run_id: i64, run: RwSignal<RunSummary>, steps: RwSignal<Vec<St
                 }
             });
             leptos::task::spawn_local(async move {
+                use std::time::Duration;
+
+                // The browser hands over one SSE message per task, so a replay of a long
+                // log would redraw the page once per line. Events are gathered instead and
+                // shown at most every 50 ms (and at once when the run ends).
+                struct Pending {
+                    events: Vec<RunEvent>,
+                    scheduled: bool,
+                    counts: std::collections::HashMap<String, usize>,
+                }
+                let pending = Rc::new(RefCell::new(Pending { events: Vec::new(), scheduled: false, counts: Default::default() }));
+                let flush = move |pending: &Rc<RefCell<Pending>>| {
+                    let mut state = pending.borrow_mut();
+                    state.scheduled = false;
+                    let batch = std::mem::take(&mut state.events);
+                    apply(batch, run, steps, lines, &mut state.counts);
+                };
                 let mut events = futures::stream::select_all(subscriptions);
                 let mut last_seq = 0;
-                let mut counts = std::collections::HashMap::new();
                 while let Some(item) = events.next().await {
                     let Ok((name, message)) = item else { continue };
                     let Some(data) = message.data().as_string() else { continue };
@@ -100,12 +124,18 @@ pub fn follow_run(run_id: i64, run: RwSignal<RunSummary>, steps: RwSignal<Vec<St
                         continue;
                     }
                     last_seq = event.seq;
-                    apply(event, run, steps, lines, &mut counts);
+                    pending.borrow_mut().events.push(event);
                     if name == "end" {
+                        flush(&pending);
                         if let Some(source) = holder.borrow_mut().take() {
                             source.close();
                         }
                         break;
+                    }
+                    if !pending.borrow().scheduled {
+                        pending.borrow_mut().scheduled = true;
+                        let later = pending.clone();
+                        set_timeout(move || flush(&later), Duration::from_millis(50));
                     }
                 }
             });
@@ -113,4 +143,58 @@ pub fn follow_run(run_id: i64, run: RwSignal<RunSummary>, steps: RwSignal<Vec<St
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = (run_id, run, steps, lines);
+}
+
+/// Keeps the dashboard's rows live from the server's run-change feed (in the browser only).
+/// A run of a pipeline not on the page, or a feed that fell behind, reloads the rows.
+pub fn follow_changes(rows: RwSignal<Vec<PipelineSummary>>, live: RwSignal<bool>) {
+    #[cfg(feature = "hydrate")]
+    {
+        use futures::StreamExt;
+        use gloo_net::eventsource::futures::EventSource;
+        use send_wrapper::SendWrapper;
+
+        Effect::new(move |started: Option<()>| {
+            if started.is_some() {
+                return;
+            }
+            let Ok(mut source) = EventSource::new("/api/v1/changes") else { return };
+            let subscriptions: Vec<_> = ["ready", "run", "resync"].into_iter().filter_map(|name| source.subscribe(name).ok()).collect();
+            let source = SendWrapper::new(source);
+            on_cleanup(move || source.take().close());
+            leptos::task::spawn_local(async move {
+                let mut events = futures::stream::select_all(subscriptions);
+                let mut connected_before = false;
+                while let Some(item) = events.next().await {
+                    let Ok((name, message)) = item else {
+                        live.try_set(false);
+                        continue;
+                    };
+                    if name == "ready" {
+                        // Reconnected: whatever happened while away is read again.
+                        if std::mem::replace(&mut connected_before, true) {
+                            if let Ok(list) = crate::server::list_pipelines().await {
+                                rows.try_set(list);
+                            }
+                        }
+                        live.try_set(true);
+                        continue;
+                    }
+                    let applied = name == "run"
+                        && message
+                            .data()
+                            .as_string()
+                            .and_then(|data| serde_json::from_str::<RunSummary>(&data).ok())
+                            .is_some_and(|run| rows.try_update(|rows| crate::model::apply_run_change(rows, run)).unwrap_or(true));
+                    if !applied {
+                        if let Ok(list) = crate::server::list_pipelines().await {
+                            rows.try_set(list);
+                        }
+                    }
+                }
+            });
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (rows, live);
 }

@@ -290,6 +290,29 @@ pub struct RecentRun {
     pub duration_ms: Option<i64>,
 }
 
+/// How many finished runs the dashboard shows per pipeline.
+pub const RECENT_RUNS: usize = 20;
+
+/// Folds a run's new state into the dashboard's rows (one run at a time per pipeline, so
+/// a run that ends is the newest finished one). `false`: its pipeline is not among the
+/// rows, and they should be read again.
+pub fn apply_run_change(rows: &mut [PipelineSummary], run: RunSummary) -> bool {
+    let Some(row) = rows.iter_mut().find(|p| p.name == run.pipeline) else { return false };
+    let latest = row.latest_run.as_ref();
+    if latest.is_some_and(|l| l.id > run.id) {
+        return true;
+    }
+    let newly_finished = run.status.is_terminal() && !latest.is_some_and(|l| l.id == run.id && l.status.is_terminal());
+    if newly_finished {
+        row.recent.push(RecentRun { status: run.status, duration_ms: run.duration_ms() });
+        if row.recent.len() > RECENT_RUNS {
+            row.recent.remove(0);
+        }
+    }
+    row.latest_run = Some(run);
+    true
+}
+
 /// Share of succeeded runs among finished ones, in percent.
 pub fn success_rate(recent: &[RecentRun]) -> Option<u32> {
     let finished = recent.iter().filter(|r| r.status.is_terminal()).count();
@@ -481,4 +504,55 @@ pub fn parse_param_lines(text: &str) -> Result<crate::definition::Params, String
         }
     }
     Ok(params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(id: i64, status: RunStatus) -> RunSummary {
+        RunSummary {
+            id,
+            pipeline: "web".into(),
+            number: id,
+            version: 1,
+            tag: "v1".into(),
+            status,
+            created_at: 0,
+            started_at: Some(10),
+            finished_at: status.is_terminal().then_some(40),
+            message: None,
+            engine: "local".into(),
+            trigger: Trigger::Api,
+        }
+    }
+
+    #[test]
+    fn run_changes_fold_into_dashboard_rows() {
+        let mut rows = vec![PipelineSummary {
+            name: "web".into(),
+            description: None,
+            version: 1,
+            updated_at: 0,
+            latest_run: None,
+            recent: Vec::new(),
+        }];
+        assert!(apply_run_change(&mut rows, run(1, RunStatus::Running)));
+        assert_eq!(rows[0].latest_run.as_ref().map(|r| r.status), Some(RunStatus::Running));
+        assert!(rows[0].recent.is_empty(), "not finished yet");
+        assert!(apply_run_change(&mut rows, run(1, RunStatus::Succeeded)));
+        // The same end told twice (a reload raced the feed) counts once.
+        assert!(apply_run_change(&mut rows, run(1, RunStatus::Succeeded)));
+        assert_eq!(rows[0].recent, [RecentRun { status: RunStatus::Succeeded, duration_ms: Some(30) }]);
+        // An older run's news does not replace a newer one.
+        assert!(apply_run_change(&mut rows, run(2, RunStatus::Failed)));
+        assert!(apply_run_change(&mut rows, run(1, RunStatus::Succeeded)));
+        assert_eq!(rows[0].latest_run.as_ref().map(|r| r.id), Some(2));
+        assert_eq!(success_rate(&rows[0].recent), Some(50));
+        for id in 3..30 {
+            apply_run_change(&mut rows, run(id, RunStatus::Failed));
+        }
+        assert_eq!(rows[0].recent.len(), RECENT_RUNS);
+        assert!(!apply_run_change(&mut rows, RunSummary { pipeline: "other".into(), ..run(40, RunStatus::Running) }), "unknown: reload");
+    }
 }

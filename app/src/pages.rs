@@ -11,9 +11,9 @@ use crate::editor::{EditorPage, EditorState};
 use crate::editor_view::{DefinitionEditor, Saver};
 use crate::workflow_view::WorkflowPage;
 use crate::graph::{GraphInput, StageGraph};
-use crate::live::{follow_run, LogLine};
+use crate::live::{follow_changes, follow_run, LogLine};
 use crate::model::{
-    is_valid_tag, success_rate, PipelineDetail, RecentRun, RunDetail, RunStatus, RunSummary, StepStatus, Trigger, TAG_RULE,
+    is_valid_tag, success_rate, PipelineDetail, PipelineSummary, RecentRun, RunDetail, RunStatus, RunSummary, StepStatus, Trigger, TAG_RULE,
     WebhookDelivery,
 };
 use crate::server::{
@@ -189,54 +189,35 @@ fn PipelinesPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match pipelines.await {
-                    Ok(list) if list.is_empty() => {
-                        view! { <p class="empty">"No pipelines yet: start with New pipeline or New workflow."</p> }.into_any()
-                    }
                     Ok(list) => {
-                        view! {
-                            <table class="table" id="pipelines">
-                                <thead>
-                                    <tr>
-                                        <th>"Pipeline"</th>
-                                        <th>"Latest run"</th>
-                                        <th>"Tag"</th>
-                                        <th>"When"</th>
-                                        <th>"Duration"</th>
-                                        <th>"Recent runs"</th>
-                                        <th>"Success"</th>
-                                    </tr>
-                                </thead>
-                                <tbody>
-                                    {list
-                                        .into_iter()
-                                        .map(|p| {
-                                            let href = format!("/pipelines/{}", p.name);
-                                            let haystack = format!(
-                                                "{} {} {}",
-                                                p.name,
-                                                p.description.as_deref().unwrap_or_default(),
-                                                p.latest_run.as_ref().map(|r| r.tag.as_str()).unwrap_or_default(),
-                                            )
-                                            .to_lowercase();
-                                            view! {
-                                                <tr data-pipeline=p.name.clone() hidden=move || !haystack.contains(filter.read().as_str())>
-                                                    <td>
-                                                        <a href=href>{p.name.clone()}</a>
-                                                        <div class="muted">{p.description.clone().unwrap_or_default()}</div>
-                                                    </td>
-                                                    {latest_run_cells(p.latest_run)}
-                                                    <td><Sparkline recent=p.recent.clone()/></td>
-                                                    <td class="rate">
-                                                        {success_rate(&p.recent).map(|rate| format!("{rate}%"))}
-                                                    </td>
-                                                </tr>
-                                            }
-                                        })
-                                        .collect_view()}
-                                </tbody>
-                            </table>
-                        }
+                        // Live: runs created or changing status anywhere update their row.
+                        let rows = RwSignal::new(list);
+                        let live = RwSignal::new(false);
+                        follow_changes(rows, live);
+                        let table = move || {
+                            let list = rows.get();
+                            if list.is_empty() {
+                                return view! { <p class="empty">"No pipelines yet: start with New pipeline or New workflow."</p> }.into_any();
+                            }
+                            view! {
+                                <table class="table" id="pipelines" data-live=move || live.get().to_string()>
+                                    <thead>
+                                        <tr>
+                                            <th>"Pipeline"</th>
+                                            <th>"Latest run"</th>
+                                            <th>"Tag"</th>
+                                            <th>"When"</th>
+                                            <th>"Duration"</th>
+                                            <th>"Recent runs"</th>
+                                            <th>"Success"</th>
+                                        </tr>
+                                    </thead>
+                                    <tbody>{list.into_iter().map(|p| pipeline_row(p, filter)).collect_view()}</tbody>
+                                </table>
+                            }
                             .into_any()
+                        };
+                        table.into_any()
                     }
                     Err(err) => view! { <p class="error">{error_text(&err)}</p> }.into_any(),
                 }
@@ -248,6 +229,28 @@ fn PipelinesPage() -> impl IntoView {
             <a class="button" href="/new/workflow" id="new-workflow">"New workflow"</a>
             <span class="muted">" git repository → image → Kubernetes Deployment"</span>
         </p>
+    }
+}
+
+fn pipeline_row(p: PipelineSummary, filter: RwSignal<String>) -> impl IntoView {
+    let href = format!("/pipelines/{}", p.name);
+    let haystack = format!(
+        "{} {} {}",
+        p.name,
+        p.description.as_deref().unwrap_or_default(),
+        p.latest_run.as_ref().map(|r| r.tag.as_str()).unwrap_or_default(),
+    )
+    .to_lowercase();
+    view! {
+        <tr data-pipeline=p.name.clone() hidden=move || !haystack.contains(filter.read().as_str())>
+            <td>
+                <a href=href>{p.name.clone()}</a>
+                <div class="muted">{p.description.clone().unwrap_or_default()}</div>
+            </td>
+            {latest_run_cells(p.latest_run)}
+            <td><Sparkline recent=p.recent.clone()/></td>
+            <td class="rate">{success_rate(&p.recent).map(|rate| format!("{rate}%"))}</td>
+        </tr>
     }
 }
 
@@ -457,16 +460,26 @@ fn RunView(detail: RunDetail) -> impl IntoView {
     follow_run(run_id, run, steps, lines);
     let selected: RwSignal<Option<String>> = RwSignal::new(None);
     let search = RwSignal::new(String::new());
-    let shown = move || {
+    // The lines a step pick or a search leaves, as indices (`None`: all of them, without
+    // building a million-entry list).
+    let shown: Memo<Option<Vec<usize>>> = Memo::new(move |_| {
         let filter = selected.get();
         let needle = search.get().to_lowercase();
-        lines
-            .get()
-            .into_iter()
-            .filter(move |line| filter.as_ref().is_none_or(|s| *s == line.step))
-            .filter(move |line| needle.is_empty() || line.text.to_lowercase().contains(&needle))
-            .collect::<Vec<_>>()
-    };
+        if filter.is_none() && needle.is_empty() {
+            return None;
+        }
+        Some(lines.with(|lines| {
+            lines
+                .iter()
+                .enumerate()
+                .filter(|(_, line)| filter.as_ref().is_none_or(|s| *s == line.step))
+                .filter(|(_, line)| needle.is_empty() || line.text.to_lowercase().contains(&needle))
+                .map(|(i, _)| i)
+                .collect()
+        }))
+    });
+    let shown_count = move || shown.with(|s| s.as_ref().map(Vec::len)).unwrap_or_else(|| lines.with(Vec::len));
+    let viewer = LogViewer::new(lines, shown);
     let cancel = ServerAction::<CancelRun>::new();
     let rerun = ServerAction::<Rerun>::new();
     let decide = ServerAction::<DecideStep>::new();
@@ -600,42 +613,194 @@ fn RunView(detail: RunDetail) -> impl IntoView {
                 />
                 <span class="muted" id="log-count" aria-live="polite">
                     {move || {
-                        let total = lines.read().len();
-                        let shown = shown().len();
+                        let total = lines.with(Vec::len);
+                        let shown = shown_count();
                         if shown == total { format!("{total} lines") } else { format!("{shown} of {total} lines") }
                     }}
                 </span>
                 <label class="muted">
-                    <input type="checkbox" id="log-follow" checked/>
+                    <input
+                        type="checkbox"
+                        id="log-follow"
+                        prop:checked=move || viewer.follow.get()
+                        on:change=move |ev| {
+                            viewer.follow.set(event_target_checked(&ev));
+                            viewer.to_end();
+                        }
+                    />
                     " follow"
                 </label>
             </div>
-            <pre class="log" id="log" tabindex="0" aria-label="Run log">
-                <noscript>"Live logs need JavaScript; the raw log link above works without it."</noscript>
-                <For each=shown key=|line| line.seq let(line)>
-                    {
-                        let anchor = format!("step-{}-L{}", line.step, line.number);
-                        view! {
-                            <div class=format!("line {}", line.stream) id=anchor.clone()>
-                                <a class="ln" href=format!("#{anchor}") title="Link to this line">{line.number}</a>
-                                <span class="step">{line.step}</span>
-                                {crate::ansi::spans(&line.text)
-                                    .into_iter()
-                                    .map(|span| {
-                                        if span.class.is_empty() {
-                                            span.text.into_any()
-                                        } else {
-                                            view! { <span class=span.class>{span.text}</span> }.into_any()
-                                        }
-                                    })
-                                    .collect_view()}
-                            </div>
-                        }
-                    }
-                </For>
-            </pre>
+            {viewer.view()}
         </section>
         {(!detail.webhooks.is_empty()).then(|| view! { <WebhookTable deliveries=detail.webhooks.clone()/> })}
+    }
+}
+
+/// Height of one log line in pixels (the CSS `pre.log .line` height).
+const LINE_PX: f64 = 19.0;
+/// Lines drawn above and below the visible ones.
+const OVERSCAN: usize = 30;
+
+/// The log, virtualised: a spacer as tall as every line, and only the lines in view (plus
+/// a margin) in the page, so a million lines cost what fifty do. Follows the end until the
+/// reader scrolls up; a `#step-<name>-L<n>` link scrolls to its line and marks it once the
+/// line has arrived.
+#[derive(Clone, Copy)]
+struct LogViewer {
+    lines: RwSignal<Vec<LogLine>>,
+    shown: Memo<Option<Vec<usize>>>,
+    scroll: RwSignal<f64>,
+    height: RwSignal<f64>,
+    follow: RwSignal<bool>,
+    /// The linked line (step, number), and whether it has been scrolled to.
+    linked: RwSignal<Option<(String, usize)>>,
+    reached: StoredValue<bool>,
+    node: NodeRef<leptos::html::Pre>,
+}
+
+fn parse_line_anchor(hash: &str) -> Option<(String, usize)> {
+    let rest = hash.trim_start_matches('#').strip_prefix("step-")?;
+    let (step, number) = rest.rsplit_once("-L")?;
+    Some((step.to_owned(), number.parse().ok()?))
+}
+
+impl LogViewer {
+    fn new(lines: RwSignal<Vec<LogLine>>, shown: Memo<Option<Vec<usize>>>) -> LogViewer {
+        let viewer = LogViewer {
+            lines,
+            shown,
+            scroll: RwSignal::new(0.0),
+            height: RwSignal::new(600.0),
+            follow: RwSignal::new(true),
+            linked: RwSignal::new(None),
+            reached: StoredValue::new(false),
+            node: NodeRef::new(),
+        };
+        // The link in the address, now and whenever it changes.
+        Effect::new(move |started: Option<()>| {
+            viewer.read_hash();
+            if started.is_none() {
+                let listener = window_event_listener(leptos::ev::hashchange, move |_| viewer.read_hash());
+                on_cleanup(move || listener.remove());
+            }
+        });
+        // New lines: keep the end in view, or go to the linked line once it is there.
+        Effect::new(move |_| {
+            let count = viewer.count();
+            if let Some((step, number)) = viewer.linked.get() {
+                if !viewer.reached.get_value() {
+                    let found = viewer.position(|line| line.step == step && line.number == number);
+                    if let Some(at) = found {
+                        viewer.reached.set_value(true);
+                        viewer.scroll_to(at as f64 * LINE_PX - viewer.height.get_untracked() / 2.0);
+                    }
+                    return;
+                }
+            }
+            if viewer.follow.get_untracked() && count > 0 {
+                viewer.to_end();
+            }
+        });
+        viewer
+    }
+
+    fn read_hash(self) {
+        let hash = window().location().hash().unwrap_or_default();
+        if let Some(target) = parse_line_anchor(&hash) {
+            self.follow.set(false);
+            self.reached.set_value(false);
+            self.linked.set(Some(target));
+        }
+    }
+
+    fn count(self) -> usize {
+        self.shown.with(|s| s.as_ref().map(Vec::len)).unwrap_or_else(|| self.lines.with(Vec::len))
+    }
+
+    /// Index into `lines` of the `k`-th shown line.
+    fn index(self, k: usize) -> usize {
+        self.shown.with(|s| s.as_ref().map_or(k, |s| s[k]))
+    }
+
+    fn position(self, want: impl Fn(&LogLine) -> bool) -> Option<usize> {
+        self.lines.with(|lines| match self.shown.get_untracked() {
+            None => lines.iter().position(want),
+            Some(shown) => shown.iter().position(|&i| want(&lines[i])),
+        })
+    }
+
+    fn scroll_to(self, top: f64) {
+        if let Some(log) = self.node.get_untracked() {
+            log.set_scroll_top(top.max(0.0) as i32);
+            self.scroll.set(f64::from(log.scroll_top()));
+        }
+    }
+
+    fn to_end(self) {
+        if self.follow.get_untracked() {
+            self.scroll_to(self.count() as f64 * LINE_PX);
+        }
+    }
+
+    fn on_scroll(self) {
+        if let Some(log) = self.node.get_untracked() {
+            self.scroll.set(f64::from(log.scroll_top()));
+            self.height.set(f64::from(log.client_height()));
+            // Scrolling up to read stops following; scrolling back to the end follows again.
+            self.follow.set(log.scroll_height() - log.scroll_top() - log.client_height() < 40);
+        }
+    }
+
+    fn view(self) -> impl IntoView {
+        let window = move || {
+            let count = self.count();
+            let first = ((self.scroll.get() / LINE_PX) as usize).saturating_sub(OVERSCAN).min(count);
+            let last = (first + (self.height.get() / LINE_PX).ceil() as usize + 2 * OVERSCAN).min(count);
+            (first, last)
+        };
+        view! {
+            <pre class="log" id="log" tabindex="0" aria-label="Run log" node_ref=self.node on:scroll=move |_| self.on_scroll()>
+                <noscript>"Live logs need JavaScript; the raw log link above works without it."</noscript>
+                <div class="log-space" style:height=move || format!("{}px", self.count() as f64 * LINE_PX)>
+                    <div class="log-window" style:transform=move || format!("translateY({}px)", window().0 as f64 * LINE_PX)>
+                        {move || {
+                            let (first, last) = window();
+                            let linked = self.linked.get();
+                            self.lines.with(|lines| {
+                                (first..last)
+                                    .filter_map(|k| lines.get(self.index(k)))
+                                    .map(|line| {
+                                        let is_linked = linked.as_ref().is_some_and(|(s, n)| *s == line.step && *n == line.number);
+                                        log_line(line, is_linked)
+                                    })
+                                    .collect_view()
+                            })
+                        }}
+                    </div>
+                </div>
+            </pre>
+        }
+    }
+}
+
+fn log_line(line: &LogLine, linked: bool) -> impl IntoView {
+    let anchor = format!("step-{}-L{}", line.step, line.number);
+    view! {
+        <div class=format!("line {}", line.stream) class:linked=linked id=anchor.clone()>
+            <a class="ln" href=format!("#{anchor}") title="Link to this line">{line.number}</a>
+            <span class="step">{line.step.clone()}</span>
+            {crate::ansi::spans(&line.text)
+                .into_iter()
+                .map(|span| {
+                    if span.class.is_empty() {
+                        span.text.into_any()
+                    } else {
+                        view! { <span class=span.class>{span.text}</span> }.into_any()
+                    }
+                })
+                .collect_view()}
+        </div>
     }
 }
 

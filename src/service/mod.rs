@@ -73,7 +73,6 @@ pub(crate) fn problems_text(problems: &[Problem]) -> String {
 pub type ServiceResult<T> = Result<T, ServiceError>;
 
 /// Finished runs per pipeline behind the dashboard's sparkline and success rate.
-const RECENT_RUNS: u32 = 20;
 /// Events read from the store per query when replaying.
 const REPLAY_PAGE: u32 = 2000;
 /// Most events the supervisor persists in one transaction.
@@ -150,6 +149,7 @@ impl Service {
     /// run in flight, and waits (up to `grace` in all) for them to be recorded and for the
     /// webhook calls they caused.
     pub async fn shutdown(&self, grace: Duration) {
+        self.hub.close_changes();
         let controls: Vec<_> = self.controls().values().cloned().collect();
         for control in controls {
             let _ = control.send(Control::Shutdown).await;
@@ -173,7 +173,7 @@ impl Service {
     }
 
     pub async fn list_pipelines(&self) -> ServiceResult<Vec<PipelineSummary>> {
-        let mut recent = self.store.recent_runs(RECENT_RUNS).await?;
+        let mut recent = self.store.recent_runs(app::model::RECENT_RUNS as u32).await?;
         Ok(self
             .store
             .pipelines()
@@ -345,6 +345,7 @@ impl Service {
         };
 
         self.hub.open(run.id);
+        self.hub.announce(run.id);
         let (events_tx, events_rx) = mpsc::channel(1024);
         let request =
             RunRequest { run_id: run.id, pipeline, plan: plan.clone(), tag: tag.to_owned(), params, service_account, registry };
@@ -501,6 +502,39 @@ impl Service {
 
     /// The run's events after `after`: a replay of what is stored, then, while the run is
     /// live, what happens next. Ends after the run's final event.
+    /// Runs as they are created and change status, for live dashboards: `None` means the
+    /// feed fell behind and the reader should reload. Ends when the server shuts down.
+    pub fn watch_runs(&self) -> impl Stream<Item = Option<RunSummary>> {
+        let (tx, rx) = mpsc::channel(64);
+        let store = self.store.clone();
+        if let Some(mut changes) = self.hub.watch_changes() {
+            tokio::spawn(async move {
+                loop {
+                    let received = tokio::select! {
+                        received = changes.recv() => received,
+                        _ = tx.closed() => return,
+                    };
+                    let item = match received {
+                        Ok(id) => match store.run(id).await {
+                            Ok(Some(run)) => Some(run),
+                            Ok(None) => continue,
+                            Err(err) => {
+                                tracing::warn!(run = id, error = %err, "could not read a changed run");
+                                None
+                            }
+                        },
+                        Err(broadcast::error::RecvError::Lagged(_)) => None,
+                        Err(broadcast::error::RecvError::Closed) => return,
+                    };
+                    if tx.send(item).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        ReceiverStream::new(rx)
+    }
+
     pub async fn follow(&self, id: i64, after: i64) -> ServiceResult<impl Stream<Item = RunEvent>> {
         self.run_summary(id).await?;
         let (tx, rx) = mpsc::channel(256);

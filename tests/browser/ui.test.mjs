@@ -141,12 +141,45 @@ test('history pages through runs and filters them by status', async () => {
   assert.deepEqual(await tags(), ['v7']);
   assert.equal(await page.inputValue('#tag-filter'), 'v7');
 
+  // By trigger: all 30 came through the API, none is a re-run.
+  await page.fill('#tag-filter', '');
+  await page.selectOption('#trigger', 'rerun');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await page.waitForURL(/trigger=rerun/);
+  await page.locator('.empty', { hasText: 'No runs.' }).waitFor();
+  await page.selectOption('#trigger', 'api');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await page.waitForURL(/trigger=api/);
+  await page.locator('#history tbody tr').first().waitFor();
+  assert.equal((await tags())[0], 'v30');
+  assert.equal(await page.locator('#history td[data-trigger="api"]').count(), 25);
+
   // The dashboard sums up the last 20: v11..v30, of which v12, v15 … v30 failed (7).
   await page.goto(`${base}/`);
   const row = page.locator('#pipelines tr[data-pipeline="many"]');
   assert.equal(await row.locator('svg.spark rect').count(), 20, 'a bar per recent run');
   assert.equal(await row.locator('svg.spark rect.failed').count(), 7);
   assert.equal(await row.locator('td.rate').innerText(), '65%');
+  assert.deepEqual(errors, []);
+});
+
+test('the dashboard updates live as runs start and end', async () => {
+  await api('/api/v1/pipelines', { method: 'POST', body: "name: live-one\nstages: [{name: s, steps: [{name: a, script: 'echo hi'}]}]\n" });
+  const page = await browser.newPage();
+  const errors = await hydrated(page, '/');
+  await page.locator('#pipelines[data-live="true"]').waitFor();
+  const row = page.locator('#pipelines tr[data-pipeline="live-one"]');
+  await row.getByText('never run').waitFor();
+  await runToEnd('live-one', 'v9');
+  await row.locator('.badge.succeeded').waitFor();
+  assert.equal(await row.locator('td code').innerText(), 'v9');
+  assert.equal(await row.locator('svg.spark rect').count(), 1);
+  assert.equal(await row.locator('td.rate').innerText(), '100%');
+  // A pipeline made after the page loaded shows up with its first run.
+  await api('/api/v1/pipelines', { method: 'POST', body: "name: late-one\nstages: [{name: s, steps: [{name: a, script: 'exit 3'}]}]\n" });
+  await runToEnd('late-one', 'v1');
+  await page.locator('#pipelines tr[data-pipeline="late-one"] .badge.failed').waitFor();
+  await page.screenshot({ path: join(shots, 'dashboard-live.png'), fullPage: true });
   assert.deepEqual(errors, []);
 });
 
@@ -248,6 +281,8 @@ stages:
   assert.ok(inView, 'scrolled to the linked line');
   await page.screenshot({ path: join(shots, 'log-permalink.png'), fullPage: true });
 
+  // The viewer keeps only the lines near the view in the page: go up to the first one.
+  await page.evaluate(() => { window.location.hash = '#step-paint-L1'; });
   const red = page.locator('#step-paint-L1 span.fg-1.bold');
   assert.equal(await red.innerText(), 'ERROR', 'ANSI bold red became a styled span');
   assert.ok(!(await page.locator('#step-paint-L1').innerText()).includes('['), 'no escape codes left in the text');
