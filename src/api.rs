@@ -42,6 +42,7 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/runs", get(list_runs))
         .route("/runs/{id}", get(get_run))
         .route("/runs/{id}/cancel", post(cancel_run))
+        .route("/runs/{id}/retry", post(retry_run))
         .route("/runs/{id}/steps/{step}/approve", post(approve_step))
         .route("/runs/{id}/steps/{step}/refuse", post(refuse_step))
         .route("/runs/{id}/log", get(run_log))
@@ -466,6 +467,16 @@ async fn cancel_run(State(service): State<Arc<Service>>, ApiPath(id): ApiPath<i6
     Ok(StatusCode::ACCEPTED)
 }
 
+#[utoipa::path(post, path = "/api/v1/runs/{id}/retry", tag = "runs",
+    params(("id" = i64, Path, description = "Run id (a run that failed, was cancelled or refused)")),
+    responses((status = 201, description = "A new run of the same version, tag and params: the steps that succeeded are taken over (with the workspace, local engine), the others run again", body = RunSummary),
+              (status = 404, description = "No such run", body = ErrorBody),
+              (status = 409, description = "The run is still in flight, or its pipeline has another run in flight", body = ErrorBody),
+              (status = 422, description = "Nothing failed, a workflow, or an engine that keeps no workspace", body = ErrorBody)))]
+async fn retry_run(State(service): State<Arc<Service>>, ApiPath(id): ApiPath<i64>) -> ApiResult<(StatusCode, Json<RunSummary>)> {
+    Ok((StatusCode::CREATED, Json(service.retry_failed(id).await?)))
+}
+
 #[utoipa::path(post, path = "/api/v1/runs/{id}/steps/{step}/approve", tag = "runs",
     params(("id" = i64, Path, description = "Run id"), ("step" = String, Path, description = "Step name")),
     responses((status = 202, description = "Approved: the step will run"),
@@ -556,7 +567,7 @@ async fn unknown_route() -> ApiError {
     info(title = "Conveyor API", version = "1", description = "Pipelines, runs, live events and logs."),
     paths(
         list_pipelines, create_pipeline, get_pipeline, update_pipeline, delete_pipeline, list_versions, get_version,
-        validate, create_run, list_pipeline_runs, delete_runs, list_runs, get_run, cancel_run, approve_step,
+        validate, create_run, list_pipeline_runs, delete_runs, list_runs, get_run, cancel_run, retry_run, approve_step,
         refuse_step, run_log, run_events, run_changes, list_workflows, create_workflow, get_workflow, update_workflow,
         delete_workflow, create_workflow_run
     ),

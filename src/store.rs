@@ -59,6 +59,8 @@ pub struct NewStep {
     pub name: String,
     pub needs: Vec<String>,
     pub approval: bool,
+    /// A step a retry takes over: recorded as succeeded, with this message.
+    pub reused: Option<String>,
 }
 
 /// Everything one supervisor batch writes, in one transaction.
@@ -478,7 +480,7 @@ impl Store {
         let rows: Vec<(usize, &NewStep)> = steps.iter().enumerate().collect();
         for chunk in rows.chunks(4000) {
             let mut insert: QueryBuilder<Sqlite> =
-                QueryBuilder::new("INSERT INTO steps (run_id, idx, stage, name, needs, approval, status) ");
+                QueryBuilder::new("INSERT INTO steps (run_id, idx, stage, name, needs, approval, status, message) ");
             insert.push_values(chunk, |mut row, &(idx, step)| {
                 row.push_bind(run_id)
                     .push_bind(idx as i64)
@@ -486,7 +488,8 @@ impl Store {
                     .push_bind(&step.name)
                     .push_bind(&needs[idx])
                     .push_bind(step.approval)
-                    .push_bind("pending");
+                    .push_bind(if step.reused.is_some() { "succeeded" } else { "pending" })
+                    .push_bind(step.reused.as_deref());
             });
             insert.build().execute(&mut *tx).await?;
         }

@@ -59,6 +59,9 @@ impl Backend for ServiceBackend {
     async fn versions(&self, name: &str) -> Result<Vec<PipelineVersion>, BackendError> {
         self.0.versions(name).await.map_err(to_backend)
     }
+    async fn retry_failed(&self, id: i64) -> Result<RunSummary, BackendError> {
+        self.0.retry_failed(id).await.map_err(to_backend)
+    }
     async fn get_workflow(&self, name: &str) -> Result<WorkflowDetail, BackendError> {
         self.0.get_workflow(name).await.map_err(to_backend)
     }

@@ -366,7 +366,7 @@ async fn runs_left_in_flight_by_a_crash_are_settled_at_start() {
         let steps: Vec<conveyor::store::NewStep> = plan
             .steps
             .iter()
-            .map(|s| conveyor::store::NewStep { stage: "s".into(), name: s.name.clone(), needs: vec![], approval: false })
+            .map(|s| conveyor::store::NewStep { stage: "s".into(), name: s.name.clone(), needs: vec![], approval: false, reused: None })
             .collect();
         store.create_run(row.id, 1, "v1", &Default::default(), &steps, "local", Trigger::Api).await.expect("run");
         store.close().await;

@@ -218,7 +218,7 @@ stages:
     let run = app.start_run("cancel-me", "v1").await;
     let mut stream = app.events(run, None).await;
     stream.until(|e| matches!(&e.event.body, EventBody::Log { text, .. } if text == "started")).await;
-    let pid_file = app.data_dir.path().join(format!("workspaces/run-{run}/grandchild.pid"));
+    let pid_file = app.data_dir.path().join(format!("workspaces/cancel-me/run-{run}/grandchild.pid"));
     let pid: i32 = std::fs::read_to_string(&pid_file).expect("pid file").trim().parse().expect("pid");
     assert!(!process_is_gone(pid), "the grandchild runs before cancel");
 
@@ -430,7 +430,7 @@ stages:
     let events = tokio::time::timeout(std::time::Duration::from_secs(120), app.all_events(run))
         .await
         .expect("the run ends although a process it started holds its output open");
-    let pid_file = app.data_dir.path().join(format!("workspaces/run-{run}/escaped.pid"));
+    let pid_file = app.data_dir.path().join(format!("workspaces/escape/run-{run}/escaped.pid"));
     let pid: i32 = std::fs::read_to_string(&pid_file).expect("pid file").trim().parse().expect("pid");
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
 
@@ -439,5 +439,58 @@ stages:
     assert_eq!(escaper[0], "main done");
     assert!(escaper[1].contains("still open") && escaper[1].contains("setsid"), "{escaper:?}");
     assert_eq!(logs(&events, "next"), ["next ran"]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn re_running_failed_steps_takes_over_what_succeeded_with_its_workspace() {
+    let gate = tempfile::tempdir().expect("gate dir");
+    let flag = gate.path().join("fixed");
+    let app = TestApp::spawn().await;
+    app.create_pipeline(&format!(
+        "
+name: flaky-deploy
+with: {{FLAG: '{}'}}
+stages:
+  - name: build
+    steps:
+      - {{name: compile, script: 'echo built >> \"$CONVEYOR_WORKSPACE/artifact\"; echo compiled'}}
+  - name: deploy
+    steps:
+      - {{name: ship, script: 'test -f \"$FLAG\" || {{ echo not yet; exit 1; }}; echo \"shipping $(cat \"$CONVEYOR_WORKSPACE/artifact\")\"'}}
+      - {{name: notify, script: 'echo notified'}}
+",
+        flag.display()
+    ))
+    .await;
+    let first = app.start_run("flaky-deploy", "v7").await;
+    let events = app.all_events(first).await;
+    assert_eq!(outcome(&events).0, RunStatus::Failed);
+    assert_eq!(step_statuses(&events, "notify"), [StepStatus::Skipped]);
+
+    // Fix the cause, then re-run only what did not succeed.
+    std::fs::write(&flag, "yes").expect("flag");
+    let response = app.client.post(app.url(&format!("/api/v1/runs/{first}/retry"))).send().await.expect("retry");
+    assert_eq!(response.status(), 201);
+    let retry: serde_json::Value = response.json().await.expect("json");
+    let second = retry["id"].as_i64().expect("id");
+    assert_eq!((retry["tag"].as_str(), retry["trigger"].as_str()), (Some("v7"), Some("rerun")));
+    let events = app.all_events(second).await;
+    assert_eq!(outcome(&events).0, RunStatus::Succeeded);
+    // `compile` is not run again: no status change, no log; its artifact is still there.
+    assert!(step_statuses(&events, "compile").is_empty());
+    assert!(logs(&events, "compile").is_empty());
+    assert_eq!(logs(&events, "ship").last().map(String::as_str), Some("shipping built"), "one `built`: compile ran once");
+    assert_eq!(step_statuses(&events, "notify"), [StepStatus::Running, StepStatus::Succeeded]);
+    let (_, detail) = app.get_json(&format!("/api/v1/runs/{second}")).await;
+    assert_eq!(detail["steps"][0]["status"], "succeeded");
+    assert_eq!(detail["steps"][0]["message"], "succeeded in run #1; not run again");
+
+    // A run that succeeded has nothing to re-run; a run id that does not exist is a 404.
+    let response = app.client.post(app.url(&format!("/api/v1/runs/{second}/retry"))).send().await.expect("retry");
+    assert_eq!(response.status(), 422);
+    let body: serde_json::Value = response.json().await.expect("json");
+    assert!(body["message"].as_str().expect("message").contains("nothing to re-run"), "{body}");
+    assert_eq!(app.post("/api/v1/runs/999/retry").await, 404);
     app.stop().await;
 }

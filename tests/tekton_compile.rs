@@ -39,7 +39,7 @@ stages:
 
 fn request(source: &str, params: Params) -> RunRequest {
     let (pipeline, plan) = app::plan::check_document(source).expect("a valid pipeline");
-    RunRequest { run_id: 42, pipeline, plan, tag: "v1.2.3".into(), params, service_account: None, registry: None }
+    RunRequest { run_id: 42, pipeline, plan, tag: "v1.2.3".into(), params, service_account: None, registry: None, retry: None }
 }
 
 fn all_steps(run: &RunRequest) -> Vec<usize> {

@@ -17,7 +17,7 @@ use crate::model::{
     WebhookDelivery,
 };
 use crate::server::{
-    get_run, list_pipelines, list_runs, pipeline_editor, version_diff, CancelRun, CreatePipeline, DecideStep, Rerun,
+    get_run, list_pipelines, list_runs, pipeline_editor, version_diff, CancelRun, CreatePipeline, DecideStep, Rerun, RetryFailed,
     StartRun, UpdatePipeline,
 };
 
@@ -482,6 +482,7 @@ fn RunView(detail: RunDetail) -> impl IntoView {
     let viewer = LogViewer::new(lines, shown);
     let cancel = ServerAction::<CancelRun>::new();
     let rerun = ServerAction::<Rerun>::new();
+    let retry = ServerAction::<RetryFailed>::new();
     let decide = ServerAction::<DecideStep>::new();
     let pipeline = detail.run.pipeline.clone();
     let graph = move || GraphInput::from_steps(&steps.read());
@@ -507,11 +508,24 @@ fn RunView(detail: RunDetail) -> impl IntoView {
             <Show
                 when=move || !run.read().status.is_terminal()
                 fallback=move || {
+                    let failed = run.read().status != RunStatus::Succeeded;
                     view! {
                         <ActionForm action=rerun>
                             <input type="hidden" name="id" value=run_id/>
-                            <button type="submit" title="Run the same tag and params again">"Re-run"</button>
+                            <button type="submit" id="rerun" title="Run the same tag and params again">"Re-run"</button>
                         </ActionForm>
+                        {failed.then(|| view! {
+                            <ActionForm action=retry>
+                                <input type="hidden" name="id" value=run_id/>
+                                <button
+                                    type="submit"
+                                    id="retry-failed"
+                                    title="Run again only the steps that did not succeed, in this run's workspace"
+                                >
+                                    "Re-run failed steps"
+                                </button>
+                            </ActionForm>
+                        })}
                     }
                 }
             >
@@ -526,6 +540,7 @@ fn RunView(detail: RunDetail) -> impl IntoView {
         {action_error(cancel)}
         {action_error(decide)}
         {action_error(rerun)}
+        {action_error(retry)}
         <div class="split">
             <section class="card">
                 <h2>"Steps"</h2>

@@ -37,6 +37,8 @@ mod backend {
         async fn cancel_run(&self, id: i64) -> Result<(), BackendError>;
         async fn decide_step(&self, id: i64, step: &str, approve: bool) -> Result<(), BackendError>;
         async fn versions(&self, name: &str) -> Result<Vec<PipelineVersion>, BackendError>;
+        /// Re-runs the steps of a finished run that did not succeed.
+        async fn retry_failed(&self, id: i64) -> Result<RunSummary, BackendError>;
         async fn get_workflow(&self, name: &str) -> Result<WorkflowDetail, BackendError>;
         /// Updates the named workflow, or creates one when `existing` is `None`.
         async fn save_workflow(&self, existing: Option<&str>, source: &str) -> Result<WorkflowDetail, BackendError>;
@@ -165,6 +167,14 @@ pub async fn rerun(id: i64) -> Result<i64, ServerFnError> {
     let backend = backend()?;
     let old = backend.get_run(id).await.map_err(fail)?;
     let run = backend.start_run(&old.run.pipeline, &old.run.tag, old.params, crate::model::Trigger::Rerun).await.map_err(fail)?;
+    leptos_axum::redirect(&format!("/runs/{}", run.id));
+    Ok(run.id)
+}
+
+/// Re-runs only the steps of the run that did not succeed (same version, tag and params).
+#[server(prefix = "/_sfn")]
+pub async fn retry_failed(id: i64) -> Result<i64, ServerFnError> {
+    let run = backend()?.retry_failed(id).await.map_err(fail)?;
     leptos_axum::redirect(&format!("/runs/{}", run.id));
     Ok(run.id)
 }

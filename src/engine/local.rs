@@ -68,8 +68,10 @@ impl LocalEngine {
         LocalEngine { config: Arc::new(config), slots, base_env: Arc::new(inherited_env()) }
     }
 
-    pub fn workspace_dir(data_dir: &Path, run_id: i64) -> PathBuf {
-        data_dir.join("workspaces").join(format!("run-{run_id}"))
+    /// Each pipeline's run workspaces live side by side: at most one is kept after its run
+    /// (the latest that did not succeed, for a retry of its failed steps).
+    pub fn workspace_dir(data_dir: &Path, pipeline: &str, run_id: i64) -> PathBuf {
+        data_dir.join("workspaces").join(pipeline).join(format!("run-{run_id}"))
     }
 
     fn scripts_dir(data_dir: &Path, run_id: i64) -> PathBuf {
@@ -84,8 +86,26 @@ impl Engine for LocalEngine {
     }
 
     async fn start(&self, run: RunRequest, events: mpsc::Sender<EngineEvent>) -> Result<mpsc::Sender<Control>, EngineError> {
-        let workspace = Self::workspace_dir(&self.config.data_dir, run.run_id);
+        let workspace = Self::workspace_dir(&self.config.data_dir, &run.pipeline.name, run.run_id);
         let scripts = Self::scripts_dir(&self.config.data_dir, run.run_id);
+        // A retry takes the earlier run's workspace over; any other kept workspace of the
+        // pipeline is dropped (one run at a time per pipeline: none is in use).
+        let carried = match &run.retry {
+            Some(retry) => {
+                let earlier = Self::workspace_dir(&self.config.data_dir, &run.pipeline.name, retry.origin);
+                tokio::fs::rename(&earlier, &workspace).await.is_ok()
+            }
+            None => false,
+        };
+        if let Some(kept) = workspace.parent() {
+            if let Ok(mut entries) = tokio::fs::read_dir(kept).await {
+                while let Ok(Some(entry)) = entries.next_entry().await {
+                    if entry.path() != workspace && entry.file_name().to_string_lossy().starts_with("run-") {
+                        let _ = tokio::fs::remove_dir_all(entry.path()).await;
+                    }
+                }
+            }
+        }
         for dir in [&workspace, &scripts] {
             tokio::fs::create_dir_all(dir)
                 .await
@@ -101,7 +121,7 @@ impl Engine for LocalEngine {
             slots: self.slots.clone(),
             base_env: self.base_env.clone(),
         });
-        tokio::spawn(schedule(context, control_rx));
+        tokio::spawn(schedule(context, control_rx, carried));
         Ok(control_tx)
     }
 }
@@ -142,10 +162,26 @@ impl Outcome {
 
 /// Drives one run: starts steps whose needs succeeded, skips those whose needs did not,
 /// holds approval steps, and reacts to cancel and approval decisions.
-async fn schedule(context: Arc<RunContext>, mut control: mpsc::Receiver<Control>) {
+async fn schedule(context: Arc<RunContext>, mut control: mpsc::Receiver<Control>, carried: bool) {
     let steps = &context.run.plan.steps;
     let count = steps.len();
     let mut status = vec![StepStatus::Pending; count];
+    if let Some(retry) = &context.run.retry {
+        // Steps that succeeded in the earlier run are on record as succeeded already.
+        for (index, reused) in retry.reused.iter().enumerate().take(count) {
+            if *reused {
+                status[index] = StepStatus::Succeeded;
+            }
+        }
+        if let Some(first) = status.iter().position(|s| *s == StepStatus::Pending) {
+            let text = if carried {
+                format!("re-running the steps that did not succeed in run #{}, in its workspace", retry.number)
+            } else {
+                format!("the workspace of run #{} is gone: the steps re-run without its files", retry.number)
+            };
+            context.emit(EngineEvent::Log { step: first, stream: LogStream::System, text, partial: false }).await;
+        }
+    }
     let mut started = vec![false; count];
     let mut approved = vec![false; count];
     let mut cancel_requested = false;
@@ -233,7 +269,8 @@ async fn schedule(context: Arc<RunContext>, mut control: mpsc::Receiver<Control>
     }
 
     let _ = tokio::fs::remove_dir_all(&context.scripts).await;
-    if !context.config.keep_workspaces {
+    // A run that did not succeed keeps its workspace for a retry of its failed steps.
+    if !context.config.keep_workspaces && status.iter().all(|s| *s == StepStatus::Succeeded) {
         let _ = tokio::fs::remove_dir_all(&context.workspace).await;
     }
     context.emit(EngineEvent::Finished).await;

@@ -24,6 +24,20 @@ pub struct RunRequest {
     pub service_account: Option<String>,
     /// Registry credentials some steps push with (a workflow's build).
     pub registry: Option<RegistryAccess>,
+    /// Set when this run re-runs another's failed steps.
+    pub retry: Option<Retry>,
+}
+
+/// A re-run of the steps that did not succeed in an earlier run of the same version: the
+/// steps that did are on record as succeeded already and are not run again, and the
+/// earlier run's workspace is carried over.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Retry {
+    pub origin: i64,
+    /// The earlier run's number, for messages.
+    pub number: i64,
+    /// Per planned step: whether it succeeded in the earlier run.
+    pub reused: Vec<bool>,
 }
 
 /// How steps reach a workflow's registry credentials; never stored with the run.

@@ -19,7 +19,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::task::TaskTracker;
 
 use crate::cluster::Cluster;
-use crate::engine::{Control, Engine, EngineError, EngineEvent, Engines, Progress, RegistryAccess, RunRequest};
+use crate::engine::{Control, Engine, EngineError, EngineEvent, Engines, Progress, RegistryAccess, Retry, RunRequest};
 use crate::secrets::SecretBox;
 use crate::hub::Hub;
 use crate::webhooks::{Notice, WebhookConfig, Webhooks};
@@ -56,6 +56,7 @@ struct RunOptions {
     /// What runs in place of the stored definition (same steps, other programs).
     definition: Option<Pipeline>,
     trigger: Trigger,
+    retry: Option<Retry>,
 }
 
 /// What workflows need besides the store: the key that seals their credentials, and the
@@ -302,7 +303,7 @@ impl Service {
         params: Params,
         options: RunOptions,
     ) -> ServiceResult<RunSummary> {
-        let RunOptions { service_account, registry, definition, trigger } = options;
+        let RunOptions { service_account, registry, definition, trigger, retry } = options;
         let name = row.name.as_str();
         let mut problems = Vec::new();
         if !is_valid_tag(tag) {
@@ -330,6 +331,10 @@ impl Service {
                 name: s.name.clone(),
                 needs: s.needs.iter().map(|&n| plan.steps[n].name.clone()).collect(),
                 approval: s.approval,
+                reused: retry
+                    .as_ref()
+                    .filter(|r| r.reused.get(s.index).copied().unwrap_or(false))
+                    .map(|r| format!("succeeded in run #{}; not run again", r.number)),
             })
             .collect();
         let run = match self.store.create_run(row.id, row.version, tag, &params, &steps, engine.name(), trigger).await {
@@ -348,14 +353,15 @@ impl Service {
         self.hub.announce(run.id);
         let (events_tx, events_rx) = mpsc::channel(1024);
         let request =
-            RunRequest { run_id: run.id, pipeline, plan: plan.clone(), tag: tag.to_owned(), params, service_account, registry };
+            RunRequest { run_id: run.id, pipeline, plan: plan.clone(), tag: tag.to_owned(), params, service_account, registry, retry: retry.clone() };
         let step_names: Vec<String> = plan.steps.iter().map(|s| s.name.clone()).collect();
         let hooks = RunHooks::new(&run, &request.pipeline, &plan);
         match engine.start(request, events_tx).await {
             Ok(control) => {
                 self.controls().insert(run.id, control);
                 let service = self.clone();
-                self.supervisors.spawn(async move { service.supervise(run.id, step_names, hooks, events_rx).await });
+                let reused = retry.map(|r| r.reused).unwrap_or_default();
+                self.supervisors.spawn(async move { service.supervise(run.id, step_names, reused, hooks, events_rx).await });
                 Ok(run)
             }
             Err(err) => {
@@ -367,6 +373,58 @@ impl Service {
                 Ok(self.get_run(run.id).await?.run)
             }
         }
+    }
+
+    /// Runs the steps of a finished run that did not succeed again, with the same version,
+    /// tag and params; the steps that succeeded are taken over, with the run's workspace.
+    pub async fn retry_failed(self: &Arc<Self>, id: i64) -> ServiceResult<RunSummary> {
+        let origin = self.run_summary(id).await?;
+        if !origin.status.is_terminal() {
+            return Err(ServiceError::Conflict(format!("run #{} is still in flight; wait for it to end", origin.number)));
+        }
+        if origin.status == RunStatus::Succeeded {
+            return Err(ServiceError::Invalid(vec![Problem::new(
+                "run",
+                format!("every step of run #{} succeeded: nothing to re-run (Re-run runs it all again)", origin.number),
+            )]));
+        }
+        let row = self.pipeline_row(&origin.pipeline).await?;
+        if self.store.is_workflow(row.id).await? {
+            return Err(ServiceError::Invalid(vec![Problem::new(
+                "run",
+                "a workflow builds and deploys as one: re-run it whole",
+            )]));
+        }
+        let version = self.store.version(row.id, origin.version).await?.ok_or_else(|| {
+            ServiceError::NotFound(format!("version {} of pipeline \"{}\"", origin.version, origin.pipeline))
+        })?;
+        let row = PipelineRow { version: version.version, source: version.source, definition: version.definition, ..row };
+        let pipeline = stored_definition(&row.definition)?;
+        let engine = self.engine_for(&pipeline)?;
+        if engine.name() != "local" {
+            return Err(ServiceError::Invalid(vec![Problem::new(
+                "run",
+                format!(
+                    "re-running only the failed steps needs the earlier run's workspace, which the {} engine does not keep: re-run it whole",
+                    engine.name()
+                ),
+            )]));
+        }
+        let plan = stored_plan(&pipeline)?;
+        let before = self.store.steps(id).await?;
+        let reused = plan
+            .steps
+            .iter()
+            .map(|s| before.iter().any(|b| b.name == s.name && b.status == StepStatus::Succeeded))
+            .collect();
+        let params = self.store.run_params(id).await?;
+        let options = RunOptions {
+            trigger: Trigger::Rerun,
+            retry: Some(Retry { origin: id, number: origin.number, reused }),
+            definition: Some(pipeline),
+            ..RunOptions::default()
+        };
+        self.start_run_with(row, &origin.tag, params, options).await
     }
 
     /// A page of runs, newest first. Bad dates and tags are refused with their place.
@@ -552,10 +610,17 @@ impl Service {
         self: Arc<Self>,
         run_id: i64,
         step_names: Vec<String>,
+        reused: Vec<bool>,
         hooks: RunHooks,
         events: mpsc::Receiver<EngineEvent>,
     ) {
         let mut supervisor = Supervisor::new(run_id, step_names, 0);
+        // Steps a retry takes over from the earlier run are on record as succeeded.
+        for (status, reused) in supervisor.steps.iter_mut().zip(reused) {
+            if reused {
+                *status = StepStatus::Succeeded;
+            }
+        }
         supervisor.hooks = hooks;
         supervisor.set_run(RunStatus::Running, None);
         self.supervise_from(supervisor, events).await;
@@ -654,7 +719,7 @@ impl Service {
         // A workflow's pods run as its own account. Its registry access is not needed again:
         // a workflow has no approval gates, so a resumed run makes no new PipelineRun.
         let service_account = self.store.is_workflow(pipeline_id).await?.then(|| pipeline.name.clone());
-        let request = RunRequest { run_id, pipeline, plan, tag: run.tag.clone(), params, service_account, registry: None };
+        let request = RunRequest { run_id, pipeline, plan, tag: run.tag.clone(), params, service_account, registry: None, retry: None };
         let (events_tx, events_rx) = mpsc::channel(1024);
         let control = match engine.resume(request, progress, events_tx).await {
             Ok(Some(control)) => control,

@@ -345,6 +345,7 @@ impl Service {
             registry: Some(registry),
             definition: Some(definition),
             trigger,
+            retry: None,
         };
         self.start_run_with(row, tag, params, options).await
     }

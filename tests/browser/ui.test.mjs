@@ -3,6 +3,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { start, shots } from './harness.mjs';
 
 let base;
@@ -85,7 +87,7 @@ stages:
   await page.screenshot({ path: join(shots, 'run-cancelled.png'), fullPage: true });
 
   // Re-run: the same tag again, as a new run.
-  await page.getByRole('button', { name: 'Re-run' }).click();
+  await page.getByRole('button', { name: 'Re-run', exact: true }).click();
   await page.waitForURL((url) => url.pathname !== `/runs/${run.id}` && /\/runs\/\d+$/.test(url.pathname));
   await page.locator('#log .line', { hasText: 'started' }).waitFor();
   const again = Number(page.url().split('/').pop());
@@ -180,6 +182,35 @@ test('the dashboard updates live as runs start and end', async () => {
   await runToEnd('late-one', 'v1');
   await page.locator('#pipelines tr[data-pipeline="late-one"] .badge.failed').waitFor();
   await page.screenshot({ path: join(shots, 'dashboard-live.png'), fullPage: true });
+  assert.deepEqual(errors, []);
+});
+
+test('re-run only the failed steps from the run page', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'conveyor-retry-'));
+  const flag = join(dir, 'fixed');
+  await api('/api/v1/pipelines', {
+    method: 'POST',
+    body: `name: retry-me
+with: {FLAG: '${flag}'}
+stages:
+  - name: s
+    steps:
+      - {name: first, script: 'echo first ran'}
+      - {name: second, script: 'test -f "$FLAG"'}
+`,
+  });
+  const run = await runToEnd('retry-me', 'v1');
+  const page = await browser.newPage();
+  const errors = await hydrated(page, `/runs/${run.id}`);
+  await page.locator('#run-status .badge', { hasText: /failed/i }).waitFor();
+  writeFileSync(flag, 'yes');
+  await page.click('#retry-failed');
+  await page.waitForURL((url) => url.pathname !== `/runs/${run.id}`);
+  await page.locator('#run-status .badge', { hasText: /succeeded/i }).waitFor();
+  assert.match(await page.locator('#steps tr[data-step="first"]').innerText(), /succeeded in run #1; not run again/);
+  assert.equal(await page.locator('#steps tr[data-step="second"]').getAttribute('data-status'), 'succeeded');
+  await page.screenshot({ path: join(shots, 'run-retried.png'), fullPage: true });
+  rmSync(dir, { recursive: true, force: true });
   assert.deepEqual(errors, []);
 });
 
