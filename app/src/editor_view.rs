@@ -135,7 +135,6 @@ pub fn DefinitionEditor(initial: EditorState, saver: Saver) -> impl IntoView {
         area.set_scroll_top((line as i32 - 3).max(0) * line_height);
     };
 
-    let new_stage = RwSignal::new(String::new());
     let yaml_area = move || {
         view! {
             <div class="yaml-editor">
@@ -219,23 +218,7 @@ pub fn DefinitionEditor(initial: EditorState, saver: Saver) -> impl IntoView {
             <section class="card">
                 <h2>"Stage graph"</h2>
                 <div class="toolbar">
-                    <input
-                        id="new-stage"
-                        placeholder="new stage name"
-                        aria-label="New stage name"
-                        prop:value=move || new_stage.get()
-                        on:input=move |ev| new_stage.set(event_target_value(&ev))
-                    />
-                    <button
-                        type="button"
-                        id="add-stage"
-                        on:click=move |_| {
-                            edit.run(GraphEdit::AddStage { name: new_stage.get_untracked() });
-                            new_stage.set(String::new());
-                        }
-                    >
-                        "Add stage"
-                    </button>
+                    {adder("new-stage", "new stage name", "add-stage", "Add stage", Callback::new(move |name| edit.run(GraphEdit::AddStage { name })))}
                     <span class="muted">"Click to edit; shift-click a step to draw or delete an edge from the picked one."</span>
                 </div>
                 {move || match state.with(|st| st.graph.clone()) {
@@ -252,10 +235,73 @@ pub fn DefinitionEditor(initial: EditorState, saver: Saver) -> impl IntoView {
     }
 }
 
+/// The dependencies of a stage or step as checkboxes: ticking one writes `needs` out in
+/// full; "back to the default order" removes it.
+struct NeedsChoice {
+    legend: &'static str,
+    default: &'static str,
+    options: Vec<String>,
+    /// `needs` as written, or what the default order amounts to.
+    written: Vec<String>,
+    explicit: bool,
+    set: Callback<Option<Vec<String>>>,
+}
+
+impl NeedsChoice {
+    fn view(self) -> impl IntoView {
+        let NeedsChoice { legend, default, options, written, explicit, set } = self;
+        let boxes = options
+            .into_iter()
+            .map(|name| {
+                let checked = written.contains(&name);
+                let needs = written.clone();
+                let label = name.clone();
+                view! {
+                    <label class="check">
+                        <input
+                            type="checkbox"
+                            data-need=name.clone()
+                            prop:checked=checked
+                            on:change=move |_| set.run(Some(toggled(needs.clone(), &name)))
+                        />
+                        {label}
+                    </label>
+                }
+            })
+            .collect_view();
+        view! {
+            <fieldset>
+                <legend>{legend} {(!explicit).then_some(default)}</legend>
+                {boxes}
+                {explicit.then(|| view! {
+                    <button type="button" class="link" on:click=move |_| set.run(None)>"back to the default order"</button>
+                })}
+            </fieldset>
+        }
+    }
+}
+
+/// A name field and the button that adds what it names (then clears it).
+fn adder(id: &'static str, placeholder: &'static str, button: &'static str, label: &'static str, add: Callback<String>) -> impl IntoView {
+    let name = RwSignal::new(String::new());
+    view! {
+        <input id=id placeholder=placeholder aria-label=placeholder prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/>
+        <button
+            type="button"
+            id=button
+            on:click=move |_| {
+                add.run(name.get_untracked());
+                name.set(String::new());
+            }
+        >
+            {label}
+        </button>
+    }
+}
+
 /// The side panel: the picked stage's or step's settings.
 #[component]
 fn Inspector(state: RwSignal<EditorState>, picked: RwSignal<Option<Pick>>, edit: Callback<GraphEdit>) -> impl IntoView {
-    let new_step = RwSignal::new(String::new());
     move || {
         let st = state.read();
         let (Some(graph), Some(pipeline)) = (st.graph.as_ref(), st.pipeline.as_ref()) else {
@@ -263,7 +309,7 @@ fn Inspector(state: RwSignal<EditorState>, picked: RwSignal<Option<Pick>>, edit:
         };
         match picked.get() {
             Some(Pick::Stage(si)) if si < pipeline.stages.len() => {
-                stage_panel(graph, pipeline, si, edit, new_step).into_any()
+                stage_panel(graph, pipeline, si, edit).into_any()
             }
             Some(Pick::Step(index)) if locate(graph, index).is_some_and(|(si, ti)| {
                 pipeline.stages.get(si).is_some_and(|s| ti < s.steps.len())
@@ -276,32 +322,17 @@ fn Inspector(state: RwSignal<EditorState>, picked: RwSignal<Option<Pick>>, edit:
     }
 }
 
-fn stage_panel(graph: &GraphInput, pipeline: &Pipeline, si: usize, edit: Callback<GraphEdit>, new_step: RwSignal<String>) -> impl IntoView {
+fn stage_panel(graph: &GraphInput, pipeline: &Pipeline, si: usize, edit: Callback<GraphEdit>) -> impl IntoView {
     let stage = &pipeline.stages[si];
-    let written = stage_needs_as_written(pipeline, si);
-    let others = pipeline
-        .stages
-        .iter()
-        .enumerate()
-        .filter(|&(i, _)| i != si)
-        .map(|(_, other)| {
-            let name = other.name.clone();
-            let checked = written.contains(&name);
-            let needs = written.clone();
-            view! {
-                <label class="check">
-                    <input
-                        type="checkbox"
-                        data-need=name.clone()
-                        prop:checked=checked
-                        on:change=move |_| edit.run(GraphEdit::StageNeeds { stage: si, needs: Some(toggled(needs.clone(), &name)) })
-                    />
-                    {other.name.clone()}
-                </label>
-            }
-        })
-        .collect_view();
-    let explicit = stage.needs.is_some();
+    let others = pipeline.stages.iter().enumerate().filter(|&(i, _)| i != si).map(|(_, o)| o.name.clone()).collect();
+    let needs = NeedsChoice {
+        legend: "Runs after ",
+        default: "(default: the previous stage)",
+        options: others,
+        written: stage_needs_as_written(pipeline, si),
+        explicit: stage.needs.is_some(),
+        set: Callback::new(move |needs| edit.run(GraphEdit::StageNeeds { stage: si, needs })),
+    };
     view! {
         <div class="inspector" id="inspector" data-kind="stage">
             <h3>"Stage " <code>{stage.name.clone()}</code></h3>
@@ -314,33 +345,9 @@ fn stage_panel(graph: &GraphInput, pipeline: &Pipeline, si: usize, edit: Callbac
                     on:change=move |ev| edit.run(GraphEdit::RenameStage { stage: si, name: event_target_value(&ev) })
                 />
             </label>
-            <fieldset>
-                <legend>"Runs after " {(!explicit).then_some("(default: the previous stage)")}</legend>
-                {others}
-                {explicit.then(|| view! {
-                    <button type="button" class="link" on:click=move |_| edit.run(GraphEdit::StageNeeds { stage: si, needs: None })>
-                        "back to the default order"
-                    </button>
-                })}
-            </fieldset>
+            {needs.view()}
             <div class="row">
-                <input
-                    id="new-step"
-                    placeholder="new step name"
-                    aria-label="New step name"
-                    prop:value=move || new_step.get()
-                    on:input=move |ev| new_step.set(event_target_value(&ev))
-                />
-                <button
-                    type="button"
-                    id="add-step"
-                    on:click=move |_| {
-                        edit.run(GraphEdit::AddStep { stage: si, name: new_step.get_untracked() });
-                        new_step.set(String::new());
-                    }
-                >
-                    "Add step"
-                </button>
+                {adder("new-step", "new step name", "add-step", "Add step", Callback::new(move |name| edit.run(GraphEdit::AddStep { stage: si, name })))}
             </div>
             <button type="button" class="danger" id="remove-stage" on:click=move |_| edit.run(GraphEdit::RemoveStage { stage: si })>
                 "Remove stage"
@@ -352,7 +359,6 @@ fn stage_panel(graph: &GraphInput, pipeline: &Pipeline, si: usize, edit: Callbac
 fn step_panel(graph: &GraphInput, pipeline: &Pipeline, index: usize, edit: Callback<GraphEdit>) -> impl IntoView {
     let Some((si, ti)) = locate(graph, index) else { unreachable!("checked by the caller") };
     let step = &pipeline.stages[si].steps[ti];
-    let written = needs_as_written(graph, pipeline, index).unwrap_or_default();
     let field = move |label: &'static str, id: &'static str, field: StepField, value: String, rows: usize| {
         let change = move |ev: leptos::ev::Event| edit.run(GraphEdit::Field { stage: si, step: ti, field, text: event_target_value(&ev) });
         if rows > 1 {
@@ -385,28 +391,15 @@ fn step_panel(graph: &GraphInput, pipeline: &Pipeline, index: usize, edit: Callb
             </label>
         }
     };
-    let others = graph
-        .steps
-        .iter()
-        .enumerate()
-        .filter(|&(i, _)| i != index)
-        .map(|(_, other)| {
-            let name = other.name.clone();
-            let needs = written.clone();
-            view! {
-                <label class="check">
-                    <input
-                        type="checkbox"
-                        data-need=name.clone()
-                        prop:checked=written.contains(&name)
-                        on:change=move |_| edit.run(GraphEdit::StepNeeds { stage: si, step: ti, needs: Some(toggled(needs.clone(), &name)) })
-                    />
-                    {other.name.clone()}
-                </label>
-            }
-        })
-        .collect_view();
-    let explicit = step.needs.is_some();
+    let others = graph.steps.iter().enumerate().filter(|&(i, _)| i != index).map(|(_, o)| o.name.clone()).collect();
+    let needs = NeedsChoice {
+        legend: "Waits for ",
+        default: "(default: its place in the stage)",
+        options: others,
+        written: needs_as_written(graph, pipeline, index).unwrap_or_default(),
+        explicit: step.needs.is_some(),
+        set: Callback::new(move |needs| edit.run(GraphEdit::StepNeeds { stage: si, step: ti, needs })),
+    };
     view! {
         <div class="inspector" id="inspector" data-kind="step">
             <h3>"Step " <code>{step.name.clone()}</code> <span class="muted">" in " {pipeline.stages[si].name.clone()}</span></h3>
@@ -426,15 +419,7 @@ fn step_panel(graph: &GraphInput, pipeline: &Pipeline, index: usize, edit: Callb
                 {flag("Parallel with its neighbours", "step-parallel", StepField::Parallel, step.parallel)}
                 {flag("Needs approval", "step-approval", StepField::Approval, step.approval)}
             </div>
-            <fieldset>
-                <legend>"Waits for " {(!explicit).then_some("(default: its place in the stage)")}</legend>
-                {others}
-                {explicit.then(|| view! {
-                    <button type="button" class="link" on:click=move |_| edit.run(GraphEdit::StepNeeds { stage: si, step: ti, needs: None })>
-                        "back to the default order"
-                    </button>
-                })}
-            </fieldset>
+            {needs.view()}
             {field("Params (NAME=value per line)", "step-with", StepField::With, param_lines(&step.with), 2)}
             {field("Environment (NAME=value per line)", "step-env", StepField::Env, param_lines(&step.env), 2)}
             {field("Webhooks (URL EVENT,EVENT per line)", "step-webhooks", StepField::Webhooks, webhook_lines(&step.webhooks), 2)}

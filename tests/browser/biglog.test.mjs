@@ -1,29 +1,17 @@
 // A long log in the run page: the viewer keeps only the lines in view in the page, so
 // following, jumping to a linked line and searching stay quick however long the log is.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { start, shots } from './harness.mjs';
+import { serve, shots } from './harness.mjs';
 
-let base;
-let browser;
-let api;
-let runToEnd;
-let stop;
-
-before(async () => {
-  ({ base, browser, api, runToEnd, stop } = await start());
-});
-
-after(async () => {
-  await stop?.();
-});
+const app = serve();
 
 // CONVEYOR_BIG_LOG_LINES=1000000 runs the same test at a million lines (see README).
 const LINES = Number(process.env.CONVEYOR_BIG_LOG_LINES ?? 100000);
 
 test(`a ${LINES}-line log: only the lines in view are in the page`, async () => {
-  await api('/api/v1/pipelines', {
+  await app.api('/api/v1/pipelines', {
     method: 'POST',
     body: `
 name: big
@@ -36,11 +24,11 @@ stages:
           echo needle-at-the-end
 `,
   });
-  const run = await runToEnd('big', 'v1');
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const run = await app.runToEnd('big', 'v1');
+  const page = await app.browser.newPage({ viewport: { width: 1280, height: 900 } });
   const errors = [];
   page.on('pageerror', (err) => errors.push(err.message));
-  await page.goto(`${base}/runs/${run.id}`);
+  await page.goto(`${app.base}/runs/${run.id}`);
   await page.waitForSelector('body[data-hydrated="true"]');
   await page.locator('#log-count', { hasText: `${LINES} lines` }).waitFor({ timeout: 600000 });
 

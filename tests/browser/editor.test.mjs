@@ -1,28 +1,17 @@
 // Browser tests of the definition editor: the stage graph and the YAML text kept in step,
 // both ways, without losing what the user wrote.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { start, shots } from './harness.mjs';
+import { serve, shots } from './harness.mjs';
 
-let base;
-let browser;
-let api;
-let stop;
-
-before(async () => {
-  ({ base, browser, api, stop } = await start());
-});
-
-after(async () => {
-  await stop?.();
-});
+const app = serve();
 
 async function open(path) {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const page = await app.browser.newPage({ viewport: { width: 1400, height: 1000 } });
   const errors = [];
   page.on('pageerror', (err) => errors.push(err.message));
-  await page.goto(base + path);
+  await page.goto(app.base + path);
   await page.waitForSelector('body[data-hydrated="true"]');
   return { page, errors };
 }
@@ -75,8 +64,8 @@ test('build a 3-stage pipeline in the graph and see the YAML', async () => {
   await page.screenshot({ path: join(shots, 'editor-built-in-graph.png'), fullPage: true });
 
   await page.click('#save');
-  await page.waitForURL(`${base}/pipelines/from-graph`);
-  const saved = await api('/api/v1/pipelines/from-graph');
+  await page.waitForURL(`${app.base}/pipelines/from-graph`);
+  const saved = await app.api('/api/v1/pipelines/from-graph');
   assert.deepEqual(saved.plan.stages.map((s) => s.name), ['build', 'test', 'deploy']);
   const ship = saved.plan.steps.find((s) => s.name === 'ship');
   assert.equal(ship.approval, true);
@@ -99,7 +88,7 @@ stages:
 `;
 
 test('edit the YAML and see the graph follow', async () => {
-  await api('/api/v1/pipelines', { method: 'POST', body: COMMENTED.replace('name: commented', 'name: typed') });
+  await app.api('/api/v1/pipelines', { method: 'POST', body: COMMENTED.replace('name: commented', 'name: typed') });
   const { page, errors } = await open('/pipelines/typed');
   assert.deepEqual(await stageNames(page), ['build', 'test']);
   const yaml = await page.inputValue('#source');
@@ -116,7 +105,7 @@ test('edit the YAML and see the graph follow', async () => {
 });
 
 test('comments and key order survive a graph edit elsewhere', async () => {
-  await api('/api/v1/pipelines', { method: 'POST', body: COMMENTED });
+  await app.api('/api/v1/pipelines', { method: 'POST', body: COMMENTED });
   const { page, errors } = await open('/pipelines/commented');
   await page.locator('svg.stage-graph g.node[data-step="unit"]').click();
   await page.fill('#step-timeout', '5m');
@@ -130,7 +119,7 @@ test('comments and key order survive a graph edit elsewhere', async () => {
   assert.equal(await page.inputValue('#source'), expected);
   await page.click('#save');
   await page.locator('.page-head', { hasText: 'version 2' }).waitFor();
-  const versions = await api('/api/v1/pipelines/commented/versions');
+  const versions = await app.api('/api/v1/pipelines/commented/versions');
   const latest = versions.find((v) => v.version === 2) ?? versions[0];
   assert.equal(latest.source, expected);
   await page.screenshot({ path: join(shots, 'editor-comments-kept.png'), fullPage: true });
@@ -138,7 +127,7 @@ test('comments and key order survive a graph edit elsewhere', async () => {
 });
 
 test('a validation error shows at its node and its YAML line', async () => {
-  await api('/api/v1/pipelines', { method: 'POST', body: COMMENTED.replace('name: commented', 'name: checked') });
+  await app.api('/api/v1/pipelines', { method: 'POST', body: COMMENTED.replace('name: commented', 'name: checked') });
   const { page, errors } = await open('/pipelines/checked');
   const yaml = await page.inputValue('#source');
   await page.fill('#source', yaml.replace('        script: make test\n', '        needs: [compil]\n        script: make test\n'));

@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { before, after } from 'node:test';
 import { chromium } from 'playwright-core';
 
 export const root = resolve(import.meta.dirname, '../..');
@@ -58,4 +59,17 @@ export async function start() {
   }
 
   return { base, browser, api, runToEnd, stop };
+}
+
+/** For a test file: a server and browser started before its tests and stopped after them.
+ *  The returned object gets `base`, `browser`, `api` and `runToEnd` once started. */
+export function serve() {
+  const app = {};
+  before(async () => {
+    Object.assign(app, await start());
+  });
+  after(async () => {
+    await app.stop?.();
+  });
+  return app;
 }

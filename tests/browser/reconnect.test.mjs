@@ -1,26 +1,15 @@
 // The run page survives a dropped connection: a TCP proxy between Chromium and the server
 // cuts every connection mid-run; the page reconnects by itself (EventSource with
 // Last-Event-ID) and ends with every log line exactly once, in order.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, connect } from 'node:net';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { start, shots } from './harness.mjs';
+import { serve, shots } from './harness.mjs';
 
-let base;
-let browser;
-let api;
-let stop;
-
-before(async () => {
-  ({ base, browser, api, stop } = await start());
-});
-
-after(async () => {
-  await stop?.();
-});
+const app = serve();
 
 /** A TCP proxy on 127.0.0.1:0 to the server that can cut every open connection. */
 async function proxy(target) {
@@ -54,7 +43,7 @@ async function proxy(target) {
 test('the run page reconnects after a network drop without losing or repeating lines', async () => {
   const gateDir = mkdtempSync(join(tmpdir(), 'conveyor-gate-'));
   const gate = join(gateDir, 'open');
-  await api('/api/v1/pipelines', {
+  await app.api('/api/v1/pipelines', {
     method: 'POST',
     body: `
 name: dropped
@@ -68,11 +57,11 @@ stages:
           i=201; while [ $i -le 400 ]; do echo "line-$i"; i=$((i+1)); done
 `,
   });
-  const run = await api('/api/v1/pipelines/dropped/runs', {
+  const run = await app.api('/api/v1/pipelines/dropped/runs', {
     method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ tag: 'v1', params: { GATE: gate } }),
   });
-  const via = await proxy(base);
-  const page = await browser.newPage();
+  const via = await proxy(app.base);
+  const page = await app.browser.newPage();
   const errors = [];
   page.on('pageerror', (err) => errors.push(err.message));
   await page.goto(`${via.url}/runs/${run.id}`);

@@ -1,22 +1,11 @@
 // Browser test: a person opens a pipeline page, types a tag, clicks Run, and watches the
 // log arrive live until the run ends Succeeded. Real server binary, real Chromium.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { start, shots } from './harness.mjs';
+import { serve, shots } from './harness.mjs';
 
-let base;
-let browser;
-let api;
-let stop;
-
-before(async () => {
-  ({ base, browser, api, stop } = await start());
-});
-
-after(async () => {
-  await stop?.();
-});
+const app = serve();
 
 const DEMO = `
 name: demo
@@ -38,12 +27,12 @@ stages:
 `;
 
 test('type a tag, click Run, watch live logs until Succeeded', async () => {
-  await api('/api/v1/pipelines', { method: 'POST', body: DEMO });
-  const page = await browser.newPage();
+  await app.api('/api/v1/pipelines', { method: 'POST', body: DEMO });
+  const page = await app.browser.newPage();
   const errors = [];
   page.on('pageerror', (err) => errors.push(err.message));
 
-  await page.goto(`${base}/pipelines/demo`);
+  await page.goto(`${app.base}/pipelines/demo`);
   await page.waitForSelector('body[data-hydrated="true"]');
   assert.equal(await page.locator('svg.stage-graph g.node').count(), 3, 'the plan graph shows three steps');
   await page.screenshot({ path: join(shots, 'pipeline.png'), fullPage: true });
@@ -70,17 +59,17 @@ test('type a tag, click Run, watch live logs until Succeeded', async () => {
   assert.equal(await page.locator('svg.stage-graph g.node.succeeded').count(), 3, 'graph coloured by live status');
   await page.screenshot({ path: join(shots, 'run-succeeded.png'), fullPage: true });
 
-  await page.goto(`${base}/history`);
+  await page.goto(`${app.base}/history`);
   await page.locator('#history').getByText('demo #1').waitFor();
   await page.screenshot({ path: join(shots, 'history.png'), fullPage: true });
-  await page.goto(`${base}/`);
+  await page.goto(`${app.base}/`);
   await page.screenshot({ path: join(shots, 'pipelines.png'), fullPage: true });
   assert.deepEqual(errors, [], 'no script errors on the pages');
 });
 
 test('the editor validates as you type with the shared rules', async () => {
-  const page = await browser.newPage();
-  await page.goto(`${base}/pipelines/demo`);
+  const page = await app.browser.newPage();
+  await page.goto(`${app.base}/pipelines/demo`);
   await page.waitForSelector('body[data-hydrated="true"]');
   const source = await page.inputValue('#source');
   await page.fill('#source', source.replace('parallel: true\n        script: echo lint ok', 'parallel: true\n        needs: [unti]\n        script: echo lint ok'));

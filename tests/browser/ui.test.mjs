@@ -1,30 +1,18 @@
 // Browser tests of what people do around runs: approve a waiting step, cancel a run, page
 // and filter the history, switch the colour theme, and use the keyboard.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { start, shots } from './harness.mjs';
+import { serve, shots } from './harness.mjs';
 
-let base;
-let browser;
-let api;
-let runToEnd;
-let stop;
-
-before(async () => {
-  ({ base, browser, api, runToEnd, stop } = await start());
-});
-
-after(async () => {
-  await stop?.();
-});
+const app = serve();
 
 async function hydrated(page, path) {
   const errors = [];
   page.on('pageerror', (err) => errors.push(err.message));
-  await page.goto(base + path);
+  await page.goto(app.base + path);
   await page.waitForSelector('body[data-hydrated="true"]');
   return errors;
 }
@@ -32,7 +20,7 @@ async function hydrated(page, path) {
 const background = (page) => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
 
 test('approve a waiting step from the run page', async () => {
-  await api('/api/v1/pipelines', {
+  await app.api('/api/v1/pipelines', {
     method: 'POST',
     body: `
 name: gated
@@ -45,10 +33,10 @@ stages:
       - {name: release, approval: true, script: 'echo released'}
 `,
   });
-  const run = await api('/api/v1/pipelines/gated/runs', {
+  const run = await app.api('/api/v1/pipelines/gated/runs', {
     method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ tag: 'v1' }),
   });
-  const page = await browser.newPage();
+  const page = await app.browser.newPage();
   const errors = await hydrated(page, `/runs/${run.id}`);
   const waiting = page.locator('#steps tr[data-step="release"][data-status="waiting_approval"]');
   await waiting.waitFor();
@@ -61,7 +49,7 @@ stages:
 });
 
 test('cancel a running run from the run page', async () => {
-  await api('/api/v1/pipelines', {
+  await app.api('/api/v1/pipelines', {
     method: 'POST',
     body: `
 name: slow
@@ -74,10 +62,10 @@ stages:
       - {name: later, script: 'echo later'}
 `,
   });
-  const run = await api('/api/v1/pipelines/slow/runs', {
+  const run = await app.api('/api/v1/pipelines/slow/runs', {
     method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ tag: 'v1' }),
   });
-  const page = await browser.newPage();
+  const page = await app.browser.newPage();
   const errors = await hydrated(page, `/runs/${run.id}`);
   await page.locator('#log .line', { hasText: 'started' }).waitFor();
   await page.getByRole('button', { name: 'Cancel' }).click();
@@ -91,7 +79,7 @@ stages:
   await page.waitForURL((url) => url.pathname !== `/runs/${run.id}` && /\/runs\/\d+$/.test(url.pathname));
   await page.locator('#log .line', { hasText: 'started' }).waitFor();
   const again = Number(page.url().split('/').pop());
-  const detail = await api(`/api/v1/runs/${again}`);
+  const detail = await app.api(`/api/v1/runs/${again}`);
   assert.equal(detail.tag, 'v1');
   assert.equal(detail.number, 2);
   await page.getByRole('button', { name: 'Cancel' }).click();
@@ -100,15 +88,15 @@ stages:
 });
 
 test('history pages through runs and filters them by status', async () => {
-  await api('/api/v1/pipelines', {
+  await app.api('/api/v1/pipelines', {
     method: 'POST',
     body: "name: many\nwith: {CODE: '0'}\nstages: [{name: s, steps: [{name: check, script: 'exit $CODE'}]}]\n",
   });
   // 30 runs, every third one failing: 10 failed, 20 succeeded.
   for (let i = 1; i <= 30; i++) {
-    await runToEnd('many', `v${i}`, { CODE: i % 3 === 0 ? '1' : '0' });
+    await app.runToEnd('many', `v${i}`, { CODE: i % 3 === 0 ? '1' : '0' });
   }
-  const page = await browser.newPage();
+  const page = await app.browser.newPage();
   const errors = await hydrated(page, '/pipelines/many/history');
   const tags = () => page.locator('#history tbody td code').allInnerTexts();
   const first = await tags();
@@ -157,7 +145,7 @@ test('history pages through runs and filters them by status', async () => {
   assert.equal(await page.locator('#history td[data-trigger="api"]').count(), 25);
 
   // The dashboard sums up the last 20: v11..v30, of which v12, v15 … v30 failed (7).
-  await page.goto(`${base}/`);
+  await page.goto(`${app.base}/`);
   const row = page.locator('#pipelines tr[data-pipeline="many"]');
   assert.equal(await row.locator('svg.spark rect').count(), 20, 'a bar per recent run');
   assert.equal(await row.locator('svg.spark rect.failed').count(), 7);
@@ -166,20 +154,20 @@ test('history pages through runs and filters them by status', async () => {
 });
 
 test('the dashboard updates live as runs start and end', async () => {
-  await api('/api/v1/pipelines', { method: 'POST', body: "name: live-one\nstages: [{name: s, steps: [{name: a, script: 'echo hi'}]}]\n" });
-  const page = await browser.newPage();
+  await app.api('/api/v1/pipelines', { method: 'POST', body: "name: live-one\nstages: [{name: s, steps: [{name: a, script: 'echo hi'}]}]\n" });
+  const page = await app.browser.newPage();
   const errors = await hydrated(page, '/');
   await page.locator('#pipelines[data-live="true"]').waitFor();
   const row = page.locator('#pipelines tr[data-pipeline="live-one"]');
   await row.getByText('never run').waitFor();
-  await runToEnd('live-one', 'v9');
+  await app.runToEnd('live-one', 'v9');
   await row.locator('.badge.succeeded').waitFor();
   assert.equal(await row.locator('td code').innerText(), 'v9');
   assert.equal(await row.locator('svg.spark rect').count(), 1);
   assert.equal(await row.locator('td.rate').innerText(), '100%');
   // A pipeline made after the page loaded shows up with its first run.
-  await api('/api/v1/pipelines', { method: 'POST', body: "name: late-one\nstages: [{name: s, steps: [{name: a, script: 'exit 3'}]}]\n" });
-  await runToEnd('late-one', 'v1');
+  await app.api('/api/v1/pipelines', { method: 'POST', body: "name: late-one\nstages: [{name: s, steps: [{name: a, script: 'exit 3'}]}]\n" });
+  await app.runToEnd('late-one', 'v1');
   await page.locator('#pipelines tr[data-pipeline="late-one"] .badge.failed').waitFor();
   await page.screenshot({ path: join(shots, 'dashboard-live.png'), fullPage: true });
   assert.deepEqual(errors, []);
@@ -188,7 +176,7 @@ test('the dashboard updates live as runs start and end', async () => {
 test('re-run only the failed steps from the run page', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'conveyor-retry-'));
   const flag = join(dir, 'fixed');
-  await api('/api/v1/pipelines', {
+  await app.api('/api/v1/pipelines', {
     method: 'POST',
     body: `name: retry-me
 with: {FLAG: '${flag}'}
@@ -199,8 +187,8 @@ stages:
       - {name: second, script: 'test -f "$FLAG"'}
 `,
   });
-  const run = await runToEnd('retry-me', 'v1');
-  const page = await browser.newPage();
+  const run = await app.runToEnd('retry-me', 'v1');
+  const page = await app.browser.newPage();
   const errors = await hydrated(page, `/runs/${run.id}`);
   await page.locator('#run-status .badge', { hasText: /failed/i }).waitFor();
   writeFileSync(flag, 'yes');
@@ -215,13 +203,13 @@ stages:
 });
 
 test('the colour theme follows the system, switches with the toggle, and is remembered', async () => {
-  const dark = await browser.newContext({ colorScheme: 'dark' });
+  const dark = await app.browser.newContext({ colorScheme: 'dark' });
   const page = await dark.newPage();
   await hydrated(page, '/');
   assert.equal(await background(page), 'rgb(17, 20, 24)', 'dark system, dark page');
   await dark.close();
 
-  const light = await browser.newContext({ colorScheme: 'light' });
+  const light = await app.browser.newContext({ colorScheme: 'light' });
   const lightPage = await light.newPage();
   const errors = await hydrated(lightPage, '/');
   assert.equal(await background(lightPage), 'rgb(246, 247, 249)', 'light system, light page');
@@ -243,11 +231,11 @@ test('the colour theme follows the system, switches with the toggle, and is reme
 });
 
 test('? lists the shortcuts, r jumps to the tag, / to the filter, and tags are remembered', async () => {
-  await api('/api/v1/pipelines', {
+  await app.api('/api/v1/pipelines', {
     method: 'POST',
     body: "name: keys\ndescription: keyboard\nstages: [{name: s, steps: [{name: a, script: 'echo hi'}]}]\n",
   });
-  const page = await browser.newPage();
+  const page = await app.browser.newPage();
   const errors = await hydrated(page, '/pipelines/keys');
   await page.keyboard.press('?');
   await page.locator('#shortcuts').waitFor({ state: 'visible' });
@@ -262,12 +250,12 @@ test('? lists the shortcuts, r jumps to the tag, / to the filter, and tags are r
   await page.waitForURL(/\/runs\/\d+$/);
   await page.locator('#run-status .badge', { hasText: /succeeded/i }).waitFor();
 
-  await page.goto(`${base}/pipelines/keys`);
+  await page.goto(`${app.base}/pipelines/keys`);
   await page.waitForSelector('body[data-hydrated="true"]');
   const remembered = await page.locator('#recent-tags option').evaluateAll((options) => options.map((o) => o.value));
   assert.deepEqual(remembered, ['v9.9.9'], 'the tag just run is offered next time');
 
-  await page.goto(`${base}/`);
+  await page.goto(`${app.base}/`);
   await page.waitForSelector('body[data-hydrated="true"]');
   await page.keyboard.press('/');
   assert.equal(await page.evaluate(() => document.activeElement?.id), 'filter');
@@ -281,7 +269,7 @@ test('? lists the shortcuts, r jumps to the tag, / to the filter, and tags are r
 });
 
 test('the log viewer shows ANSI colours, numbers lines with permalinks, and searches', async () => {
-  await api('/api/v1/pipelines', {
+  await app.api('/api/v1/pipelines', {
     method: 'POST',
     body: `
 name: paint
@@ -295,8 +283,8 @@ stages:
           echo needle-here
 `,
   });
-  const run = await runToEnd('paint', 'v1');
-  const page = await browser.newPage();
+  const run = await app.runToEnd('paint', 'v1');
+  const page = await app.browser.newPage();
   const errors = await hydrated(page, `/runs/${run.id}#step-paint-L150`);
   const linked = page.locator('#step-paint-L150');
   await linked.waitFor();
@@ -330,10 +318,10 @@ test('the versions page shows the diff between any two saved versions', async ()
   const v1 = "name: evolving\nstages:\n  - name: s\n    steps:\n      - {name: a, script: 'echo one'}\n";
   const v2 = "name: evolving\n# now with a second step\nstages:\n  - name: s\n    steps:\n      - {name: a, script: 'echo one'}\n      - {name: b, script: 'echo two'}\n";
   const v3 = v2.replace("echo one", "echo uno");
-  await api('/api/v1/pipelines', { method: 'POST', body: v1 });
-  await api('/api/v1/pipelines/evolving', { method: 'PUT', body: v2 });
-  await api('/api/v1/pipelines/evolving', { method: 'PUT', body: v3 });
-  const page = await browser.newPage();
+  await app.api('/api/v1/pipelines', { method: 'POST', body: v1 });
+  await app.api('/api/v1/pipelines/evolving', { method: 'PUT', body: v2 });
+  await app.api('/api/v1/pipelines/evolving', { method: 'PUT', body: v3 });
+  const page = await app.browser.newPage();
   const errors = await hydrated(page, '/pipelines/evolving');
   await page.getByRole('link', { name: 'Versions' }).click();
   await page.waitForURL(/\/versions$/);
@@ -353,17 +341,17 @@ test('the versions page shows the diff between any two saved versions', async ()
     "      - {name: b, script: 'echo two'}",
   ]);
   await page.screenshot({ path: join(shots, 'versions-diff.png'), fullPage: true });
-  await page.goto(`${base}/pipelines/evolving/versions?from=2&to=2`);
+  await page.goto(`${app.base}/pipelines/evolving/versions?from=2&to=2`);
   await page.locator('#diff-summary', { hasText: 'no changes' }).waitFor();
   assert.deepEqual(errors, []);
 });
 
 test('the run form takes extra params and says which engine runs the pipeline', async () => {
-  await api('/api/v1/pipelines', {
+  await app.api('/api/v1/pipelines', {
     method: 'POST',
     body: "name: params\nwith: {ENV: dev}\nstages: [{name: s, steps: [{name: show, script: 'echo \"env=$ENV\"'}]}]\n",
   });
-  const page = await browser.newPage();
+  const page = await app.browser.newPage();
   const errors = await hydrated(page, '/pipelines/params');
   assert.equal(await page.locator('#pipeline-engine').innerText(), 'engine local');
   await page.fill('#tag', 'v1');

@@ -1,37 +1,31 @@
 // Browser tests of a workflow's deployment settings: the form, its image-tag preview, and
 // saving with and without WASM.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { start, shots } from './harness.mjs';
+import { serve, shots } from './harness.mjs';
 
-let base;
-let browser;
-let api;
-let stop;
-
-before(async () => {
-  ({ base, browser, api, stop } = await start());
-});
-
-after(async () => {
-  await stop?.();
-});
+const app = serve();
 
 const SECRET = 'hunter2-registry';
 
+/** Fills the source and image fields of the new-workflow form. */
+async function fillBasics(page, name, image, password = 'pw') {
+  await page.fill('input[name="form[name]"]', name);
+  await page.fill('input[name="form[git_url]"]', `https://git.example/${name}.git`);
+  await page.fill('input[name="form[image_name]"]', image);
+  await page.fill('input[name="form[image_username]"]', 'bot');
+  await page.fill('input[name="form[image_password]"]', password);
+}
+
 test('deployment settings: form, tag preview, save, and nothing secret comes back', async () => {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const page = await app.browser.newPage({ viewport: { width: 1400, height: 1000 } });
   const errors = [];
   page.on('pageerror', (err) => errors.push(err.message));
-  await page.goto(`${base}/new/workflow`);
+  await page.goto(`${app.base}/new/workflow`);
   await page.waitForSelector('body[data-hydrated="true"]');
 
-  await page.fill('input[name="form[name]"]', 'shop');
-  await page.fill('input[name="form[git_url]"]', 'https://git.example/shop.git');
-  await page.fill('#image-name', 'registry.example/shop');
-  await page.fill('input[name="form[image_username]"]', 'bot');
-  await page.fill('input[name="form[image_password]"]', SECRET);
+  await fillBasics(page, 'shop', 'registry.example/shop', SECRET);
   await page.fill('input[name="form[replicas]"]', '2');
   const first = page.locator('fieldset.container-row').first();
   await first.locator('input[name$="[name]"]').fill('web');
@@ -63,8 +57,8 @@ test('deployment settings: form, tag preview, save, and nothing secret comes bac
   await page.screenshot({ path: join(shots, 'workflow-settings.png'), fullPage: true });
 
   await page.click('#save-workflow');
-  await page.waitForURL(`${base}/workflows/shop`);
-  const saved = await api('/api/v1/workflows/shop');
+  await page.waitForURL(`${app.base}/workflows/shop`);
+  const saved = await app.api('/api/v1/workflows/shop');
   assert.equal(saved.workflow.image.password, '********');
   assert.deepEqual(saved.workflow.deploy, {
     replicas: 2,
@@ -83,48 +77,40 @@ test('deployment settings: form, tag preview, save, and nothing secret comes bac
   await page.fill('input[name="form[replicas]"]', '3');
   await page.click('#save-workflow');
   await page.waitForFunction(async () => (await (await fetch('/api/v1/workflows/shop')).json()).version === 2);
-  const updated = await api('/api/v1/workflows/shop');
+  const updated = await app.api('/api/v1/workflows/shop');
   assert.equal(updated.workflow.deploy.replicas, 3);
   assert.equal(updated.workflow.image.password, '********');
   await page.screenshot({ path: join(shots, 'workflow-saved.png'), fullPage: true });
 
   // The pipeline page of a workflow points to these settings instead of a YAML editor.
-  await page.goto(`${base}/pipelines/shop`);
+  await page.goto(`${app.base}/pipelines/shop`);
   await page.locator('#deployment-settings').waitFor();
   assert.equal(await page.locator('#source').count(), 0);
   assert.deepEqual(errors, []);
 });
 
 test('the form saves as a plain POST without WASM, and bad fields say where', async () => {
-  const context = await browser.newContext({ javaScriptEnabled: false });
+  const context = await app.browser.newContext({ javaScriptEnabled: false });
   const page = await context.newPage();
-  await page.goto(`${base}/new/workflow`);
-  await page.fill('input[name="form[name]"]', 'plain');
-  await page.fill('input[name="form[git_url]"]', 'https://git.example/plain.git');
-  await page.fill('input[name="form[image_name]"]', 'org/plain');
-  await page.fill('input[name="form[image_username]"]', 'bot');
-  await page.fill('input[name="form[image_password]"]', 'pw');
+  await page.goto(`${app.base}/new/workflow`);
+  await fillBasics(page, 'plain', 'org/plain');
   await page.fill('input[name="form[containers][0][name]"]', 'app');
   await page.fill('input[name="form[containers][0][image]"]', 'org/plain:1');
   await page.click('#save-workflow');
-  await page.waitForURL(`${base}/workflows/plain`);
-  const saved = await api('/api/v1/workflows/plain');
+  await page.waitForURL(`${app.base}/workflows/plain`);
+  const saved = await app.api('/api/v1/workflows/plain');
   assert.deepEqual(saved.workflow.deploy.containers, [{ name: 'app', image: 'org/plain:1' }]);
   await context.close();
 
   // With WASM, a field that does not read is an error naming its place.
-  const live = await browser.newPage();
-  await live.goto(`${base}/new/workflow`);
+  const live = await app.browser.newPage();
+  await live.goto(`${app.base}/new/workflow`);
   await live.waitForSelector('body[data-hydrated="true"]');
-  await live.fill('input[name="form[name]"]', 'broken');
-  await live.fill('input[name="form[git_url]"]', 'https://git.example/b.git');
-  await live.fill('#image-name', 'org/b');
-  await live.fill('input[name="form[image_username]"]', 'bot');
-  await live.fill('input[name="form[image_password]"]', 'pw');
+  await fillBasics(live, 'broken', 'org/b');
   await live.fill('input[name="form[containers][0][name]"]', 'app');
   await live.fill('input[name="form[containers][0][image]"]', 'org/b:1');
   await live.fill('textarea[name="form[containers][0][ports]"]', 'http');
   await live.click('#save-workflow');
   await live.locator('.error', { hasText: 'deploy.containers[0].ports: "http" is not PORT[/PROTOCOL] [NAME]' }).waitFor();
-  assert.equal(live.url(), `${base}/new/workflow`);
+  assert.equal(live.url(), `${app.base}/new/workflow`);
 });
