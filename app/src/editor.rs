@@ -139,14 +139,16 @@ mod server {
     use serde_yaml::Value;
 
     use super::{EditorState, GraphEdit, LocatedProblem, StepField};
-    use crate::definition::{parse_document, Problem};
+    use crate::definition::{parse_document, Problem, MAX_DOCUMENT_BYTES};
     use crate::graph::GraphInput;
     use crate::yaml_edit::{self, mapping, Edit, Seg};
 
     /// Parses and checks a document, locating each problem in the text and the graph.
     pub fn inspect(source: String, note: Option<String>) -> EditorState {
         // Lines are only meaningful for native documents (imports are converted first).
-        let native = serde_yaml::from_str::<Value>(&source).is_ok_and(|v| v.get("apiVersion").is_none());
+        // An oversized document is not parsed here: its size is its problem.
+        let native = source.len() <= MAX_DOCUMENT_BYTES
+            && serde_yaml::from_str::<Value>(&source).is_ok_and(|v| v.get("apiVersion").is_none());
         let locate = |problems: Vec<Problem>| -> Vec<LocatedProblem> {
             problems
                 .into_iter()
@@ -176,6 +178,9 @@ mod server {
 
     /// Applies a graph edit to the text, keeping everything it does not touch.
     pub fn edit(source: &str, edit: &GraphEdit) -> Result<EditorState, String> {
+        if source.len() > MAX_DOCUMENT_BYTES {
+            return Err(format!("the document is {} bytes; the limit is {MAX_DOCUMENT_BYTES}", source.len()));
+        }
         let doc: Value = serde_yaml::from_str(source).map_err(|err| format!("fix the YAML first: {err}"))?;
         if doc.get("apiVersion").is_some() {
             return Err("the graph edits native pipelines; this is an imported manifest (save it once to convert it)".into());
@@ -263,7 +268,7 @@ mod server {
         }
 
         /// A name not taken yet: the one asked for, or it with `-2`, `-3`, …
-        fn fresh(taken: &[&str], wanted: &str, fallback: String) -> Result<String, String> {
+        fn fresh(taken: &[&str], wanted: &str, fallback: String) -> String {
             let wanted = wanted.trim();
             let base = if wanted.is_empty() { fallback } else { wanted.to_owned() };
             let mut name = base.clone();
@@ -272,7 +277,7 @@ mod server {
                 name = format!("{base}-{n}");
                 n += 1;
             }
-            Ok(name)
+            name
         }
 
         fn all_steps(&self) -> impl Iterator<Item = (usize, usize, &str, Option<&Vec<String>>)> {
@@ -309,7 +314,7 @@ mod server {
             let step_names: Vec<&str> = self.all_steps().map(|(_, _, name, _)| name).collect();
             Ok(match edit {
                 GraphEdit::AddStage { name } => {
-                    let name = Self::fresh(&stage_names, name, format!("stage-{}", self.stages.len() + 1))?;
+                    let name = Self::fresh(&stage_names, name, format!("stage-{}", self.stages.len() + 1));
                     let stage = mapping([("name", Value::String(name)), ("steps", Value::Sequence(Vec::new()))]);
                     vec![Edit::Push { seq: vec![Seg::Key("stages".into())], value: stage }]
                 }
@@ -339,7 +344,7 @@ mod server {
                 }
                 GraphEdit::AddStep { stage, name } => {
                     self.stage(*stage)?;
-                    let name = Self::fresh(&step_names, name, format!("step-{}", step_names.len() + 1))?;
+                    let name = Self::fresh(&step_names, name, format!("step-{}", step_names.len() + 1));
                     let step = mapping([
                         ("name", Value::String(name.clone())),
                         ("script", Value::String(format!("echo \"{name}\""))),
@@ -525,6 +530,10 @@ stages:
             assert_eq!(super::edit(DOC, &RenameStep { stage: 0, step: 0, name: " ".into() }).unwrap_err(), "a name must not be empty");
             let state = run(AddStep { stage: 0, name: "compile".into() });
             assert!(state.source.contains("- name: compile-2\n"), "{}", state.source);
+            let huge = format!("{DOC}# {}\n", "x".repeat(crate::definition::MAX_DOCUMENT_BYTES));
+            assert!(super::edit(&huge, &AddStage { name: "x".into() }).unwrap_err().contains("the limit is"));
+            let state = inspect(huge, None);
+            assert!(state.problems[0].message.contains("the limit is") && state.problems[0].line.is_none());
         }
     }
 }
