@@ -31,6 +31,9 @@ pub struct GraphStep {
     pub status: Option<StepStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
+    /// How long it ran, once it has ended (run page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<i64>,
 }
 
 impl GraphInput {
@@ -40,7 +43,7 @@ impl GraphInput {
             steps: plan
                 .steps
                 .iter()
-                .map(|s| GraphStep { name: s.name.clone(), stage: s.stage, needs: s.needs.clone(), status: None, problem: None })
+                .map(|s| GraphStep { name: s.name.clone(), stage: s.stage, needs: s.needs.clone(), status: None, problem: None, duration_ms: None })
                 .collect(),
         }
     }
@@ -59,7 +62,8 @@ impl GraphInput {
                 .iter()
                 .filter_map(|need| steps.iter().position(|s| &s.name == need))
                 .collect();
-            graph_steps.push(GraphStep { name: step.name.clone(), stage, needs, status: Some(step.status), problem: None });
+            let duration_ms = step.finished_at.zip(step.started_at).map(|(end, start)| end - start);
+            graph_steps.push(GraphStep { name: step.name.clone(), stage, needs, status: Some(step.status), problem: None, duration_ms });
         }
         GraphInput { stages, steps: graph_steps }
     }
@@ -73,7 +77,7 @@ impl GraphInput {
         for (si, stage) in pipeline.stages.iter().enumerate() {
             let first = steps.len();
             for step in &stage.steps {
-                steps.push(GraphStep { name: step.name.clone(), stage: si, needs: step_needs[steps.len()].clone(), status: None, problem: None });
+                steps.push(GraphStep { name: step.name.clone(), stage: si, needs: step_needs[steps.len()].clone(), status: None, problem: None, duration_ms: None });
             }
             stages.push(GraphStage { name: stage.name.clone(), steps: (first..steps.len()).collect(), problem: None });
         }
@@ -276,6 +280,9 @@ pub fn StageGraph(
                     <title>{title}</title>
                     <rect x=x y=y width=NODE_WIDTH height=NODE_HEIGHT rx="5"/>
                     <text x=x + 10.0 y=y + 17.0>{step.name.clone()}</text>
+                    {step.duration_ms.map(|ms| view! {
+                        <text class="duration" x=x + NODE_WIDTH - 8.0 y=y + 17.0 text-anchor="end">{crate::pages::format_duration(ms)}</text>
+                    })}
                 </g>
             }
         })

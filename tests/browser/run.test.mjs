@@ -57,6 +57,9 @@ test('type a tag, click Run, watch live logs until Succeeded', async () => {
     assert.equal(await page.locator(`#steps tr[data-step="${step}"]`).getAttribute('data-status'), 'succeeded', step);
   }
   assert.equal(await page.locator('svg.stage-graph g.node.succeeded').count(), 3, 'graph coloured by live status');
+  const durations = await page.locator('svg.stage-graph g.node text.duration').allTextContents();
+  assert.equal(durations.length, 3, 'each ended step shows how long it ran');
+  assert.ok(durations.every((d) => /^\d+(ms|\.\d+s|s|m \d+s)$/.test(d)), durations.join(', '));
   await page.screenshot({ path: join(shots, 'run-succeeded.png'), fullPage: true });
 
   await page.goto(`${app.base}/history`);
