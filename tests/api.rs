@@ -485,3 +485,38 @@ async fn history_filters_by_tag_and_date_and_refuses_bad_ones() {
     assert_eq!(body["message"], "unknown trigger \"cron\"; expected one of: ui, api, rerun");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_change_feed_tells_of_each_run_and_ends_at_shutdown() {
+    use futures::StreamExt;
+
+    let app = TestApp::spawn().await;
+    app.create_pipeline("name: web\nstages: [{name: s, steps: [{name: a, script: 'echo hi'}]}]").await;
+    let response = app.client.get(app.url("/api/v1/changes")).send().await.expect("feed");
+    assert_eq!(response.status(), 200);
+    let mut feed = response.bytes_stream();
+    let mut seen = String::new();
+    // Read until `wanted` shows up in the feed.
+    async fn read_until(feed: &mut (impl futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin), seen: &mut String, wanted: &str) {
+        while !seen.contains(wanted) {
+            let chunk = feed.next().await.expect("feed open").expect("chunk");
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+    read_until(&mut feed, &mut seen, "event: ready").await;
+    let run = app.start_run("web", "v1").await;
+    read_until(&mut feed, &mut seen, r#""status":"succeeded""#).await;
+    let events: Vec<serde_json::Value> = seen
+        .split("\n\n")
+        .filter(|block| block.contains("event: run"))
+        .filter_map(|block| block.lines().find_map(|l| l.strip_prefix("data: ")))
+        .map(|data| serde_json::from_str(data).expect("run summary"))
+        .collect();
+    assert!(events.iter().all(|e| e["id"] == run && e["pipeline"] == "web" && e["trigger"] == "api"), "{events:?}");
+    let statuses: Vec<&str> = events.iter().filter_map(|e| e["status"].as_str()).collect();
+    // Each change is read from the store when sent, so fast changes may arrive merged.
+    assert_eq!(statuses.last(), Some(&"succeeded"), "{statuses:?}");
+    // An open feed does not hold the server up: it ends when the server stops.
+    tokio::time::timeout(std::time::Duration::from_secs(20), app.stop()).await.expect("the server stops with a feed open");
+    assert!(tokio::time::timeout(std::time::Duration::from_secs(5), feed.next()).await.expect("the feed ends").is_none_or(|c| c.is_err()));
+}
