@@ -10,7 +10,7 @@ use leptos_router::{path, SsrMode};
 use crate::editor::{EditorPage, EditorState};
 use crate::editor_view::{DefinitionEditor, Saver};
 use crate::workflow_view::WorkflowPage;
-use crate::graph::{GraphInput, StageGraph};
+use crate::graph::{GraphInput, Pick, StageGraph};
 use crate::live::{follow_changes, follow_run, LogLine};
 use crate::model::{
     is_valid_tag, success_rate, PipelineDetail, PipelineSummary, RecentRun, RunDetail, RunStatus, RunSummary, StepStatus, Trigger, TAG_RULE,
@@ -600,7 +600,18 @@ fn RunView(detail: RunDetail) -> impl IntoView {
             </section>
             <section class="card">
                 <h2>"Graph"</h2>
-                {move || view! { <StageGraph input=graph()/> }}
+                {move || {
+                    // Clicking a step shows its log alone.
+                    let input = graph();
+                    let names: Vec<String> = input.steps.iter().map(|s| s.name.clone()).collect();
+                    let picked = selected.get().and_then(|name| names.iter().position(|n| *n == name)).map(Pick::Step);
+                    let on_pick = Callback::new(move |(pick, _): (Pick, bool)| {
+                        if let Pick::Step(index) = pick {
+                            selected.set(names.get(index).cloned());
+                        }
+                    });
+                    view! { <StageGraph input on_pick picked/> }
+                }}
             </section>
         </div>
         <section class="card">

@@ -60,6 +60,11 @@ test('type a tag, click Run, watch live logs until Succeeded', async () => {
   const durations = await page.locator('svg.stage-graph g.node text.duration').allTextContents();
   assert.equal(durations.length, 3, 'each ended step shows how long it ran');
   assert.ok(durations.every((d) => /^\d+(ms|\.\d+s|s|m \d+s)$/.test(d)), durations.join(', '));
+  // A click on a step in the graph shows its log alone.
+  await page.locator('svg.stage-graph g.node[data-step="unit"]').click();
+  await page.locator('#log-count', { hasText: /^1 of \d+ lines$/ }).waitFor();
+  assert.deepEqual(await page.locator('#log .line .step').allTextContents(), ['unit']);
+  await page.getByRole('button', { name: 'show all' }).click();
   await page.screenshot({ path: join(shots, 'run-succeeded.png'), fullPage: true });
 
   await page.goto(`${app.base}/history`);
