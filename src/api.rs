@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use app::definition::Problem;
 use app::model::{
-    PipelineDetail, PipelineSummary, PipelineVersion, RunDetail, RunEvent, RunPage, RunStatus, RunSummary, RunsQuery,
+    parse_filter, PipelineDetail, PipelineSummary, PipelineVersion, RunDetail, RunEvent, RunPage, RunSummary, RunsQuery,
     Trigger, Validation, WorkflowDetail, WorkflowSummary,
 };
 use axum::body::{Body, Bytes};
@@ -234,31 +234,16 @@ impl RunQuery {
     fn to_runs_query(&self, pipeline: Option<String>) -> ApiResult<RunsQuery> {
         Ok(RunsQuery {
             pipeline,
-            status: self.status()?,
+            status: parse_filter(self.status.as_deref()).map_err(|message| ApiError::bad_request(message, "status"))?,
             tag: self.tag.clone(),
             since: self.since.clone(),
             until: self.until.clone(),
-            trigger: self.trigger()?,
+            trigger: parse_filter(self.trigger.as_deref()).map_err(|message| ApiError::bad_request(message, "trigger"))?,
             before: self.before,
             limit: self.limit.unwrap_or(25),
         })
     }
 
-    fn trigger(&self) -> ApiResult<Option<Trigger>> {
-        self.trigger
-            .as_deref()
-            .filter(|s| !s.is_empty())
-            .map(|s| s.parse::<Trigger>().map_err(|message| ApiError::bad_request(message, "trigger")))
-            .transpose()
-    }
-
-    fn status(&self) -> ApiResult<Option<RunStatus>> {
-        self.status
-            .as_deref()
-            .filter(|s| !s.is_empty())
-            .map(|s| s.parse::<RunStatus>().map_err(|message| ApiError::bad_request(message, "status")))
-            .transpose()
-    }
 }
 
 // ---- handlers ----

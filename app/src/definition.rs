@@ -174,7 +174,11 @@ impl fmt::Display for Problem {
 /// Reads a document (native, KubeCI `Workflow` or taskflow `Task`) into a pipeline.
 /// Only the shape is checked here; [`crate::plan::plan`] checks the meaning.
 pub fn parse_document(source: &str) -> Result<Pipeline, Vec<Problem>> {
-    let value = parse_yaml(source)?;
+    document_from_value(parse_yaml(source)?)
+}
+
+/// [`parse_document`] for a document already read as YAML.
+pub fn document_from_value(value: serde_yaml::Value) -> Result<Pipeline, Vec<Problem>> {
     if !value.is_mapping() {
         return Err(vec![Problem::new("", "a definition must be a mapping with `name` and `stages`")]);
     }

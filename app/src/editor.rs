@@ -126,11 +126,6 @@ pub fn webhook_lines(webhooks: &[crate::definition::Webhook]) -> String {
     webhooks.iter().map(|w| format!("{} {}\n", w.url, w.events.join(","))).collect()
 }
 
-/// Params as the side panel shows them: one `NAME=value` per line.
-pub fn param_lines(params: &crate::definition::Params) -> String {
-    params.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
-}
-
 #[cfg(feature = "ssr")]
 pub use server::{edit, inspect};
 
@@ -139,16 +134,16 @@ mod server {
     use serde_yaml::Value;
 
     use super::{EditorState, GraphEdit, LocatedProblem, StepField};
-    use crate::definition::{parse_document, Problem, MAX_DOCUMENT_BYTES};
+    use crate::definition::{document_from_value, parse_yaml, Problem, MAX_DOCUMENT_BYTES};
     use crate::graph::GraphInput;
     use crate::yaml_edit::{self, mapping, Edit, Seg};
 
     /// Parses and checks a document, locating each problem in the text and the graph.
     pub fn inspect(source: String, note: Option<String>) -> EditorState {
-        // Lines are only meaningful for native documents (imports are converted first).
-        // An oversized document is not parsed here: its size is its problem.
-        let native = source.len() <= MAX_DOCUMENT_BYTES
-            && serde_yaml::from_str::<Value>(&source).is_ok_and(|v| v.get("apiVersion").is_none());
+        // One read of the text serves both: lines are only meaningful for native documents
+        // (imports are converted first). An oversized document is refused unread.
+        let read = parse_yaml(&source);
+        let native = read.as_ref().is_ok_and(|v| v.get("apiVersion").is_none());
         let locate = |problems: Vec<Problem>| -> Vec<LocatedProblem> {
             problems
                 .into_iter()
@@ -160,7 +155,7 @@ mod server {
                 })
                 .collect()
         };
-        match parse_document(&source) {
+        match read.and_then(document_from_value) {
             Err(problems) => EditorState { problems: locate(problems), pipeline: None, graph: None, note, source },
             Ok(pipeline) => {
                 let problems = crate::plan::plan(&pipeline).err().unwrap_or_default();
@@ -288,24 +283,15 @@ mod server {
 
         /// Every step `needs` list that `rename` changes (`None` drops a name), rewritten.
         fn step_references(&self, rename: impl Fn(&str) -> Option<String>) -> Vec<Edit> {
-            self.all_steps()
-                .filter_map(|(si, ti, _, needs)| {
-                    let needs = needs?;
-                    let changed: Vec<String> = needs.iter().filter_map(|x| rename(x)).collect();
-                    (&changed != needs).then(|| set(step_path(si, ti), "needs", Some(list(changed))))
-                })
-                .collect()
+            self.all_steps().filter_map(|(si, ti, _, needs)| renamed(step_path(si, ti), needs?, &rename)).collect()
         }
 
+        /// The same for the stages' `needs`.
         fn stage_references(&self, rename: impl Fn(&str) -> Option<String>) -> Vec<Edit> {
             self.stages
                 .iter()
                 .enumerate()
-                .filter_map(|(si, stage)| {
-                    let needs = stage.needs.as_ref()?;
-                    let changed: Vec<String> = needs.iter().filter_map(|x| rename(x)).collect();
-                    (&changed != needs).then(|| set(stage_path(si), "needs", Some(list(changed))))
-                })
+                .filter_map(|(si, stage)| renamed(stage_path(si), stage.needs.as_ref()?, &rename))
                 .collect()
         }
 
@@ -374,6 +360,12 @@ mod server {
                 }
             })
         }
+    }
+
+    /// The edit that writes the `needs` at `map` through `rename`, if that changes it.
+    fn renamed(map: Vec<Seg>, needs: &[String], rename: impl Fn(&str) -> Option<String>) -> Option<Edit> {
+        let changed: Vec<String> = needs.iter().filter_map(|x| rename(x)).collect();
+        (changed != needs).then(|| set(map, "needs", Some(list(changed))))
     }
 
     /// Whether an edit is inside stage `stage` (its steps go with it, so do their edits).

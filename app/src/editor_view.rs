@@ -10,7 +10,8 @@ use std::collections::BTreeSet;
 use leptos::prelude::*;
 
 use crate::definition::Pipeline;
-use crate::editor::{param_lines, webhook_lines, EditorState, GraphEdit, StepField};
+use crate::editor::{webhook_lines, EditorState, GraphEdit, StepField};
+use crate::model::param_lines;
 use crate::graph::{GraphInput, Pick, StageGraph};
 use crate::pages::{action_error, error_text};
 use crate::server::{edit_graph, inspect_source, CreatePipeline, UpdatePipeline};

@@ -163,6 +163,11 @@ pub fn follow_changes(rows: RwSignal<Vec<PipelineSummary>>, live: RwSignal<bool>
             let source = SendWrapper::new(source);
             on_cleanup(move || source.take().close());
             leptos::task::spawn_local(async move {
+                let reload = || async move {
+                    if let Ok(list) = crate::server::list_pipelines().await {
+                        rows.try_set(list);
+                    }
+                };
                 let mut events = futures::stream::select_all(subscriptions);
                 let mut connected_before = false;
                 while let Some(item) = events.next().await {
@@ -173,9 +178,7 @@ pub fn follow_changes(rows: RwSignal<Vec<PipelineSummary>>, live: RwSignal<bool>
                     if name == "ready" {
                         // Reconnected: whatever happened while away is read again.
                         if std::mem::replace(&mut connected_before, true) {
-                            if let Ok(list) = crate::server::list_pipelines().await {
-                                rows.try_set(list);
-                            }
+                            reload().await;
                         }
                         live.try_set(true);
                         continue;
@@ -187,9 +190,7 @@ pub fn follow_changes(rows: RwSignal<Vec<PipelineSummary>>, live: RwSignal<bool>
                             .and_then(|data| serde_json::from_str::<RunSummary>(&data).ok())
                             .is_some_and(|run| rows.try_update(|rows| crate::model::apply_run_change(rows, run)).unwrap_or(true));
                     if !applied {
-                        if let Ok(list) = crate::server::list_pipelines().await {
-                            rows.try_set(list);
-                        }
+                        reload().await;
                     }
                 }
             });

@@ -78,6 +78,12 @@ status_enum!(
     LogStream ("log stream") { Stdout = "stdout", Stderr = "stderr", System = "system" }
 );
 
+/// An optional filter value as forms and query strings give it: empty means none, anything
+/// else must parse (the error names what was expected).
+pub fn parse_filter<T: FromStr<Err = String>>(text: Option<&str>) -> Result<Option<T>, String> {
+    text.filter(|t| !t.is_empty()).map(str::parse).transpose()
+}
+
 status_enum!(
     /// How a run started.
     Trigger ("trigger") { Ui = "ui", Api = "api", Rerun = "rerun" }
@@ -489,6 +495,11 @@ pub fn day_start_ms(day: &str) -> Option<i64> {
 
 /// Run params as typed in the run form: one `NAME=value` per line; blank lines and lines
 /// starting with `#` are skipped. The names are checked later with the definitions' rule.
+/// Params as forms show them, one `NAME=value` per line: what [`parse_param_lines`] reads.
+pub fn param_lines(params: &crate::definition::Params) -> String {
+    params.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
+}
+
 pub fn parse_param_lines(text: &str) -> Result<crate::definition::Params, String> {
     let mut params = crate::definition::Params::new();
     for (number, line) in text.lines().enumerate() {

@@ -478,7 +478,6 @@ fn RunView(detail: RunDetail) -> impl IntoView {
                 .collect()
         }))
     });
-    let shown_count = move || shown.with(|s| s.as_ref().map(Vec::len)).unwrap_or_else(|| lines.with(Vec::len));
     let viewer = LogViewer::new(lines, shown);
     let cancel = ServerAction::<CancelRun>::new();
     let rerun = ServerAction::<Rerun>::new();
@@ -640,7 +639,7 @@ fn RunView(detail: RunDetail) -> impl IntoView {
                 <span class="muted" id="log-count" aria-live="polite">
                     {move || {
                         let total = lines.with(Vec::len);
-                        let shown = shown_count();
+                        let shown = viewer.count();
                         if shown == total { format!("{total} lines") } else { format!("{shown} of {total} lines") }
                     }}
                 </span>

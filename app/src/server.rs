@@ -98,14 +98,9 @@ pub async fn list_runs(
     trigger: Option<String>,
     before: Option<i64>,
 ) -> Result<RunPage, ServerFnError> {
-    let status = match status.as_deref() {
-        None | Some("") => None,
-        Some(text) => Some(text.parse().map_err(ServerFnError::new)?),
-    };
-    let trigger = match trigger.as_deref() {
-        None | Some("") => None,
-        Some(text) => Some(text.parse().map_err(ServerFnError::new)?),
-    };
+    use crate::model::parse_filter;
+    let status = parse_filter(status.as_deref()).map_err(ServerFnError::new)?;
+    let trigger = parse_filter(trigger.as_deref()).map_err(ServerFnError::new)?;
     let query = crate::model::RunsQuery { pipeline, status, tag, since, until, trigger, before, limit: PAGE_SIZE };
     backend()?.list_runs(&query).await.map_err(fail)
 }

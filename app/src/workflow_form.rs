@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::definition::Problem;
+use crate::model::param_lines;
 use crate::workflow::{Container, ContainerPort, DeploySpec, GitSource, ImageTarget, PvcVolume, Resources, ServicePort, ServiceSpec, Workflow};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -101,9 +102,6 @@ fn lines(items: &[String]) -> String {
     items.iter().map(|i| format!("{i}\n")).collect()
 }
 
-fn entries(params: &crate::definition::Params) -> String {
-    params.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
-}
 
 fn optional(text: &str) -> Option<String> {
     let text = text.trim();
@@ -153,8 +151,8 @@ impl WorkflowForm {
                         command: lines(&c.command),
                         args: lines(&c.args),
                         ports,
-                        env: entries(&c.env),
-                        mounts: entries(&c.mounts),
+                        env: param_lines(&c.env),
+                        mounts: param_lines(&c.mounts),
                         cpu_request: c.resources.cpu_request.clone().unwrap_or_default(),
                         memory_request: c.resources.memory_request.clone().unwrap_or_default(),
                         cpu_limit: c.resources.cpu_limit.clone().unwrap_or_default(),
