@@ -11,9 +11,7 @@ const app = serve();
 const LINES = Number(process.env.CONVEYOR_BIG_LOG_LINES ?? 100000);
 
 test(`a ${LINES}-line log: only the lines in view are in the page`, async () => {
-  await app.api('/api/v1/pipelines', {
-    method: 'POST',
-    body: `
+  await app.createPipeline(`
 name: big
 stages:
   - name: s
@@ -22,8 +20,7 @@ stages:
         script: |
           seq 1 ${LINES - 1} | sed 's/^/row-/'
           echo needle-at-the-end
-`,
-  });
+`);
   const run = await app.runToEnd('big', 'v1');
   const page = await app.browser.newPage({ viewport: { width: 1280, height: 900 } });
   const errors = [];

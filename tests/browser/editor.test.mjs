@@ -88,7 +88,7 @@ stages:
 `;
 
 test('edit the YAML and see the graph follow', async () => {
-  await app.api('/api/v1/pipelines', { method: 'POST', body: COMMENTED.replace('name: commented', 'name: typed') });
+  await app.createPipeline(COMMENTED.replace('name: commented', 'name: typed'));
   const { page, errors } = await open('/pipelines/typed');
   assert.deepEqual(await stageNames(page), ['build', 'test']);
   const yaml = await page.inputValue('#source');
@@ -105,7 +105,7 @@ test('edit the YAML and see the graph follow', async () => {
 });
 
 test('comments and key order survive a graph edit elsewhere', async () => {
-  await app.api('/api/v1/pipelines', { method: 'POST', body: COMMENTED });
+  await app.createPipeline(COMMENTED);
   const { page, errors } = await open('/pipelines/commented');
   await page.locator('svg.stage-graph g.node[data-step="unit"]').click();
   await page.fill('#step-timeout', '5m');
@@ -127,7 +127,7 @@ test('comments and key order survive a graph edit elsewhere', async () => {
 });
 
 test('a validation error shows at its node and its YAML line', async () => {
-  await app.api('/api/v1/pipelines', { method: 'POST', body: COMMENTED.replace('name: commented', 'name: checked') });
+  await app.createPipeline(COMMENTED.replace('name: commented', 'name: checked'));
   const { page, errors } = await open('/pipelines/checked');
   const yaml = await page.inputValue('#source');
   await page.fill('#source', yaml.replace('        script: make test\n', '        needs: [compil]\n        script: make test\n'));

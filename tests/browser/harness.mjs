@@ -42,11 +42,21 @@ export async function start() {
     return body;
   }
 
-  /** Starts a run through the API and waits for its end on the event stream. */
-  async function runToEnd(pipeline, tag, params = {}) {
-    const run = await api(`/api/v1/pipelines/${pipeline}/runs`, {
+  /** Saves a pipeline (YAML or JSON text) through the API. */
+  async function createPipeline(source) {
+    return api('/api/v1/pipelines', { method: 'POST', body: source });
+  }
+
+  /** Starts a run through the API. */
+  async function startRun(pipeline, tag, params = {}) {
+    return api(`/api/v1/pipelines/${pipeline}/runs`, {
       method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ tag, params }),
     });
+  }
+
+  /** Starts a run through the API and waits for its end on the event stream. */
+  async function runToEnd(pipeline, tag, params = {}) {
+    const run = await startRun(pipeline, tag, params);
     const events = await (await fetch(`${base}/api/v1/runs/${run.id}/events`)).text();
     if (!events.includes('event: end')) throw new Error(`run ${run.id} did not end: ${events}`);
     return run;
@@ -58,11 +68,12 @@ export async function start() {
     rmSync(dataDir, { recursive: true, force: true });
   }
 
-  return { base, browser, api, runToEnd, stop };
+  return { base, browser, api, createPipeline, startRun, runToEnd, stop };
 }
 
 /** For a test file: a server and browser started before its tests and stopped after them.
- *  The returned object gets `base`, `browser`, `api` and `runToEnd` once started. */
+ *  The returned object gets `base`, `browser`, `api`, `createPipeline`, `startRun` and
+ *  `runToEnd` once started. */
 export function serve() {
   const app = {};
   before(async () => {

@@ -43,9 +43,7 @@ async function proxy(target) {
 test('the run page reconnects after a network drop without losing or repeating lines', async () => {
   const gateDir = mkdtempSync(join(tmpdir(), 'conveyor-gate-'));
   const gate = join(gateDir, 'open');
-  await app.api('/api/v1/pipelines', {
-    method: 'POST',
-    body: `
+  await app.createPipeline(`
 name: dropped
 stages:
   - name: talk
@@ -55,11 +53,8 @@ stages:
           i=1; while [ $i -le 200 ]; do echo "line-$i"; i=$((i+1)); done
           while [ ! -f "$GATE" ]; do sleep 0.02; done
           i=201; while [ $i -le 400 ]; do echo "line-$i"; i=$((i+1)); done
-`,
-  });
-  const run = await app.api('/api/v1/pipelines/dropped/runs', {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ tag: 'v1', params: { GATE: gate } }),
-  });
+`);
+  const run = await app.startRun('dropped', 'v1', { GATE: gate });
   const via = await proxy(app.base);
   const page = await app.browser.newPage();
   const errors = [];

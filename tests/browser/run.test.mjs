@@ -27,7 +27,7 @@ stages:
 `;
 
 test('type a tag, click Run, watch live logs until Succeeded', async () => {
-  await app.api('/api/v1/pipelines', { method: 'POST', body: DEMO });
+  await app.createPipeline(DEMO);
   const page = await app.browser.newPage();
   const errors = [];
   page.on('pageerror', (err) => errors.push(err.message));

@@ -20,9 +20,7 @@ async function hydrated(page, path) {
 const background = (page) => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
 
 test('approve a waiting step from the run page', async () => {
-  await app.api('/api/v1/pipelines', {
-    method: 'POST',
-    body: `
+  await app.createPipeline(`
 name: gated
 stages:
   - name: build
@@ -31,11 +29,8 @@ stages:
   - name: release
     steps:
       - {name: release, approval: true, script: 'echo released'}
-`,
-  });
-  const run = await app.api('/api/v1/pipelines/gated/runs', {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ tag: 'v1' }),
-  });
+`);
+  const run = await app.startRun('gated', 'v1');
   const page = await app.browser.newPage();
   const errors = await hydrated(page, `/runs/${run.id}`);
   const waiting = page.locator('#steps tr[data-step="release"][data-status="waiting_approval"]');
@@ -49,9 +44,7 @@ stages:
 });
 
 test('cancel a running run from the run page', async () => {
-  await app.api('/api/v1/pipelines', {
-    method: 'POST',
-    body: `
+  await app.createPipeline(`
 name: slow
 stages:
   - name: wait
@@ -60,11 +53,8 @@ stages:
   - name: after
     steps:
       - {name: later, script: 'echo later'}
-`,
-  });
-  const run = await app.api('/api/v1/pipelines/slow/runs', {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ tag: 'v1' }),
-  });
+`);
+  const run = await app.startRun('slow', 'v1');
   const page = await app.browser.newPage();
   const errors = await hydrated(page, `/runs/${run.id}`);
   await page.locator('#log .line', { hasText: 'started' }).waitFor();
@@ -88,10 +78,7 @@ stages:
 });
 
 test('history pages through runs and filters them by status', async () => {
-  await app.api('/api/v1/pipelines', {
-    method: 'POST',
-    body: "name: many\nwith: {CODE: '0'}\nstages: [{name: s, steps: [{name: check, script: 'exit $CODE'}]}]\n",
-  });
+  await app.createPipeline("name: many\nwith: {CODE: '0'}\nstages: [{name: s, steps: [{name: check, script: 'exit $CODE'}]}]\n");
   // 30 runs, every third one failing: 10 failed, 20 succeeded.
   for (let i = 1; i <= 30; i++) {
     await app.runToEnd('many', `v${i}`, { CODE: i % 3 === 0 ? '1' : '0' });
@@ -154,7 +141,7 @@ test('history pages through runs and filters them by status', async () => {
 });
 
 test('the dashboard updates live as runs start and end', async () => {
-  await app.api('/api/v1/pipelines', { method: 'POST', body: "name: live-one\nstages: [{name: s, steps: [{name: a, script: 'echo hi'}]}]\n" });
+  await app.createPipeline("name: live-one\nstages: [{name: s, steps: [{name: a, script: 'echo hi'}]}]\n");
   const page = await app.browser.newPage();
   const errors = await hydrated(page, '/');
   await page.locator('#pipelines[data-live="true"]').waitFor();
@@ -166,7 +153,7 @@ test('the dashboard updates live as runs start and end', async () => {
   assert.equal(await row.locator('svg.spark rect').count(), 1);
   assert.equal(await row.locator('td.rate').innerText(), '100%');
   // A pipeline made after the page loaded shows up with its first run.
-  await app.api('/api/v1/pipelines', { method: 'POST', body: "name: late-one\nstages: [{name: s, steps: [{name: a, script: 'exit 3'}]}]\n" });
+  await app.createPipeline("name: late-one\nstages: [{name: s, steps: [{name: a, script: 'exit 3'}]}]\n");
   await app.runToEnd('late-one', 'v1');
   await page.locator('#pipelines tr[data-pipeline="late-one"] .badge.failed').waitFor();
   await page.screenshot({ path: join(shots, 'dashboard-live.png'), fullPage: true });
@@ -176,17 +163,14 @@ test('the dashboard updates live as runs start and end', async () => {
 test('re-run only the failed steps from the run page', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'conveyor-retry-'));
   const flag = join(dir, 'fixed');
-  await app.api('/api/v1/pipelines', {
-    method: 'POST',
-    body: `name: retry-me
+  await app.createPipeline(`name: retry-me
 with: {FLAG: '${flag}'}
 stages:
   - name: s
     steps:
       - {name: first, script: 'echo first ran'}
       - {name: second, script: 'test -f "$FLAG"'}
-`,
-  });
+`);
   const run = await app.runToEnd('retry-me', 'v1');
   const page = await app.browser.newPage();
   const errors = await hydrated(page, `/runs/${run.id}`);
@@ -231,10 +215,7 @@ test('the colour theme follows the system, switches with the toggle, and is reme
 });
 
 test('? lists the shortcuts, r jumps to the tag, / to the filter, and tags are remembered', async () => {
-  await app.api('/api/v1/pipelines', {
-    method: 'POST',
-    body: "name: keys\ndescription: keyboard\nstages: [{name: s, steps: [{name: a, script: 'echo hi'}]}]\n",
-  });
+  await app.createPipeline("name: keys\ndescription: keyboard\nstages: [{name: s, steps: [{name: a, script: 'echo hi'}]}]\n");
   const page = await app.browser.newPage();
   const errors = await hydrated(page, '/pipelines/keys');
   await page.keyboard.press('?');
@@ -269,9 +250,7 @@ test('? lists the shortcuts, r jumps to the tag, / to the filter, and tags are r
 });
 
 test('the log viewer shows ANSI colours, numbers lines with permalinks, and searches', async () => {
-  await app.api('/api/v1/pipelines', {
-    method: 'POST',
-    body: `
+  await app.createPipeline(`
 name: paint
 stages:
   - name: s
@@ -281,8 +260,7 @@ stages:
           printf '\\033[1;31mERROR\\033[0m plain\\n'
           for i in $(seq 2 301); do echo "line $i"; done
           echo needle-here
-`,
-  });
+`);
   const run = await app.runToEnd('paint', 'v1');
   const page = await app.browser.newPage();
   const errors = await hydrated(page, `/runs/${run.id}#step-paint-L150`);
@@ -318,7 +296,7 @@ test('the versions page shows the diff between any two saved versions', async ()
   const v1 = "name: evolving\nstages:\n  - name: s\n    steps:\n      - {name: a, script: 'echo one'}\n";
   const v2 = "name: evolving\n# now with a second step\nstages:\n  - name: s\n    steps:\n      - {name: a, script: 'echo one'}\n      - {name: b, script: 'echo two'}\n";
   const v3 = v2.replace("echo one", "echo uno");
-  await app.api('/api/v1/pipelines', { method: 'POST', body: v1 });
+  await app.createPipeline(v1);
   await app.api('/api/v1/pipelines/evolving', { method: 'PUT', body: v2 });
   await app.api('/api/v1/pipelines/evolving', { method: 'PUT', body: v3 });
   const page = await app.browser.newPage();
@@ -347,10 +325,7 @@ test('the versions page shows the diff between any two saved versions', async ()
 });
 
 test('the run form takes extra params and says which engine runs the pipeline', async () => {
-  await app.api('/api/v1/pipelines', {
-    method: 'POST',
-    body: "name: params\nwith: {ENV: dev}\nstages: [{name: s, steps: [{name: show, script: 'echo \"env=$ENV\"'}]}]\n",
-  });
+  await app.createPipeline("name: params\nwith: {ENV: dev}\nstages: [{name: s, steps: [{name: show, script: 'echo \"env=$ENV\"'}]}]\n");
   const page = await app.browser.newPage();
   const errors = await hydrated(page, '/pipelines/params');
   assert.equal(await page.locator('#pipeline-engine').innerText(), 'engine local');
