@@ -264,6 +264,9 @@ mod scalar_map {
                 fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
                     Ok(Scalar(v.to_string()))
                 }
+                // Documents reach the browser with every value already a string, and float
+                // formatting would add its own code to the WASM: only the server reads floats.
+                #[cfg(not(feature = "hydrate"))]
                 fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
                     Ok(Scalar(v.to_string()))
                 }

@@ -32,12 +32,33 @@ stages:
         script: echo lint ok
 ";
 
-/// The pipeline page's data: the saved pipeline (none on the new-pipeline page) and the
-/// editor's view of its source.
+/// The pipeline page's data: the saved pipeline's heading (none on the new-pipeline page)
+/// and the editor's view of its source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EditorPage {
-    pub detail: Option<crate::model::PipelineDetail>,
+    pub head: Option<PipelineHead>,
     pub state: EditorState,
+}
+
+/// What the pipeline page shows around its editor. Only what the page uses crosses to the
+/// browser: every type decoded there costs WASM.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PipelineHead {
+    pub name: String,
+    pub version: i64,
+    /// The engine its runs go to.
+    pub engine: String,
+    pub latest_run: Option<crate::model::RunSummary>,
+    /// A workflow's stage graph: a workflow's pipeline is edited through its deployment
+    /// settings, so its page shows the graph instead of the editor.
+    pub workflow_graph: Option<GraphInput>,
+}
+
+impl PipelineHead {
+    pub fn of(detail: crate::model::PipelineDetail) -> Self {
+        let workflow_graph = detail.workflow.then(|| GraphInput::from_plan(&detail.plan));
+        Self { name: detail.name, version: detail.version, engine: detail.engine, latest_run: detail.latest_run, workflow_graph }
+    }
 }
 
 /// The editor's view of a document: its text, its problems and its graph.

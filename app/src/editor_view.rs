@@ -13,7 +13,7 @@ use crate::definition::Pipeline;
 use crate::editor::{webhook_lines, EditorState, GraphEdit, StepField};
 use crate::model::param_lines;
 use crate::graph::{GraphInput, Pick, StageGraph};
-use crate::pages::{action_error, error_text};
+use crate::pages::{action_error, error_text, post_form, Fields};
 use crate::server::{edit_graph, inspect_source, CreatePipeline, UpdatePipeline};
 
 /// Where the editor's text goes when saved.
@@ -195,23 +195,29 @@ pub fn DefinitionEditor(initial: EditorState, saver: Saver) -> impl IntoView {
     };
     // The text area is what the form posts, so saving works before hydration too.
     let save_form = match saver {
-        Saver::Update(name, action) => view! {
-            <ActionForm action=action attr:id="save-form">
-                <input type="hidden" name="name" value=name.get_value()/>
-                {yaml_area()}
-                <button type="submit" id="save">"Save new version"</button>
-            </ActionForm>
-            {action_error(action)}
+        Saver::Update(name, action) => {
+            let input = |f: &Fields| UpdatePipeline { name: f.get("name"), source: f.get("source") };
+            view! {
+                {post_form(action, Some("save-form"), input, view! {
+                    <input type="hidden" name="name" value=name.get_value()/>
+                    {yaml_area()}
+                    <button type="submit" id="save">"Save new version"</button>
+                })}
+                {action_error(action)}
+            }
+            .into_any()
         }
-        .into_any(),
-        Saver::Create(action) => view! {
-            <ActionForm action=action attr:id="save-form">
-                {yaml_area()}
-                <button type="submit" class="primary" id="save">"Create pipeline"</button>
-            </ActionForm>
-            {action_error(action)}
+        Saver::Create(action) => {
+            let input = |f: &Fields| CreatePipeline { source: f.get("source") };
+            view! {
+                {post_form(action, Some("save-form"), input, view! {
+                    {yaml_area()}
+                    <button type="submit" class="primary" id="save">"Create pipeline"</button>
+                })}
+                {action_error(action)}
+            }
+            .into_any()
         }
-        .into_any(),
     };
 
     view! {

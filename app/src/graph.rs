@@ -135,13 +135,13 @@ pub enum Pick {
     Step(usize),
 }
 
-const COLUMN_WIDTH: f64 = 230.0;
-const NODE_WIDTH: f64 = 180.0;
-const NODE_HEIGHT: f64 = 26.0;
-const ROW: f64 = 34.0;
-const STAGE_HEAD: f64 = 30.0;
-const STAGE_GAP: f64 = 18.0;
-const MARGIN: f64 = 14.0;
+const COLUMN_WIDTH: i32 = 230;
+const NODE_WIDTH: i32 = 180;
+const NODE_HEIGHT: i32 = 26;
+const ROW: i32 = 34;
+const STAGE_HEAD: i32 = 30;
+const STAGE_GAP: i32 = 18;
+const MARGIN: i32 = 14;
 
 #[component]
 pub fn StageGraph(
@@ -164,20 +164,20 @@ pub fn StageGraph(
     let mut column_bottom = vec![MARGIN; columns];
     let mut boxes = Vec::with_capacity(input.stages.len());
     for (si, stage) in input.stages.iter().enumerate() {
-        let x = MARGIN + levels[si] as f64 * COLUMN_WIDTH;
+        let x = MARGIN + levels[si] as i32 * COLUMN_WIDTH;
         let y = column_bottom[levels[si]];
-        let height = STAGE_HEAD + stage.steps.len() as f64 * ROW;
+        let height = STAGE_HEAD + stage.steps.len() as i32 * ROW;
         column_bottom[levels[si]] = y + height + STAGE_GAP;
         boxes.push((x, y, height));
     }
-    let node_position = |step: usize| -> (f64, f64) {
+    let node_position = |step: usize| -> (i32, i32) {
         let stage = input.steps[step].stage;
         let row = input.stages[stage].steps.iter().position(|&s| s == step).unwrap_or(0);
         let (x, y, _) = boxes[stage];
-        (x + 10.0, y + STAGE_HEAD + row as f64 * ROW)
+        (x + 10, y + STAGE_HEAD + row as i32 * ROW)
     };
-    let width = MARGIN * 2.0 + columns as f64 * COLUMN_WIDTH;
-    let height = column_bottom.iter().copied().fold(MARGIN, f64::max) + MARGIN;
+    let width = MARGIN * 2 + columns as i32 * COLUMN_WIDTH;
+    let height = column_bottom.iter().copied().fold(MARGIN, i32::max) + MARGIN;
 
     let mut stage_edges: Vec<(usize, usize)> = Vec::new();
     let mut step_edges: Vec<(usize, usize)> = Vec::new();
@@ -196,9 +196,9 @@ pub fn StageGraph(
         .map(|(from, to)| {
             let (fx, fy, fh) = boxes[from];
             let (tx, ty, th) = boxes[to];
-            let (x1, y1) = (fx + NODE_WIDTH + 20.0, fy + fh / 2.0);
-            let (x2, y2) = (tx, ty + th / 2.0);
-            let mid = (x1 + x2) / 2.0;
+            let (x1, y1) = (fx + NODE_WIDTH + 20, fy + fh / 2);
+            let (x2, y2) = (tx, ty + th / 2);
+            let mid = (x1 + x2) / 2;
             let d = format!("M{x1},{y1} C{mid},{y1} {mid},{y2} {x2},{y2}");
             view! { <path class="edge stage-edge" d=d marker-end="url(#arrow)"/> }
         })
@@ -208,8 +208,8 @@ pub fn StageGraph(
         .map(|(from, to)| {
             let (fx, fy) = node_position(from);
             let (_, ty) = node_position(to);
-            let (y1, y2) = (fy + NODE_HEIGHT / 2.0, ty + NODE_HEIGHT / 2.0);
-            let bend = fx - 8.0;
+            let (y1, y2) = (fy + NODE_HEIGHT / 2, ty + NODE_HEIGHT / 2);
+            let bend = fx - 8;
             let d = format!("M{fx},{y1} C{bend},{y1} {bend},{y2} {fx},{y2}");
             view! { <path class="edge step-edge" d=d/> }
         })
@@ -241,8 +241,8 @@ pub fn StageGraph(
                     on:keydown=move |ev| if keyed(&ev) { ev.prevent_default(); pick(Pick::Stage(si), ev.shift_key()) }
                 >
                     <title>{label}</title>
-                    <rect x=x y=y width=NODE_WIDTH + 20.0 height=h - 4.0 rx="8"/>
-                    <text x=x + 10.0 y=y + 19.0 class="stage-name">{stage.name.clone()}</text>
+                    <rect x=x y=y width=NODE_WIDTH + 20 height=h - 4 rx="8"/>
+                    <text x=x + 10 y=y + 19 class="stage-name">{stage.name.clone()}</text>
                 </g>
             }
         })
@@ -279,9 +279,9 @@ pub fn StageGraph(
                 >
                     <title>{title}</title>
                     <rect x=x y=y width=NODE_WIDTH height=NODE_HEIGHT rx="5"/>
-                    <text x=x + 10.0 y=y + 17.0>{step.name.clone()}</text>
+                    <text x=x + 10 y=y + 17>{step.name.clone()}</text>
                     {step.duration_ms.map(|ms| view! {
-                        <text class="duration" x=x + NODE_WIDTH - 8.0 y=y + 17.0 text-anchor="end">{crate::pages::format_duration(ms)}</text>
+                        <text class="duration" x=x + NODE_WIDTH - 8 y=y + 17 text-anchor="end">{crate::pages::format_duration(ms)}</text>
                     })}
                 </g>
             }

@@ -3,6 +3,7 @@
 #![recursion_limit = "256"]
 
 pub mod ansi;
+pub mod codec;
 pub mod definition;
 pub mod import;
 pub mod model;

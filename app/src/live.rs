@@ -67,6 +67,58 @@ fn apply(
     }
 }
 
+/// Reads one SSE message of a run's stream. The event name says which kind it is, so each
+/// kind is read as a plain struct: `RunEvent` itself is a flattened, tagged enum, and serde
+/// buffers those through machinery that costs WASM.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+pub fn decode_event(name: &str, data: &str) -> Option<RunEvent> {
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    struct LogData {
+        seq: i64,
+        ts: i64,
+        step: String,
+        stream: LogStream,
+        text: String,
+        #[serde(default)]
+        partial: bool,
+    }
+    #[derive(Deserialize)]
+    struct StepData {
+        seq: i64,
+        ts: i64,
+        step: String,
+        status: StepStatus,
+        exit_code: Option<i32>,
+        message: Option<String>,
+    }
+    #[derive(Deserialize)]
+    struct RunData {
+        seq: i64,
+        ts: i64,
+        status: crate::model::RunStatus,
+        message: Option<String>,
+    }
+
+    let (seq, ts, body) = match name {
+        "log" => {
+            let d: LogData = serde_json::from_str(data).ok()?;
+            (d.seq, d.ts, EventBody::Log { step: d.step, stream: d.stream, text: d.text, partial: d.partial })
+        }
+        "step" => {
+            let d: StepData = serde_json::from_str(data).ok()?;
+            (d.seq, d.ts, EventBody::Step { step: d.step, status: d.status, exit_code: d.exit_code, message: d.message })
+        }
+        "run" | "end" => {
+            let d: RunData = serde_json::from_str(data).ok()?;
+            (d.seq, d.ts, EventBody::Run { status: d.status, message: d.message })
+        }
+        _ => return None,
+    };
+    Some(RunEvent { seq, ts, body })
+}
+
 /// Starts following a run (in the browser only; on the server this does nothing).
 pub fn follow_run(run_id: i64, run: RwSignal<RunSummary>, steps: RwSignal<Vec<StepState>>, lines: RwSignal<Vec<LogLine>>) {
     #[cfg(feature = "hydrate")]
@@ -119,7 +171,7 @@ pub fn follow_run(run_id: i64, run: RwSignal<RunSummary>, steps: RwSignal<Vec<St
                 while let Some(item) = events.next().await {
                     let Ok((name, message)) = item else { continue };
                     let Some(data) = message.data().as_string() else { continue };
-                    let Ok(event) = serde_json::from_str::<RunEvent>(&data) else { continue };
+                    let Some(event) = decode_event(&name, &data) else { continue };
                     if event.seq <= last_seq {
                         continue;
                     }
@@ -198,4 +250,30 @@ pub fn follow_changes(rows: RwSignal<Vec<PipelineSummary>>, live: RwSignal<bool>
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = (rows, live);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode_event;
+    use crate::model::{EventBody, LogStream, RunEvent, RunStatus, StepStatus};
+
+    /// Every kind of event reads back as the server wrote it, under its SSE name.
+    #[test]
+    fn events_read_back_under_their_sse_names() {
+        let events = [
+            EventBody::Log { step: "build".into(), stream: LogStream::Stderr, text: "\u{1b}[31mred".into(), partial: true },
+            EventBody::Log { step: "build".into(), stream: LogStream::Stdout, text: String::new(), partial: false },
+            EventBody::Step { step: "build".into(), status: StepStatus::Failed, exit_code: Some(2), message: Some("exit 2".into()) },
+            EventBody::Step { step: "test".into(), status: StepStatus::Running, exit_code: None, message: None },
+            EventBody::Run { status: RunStatus::Running, message: None },
+            EventBody::Run { status: RunStatus::Failed, message: Some("step build failed".into()) },
+        ];
+        for (seq, body) in events.into_iter().enumerate() {
+            let event = RunEvent { seq: seq as i64 + 1, ts: 1_700_000_000_000 + seq as i64, body };
+            let data = serde_json::to_string(&event).unwrap();
+            assert_eq!(decode_event(event.sse_name(), &data), Some(event.clone()), "{data}");
+        }
+        assert_eq!(decode_event("log", r#"{"seq":1,"ts":2,"type":"run","status":"running"}"#), None);
+        assert_eq!(decode_event("other", "{}"), None);
+    }
 }

@@ -251,6 +251,23 @@ pub struct RunDetail {
     pub webhooks: Vec<WebhookDelivery>,
 }
 
+/// A run as its page reads it: [`RunDetail`] without `flatten`. serde's `flatten` buffers
+/// every field before sorting them out, and that machinery costs WASM; the API keeps its
+/// flat shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunPageData {
+    pub run: RunSummary,
+    pub params: Params,
+    pub steps: Vec<StepState>,
+    pub webhooks: Vec<WebhookDelivery>,
+}
+
+impl From<RunDetail> for RunPageData {
+    fn from(detail: RunDetail) -> Self {
+        Self { run: detail.run, params: detail.params, steps: detail.steps, webhooks: detail.webhooks }
+    }
+}
+
 /// One webhook call and how it ended. Only the scheme and host of the URL are kept: its
 /// path and query often carry a token.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -451,7 +468,23 @@ pub struct WorkflowSummary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkflowPage {
     pub form: crate::workflow_form::WorkflowForm,
-    pub detail: Option<WorkflowDetail>,
+    pub status: Option<WorkflowStatus>,
+}
+
+/// A saved workflow's status as its page shows it: the latest run and its sub-tasks. Only
+/// what the page uses crosses to the browser: every type decoded there costs WASM.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowStatus {
+    pub name: String,
+    pub latest_run: Option<RunSummary>,
+    pub steps: Vec<StepState>,
+    pub engine: String,
+}
+
+impl WorkflowStatus {
+    pub fn of(detail: WorkflowDetail) -> Self {
+        Self { name: detail.name, latest_run: detail.latest_run, steps: detail.steps, engine: detail.engine }
+    }
 }
 
 /// Two saved versions of a pipeline and the line diff between them.

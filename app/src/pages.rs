@@ -5,15 +5,15 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::hooks::{use_params_map, use_query_map};
-use leptos_router::{path, SsrMode};
+use leptos_router::{lazy_route, path, Lazy, LazyRoute, SsrMode};
 
-use crate::editor::{EditorPage, EditorState};
+use crate::editor::{EditorPage, EditorState, PipelineHead};
 use crate::editor_view::{DefinitionEditor, Saver};
 use crate::workflow_view::WorkflowPage;
 use crate::graph::{GraphInput, Pick, StageGraph};
 use crate::live::{follow_changes, follow_run, LogLine};
 use crate::model::{
-    is_valid_tag, success_rate, PipelineDetail, PipelineSummary, RecentRun, RunDetail, RunStatus, RunSummary, StepStatus, Trigger, TAG_RULE,
+    is_valid_tag, success_rate, PipelineSummary, RecentRun, RunPageData, RunStatus, RunSummary, StepStatus, Trigger, TAG_RULE,
     WebhookDelivery,
 };
 use crate::server::{
@@ -82,7 +82,9 @@ fn ShortcutsOverlay() -> impl IntoView {
 fn Time(ms: i64) -> impl IntoView {
     let exact = format_time(ms);
     let title = exact.clone();
-    let iso = chrono::DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339()).unwrap_or_default();
+    let iso = utc_fields(ms)
+        .map(|(y, mo, d, h, mi, s)| format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z"))
+        .unwrap_or_default();
     view! { <time datetime=iso data-ms=ms.to_string() title=title>{exact}</time> }
 }
 
@@ -110,18 +112,113 @@ pub fn App() -> impl IntoView {
             <ShortcutsOverlay/>
             <main>
                 <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
-                    <Route path=path!("/") ssr=SsrMode::InOrder view=PipelinesPage/>
-                    <Route path=path!("/new") ssr=SsrMode::InOrder view=NewPipelinePage/>
-                    <Route path=path!("/new/workflow") ssr=SsrMode::InOrder view=WorkflowPage/>
-                    <Route path=path!("/workflows/:name") ssr=SsrMode::InOrder view=WorkflowPage/>
-                    <Route path=path!("/pipelines/:name") ssr=SsrMode::InOrder view=PipelinePage/>
-                    <Route path=path!("/pipelines/:name/history") ssr=SsrMode::InOrder view=HistoryPage/>
-                    <Route path=path!("/pipelines/:name/versions") ssr=SsrMode::InOrder view=VersionsPage/>
-                    <Route path=path!("/history") ssr=SsrMode::InOrder view=HistoryPage/>
-                    <Route path=path!("/runs/:id") ssr=SsrMode::InOrder view=RunPage/>
+                    <Route path=path!("/") ssr=SsrMode::InOrder view={Lazy::<PipelinesRoute>::new()}/>
+                    <Route path=path!("/new") ssr=SsrMode::InOrder view={Lazy::<NewPipelineRoute>::new()}/>
+                    <Route path=path!("/new/workflow") ssr=SsrMode::InOrder view={Lazy::<WorkflowRoute>::new()}/>
+                    <Route path=path!("/workflows/:name") ssr=SsrMode::InOrder view={Lazy::<WorkflowRoute>::new()}/>
+                    <Route path=path!("/pipelines/:name") ssr=SsrMode::InOrder view={Lazy::<PipelineRoute>::new()}/>
+                    <Route path=path!("/pipelines/:name/history") ssr=SsrMode::InOrder view={Lazy::<HistoryRoute>::new()}/>
+                    <Route path=path!("/pipelines/:name/versions") ssr=SsrMode::InOrder view={Lazy::<VersionsRoute>::new()}/>
+                    <Route path=path!("/history") ssr=SsrMode::InOrder view={Lazy::<HistoryRoute>::new()}/>
+                    <Route path=path!("/runs/:id") ssr=SsrMode::InOrder view={Lazy::<RunRoute>::new()}/>
                 </Routes>
             </main>
         </Router>
+    }
+}
+
+// Every page is a lazy route: its code is a WASM chunk of its own, fetched with the page
+// (the server names the chunks a page needs in its HTML) or on first navigation to it, so
+// no page ships the code of the others. Each route's data loads inside its view.
+
+struct PipelinesRoute;
+
+#[lazy_route]
+impl LazyRoute for PipelinesRoute {
+    fn data() -> Self {
+        PipelinesRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <PipelinesPage/> }.into_any()
+    }
+}
+
+struct NewPipelineRoute;
+
+#[lazy_route]
+impl LazyRoute for NewPipelineRoute {
+    fn data() -> Self {
+        NewPipelineRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <NewPipelinePage/> }.into_any()
+    }
+}
+
+struct WorkflowRoute;
+
+#[lazy_route]
+impl LazyRoute for WorkflowRoute {
+    fn data() -> Self {
+        WorkflowRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <WorkflowPage/> }.into_any()
+    }
+}
+
+struct PipelineRoute;
+
+#[lazy_route]
+impl LazyRoute for PipelineRoute {
+    fn data() -> Self {
+        PipelineRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <PipelinePage/> }.into_any()
+    }
+}
+
+struct HistoryRoute;
+
+#[lazy_route]
+impl LazyRoute for HistoryRoute {
+    fn data() -> Self {
+        HistoryRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <HistoryPage/> }.into_any()
+    }
+}
+
+struct VersionsRoute;
+
+#[lazy_route]
+impl LazyRoute for VersionsRoute {
+    fn data() -> Self {
+        VersionsRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <VersionsPage/> }.into_any()
+    }
+}
+
+struct RunRoute;
+
+#[lazy_route]
+impl LazyRoute for RunRoute {
+    fn data() -> Self {
+        RunRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <RunPage/> }.into_any()
     }
 }
 
@@ -147,6 +244,72 @@ where
     }
 }
 
+/// The fields of a submitted form, read by name.
+pub(crate) struct Fields(Option<leptos::web_sys::FormData>);
+
+impl Fields {
+    fn of(ev: &leptos::ev::SubmitEvent) -> Self {
+        use leptos::wasm_bindgen::JsCast;
+        let form = ev.target().and_then(|t| t.dyn_into::<leptos::web_sys::HtmlFormElement>().ok());
+        Self(form.and_then(|form| leptos::web_sys::FormData::new_with_form(&form).ok()))
+    }
+
+    /// A field's value; empty when the form has no such field.
+    pub(crate) fn get(&self, name: &str) -> String {
+        self.0.as_ref().and_then(|data| data.get(name).as_string()).unwrap_or_default()
+    }
+}
+
+/// A form that calls a server function. Before the WASM loads it is a plain HTML POST to
+/// the function's URL; once hydrated, submitting dispatches `input` (built from the form's
+/// fields by name) to `action`, whose result the page shows. Leptos' `ActionForm` does the
+/// same through a generic query-string decoder, which puts that decoder and a parser per
+/// input type into the WASM; reading the few fields by name costs next to nothing.
+pub(crate) fn post_form<A>(
+    action: ServerAction<A>,
+    id: Option<&'static str>,
+    input: impl Fn(&Fields) -> A + 'static,
+    children: impl IntoView,
+) -> impl IntoView
+where
+    A: leptos::server_fn::ServerFn + Clone + Send + Sync + 'static,
+    A::Output: Send + Sync + 'static,
+    A::Error: Send + Sync + 'static,
+{
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        action.dispatch(input(&Fields::of(&ev)));
+    };
+    view! {
+        <form method="post" action=A::url() id=id on:submit=submit>
+            {children}
+        </form>
+    }
+}
+
+/// Approves or refuses a step waiting for approval: a form of its own per button.
+fn decision(action: ServerAction<DecideStep>, id: i64, step: String, approve: bool) -> impl IntoView {
+    let (class, label) = if approve { ("primary", "Approve") } else { ("danger", "Refuse") };
+    let input = {
+        let step = step.clone();
+        move |_: &Fields| DecideStep { id, step: step.clone(), approve }
+    };
+    post_form(action, None, input, view! {
+        <input type="hidden" name="id" value=id/>
+        <input type="hidden" name="step" value=step/>
+        <input type="hidden" name="approve" value=if approve { "true" } else { "false" }/>
+        <button type="submit" class=class>{label}</button>
+    })
+}
+
+/// The fields of the run form (tag and params) as `start_run` takes them.
+pub(crate) fn start_run_input(pipeline: String) -> impl Fn(&Fields) -> StartRun + 'static {
+    move |fields: &Fields| {
+        let params = fields.get("params");
+        StartRun { pipeline: pipeline.clone(), tag: fields.get("tag"), params: (!params.is_empty()).then_some(params) }
+    }
+}
+
 /// A run or step status as a coloured pill (its class is the status name).
 pub(crate) fn status_badge(status: impl std::fmt::Display) -> impl IntoView {
     let name = status.to_string();
@@ -154,16 +317,28 @@ pub(crate) fn status_badge(status: impl std::fmt::Display) -> impl IntoView {
 }
 
 pub fn format_time(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+    utc_fields(ms)
+        .map(|(y, mo, d, h, mi, s)| format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02} UTC"))
         .unwrap_or_default()
+}
+
+/// A Unix time in milliseconds as UTC (year, month, day, hour, minute, second). Formatted by
+/// hand: chrono's format-string parser would add its own code to the WASM.
+fn utc_fields(ms: i64) -> Option<(i32, u32, u32, u32, u32, u32)> {
+    use chrono::{Datelike, Timelike};
+    let t = chrono::DateTime::from_timestamp_millis(ms)?;
+    Some((t.year(), t.month(), t.day(), t.hour(), t.minute(), t.second()))
 }
 
 pub fn format_duration(ms: i64) -> String {
     let ms = ms.max(0);
     match ms {
         0..=999 => format!("{ms}ms"),
-        1_000..=59_999 => format!("{:.1}s", ms as f64 / 1000.0),
+        // Tenths by integer arithmetic: float formatting would add its own code to the WASM.
+        1_000..=59_999 => {
+            let tenths = (ms + 50) / 100;
+            format!("{}.{}s", tenths / 10, tenths % 10)
+        }
         _ => format!("{}m {}s", ms / 60_000, (ms % 60_000) / 1000),
     }
 }
@@ -327,8 +502,8 @@ fn PipelinePage() -> impl IntoView {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {
-                    Ok(EditorPage { detail: Some(detail), state }) => view! { <PipelineEditor detail state/> }.into_any(),
-                    Ok(EditorPage { detail: None, .. }) => view! { <p class="error">"No such pipeline."</p> }.into_any(),
+                    Ok(EditorPage { head: Some(head), state }) => view! { <PipelineEditor head state/> }.into_any(),
+                    Ok(EditorPage { head: None, .. }) => view! { <p class="error">"No such pipeline."</p> }.into_any(),
                     Err(err) => view! { <p class="error">{error_text(&err)}</p> }.into_any(),
                 }
             })}
@@ -359,8 +534,8 @@ fn NewPipelinePage() -> impl IntoView {
 }
 
 #[component]
-fn PipelineEditor(detail: PipelineDetail, state: EditorState) -> impl IntoView {
-    let name = detail.name.clone();
+fn PipelineEditor(head: PipelineHead, state: EditorState) -> impl IntoView {
+    let name = head.name.clone();
     let save = ServerAction::<UpdatePipeline>::new();
     let run = ServerAction::<StartRun>::new();
     let tag = RwSignal::new(String::new());
@@ -368,7 +543,7 @@ fn PipelineEditor(detail: PipelineDetail, state: EditorState) -> impl IntoView {
         let tag = tag.read();
         (!tag.is_empty() && !is_valid_tag(&tag)).then(|| view! { <p class="hint">{TAG_RULE}</p> })
     };
-    let version = move || save.value().get().and_then(|r| r.ok()).unwrap_or(detail.version);
+    let version = move || save.value().get().and_then(|r| r.ok()).unwrap_or(head.version);
     let title = format!("{name} · Conveyor");
     let history_href = format!("/pipelines/{name}/history");
     let run_pipeline = name.clone();
@@ -378,18 +553,18 @@ fn PipelineEditor(detail: PipelineDetail, state: EditorState) -> impl IntoView {
             <h1>{name.clone()}</h1>
             <span class="muted">"version " {version}</span>
             <span class="muted" id="pipeline-engine" title="where runs of this pipeline go (set `engine:` to choose)">
-                "engine " <code>{detail.engine.clone()}</code>
+                "engine " <code>{head.engine.clone()}</code>
             </span>
             <a href=history_href>"History"</a>
             <a href=format!("/pipelines/{name}/versions")>"Versions"</a>
-            {detail.latest_run.map(|r| view! {
+            {head.latest_run.map(|r| view! {
                 <span class="muted">"latest: "</span>
                 <a href=format!("/runs/{}", r.id)>{format!("#{}", r.number)}</a>
                 {status_badge(r.status)}
             })}
         </div>
         <section class="card run-box">
-            <ActionForm action=run attr:id="run-form">
+            {post_form(run, Some("run-form"), start_run_input(run_pipeline.clone()), view! {
                 <input type="hidden" name="pipeline" value=run_pipeline/>
                 <label for="tag">"Image tag"</label>
                 <input
@@ -410,13 +585,12 @@ fn PipelineEditor(detail: PipelineDetail, state: EditorState) -> impl IntoView {
                     <label for="params" class="muted">"One NAME=value per line; they override the pipeline's "<code>"with"</code>"."</label>
                     <textarea id="params" name="params" class="code" rows="3" spellcheck="false" placeholder="ENV=staging"></textarea>
                 </details>
-            </ActionForm>
+            })}
             {tag_hint}
             {action_error(run)}
         </section>
-        {if detail.workflow {
-            let input = GraphInput::from_plan(&detail.plan);
-            view! {
+        {match head.workflow_graph {
+            Some(input) => view! {
                 <section class="card" id="workflow-note">
                     <p>
                         "This pipeline is a workflow: its stages come from its "
@@ -425,9 +599,8 @@ fn PipelineEditor(detail: PipelineDetail, state: EditorState) -> impl IntoView {
                     <StageGraph input/>
                 </section>
             }
-            .into_any()
-        } else {
-            view! { <DefinitionEditor initial=state saver=Saver::Update(StoredValue::new(name), save)/> }.into_any()
+            .into_any(),
+            None => view! { <DefinitionEditor initial=state saver=Saver::Update(StoredValue::new(name), save)/> }.into_any(),
         }}
     }
 }
@@ -452,7 +625,7 @@ fn RunPage() -> impl IntoView {
 }
 
 #[component]
-fn RunView(detail: RunDetail) -> impl IntoView {
+fn RunView(detail: RunPageData) -> impl IntoView {
     let run_id = detail.run.id;
     let run = RwSignal::new(detail.run.clone());
     let steps = RwSignal::new(detail.steps.clone());
@@ -509,12 +682,12 @@ fn RunView(detail: RunDetail) -> impl IntoView {
                 fallback=move || {
                     let failed = run.read().status != RunStatus::Succeeded;
                     view! {
-                        <ActionForm action=rerun>
+                        {post_form(rerun, None, move |_| Rerun { id: run_id }, view! {
                             <input type="hidden" name="id" value=run_id/>
                             <button type="submit" id="rerun" title="Run the same tag and params again">"Re-run"</button>
-                        </ActionForm>
+                        })}
                         {failed.then(|| view! {
-                            <ActionForm action=retry>
+                            {post_form(retry, None, move |_| RetryFailed { id: run_id }, view! {
                                 <input type="hidden" name="id" value=run_id/>
                                 <button
                                     type="submit"
@@ -523,15 +696,15 @@ fn RunView(detail: RunDetail) -> impl IntoView {
                                 >
                                     "Re-run failed steps"
                                 </button>
-                            </ActionForm>
+                            })}
                         })}
                     }
                 }
             >
-                <ActionForm action=cancel>
+                {post_form(cancel, None, move |_| CancelRun { id: run_id }, view! {
                     <input type="hidden" name="id" value=run_id/>
                     <button type="submit" class="danger">"Cancel"</button>
-                </ActionForm>
+                })}
             </Show>
             <a href=format!("/api/v1/runs/{run_id}/log") download>"Raw log"</a>
         </div>
@@ -574,18 +747,8 @@ fn RunView(detail: RunDetail) -> impl IntoView {
                                                 {waiting
                                                     .then(|| {
                                                         view! {
-                                                            <ActionForm action=decide>
-                                                                <input type="hidden" name="id" value=run_id/>
-                                                                <input type="hidden" name="step" value=approve_step/>
-                                                                <input type="hidden" name="approve" value="true"/>
-                                                                <button type="submit" class="primary">"Approve"</button>
-                                                            </ActionForm>
-                                                            <ActionForm action=decide>
-                                                                <input type="hidden" name="id" value=run_id/>
-                                                                <input type="hidden" name="step" value=refuse_step/>
-                                                                <input type="hidden" name="approve" value="false"/>
-                                                                <button type="submit" class="danger">"Refuse"</button>
-                                                            </ActionForm>
+                                                            {decision(decide, run_id, approve_step, true)}
+                                                            {decision(decide, run_id, refuse_step, false)}
                                                         }
                                                     })}
                                             </td>
@@ -663,7 +826,7 @@ fn RunView(detail: RunDetail) -> impl IntoView {
 }
 
 /// Height of one log line in pixels (the CSS `pre.log .line` height).
-const LINE_PX: f64 = 19.0;
+const LINE_PX: usize = 19;
 /// Lines drawn above and below the visible ones.
 const OVERSCAN: usize = 30;
 
@@ -675,8 +838,9 @@ const OVERSCAN: usize = 30;
 struct LogViewer {
     lines: RwSignal<Vec<LogLine>>,
     shown: Memo<Option<Vec<usize>>>,
-    scroll: RwSignal<f64>,
-    height: RwSignal<f64>,
+    /// Pixels, as the DOM reports them (integers: no float formatting in the WASM).
+    scroll: RwSignal<i32>,
+    height: RwSignal<i32>,
     follow: RwSignal<bool>,
     /// The linked line (step, number), and whether it has been scrolled to.
     linked: RwSignal<Option<(String, usize)>>,
@@ -695,8 +859,8 @@ impl LogViewer {
         let viewer = LogViewer {
             lines,
             shown,
-            scroll: RwSignal::new(0.0),
-            height: RwSignal::new(600.0),
+            scroll: RwSignal::new(0),
+            height: RwSignal::new(600),
             follow: RwSignal::new(true),
             linked: RwSignal::new(None),
             reached: StoredValue::new(false),
@@ -718,7 +882,7 @@ impl LogViewer {
                     let found = viewer.position(|line| line.step == step && line.number == number);
                     if let Some(at) = found {
                         viewer.reached.set_value(true);
-                        viewer.scroll_to(at as f64 * LINE_PX - viewer.height.get_untracked() / 2.0);
+                        viewer.scroll_to((at * LINE_PX) as i64 - i64::from(viewer.height.get_untracked() / 2));
                     }
                     return;
                 }
@@ -755,23 +919,23 @@ impl LogViewer {
         })
     }
 
-    fn scroll_to(self, top: f64) {
+    fn scroll_to(self, top: i64) {
         if let Some(log) = self.node.get_untracked() {
-            log.set_scroll_top(top.max(0.0) as i32);
-            self.scroll.set(f64::from(log.scroll_top()));
+            log.set_scroll_top(top.clamp(0, i64::from(i32::MAX)) as i32);
+            self.scroll.set(log.scroll_top());
         }
     }
 
     fn to_end(self) {
         if self.follow.get_untracked() {
-            self.scroll_to(self.count() as f64 * LINE_PX);
+            self.scroll_to((self.count() * LINE_PX) as i64);
         }
     }
 
     fn on_scroll(self) {
         if let Some(log) = self.node.get_untracked() {
-            self.scroll.set(f64::from(log.scroll_top()));
-            self.height.set(f64::from(log.client_height()));
+            self.scroll.set(log.scroll_top());
+            self.height.set(log.client_height());
             // Scrolling up to read stops following; scrolling back to the end follows again.
             self.follow.set(log.scroll_height() - log.scroll_top() - log.client_height() < 40);
         }
@@ -780,15 +944,15 @@ impl LogViewer {
     fn view(self) -> impl IntoView {
         let window = move || {
             let count = self.count();
-            let first = ((self.scroll.get() / LINE_PX) as usize).saturating_sub(OVERSCAN).min(count);
-            let last = (first + (self.height.get() / LINE_PX).ceil() as usize + 2 * OVERSCAN).min(count);
+            let first = (self.scroll.get().max(0) as usize / LINE_PX).saturating_sub(OVERSCAN).min(count);
+            let last = (first + (self.height.get().max(0) as usize).div_ceil(LINE_PX) + 2 * OVERSCAN).min(count);
             (first, last)
         };
         view! {
             <pre class="log" id="log" tabindex="0" aria-label="Run log" node_ref=self.node on:scroll=move |_| self.on_scroll()>
                 <noscript>"Live logs need JavaScript; the raw log link above works without it."</noscript>
-                <div class="log-space" style:height=move || format!("{}px", self.count() as f64 * LINE_PX)>
-                    <div class="log-window" style:transform=move || format!("translateY({}px)", window().0 as f64 * LINE_PX)>
+                <div class="log-space" style:height=move || format!("{}px", self.count() * LINE_PX)>
+                    <div class="log-window" style:transform=move || format!("translateY({}px)", window().0 * LINE_PX)>
                         {move || {
                             let (first, last) = window();
                             let linked = self.linked.get();

@@ -4,10 +4,11 @@
 use leptos::prelude::*;
 
 use leptos::server_fn::codec::Json;
+use crate::codec::TextJson;
 
 use crate::editor::{EditorPage, EditorState, GraphEdit};
 use crate::workflow_form::WorkflowForm;
-use crate::model::{WorkflowPage, PipelineSummary, RunDetail, RunPage, VersionComparison};
+use crate::model::{WorkflowPage, PipelineSummary, RunPage, RunPageData, VersionComparison};
 
 #[cfg(feature = "ssr")]
 pub use backend::{Backend, BackendError, SharedBackend};
@@ -60,26 +61,26 @@ fn fail(err: BackendError) -> ServerFnError {
 /// Rows per history page.
 pub const PAGE_SIZE: u32 = 25;
 
-#[server(prefix = "/_sfn")]
+#[server(prefix = "/_sfn", output = TextJson)]
 pub async fn list_pipelines() -> Result<Vec<PipelineSummary>, ServerFnError> {
     backend()?.list_pipelines().await.map_err(fail)
 }
 
-#[server(prefix = "/_sfn")]
+#[server(prefix = "/_sfn", output = TextJson)]
 pub async fn create_pipeline(source: String) -> Result<String, ServerFnError> {
     let detail = backend()?.create_pipeline(&source).await.map_err(fail)?;
     leptos_axum::redirect(&format!("/pipelines/{}", detail.name));
     Ok(detail.name)
 }
 
-#[server(prefix = "/_sfn")]
+#[server(prefix = "/_sfn", output = TextJson)]
 pub async fn update_pipeline(name: String, source: String) -> Result<i64, ServerFnError> {
     let detail = backend()?.update_pipeline(&name, &source).await.map_err(fail)?;
     Ok(detail.version)
 }
 
 /// Starts a run with a tag and optional params, one `NAME=value` per line.
-#[server(prefix = "/_sfn")]
+#[server(prefix = "/_sfn", output = TextJson)]
 pub async fn start_run(pipeline: String, tag: String, params: Option<String>) -> Result<i64, ServerFnError> {
     let params = crate::model::parse_param_lines(params.as_deref().unwrap_or_default()).map_err(ServerFnError::new)?;
     let run = backend()?.start_run(&pipeline, &tag, params, crate::model::Trigger::Ui).await.map_err(fail)?;
@@ -88,7 +89,7 @@ pub async fn start_run(pipeline: String, tag: String, params: Option<String>) ->
 }
 
 /// A history page; every filter is optional (empty = none).
-#[server(prefix = "/_sfn")]
+#[server(prefix = "/_sfn", output = TextJson)]
 pub async fn list_runs(
     pipeline: Option<String>,
     status: Option<String>,
@@ -105,23 +106,23 @@ pub async fn list_runs(
     backend()?.list_runs(&query).await.map_err(fail)
 }
 
-#[server(prefix = "/_sfn")]
-pub async fn get_run(id: i64) -> Result<RunDetail, ServerFnError> {
-    backend()?.get_run(id).await.map_err(fail)
+#[server(prefix = "/_sfn", output = TextJson)]
+pub async fn get_run(id: i64) -> Result<RunPageData, ServerFnError> {
+    backend()?.get_run(id).await.map(RunPageData::from).map_err(fail)
 }
 
-#[server(prefix = "/_sfn")]
+#[server(prefix = "/_sfn", output = TextJson)]
 pub async fn cancel_run(id: i64) -> Result<(), ServerFnError> {
     backend()?.cancel_run(id).await.map_err(fail)
 }
 
-#[server(prefix = "/_sfn")]
+#[server(prefix = "/_sfn", output = TextJson)]
 pub async fn decide_step(id: i64, step: String, approve: bool) -> Result<(), ServerFnError> {
     backend()?.decide_step(id, &step, approve).await.map_err(fail)
 }
 
 /// Two versions of a pipeline (by default the latest and the one before) and their diff.
-#[server(prefix = "/_sfn")]
+#[server(prefix = "/_sfn", output = TextJson)]
 pub async fn version_diff(name: String, from: Option<i64>, to: Option<i64>) -> Result<VersionComparison, ServerFnError> {
     use crate::model::DiffLine;
 
@@ -157,7 +158,7 @@ pub async fn version_diff(name: String, from: Option<i64>, to: Option<i64>) -> R
 }
 
 /// Starts the run again: the same pipeline (its latest version), tag and params.
-#[server(prefix = "/_sfn")]
+#[server(prefix = "/_sfn", output = TextJson)]
 pub async fn rerun(id: i64) -> Result<i64, ServerFnError> {
     let backend = backend()?;
     let old = backend.get_run(id).await.map_err(fail)?;
@@ -167,7 +168,7 @@ pub async fn rerun(id: i64) -> Result<i64, ServerFnError> {
 }
 
 /// Re-runs only the steps of the run that did not succeed (same version, tag and params).
-#[server(prefix = "/_sfn")]
+#[server(prefix = "/_sfn", output = TextJson)]
 pub async fn retry_failed(id: i64) -> Result<i64, ServerFnError> {
     let run = backend()?.retry_failed(id).await.map_err(fail)?;
     leptos_axum::redirect(&format!("/runs/{}", run.id));
@@ -177,44 +178,44 @@ pub async fn retry_failed(id: i64) -> Result<i64, ServerFnError> {
 /// The editor's view of a document: its problems (each at its line and graph node), its
 /// pipeline and its graph, by the server's own parser and validator. What the editor shows
 /// as the user types.
-#[server(prefix = "/_sfn")]
+#[server(prefix = "/_sfn", output = TextJson)]
 pub async fn inspect_source(source: String) -> Result<EditorState, ServerFnError> {
     // Oversized documents are one of the problems it reports.
     Ok(crate::editor::inspect(source, None))
 }
 
 /// A change made in the graph, applied to the text without disturbing the rest of it.
-#[server(prefix = "/_sfn", input = Json)]
+#[server(prefix = "/_sfn", input = Json, output = TextJson)]
 pub async fn edit_graph(source: String, edit: GraphEdit) -> Result<EditorState, ServerFnError> {
     crate::editor::edit(&source, &edit).map_err(ServerFnError::new)
 }
 
 /// A saved pipeline and its editor state (`None` for the name: a new pipeline's template).
-#[server(prefix = "/_sfn")]
+#[server(prefix = "/_sfn", output = TextJson)]
 pub async fn pipeline_editor(name: Option<String>) -> Result<EditorPage, ServerFnError> {
     let detail = match name {
         Some(name) => Some(backend()?.get_pipeline(&name).await.map_err(fail)?),
         None => None,
     };
     let source = detail.as_ref().map_or_else(|| crate::editor::NEW_PIPELINE_TEMPLATE.to_owned(), |d| d.source.clone());
-    Ok(EditorPage { detail, state: crate::editor::inspect(source, None) })
+    Ok(EditorPage { head: detail.map(crate::editor::PipelineHead::of), state: crate::editor::inspect(source, None) })
 }
 
 /// A workflow's deployment-settings form (a blank one for no name) and its status.
-#[server(prefix = "/_sfn")]
+#[server(prefix = "/_sfn", output = TextJson)]
 pub async fn load_workflow_form(name: Option<String>) -> Result<WorkflowPage, ServerFnError> {
     match name {
         Some(name) => {
             let detail = backend()?.get_workflow(&name).await.map_err(fail)?;
-            Ok(WorkflowPage { form: WorkflowForm::of(&detail.workflow), detail: Some(detail) })
+            Ok(WorkflowPage { form: WorkflowForm::of(&detail.workflow), status: Some(crate::model::WorkflowStatus::of(detail)) })
         }
-        None => Ok(WorkflowPage { form: WorkflowForm::blank(), detail: None }),
+        None => Ok(WorkflowPage { form: WorkflowForm::blank(), status: None }),
     }
 }
 
 /// Saves the deployment-settings form: a new workflow, or a new version of `form.existing`.
 /// Posts as a plain form before hydration.
-#[server(prefix = "/_sfn")]
+#[server(prefix = "/_sfn", output = TextJson)]
 pub async fn save_workflow(form: WorkflowForm) -> Result<String, ServerFnError> {
     let workflow = form.to_workflow().map_err(|problems| {
         ServerFnError::new(problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))

@@ -6,8 +6,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use crate::model::{WorkflowDetail, TAG_RULE};
-use crate::pages::{action_error, error_text, status_badge};
+use crate::model::{WorkflowStatus, TAG_RULE};
+use crate::pages::{action_error, error_text, post_form, start_run_input, status_badge};
 use crate::server::{load_workflow_form, SaveWorkflow, StartRun};
 use crate::workflow::takes_new_image;
 use crate::workflow_form::{ContainerForm, VolumeForm, WorkflowForm};
@@ -20,7 +20,7 @@ pub fn WorkflowPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {
-                    Ok(page) => view! { <WorkflowEditor form=page.form detail=page.detail/> }.into_any(),
+                    Ok(page) => view! { <WorkflowEditor form=page.form status=page.status/> }.into_any(),
                     Err(err) => view! { <p class="error">{error_text(&err)}</p> }.into_any(),
                 }
             })}
@@ -56,7 +56,7 @@ struct ContainerRow {
 }
 
 #[component]
-fn WorkflowEditor(form: WorkflowForm, detail: Option<WorkflowDetail>) -> impl IntoView {
+fn WorkflowEditor(form: WorkflowForm, status: Option<WorkflowStatus>) -> impl IntoView {
     let save = ServerAction::<SaveWorkflow>::new();
     let existing = !form.existing.is_empty();
     let repository = RwSignal::new(form.image_name.clone());
@@ -122,7 +122,7 @@ fn WorkflowEditor(form: WorkflowForm, detail: Option<WorkflowDetail>) -> impl In
                 <a href=format!("/pipelines/{}/history", form.name)>"History"</a>
             })}
         </div>
-        {detail.map(|detail| view! { <WorkflowStatus detail/> })}
+        {status.map(|status| view! { <StatusBox status/> })}
         <ActionForm action=save attr:id="workflow-form" attr:class="workflow-form">
             <input type="hidden" name="form[existing]" value=form.existing.clone()/>
             <div class="split">
@@ -283,9 +283,9 @@ fn VolumeFields(id: u32, volume: VolumeForm, volumes: RwSignal<Vec<(u32, VolumeF
 
 /// Latest run and its sub-tasks, and the Run form.
 #[component]
-fn WorkflowStatus(detail: WorkflowDetail) -> impl IntoView {
+fn StatusBox(status: WorkflowStatus) -> impl IntoView {
     let run = ServerAction::<StartRun>::new();
-    let steps = detail
+    let steps = status
         .steps
         .iter()
         .map(|step| view! { <li data-step=step.name.clone()>{step.name.clone()} " " {status_badge(step.status)}</li> })
@@ -294,7 +294,7 @@ fn WorkflowStatus(detail: WorkflowDetail) -> impl IntoView {
         <section class="card run-box" id="workflow-status">
             <div class="row">
                 <strong>"Status "</strong>
-                {match detail.latest_run {
+                {match status.latest_run {
                     Some(r) => view! {
                         <a href=format!("/runs/{}", r.id)>{format!("#{} ({})", r.number, r.tag)}</a>
                         {status_badge(r.status)}
@@ -303,15 +303,15 @@ fn WorkflowStatus(detail: WorkflowDetail) -> impl IntoView {
                     None => view! { <span class="muted">"not run yet"</span> }.into_any(),
                 }}
                 <ul class="inline-list">{steps}</ul>
-                <span class="muted">"engine " <code>{detail.engine.clone()}</code></span>
+                <span class="muted">"engine " <code>{status.engine.clone()}</code></span>
             </div>
-            <ActionForm action=run attr:id="run-form">
-                <input type="hidden" name="pipeline" value=detail.name.clone()/>
+            {post_form(run, Some("run-form"), start_run_input(status.name.clone()), view! {
+                <input type="hidden" name="pipeline" value=status.name.clone()/>
                 <label for="tag">"Image tag"</label>
                 <input id="tag" name="tag" placeholder="v1.0.0" autocomplete="off" list="recent-tags" aria-keyshortcuts="r" required/>
                 <datalist id="recent-tags"></datalist>
                 <button type="submit" class="primary" id="run-button">"Build and deploy"</button>
-            </ActionForm>
+            })}
             {action_error(run)}
         </section>
     }
