@@ -48,7 +48,7 @@ pub struct PipelineHead {
     pub version: i64,
     /// The engine its runs go to.
     pub engine: String,
-    pub latest_run: Option<crate::model::RunSummary>,
+    pub latest_run: Option<crate::model::RunLink>,
     /// A workflow's stage graph: a workflow's pipeline is edited through its deployment
     /// settings, so its page shows the graph instead of the editor.
     pub workflow_graph: Option<GraphInput>,
@@ -57,7 +57,7 @@ pub struct PipelineHead {
 impl PipelineHead {
     pub fn of(detail: crate::model::PipelineDetail) -> Self {
         let workflow_graph = detail.workflow.then(|| GraphInput::from_plan(&detail.plan));
-        Self { name: detail.name, version: detail.version, engine: detail.engine, latest_run: detail.latest_run, workflow_graph }
+        Self { name: detail.name, version: detail.version, engine: detail.engine, latest_run: detail.latest_run.as_ref().map(crate::model::RunLink::from), workflow_graph }
     }
 }
 

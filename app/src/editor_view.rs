@@ -14,7 +14,7 @@ use crate::editor::{webhook_lines, EditorState, GraphEdit, StepField};
 use crate::model::param_lines;
 use crate::graph::{GraphInput, Pick, StageGraph};
 use crate::pages::{action_error, error_text, post_form, Fields};
-use crate::server::{edit_graph, inspect_source, CreatePipeline, UpdatePipeline};
+use crate::server::{edit_graph, CreatePipeline, UpdatePipeline};
 
 /// Where the editor's text goes when saved.
 #[derive(Clone, Copy)]
@@ -77,7 +77,7 @@ pub fn DefinitionEditor(initial: EditorState, saver: Saver) -> impl IntoView {
         asked.update_value(|n| *n += 1);
         let mine = asked.get_value();
         leptos::task::spawn_local(async move {
-            if let Ok(answer) = inspect_source(text).await {
+            if let Ok(answer) = edit_graph(text, None).await {
                 if asked.get_value() == mine {
                     state.set(answer);
                 }
@@ -89,7 +89,7 @@ pub fn DefinitionEditor(initial: EditorState, saver: Saver) -> impl IntoView {
         let mine = asked.get_value();
         let text = source.get_untracked();
         leptos::task::spawn_local(async move {
-            let answer = edit_graph(text, op).await;
+            let answer = edit_graph(text, Some(op)).await;
             if asked.get_value() != mine {
                 return;
             }

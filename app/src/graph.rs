@@ -143,6 +143,13 @@ const STAGE_HEAD: i32 = 30;
 const STAGE_GAP: i32 = 18;
 const MARGIN: i32 = 14;
 
+/// The graph as an `<svg>`, with clicks (and Enter or Space on a focused stage or step)
+/// handed to `on_pick` along with whether shift was held.
+///
+/// The SVG is written as text by [`svg_markup`] and set as the container's inner HTML, with
+/// one click and one key handler on the container that find the stage or step by its
+/// `data-pick`. Built element by element, every node's attributes and handlers would be code
+/// of their own in the WASM, and the graph is redrawn whole on every change anyway.
 #[component]
 pub fn StageGraph(
     input: GraphInput,
@@ -151,13 +158,68 @@ pub fn StageGraph(
     on_pick: Option<Callback<(Pick, bool)>>,
     #[prop(default = None)] picked: Option<Pick>,
 ) -> impl IntoView {
-    let pickable = on_pick.is_some();
-    let pick = move |target: Pick, shift: bool| {
-        if let Some(on_pick) = on_pick {
-            on_pick.run((target, shift));
-        }
+    let markup = svg_markup(&input, on_pick.is_some(), picked);
+    let pick = move |target: Option<leptos::web_sys::EventTarget>, shift: bool| -> bool {
+        let Some(on_pick) = on_pick else { return false };
+        let Some(pick) = target.as_ref().and_then(pick_at) else { return false };
+        on_pick.run((pick, shift));
+        true
     };
-    let keyed = move |ev: &leptos::ev::KeyboardEvent| matches!(ev.key().as_str(), "Enter" | " ");
+    view! {
+        <div
+            class="graph"
+            inner_html=markup
+            on:click=move |ev| {
+                if pick(ev.target(), ev.shift_key()) {
+                    ev.stop_propagation();
+                }
+            }
+            on:keydown=move |ev| {
+                if matches!(ev.key().as_str(), "Enter" | " ") && pick(ev.target(), ev.shift_key()) {
+                    ev.prevent_default();
+                }
+            }
+        ></div>
+    }
+}
+
+/// The stage or step an event happened in: the nearest element with a `data-pick`.
+fn pick_at(target: &leptos::web_sys::EventTarget) -> Option<Pick> {
+    use leptos::wasm_bindgen::JsCast;
+    let element = target.dyn_ref::<leptos::web_sys::Element>()?.closest("[data-pick]").ok()??;
+    parse_pick(&element.get_attribute("data-pick")?)
+}
+
+fn parse_pick(text: &str) -> Option<Pick> {
+    match text.split_once(':')? {
+        ("stage", index) => index.parse().ok().map(Pick::Stage),
+        ("step", index) => index.parse().ok().map(Pick::Step),
+        _ => None,
+    }
+}
+
+/// Text for SVG/HTML content and attribute values.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The stage graph as SVG markup: stage boxes in columns by dependency depth, step nodes
+/// in them (classed by status, `picked` and `invalid`), arrows between stages and curves
+/// between steps of one stage. `pickable` makes stages and steps focusable buttons.
+pub fn svg_markup(input: &GraphInput, pickable: bool, picked: Option<Pick>) -> String {
+    use std::fmt::Write;
+
     let levels = input.stage_levels();
     let columns = levels.iter().copied().max().map_or(0, |m| m + 1);
     // Stage boxes: (x, y, height), stacked within their column.
@@ -191,122 +253,145 @@ pub fn StageGraph(
             }
         }
     }
-    let stage_paths = stage_edges
-        .into_iter()
-        .map(|(from, to)| {
-            let (fx, fy, fh) = boxes[from];
-            let (tx, ty, th) = boxes[to];
-            let (x1, y1) = (fx + NODE_WIDTH + 20, fy + fh / 2);
-            let (x2, y2) = (tx, ty + th / 2);
-            let mid = (x1 + x2) / 2;
-            let d = format!("M{x1},{y1} C{mid},{y1} {mid},{y2} {x2},{y2}");
-            view! { <path class="edge stage-edge" d=d marker-end="url(#arrow)"/> }
-        })
-        .collect_view();
-    let step_paths = step_edges
-        .into_iter()
-        .map(|(from, to)| {
-            let (fx, fy) = node_position(from);
-            let (_, ty) = node_position(to);
-            let (y1, y2) = (fy + NODE_HEIGHT / 2, ty + NODE_HEIGHT / 2);
-            let bend = fx - 8;
-            let d = format!("M{fx},{y1} C{bend},{y1} {bend},{y2} {fx},{y2}");
-            view! { <path class="edge step-edge" d=d/> }
-        })
-        .collect_view();
-    let stage_boxes = input
-        .stages
-        .iter()
-        .enumerate()
-        .map(|(si, stage)| {
-            let (x, y, h) = boxes[si];
-            let class = format!(
-                "stage{}{}",
-                if picked == Some(Pick::Stage(si)) { " picked" } else { "" },
-                if stage.problem.is_some() { " invalid" } else { "" }
-            );
-            let label = match &stage.problem {
-                Some(problem) => format!("Stage {}: {problem}", stage.name),
-                None => format!("Stage {}", stage.name),
-            };
-            let aria = pickable.then(|| label.clone());
-            view! {
-                <g
-                    class=class
-                    data-stage=stage.name.clone()
-                    tabindex=pickable.then_some("0")
-                    role=pickable.then_some("button")
-                    aria-label=aria
-                    on:click=move |ev| pick(Pick::Stage(si), ev.shift_key())
-                    on:keydown=move |ev| if keyed(&ev) { ev.prevent_default(); pick(Pick::Stage(si), ev.shift_key()) }
-                >
-                    <title>{label}</title>
-                    <rect x=x y=y width=NODE_WIDTH + 20 height=h - 4 rx="8"/>
-                    <text x=x + 10 y=y + 19 class="stage-name">{stage.name.clone()}</text>
-                </g>
-            }
-        })
-        .collect_view();
-    let nodes = input
-        .steps
-        .iter()
-        .enumerate()
-        .map(|(index, step)| {
-            let (x, y) = node_position(index);
-            let status = step.status.map(|s| s.as_str()).unwrap_or("planned");
-            let class = format!(
-                "node {status}{}{}",
-                if picked == Some(Pick::Step(index)) { " picked" } else { "" },
-                if step.problem.is_some() { " invalid" } else { "" }
-            );
-            let title = match &step.problem {
-                Some(problem) => format!("{}: {problem}", step.name),
-                None => format!("{} ({status})", step.name),
-            };
-            let aria = pickable.then(|| format!("Step {title}"));
-            view! {
-                <g
-                    class=class
-                    data-step=step.name.clone()
-                    tabindex=pickable.then_some("0")
-                    role=pickable.then_some("button")
-                    aria-label=aria
-                    on:click=move |ev| {
-                        ev.stop_propagation();
-                        pick(Pick::Step(index), ev.shift_key())
-                    }
-                    on:keydown=move |ev| if keyed(&ev) { ev.prevent_default(); pick(Pick::Step(index), ev.shift_key()) }
-                >
-                    <title>{title}</title>
-                    <rect x=x y=y width=NODE_WIDTH height=NODE_HEIGHT rx="5"/>
-                    <text x=x + 10 y=y + 17>{step.name.clone()}</text>
-                    {step.duration_ms.map(|ms| view! {
-                        <text class="duration" x=x + NODE_WIDTH - 8 y=y + 17 text-anchor="end">{crate::pages::format_duration(ms)}</text>
-                    })}
-                </g>
-            }
-        })
-        .collect_view();
-    view! {
-        <div class="graph">
-            <svg
-                class="stage-graph"
-                role="img"
-                aria-label="Stage graph"
-                width=width
-                height=height
-                viewBox=format!("0 0 {width} {height}")
-            >
-                <defs>
-                    <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto">
-                        <path d="M0,0 L10,5 L0,10 z"/>
-                    </marker>
-                </defs>
-                {stage_boxes}
-                {stage_paths}
-                {step_paths}
-                {nodes}
-            </svg>
-        </div>
+    // Attributes that make a stage or step a focusable button in the editor.
+    let button = |pick: &str, label: &str| {
+        if pickable {
+            format!(r#" data-pick="{pick}" tabindex="0" role="button" aria-label="{}""#, escape(label))
+        } else {
+            String::new()
+        }
+    };
+
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        r#"<svg class="stage-graph" role="img" aria-label="Stage graph" width="{width}" height="{height}" viewBox="0 0 {width} {height}"><defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z"></path></marker></defs>"#
+    );
+    for (si, stage) in input.stages.iter().enumerate() {
+        let (x, y, h) = boxes[si];
+        let class = format!(
+            "stage{}{}",
+            if picked == Some(Pick::Stage(si)) { " picked" } else { "" },
+            if stage.problem.is_some() { " invalid" } else { "" }
+        );
+        let label = match &stage.problem {
+            Some(problem) => format!("Stage {}: {problem}", stage.name),
+            None => format!("Stage {}", stage.name),
+        };
+        let _ = write!(
+            svg,
+            r#"<g class="{class}" data-stage="{name}"{button}><title>{title}</title><rect x="{x}" y="{y}" width="{w}" height="{rh}" rx="8"></rect><text x="{tx}" y="{ty}" class="stage-name">{name}</text></g>"#,
+            name = escape(&stage.name),
+            button = button(&format!("stage:{si}"), &label),
+            title = escape(&label),
+            w = NODE_WIDTH + 20,
+            rh = h - 4,
+            tx = x + 10,
+            ty = y + 19,
+        );
+    }
+    for (from, to) in stage_edges {
+        let (fx, fy, fh) = boxes[from];
+        let (tx, ty, th) = boxes[to];
+        let (x1, y1) = (fx + NODE_WIDTH + 20, fy + fh / 2);
+        let (x2, y2) = (tx, ty + th / 2);
+        let mid = (x1 + x2) / 2;
+        let _ = write!(
+            svg,
+            r#"<path class="edge stage-edge" d="M{x1},{y1} C{mid},{y1} {mid},{y2} {x2},{y2}" marker-end="url(#arrow)"></path>"#
+        );
+    }
+    for (from, to) in step_edges {
+        let (fx, fy) = node_position(from);
+        let (_, ty) = node_position(to);
+        let (y1, y2) = (fy + NODE_HEIGHT / 2, ty + NODE_HEIGHT / 2);
+        let bend = fx - 8;
+        let _ = write!(svg, r#"<path class="edge step-edge" d="M{fx},{y1} C{bend},{y1} {bend},{y2} {fx},{y2}"></path>"#);
+    }
+    for (index, step) in input.steps.iter().enumerate() {
+        let (x, y) = node_position(index);
+        let status = step.status.map(|s| s.as_str()).unwrap_or("planned");
+        let class = format!(
+            "node {status}{}{}",
+            if picked == Some(Pick::Step(index)) { " picked" } else { "" },
+            if step.problem.is_some() { " invalid" } else { "" }
+        );
+        let title = match &step.problem {
+            Some(problem) => format!("{}: {problem}", step.name),
+            None => format!("{} ({status})", step.name),
+        };
+        let duration = step
+            .duration_ms
+            .map(|ms| {
+                format!(
+                    r#"<text class="duration" x="{}" y="{}" text-anchor="end">{}</text>"#,
+                    x + NODE_WIDTH - 8,
+                    y + 17,
+                    crate::pages::format_duration(ms)
+                )
+            })
+            .unwrap_or_default();
+        let _ = write!(
+            svg,
+            r#"<g class="{class}" data-step="{name}"{button}><title>{title_text}</title><rect x="{x}" y="{y}" width="{NODE_WIDTH}" height="{NODE_HEIGHT}" rx="5"></rect><text x="{tx}" y="{ty}">{name}</text>{duration}</g>"#,
+            name = escape(&step.name),
+            button = button(&format!("step:{index}"), &format!("Step {title}")),
+            title_text = escape(&title),
+            tx = x + 10,
+            ty = y + 17,
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input() -> GraphInput {
+        GraphInput {
+            stages: vec![
+                GraphStage { name: "build".into(), steps: vec![0, 1], problem: None },
+                GraphStage { name: "ship".into(), steps: vec![2], problem: Some("stage <ship> & \"co\"".into()) },
+            ],
+            steps: vec![
+                GraphStep { name: "compile".into(), stage: 0, needs: vec![], status: Some(StepStatus::Succeeded), problem: None, duration_ms: Some(1_250) },
+                GraphStep { name: "lint".into(), stage: 0, needs: vec![0], status: None, problem: None, duration_ms: None },
+                GraphStep { name: "push".into(), stage: 1, needs: vec![1], status: None, problem: Some("image: missing".into()), duration_ms: None },
+            ],
+        }
+    }
+
+    /// Every stage and step is there with its classes, edges run between them, and text
+    /// that came from users is escaped.
+    #[test]
+    fn markup_has_every_node_edge_and_escapes_text() {
+        let svg = svg_markup(&input(), false, None);
+        assert!(svg.starts_with(r#"<svg class="stage-graph""#) && svg.ends_with("</svg>"));
+        assert_eq!(svg.matches("<g class=\"stage").count(), 2);
+        assert_eq!(svg.matches("<g class=\"node").count(), 3);
+        assert!(svg.contains(r#"<g class="node succeeded" data-step="compile">"#), "{svg}");
+        assert!(svg.contains(r#"<g class="node planned invalid" data-step="push">"#), "{svg}");
+        assert!(svg.contains(r#"<g class="stage invalid" data-stage="ship">"#), "{svg}");
+        assert!(svg.contains("Stage ship: stage &lt;ship&gt; &amp; &quot;co&quot;"), "{svg}");
+        assert!(!svg.contains("<ship>"));
+        assert_eq!(svg.matches("stage-edge").count(), 1, "build → ship");
+        assert_eq!(svg.matches("step-edge").count(), 1, "compile → lint");
+        assert!(svg.contains(r#"<text class="duration""#) && svg.contains(">1.3s</text>"), "{svg}");
+        assert!(!svg.contains("data-pick") && !svg.contains("tabindex"), "read-only graphs have no buttons");
+    }
+
+    /// Pickable graphs make stages and steps buttons whose `data-pick` reads back as the
+    /// same pick, and mark the picked one.
+    #[test]
+    fn pickable_markup_reads_back_as_picks() {
+        let svg = svg_markup(&input(), true, Some(Pick::Step(1)));
+        assert!(svg.contains(r#"<g class="node planned picked" data-step="lint" data-pick="step:1" tabindex="0" role="button""#), "{svg}");
+        assert!(svg.contains(r#"data-stage="ship" data-pick="stage:1""#), "{svg}");
+        assert_eq!(parse_pick("step:1"), Some(Pick::Step(1)));
+        assert_eq!(parse_pick("stage:0"), Some(Pick::Stage(0)));
+        assert_eq!(parse_pick("step:x"), None);
+        assert_eq!(parse_pick("edge:1"), None);
     }
 }

@@ -251,6 +251,23 @@ pub struct RunDetail {
     pub webhooks: Vec<WebhookDelivery>,
 }
 
+/// A run as a heading links to it: number, tag and status name. Pages that show no more of
+/// a run take this instead of a [`RunSummary`], whose decoder would be in their WASM.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunLink {
+    pub id: i64,
+    pub number: i64,
+    pub tag: String,
+    /// The status name, as the API writes it.
+    pub status: String,
+}
+
+impl From<&RunSummary> for RunLink {
+    fn from(run: &RunSummary) -> Self {
+        Self { id: run.id, number: run.number, tag: run.tag.clone(), status: run.status.as_str().to_owned() }
+    }
+}
+
 /// A run as its page reads it: [`RunDetail`] without `flatten`. serde's `flatten` buffers
 /// every field before sorting them out, and that machinery costs WASM; the API keeps its
 /// flat shape.
@@ -476,14 +493,16 @@ pub struct WorkflowPage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkflowStatus {
     pub name: String,
-    pub latest_run: Option<RunSummary>,
-    pub steps: Vec<StepState>,
+    pub latest_run: Option<RunLink>,
+    /// The latest run's sub-tasks: name and status name.
+    pub steps: Vec<(String, String)>,
     pub engine: String,
 }
 
 impl WorkflowStatus {
     pub fn of(detail: WorkflowDetail) -> Self {
-        Self { name: detail.name, latest_run: detail.latest_run, steps: detail.steps, engine: detail.engine }
+        let steps = detail.steps.into_iter().map(|s| (s.name, s.status.as_str().to_owned())).collect();
+        Self { name: detail.name, latest_run: detail.latest_run.as_ref().map(RunLink::from), steps, engine: detail.engine }
     }
 }
 

@@ -17,8 +17,8 @@ use crate::model::{
     WebhookDelivery,
 };
 use crate::server::{
-    get_run, list_pipelines, list_runs, pipeline_editor, version_diff, CancelRun, CreatePipeline, DecideStep, Rerun, RetryFailed,
-    StartRun, UpdatePipeline,
+    get_run, list_pipelines, list_runs, pipeline_editor, version_diff, CreatePipeline, RunAct, RunControl, StartRun,
+    UpdatePipeline,
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -288,16 +288,19 @@ where
 }
 
 /// Approves or refuses a step waiting for approval: a form of its own per button.
-fn decision(action: ServerAction<DecideStep>, id: i64, step: String, approve: bool) -> impl IntoView {
-    let (class, label) = if approve { ("primary", "Approve") } else { ("danger", "Refuse") };
+fn decision(action: ServerAction<RunControl>, id: i64, step: String, act: RunAct) -> impl IntoView {
+    let (class, label, name) = match act {
+        RunAct::Approve => ("primary", "Approve", "approve"),
+        _ => ("danger", "Refuse", "refuse"),
+    };
     let input = {
         let step = step.clone();
-        move |_: &Fields| DecideStep { id, step: step.clone(), approve }
+        move |_: &Fields| RunControl { id, act, step: Some(step.clone()) }
     };
     post_form(action, None, input, view! {
         <input type="hidden" name="id" value=id/>
+        <input type="hidden" name="act" value=name/>
         <input type="hidden" name="step" value=step/>
-        <input type="hidden" name="approve" value=if approve { "true" } else { "false" }/>
         <button type="submit" class=class>{label}</button>
     })
 }
@@ -652,10 +655,7 @@ fn RunView(detail: RunPageData) -> impl IntoView {
         }))
     });
     let viewer = LogViewer::new(lines, shown);
-    let cancel = ServerAction::<CancelRun>::new();
-    let rerun = ServerAction::<Rerun>::new();
-    let retry = ServerAction::<RetryFailed>::new();
-    let decide = ServerAction::<DecideStep>::new();
+    let control = ServerAction::<RunControl>::new();
     let pipeline = detail.run.pipeline.clone();
     let graph = move || GraphInput::from_steps(&steps.read());
     view! {
@@ -682,13 +682,15 @@ fn RunView(detail: RunPageData) -> impl IntoView {
                 fallback=move || {
                     let failed = run.read().status != RunStatus::Succeeded;
                     view! {
-                        {post_form(rerun, None, move |_| Rerun { id: run_id }, view! {
+                        {post_form(control, None, move |_| RunControl { id: run_id, act: RunAct::Rerun, step: None }, view! {
                             <input type="hidden" name="id" value=run_id/>
+                            <input type="hidden" name="act" value="rerun"/>
                             <button type="submit" id="rerun" title="Run the same tag and params again">"Re-run"</button>
                         })}
                         {failed.then(|| view! {
-                            {post_form(retry, None, move |_| RetryFailed { id: run_id }, view! {
+                            {post_form(control, None, move |_| RunControl { id: run_id, act: RunAct::RetryFailed, step: None }, view! {
                                 <input type="hidden" name="id" value=run_id/>
+                                <input type="hidden" name="act" value="retry_failed"/>
                                 <button
                                     type="submit"
                                     id="retry-failed"
@@ -701,18 +703,16 @@ fn RunView(detail: RunPageData) -> impl IntoView {
                     }
                 }
             >
-                {post_form(cancel, None, move |_| CancelRun { id: run_id }, view! {
+                {post_form(control, None, move |_| RunControl { id: run_id, act: RunAct::Cancel, step: None }, view! {
                     <input type="hidden" name="id" value=run_id/>
+                    <input type="hidden" name="act" value="cancel"/>
                     <button type="submit" class="danger">"Cancel"</button>
                 })}
             </Show>
             <a href=format!("/api/v1/runs/{run_id}/log") download>"Raw log"</a>
         </div>
         {move || run.read().message.clone().map(|m| view! { <p class="muted">{m}</p> })}
-        {action_error(cancel)}
-        {action_error(decide)}
-        {action_error(rerun)}
-        {action_error(retry)}
+        {action_error(control)}
         <div class="split">
             <section class="card">
                 <h2>"Steps"</h2>
@@ -747,8 +747,8 @@ fn RunView(detail: RunPageData) -> impl IntoView {
                                                 {waiting
                                                     .then(|| {
                                                         view! {
-                                                            {decision(decide, run_id, approve_step, true)}
-                                                            {decision(decide, run_id, refuse_step, false)}
+                                                            {decision(control, run_id, approve_step, RunAct::Approve)}
+                                                            {decision(control, run_id, refuse_step, RunAct::Refuse)}
                                                         }
                                                     })}
                                             </td>

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 
 use leptos::server_fn::codec::Json;
 use crate::codec::TextJson;
+use serde::{Deserialize, Serialize};
 
 use crate::editor::{EditorPage, EditorState, GraphEdit};
 use crate::workflow_form::WorkflowForm;
@@ -111,14 +112,41 @@ pub async fn get_run(id: i64) -> Result<RunPageData, ServerFnError> {
     backend()?.get_run(id).await.map(RunPageData::from).map_err(fail)
 }
 
-#[server(prefix = "/_sfn", output = TextJson)]
-pub async fn cancel_run(id: i64) -> Result<(), ServerFnError> {
-    backend()?.cancel_run(id).await.map_err(fail)
+/// What the run page's buttons do to a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunAct {
+    Cancel,
+    /// Start it again: the same pipeline (its latest version), tag and params.
+    Rerun,
+    /// Run again only the steps that did not succeed (same version, tag and params).
+    RetryFailed,
+    /// Approve the waiting `step`.
+    Approve,
+    /// Refuse the waiting `step`.
+    Refuse,
 }
 
+/// The run page's buttons, one server function for all of them (each function the page
+/// calls adds its own client code to the WASM). Re-runs answer with the new run, and go to
+/// its page.
 #[server(prefix = "/_sfn", output = TextJson)]
-pub async fn decide_step(id: i64, step: String, approve: bool) -> Result<(), ServerFnError> {
-    backend()?.decide_step(id, &step, approve).await.map_err(fail)
+pub async fn run_control(id: i64, act: RunAct, step: Option<String>) -> Result<Option<i64>, ServerFnError> {
+    let backend = backend()?;
+    let waiting_step = || step.clone().filter(|s| !s.is_empty()).ok_or_else(|| ServerFnError::new("which step? `step` is missing"));
+    let new_run = match act {
+        RunAct::Cancel => return backend.cancel_run(id).await.map(|()| None).map_err(fail),
+        RunAct::Approve | RunAct::Refuse => {
+            return backend.decide_step(id, &waiting_step()?, act == RunAct::Approve).await.map(|()| None).map_err(fail);
+        }
+        RunAct::Rerun => {
+            let old = backend.get_run(id).await.map_err(fail)?;
+            backend.start_run(&old.run.pipeline, &old.run.tag, old.params, crate::model::Trigger::Rerun).await.map_err(fail)?
+        }
+        RunAct::RetryFailed => backend.retry_failed(id).await.map_err(fail)?,
+    };
+    leptos_axum::redirect(&format!("/runs/{}", new_run.id));
+    Ok(Some(new_run.id))
 }
 
 /// Two versions of a pipeline (by default the latest and the one before) and their diff.
@@ -157,37 +185,18 @@ pub async fn version_diff(name: String, from: Option<i64>, to: Option<i64>) -> R
     Ok(VersionComparison { versions: versions.iter().map(|v| (v.version, v.created_at)).collect(), from, to, lines })
 }
 
-/// Starts the run again: the same pipeline (its latest version), tag and params.
-#[server(prefix = "/_sfn", output = TextJson)]
-pub async fn rerun(id: i64) -> Result<i64, ServerFnError> {
-    let backend = backend()?;
-    let old = backend.get_run(id).await.map_err(fail)?;
-    let run = backend.start_run(&old.run.pipeline, &old.run.tag, old.params, crate::model::Trigger::Rerun).await.map_err(fail)?;
-    leptos_axum::redirect(&format!("/runs/{}", run.id));
-    Ok(run.id)
-}
-
-/// Re-runs only the steps of the run that did not succeed (same version, tag and params).
-#[server(prefix = "/_sfn", output = TextJson)]
-pub async fn retry_failed(id: i64) -> Result<i64, ServerFnError> {
-    let run = backend()?.retry_failed(id).await.map_err(fail)?;
-    leptos_axum::redirect(&format!("/runs/{}", run.id));
-    Ok(run.id)
-}
-
-/// The editor's view of a document: its problems (each at its line and graph node), its
-/// pipeline and its graph, by the server's own parser and validator. What the editor shows
-/// as the user types.
-#[server(prefix = "/_sfn", output = TextJson)]
-pub async fn inspect_source(source: String) -> Result<EditorState, ServerFnError> {
-    // Oversized documents are one of the problems it reports.
-    Ok(crate::editor::inspect(source, None))
-}
-
-/// A change made in the graph, applied to the text without disturbing the rest of it.
+/// The editor's view of a document (its problems, each at its line and graph node, its
+/// pipeline and its graph, by the server's own parser and validator), after `edit`, a change
+/// made in the graph, when there is one: applied to the text without disturbing the rest of
+/// it. Without an edit it is what the editor shows as the user types. One function serves
+/// both, as each function the editor calls adds its own client code to the WASM.
 #[server(prefix = "/_sfn", input = Json, output = TextJson)]
-pub async fn edit_graph(source: String, edit: GraphEdit) -> Result<EditorState, ServerFnError> {
-    crate::editor::edit(&source, &edit).map_err(ServerFnError::new)
+pub async fn edit_graph(source: String, edit: Option<GraphEdit>) -> Result<EditorState, ServerFnError> {
+    match edit {
+        Some(edit) => crate::editor::edit(&source, &edit).map_err(ServerFnError::new),
+        // Oversized documents are one of the problems it reports.
+        None => Ok(crate::editor::inspect(source, None)),
+    }
 }
 
 /// A saved pipeline and its editor state (`None` for the name: a new pipeline's template).

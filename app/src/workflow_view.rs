@@ -288,7 +288,7 @@ fn StatusBox(status: WorkflowStatus) -> impl IntoView {
     let steps = status
         .steps
         .iter()
-        .map(|step| view! { <li data-step=step.name.clone()>{step.name.clone()} " " {status_badge(step.status)}</li> })
+        .map(|(name, step_status)| view! { <li data-step=name.clone()>{name.clone()} " " {status_badge(step_status)}</li> })
         .collect_view();
     view! {
         <section class="card run-box" id="workflow-status">
