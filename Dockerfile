@@ -9,7 +9,7 @@ WORKDIR /src
 COPY scripts/setup.sh scripts/setup.sh
 RUN scripts/setup.sh
 COPY . .
-RUN PATH="/src/.tools/node_modules/.bin:$PATH" cargo leptos build --release --split
+RUN PATH="/src/.tools/node_modules/.bin:$PATH" cargo leptos build --release --split --precompress
 
 FROM debian:bookworm-slim
 RUN apt-get update \

@@ -10,6 +10,7 @@ use app::model::{PipelineDetail, PipelineSummary, PipelineVersion, RunDetail, Ru
 use app::server::{Backend, BackendError, SharedBackend};
 use app::{shell, App};
 use axum::Router;
+use tower_http::services::ServeDir;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 
@@ -88,6 +89,10 @@ pub fn router(service: Arc<Service>, site_root: &Path, addr: SocketAddr) -> Rout
         .leptos_routes_with_context(&options, routes, move || provide_context(backend.clone()), move || {
             shell(shell_options.clone())
         })
+        // The WASM, JS and CSS: `.br` or `.gz` siblings (written by `cargo leptos build
+        // --release --precompress`) go out to browsers that accept them, the plain files to
+        // the rest.
+        .nest_service("/pkg", ServeDir::new(site_root.join("pkg")).precompressed_br().precompressed_gzip())
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(options)
 }

@@ -520,3 +520,36 @@ async fn the_change_feed_tells_of_each_run_and_ends_at_shutdown() {
     tokio::time::timeout(std::time::Duration::from_secs(20), app.stop()).await.expect("the server stops with a feed open");
     assert!(tokio::time::timeout(std::time::Duration::from_secs(5), feed.next()).await.expect("the feed ends").is_none_or(|c| c.is_err()));
 }
+
+/// The site's assets go out precompressed to browsers that accept it: brotli first, then
+/// gzip, and the plain file to the rest (or when no compressed sibling exists).
+#[tokio::test]
+async fn assets_go_out_precompressed_when_the_browser_accepts_it() {
+    let site = tempfile::tempdir().expect("site dir");
+    let pkg = site.path().join("pkg");
+    std::fs::create_dir_all(&pkg).expect("pkg dir");
+    // The server does not look inside: distinct bytes tell which file went out.
+    std::fs::write(pkg.join("app.wasm"), b"plain wasm").expect("write");
+    std::fs::write(pkg.join("app.wasm.gz"), b"gzip wasm").expect("write");
+    std::fs::write(pkg.join("app.wasm.br"), b"brotli wasm").expect("write");
+    std::fs::write(pkg.join("only.js"), b"plain js").expect("write");
+    let root = site.path().to_path_buf();
+    let app = TestApp::spawn_with(move |config| config.site_root = root).await;
+
+    let get = |path: &'static str, accept: Option<&'static str>| {
+        let mut request = app.client.get(app.url(path));
+        if let Some(accept) = accept {
+            request = request.header("accept-encoding", accept);
+        }
+        async move {
+            let response = request.send().await.expect("response");
+            let encoding = response.headers().get("content-encoding").map(|v| v.to_str().expect("ascii").to_owned());
+            (response.status().as_u16(), encoding, response.bytes().await.expect("body").to_vec())
+        }
+    };
+    assert_eq!(get("/pkg/app.wasm", Some("gzip, deflate, br")).await, (200, Some("br".into()), b"brotli wasm".to_vec()));
+    assert_eq!(get("/pkg/app.wasm", Some("gzip")).await, (200, Some("gzip".into()), b"gzip wasm".to_vec()));
+    assert_eq!(get("/pkg/app.wasm", None).await, (200, None, b"plain wasm".to_vec()));
+    assert_eq!(get("/pkg/only.js", Some("gzip, br")).await, (200, None, b"plain js".to_vec()));
+    assert_eq!(get("/pkg/missing.js", Some("gzip")).await.0, 404);
+}
