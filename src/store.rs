@@ -7,7 +7,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use app::definition::Params;
-use app::model::{EventBody, LogStream, RecentRun, RunEvent, RunStatus, RunSummary, StepState, StepStatus, Trigger, WebhookDelivery};
+use app::model::{EventBody, LogLine, LogStream, RecentRun, RunEvent, RunStatus, RunSummary, StepState, StepStatus, Trigger, WebhookDelivery};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
@@ -769,6 +769,46 @@ impl Store {
         rows.iter()
             .map(|row| Ok((row.try_get("seq")?, row.try_get("step")?, row.try_get("text")?, row.try_get("partial")?)))
             .collect()
+    }
+
+    /// The last `limit` log lines of a run, oldest first, each numbered within its step as
+    /// the log viewer numbers them (every log event of the step counts). Read in one
+    /// transaction, so the numbers agree with the lines even while the run is writing.
+    pub async fn log_tail(&self, run_id: i64, limit: u32) -> StoreResult<Vec<LogLine>> {
+        let mut tx = self.reader.begin().await?;
+        let counts = sqlx::query("SELECT step, COUNT(*) AS n FROM run_events WHERE run_id = ?1 AND kind = 'log' GROUP BY step")
+            .bind(run_id)
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut next: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
+        for row in &counts {
+            next.insert(row.try_get("step")?, row.try_get::<i64, _>("n")? as usize);
+        }
+        let rows = sqlx::query(
+            "SELECT e.seq, e.step AS idx, s.name AS step, e.stream, e.text FROM run_events e \
+             JOIN steps s ON s.run_id = e.run_id AND s.idx = e.step \
+             WHERE e.run_id = ?1 AND e.kind = 'log' ORDER BY e.seq DESC LIMIT ?2",
+        )
+        .bind(run_id)
+        .bind(limit as i64)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let mut lines = Vec::with_capacity(rows.len());
+        for row in &rows {
+            // Newest first: each step's lines count down from its total.
+            let number = next.entry(row.try_get("idx")?).or_insert(0);
+            lines.push(LogLine {
+                seq: row.try_get("seq")?,
+                step: row.try_get("step")?,
+                number: *number,
+                stream: LogStream::from_str(row.try_get::<Option<&str>, _>("stream")?.unwrap_or("stdout")).map_err(corrupt)?,
+                text: row.try_get::<Option<String>, _>("text")?.unwrap_or_default(),
+            });
+            *number = number.saturating_sub(1);
+        }
+        lines.reverse();
+        Ok(lines)
     }
 
     /// Per step of a run: log pieces recorded from the step itself (the engines' system

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use app::definition::Params;
-use app::model::{PipelineDetail, PipelineSummary, PipelineVersion, RunDetail, RunPage, RunSummary, RunsQuery, Trigger, WorkflowDetail};
+use app::model::{LogLine, PipelineDetail, PipelineSummary, PipelineVersion, RunDetail, RunPage, RunSummary, RunsQuery, Trigger, WorkflowDetail};
 use app::server::{Backend, BackendError, SharedBackend};
 use app::{shell, App};
 use axum::Router;
@@ -50,6 +50,9 @@ impl Backend for ServiceBackend {
     }
     async fn get_run(&self, id: i64) -> Result<RunDetail, BackendError> {
         self.0.get_run(id).await.map_err(to_backend)
+    }
+    async fn log_tail(&self, id: i64, limit: u32) -> Result<Vec<LogLine>, BackendError> {
+        self.0.log_tail(id, limit).await.map_err(to_backend)
     }
     async fn cancel_run(&self, id: i64) -> Result<(), BackendError> {
         self.0.cancel_run(id).await.map_err(to_backend)

@@ -4,17 +4,8 @@
 
 use leptos::prelude::*;
 
-use crate::model::{EventBody, LogStream, PipelineSummary, RunEvent, RunSummary, StepState, StepStatus};
+use crate::model::{EventBody, LogLine, LogStream, PipelineSummary, RunEvent, RunSummary, StepState, StepStatus};
 
-#[derive(Clone, Debug, PartialEq)]
-pub struct LogLine {
-    pub seq: i64,
-    pub step: String,
-    /// 1-based, within its step: what `#step-<name>-L<n>` links point at.
-    pub number: usize,
-    pub stream: LogStream,
-    pub text: String,
-}
 
 /// Folds a batch of events into the page state: all their log lines in one update (a
 /// replay of a long log arrives in large bursts), step and run changes one by one.

@@ -268,6 +268,22 @@ impl From<&RunSummary> for RunLink {
     }
 }
 
+/// One line of a run's log as the log viewer shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogLine {
+    pub seq: i64,
+    pub step: String,
+    /// 1-based, within its step: what `#step-<name>-L<n>` links point at. Every log event
+    /// of the step counts, pieces of an over-long line included.
+    pub number: usize,
+    pub stream: LogStream,
+    pub text: String,
+}
+
+/// How many of a run's last log lines its page carries in its HTML, for reading before
+/// the WASM has loaded (or without JavaScript).
+pub const LOG_TAIL_LINES: u32 = 200;
+
 /// A run as its page reads it: [`RunDetail`] without `flatten`. serde's `flatten` buffers
 /// every field before sorting them out, and that machinery costs WASM; the API keeps its
 /// flat shape.
@@ -277,11 +293,13 @@ pub struct RunPageData {
     pub params: Params,
     pub steps: Vec<StepState>,
     pub webhooks: Vec<WebhookDelivery>,
+    /// The last [`LOG_TAIL_LINES`] lines of the log when the page was made, oldest first.
+    pub log_tail: Vec<LogLine>,
 }
 
-impl From<RunDetail> for RunPageData {
-    fn from(detail: RunDetail) -> Self {
-        Self { run: detail.run, params: detail.params, steps: detail.steps, webhooks: detail.webhooks }
+impl RunPageData {
+    pub fn new(detail: RunDetail, log_tail: Vec<LogLine>) -> Self {
+        Self { run: detail.run, params: detail.params, steps: detail.steps, webhooks: detail.webhooks, log_tail }
     }
 }
 

@@ -11,9 +11,9 @@ use crate::editor::{EditorPage, EditorState, PipelineHead};
 use crate::editor_view::{DefinitionEditor, Saver};
 use crate::workflow_view::WorkflowPage;
 use crate::graph::{GraphInput, Pick, StageGraph};
-use crate::live::{follow_changes, follow_run, LogLine};
+use crate::live::{follow_changes, follow_run};
 use crate::model::{
-    is_valid_tag, success_rate, PipelineSummary, RecentRun, RunPageData, RunStatus, RunSummary, StepStatus, Trigger, TAG_RULE,
+    is_valid_tag, success_rate, LogLine, PipelineSummary, RecentRun, RunPageData, RunStatus, RunSummary, StepStatus, Trigger, TAG_RULE,
     WebhookDelivery,
 };
 use crate::server::{
@@ -633,6 +633,7 @@ fn RunView(detail: RunPageData) -> impl IntoView {
     let run = RwSignal::new(detail.run.clone());
     let steps = RwSignal::new(detail.steps.clone());
     let lines: RwSignal<Vec<LogLine>> = RwSignal::new(Vec::new());
+    let tail = detail.log_tail.clone();
     follow_run(run_id, run, steps, lines);
     let selected: RwSignal<Option<String>> = RwSignal::new(None);
     let search = RwSignal::new(String::new());
@@ -819,7 +820,7 @@ fn RunView(detail: RunPageData) -> impl IntoView {
                     " follow"
                 </label>
             </div>
-            {viewer.view()}
+            {viewer.view(tail)}
         </section>
         {(!detail.webhooks.is_empty()).then(|| view! { <WebhookTable deliveries=detail.webhooks.clone()/> })}
     }
@@ -941,7 +942,10 @@ impl LogViewer {
         }
     }
 
-    fn view(self) -> impl IntoView {
+    /// `tail`: the last lines as the server saw them, shown in the HTML until the live log
+    /// has lines (before hydration, and without JavaScript).
+    fn view(self, tail: Vec<LogLine>) -> impl IntoView {
+        let tail = StoredValue::new(tail);
         let window = move || {
             let count = self.count();
             let first = (self.scroll.get().max(0) as usize / LINE_PX).saturating_sub(OVERSCAN).min(count);
@@ -950,7 +954,10 @@ impl LogViewer {
         };
         view! {
             <pre class="log" id="log" tabindex="0" aria-label="Run log" node_ref=self.node on:scroll=move |_| self.on_scroll()>
-                <noscript>"Live logs need JavaScript; the raw log link above works without it."</noscript>
+                <noscript>"The live log needs JavaScript: these are its last lines when the page was made, and the raw log link above has all of them."</noscript>
+                {move || (self.count() == 0).then(|| tail.with_value(|tail| {
+                    view! { <div class="log-tail">{tail.iter().map(|line| log_line(line, false, false)).collect_view()}</div> }
+                }))}
                 <div class="log-space" style:height=move || format!("{}px", self.count() * LINE_PX)>
                     <div class="log-window" style:transform=move || format!("translateY({}px)", window().0 * LINE_PX)>
                         {move || {
@@ -961,7 +968,7 @@ impl LogViewer {
                                     .filter_map(|k| lines.get(self.index(k)))
                                     .map(|line| {
                                         let is_linked = linked.as_ref().is_some_and(|(s, n)| *s == line.step && *n == line.number);
-                                        log_line(line, is_linked)
+                                        log_line(line, is_linked, true)
                                     })
                                     .collect_view()
                             })
@@ -973,10 +980,12 @@ impl LogViewer {
     }
 }
 
-fn log_line(line: &LogLine, linked: bool) -> impl IntoView {
+/// One line of the log. Lines of the live viewer carry their permalink as `id`; those of
+/// the server's tail do not (the live lines replace them, and ids must stay unique).
+fn log_line(line: &LogLine, linked: bool, with_id: bool) -> impl IntoView {
     let anchor = format!("step-{}-L{}", line.step, line.number);
     view! {
-        <div class=format!("line {}", line.stream) class:linked=linked id=anchor.clone()>
+        <div class=format!("line {}", line.stream) class:linked=linked id=with_id.then(|| anchor.clone())>
             <a class="ln" href=format!("#{anchor}") title="Link to this line">{line.number}</a>
             <span class="step">{line.step.clone()}</span>
             {crate::ansi::spans(&line.text)

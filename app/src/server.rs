@@ -19,7 +19,7 @@ mod backend {
     use std::sync::Arc;
 
     use crate::definition::Params;
-    use crate::model::{PipelineDetail, PipelineSummary, PipelineVersion, RunDetail, RunPage, RunSummary, RunsQuery, Trigger, WorkflowDetail};
+    use crate::model::{LogLine, PipelineDetail, PipelineSummary, PipelineVersion, RunDetail, RunPage, RunSummary, RunsQuery, Trigger, WorkflowDetail};
 
     /// What a server function needs to know of a failure: a message fit for the user.
     #[derive(Debug, Clone, thiserror::Error)]
@@ -36,6 +36,9 @@ mod backend {
         async fn start_run(&self, pipeline: &str, tag: &str, params: Params, trigger: Trigger) -> Result<RunSummary, BackendError>;
         async fn list_runs(&self, query: &RunsQuery) -> Result<RunPage, BackendError>;
         async fn get_run(&self, id: i64) -> Result<RunDetail, BackendError>;
+        /// The last `limit` lines of a run's log, oldest first, numbered as the log viewer
+        /// numbers them.
+        async fn log_tail(&self, id: i64, limit: u32) -> Result<Vec<LogLine>, BackendError>;
         async fn cancel_run(&self, id: i64) -> Result<(), BackendError>;
         async fn decide_step(&self, id: i64, step: &str, approve: bool) -> Result<(), BackendError>;
         async fn versions(&self, name: &str) -> Result<Vec<PipelineVersion>, BackendError>;
@@ -109,7 +112,10 @@ pub async fn list_runs(
 
 #[server(prefix = "/_sfn", output = TextJson)]
 pub async fn get_run(id: i64) -> Result<RunPageData, ServerFnError> {
-    backend()?.get_run(id).await.map(RunPageData::from).map_err(fail)
+    let backend = backend()?;
+    let detail = backend.get_run(id).await.map_err(fail)?;
+    let tail = backend.log_tail(id, crate::model::LOG_TAIL_LINES).await.map_err(fail)?;
+    Ok(RunPageData::new(detail, tail))
 }
 
 /// What the run page's buttons do to a run.

@@ -519,6 +519,14 @@ impl Service {
         }
     }
 
+    /// The last `limit` lines of a run's log, numbered as the log viewer numbers them.
+    pub async fn log_tail(&self, id: i64, limit: u32) -> ServiceResult<Vec<app::model::LogLine>> {
+        if self.store.run(id).await?.is_none() {
+            return Err(ServiceError::NotFound(format!("no run with id {id}")));
+        }
+        Ok(self.store.log_tail(id, limit).await?)
+    }
+
     /// The run's log as plain text, produced page by page.
     pub async fn raw_log(&self, id: i64, step: Option<&str>) -> ServiceResult<impl Stream<Item = Result<String, StoreError>>> {
         let steps = self.store.steps(id).await?;

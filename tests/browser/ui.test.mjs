@@ -292,6 +292,52 @@ stages:
   assert.deepEqual(errors, []);
 });
 
+test('the run page carries the log tail in its HTML, numbered as the live viewer numbers it', async () => {
+  await app.createPipeline(`
+name: tail
+stages:
+  - name: one
+    steps:
+      - name: many
+        script: for i in $(seq 1 250); do echo "many-$i"; done
+  - name: two
+    steps:
+      - name: few
+        script: printf 'few-1\\nfew-2\\n\\033[32mfew-3\\033[0m\\n'
+`);
+  const run = await app.runToEnd('tail', 'v1');
+  // Without JavaScript: the last 200 lines are in the page as the server made it.
+  const context = await app.browser.newContext({ javaScriptEnabled: false });
+  const bare = await context.newPage();
+  await bare.goto(`${app.base}/runs/${run.id}`);
+  const tailLines = (page) => page.locator('#log .log-tail .line').evaluateAll((lines) => lines.map((l) => ({
+    number: l.querySelector('.ln').textContent,
+    href: l.querySelector('.ln').getAttribute('href'),
+    step: l.querySelector('.step').textContent,
+    text: l.textContent.slice(l.querySelector('.ln').textContent.length + l.querySelector('.step').textContent.length),
+  })));
+  const tail = await tailLines(bare);
+  assert.equal(tail.length, 200, 'the last 200 lines');
+  assert.deepEqual(tail.at(-1), { number: '3', href: '#step-few-L3', step: 'few', text: 'few-3' });
+  assert.equal(await bare.locator('#log .log-tail .line').last().locator('span.fg-2').innerText(), 'few-3', 'ANSI colours too');
+  assert.ok(tail.some((l) => l.text === 'many-250') && !tail.some((l) => l.text === 'many-1'), 'the end of the log, not its start');
+  await bare.screenshot({ path: join(shots, 'run-without-js.png'), fullPage: true });
+  await context.close();
+
+  // With JavaScript the live viewer takes over; its numbers are the tail's numbers.
+  const page = await app.browser.newPage();
+  const errors = await hydrated(page, `/runs/${run.id}`);
+  const live = page.locator('#step-few-L3');
+  await live.waitFor();
+  assert.equal(await page.locator('#log .log-tail').count(), 0, 'the tail is gone once the live log has lines');
+  for (const line of tail.slice(-20)) {
+    const shown = page.locator(line.href);
+    assert.equal(await shown.locator('.step').innerText(), line.step, line.href);
+    assert.ok((await shown.innerText()).endsWith(line.text), `${line.href}: ${line.text}`);
+  }
+  assert.deepEqual(errors, []);
+});
+
 test('the versions page shows the diff between any two saved versions', async () => {
   const v1 = "name: evolving\nstages:\n  - name: s\n    steps:\n      - {name: a, script: 'echo one'}\n";
   const v2 = "name: evolving\n# now with a second step\nstages:\n  - name: s\n    steps:\n      - {name: a, script: 'echo one'}\n      - {name: b, script: 'echo two'}\n";
