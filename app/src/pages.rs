@@ -130,98 +130,32 @@ pub fn App() -> impl IntoView {
 // Every page is a lazy route: its code is a WASM chunk of its own, fetched with the page
 // (the server names the chunks a page needs in its HTML) or on first navigation to it, so
 // no page ships the code of the others. Each route's data loads inside its view.
+macro_rules! lazy_pages {
+    ($($route:ident => $page:ident),* $(,)?) => {$(
+        struct $route;
 
-struct PipelinesRoute;
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                $route
+            }
 
-#[lazy_route]
-impl LazyRoute for PipelinesRoute {
-    fn data() -> Self {
-        PipelinesRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <PipelinesPage/> }.into_any()
-    }
+            fn view(_this: Self) -> AnyView {
+                view! { <$page/> }.into_any()
+            }
+        }
+    )*};
 }
 
-struct NewPipelineRoute;
-
-#[lazy_route]
-impl LazyRoute for NewPipelineRoute {
-    fn data() -> Self {
-        NewPipelineRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <NewPipelinePage/> }.into_any()
-    }
+lazy_pages! {
+    PipelinesRoute => PipelinesPage,
+    NewPipelineRoute => NewPipelinePage,
+    WorkflowRoute => WorkflowPage,
+    PipelineRoute => PipelinePage,
+    HistoryRoute => HistoryPage,
+    VersionsRoute => VersionsPage,
+    RunRoute => RunPage,
 }
-
-struct WorkflowRoute;
-
-#[lazy_route]
-impl LazyRoute for WorkflowRoute {
-    fn data() -> Self {
-        WorkflowRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <WorkflowPage/> }.into_any()
-    }
-}
-
-struct PipelineRoute;
-
-#[lazy_route]
-impl LazyRoute for PipelineRoute {
-    fn data() -> Self {
-        PipelineRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <PipelinePage/> }.into_any()
-    }
-}
-
-struct HistoryRoute;
-
-#[lazy_route]
-impl LazyRoute for HistoryRoute {
-    fn data() -> Self {
-        HistoryRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <HistoryPage/> }.into_any()
-    }
-}
-
-struct VersionsRoute;
-
-#[lazy_route]
-impl LazyRoute for VersionsRoute {
-    fn data() -> Self {
-        VersionsRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <VersionsPage/> }.into_any()
-    }
-}
-
-struct RunRoute;
-
-#[lazy_route]
-impl LazyRoute for RunRoute {
-    fn data() -> Self {
-        RunRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <RunPage/> }.into_any()
-    }
-}
-
 
 /// The user-facing text of a server function error.
 pub(crate) fn error_text(err: &ServerFnError) -> String {
