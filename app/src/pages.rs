@@ -568,6 +568,7 @@ fn RunView(detail: RunPageData) -> impl IntoView {
     let steps = RwSignal::new(detail.steps.clone());
     let lines: RwSignal<Vec<LogLine>> = RwSignal::new(Vec::new());
     let tail = detail.log_tail.clone();
+    let tail_len = tail.len();
     follow_run(run_id, run, steps, lines);
     let selected: RwSignal<Option<String>> = RwSignal::new(None);
     let search = RwSignal::new(String::new());
@@ -738,7 +739,12 @@ fn RunView(detail: RunPageData) -> impl IntoView {
                     {move || {
                         let total = lines.with(Vec::len);
                         let shown = viewer.count();
-                        if shown == total { format!("{total} lines") } else { format!("{shown} of {total} lines") }
+                        match (total, tail_len) {
+                            // Before the live log: the server's tail is what is shown.
+                            (0, 1..) => format!("last {tail_len} lines"),
+                            _ if shown == total => format!("{total} lines"),
+                            _ => format!("{shown} of {total} lines"),
+                        }
                     }}
                 </span>
                 <label class="muted">

@@ -318,6 +318,7 @@ stages:
   })));
   const tail = await tailLines(bare);
   assert.equal(tail.length, 200, 'the last 200 lines');
+  assert.equal(await bare.locator('#log-count').innerText(), 'last 200 lines');
   assert.deepEqual(tail.at(-1), { number: '3', href: '#step-few-L3', step: 'few', text: 'few-3' });
   assert.equal(await bare.locator('#log .log-tail .line').last().locator('span.fg-2').innerText(), 'few-3', 'ANSI colours too');
   assert.ok(tail.some((l) => l.text === 'many-250') && !tail.some((l) => l.text === 'many-1'), 'the end of the log, not its start');
@@ -330,6 +331,7 @@ stages:
   const live = page.locator('#step-few-L3');
   await live.waitFor();
   assert.equal(await page.locator('#log .log-tail').count(), 0, 'the tail is gone once the live log has lines');
+  await page.locator('#log-count', { hasText: '253 lines' }).waitFor();
   for (const line of tail.slice(-20)) {
     const shown = page.locator(line.href);
     assert.equal(await shown.locator('.step').innerText(), line.step, line.href);
