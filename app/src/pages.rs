@@ -221,21 +221,18 @@ where
     }
 }
 
-/// Approves or refuses a step waiting for approval: a form of its own per button.
-fn decision(action: ServerAction<RunControl>, id: i64, step: String, act: RunAct) -> impl IntoView {
-    let (class, label, name) = match act {
-        RunAct::Approve => ("primary", "Approve", "approve"),
-        _ => ("danger", "Refuse", "refuse"),
-    };
+/// One of the run page's buttons: a form of its own that posts `act` on run `id` (and, for
+/// an approval or refusal, its step) to `run_control`.
+fn control_form(action: ServerAction<RunControl>, id: i64, act: RunAct, step: Option<String>, button: impl IntoView) -> impl IntoView {
     let input = {
         let step = step.clone();
-        move |_: &Fields| RunControl { id, act, step: Some(step.clone()) }
+        move |_: &Fields| RunControl { id, act, step: step.clone() }
     };
     post_form(action, None, input, view! {
         <input type="hidden" name="id" value=id/>
-        <input type="hidden" name="act" value=name/>
-        <input type="hidden" name="step" value=step/>
-        <button type="submit" class=class>{label}</button>
+        <input type="hidden" name="act" value=act.as_str()/>
+        {step.map(|step| view! { <input type="hidden" name="step" value=step/> })}
+        {button}
     })
 }
 
@@ -567,7 +564,7 @@ fn RunView(detail: RunPageData) -> impl IntoView {
     let run = RwSignal::new(detail.run.clone());
     let steps = RwSignal::new(detail.steps.clone());
     let lines: RwSignal<Vec<LogLine>> = RwSignal::new(Vec::new());
-    let tail = detail.log_tail.clone();
+    let tail = detail.log_tail;
     let tail_len = tail.len();
     follow_run(run_id, run, steps, lines);
     let selected: RwSignal<Option<String>> = RwSignal::new(None);
@@ -618,15 +615,11 @@ fn RunView(detail: RunPageData) -> impl IntoView {
                 fallback=move || {
                     let failed = run.read().status != RunStatus::Succeeded;
                     view! {
-                        {post_form(control, None, move |_| RunControl { id: run_id, act: RunAct::Rerun, step: None }, view! {
-                            <input type="hidden" name="id" value=run_id/>
-                            <input type="hidden" name="act" value="rerun"/>
+                        {control_form(control, run_id, RunAct::Rerun, None, view! {
                             <button type="submit" id="rerun" title="Run the same tag and params again">"Re-run"</button>
                         })}
                         {failed.then(|| view! {
-                            {post_form(control, None, move |_| RunControl { id: run_id, act: RunAct::RetryFailed, step: None }, view! {
-                                <input type="hidden" name="id" value=run_id/>
-                                <input type="hidden" name="act" value="retry_failed"/>
+                            {control_form(control, run_id, RunAct::RetryFailed, None, view! {
                                 <button
                                     type="submit"
                                     id="retry-failed"
@@ -639,9 +632,7 @@ fn RunView(detail: RunPageData) -> impl IntoView {
                     }
                 }
             >
-                {post_form(control, None, move |_| RunControl { id: run_id, act: RunAct::Cancel, step: None }, view! {
-                    <input type="hidden" name="id" value=run_id/>
-                    <input type="hidden" name="act" value="cancel"/>
+                {control_form(control, run_id, RunAct::Cancel, None, view! {
                     <button type="submit" class="danger">"Cancel"</button>
                 })}
             </Show>
@@ -683,8 +674,12 @@ fn RunView(detail: RunPageData) -> impl IntoView {
                                                 {waiting
                                                     .then(|| {
                                                         view! {
-                                                            {decision(control, run_id, approve_step, RunAct::Approve)}
-                                                            {decision(control, run_id, refuse_step, RunAct::Refuse)}
+                                                            {control_form(control, run_id, RunAct::Approve, Some(approve_step), view! {
+                                                                <button type="submit" class="primary">"Approve"</button>
+                                                            })}
+                                                            {control_form(control, run_id, RunAct::Refuse, Some(refuse_step), view! {
+                                                                <button type="submit" class="danger">"Refuse"</button>
+                                                            })}
                                                         }
                                                     })}
                                             </td>

@@ -133,6 +133,19 @@ pub enum RunAct {
     Refuse,
 }
 
+impl RunAct {
+    /// The name it has in a form (and in JSON).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunAct::Cancel => "cancel",
+            RunAct::Rerun => "rerun",
+            RunAct::RetryFailed => "retry_failed",
+            RunAct::Approve => "approve",
+            RunAct::Refuse => "refuse",
+        }
+    }
+}
+
 /// The run page's buttons, one server function for all of them (each function the page
 /// calls adds its own client code to the WASM). Re-runs answer with the new run, and go to
 /// its page.
@@ -240,4 +253,18 @@ pub async fn save_workflow(form: WorkflowForm) -> Result<String, ServerFnError> 
     let detail = backend()?.save_workflow(existing, &source).await.map_err(fail)?;
     leptos_axum::redirect(&format!("/workflows/{}", detail.name));
     Ok(detail.name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RunAct;
+
+    /// The name a form posts is the one the server function reads back.
+    #[test]
+    fn run_acts_post_under_their_serde_names() {
+        for act in [RunAct::Cancel, RunAct::Rerun, RunAct::RetryFailed, RunAct::Approve, RunAct::Refuse] {
+            assert_eq!(serde_json::to_string(&act).unwrap(), format!("\"{}\"", act.as_str()));
+            assert_eq!(serde_json::from_str::<RunAct>(&format!("\"{}\"", act.as_str())).unwrap(), act);
+        }
+    }
 }
