@@ -7,7 +7,7 @@ mod crd;
 
 use app::definition::Params;
 use crd::TektonSchemas;
-use conveyor::engine::tekton::compile::{compile, pipeline_run_name, CompileError, TektonSettings, Workspace};
+use conveyor::engine::tekton::compile::{compile, pipeline_run_name, workspace_claim, CompileError, TektonSettings};
 use conveyor::engine::RunRequest;
 use serde_json::{json, Value};
 
@@ -71,15 +71,16 @@ fn strings(value: &Value, path: String, out: &mut Vec<(String, String)>) {
 fn a_staged_pipeline_compiles_to_a_pipeline_run_tekton_accepts() {
     let schemas = TektonSchemas::load();
     let run = request(SHIP, [("EXTRA".to_owned(), "from the run dialog".to_owned())].into());
-    let object = compile(&run, &all_steps(&run), 0, Workspace::PerRun, &settings()).expect("compiles");
+    let object = compile(&run, &all_steps(&run), 0, "conveyor-run-42", &settings()).expect("compiles");
     assert_eq!(schemas.pipeline_run_problems(&object), Vec::<String>::new(), "{object:#}");
 
     assert_eq!(object["metadata"]["name"], "ship-42");
     assert_eq!(object["metadata"]["namespace"], "ci");
     assert_eq!(object["metadata"]["labels"]["conveyor.dev/run"], "42");
     assert_eq!(object["spec"]["taskRunTemplate"]["serviceAccountName"], "conveyor-ship");
-    let claim = &object["spec"]["workspaces"][0]["volumeClaimTemplate"]["spec"];
-    assert_eq!(claim, &json!({"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}, "storageClassName": "standard"}));
+    assert_eq!(object["spec"]["workspaces"], json!([{"name": "workspace", "persistentVolumeClaim": {"claimName": "conveyor-run-42"}}]));
+    let claim = serde_json::to_value(workspace_claim(&settings())).expect("claim spec");
+    assert_eq!(claim, json!({"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}, "storageClassName": "standard"}));
 
     // Order: stages in sequence, parallel steps side by side.
     assert_eq!(task(&object, "compile").get("runAfter"), None);
@@ -141,7 +142,7 @@ fn a_staged_pipeline_compiles_to_a_pipeline_run_tekton_accepts() {
 fn the_validator_catches_unknown_and_misplaced_fields() {
     let schemas = TektonSchemas::load();
     let run = request(SHIP, Params::new());
-    let good = compile(&run, &all_steps(&run), 0, Workspace::PerRun, &settings()).expect("compiles");
+    let good = compile(&run, &all_steps(&run), 0, "conveyor-run-42", &settings()).expect("compiles");
     let mutations: [(&str, fn(&mut Value)); 5] = [
         ("v1beta1 field on a v1 PipelineRun", |v| v["spec"]["serviceAccountName"] = json!("x")),
         ("unknown step field", |v| v["spec"]["pipelineSpec"]["tasks"][0]["taskSpec"]["steps"][0]["scirpt"] = json!("x")),
@@ -161,7 +162,7 @@ fn a_segment_after_an_approval_gate_runs_only_its_own_steps() {
     let schemas = TektonSchemas::load();
     let run = request(SHIP, Params::new());
     let release = run.plan.steps.iter().position(|s| s.name == "release").expect("release");
-    let object = compile(&run, &[release], 1, Workspace::Claim("conveyor-run-7"), &settings()).expect("compiles");
+    let object = compile(&run, &[release], 1, "conveyor-run-7", &settings()).expect("compiles");
     assert_eq!(schemas.pipeline_run_problems(&object), Vec::<String>::new());
     assert_eq!(object["metadata"]["name"], "ship-42-1");
     assert_eq!(object["metadata"]["labels"]["conveyor.dev/segment"], "1");
@@ -181,7 +182,7 @@ fn imports_compile_too() {
     for fixture in ["kubeci-workflow.yaml", "taskflow-task.yaml"] {
         let source = std::fs::read_to_string(format!("{}/tests/fixtures/{fixture}", env!("CARGO_MANIFEST_DIR"))).expect("fixture");
         let run = request(&source, Params::new());
-        let object = compile(&run, &all_steps(&run), 0, Workspace::PerRun, &TektonSettings::new("ci")).expect(fixture);
+        let object = compile(&run, &all_steps(&run), 0, "conveyor-run-42", &TektonSettings::new("ci")).expect(fixture);
         assert_eq!(schemas.pipeline_run_problems(&object), Vec::<String>::new(), "{fixture}: {object:#}");
         assert_eq!(object["spec"].get("taskRunTemplate"), None);
     }
@@ -192,7 +193,7 @@ fn a_step_with_nothing_to_run_is_refused() {
     // Validation refuses such a step; the compiler does not rely on that.
     let mut run = request("name: empty\nstages:\n  - name: s\n    steps:\n      - {name: nothing, image: alpine}\n", Params::new());
     run.pipeline.stages[0].steps[0].image = None;
-    assert_eq!(compile(&run, &[0], 0, Workspace::PerRun, &TektonSettings::new("ci")), Err(CompileError::NothingToRun("nothing".into())));
+    assert_eq!(compile(&run, &[0], 0, "conveyor-run-42", &TektonSettings::new("ci")), Err(CompileError::NothingToRun("nothing".into())));
 }
 
 #[test]

@@ -375,7 +375,7 @@ stages:
 
     let used = cluster.assert_granted_by_deployed_role();
     for expected in [("create", "tekton.dev", "pipelineruns"), ("patch", "tekton.dev", "pipelineruns"), ("watch", "tekton.dev", "taskruns"),
-                     ("get", "", "pods/log"), ("create", "", "persistentvolumeclaims"), ("delete", "", "persistentvolumeclaims")] {
+                     ("get", "", "pods/log"), ("create", "", "persistentvolumeclaims"), ("list", "", "persistentvolumeclaims")] {
         let expected = (expected.0.to_owned(), expected.1.to_owned(), expected.2.to_owned());
         assert!(used.contains(&expected), "the audit saw {expected:?}: {used:?}");
     }
@@ -411,5 +411,120 @@ async fn a_pipeline_can_ask_for_tekton_on_a_server_whose_default_is_local() {
         assert_eq!(runs.len(), 1, "only the pipeline that asked for Tekton went to the cluster");
         assert_eq!(runs[0]["metadata"]["labels"]["conveyor.dev/run"], cluster_run.to_string());
     }
+    app.stop().await;
+}
+
+/// `ship` fails on its first attempt and succeeds on any later one in the same workspace:
+/// a re-run of the failed steps passes only if it ran in the earlier run's files.
+fn flaky(name: &str) -> String {
+    format!(
+        "
+name: {name}
+stages:
+  - name: build
+    steps:
+      - {{name: compile, script: 'echo built >> \"$CONVEYOR_WORKSPACE/artifact\"; echo compiled'}}
+  - name: deploy
+    steps:
+      - {{name: ship, script: 'if [ -f \"$CONVEYOR_WORKSPACE/tried\" ]; then echo \"shipping $(cat \"$CONVEYOR_WORKSPACE/artifact\")\"; else touch \"$CONVEYOR_WORKSPACE/tried\"; echo not yet; exit 1; fi'}}
+      - {{name: notify, script: 'echo notified'}}
+"
+    )
+}
+
+/// The workspace claims labelled as one run's.
+fn claims_of(cluster: &FakeCluster, run: i64) -> Vec<String> {
+    cluster
+        .objects("persistentvolumeclaims")
+        .iter()
+        .filter(|c| c["metadata"]["labels"]["conveyor.dev/run"] == run.to_string())
+        .map(|c| c["metadata"]["name"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+async fn retry(app: &TestApp, run: i64) -> i64 {
+    let response = app.client.post(app.url(&format!("/api/v1/runs/{run}/retry"))).send().await.expect("retry");
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["trigger"], "rerun");
+    body["id"].as_i64().expect("id")
+}
+
+#[tokio::test]
+async fn re_running_failed_steps_on_tekton_runs_only_them_in_the_earlier_runs_workspace() {
+    let target = Target::new().await;
+    let app = target.app().await;
+    let name = unique("flaky");
+    app.create_pipeline(&flaky(&name)).await;
+    let first = app.start_run(&name, "v7").await;
+    let events = app.all_events(first).await;
+    assert_eq!(outcome(&events).0, RunStatus::Failed, "{:#?}", statuses(&events));
+    assert_eq!(logs(&events, "ship"), ["not yet"]);
+    assert_eq!(step_statuses(&events, "notify"), [StepStatus::Skipped]);
+    if let Some(cluster) = target.fake("kept claim") {
+        assert_eq!(claims_of(cluster, first), [format!("conveyor-run-{first}")], "a run that failed keeps its workspace");
+    }
+
+    let second = retry(&app, first).await;
+    let events = app.all_events(second).await;
+    assert_eq!(outcome(&events).0, RunStatus::Succeeded, "{:#?}", statuses(&events));
+    // `compile` is not run again: no status change, no log; its artifact is still there, once.
+    assert!(step_statuses(&events, "compile").is_empty());
+    assert!(logs(&events, "compile").is_empty());
+    let first_number = app.get_json(&format!("/api/v1/runs/{first}")).await.1["number"].clone();
+    assert_eq!(
+        logs(&events, "ship"),
+        [format!("re-running the steps that did not succeed in run #{first_number}, in its workspace (claim conveyor-run-{first})"), "shipping built".into()]
+    );
+    assert_eq!(step_statuses(&events, "ship"), [StepStatus::Running, StepStatus::Succeeded]);
+    assert_eq!(logs(&events, "notify"), ["notified"]);
+    let (_, detail) = app.get_json(&format!("/api/v1/runs/{second}")).await;
+    assert_eq!(step_named(&detail, "compile")["status"], "succeeded");
+    assert_eq!(detail["engine"], "tekton");
+
+    if let Some(cluster) = target.fake("re-run objects") {
+        let mine: Vec<serde_json::Value> = cluster
+            .objects("pipelineruns")
+            .into_iter()
+            .filter(|r| r["metadata"]["labels"]["conveyor.dev/run"] == second.to_string())
+            .collect();
+        assert_eq!(mine.len(), 1);
+        let tasks: Vec<&str> = mine[0]["spec"]["pipelineSpec"]["tasks"].as_array().expect("tasks").iter().filter_map(|t| t["name"].as_str()).collect();
+        assert_eq!(tasks, ["ship", "notify"], "only what did not succeed goes to the cluster");
+        assert_eq!(mine[0]["spec"]["workspaces"][0]["persistentVolumeClaim"]["claimName"], format!("conveyor-run-{first}"));
+        // The re-run succeeded: the workspace it took over is deleted.
+        cluster.until("persistentvolumeclaims", <[_]>::is_empty).await;
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_new_run_drops_the_workspace_an_earlier_failed_run_kept() {
+    let target = Target::new().await;
+    let app = target.app().await;
+    let name = unique("dropped");
+    app.create_pipeline(&flaky(&name)).await;
+    let first = app.start_run(&name, "v1").await;
+    assert_eq!(outcome(&app.all_events(first).await).0, RunStatus::Failed);
+    // A run of its own (not a re-run) starts in a fresh workspace and fails the same way;
+    // only the latest run that did not succeed keeps its workspace.
+    let second = app.start_run(&name, "v2").await;
+    let events = app.all_events(second).await;
+    assert_eq!(logs(&events, "ship"), ["not yet"]);
+    if let Some(cluster) = target.fake("dropped claim") {
+        assert!(claims_of(cluster, first).is_empty());
+        assert_eq!(claims_of(cluster, second), [format!("conveyor-run-{second}")]);
+    }
+
+    // Re-running the first run's failed steps says its files are gone, and runs them anyway.
+    let third = retry(&app, first).await;
+    let events = app.all_events(third).await;
+    let first_number = app.get_json(&format!("/api/v1/runs/{first}")).await.1["number"].clone();
+    assert_eq!(
+        logs(&events, "ship"),
+        [format!("the workspace of run #{first_number} is gone: the steps re-run without its files"), "not yet".into()]
+    );
+    assert_eq!(outcome(&events).0, RunStatus::Failed);
     app.stop().await;
 }

@@ -115,11 +115,12 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// A run that has not started.
+    /// A run that has not started; the steps a re-run takes over have succeeded already.
     pub fn fresh(run: &RunRequest) -> Progress {
         let count = run.plan.steps.len();
+        let reused = |step: usize| run.retry.as_ref().is_some_and(|r| r.reused.get(step) == Some(&true));
         Progress {
-            steps: vec![StepStatus::Pending; count],
+            steps: (0..count).map(|step| if reused(step) { StepStatus::Succeeded } else { StepStatus::Pending }).collect(),
             approved: vec![false; count],
             log_lines: vec![0; count],
             cancel_requested: false,

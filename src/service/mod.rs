@@ -400,16 +400,6 @@ impl Service {
         })?;
         let row = PipelineRow { version: version.version, source: version.source, definition: version.definition, ..row };
         let pipeline = stored_definition(&row.definition)?;
-        let engine = self.engine_for(&pipeline)?;
-        if engine.name() != "local" {
-            return Err(ServiceError::Invalid(vec![Problem::new(
-                "run",
-                format!(
-                    "re-running only the failed steps needs the earlier run's workspace, which the {} engine does not keep: re-run it whole",
-                    engine.name()
-                ),
-            )]));
-        }
         let plan = stored_plan(&pipeline)?;
         let before = self.store.steps(id).await?;
         let reused = plan

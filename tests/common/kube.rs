@@ -13,6 +13,9 @@
 //!   real process on this host, with the params and workspace substituted the way Tekton
 //!   does. `spec.status: Cancelled` kills them. Conditions, `childReferences` and
 //!   `skippedTasks` follow Tekton's.
+//! - a PVC is a directory that lives as long as the object: a PipelineRun whose workspace
+//!   names a claim that does not exist fails at once (where a real cluster would leave its
+//!   pods pending), so a test sees a lost workspace instead of waiting.
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -38,6 +41,7 @@ use crate::crd::TektonSchemas;
 const PIPELINE_RUNS: &str = "tekton.dev/v1/pipelineruns";
 const TASK_RUNS: &str = "tekton.dev/v1/taskruns";
 const PODS: &str = "v1/pods";
+const CLAIMS: &str = "v1/persistentvolumeclaims";
 
 type Key = (String, String, String); // resource, namespace, name
 
@@ -596,6 +600,10 @@ fn delete_object(cluster: &Cluster, resource: &str, ns: &str, name: &str) -> Res
     match cluster.get(resource, ns, name) {
         Some(object) => {
             cluster.put(resource, ns, object, "DELETED");
+            if resource == CLAIMS {
+                // The volume goes with its claim.
+                let _ = std::fs::remove_dir_all(cluster.work.path().join("claims").join(name));
+            }
             Json(json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"})).into_response()
         }
         None => not_found(resource, name),
@@ -679,12 +687,23 @@ async fn reconcile(cluster: Arc<Cluster>, ns: String, name: String) {
         values.insert(format!("params.{}", param["name"].as_str().unwrap_or_default()), param["value"].as_str().unwrap_or_default().to_owned());
     }
     let binding = &run["spec"]["workspaces"][0];
+    let started = now();
     let workspace = match binding["persistentVolumeClaim"]["claimName"].as_str() {
+        Some(claim) if cluster.get(CLAIMS, &ns, claim).is_none() => {
+            let message = format!("persistentvolumeclaim \"{claim}\" not found");
+            cluster.update(PIPELINE_RUNS, &ns, &name, |run| {
+                run["status"] = json!({
+                    "startTime": started,
+                    "completionTime": started,
+                    "conditions": [{"type": "Succeeded", "status": "False", "reason": "ClaimNotFound", "message": message}],
+                });
+            });
+            return;
+        }
         Some(claim) => cluster.work.path().join("claims").join(claim),
         None => cluster.work.path().join("runs").join(&name),
     };
     std::fs::create_dir_all(&workspace).expect("workspace dir");
-    let started = now();
     cluster.update(PIPELINE_RUNS, &ns, &name, |run| {
         run["status"] = json!({
             "startTime": started,

@@ -4,7 +4,9 @@
 //! - Each step is a pipeline task named after it (step names are DNS labels), with one
 //!   Tekton step, so its log is container `step-<name>` of the task's pod.
 //! - `needs` become `runAfter`; steps with no path between them run in parallel.
-//! - All steps share one workspace, a PVC made from a `volumeClaimTemplate` per run.
+//! - All steps share one workspace: the run's own PVC, made by the driver before its first
+//!   PipelineRun (so segments after approval gates, and a re-run of the failed steps, see
+//!   the files of what ran before).
 //! - Every variable a step sees travels as a PipelineRun param, then a task param, then an
 //!   env entry `$(params.NAME)`. Tekton substitutes inside task params, env values and
 //!   scripts, but never inside PipelineRun param values, so user text is passed as data and
@@ -57,16 +59,6 @@ impl TektonSettings {
     }
 }
 
-/// Where a PipelineRun's shared workspace lives.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Workspace<'a> {
-    /// A PVC Tekton makes for this PipelineRun alone (and deletes with it).
-    PerRun,
-    /// An existing PVC: a run split at approval gates into several PipelineRuns keeps its
-    /// files from one to the next.
-    Claim(&'a str),
-}
-
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CompileError {
     #[error("step index {0} is not in the plan")]
@@ -83,13 +75,14 @@ pub fn pipeline_run_name(pipeline: &str, run_id: i64, segment: usize) -> String 
     format!("{}{suffix}", base.trim_end_matches('-'))
 }
 
-/// Compiles the steps `steps` (plan indices) of a run. A need outside `steps` is taken as
-/// already met (an earlier segment); needs inside become `runAfter`.
+/// Compiles the steps `steps` (plan indices) of a run, binding the workspace to the PVC
+/// `claim`. A need outside `steps` is taken as already met (an earlier segment, or the
+/// earlier run of a re-run); needs inside become `runAfter`.
 pub fn compile(
     run: &RunRequest,
     steps: &[usize],
     segment: usize,
-    workspace: Workspace<'_>,
+    claim: &str,
     settings: &TektonSettings,
 ) -> Result<Value, CompileError> {
     let mut run_params = Vec::new();
@@ -188,10 +181,7 @@ pub fn compile(
         }
     }
 
-    let binding = match workspace {
-        Workspace::PerRun => json!({"name": WORKSPACE, "volumeClaimTemplate": {"spec": workspace_claim(settings)}}),
-        Workspace::Claim(name) => json!({"name": WORKSPACE, "persistentVolumeClaim": {"claimName": name}}),
-    };
+    let binding = json!({"name": WORKSPACE, "persistentVolumeClaim": {"claimName": claim}});
     let mut declared = vec![json!({"name": WORKSPACE})];
     let mut bindings = vec![binding];
     if let Some(registry) = &run.registry {

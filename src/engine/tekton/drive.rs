@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::compile::{
-    compile, pipeline_run_name, workspace_claim, TektonSettings, Workspace, LABEL_MANAGED_BY, LABEL_RUN, LABEL_SEGMENT,
+    compile, pipeline_run_name, workspace_claim, TektonSettings, LABEL_MANAGED_BY, LABEL_PIPELINE, LABEL_RUN, LABEL_SEGMENT,
     MANAGED_BY,
 };
 use super::{Kind, Signal};
@@ -91,8 +91,11 @@ pub(crate) struct Driver {
     cancel_requested: bool,
     tracks: Vec<StepTrack>,
     segments: BTreeMap<usize, Segment>,
-    /// The run's own PVC when approval gates split it into several PipelineRuns.
-    claim: Option<String>,
+    /// The run's workspace: a PVC of its own (made before its first PipelineRun, so that
+    /// segments after approval gates see the files of those before), or the one it took
+    /// over from the run whose failed steps it re-runs.
+    claim: String,
+    /// The claim is known to exist (made or taken over by this run).
     claim_created: bool,
     logs_tx: mpsc::UnboundedSender<LogEnd>,
     logs_rx: mpsc::UnboundedReceiver<LogEnd>,
@@ -114,7 +117,7 @@ impl Driver {
         let tracks = (0..count)
             .map(|step| StepTrack { lines: progress.log_lines.get(step).copied().unwrap_or(0), ..Default::default() })
             .collect();
-        let claim = run.plan.steps.iter().any(|s| s.approval).then(|| format!("conveyor-run-{}", run.run_id));
+        let claim = format!("conveyor-run-{}", run.run_id);
         let (logs_tx, logs_rx) = mpsc::unbounded_channel();
         Driver {
             runs: Api::namespaced_with(client.clone(), namespace, &Kind::PipelineRun.resource()),
@@ -142,7 +145,55 @@ impl Driver {
     }
 
     fn run_selector(&self) -> ListParams {
-        ListParams::default().labels(&format!("{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_RUN}={}", self.run.run_id))
+        run_selector(self.run.run_id)
+    }
+
+    /// Before a new run's first PipelineRun. A re-run of failed steps takes the earlier
+    /// run's claim over (relabelled as its own); any other claim the pipeline's runs kept is
+    /// deleted, as only the latest run that did not succeed keeps its workspace (a pipeline
+    /// has one run at a time, so none is in use).
+    pub(crate) async fn prepare(&mut self) {
+        if let Some(retry) = self.run.retry.clone() {
+            let carried = match self.take_over_claim(retry.origin).await {
+                Ok(carried) => carried,
+                Err(err) => {
+                    tracing::warn!(run = self.run.run_id, origin = retry.origin, error = %err, "could not take over a workspace claim");
+                    false
+                }
+            };
+            if let Some(first) = self.status.iter().position(|s| *s == StepStatus::Pending) {
+                let text = if carried {
+                    format!("re-running the steps that did not succeed in run #{}, in its workspace (claim {})", retry.number, self.claim)
+                } else {
+                    format!("the workspace of run #{} is gone: the steps re-run without its files", retry.number)
+                };
+                self.emit(EngineEvent::Log { step: first, stream: LogStream::System, text, partial: false }).await;
+            }
+        }
+        let kept = ListParams::default()
+            .labels(&format!("{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_PIPELINE}={}", self.run.pipeline.name));
+        match self.claims.list(&kept).await {
+            Ok(list) => {
+                for name in list.items.into_iter().filter_map(|c| c.metadata.name).filter(|name| *name != self.claim) {
+                    if let Err(err) = self.claims.delete(&name, &DeleteParams::default()).await {
+                        tracing::warn!(run = self.run.run_id, claim = name, error = %err, "could not delete a kept workspace claim");
+                    }
+                }
+            }
+            Err(err) => tracing::warn!(run = self.run.run_id, error = %err, "could not list the pipeline's kept workspace claims"),
+        }
+    }
+
+    /// Makes the claim run `origin` kept this run's own; false if there is none.
+    async fn take_over_claim(&mut self, origin: i64) -> Result<bool, kube::Error> {
+        let Some(name) = self.claims.list(&run_selector(origin)).await?.items.into_iter().find_map(|c| c.metadata.name) else {
+            return Ok(false);
+        };
+        let relabel = Patch::Merge(json!({"metadata": {"labels": {LABEL_RUN: self.run.run_id.to_string()}}}));
+        self.claims.patch(&name, &PatchParams::default(), &relabel).await?;
+        self.claim = name;
+        self.claim_created = true;
+        Ok(true)
     }
 
     /// After a restart: reads the run's PipelineRuns and TaskRuns from the cluster and
@@ -150,7 +201,13 @@ impl Driver {
     pub(crate) async fn recover(&mut self) -> Result<(), EngineError> {
         let list = |err: kube::Error| EngineError::Cluster(format!("cannot list the run's PipelineRuns: {err}"));
         let runs = self.runs.list(&self.run_selector()).await.map_err(list)?;
-        self.claim_created = self.claim.is_some();
+        let claims = self.claims.list(&self.run_selector()).await.map_err(|err| {
+            EngineError::Cluster(format!("cannot list the run's workspace claim: {err}"))
+        })?;
+        if let Some(name) = claims.items.into_iter().find_map(|c| c.metadata.name) {
+            self.claim = name;
+            self.claim_created = true;
+        }
         for object in &runs.items {
             let Some(number) = label(object, LABEL_SEGMENT).and_then(|v| v.parse::<usize>().ok()) else { continue };
             let name = object.metadata.name.clone().unwrap_or_default();
@@ -216,11 +273,10 @@ impl Driver {
                 },
             }
         }
-        if self.claim_created {
-            if let Some(claim) = &self.claim {
-                if let Err(err) = self.claims.delete(claim, &DeleteParams::default()).await {
-                    tracing::warn!(run = self.run.run_id, claim, error = %err, "could not delete the run's workspace claim");
-                }
+        // A run that did not succeed keeps its workspace for a re-run of its failed steps.
+        if self.claim_created && self.status.iter().all(|s| *s == StepStatus::Succeeded) {
+            if let Err(err) = self.claims.delete(&self.claim, &DeleteParams::default()).await {
+                tracing::warn!(run = self.run.run_id, claim = self.claim, error = %err, "could not delete the run's workspace claim");
             }
         }
         let _ = self.events.send(EngineEvent::Finished).await;
@@ -339,17 +395,11 @@ impl Driver {
     }
 
     async fn create_segment(&mut self, steps: &[usize], number: usize) -> Result<(), String> {
-        let workspace = match &self.claim {
-            Some(claim) => {
-                if !self.claim_created {
-                    self.create_claim(claim).await?;
-                    self.claim_created = true;
-                }
-                Workspace::Claim(claim)
-            }
-            None => Workspace::PerRun,
-        };
-        let object = compile(&self.run, steps, number, workspace, &self.settings).map_err(|err| err.to_string())?;
+        if !self.claim_created {
+            self.create_claim().await?;
+            self.claim_created = true;
+        }
+        let object = compile(&self.run, steps, number, &self.claim, &self.settings).map_err(|err| err.to_string())?;
         let object: DynamicObject =
             serde_json::from_value(object).map_err(|err| format!("the compiled PipelineRun is malformed: {err}"))?;
         let name = object.metadata.name.clone().unwrap_or_default();
@@ -364,13 +414,18 @@ impl Driver {
         }
     }
 
-    async fn create_claim(&self, name: &str) -> Result<(), String> {
+    async fn create_claim(&self) -> Result<(), String> {
+        let name = &self.claim;
         let claim = PersistentVolumeClaim {
             metadata: ObjectMeta {
-                name: Some(name.to_owned()),
+                name: Some(name.clone()),
                 labels: Some(
-                    [(LABEL_MANAGED_BY.to_owned(), MANAGED_BY.to_owned()), (LABEL_RUN.to_owned(), self.run.run_id.to_string())]
-                        .into(),
+                    [
+                        (LABEL_MANAGED_BY.to_owned(), MANAGED_BY.to_owned()),
+                        (LABEL_RUN.to_owned(), self.run.run_id.to_string()),
+                        (LABEL_PIPELINE.to_owned(), self.run.pipeline.name.clone()),
+                    ]
+                    .into(),
                 ),
                 ..Default::default()
             },
@@ -570,6 +625,11 @@ impl Driver {
             self.stream_log(step, LOG_REOPEN_DELAY);
         }
     }
+}
+
+/// Conveyor's objects of one run.
+fn run_selector(run_id: i64) -> ListParams {
+    ListParams::default().labels(&format!("{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_RUN}={run_id}"))
 }
 
 fn label<'a>(object: &'a DynamicObject, key: &str) -> Option<&'a str> {

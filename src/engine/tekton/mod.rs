@@ -130,11 +130,15 @@ impl TektonEngine {
         drive::Driver::new(self.client.clone(), self.settings.clone(), run, progress, events)
     }
 
-    fn spawn(&self, driver: drive::Driver, inbox: mpsc::UnboundedReceiver<Signal>) -> mpsc::Sender<Control> {
+    /// Drives the run in a task of its own; a new run (`fresh`) prepares its workspace first.
+    fn spawn(&self, mut driver: drive::Driver, inbox: mpsc::UnboundedReceiver<Signal>, fresh: bool) -> mpsc::Sender<Control> {
         let (control_tx, control_rx) = mpsc::channel(16);
         let routes = self.routes.clone();
         let run_id = driver.run_id();
         tokio::spawn(async move {
+            if fresh {
+                driver.prepare().await;
+            }
             driver.run(inbox, control_rx).await;
             routes_remove(&routes, run_id);
         });
@@ -157,7 +161,7 @@ impl Engine for TektonEngine {
         let inbox = self.route(run.run_id);
         let progress = Progress::fresh(&run);
         let driver = self.driver(run, progress, events);
-        Ok(self.spawn(driver, inbox))
+        Ok(self.spawn(driver, inbox, true))
     }
 
     async fn resume(
@@ -175,7 +179,7 @@ impl Engine for TektonEngine {
             routes_remove(&self.routes, driver.run_id());
             return Err(err);
         }
-        Ok(Some(self.spawn(driver, inbox)))
+        Ok(Some(self.spawn(driver, inbox, false)))
     }
 
     async fn shutdown(&self) {
