@@ -454,10 +454,10 @@ async fn cancel_run(State(service): State<Arc<Service>>, ApiPath(id): ApiPath<i6
 
 #[utoipa::path(post, path = "/api/v1/runs/{id}/retry", tag = "runs",
     params(("id" = i64, Path, description = "Run id (a run that failed, was cancelled or refused)")),
-    responses((status = 201, description = "A new run of the same version, tag and params: the steps that succeeded are taken over (with the workspace, local engine), the others run again", body = RunSummary),
+    responses((status = 201, description = "A new run of the same version, tag and params: the steps that succeeded are taken over, the others run again in the earlier run's workspace (if it is still kept)", body = RunSummary),
               (status = 404, description = "No such run", body = ErrorBody),
               (status = 409, description = "The run is still in flight, or its pipeline has another run in flight", body = ErrorBody),
-              (status = 422, description = "Nothing failed, a workflow, or an engine that keeps no workspace", body = ErrorBody)))]
+              (status = 422, description = "Nothing failed, or a workflow (re-run it whole)", body = ErrorBody)))]
 async fn retry_run(State(service): State<Arc<Service>>, ApiPath(id): ApiPath<i64>) -> ApiResult<(StatusCode, Json<RunSummary>)> {
     Ok((StatusCode::CREATED, Json(service.retry_failed(id).await?)))
 }
