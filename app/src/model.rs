@@ -511,6 +511,8 @@ pub struct WorkflowPage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkflowStatus {
     pub name: String,
+    /// The saved version the form shows.
+    pub version: i64,
     pub latest_run: Option<RunLink>,
     /// The latest run's sub-tasks: name and status name.
     pub steps: Vec<(String, String)>,
@@ -520,7 +522,7 @@ pub struct WorkflowStatus {
 impl WorkflowStatus {
     pub fn of(detail: WorkflowDetail) -> Self {
         let steps = detail.steps.into_iter().map(|s| (s.name, s.status.as_str().to_owned())).collect();
-        Self { name: detail.name, latest_run: detail.latest_run.as_ref().map(RunLink::from), steps, engine: detail.engine }
+        Self { name: detail.name, version: detail.version, latest_run: detail.latest_run.as_ref().map(RunLink::from), steps, engine: detail.engine }
     }
 }
 

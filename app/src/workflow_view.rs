@@ -15,12 +15,21 @@ use crate::workflow_form::{ContainerForm, VolumeForm, WorkflowForm};
 #[component]
 pub fn WorkflowPage() -> impl IntoView {
     let params = use_params_map();
-    let page = Resource::new(move || params.read().get("name"), load_workflow_form);
+    let save = ServerAction::<SaveWorkflow>::new();
+    // Saving a new version redirects to this very page, which the router does not load
+    // again: each save that succeeds reloads what was saved (a failed one keeps the input).
+    let saved = RwSignal::new(0u32);
+    Effect::new(move |_| {
+        if save.value().with(|value| matches!(value, Some(Ok(_)))) {
+            saved.update(|count| *count += 1);
+        }
+    });
+    let page = Resource::new(move || (params.read().get("name"), saved.get()), |(name, _)| load_workflow_form(name));
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {
-                    Ok(page) => view! { <WorkflowEditor form=page.form status=page.status/> }.into_any(),
+                    Ok(page) => view! { <WorkflowEditor form=page.form status=page.status save/> }.into_any(),
                     Err(err) => view! { <p class="error">{error_text(&err)}</p> }.into_any(),
                 }
             })}
@@ -56,8 +65,7 @@ struct ContainerRow {
 }
 
 #[component]
-fn WorkflowEditor(form: WorkflowForm, status: Option<WorkflowStatus>) -> impl IntoView {
-    let save = ServerAction::<SaveWorkflow>::new();
+fn WorkflowEditor(form: WorkflowForm, status: Option<WorkflowStatus>, save: ServerAction<SaveWorkflow>) -> impl IntoView {
     let existing = !form.existing.is_empty();
     let repository = RwSignal::new(form.image_name.clone());
     let tag = RwSignal::new(String::new());
@@ -117,6 +125,11 @@ fn WorkflowEditor(form: WorkflowForm, status: Option<WorkflowStatus>) -> impl In
         <div class="page-head">
             <h1>{heading}</h1>
             <span class="muted">"workflow: git → image → Deployment"</span>
+            {status.as_ref().map(|s| view! {
+                <a id="workflow-version" class="muted" href=format!("/pipelines/{}/versions", s.name) title="every saved version, with diffs">
+                    {format!("version {}", s.version)}
+                </a>
+            })}
             {existing.then(|| view! {
                 <a href=format!("/pipelines/{}", form.name)>"Runs and pipeline"</a>
                 <a href=format!("/pipelines/{}/history", form.name)>"History"</a>

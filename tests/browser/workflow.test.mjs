@@ -58,6 +58,7 @@ test('deployment settings: form, tag preview, save, and nothing secret comes bac
 
   await page.click('#save-workflow');
   await page.waitForURL(`${app.base}/workflows/shop`);
+  await page.waitForFunction(() => document.querySelector('#workflow-version')?.textContent === 'version 1');
   const saved = await app.api('/api/v1/workflows/shop');
   assert.equal(saved.workflow.image.password, '********');
   assert.deepEqual(saved.workflow.deploy, {
@@ -74,9 +75,20 @@ test('deployment settings: form, tag preview, save, and nothing secret comes bac
   assert.equal(await page.inputValue('input[name="form[image_password]"]'), '********');
   assert.equal(await page.locator('fieldset.container-row').count(), 2);
   assert.ok(!(await page.content()).includes(SECRET), 'the password never comes back to the browser');
+  // A save the server refuses says why and keeps what was typed.
+  const ports = page.locator('fieldset.container-row').first().locator('textarea[name$="[ports]"]');
+  await ports.fill('http');
+  await page.click('#save-workflow');
+  await page.locator('#workflow-form ~ .error').waitFor();
+  assert.match(await page.textContent('#workflow-form ~ .error'), /ports.*"http" is not PORT/);
+  assert.equal(await ports.inputValue(), 'http');
+  assert.equal(await page.textContent('#workflow-version'), 'version 1');
+  await ports.fill('8080/TCP http');
   await page.fill('input[name="form[replicas]"]', '3');
   await page.click('#save-workflow');
-  await page.waitForFunction(async () => (await (await fetch('/api/v1/workflows/shop')).json()).version === 2);
+  // The page reloads what was saved: the new version, with the new value.
+  await page.waitForFunction(() => document.querySelector('#workflow-version')?.textContent === 'version 2');
+  assert.equal(await page.inputValue('input[name="form[replicas]"]'), '3');
   const updated = await app.api('/api/v1/workflows/shop');
   assert.equal(updated.workflow.deploy.replicas, 3);
   assert.equal(updated.workflow.image.password, '********');
