@@ -3,7 +3,7 @@
 mod common;
 
 use app::model::{EventBody, LogStream, RunStatus, StepStatus};
-use common::{logs, outcome, seq_of, step_statuses, TestApp};
+use common::{fails_once_per_workspace, logs, outcome, seq_of, step_statuses, TestApp};
 
 #[tokio::test]
 async fn steps_start_only_after_their_needs_succeed() {
@@ -444,32 +444,14 @@ stages:
 
 #[tokio::test]
 async fn re_running_failed_steps_takes_over_what_succeeded_with_its_workspace() {
-    let gate = tempfile::tempdir().expect("gate dir");
-    let flag = gate.path().join("fixed");
     let app = TestApp::spawn().await;
-    app.create_pipeline(&format!(
-        "
-name: flaky-deploy
-with: {{FLAG: '{}'}}
-stages:
-  - name: build
-    steps:
-      - {{name: compile, script: 'echo built >> \"$CONVEYOR_WORKSPACE/artifact\"; echo compiled'}}
-  - name: deploy
-    steps:
-      - {{name: ship, script: 'test -f \"$FLAG\" || {{ echo not yet; exit 1; }}; echo \"shipping $(cat \"$CONVEYOR_WORKSPACE/artifact\")\"'}}
-      - {{name: notify, script: 'echo notified'}}
-",
-        flag.display()
-    ))
-    .await;
+    app.create_pipeline(&fails_once_per_workspace("flaky-deploy")).await;
     let first = app.start_run("flaky-deploy", "v7").await;
     let events = app.all_events(first).await;
     assert_eq!(outcome(&events).0, RunStatus::Failed);
     assert_eq!(step_statuses(&events, "notify"), [StepStatus::Skipped]);
 
-    // Fix the cause, then re-run only what did not succeed.
-    std::fs::write(&flag, "yes").expect("flag");
+    // Re-run only what did not succeed: `ship` passes the second time in the same workspace.
     let response = app.client.post(app.url(&format!("/api/v1/runs/{first}/retry"))).send().await.expect("retry");
     assert_eq!(response.status(), 201);
     let retry: serde_json::Value = response.json().await.expect("json");

@@ -15,7 +15,7 @@ mod fake_kube;
 use std::path::PathBuf;
 
 use app::model::{EventBody, RunStatus, StepStatus};
-use common::{logs, outcome, seq_of, step_statuses, SseEvent, TestApp};
+use common::{fails_once_per_workspace, logs, outcome, seq_of, step_statuses, SseEvent, TestApp};
 use conveyor::config::{EngineKind, ServeConfig};
 use fake_kube::FakeCluster;
 use tempfile::TempDir;
@@ -414,24 +414,6 @@ async fn a_pipeline_can_ask_for_tekton_on_a_server_whose_default_is_local() {
     app.stop().await;
 }
 
-/// `ship` fails on its first attempt and succeeds on any later one in the same workspace:
-/// a re-run of the failed steps passes only if it ran in the earlier run's files.
-fn flaky(name: &str) -> String {
-    format!(
-        "
-name: {name}
-stages:
-  - name: build
-    steps:
-      - {{name: compile, script: 'echo built >> \"$CONVEYOR_WORKSPACE/artifact\"; echo compiled'}}
-  - name: deploy
-    steps:
-      - {{name: ship, script: 'if [ -f \"$CONVEYOR_WORKSPACE/tried\" ]; then echo \"shipping $(cat \"$CONVEYOR_WORKSPACE/artifact\")\"; else touch \"$CONVEYOR_WORKSPACE/tried\"; echo not yet; exit 1; fi'}}
-      - {{name: notify, script: 'echo notified'}}
-"
-    )
-}
-
 /// The workspace claims labelled as one run's.
 fn claims_of(cluster: &FakeCluster, run: i64) -> Vec<String> {
     cluster
@@ -456,7 +438,7 @@ async fn re_running_failed_steps_on_tekton_runs_only_them_in_the_earlier_runs_wo
     let target = Target::new().await;
     let app = target.app().await;
     let name = unique("flaky");
-    app.create_pipeline(&flaky(&name)).await;
+    app.create_pipeline(&fails_once_per_workspace(&name)).await;
     let first = app.start_run(&name, "v7").await;
     let events = app.all_events(first).await;
     assert_eq!(outcome(&events).0, RunStatus::Failed, "{:#?}", statuses(&events));
@@ -504,7 +486,7 @@ async fn a_new_run_drops_the_workspace_an_earlier_failed_run_kept() {
     let target = Target::new().await;
     let app = target.app().await;
     let name = unique("dropped");
-    app.create_pipeline(&flaky(&name)).await;
+    app.create_pipeline(&fails_once_per_workspace(&name)).await;
     let first = app.start_run(&name, "v1").await;
     assert_eq!(outcome(&app.all_events(first).await).0, RunStatus::Failed);
     // A run of its own (not a re-run) starts in a fresh workspace and fails the same way;

@@ -231,3 +231,22 @@ pub fn seq_of(events: &[SseEvent], step: &str, wanted: StepStatus) -> i64 {
         .unwrap_or_else(|| panic!("{step} never became {wanted}"))
         .id
 }
+
+/// A pipeline whose `ship` fails on its first attempt and succeeds on any later one in the
+/// same workspace: a re-run of the failed steps passes only if it ran in the earlier run's
+/// files (where `compile` left its artifact, once).
+pub fn fails_once_per_workspace(name: &str) -> String {
+    format!(
+        "
+name: {name}
+stages:
+  - name: build
+    steps:
+      - {{name: compile, script: 'echo built >> \"$CONVEYOR_WORKSPACE/artifact\"; echo compiled'}}
+  - name: deploy
+    steps:
+      - {{name: ship, script: 'if [ -f \"$CONVEYOR_WORKSPACE/tried\" ]; then echo \"shipping $(cat \"$CONVEYOR_WORKSPACE/artifact\")\"; else touch \"$CONVEYOR_WORKSPACE/tried\"; echo not yet; exit 1; fi'}}
+      - {{name: notify, script: 'echo notified'}}
+"
+    )
+}
