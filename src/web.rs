@@ -78,6 +78,15 @@ impl Backend for ServiceBackend {
     }
 }
 
+/// The app's routes, listed once per process. Listing renders the route tree with resource
+/// loading switched off by a process-wide flag, so a second listing (a second server in the
+/// same process, as in the tests) would stall the resources of pages another server renders
+/// meanwhile: they would never load.
+fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 pub fn router(service: Arc<Service>, site_root: &Path, addr: SocketAddr) -> Router {
     let options = LeptosOptions::builder()
         .output_name("conveyor")
@@ -86,7 +95,7 @@ pub fn router(service: Arc<Service>, site_root: &Path, addr: SocketAddr) -> Rout
         .site_addr(addr)
         .build();
     let backend: SharedBackend = Arc::new(ServiceBackend(service));
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let shell_options = options.clone();
     Router::new()
         .leptos_routes_with_context(&options, routes, move || provide_context(backend.clone()), move || {
