@@ -452,9 +452,7 @@ async fn re_running_failed_steps_takes_over_what_succeeded_with_its_workspace() 
     assert_eq!(step_statuses(&events, "notify"), [StepStatus::Skipped]);
 
     // Re-run only what did not succeed: `ship` passes the second time in the same workspace.
-    let response = app.client.post(app.url(&format!("/api/v1/runs/{first}/retry"))).send().await.expect("retry");
-    assert_eq!(response.status(), 201);
-    let retry: serde_json::Value = response.json().await.expect("json");
+    let retry = app.retry(first).await;
     let second = retry["id"].as_i64().expect("id");
     assert_eq!((retry["tag"].as_str(), retry["trigger"].as_str()), (Some("v7"), Some("rerun")));
     let events = app.all_events(second).await;

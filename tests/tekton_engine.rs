@@ -425,10 +425,7 @@ fn claims_of(cluster: &FakeCluster, run: i64) -> Vec<String> {
 }
 
 async fn retry(app: &TestApp, run: i64) -> i64 {
-    let response = app.client.post(app.url(&format!("/api/v1/runs/{run}/retry"))).send().await.expect("retry");
-    let status = response.status();
-    let body: serde_json::Value = response.json().await.expect("json");
-    assert_eq!(status, 201, "{body}");
+    let body = app.retry(run).await;
     assert_eq!(body["trigger"], "rerun");
     body["id"].as_i64().expect("id")
 }

@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use super::lines::{LineSplitter, MAX_LINE_BYTES};
-use super::{Control, Engine, EngineError, EngineEvent, RunRequest};
+use super::{Control, Engine, EngineError, EngineEvent, Progress, RunRequest};
 
 #[derive(Debug, Clone)]
 pub struct LocalConfig {
@@ -165,20 +165,11 @@ impl Outcome {
 async fn schedule(context: Arc<RunContext>, mut control: mpsc::Receiver<Control>, carried: bool) {
     let steps = &context.run.plan.steps;
     let count = steps.len();
-    let mut status = vec![StepStatus::Pending; count];
+    // Steps that succeeded in the earlier run of a re-run are on record as succeeded already.
+    let mut status = Progress::fresh(&context.run).steps;
     if let Some(retry) = &context.run.retry {
-        // Steps that succeeded in the earlier run are on record as succeeded already.
-        for (index, reused) in retry.reused.iter().enumerate().take(count) {
-            if *reused {
-                status[index] = StepStatus::Succeeded;
-            }
-        }
         if let Some(first) = status.iter().position(|s| *s == StepStatus::Pending) {
-            let text = if carried {
-                format!("re-running the steps that did not succeed in run #{}, in its workspace", retry.number)
-            } else {
-                format!("the workspace of run #{} is gone: the steps re-run without its files", retry.number)
-            };
+            let text = retry.notice(carried);
             context.emit(EngineEvent::Log { step: first, stream: LogStream::System, text, partial: false }).await;
         }
     }

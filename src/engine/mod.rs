@@ -40,6 +40,18 @@ pub struct Retry {
     pub reused: Vec<bool>,
 }
 
+impl Retry {
+    /// The system line a re-run opens its first step's log with, on every engine: whether
+    /// the earlier run's workspace was carried over.
+    pub fn notice(&self, carried: bool) -> String {
+        if carried {
+            format!("re-running the steps that did not succeed in run #{}, in its workspace", self.number)
+        } else {
+            format!("the workspace of run #{} is gone: the steps re-run without its files", self.number)
+        }
+    }
+}
+
 /// How steps reach a workflow's registry credentials; never stored with the run.
 #[derive(Clone, PartialEq)]
 pub struct RegistryAccess {

@@ -131,6 +131,11 @@ impl Cluster {
         Some(updated)
     }
 
+    /// The directory standing for a PVC's volume.
+    fn claim_dir(&self, claim: &str) -> PathBuf {
+        self.work.path().join("claims").join(claim)
+    }
+
     /// The full key of a plural resource name, as the routes build it.
     fn resource_path(&self, plural: &str) -> String {
         match plural {
@@ -602,7 +607,7 @@ fn delete_object(cluster: &Cluster, resource: &str, ns: &str, name: &str) -> Res
             cluster.put(resource, ns, object, "DELETED");
             if resource == CLAIMS {
                 // The volume goes with its claim.
-                let _ = std::fs::remove_dir_all(cluster.work.path().join("claims").join(name));
+                let _ = std::fs::remove_dir_all(cluster.claim_dir(name));
             }
             Json(json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"})).into_response()
         }
@@ -700,7 +705,7 @@ async fn reconcile(cluster: Arc<Cluster>, ns: String, name: String) {
             });
             return;
         }
-        Some(claim) => cluster.work.path().join("claims").join(claim),
+        Some(claim) => cluster.claim_dir(claim),
         None => cluster.work.path().join("runs").join(&name),
     };
     std::fs::create_dir_all(&workspace).expect("workspace dir");

@@ -66,6 +66,15 @@ impl TestApp {
         self.client.post(self.url(path)).send().await.expect("request").status().as_u16()
     }
 
+    /// Re-runs the failed steps of `run`, which must be accepted; the new run's summary.
+    pub async fn retry(&self, run: i64) -> serde_json::Value {
+        let response = self.client.post(self.url(&format!("/api/v1/runs/{run}/retry"))).send().await.expect("retry");
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.expect("json");
+        assert_eq!(status, 201, "{body}");
+        body
+    }
+
     pub async fn create_pipeline(&self, source: &str) -> serde_json::Value {
         let response = self.client.post(self.url("/api/v1/pipelines")).body(source.to_owned()).send().await.expect("request");
         let status = response.status();

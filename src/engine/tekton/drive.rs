@@ -162,11 +162,8 @@ impl Driver {
                 }
             };
             if let Some(first) = self.status.iter().position(|s| *s == StepStatus::Pending) {
-                let text = if carried {
-                    format!("re-running the steps that did not succeed in run #{}, in its workspace (claim {})", retry.number, self.claim)
-                } else {
-                    format!("the workspace of run #{} is gone: the steps re-run without its files", retry.number)
-                };
+                let text =
+                    if carried { format!("{} (claim {})", retry.notice(true), self.claim) } else { retry.notice(false) };
                 self.emit(EngineEvent::Log { step: first, stream: LogStream::System, text, partial: false }).await;
             }
         }
@@ -184,9 +181,14 @@ impl Driver {
         }
     }
 
+    /// The workspace claim labelled as run `run_id`'s.
+    async fn claim_of(&self, run_id: i64) -> Result<Option<String>, kube::Error> {
+        Ok(self.claims.list(&run_selector(run_id)).await?.items.into_iter().find_map(|c| c.metadata.name))
+    }
+
     /// Makes the claim run `origin` kept this run's own; false if there is none.
     async fn take_over_claim(&mut self, origin: i64) -> Result<bool, kube::Error> {
-        let Some(name) = self.claims.list(&run_selector(origin)).await?.items.into_iter().find_map(|c| c.metadata.name) else {
+        let Some(name) = self.claim_of(origin).await? else {
             return Ok(false);
         };
         let relabel = Patch::Merge(json!({"metadata": {"labels": {LABEL_RUN: self.run.run_id.to_string()}}}));
@@ -201,10 +203,11 @@ impl Driver {
     pub(crate) async fn recover(&mut self) -> Result<(), EngineError> {
         let list = |err: kube::Error| EngineError::Cluster(format!("cannot list the run's PipelineRuns: {err}"));
         let runs = self.runs.list(&self.run_selector()).await.map_err(list)?;
-        let claims = self.claims.list(&self.run_selector()).await.map_err(|err| {
-            EngineError::Cluster(format!("cannot list the run's workspace claim: {err}"))
-        })?;
-        if let Some(name) = claims.items.into_iter().find_map(|c| c.metadata.name) {
+        let claim = self
+            .claim_of(self.run.run_id)
+            .await
+            .map_err(|err| EngineError::Cluster(format!("cannot list the run's workspace claim: {err}")))?;
+        if let Some(name) = claim {
             self.claim = name;
             self.claim_created = true;
         }
