@@ -21,7 +21,9 @@ fn pipeline_yaml() -> String {
     for stage in 0..STAGES {
         yaml.push_str(&format!("  - name: s{stage}\n    steps:\n"));
         for step in 0..WIDTH {
-            yaml.push_str(&format!("      - {{name: s{stage}-{step}, parallel: true, command: ['true']}}\n"));
+            yaml.push_str(&format!(
+                "      - {{name: s{stage}-{step}, parallel: true, command: ['true']}}\n"
+            ));
         }
     }
     yaml
@@ -71,7 +73,12 @@ async fn conveyor_round(client: &reqwest::Client, base: &str) -> Duration {
         .await
         .expect("json");
     let id = run["id"].as_i64().expect("run id");
-    let mut events = client.get(format!("{base}/api/v1/runs/{id}/events")).send().await.expect("events").bytes_stream();
+    let mut events = client
+        .get(format!("{base}/api/v1/runs/{id}/events"))
+        .send()
+        .await
+        .expect("events")
+        .bytes_stream();
     let mut seen = String::new();
     while let Some(chunk) = events.next().await {
         seen.push_str(&String::from_utf8_lossy(&chunk.expect("chunk")));
@@ -80,7 +87,10 @@ async fn conveyor_round(client: &reqwest::Client, base: &str) -> Duration {
         }
     }
     let elapsed = started.elapsed();
-    assert!(seen.contains(r#""status":"succeeded""#), "the benchmark run failed");
+    assert!(
+        seen.contains(r#""status":"succeeded""#),
+        "the benchmark run failed"
+    );
     elapsed
 }
 
@@ -105,7 +115,12 @@ async fn main() {
     let service = server.service();
     tokio::spawn(server.run(std::future::pending()));
     let client = reqwest::Client::new();
-    let created = client.post(format!("{base}/api/v1/pipelines")).body(pipeline_yaml()).send().await.expect("create");
+    let created = client
+        .post(format!("{base}/api/v1/pipelines"))
+        .body(pipeline_yaml())
+        .send()
+        .await
+        .expect("create");
     assert_eq!(created.status(), 201);
 
     let make_dir = tempfile::tempdir().expect("temp dir");
@@ -121,21 +136,72 @@ async fn main() {
     }
     let (ours, theirs) = (median(ours), median(theirs));
     println!("200-step DAG ({STAGES} stages x {WIDTH} parallel no-op steps), median of {ROUNDS}, 2 at a time:");
-    println!("  conveyor (HTTP API, SQLite, SSE to the end): {:>8.1} ms", ours.as_secs_f64() * 1000.0);
-    println!("  make -j2:                                    {:>8.1} ms", theirs.as_secs_f64() * 1000.0);
-    println!("  ratio conveyor / make: {:.2} (target <= 1.5)", ours.as_secs_f64() / theirs.as_secs_f64());
+    println!(
+        "  conveyor (HTTP API, SQLite, SSE to the end): {:>8.1} ms",
+        ours.as_secs_f64() * 1000.0
+    );
+    println!(
+        "  make -j2:                                    {:>8.1} ms",
+        theirs.as_secs_f64() * 1000.0
+    );
+    println!(
+        "  ratio conveyor / make: {:.2} (target <= 1.5)",
+        ours.as_secs_f64() / theirs.as_secs_f64()
+    );
 
     // History at scale: a million finished runs, then page reads.
     let store = service.store();
-    let pipeline = store.pipeline("dag").await.expect("query").expect("pipeline").id;
+    let pipeline = store
+        .pipeline("dag")
+        .await
+        .expect("query")
+        .expect("pipeline")
+        .id;
     let filling = Instant::now();
-    store.insert_finished_runs(pipeline, 1_000_000).await.expect("insert");
-    println!("\nhistory with {} runs (inserted in {:.1} s):", 1_000_000 + ROUNDS + 1, filling.elapsed().as_secs_f64());
-    let deep = store.runs(&RunFilter { limit: 1, before: Some(500_000), ..Default::default() }).await.expect("page").0[0].id;
+    store
+        .insert_finished_runs(pipeline, 1_000_000)
+        .await
+        .expect("insert");
+    println!(
+        "\nhistory with {} runs (inserted in {:.1} s):",
+        1_000_000 + ROUNDS + 1,
+        filling.elapsed().as_secs_f64()
+    );
+    let deep = store
+        .runs(&RunFilter {
+            limit: 1,
+            before: Some(500_000),
+            ..Default::default()
+        })
+        .await
+        .expect("page")
+        .0[0]
+        .id;
     let cases = [
-        ("newest page, all runs", RunFilter { limit: 25, ..Default::default() }),
-        ("page 20,000 deep (keyset)", RunFilter { limit: 25, before: Some(deep), ..Default::default() }),
-        ("failed runs of one pipeline", RunFilter { limit: 25, pipeline_id: Some(pipeline), status: Some(app::model::RunStatus::Failed), ..Default::default() }),
+        (
+            "newest page, all runs",
+            RunFilter {
+                limit: 25,
+                ..Default::default()
+            },
+        ),
+        (
+            "page 20,000 deep (keyset)",
+            RunFilter {
+                limit: 25,
+                before: Some(deep),
+                ..Default::default()
+            },
+        ),
+        (
+            "failed runs of one pipeline",
+            RunFilter {
+                limit: 25,
+                pipeline_id: Some(pipeline),
+                status: Some(app::model::RunStatus::Failed),
+                ..Default::default()
+            },
+        ),
     ];
     for (what, filter) in cases {
         let mut samples = Vec::new();
@@ -145,6 +211,9 @@ async fn main() {
             samples.push(started.elapsed());
             assert_eq!(runs.len(), 25);
         }
-        println!("  {what:<30} {:>7.3} ms (median of 20)", median(samples).as_secs_f64() * 1000.0);
+        println!(
+            "  {what:<30} {:>7.3} ms (median of 20)",
+            median(samples).as_secs_f64() * 1000.0
+        );
     }
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use app::definition::Problem;
 use app::model::{
-    parse_filter, PipelineDetail, PipelineSummary, PipelineVersion, RunDetail, RunEvent, RunPage, RunSummary, RunsQuery,
-    Trigger, Validation, WorkflowDetail, WorkflowSummary,
+    parse_filter, PipelineDetail, PipelineSummary, PipelineVersion, RunDetail, RunEvent, RunPage,
+    RunSummary, RunsQuery, Trigger, Validation, WorkflowDetail, WorkflowSummary,
 };
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection, StringRejection};
@@ -31,13 +31,31 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub fn router(service: Arc<Service>) -> Router {
     Router::new()
         .route("/pipelines", get(list_pipelines).post(create_pipeline))
-        .route("/pipelines/{name}", get(get_pipeline).put(update_pipeline).delete(delete_pipeline))
+        .route(
+            "/pipelines/{name}",
+            get(get_pipeline)
+                .put(update_pipeline)
+                .delete(delete_pipeline),
+        )
         .route("/pipelines/{name}/versions", get(list_versions))
         .route("/pipelines/{name}/versions/{version}", get(get_version))
-        .route("/pipelines/{name}/runs", get(list_pipeline_runs).post(create_run).delete(delete_runs))
+        .route(
+            "/pipelines/{name}/runs",
+            get(list_pipeline_runs).post(create_run).delete(delete_runs),
+        )
         .route("/workflows", get(list_workflows).post(create_workflow))
-        .route("/workflows/{name}", get(get_workflow).put(update_workflow).delete(delete_workflow))
-        .route("/workflows/{name}/runs", get(list_pipeline_runs).post(create_workflow_run).delete(delete_runs))
+        .route(
+            "/workflows/{name}",
+            get(get_workflow)
+                .put(update_workflow)
+                .delete(delete_workflow),
+        )
+        .route(
+            "/workflows/{name}/runs",
+            get(list_pipeline_runs)
+                .post(create_workflow_run)
+                .delete(delete_runs),
+        )
         .route("/validate", post(validate))
         .route("/runs", get(list_runs))
         .route("/runs/{id}", get(get_run))
@@ -78,7 +96,12 @@ impl ApiError {
     fn new(status: StatusCode, error: &str, message: impl Into<String>) -> Self {
         ApiError {
             status,
-            body: ErrorBody { error: error.into(), message: message.into(), path: None, problems: Vec::new() },
+            body: ErrorBody {
+                error: error.into(),
+                message: message.into(),
+                path: None,
+                problems: Vec::new(),
+            },
         }
     }
 
@@ -102,19 +125,32 @@ impl ApiError {
 impl From<ServiceError> for ApiError {
     fn from(err: ServiceError) -> Self {
         match err {
-            ServiceError::NotFound(message) => ApiError::new(StatusCode::NOT_FOUND, "not_found", message),
-            ServiceError::Conflict(message) => ApiError::new(StatusCode::CONFLICT, "conflict", message),
+            ServiceError::NotFound(message) => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+            }
+            ServiceError::Conflict(message) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", message)
+            }
             ServiceError::Invalid(problems) => {
                 let message = problems_text(&problems);
                 let mut api = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message);
-                api.body.path = problems.first().map(|p| p.path.clone()).filter(|p| !p.is_empty());
+                api.body.path = problems
+                    .first()
+                    .map(|p| p.path.clone())
+                    .filter(|p| !p.is_empty());
                 api.body.problems = problems;
                 api
             }
-            ServiceError::Cluster(message) => ApiError::new(StatusCode::BAD_GATEWAY, "cluster", message),
+            ServiceError::Cluster(message) => {
+                ApiError::new(StatusCode::BAD_GATEWAY, "cluster", message)
+            }
             internal @ (ServiceError::Store(_) | ServiceError::Engine(_)) => {
                 tracing::error!(error = ?internal, "request failed");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; the server log has details")
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error; the server log has details",
+                )
             }
         }
     }
@@ -234,23 +270,26 @@ impl RunQuery {
     fn to_runs_query(&self, pipeline: Option<String>) -> ApiResult<RunsQuery> {
         Ok(RunsQuery {
             pipeline,
-            status: parse_filter(self.status.as_deref()).map_err(|message| ApiError::bad_request(message, "status"))?,
+            status: parse_filter(self.status.as_deref())
+                .map_err(|message| ApiError::bad_request(message, "status"))?,
             tag: self.tag.clone(),
             since: self.since.clone(),
             until: self.until.clone(),
-            trigger: parse_filter(self.trigger.as_deref()).map_err(|message| ApiError::bad_request(message, "trigger"))?,
+            trigger: parse_filter(self.trigger.as_deref())
+                .map_err(|message| ApiError::bad_request(message, "trigger"))?,
             before: self.before,
             limit: self.limit.unwrap_or(25),
         })
     }
-
 }
 
 // ---- handlers ----
 
 #[utoipa::path(get, path = "/api/v1/pipelines", tag = "pipelines",
     responses((status = 200, description = "All pipelines, by name, with their latest run", body = [PipelineSummary])))]
-async fn list_pipelines(State(service): State<Arc<Service>>) -> ApiResult<Json<Vec<PipelineSummary>>> {
+async fn list_pipelines(
+    State(service): State<Arc<Service>>,
+) -> ApiResult<Json<Vec<PipelineSummary>>> {
     Ok(Json(service.list_pipelines().await?))
 }
 
@@ -260,15 +299,24 @@ async fn list_pipelines(State(service): State<Arc<Service>>) -> ApiResult<Json<V
         (status = 201, description = "Created (version 1)", body = PipelineDetail),
         (status = 409, description = "A pipeline with that name exists", body = ErrorBody),
         (status = 422, description = "The definition has problems", body = ErrorBody)))]
-async fn create_pipeline(State(service): State<Arc<Service>>, Document(source): Document) -> ApiResult<(StatusCode, Json<PipelineDetail>)> {
-    Ok((StatusCode::CREATED, Json(service.create_pipeline(&source).await?)))
+async fn create_pipeline(
+    State(service): State<Arc<Service>>,
+    Document(source): Document,
+) -> ApiResult<(StatusCode, Json<PipelineDetail>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(service.create_pipeline(&source).await?),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/pipelines/{name}", tag = "pipelines",
     params(("name" = String, Path, description = "Pipeline name")),
     responses((status = 200, description = "The latest version, its plan and latest run", body = PipelineDetail),
               (status = 404, description = "No such pipeline", body = ErrorBody)))]
-async fn get_pipeline(State(service): State<Arc<Service>>, ApiPath(name): ApiPath<String>) -> ApiResult<Json<PipelineDetail>> {
+async fn get_pipeline(
+    State(service): State<Arc<Service>>,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<Json<PipelineDetail>> {
     Ok(Json(service.get_pipeline(&name).await?))
 }
 
@@ -291,7 +339,10 @@ async fn update_pipeline(
     responses((status = 204, description = "Deleted with its versions and runs"),
               (status = 404, description = "No such pipeline", body = ErrorBody),
               (status = 409, description = "A run is in flight", body = ErrorBody)))]
-async fn delete_pipeline(State(service): State<Arc<Service>>, ApiPath(name): ApiPath<String>) -> ApiResult<StatusCode> {
+async fn delete_pipeline(
+    State(service): State<Arc<Service>>,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<StatusCode> {
     service.delete_pipeline(&name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -300,7 +351,10 @@ async fn delete_pipeline(State(service): State<Arc<Service>>, ApiPath(name): Api
     params(("name" = String, Path, description = "Pipeline name")),
     responses((status = 200, description = "Every saved version, newest first", body = [PipelineVersion]),
               (status = 404, description = "No such pipeline", body = ErrorBody)))]
-async fn list_versions(State(service): State<Arc<Service>>, ApiPath(name): ApiPath<String>) -> ApiResult<Json<Vec<PipelineVersion>>> {
+async fn list_versions(
+    State(service): State<Arc<Service>>,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<Json<Vec<PipelineVersion>>> {
     Ok(Json(service.versions(&name).await?))
 }
 
@@ -318,7 +372,10 @@ async fn get_version(
 #[utoipa::path(post, path = "/api/v1/validate", tag = "pipelines",
     request_body(content = String, content_type = "application/yaml", description = "A definition to check"),
     responses((status = 200, description = "Problems found (none when valid) and the plan", body = Validation)))]
-async fn validate(State(service): State<Arc<Service>>, Document(source): Document) -> Json<Validation> {
+async fn validate(
+    State(service): State<Arc<Service>>,
+    Document(source): Document,
+) -> Json<Validation> {
     Json(service.validate(&source))
 }
 
@@ -334,7 +391,9 @@ async fn create_run(
     ApiPath(name): ApiPath<String>,
     ApiJson(request): ApiJson<CreateRun>,
 ) -> ApiResult<(StatusCode, Json<RunSummary>)> {
-    let run = service.start_run(&name, &request.tag, request.params, Trigger::Api).await?;
+    let run = service
+        .start_run(&name, &request.tag, request.params, Trigger::Api)
+        .await?;
     Ok((StatusCode::CREATED, Json(run)))
 }
 
@@ -348,7 +407,9 @@ async fn list_pipeline_runs(
     ApiPath(name): ApiPath<String>,
     ApiQuery(query): ApiQuery<RunQuery>,
 ) -> ApiResult<Json<RunPage>> {
-    Ok(Json(service.list_runs(&query.to_runs_query(Some(name))?).await?))
+    Ok(Json(
+        service.list_runs(&query.to_runs_query(Some(name))?).await?,
+    ))
 }
 
 #[utoipa::path(delete, path = "/api/v1/pipelines/{name}/runs", tag = "runs",
@@ -356,13 +417,20 @@ async fn list_pipeline_runs(
     responses((status = 200, description = "All runs of the pipeline were deleted", body = Deleted),
               (status = 404, description = "No such pipeline", body = ErrorBody),
               (status = 409, description = "A run is in flight", body = ErrorBody)))]
-async fn delete_runs(State(service): State<Arc<Service>>, ApiPath(name): ApiPath<String>) -> ApiResult<Json<Deleted>> {
-    Ok(Json(Deleted { deleted: service.delete_runs(&name).await? }))
+async fn delete_runs(
+    State(service): State<Arc<Service>>,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<Json<Deleted>> {
+    Ok(Json(Deleted {
+        deleted: service.delete_runs(&name).await?,
+    }))
 }
 
 #[utoipa::path(get, path = "/api/v1/workflows", tag = "workflows",
     responses((status = 200, description = "All workflows, by name, with their latest run", body = [WorkflowSummary])))]
-async fn list_workflows(State(service): State<Arc<Service>>) -> ApiResult<Json<Vec<WorkflowSummary>>> {
+async fn list_workflows(
+    State(service): State<Arc<Service>>,
+) -> ApiResult<Json<Vec<WorkflowSummary>>> {
     Ok(Json(service.list_workflows().await?))
 }
 
@@ -373,15 +441,24 @@ async fn list_workflows(State(service): State<Arc<Service>>) -> ApiResult<Json<V
         (status = 409, description = "A workflow or pipeline with that name, or a Deployment of that name, exists", body = ErrorBody),
         (status = 422, description = "The document has problems", body = ErrorBody),
         (status = 502, description = "The cluster refused; nothing was saved", body = ErrorBody)))]
-async fn create_workflow(State(service): State<Arc<Service>>, Document(source): Document) -> ApiResult<(StatusCode, Json<WorkflowDetail>)> {
-    Ok((StatusCode::CREATED, Json(service.create_workflow(&source).await?)))
+async fn create_workflow(
+    State(service): State<Arc<Service>>,
+    Document(source): Document,
+) -> ApiResult<(StatusCode, Json<WorkflowDetail>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(service.create_workflow(&source).await?),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/workflows/{name}", tag = "workflows",
     params(("name" = String, Path, description = "Workflow name")),
     responses((status = 200, description = "The workflow (passwords shown as \"********\"), its status and sub-tasks", body = WorkflowDetail),
               (status = 404, description = "No such workflow", body = ErrorBody)))]
-async fn get_workflow(State(service): State<Arc<Service>>, ApiPath(name): ApiPath<String>) -> ApiResult<Json<WorkflowDetail>> {
+async fn get_workflow(
+    State(service): State<Arc<Service>>,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<Json<WorkflowDetail>> {
     Ok(Json(service.get_workflow(&name).await?))
 }
 
@@ -406,7 +483,10 @@ async fn update_workflow(
               (status = 404, description = "No such workflow", body = ErrorBody),
               (status = 409, description = "A run is in flight", body = ErrorBody),
               (status = 502, description = "The cluster refused; nothing was deleted", body = ErrorBody)))]
-async fn delete_workflow(State(service): State<Arc<Service>>, ApiPath(name): ApiPath<String>) -> ApiResult<StatusCode> {
+async fn delete_workflow(
+    State(service): State<Arc<Service>>,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<StatusCode> {
     service.delete_workflow(&name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -423,14 +503,19 @@ async fn create_workflow_run(
     ApiPath(name): ApiPath<String>,
     ApiJson(request): ApiJson<CreateRun>,
 ) -> ApiResult<(StatusCode, Json<RunSummary>)> {
-    let run = service.start_workflow_run(&name, &request.tag, request.params, Trigger::Api).await?;
+    let run = service
+        .start_workflow_run(&name, &request.tag, request.params, Trigger::Api)
+        .await?;
     Ok((StatusCode::CREATED, Json(run)))
 }
 
 #[utoipa::path(get, path = "/api/v1/runs", tag = "runs", params(RunQuery),
     responses((status = 200, description = "A page of all runs, newest first", body = RunPage),
               (status = 400, description = "Bad filter", body = ErrorBody)))]
-async fn list_runs(State(service): State<Arc<Service>>, ApiQuery(query): ApiQuery<RunQuery>) -> ApiResult<Json<RunPage>> {
+async fn list_runs(
+    State(service): State<Arc<Service>>,
+    ApiQuery(query): ApiQuery<RunQuery>,
+) -> ApiResult<Json<RunPage>> {
     Ok(Json(service.list_runs(&query.to_runs_query(None)?).await?))
 }
 
@@ -438,7 +523,10 @@ async fn list_runs(State(service): State<Arc<Service>>, ApiQuery(query): ApiQuer
     params(("id" = i64, Path, description = "Run id")),
     responses((status = 200, description = "The run with its steps", body = RunDetail),
               (status = 404, description = "No such run", body = ErrorBody)))]
-async fn get_run(State(service): State<Arc<Service>>, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<RunDetail>> {
+async fn get_run(
+    State(service): State<Arc<Service>>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<RunDetail>> {
     Ok(Json(service.get_run(id).await?))
 }
 
@@ -447,7 +535,10 @@ async fn get_run(State(service): State<Arc<Service>>, ApiPath(id): ApiPath<i64>)
     responses((status = 202, description = "Cancelling: running steps are stopped (whole process groups)"),
               (status = 404, description = "No such run", body = ErrorBody),
               (status = 409, description = "The run has already ended", body = ErrorBody)))]
-async fn cancel_run(State(service): State<Arc<Service>>, ApiPath(id): ApiPath<i64>) -> ApiResult<StatusCode> {
+async fn cancel_run(
+    State(service): State<Arc<Service>>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<StatusCode> {
     service.cancel_run(id).await?;
     Ok(StatusCode::ACCEPTED)
 }
@@ -458,7 +549,10 @@ async fn cancel_run(State(service): State<Arc<Service>>, ApiPath(id): ApiPath<i6
               (status = 404, description = "No such run", body = ErrorBody),
               (status = 409, description = "The run is still in flight, or its pipeline has another run in flight", body = ErrorBody),
               (status = 422, description = "Nothing failed, or a workflow (re-run it whole)", body = ErrorBody)))]
-async fn retry_run(State(service): State<Arc<Service>>, ApiPath(id): ApiPath<i64>) -> ApiResult<(StatusCode, Json<RunSummary>)> {
+async fn retry_run(
+    State(service): State<Arc<Service>>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<(StatusCode, Json<RunSummary>)> {
     Ok((StatusCode::CREATED, Json(service.retry_failed(id).await?)))
 }
 
@@ -467,7 +561,10 @@ async fn retry_run(State(service): State<Arc<Service>>, ApiPath(id): ApiPath<i64
     responses((status = 202, description = "Approved: the step will run"),
               (status = 404, description = "No such run or step", body = ErrorBody),
               (status = 409, description = "The step is not waiting for approval", body = ErrorBody)))]
-async fn approve_step(State(service): State<Arc<Service>>, ApiPath((id, step)): ApiPath<(i64, String)>) -> ApiResult<StatusCode> {
+async fn approve_step(
+    State(service): State<Arc<Service>>,
+    ApiPath((id, step)): ApiPath<(i64, String)>,
+) -> ApiResult<StatusCode> {
     service.decide_step(id, &step, true).await?;
     Ok(StatusCode::ACCEPTED)
 }
@@ -477,7 +574,10 @@ async fn approve_step(State(service): State<Arc<Service>>, ApiPath((id, step)): 
     responses((status = 202, description = "Refused: the step's dependents are skipped, the run ends refused"),
               (status = 404, description = "No such run or step", body = ErrorBody),
               (status = 409, description = "The step is not waiting for approval", body = ErrorBody)))]
-async fn refuse_step(State(service): State<Arc<Service>>, ApiPath((id, step)): ApiPath<(i64, String)>) -> ApiResult<StatusCode> {
+async fn refuse_step(
+    State(service): State<Arc<Service>>,
+    ApiPath((id, step)): ApiPath<(i64, String)>,
+) -> ApiResult<StatusCode> {
     service.decide_step(id, &step, false).await?;
     Ok(StatusCode::ACCEPTED)
 }
@@ -513,7 +613,12 @@ async fn run_events(
             .to_str()
             .ok()
             .and_then(|v| v.trim().parse::<i64>().ok())
-            .ok_or_else(|| ApiError::bad_request("Last-Event-ID must be an event sequence number", "Last-Event-ID"))?,
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "Last-Event-ID must be an event sequence number",
+                    "Last-Event-ID",
+                )
+            })?,
         None => query.after.unwrap_or(0),
     };
     let events = service.follow(id, after).await?;
@@ -523,20 +628,32 @@ async fn run_events(
             .event(event.sse_name())
             .data(serde_json::to_string(&event).unwrap_or_default()))
     });
-    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)).text("keep-alive")))
+    Ok(Sse::new(events).keep_alive(
+        KeepAlive::new()
+            .interval(Duration::from_secs(15))
+            .text("keep-alive"),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/changes", tag = "runs",
     responses((status = 200, description = "Server-sent events: `ready` once subscribed (nothing after it is missed), then `run` (a RunSummary) whenever a run is created or changes status, and `resync` when the feed fell behind and the reader should reload", content_type = "text/event-stream")))]
-async fn run_changes(State(service): State<Arc<Service>>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+async fn run_changes(
+    State(service): State<Arc<Service>>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let ready = futures::stream::once(async { Ok(Event::default().event("ready").data("ready")) });
     let changes = service.watch_runs().map(|change| {
         Ok(match change {
-            Some(run) => Event::default().event("run").data(serde_json::to_string(&run).unwrap_or_default()),
+            Some(run) => Event::default()
+                .event("run")
+                .data(serde_json::to_string(&run).unwrap_or_default()),
             None => Event::default().event("resync").data("resync"),
         })
     });
-    Sse::new(ready.chain(changes)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)).text("keep-alive"))
+    Sse::new(ready.chain(changes)).keep_alive(
+        KeepAlive::new()
+            .interval(Duration::from_secs(15))
+            .text("keep-alive"),
+    )
 }
 
 async fn openapi() -> Json<utoipa::openapi::OpenApi> {
@@ -544,7 +661,11 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
 }
 
 async fn unknown_route() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API route; see /api/v1/openapi.json")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such API route; see /api/v1/openapi.json",
+    )
 }
 
 #[derive(OpenApi)]

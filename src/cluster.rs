@@ -38,16 +38,26 @@ pub struct Cluster {
 
 impl Cluster {
     pub fn new(client: Client, namespace: &str) -> Cluster {
-        Cluster { client, namespace: namespace.to_owned() }
+        Cluster {
+            client,
+            namespace: namespace.to_owned(),
+        }
     }
 
     pub fn namespace(&self) -> &str {
         &self.namespace
     }
 
-    pub async fn deployment_exists(&self, namespace: &str, name: &str) -> Result<bool, ClusterError> {
+    pub async fn deployment_exists(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<bool, ClusterError> {
         let api: Api<Deployment> = Api::namespaced(self.client.clone(), namespace);
-        api.get_opt(name).await.map(|found| found.is_some()).map_err(failed(format!("read Deployment {namespace}/{name}")))
+        api.get_opt(name)
+            .await
+            .map(|found| found.is_some())
+            .map_err(failed(format!("read Deployment {namespace}/{name}")))
     }
 
     /// Applies a workflow's objects; the same names again replace them.
@@ -62,7 +72,11 @@ impl Cluster {
 
     /// Removes a workflow's secrets (every one with its label, so none is left behind by a
     /// rename or an older version), its service account and its role bindings.
-    pub async fn remove_workflow(&self, workflow: &str, deploy_namespace: &str) -> Result<(), ClusterError> {
+    pub async fn remove_workflow(
+        &self,
+        workflow: &str,
+        deploy_namespace: &str,
+    ) -> Result<(), ClusterError> {
         let selector = ListParams::default().labels(&format!("{LABEL_WORKFLOW}={workflow}"));
         let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &self.namespace);
         delete_all(&secrets, &selector, "Secret").await?;
@@ -75,22 +89,33 @@ impl Cluster {
 
 async fn apply<K>(client: &Client, object: &K) -> Result<(), ClusterError>
 where
-    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()> + Clone + DeserializeOwned + Serialize + std::fmt::Debug,
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + Serialize
+        + std::fmt::Debug,
 {
     let namespace = object.meta().namespace.clone().unwrap_or_default();
     let name = object.meta().name.clone().unwrap_or_default();
     let api: Api<K> = Api::namespaced(client.clone(), &namespace);
-    api.patch(&name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(object))
-        .await
-        .map(|_| ())
-        .map_err(failed(format!("apply {} {namespace}/{name}", K::kind(&()))))
+    api.patch(
+        &name,
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(object),
+    )
+    .await
+    .map(|_| ())
+    .map_err(failed(format!("apply {} {namespace}/{name}", K::kind(&()))))
 }
 
 async fn delete_all<K>(api: &Api<K>, selector: &ListParams, kind: &str) -> Result<(), ClusterError>
 where
     K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
 {
-    let found = api.list(selector).await.map_err(failed(format!("list {kind}s")))?;
+    let found = api
+        .list(selector)
+        .await
+        .map_err(failed(format!("list {kind}s")))?;
     for object in found.items {
         let name = object.meta().name.clone().unwrap_or_default();
         match api.delete(&name, &DeleteParams::default()).await {
@@ -104,10 +129,15 @@ where
 
 /// Applies every object of a `v1` List server-side (the workflow deploy step on the local
 /// engine, through `conveyor apply`); returns a line per object applied.
-pub async fn apply_manifest(client: Client, manifest: &serde_json::Value) -> Result<Vec<String>, String> {
+pub async fn apply_manifest(
+    client: Client,
+    manifest: &serde_json::Value,
+) -> Result<Vec<String>, String> {
     use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 
-    let items = manifest["items"].as_array().ok_or("the manifest is not a List with `items`")?;
+    let items = manifest["items"]
+        .as_array()
+        .ok_or("the manifest is not a List with `items`")?;
     let mut applied = Vec::new();
     for item in items {
         let kind = item["kind"].as_str().unwrap_or_default();
@@ -117,14 +147,28 @@ pub async fn apply_manifest(client: Client, manifest: &serde_json::Value) -> Res
             "PersistentVolumeClaim" => ("", "v1", "persistentvolumeclaims"),
             other => return Err(format!("cannot apply a {other:?}: a workflow deploys Deployments, Services and PersistentVolumeClaims")),
         };
-        let resource = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
-        let object: DynamicObject = serde_json::from_value(item.clone()).map_err(|err| format!("a malformed {kind}: {err}"))?;
-        let name = object.metadata.name.clone().ok_or_else(|| format!("a {kind} without a name"))?;
-        let namespace = object.metadata.namespace.clone().ok_or_else(|| format!("{kind} {name} has no namespace"))?;
+        let resource =
+            ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
+        let object: DynamicObject = serde_json::from_value(item.clone())
+            .map_err(|err| format!("a malformed {kind}: {err}"))?;
+        let name = object
+            .metadata
+            .name
+            .clone()
+            .ok_or_else(|| format!("a {kind} without a name"))?;
+        let namespace = object
+            .metadata
+            .namespace
+            .clone()
+            .ok_or_else(|| format!("{kind} {name} has no namespace"))?;
         let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &namespace, &resource);
-        api.patch(&name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&object))
-            .await
-            .map_err(|err| format!("could not apply {kind} {namespace}/{name}: {err}"))?;
+        api.patch(
+            &name,
+            &PatchParams::apply(MANAGER).force(),
+            &Patch::Apply(&object),
+        )
+        .await
+        .map_err(|err| format!("could not apply {kind} {namespace}/{name}: {err}"))?;
         applied.push(format!("applied {kind} {namespace}/{name}"));
     }
     Ok(applied)

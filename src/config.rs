@@ -7,7 +7,11 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "conveyor", version, about = "Self-hosted CI/CD pipelines with live logs")]
+#[command(
+    name = "conveyor",
+    version,
+    about = "Self-hosted CI/CD pipelines with live logs"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -68,7 +72,11 @@ pub struct ServeConfig {
     #[arg(long, env = "CONVEYOR_TEKTON_SERVICE_ACCOUNT")]
     pub tekton_service_account: Option<String>,
     /// Image for steps that name none (it needs a POSIX shell).
-    #[arg(long, env = "CONVEYOR_TEKTON_DEFAULT_IMAGE", default_value = "docker.io/library/alpine:3.20")]
+    #[arg(
+        long,
+        env = "CONVEYOR_TEKTON_DEFAULT_IMAGE",
+        default_value = "docker.io/library/alpine:3.20"
+    )]
     pub tekton_default_image: String,
     /// Size of each run's workspace volume.
     #[arg(long, env = "CONVEYOR_TEKTON_WORKSPACE_SIZE", default_value = "1Gi")]

@@ -18,13 +18,18 @@ pub struct Hub {
 
 impl Default for Hub {
     fn default() -> Self {
-        Hub { runs: Mutex::default(), changes: Mutex::new(Some(broadcast::channel(1024).0)) }
+        Hub {
+            runs: Mutex::default(),
+            changes: Mutex::new(Some(broadcast::channel(1024).0)),
+        }
     }
 }
 
 impl Hub {
     fn changes(&self) -> std::sync::MutexGuard<'_, Option<broadcast::Sender<i64>>> {
-        self.changes.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.changes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Tells dashboards that a run was created or changed status (it is on record).
@@ -46,12 +51,16 @@ impl Hub {
 
     fn runs(&self) -> std::sync::MutexGuard<'_, HashMap<i64, broadcast::Sender<Arc<RunEvent>>>> {
         // The map stays consistent even if a holder panicked: every operation is one call.
-        self.runs.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.runs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Marks a run live; called before its first event is persisted.
     pub fn open(&self, run_id: i64) {
-        self.runs().entry(run_id).or_insert_with(|| broadcast::channel(CAPACITY).0);
+        self.runs()
+            .entry(run_id)
+            .or_insert_with(|| broadcast::channel(CAPACITY).0);
     }
 
     /// A receiver of events published from now on, or None when the run is not live.

@@ -24,12 +24,12 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
+use crate::cluster::Cluster;
 use crate::config::{EngineKind, ServeConfig};
 use crate::engine::local::{LocalConfig, LocalEngine};
 use crate::engine::tekton::compile::TektonSettings;
 use crate::engine::tekton::{ClusterConfig, TektonEngine};
 use crate::engine::{Engine, Engines};
-use crate::cluster::Cluster;
 use crate::secrets::SecretBox;
 use crate::service::{HostTools, Service, Workflows};
 use crate::store::Store;
@@ -37,7 +37,11 @@ use crate::store::Store;
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("could not create the data directory {path}")]
-    DataDir { path: String, #[source] source: std::io::Error },
+    DataDir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("could not start the engine")]
     Engine(#[from] engine::EngineError),
     #[error("could not load the secret key")]
@@ -47,7 +51,11 @@ pub enum StartError {
     #[error("could not settle runs left in flight")]
     Service(#[from] service::ServiceError),
     #[error("could not listen on {addr}")]
-    Bind { addr: SocketAddr, #[source] source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("server stopped with an error")]
     Serve(#[source] std::io::Error),
 }
@@ -62,8 +70,10 @@ pub struct Server {
 impl Server {
     /// Opens the store, starts the engine and binds the listener.
     pub async fn bind(config: &ServeConfig) -> Result<Server, StartError> {
-        std::fs::create_dir_all(&config.data_dir)
-            .map_err(|source| StartError::DataDir { path: config.data_dir.display().to_string(), source })?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
+            path: config.data_dir.display().to_string(),
+            source,
+        })?;
         let store = Store::open(&config.data_dir.join("conveyor.db")).await?;
         let mut local = LocalConfig::new(config.data_dir.clone());
         if let Some(max) = config.max_parallel {
@@ -78,45 +88,82 @@ impl Server {
         let local: Arc<dyn Engine> = Arc::new(LocalEngine::new(local));
         let mut cluster = None;
         // Tekton is there when it is the default or a cluster is named, so pipelines can ask for it.
-        let tekton: Option<Arc<dyn Engine>> = if config.engine == EngineKind::Tekton || config.kubeconfig.is_some() {
-            let settings = TektonSettings {
-                namespace: config.tekton_namespace.clone(),
-                service_account: config.tekton_service_account.clone(),
-                default_image: config.tekton_default_image.clone(),
-                workspace_size: config.tekton_workspace_size.clone(),
-                storage_class: config.tekton_storage_class.clone(),
+        let tekton: Option<Arc<dyn Engine>> =
+            if config.engine == EngineKind::Tekton || config.kubeconfig.is_some() {
+                let settings = TektonSettings {
+                    namespace: config.tekton_namespace.clone(),
+                    service_account: config.tekton_service_account.clone(),
+                    default_image: config.tekton_default_image.clone(),
+                    workspace_size: config.tekton_workspace_size.clone(),
+                    storage_class: config.tekton_storage_class.clone(),
+                };
+                let client = ClusterConfig {
+                    kubeconfig: config.kubeconfig.clone(),
+                }
+                .client()
+                .await?;
+                cluster = Some(Cluster::new(client.clone(), &config.tekton_namespace));
+                Some(Arc::new(TektonEngine::new(client, settings)))
+            } else {
+                None
             };
-            let client = ClusterConfig { kubeconfig: config.kubeconfig.clone() }.client().await?;
-            cluster = Some(Cluster::new(client.clone(), &config.tekton_namespace));
-            Some(Arc::new(TektonEngine::new(client, settings)))
-        } else {
-            None
-        };
         let engines = match (config.engine, tekton) {
             (EngineKind::Tekton, Some(tekton)) => Engines::new(tekton).with(local),
             (_, Some(tekton)) => Engines::new(local).with(tekton),
             (_, None) => Engines::new(local),
         };
-        let key_file = config.secret_key_file.clone().unwrap_or_else(|| config.data_dir.join("secret.key"));
+        let key_file = config
+            .secret_key_file
+            .clone()
+            .unwrap_or_else(|| config.data_dir.join("secret.key"));
         let secrets = SecretBox::load_or_create(&key_file)?;
         let host = HostTools {
             builder: config.builder.clone(),
-            conveyor: config.self_exe.clone().or_else(|| std::env::current_exe().ok()).unwrap_or_else(|| "conveyor".into()),
-            kubeconfig: config.kubeconfig.clone().or_else(|| config.found_kubeconfig.clone()),
+            conveyor: config
+                .self_exe
+                .clone()
+                .or_else(|| std::env::current_exe().ok())
+                .unwrap_or_else(|| "conveyor".into()),
+            kubeconfig: config
+                .kubeconfig
+                .clone()
+                .or_else(|| config.found_kubeconfig.clone()),
         };
-        let service = Service::start(store, engines, webhooks, Workflows { secrets, cluster, host }).await?;
+        let service = Service::start(
+            store,
+            engines,
+            webhooks,
+            Workflows {
+                secrets,
+                cluster,
+                host,
+            },
+        )
+        .await?;
         let listener = TcpListener::bind(config.bind)
             .await
-            .map_err(|source| StartError::Bind { addr: config.bind, source })?;
-        let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.bind, source })?;
+            .map_err(|source| StartError::Bind {
+                addr: config.bind,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: config.bind,
+            source,
+        })?;
         let router = web::router(service.clone(), &config.site_root, addr)
             .nest("/api/v1", api::router(service.clone()))
             .layer(TraceLayer::new_for_http());
-        Ok(Server { listener, router, service })
+        Ok(Server {
+            listener,
+            router,
+            service,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
     pub fn service(&self) -> Arc<Service> {
@@ -126,7 +173,10 @@ impl Server {
     /// Serves until `shutdown` completes. Then runs in flight are ended or let go of (and
     /// recorded) first, which also ends their live event streams, so the server is not
     /// left waiting on browsers that follow them; then open requests finish.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartError> {
         let service = self.service.clone();
         let stopping = {
             let service = service.clone();
@@ -149,4 +199,3 @@ pub fn validate_file(path: &Path) -> Result<Vec<Problem>, std::io::Error> {
     let source = std::fs::read_to_string(path)?;
     Ok(app::plan::check_document(&source).err().unwrap_or_default())
 }
-

@@ -29,7 +29,10 @@ async fn main() -> ExitCode {
         Command::Serve(mut config) => {
             config.found_kubeconfig = conveyor::config::default_kubeconfig();
             tracing_subscriber::fmt()
-                .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
+                .with_env_filter(
+                    EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
+                )
                 .init();
             let server = match Server::bind(&config).await {
                 Ok(server) => server,
@@ -59,10 +62,11 @@ fn fail(err: &dyn std::error::Error) -> ExitCode {
 
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
-    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(signal) => signal,
-        Err(_) => return interrupt.await.unwrap_or_default(),
-    };
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => return interrupt.await.unwrap_or_default(),
+        };
     tokio::select! {
         _ = interrupt => {},
         _ = terminate.recv() => {},
@@ -72,8 +76,10 @@ async fn shutdown_signal() {
 /// `conveyor apply`: what a local workflow's deploy step runs.
 async fn apply(file: Option<std::path::PathBuf>) -> ExitCode {
     let text = match file {
-        Some(path) => std::fs::read_to_string(&path).map_err(|err| format!("cannot read {}: {err}", path.display())),
-        None => std::env::var("MANIFEST").map_err(|_| "no manifest: give --file or set MANIFEST".to_owned()),
+        Some(path) => std::fs::read_to_string(&path)
+            .map_err(|err| format!("cannot read {}: {err}", path.display())),
+        None => std::env::var("MANIFEST")
+            .map_err(|_| "no manifest: give --file or set MANIFEST".to_owned()),
     };
     let result = async {
         let manifest: serde_json::Value = serde_json::from_str(&text?).map_err(|err| format!("the manifest is not JSON: {err}"))?;

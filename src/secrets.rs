@@ -19,7 +19,11 @@ const KEY_BYTES: usize = 32;
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
     #[error("cannot read or create the secret key file {path}")]
-    KeyFile { path: PathBuf, #[source] source: std::io::Error },
+    KeyFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("the secret key file {path} must hold exactly {KEY_BYTES} bytes (it has {found})")]
     KeyLength { path: PathBuf, found: usize },
     #[error("the secret key file {path} is readable by others (mode {mode:o}); make it 0600")]
@@ -44,15 +48,28 @@ impl std::fmt::Debug for SecretBox {
 impl SecretBox {
     /// Reads the key file, or makes one (0600) if there is none.
     pub fn load_or_create(path: &Path) -> Result<SecretBox, SecretError> {
-        let key_file = |source| SecretError::KeyFile { path: path.to_owned(), source };
+        let key_file = |source| SecretError::KeyFile {
+            path: path.to_owned(),
+            source,
+        };
         let key = match std::fs::read(path) {
             Ok(bytes) => {
-                let mode = std::fs::metadata(path).map_err(key_file)?.permissions().mode() & 0o777;
+                let mode = std::fs::metadata(path)
+                    .map_err(key_file)?
+                    .permissions()
+                    .mode()
+                    & 0o777;
                 if mode & 0o077 != 0 {
-                    return Err(SecretError::KeyMode { path: path.to_owned(), mode });
+                    return Err(SecretError::KeyMode {
+                        path: path.to_owned(),
+                        mode,
+                    });
                 }
                 if bytes.len() != KEY_BYTES {
-                    return Err(SecretError::KeyLength { path: path.to_owned(), found: bytes.len() });
+                    return Err(SecretError::KeyLength {
+                        path: path.to_owned(),
+                        found: bytes.len(),
+                    });
                 }
                 *Key::from_slice(&bytes)
             }
@@ -62,14 +79,22 @@ impl SecretBox {
                     std::fs::create_dir_all(parent).map_err(key_file)?;
                 }
                 // create_new: two servers starting at once never overwrite each other's key.
-                let mut file =
-                    std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(key_file)?;
-                file.write_all(&key).and_then(|()| file.sync_all()).map_err(key_file)?;
+                let mut file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(path)
+                    .map_err(key_file)?;
+                file.write_all(&key)
+                    .and_then(|()| file.sync_all())
+                    .map_err(key_file)?;
                 key
             }
             Err(err) => return Err(key_file(err)),
         };
-        Ok(SecretBox { cipher: XChaCha20Poly1305::new(&key) })
+        Ok(SecretBox {
+            cipher: XChaCha20Poly1305::new(&key),
+        })
     }
 
     /// `nonce ‖ ciphertext+tag`, bound to `owner`.
@@ -77,7 +102,13 @@ impl SecretBox {
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
         let sealed = self
             .cipher
-            .encrypt(&nonce, Payload { msg: plaintext, aad: owner.as_bytes() })
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad: owner.as_bytes(),
+                },
+            )
             .map_err(|_| SecretError::Seal)?;
         let mut out = Vec::with_capacity(NONCE_BYTES + sealed.len());
         out.extend_from_slice(&nonce);
@@ -91,7 +122,13 @@ impl SecretBox {
         }
         let (nonce, body) = sealed.split_at(NONCE_BYTES);
         self.cipher
-            .decrypt(XNonce::from_slice(nonce), Payload { msg: body, aad: owner.as_bytes() })
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: body,
+                    aad: owner.as_bytes(),
+                },
+            )
             .map_err(|_| SecretError::Open)
     }
 }
@@ -105,22 +142,45 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("keys/secret.key");
         let secrets = SecretBox::load_or_create(&path).expect("key made");
-        assert_eq!(std::fs::metadata(&path).expect("key file").permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&path)
+                .expect("key file")
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
         let sealed = secrets.seal(b"hunter2", "web").expect("sealed");
-        assert!(!sealed.windows(7).any(|w| w == b"hunter2"), "no plaintext in the sealed bytes");
-        assert_ne!(sealed, secrets.seal(b"hunter2", "web").expect("sealed"), "a fresh nonce each time");
+        assert!(
+            !sealed.windows(7).any(|w| w == b"hunter2"),
+            "no plaintext in the sealed bytes"
+        );
+        assert_ne!(
+            sealed,
+            secrets.seal(b"hunter2", "web").expect("sealed"),
+            "a fresh nonce each time"
+        );
 
         let again = SecretBox::load_or_create(&path).expect("key read back");
         assert_eq!(again.open(&sealed, "web").expect("opens"), b"hunter2");
-        assert!(matches!(again.open(&sealed, "api"), Err(SecretError::Open)), "bound to its owner");
+        assert!(
+            matches!(again.open(&sealed, "api"), Err(SecretError::Open)),
+            "bound to its owner"
+        );
         let mut altered = sealed.clone();
         *altered.last_mut().expect("bytes") ^= 1;
-        assert!(matches!(again.open(&altered, "web"), Err(SecretError::Open)));
+        assert!(matches!(
+            again.open(&altered, "web"),
+            Err(SecretError::Open)
+        ));
 
         let other = SecretBox::load_or_create(&dir.path().join("other.key")).expect("another key");
         assert!(matches!(other.open(&sealed, "web"), Err(SecretError::Open)));
 
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-        assert!(matches!(SecretBox::load_or_create(&path), Err(SecretError::KeyMode { .. })));
+        assert!(matches!(
+            SecretBox::load_or_create(&path),
+            Err(SecretError::KeyMode { .. })
+        ));
     }
 }

@@ -7,8 +7,13 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use app::definition::Params;
-use app::model::{EventBody, LogLine, LogStream, RecentRun, RunEvent, RunStatus, RunSummary, StepState, StepStatus, Trigger, WebhookDelivery};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use app::model::{
+    EventBody, LogLine, LogStream, RecentRun, RunEvent, RunStatus, RunSummary, StepState,
+    StepStatus, Trigger, WebhookDelivery,
+};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 #[derive(Debug, thiserror::Error)]
@@ -95,7 +100,8 @@ fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
 }
 
-const RUN_COLUMNS: &str = "r.id, p.name AS pipeline, r.number, r.version, r.tag, r.status, r.message, \
+const RUN_COLUMNS: &str =
+    "r.id, p.name AS pipeline, r.number, r.version, r.tag, r.status, r.message, \
                            r.created_at, r.started_at, r.finished_at, r.engine, r.trigger";
 
 fn run_summary(row: &SqliteRow) -> StoreResult<RunSummary> {
@@ -129,9 +135,15 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
         sqlx::migrate!("./migrations").run(&writer).await?;
-        let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await?;
         Ok(Store { writer, reader })
     }
 
@@ -147,7 +159,8 @@ impl Store {
         source: &str,
         definition: &str,
     ) -> StoreResult<PipelineRow> {
-        self.create_pipeline_with(name, description, source, definition, None).await
+        self.create_pipeline_with(name, description, source, definition, None)
+            .await
     }
 
     /// A workflow: its pipeline and its sealed credentials, in one transaction.
@@ -159,7 +172,8 @@ impl Store {
         definition: &str,
         credentials: &[u8],
     ) -> StoreResult<PipelineRow> {
-        self.create_pipeline_with(name, description, source, definition, Some(credentials)).await
+        self.create_pipeline_with(name, description, source, definition, Some(credentials))
+            .await
     }
 
     async fn create_pipeline_with(
@@ -184,7 +198,9 @@ impl Store {
         .await;
         let id: i64 = match inserted {
             Ok(row) => row.try_get("id")?,
-            Err(err) if is_unique_violation(&err) => return Err(StoreError::PipelineExists(name.to_owned())),
+            Err(err) if is_unique_violation(&err) => {
+                return Err(StoreError::PipelineExists(name.to_owned()))
+            }
             Err(err) => return Err(err.into()),
         };
         sqlx::query(
@@ -224,7 +240,8 @@ impl Store {
         source: &str,
         definition: &str,
     ) -> StoreResult<i64> {
-        self.add_version_with(pipeline_id, description, source, definition, None).await
+        self.add_version_with(pipeline_id, description, source, definition, None)
+            .await
     }
 
     /// Saves a new version of a workflow with its (re-sealed) credentials.
@@ -236,7 +253,14 @@ impl Store {
         definition: &str,
         credentials: &[u8],
     ) -> StoreResult<i64> {
-        self.add_version_with(pipeline_id, description, source, definition, Some(credentials)).await
+        self.add_version_with(
+            pipeline_id,
+            description,
+            source,
+            definition,
+            Some(credentials),
+        )
+        .await
     }
 
     async fn add_version_with(
@@ -286,7 +310,9 @@ impl Store {
             .bind(pipeline_id)
             .fetch_optional(&self.reader)
             .await?;
-        row.map(|row| row.try_get("credentials")).transpose().map_err(Into::into)
+        row.map(|row| row.try_get("credentials"))
+            .transpose()
+            .map_err(Into::into)
     }
 
     /// Whether the pipeline is a workflow (without reading its sealed credentials).
@@ -332,7 +358,10 @@ impl Store {
 
     /// The last `limit` finished runs of every pipeline, oldest first, in one query (each
     /// pipeline's through the `(pipeline_id, id)` index, so a long history costs nothing).
-    pub async fn recent_runs(&self, limit: u32) -> StoreResult<std::collections::HashMap<i64, Vec<RecentRun>>> {
+    pub async fn recent_runs(
+        &self,
+        limit: u32,
+    ) -> StoreResult<std::collections::HashMap<i64, Vec<RecentRun>>> {
         let rows = sqlx::query(
             "SELECT r.pipeline_id, r.status, r.started_at, r.finished_at FROM pipelines p \
              JOIN runs r ON r.id IN (SELECT id FROM runs WHERE pipeline_id = p.id AND finished_at IS NOT NULL \
@@ -342,14 +371,19 @@ impl Store {
         .bind(limit as i64)
         .fetch_all(&self.reader)
         .await?;
-        let mut recent: std::collections::HashMap<i64, Vec<RecentRun>> = std::collections::HashMap::new();
+        let mut recent: std::collections::HashMap<i64, Vec<RecentRun>> =
+            std::collections::HashMap::new();
         for row in rows {
             let started: Option<i64> = row.try_get("started_at")?;
             let finished: Option<i64> = row.try_get("finished_at")?;
-            recent.entry(row.try_get("pipeline_id")?).or_default().push(RecentRun {
-                status: RunStatus::from_str(row.try_get::<&str, _>("status")?).map_err(corrupt)?,
-                duration_ms: started.zip(finished).map(|(s, f)| f - s),
-            });
+            recent
+                .entry(row.try_get("pipeline_id")?)
+                .or_default()
+                .push(RecentRun {
+                    status: RunStatus::from_str(row.try_get::<&str, _>("status")?)
+                        .map_err(corrupt)?,
+                    duration_ms: started.zip(finished).map(|(s, f)| f - s),
+                });
         }
         Ok(recent)
     }
@@ -409,16 +443,20 @@ impl Store {
 
     pub async fn delete_pipeline(&self, pipeline_id: i64) -> StoreResult<()> {
         let mut tx = self.writer.begin().await?;
-        let active: i64 =
-            sqlx::query("SELECT COUNT(*) AS n FROM runs WHERE pipeline_id = ? AND finished_at IS NULL")
-                .bind(pipeline_id)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("n")?;
+        let active: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM runs WHERE pipeline_id = ? AND finished_at IS NULL",
+        )
+        .bind(pipeline_id)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("n")?;
         if active > 0 {
             return Err(StoreError::ActiveRun);
         }
-        sqlx::query("DELETE FROM pipelines WHERE id = ?").bind(pipeline_id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM pipelines WHERE id = ?")
+            .bind(pipeline_id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -427,16 +465,20 @@ impl Store {
     /// is in flight. Returns how many were deleted.
     pub async fn delete_runs(&self, pipeline_id: i64) -> StoreResult<u64> {
         let mut tx = self.writer.begin().await?;
-        let active: i64 =
-            sqlx::query("SELECT COUNT(*) AS n FROM runs WHERE pipeline_id = ? AND finished_at IS NULL")
-                .bind(pipeline_id)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("n")?;
+        let active: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM runs WHERE pipeline_id = ? AND finished_at IS NULL",
+        )
+        .bind(pipeline_id)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("n")?;
         if active > 0 {
             return Err(StoreError::ActiveRun);
         }
-        let deleted = sqlx::query("DELETE FROM runs WHERE pipeline_id = ?").bind(pipeline_id).execute(&mut *tx).await?;
+        let deleted = sqlx::query("DELETE FROM runs WHERE pipeline_id = ?")
+            .bind(pipeline_id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(deleted.rows_affected())
     }
@@ -475,12 +517,15 @@ impl Store {
             Err(err) if is_unique_violation(&err) => return Err(StoreError::ActiveRun),
             Err(err) => return Err(err.into()),
         };
-        let needs: Vec<String> =
-            steps.iter().map(|step| serde_json::to_string(&step.needs).map_err(corrupt)).collect::<StoreResult<_>>()?;
+        let needs: Vec<String> = steps
+            .iter()
+            .map(|step| serde_json::to_string(&step.needs).map_err(corrupt))
+            .collect::<StoreResult<_>>()?;
         let rows: Vec<(usize, &NewStep)> = steps.iter().enumerate().collect();
         for chunk in rows.chunks(4000) {
-            let mut insert: QueryBuilder<Sqlite> =
-                QueryBuilder::new("INSERT INTO steps (run_id, idx, stage, name, needs, approval, status, message) ");
+            let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO steps (run_id, idx, stage, name, needs, approval, status, message) ",
+            );
             insert.push_values(chunk, |mut row, &(idx, step)| {
                 row.push_bind(run_id)
                     .push_bind(idx as i64)
@@ -488,7 +533,11 @@ impl Store {
                     .push_bind(&step.name)
                     .push_bind(&needs[idx])
                     .push_bind(step.approval)
-                    .push_bind(if step.reused.is_some() { "succeeded" } else { "pending" })
+                    .push_bind(if step.reused.is_some() {
+                        "succeeded"
+                    } else {
+                        "pending"
+                    })
                     .push_bind(step.reused.as_deref());
             });
             insert.build().execute(&mut *tx).await?;
@@ -521,11 +570,18 @@ impl Store {
 
     /// The pipeline id and version a run executed.
     pub async fn run_origin(&self, id: i64) -> StoreResult<(i64, i64)> {
-        let row = sqlx::query("SELECT pipeline_id, version FROM runs WHERE id = ?").bind(id).fetch_one(&self.reader).await?;
+        let row = sqlx::query("SELECT pipeline_id, version FROM runs WHERE id = ?")
+            .bind(id)
+            .fetch_one(&self.reader)
+            .await?;
         Ok((row.try_get("pipeline_id")?, row.try_get("version")?))
     }
 
-    pub async fn record_delivery(&self, run_id: i64, delivery: &WebhookDelivery) -> StoreResult<()> {
+    pub async fn record_delivery(
+        &self,
+        run_id: i64,
+        delivery: &WebhookDelivery,
+    ) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO webhook_deliveries (run_id, step, event, target, attempts, status_code, error, ok, at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -582,9 +638,11 @@ impl Store {
                     index: row.try_get::<i64, _>("idx")? as usize,
                     stage: row.try_get("stage")?,
                     name: row.try_get("name")?,
-                    needs: serde_json::from_str(row.try_get::<&str, _>("needs")?).map_err(corrupt)?,
+                    needs: serde_json::from_str(row.try_get::<&str, _>("needs")?)
+                        .map_err(corrupt)?,
                     approval: row.try_get("approval")?,
-                    status: StepStatus::from_str(row.try_get::<&str, _>("status")?).map_err(corrupt)?,
+                    status: StepStatus::from_str(row.try_get::<&str, _>("status")?)
+                        .map_err(corrupt)?,
                     exit_code: row.try_get("exit_code")?,
                     message: row.try_get("message")?,
                     started_at: row.try_get("started_at")?,
@@ -597,8 +655,13 @@ impl Store {
     /// One page of runs, newest first, by keyset (`before` = the last id of the previous page).
     pub async fn runs(&self, filter: &RunFilter) -> StoreResult<(Vec<RunSummary>, Option<i64>)> {
         let limit = filter.limit.clamp(1, 500) as i64;
-        let Some(ids) = self.id_range(filter).await? else { return Ok((Vec::new(), None)) };
-        let rows = runs_query("", filter, ids, limit + 1).build().fetch_all(&self.reader).await?;
+        let Some(ids) = self.id_range(filter).await? else {
+            return Ok((Vec::new(), None));
+        };
+        let rows = runs_query("", filter, ids, limit + 1)
+            .build()
+            .fetch_all(&self.reader)
+            .await?;
         let mut runs: Vec<RunSummary> = rows.iter().map(run_summary).collect::<StoreResult<_>>()?;
         let next = if runs.len() as i64 > limit {
             runs.truncate(limit as usize);
@@ -614,14 +677,20 @@ impl Store {
     async fn id_range(&self, filter: &RunFilter) -> StoreResult<Option<(i64, i64)>> {
         let mut range = (0, i64::MAX);
         if let Some(since) = filter.since {
-            let row = sqlx::query("SELECT MIN(id) AS id FROM runs WHERE created_at >= ?").bind(since).fetch_one(&self.reader).await?;
+            let row = sqlx::query("SELECT MIN(id) AS id FROM runs WHERE created_at >= ?")
+                .bind(since)
+                .fetch_one(&self.reader)
+                .await?;
             match row.try_get::<Option<i64>, _>("id")? {
                 Some(id) => range.0 = id,
                 None => return Ok(None),
             }
         }
         if let Some(until) = filter.until {
-            let row = sqlx::query("SELECT MAX(id) AS id FROM runs WHERE created_at < ?").bind(until).fetch_one(&self.reader).await?;
+            let row = sqlx::query("SELECT MAX(id) AS id FROM runs WHERE created_at < ?")
+                .bind(until)
+                .fetch_one(&self.reader)
+                .await?;
             match row.try_get::<Option<i64>, _>("id")? {
                 Some(id) => range.1 = id,
                 None => return Ok(None),
@@ -632,16 +701,23 @@ impl Store {
 
     /// The last event sequence number of a run (0 when it has none).
     pub async fn last_seq(&self, run_id: i64) -> StoreResult<i64> {
-        Ok(sqlx::query("SELECT COALESCE(MAX(seq), 0) AS seq FROM run_events WHERE run_id = ?")
-            .bind(run_id)
-            .fetch_one(&self.writer)
-            .await?
-            .try_get("seq")?)
+        Ok(
+            sqlx::query("SELECT COALESCE(MAX(seq), 0) AS seq FROM run_events WHERE run_id = ?")
+                .bind(run_id)
+                .fetch_one(&self.writer)
+                .await?
+                .try_get("seq")?,
+        )
     }
 
     /// Persists a supervisor batch: events, the step rows they change and the run status,
     /// in one transaction of a few multi-row statements.
-    pub async fn append(&self, run_id: i64, step_names: &[String], batch: &Batch) -> StoreResult<()> {
+    pub async fn append(
+        &self,
+        run_id: i64,
+        step_names: &[String],
+        batch: &Batch,
+    ) -> StoreResult<()> {
         let mut tx = self.writer.begin().await?;
         // Each row binds 10 values; SQLite allows 32766 per statement.
         for events in batch.events.chunks(3000) {
@@ -650,13 +726,43 @@ impl Store {
             );
             insert.push_values(events, |mut row, event| {
                 let (kind, step, stream, partial, status, exit_code, text) = match &event.body {
-                    EventBody::Log { step, stream, text, partial } => {
-                        ("log", step_index(step_names, step), Some(stream.as_str()), *partial, None, None, Some(text.as_str()))
-                    }
-                    EventBody::Step { step, status, exit_code, message } => {
-                        ("step", step_index(step_names, step), None, false, Some(status.as_str()), *exit_code, message.as_deref())
-                    }
-                    EventBody::Run { status, message } => ("run", None, None, false, Some(status.as_str()), None, message.as_deref()),
+                    EventBody::Log {
+                        step,
+                        stream,
+                        text,
+                        partial,
+                    } => (
+                        "log",
+                        step_index(step_names, step),
+                        Some(stream.as_str()),
+                        *partial,
+                        None,
+                        None,
+                        Some(text.as_str()),
+                    ),
+                    EventBody::Step {
+                        step,
+                        status,
+                        exit_code,
+                        message,
+                    } => (
+                        "step",
+                        step_index(step_names, step),
+                        None,
+                        false,
+                        Some(status.as_str()),
+                        *exit_code,
+                        message.as_deref(),
+                    ),
+                    EventBody::Run { status, message } => (
+                        "run",
+                        None,
+                        None,
+                        false,
+                        Some(status.as_str()),
+                        None,
+                        message.as_deref(),
+                    ),
                 };
                 row.push_bind(run_id)
                     .push_bind(event.seq)
@@ -674,12 +780,23 @@ impl Store {
         // The step rows: the last state each step reached in this batch.
         let mut changes: Vec<StepChange> = Vec::new();
         for event in &batch.events {
-            if let EventBody::Step { step, status, exit_code, message } = &event.body {
-                let Some(idx) = step_index(step_names, step) else { continue };
+            if let EventBody::Step {
+                step,
+                status,
+                exit_code,
+                message,
+            } = &event.body
+            {
+                let Some(idx) = step_index(step_names, step) else {
+                    continue;
+                };
                 let change = match changes.iter_mut().find(|c| c.idx == idx) {
                     Some(change) => change,
                     None => {
-                        changes.push(StepChange { idx, ..Default::default() });
+                        changes.push(StepChange {
+                            idx,
+                            ..Default::default()
+                        });
                         changes.last_mut().ok_or_else(|| corrupt("step change"))?
                     }
                 };
@@ -708,7 +825,10 @@ impl Store {
                     .push_bind(change.started_at)
                     .push_bind(change.finished_at);
             });
-            update.push(") AS v WHERE steps.run_id = ").push_bind(run_id).push(" AND steps.idx = v.column1");
+            update
+                .push(") AS v WHERE steps.run_id = ")
+                .push_bind(run_id)
+                .push(" AND steps.idx = v.column1");
             update.build().execute(&mut *tx).await?;
         }
         if let Some((status, message)) = &batch.run_status {
@@ -732,7 +852,12 @@ impl Store {
     }
 
     /// Events of a run with `seq > after`, in order, at most `limit`.
-    pub async fn events_after(&self, run_id: i64, after: i64, limit: u32) -> StoreResult<Vec<RunEvent>> {
+    pub async fn events_after(
+        &self,
+        run_id: i64,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<RunEvent>> {
         let rows = sqlx::query(
             "SELECT e.seq, e.ts, e.kind, s.name AS step, e.stream, e.partial, e.status, e.exit_code, e.text \
              FROM run_events e LEFT JOIN steps s ON s.run_id = e.run_id AND s.idx = e.step \
@@ -767,7 +892,14 @@ impl Store {
         .fetch_all(&self.reader)
         .await?;
         rows.iter()
-            .map(|row| Ok((row.try_get("seq")?, row.try_get("step")?, row.try_get("text")?, row.try_get("partial")?)))
+            .map(|row| {
+                Ok((
+                    row.try_get("seq")?,
+                    row.try_get("step")?,
+                    row.try_get("text")?,
+                    row.try_get("partial")?,
+                ))
+            })
             .collect()
     }
 
@@ -802,8 +934,14 @@ impl Store {
                 seq: row.try_get("seq")?,
                 step: row.try_get("step")?,
                 number: *number,
-                stream: LogStream::from_str(row.try_get::<Option<&str>, _>("stream")?.unwrap_or("stdout")).map_err(corrupt)?,
-                text: row.try_get::<Option<String>, _>("text")?.unwrap_or_default(),
+                stream: LogStream::from_str(
+                    row.try_get::<Option<&str>, _>("stream")?
+                        .unwrap_or("stdout"),
+                )
+                .map_err(corrupt)?,
+                text: row
+                    .try_get::<Option<String>, _>("text")?
+                    .unwrap_or_default(),
             });
             *number = number.saturating_sub(1);
         }
@@ -813,7 +951,11 @@ impl Store {
 
     /// Per step of a run: log pieces recorded from the step itself (the engines' system
     /// lines not counted), and whether it ever waited for approval.
-    pub async fn step_progress(&self, run_id: i64, steps: usize) -> StoreResult<(Vec<u64>, Vec<bool>)> {
+    pub async fn step_progress(
+        &self,
+        run_id: i64,
+        steps: usize,
+    ) -> StoreResult<(Vec<u64>, Vec<bool>)> {
         let mut lines = vec![0u64; steps];
         let mut waited = vec![false; steps];
         let counts = sqlx::query(
@@ -845,7 +987,9 @@ impl Store {
 
     /// Runs left in flight by a previous server process.
     pub async fn unfinished_runs(&self) -> StoreResult<Vec<i64>> {
-        let rows = sqlx::query("SELECT id FROM runs WHERE finished_at IS NULL").fetch_all(&self.writer).await?;
+        let rows = sqlx::query("SELECT id FROM runs WHERE finished_at IS NULL")
+            .fetch_all(&self.writer)
+            .await?;
         rows.iter().map(|row| Ok(row.try_get("id")?)).collect()
     }
 
@@ -853,8 +997,13 @@ impl Store {
     pub async fn explain_runs(&self, filter: &RunFilter) -> StoreResult<Vec<String>> {
         let limit = filter.limit.clamp(1, 500) as i64;
         let ids = self.id_range(filter).await?.unwrap_or((0, 0));
-        let rows = runs_query("EXPLAIN QUERY PLAN ", filter, ids, limit + 1).build().fetch_all(&self.reader).await?;
-        rows.iter().map(|row| Ok(row.try_get::<String, _>("detail")?)).collect()
+        let rows = runs_query("EXPLAIN QUERY PLAN ", filter, ids, limit + 1)
+            .build()
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter()
+            .map(|row| Ok(row.try_get::<String, _>("detail")?))
+            .collect()
     }
 
     /// Bulk-inserts finished runs (for scale tests and benchmarks).
@@ -875,7 +1024,12 @@ impl Store {
 
 /// The run listing: only the conditions in use, so SQLite picks the matching index.
 /// `ids` bounds the run ids (both inclusive): a date range made an id range.
-fn runs_query<'a>(prefix: &str, filter: &'a RunFilter, ids: (i64, i64), limit: i64) -> QueryBuilder<'a, Sqlite> {
+fn runs_query<'a>(
+    prefix: &str,
+    filter: &'a RunFilter,
+    ids: (i64, i64),
+    limit: i64,
+) -> QueryBuilder<'a, Sqlite> {
     let mut query: QueryBuilder<Sqlite> =
         QueryBuilder::new(format!("{prefix}SELECT {RUN_COLUMNS} FROM runs r JOIN pipelines p ON p.id = r.pipeline_id WHERE 1 = 1"));
     if let Some(pipeline_id) = filter.pipeline_id {
@@ -929,16 +1083,24 @@ fn version_row(row: &SqliteRow) -> StoreResult<VersionRow> {
 fn run_event(row: &SqliteRow) -> StoreResult<RunEvent> {
     let kind: &str = row.try_get("kind")?;
     let step = || -> StoreResult<String> {
-        row.try_get::<Option<String>, _>("step")?.ok_or_else(|| corrupt("event without its step"))
+        row.try_get::<Option<String>, _>("step")?
+            .ok_or_else(|| corrupt("event without its step"))
     };
     let status = || -> StoreResult<&str> {
-        row.try_get::<Option<&str>, _>("status")?.ok_or_else(|| corrupt("event without a status"))
+        row.try_get::<Option<&str>, _>("status")?
+            .ok_or_else(|| corrupt("event without a status"))
     };
     let body = match kind {
         "log" => EventBody::Log {
             step: step()?,
-            stream: LogStream::from_str(row.try_get::<Option<&str>, _>("stream")?.unwrap_or("stdout")).map_err(corrupt)?,
-            text: row.try_get::<Option<String>, _>("text")?.unwrap_or_default(),
+            stream: LogStream::from_str(
+                row.try_get::<Option<&str>, _>("stream")?
+                    .unwrap_or("stdout"),
+            )
+            .map_err(corrupt)?,
+            text: row
+                .try_get::<Option<String>, _>("text")?
+                .unwrap_or_default(),
             partial: row.try_get("partial")?,
         },
         "step" => EventBody::Step {
@@ -953,5 +1115,9 @@ fn run_event(row: &SqliteRow) -> StoreResult<RunEvent> {
         },
         other => return Err(corrupt(format!("unknown event kind {other}"))),
     };
-    Ok(RunEvent { seq: row.try_get("seq")?, ts: row.try_get("ts")?, body })
+    Ok(RunEvent {
+        seq: row.try_get("seq")?,
+        ts: row.try_get("ts")?,
+        body,
+    })
 }

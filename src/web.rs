@@ -6,13 +6,16 @@ use std::path::Path;
 use std::sync::Arc;
 
 use app::definition::Params;
-use app::model::{LogLine, PipelineDetail, PipelineSummary, PipelineVersion, RunDetail, RunPage, RunSummary, RunsQuery, Trigger, WorkflowDetail};
+use app::model::{
+    LogLine, PipelineDetail, PipelineSummary, PipelineVersion, RunDetail, RunPage, RunSummary,
+    RunsQuery, Trigger, WorkflowDetail,
+};
 use app::server::{Backend, BackendError, SharedBackend};
 use app::{shell, App};
 use axum::Router;
-use tower_http::services::ServeDir;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::services::ServeDir;
 
 use crate::service::{Service, ServiceError};
 
@@ -39,11 +42,27 @@ impl Backend for ServiceBackend {
     async fn create_pipeline(&self, source: &str) -> Result<PipelineDetail, BackendError> {
         self.0.create_pipeline(source).await.map_err(to_backend)
     }
-    async fn update_pipeline(&self, name: &str, source: &str) -> Result<PipelineDetail, BackendError> {
-        self.0.update_pipeline(name, source).await.map_err(to_backend)
+    async fn update_pipeline(
+        &self,
+        name: &str,
+        source: &str,
+    ) -> Result<PipelineDetail, BackendError> {
+        self.0
+            .update_pipeline(name, source)
+            .await
+            .map_err(to_backend)
     }
-    async fn start_run(&self, pipeline: &str, tag: &str, params: Params, trigger: Trigger) -> Result<RunSummary, BackendError> {
-        self.0.start_run(pipeline, tag, params, trigger).await.map_err(to_backend)
+    async fn start_run(
+        &self,
+        pipeline: &str,
+        tag: &str,
+        params: Params,
+        trigger: Trigger,
+    ) -> Result<RunSummary, BackendError> {
+        self.0
+            .start_run(pipeline, tag, params, trigger)
+            .await
+            .map_err(to_backend)
     }
     async fn list_runs(&self, query: &RunsQuery) -> Result<RunPage, BackendError> {
         self.0.list_runs(query).await.map_err(to_backend)
@@ -58,7 +77,10 @@ impl Backend for ServiceBackend {
         self.0.cancel_run(id).await.map_err(to_backend)
     }
     async fn decide_step(&self, id: i64, step: &str, approve: bool) -> Result<(), BackendError> {
-        self.0.decide_step(id, step, approve).await.map_err(to_backend)
+        self.0
+            .decide_step(id, step, approve)
+            .await
+            .map_err(to_backend)
     }
     async fn versions(&self, name: &str) -> Result<Vec<PipelineVersion>, BackendError> {
         self.0.versions(name).await.map_err(to_backend)
@@ -69,7 +91,11 @@ impl Backend for ServiceBackend {
     async fn get_workflow(&self, name: &str) -> Result<WorkflowDetail, BackendError> {
         self.0.get_workflow(name).await.map_err(to_backend)
     }
-    async fn save_workflow(&self, existing: Option<&str>, source: &str) -> Result<WorkflowDetail, BackendError> {
+    async fn save_workflow(
+        &self,
+        existing: Option<&str>,
+        source: &str,
+    ) -> Result<WorkflowDetail, BackendError> {
         match existing {
             Some(name) => self.0.update_workflow(name, source).await,
             None => self.0.create_workflow(source).await,
@@ -83,7 +109,8 @@ impl Backend for ServiceBackend {
 /// same process, as in the tests) would stall the resources of pages another server renders
 /// meanwhile: they would never load.
 fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
-    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> = std::sync::OnceLock::new();
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
+        std::sync::OnceLock::new();
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 

@@ -69,7 +69,9 @@ impl Webhooks {
         let config = Arc::new(config);
         tokio::spawn(async move {
             while let Some((notice, token)) = notices.recv().await {
-                let Ok(slot) = slots.clone().acquire_owned().await else { break };
+                let Ok(slot) = slots.clone().acquire_owned().await else {
+                    break;
+                };
                 let (client, config, store) = (client.clone(), config.clone(), store.clone());
                 tokio::spawn(async move {
                     let delivery = deliver(&client, &config, &notice).await;
@@ -99,7 +101,11 @@ impl Webhooks {
     }
 }
 
-async fn deliver(client: &reqwest::Client, config: &WebhookConfig, notice: &Notice) -> WebhookDelivery {
+async fn deliver(
+    client: &reqwest::Client,
+    config: &WebhookConfig,
+    notice: &Notice,
+) -> WebhookDelivery {
     let mut delivery = WebhookDelivery {
         step: notice.step.clone(),
         event: notice.event.to_owned(),
@@ -178,8 +184,14 @@ mod tests {
 
     #[test]
     fn targets_keep_no_path_query_or_credentials() {
-        assert_eq!(target_of("https://open.feishu.cn/open-apis/bot/v2/hook/83bde95c?x=1"), "https://open.feishu.cn");
-        assert_eq!(target_of("http://user:secret@127.0.0.1:8080/hook"), "http://127.0.0.1:8080");
+        assert_eq!(
+            target_of("https://open.feishu.cn/open-apis/bot/v2/hook/83bde95c?x=1"),
+            "https://open.feishu.cn"
+        );
+        assert_eq!(
+            target_of("http://user:secret@127.0.0.1:8080/hook"),
+            "http://127.0.0.1:8080"
+        );
         assert_eq!(target_of("not a url"), "(invalid URL)");
     }
 }

@@ -33,14 +33,22 @@ impl std::fmt::Debug for WorkflowObjects {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WorkflowObjects")
             .field("registry_secret", &self.registry_secret.metadata.name)
-            .field("git_secret", &self.git_secret.as_ref().map(|s| &s.metadata.name))
+            .field(
+                "git_secret",
+                &self.git_secret.as_ref().map(|s| &s.metadata.name),
+            )
             .field("service_account", &self.service_account.metadata.name)
             .field("role_binding", &self.role_binding.metadata.name)
             .finish()
     }
 }
 
-fn metadata(workflow: &Workflow, name: String, namespace: &str, annotations: Option<BTreeMap<String, String>>) -> ObjectMeta {
+fn metadata(
+    workflow: &Workflow,
+    name: String,
+    namespace: &str,
+    annotations: Option<BTreeMap<String, String>>,
+) -> ObjectMeta {
     ObjectMeta {
         name: Some(name),
         namespace: Some(namespace.to_owned()),
@@ -56,7 +64,9 @@ fn metadata(workflow: &Workflow, name: String, namespace: &str, annotations: Opt
 /// The registry host of an image repository, as docker config keys it.
 pub fn registry_host(image: &str) -> String {
     match image.split_once('/') {
-        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => first.to_owned(),
+        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
+            first.to_owned()
+        }
         _ => "https://index.docker.io/v1/".to_owned(),
     }
 }
@@ -69,8 +79,10 @@ pub fn registry_secret_name(workflow: &Workflow) -> String {
 /// A docker `config.json` with the workflow's registry credentials (what podman, buildah,
 /// docker and kaniko read).
 pub fn docker_config_json(workflow: &Workflow, credentials: &Credentials) -> String {
-    let auth = base64::engine::general_purpose::STANDARD
-        .encode(format!("{}:{}", credentials.registry_username, credentials.registry_password));
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!(
+        "{}:{}",
+        credentials.registry_username, credentials.registry_password
+    ));
     serde_json::json!({
         "auths": {registry_host(&workflow.image.name): {
             "username": credentials.registry_username, "password": credentials.registry_password, "auth": auth,
@@ -81,25 +93,42 @@ pub fn docker_config_json(workflow: &Workflow, credentials: &Credentials) -> Str
 
 /// `scheme://host` of an http(s) git URL, for Tekton's `tekton.dev/git-0` annotation.
 fn git_host(url: &str) -> Option<String> {
-    let parsed = url::Url::parse(url).ok().filter(|u| u.scheme() == "https" || u.scheme() == "http")?;
+    let parsed = url::Url::parse(url)
+        .ok()
+        .filter(|u| u.scheme() == "https" || u.scheme() == "http")?;
     Some(format!("{}://{}", parsed.scheme(), parsed.host_str()?))
 }
 
 /// Builds the objects; `build_namespace` is where runs (and so the secrets and account)
 /// live, `deploy_namespace` where the Deployment goes.
-pub fn workflow_objects(workflow: &Workflow, credentials: &Credentials, build_namespace: &str, deploy_namespace: &str) -> WorkflowObjects {
+pub fn workflow_objects(
+    workflow: &Workflow,
+    credentials: &Credentials,
+    build_namespace: &str,
+    deploy_namespace: &str,
+) -> WorkflowObjects {
     let host = registry_host(&workflow.image.name);
     let docker_config = docker_config_json(workflow, credentials);
-    let docker_annotation = if host.starts_with("https://") { host.clone() } else { format!("https://{host}") };
+    let docker_annotation = if host.starts_with("https://") {
+        host.clone()
+    } else {
+        format!("https://{host}")
+    };
     let registry_secret = Secret {
         metadata: metadata(
             workflow,
             registry_secret_name(workflow),
             build_namespace,
-            Some(BTreeMap::from([("tekton.dev/docker-0".to_owned(), docker_annotation)])),
+            Some(BTreeMap::from([(
+                "tekton.dev/docker-0".to_owned(),
+                docker_annotation,
+            )])),
         ),
         type_: Some("kubernetes.io/dockerconfigjson".into()),
-        data: Some(BTreeMap::from([(".dockerconfigjson".to_owned(), ByteString(docker_config.into_bytes()))])),
+        data: Some(BTreeMap::from([(
+            ".dockerconfigjson".to_owned(),
+            ByteString(docker_config.into_bytes()),
+        )])),
         ..Default::default()
     };
     let git_secret = match (&credentials.git_username, &credentials.git_password) {
@@ -108,28 +137,56 @@ pub fn workflow_objects(workflow: &Workflow, credentials: &Credentials, build_na
                 workflow,
                 format!("{}-git", workflow.name),
                 build_namespace,
-                git_host(&workflow.git.url).map(|host| BTreeMap::from([("tekton.dev/git-0".to_owned(), host)])),
+                git_host(&workflow.git.url)
+                    .map(|host| BTreeMap::from([("tekton.dev/git-0".to_owned(), host)])),
             ),
             type_: Some("kubernetes.io/basic-auth".into()),
             data: Some(BTreeMap::from([
-                ("username".to_owned(), ByteString(username.clone().into_bytes())),
-                ("password".to_owned(), ByteString(password.clone().into_bytes())),
+                (
+                    "username".to_owned(),
+                    ByteString(username.clone().into_bytes()),
+                ),
+                (
+                    "password".to_owned(),
+                    ByteString(password.clone().into_bytes()),
+                ),
             ])),
             ..Default::default()
         }),
         _ => None,
     };
-    let secret_names: Vec<String> =
-        std::iter::once(&registry_secret).chain(git_secret.as_ref()).filter_map(|s| s.metadata.name.clone()).collect();
+    let secret_names: Vec<String> = std::iter::once(&registry_secret)
+        .chain(git_secret.as_ref())
+        .filter_map(|s| s.metadata.name.clone())
+        .collect();
     let service_account = ServiceAccount {
         metadata: metadata(workflow, workflow.name.clone(), build_namespace, None),
-        secrets: Some(secret_names.iter().map(|name| ObjectReference { name: Some(name.clone()), ..Default::default() }).collect()),
-        image_pull_secrets: Some(vec![LocalObjectReference { name: registry_secret_name(workflow) }]),
+        secrets: Some(
+            secret_names
+                .iter()
+                .map(|name| ObjectReference {
+                    name: Some(name.clone()),
+                    ..Default::default()
+                })
+                .collect(),
+        ),
+        image_pull_secrets: Some(vec![LocalObjectReference {
+            name: registry_secret_name(workflow),
+        }]),
         ..Default::default()
     };
     let role_binding = RoleBinding {
-        metadata: metadata(workflow, format!("{}-deployer", workflow.name), deploy_namespace, None),
-        role_ref: RoleRef { api_group: "rbac.authorization.k8s.io".into(), kind: "ClusterRole".into(), name: DEPLOYER_ROLE.into() },
+        metadata: metadata(
+            workflow,
+            format!("{}-deployer", workflow.name),
+            deploy_namespace,
+            None,
+        ),
+        role_ref: RoleRef {
+            api_group: "rbac.authorization.k8s.io".into(),
+            kind: "ClusterRole".into(),
+            name: DEPLOYER_ROLE.into(),
+        },
         subjects: Some(vec![Subject {
             kind: "ServiceAccount".into(),
             name: workflow.name.clone(),
@@ -137,18 +194,27 @@ pub fn workflow_objects(workflow: &Workflow, credentials: &Credentials, build_na
             ..Default::default()
         }]),
     };
-    WorkflowObjects { registry_secret, git_secret, service_account, role_binding }
+    WorkflowObjects {
+        registry_secret,
+        git_secret,
+        service_account,
+        role_binding,
+    }
 }
 
 /// What the deploy step applies for a run with `tag`: the Deployment (every container whose
 /// image contains the workflow's image name runs `image.name:tag`), its volumes' claims, and
 /// its Service, as one `v1` List. `None` without a `deploy` section.
-pub fn deploy_manifest(workflow: &Workflow, tag: &str, namespace: &str) -> Option<serde_json::Value> {
+pub fn deploy_manifest(
+    workflow: &Workflow,
+    tag: &str,
+    namespace: &str,
+) -> Option<serde_json::Value> {
     use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
     use k8s_openapi::api::core::v1::{
         Container, ContainerPort, EnvVar, PersistentVolumeClaim, PersistentVolumeClaimSpec,
-        PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, ResourceRequirements, Service, ServicePort,
-        ServiceSpec, Volume, VolumeMount, VolumeResourceRequirements,
+        PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, ResourceRequirements, Service,
+        ServicePort, ServiceSpec, Volume, VolumeMount, VolumeResourceRequirements,
     };
     use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
@@ -166,8 +232,10 @@ pub fn deploy_manifest(workflow: &Workflow, tag: &str, namespace: &str) -> Optio
     };
     let claim_name = |volume: &str| format!("{}-{volume}", workflow.name);
     let quantities = |pairs: [(&str, &Option<String>); 2]| {
-        let map: BTreeMap<String, Quantity> =
-            pairs.into_iter().filter_map(|(key, value)| Some((key.to_owned(), Quantity(value.clone()?)))).collect();
+        let map: BTreeMap<String, Quantity> = pairs
+            .into_iter()
+            .filter_map(|(key, value)| Some((key.to_owned(), Quantity(value.clone()?))))
+            .collect();
         (!map.is_empty()).then_some(map)
     };
     let containers = spec
@@ -190,15 +258,35 @@ pub fn deploy_manifest(workflow: &Workflow, tag: &str, namespace: &str) -> Optio
                     .collect()
             }),
             env: (!c.env.is_empty()).then(|| {
-                c.env.iter().map(|(name, value)| EnvVar { name: name.clone(), value: Some(value.clone()), ..Default::default() }).collect()
+                c.env
+                    .iter()
+                    .map(|(name, value)| EnvVar {
+                        name: name.clone(),
+                        value: Some(value.clone()),
+                        ..Default::default()
+                    })
+                    .collect()
             }),
             resources: (!c.resources.is_empty()).then(|| ResourceRequirements {
-                requests: quantities([("cpu", &c.resources.cpu_request), ("memory", &c.resources.memory_request)]),
-                limits: quantities([("cpu", &c.resources.cpu_limit), ("memory", &c.resources.memory_limit)]),
+                requests: quantities([
+                    ("cpu", &c.resources.cpu_request),
+                    ("memory", &c.resources.memory_request),
+                ]),
+                limits: quantities([
+                    ("cpu", &c.resources.cpu_limit),
+                    ("memory", &c.resources.memory_limit),
+                ]),
                 ..Default::default()
             }),
             volume_mounts: (!c.mounts.is_empty()).then(|| {
-                c.mounts.iter().map(|(volume, path)| VolumeMount { name: volume.clone(), mount_path: path.clone(), ..Default::default() }).collect()
+                c.mounts
+                    .iter()
+                    .map(|(volume, path)| VolumeMount {
+                        name: volume.clone(),
+                        mount_path: path.clone(),
+                        ..Default::default()
+                    })
+                    .collect()
             }),
             ..Default::default()
         })
@@ -208,7 +296,10 @@ pub fn deploy_manifest(workflow: &Workflow, tag: &str, namespace: &str) -> Optio
         .iter()
         .map(|v| Volume {
             name: v.name.clone(),
-            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource { claim_name: claim_name(&v.name), read_only: None }),
+            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                claim_name: claim_name(&v.name),
+                read_only: None,
+            }),
             ..Default::default()
         })
         .collect();
@@ -216,9 +307,15 @@ pub fn deploy_manifest(workflow: &Workflow, tag: &str, namespace: &str) -> Optio
         metadata: meta(workflow.name.clone()),
         spec: Some(DeploymentSpec {
             replicas: Some(spec.replicas as i32),
-            selector: LabelSelector { match_labels: Some(selector.clone()), ..Default::default() },
+            selector: LabelSelector {
+                match_labels: Some(selector.clone()),
+                ..Default::default()
+            },
             template: PodTemplateSpec {
-                metadata: Some(ObjectMeta { labels: Some(labels.clone()), ..Default::default() }),
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels.clone()),
+                    ..Default::default()
+                }),
                 spec: Some(PodSpec {
                     containers,
                     volumes: (!volumes.is_empty()).then_some(volumes),
@@ -237,7 +334,10 @@ pub fn deploy_manifest(workflow: &Workflow, tag: &str, namespace: &str) -> Optio
                 access_modes: Some(vec!["ReadWriteOnce".into()]),
                 storage_class_name: volume.storage_class.clone(),
                 resources: Some(VolumeResourceRequirements {
-                    requests: Some(BTreeMap::from([("storage".to_owned(), Quantity(volume.size.clone()))])),
+                    requests: Some(BTreeMap::from([(
+                        "storage".to_owned(),
+                        Quantity(volume.size.clone()),
+                    )])),
                     ..Default::default()
                 }),
                 ..Default::default()
@@ -259,7 +359,9 @@ pub fn deploy_manifest(workflow: &Workflow, tag: &str, namespace: &str) -> Optio
                         .map(|p| ServicePort {
                             name: Some(format!("port-{}", p.port)),
                             port: p.port as i32,
-                            target_port: Some(IntOrString::Int(p.target_port.unwrap_or(p.port) as i32)),
+                            target_port: Some(IntOrString::Int(
+                                p.target_port.unwrap_or(p.port) as i32
+                            )),
                             node_port: p.node_port.map(|n| n as i32),
                             ..Default::default()
                         })

@@ -34,26 +34,48 @@ async fn create_run_and_stream_to_the_end_then_resume_anywhere() {
     let app = TestApp::spawn().await;
     let created = app.create_pipeline(PIPELINE).await;
     assert_eq!(created["version"], 1);
-    assert!(created["source"].as_str().expect("source").contains("# A comment that must survive storage."));
+    assert!(created["source"]
+        .as_str()
+        .expect("source")
+        .contains("# A comment that must survive storage."));
     assert_eq!(created["plan"]["groups"], json!([[0], [1]]));
 
     let run = app.start_run("web", "v1.2.3").await;
     let mut stream = app.events(run, None).await;
     let head = stream
-        .until(|e| matches!(&e.event.body, EventBody::Step { status: StepStatus::WaitingApproval, .. }))
+        .until(|e| {
+            matches!(
+                &e.event.body,
+                EventBody::Step {
+                    status: StepStatus::WaitingApproval,
+                    ..
+                }
+            )
+        })
         .await;
     // Drop the connection mid-run, approve, and resume from the last id seen.
     drop(stream);
     let last_seen = head.last().expect("events").id;
-    assert_eq!(app.post(&format!("/api/v1/runs/{run}/steps/gate/approve")).await, 202);
+    assert_eq!(
+        app.post(&format!("/api/v1/runs/{run}/steps/gate/approve"))
+            .await,
+        202
+    );
     let tail = app.events(run, Some(last_seen)).await.until_end().await;
-    assert_eq!(tail.first().expect("tail").id, last_seen + 1, "resume has no gap");
+    assert_eq!(
+        tail.first().expect("tail").id,
+        last_seen + 1,
+        "resume has no gap"
+    );
 
     // A replay of the finished run equals what the two connections saw together.
     let full = app.all_events(run).await;
     let joined: Vec<_> = head.iter().chain(tail.iter()).cloned().collect();
     assert_eq!(full, joined, "no duplicate and no gap across the reconnect");
-    assert_eq!(full.iter().map(|e| e.id).collect::<Vec<_>>(), (1..=full.len() as i64).collect::<Vec<_>>());
+    assert_eq!(
+        full.iter().map(|e| e.id).collect::<Vec<_>>(),
+        (1..=full.len() as i64).collect::<Vec<_>>()
+    );
     assert_eq!(full.last().expect("end").name, "end");
     let logs: Vec<&str> = full
         .iter()
@@ -70,7 +92,15 @@ async fn create_run_and_stream_to_the_end_then_resume_anywhere() {
         assert_eq!(rest, full[cut as usize..].to_vec(), "resume after {cut}");
     }
     // `?after=` works like Last-Event-ID for clients that cannot set headers.
-    let response = app.client.get(app.url(&format!("/api/v1/runs/{run}/events?after={}", full.len() - 1))).send().await.expect("get");
+    let response = app
+        .client
+        .get(app.url(&format!(
+            "/api/v1/runs/{run}/events?after={}",
+            full.len() - 1
+        )))
+        .send()
+        .await
+        .expect("get");
     assert!(response.text().await.expect("text").contains("event: end"));
 
     let (status, detail) = app.get_json(&format!("/api/v1/runs/{run}")).await;
@@ -78,7 +108,10 @@ async fn create_run_and_stream_to_the_end_then_resume_anywhere() {
     assert_eq!(detail["status"], "succeeded");
     assert_eq!(detail["tag"], "v1.2.3");
     assert_eq!(detail["number"], 1);
-    assert!(detail["finished_at"].as_i64().expect("finished") >= detail["started_at"].as_i64().expect("started"));
+    assert!(
+        detail["finished_at"].as_i64().expect("finished")
+            >= detail["started_at"].as_i64().expect("started")
+    );
     assert_eq!(detail["steps"][1]["needs"], json!(["compile"]));
     app.stop().await;
 }
@@ -91,10 +124,23 @@ async fn a_live_follower_sees_events_as_they_happen() {
     let mut stream = app.events(run, None).await;
     // The gate holds the run open: these events can only come from the live stream
     // if the follower stays connected while we act.
-    stream.until(|e| matches!(&e.event.body, EventBody::Step { status: StepStatus::WaitingApproval, .. })).await;
-    app.post(&format!("/api/v1/runs/{run}/steps/gate/approve")).await;
+    stream
+        .until(|e| {
+            matches!(
+                &e.event.body,
+                EventBody::Step {
+                    status: StepStatus::WaitingApproval,
+                    ..
+                }
+            )
+        })
+        .await;
+    app.post(&format!("/api/v1/runs/{run}/steps/gate/approve"))
+        .await;
     let rest = stream.until_end().await;
-    assert!(rest.iter().any(|e| matches!(&e.event.body, EventBody::Log { text, .. } if text == "gate passed")));
+    assert!(rest
+        .iter()
+        .any(|e| matches!(&e.event.body, EventBody::Log { text, .. } if text == "gate passed")));
     app.stop().await;
 }
 
@@ -103,17 +149,40 @@ async fn seed_000_one_run_in_flight_per_pipeline() {
     let app = TestApp::spawn().await;
     app.create_pipeline(PIPELINE).await;
     let first = app.start_run("web", "v1").await;
-    let response = app.client.post(app.url("/api/v1/pipelines/web/runs")).json(&json!({"tag": "v2"})).send().await.expect("post");
+    let response = app
+        .client
+        .post(app.url("/api/v1/pipelines/web/runs"))
+        .json(&json!({"tag": "v2"}))
+        .send()
+        .await
+        .expect("post");
     let (status, body) = json_of(response).await;
     assert_eq!(status, 409);
     assert_eq!(body["error"], "conflict");
     let message = body["message"].as_str().expect("message");
-    assert!(message.starts_with("pipeline \"web\" already has a run in flight (#1, "), "{message}");
+    assert!(
+        message.starts_with("pipeline \"web\" already has a run in flight (#1, "),
+        "{message}"
+    );
 
     // Deleting runs or the pipeline is refused while a run is in flight.
-    let (status, _) = json_of(app.client.delete(app.url("/api/v1/pipelines/web/runs")).send().await.expect("delete")).await;
+    let (status, _) = json_of(
+        app.client
+            .delete(app.url("/api/v1/pipelines/web/runs"))
+            .send()
+            .await
+            .expect("delete"),
+    )
+    .await;
     assert_eq!(status, 409);
-    let (status, _) = json_of(app.client.delete(app.url("/api/v1/pipelines/web")).send().await.expect("delete")).await;
+    let (status, _) = json_of(
+        app.client
+            .delete(app.url("/api/v1/pipelines/web"))
+            .send()
+            .await
+            .expect("delete"),
+    )
+    .await;
     assert_eq!(status, 409);
 
     app.post(&format!("/api/v1/runs/{first}/cancel")).await;
@@ -124,7 +193,14 @@ async fn seed_000_one_run_in_flight_per_pipeline() {
     app.events(second, None).await.until_end().await;
 
     // Seed 000's emptytask: all runs of the pipeline go.
-    let (status, body) = json_of(app.client.delete(app.url("/api/v1/pipelines/web/runs")).send().await.expect("delete")).await;
+    let (status, body) = json_of(
+        app.client
+            .delete(app.url("/api/v1/pipelines/web/runs"))
+            .send()
+            .await
+            .expect("delete"),
+    )
+    .await;
     assert_eq!((status, body["deleted"].as_i64()), (200, Some(2)));
     let (_, page) = app.get_json("/api/v1/pipelines/web/runs").await;
     assert_eq!(page["runs"], json!([]));
@@ -136,7 +212,8 @@ async fn seed_000_one_run_in_flight_per_pipeline() {
 #[tokio::test]
 async fn every_saved_version_is_kept_and_runs_record_theirs() {
     let app = TestApp::spawn().await;
-    app.create_pipeline("name: v\nstages: [{name: s, steps: [{name: a, script: 'echo one'}]}]").await;
+    app.create_pipeline("name: v\nstages: [{name: s, steps: [{name: a, script: 'echo one'}]}]")
+        .await;
     let updated = app
         .client
         .put(app.url("/api/v1/pipelines/v"))
@@ -148,56 +225,104 @@ async fn every_saved_version_is_kept_and_runs_record_theirs() {
     assert_eq!((status, body["version"].as_i64()), (200, Some(2)));
     let run = app.start_run("v", "t").await;
     let events = app.all_events(run).await;
-    assert!(events.iter().any(|e| matches!(&e.event.body, EventBody::Log { text, .. } if text == "two")));
+    assert!(events
+        .iter()
+        .any(|e| matches!(&e.event.body, EventBody::Log { text, .. } if text == "two")));
     let (_, detail) = app.get_json(&format!("/api/v1/runs/{run}")).await;
     assert_eq!(detail["version"], 2);
 
     let (_, versions) = app.get_json("/api/v1/pipelines/v/versions").await;
-    let numbers: Vec<i64> = versions.as_array().expect("array").iter().map(|v| v["version"].as_i64().expect("n")).collect();
+    let numbers: Vec<i64> = versions
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|v| v["version"].as_i64().expect("n"))
+        .collect();
     assert_eq!(numbers, [2, 1]);
     let (status, first) = app.get_json("/api/v1/pipelines/v/versions/1").await;
     assert_eq!(status, 200);
-    assert!(first["source"].as_str().expect("source").contains("echo one"));
+    assert!(first["source"]
+        .as_str()
+        .expect("source")
+        .contains("echo one"));
     let (status, _) = app.get_json("/api/v1/pipelines/v/versions/9").await;
     assert_eq!(status, 404);
 
     let (status, body) = json_of(
-        app.client.put(app.url("/api/v1/pipelines/v")).body("name: other\nstages: [{name: s, steps: [{name: a, script: x}]}]").send().await.expect("put"),
+        app.client
+            .put(app.url("/api/v1/pipelines/v"))
+            .body("name: other\nstages: [{name: s, steps: [{name: a, script: x}]}]")
+            .send()
+            .await
+            .expect("put"),
     )
     .await;
     assert_eq!(status, 422);
     assert_eq!(body["path"], "name");
-    assert_eq!(body["message"], "name: a pipeline's name cannot change: this is \"v\", the document says \"other\"");
+    assert_eq!(
+        body["message"],
+        "name: a pipeline's name cannot change: this is \"v\", the document says \"other\""
+    );
 
     let (status, versions_after) = app.get_json("/api/v1/pipelines/v/versions").await;
     assert_eq!(status, 200);
-    assert_eq!(versions_after.as_array().expect("array").len(), 2, "a refused save writes nothing");
+    assert_eq!(
+        versions_after.as_array().expect("array").len(),
+        2,
+        "a refused save writes nothing"
+    );
     app.stop().await;
 }
 
 #[tokio::test]
 async fn keyset_pages_walk_the_history_without_overlap() {
     let app = TestApp::spawn().await;
-    app.create_pipeline("name: many\nstages: [{name: s, steps: [{name: a, script: x}]}]").await;
-    app.create_pipeline("name: other\nstages: [{name: s, steps: [{name: a, script: x}]}]").await;
-    app.service.store().insert_finished_runs(1, 60).await.expect("insert");
-    app.service.store().insert_finished_runs(2, 5).await.expect("insert");
+    app.create_pipeline("name: many\nstages: [{name: s, steps: [{name: a, script: x}]}]")
+        .await;
+    app.create_pipeline("name: other\nstages: [{name: s, steps: [{name: a, script: x}]}]")
+        .await;
+    app.service
+        .store()
+        .insert_finished_runs(1, 60)
+        .await
+        .expect("insert");
+    app.service
+        .store()
+        .insert_finished_runs(2, 5)
+        .await
+        .expect("insert");
 
     let mut seen = Vec::new();
     let mut url = app.url("/api/v1/pipelines/many/runs?limit=25");
     loop {
         let (status, page) = json_of(app.client.get(&url).send().await.expect("get")).await;
         assert_eq!(status, 200);
-        let ids: Vec<i64> = page["runs"].as_array().expect("runs").iter().map(|r| r["id"].as_i64().expect("id")).collect();
-        assert!(page["runs"].as_array().expect("runs").iter().all(|r| r["pipeline"] == "many"));
+        let ids: Vec<i64> = page["runs"]
+            .as_array()
+            .expect("runs")
+            .iter()
+            .map(|r| r["id"].as_i64().expect("id"))
+            .collect();
+        assert!(page["runs"]
+            .as_array()
+            .expect("runs")
+            .iter()
+            .all(|r| r["pipeline"] == "many"));
         seen.extend(ids);
         match page["next_before"].as_i64() {
-            Some(before) => url = app.url(&format!("/api/v1/pipelines/many/runs?limit=25&before={before}")),
+            Some(before) => {
+                url = app.url(&format!(
+                    "/api/v1/pipelines/many/runs?limit=25&before={before}"
+                ))
+            }
             None => break,
         }
     }
     assert_eq!(seen.len(), 60);
-    assert!(seen.windows(2).all(|w| w[0] > w[1]), "newest first, no repeats");
+    assert!(
+        seen.windows(2).all(|w| w[0] > w[1]),
+        "newest first, no repeats"
+    );
 
     let (_, failed) = app.get_json("/api/v1/runs?status=failed&limit=500").await;
     let failed = failed["runs"].as_array().expect("runs");
@@ -214,72 +339,253 @@ async fn keyset_pages_walk_the_history_without_overlap() {
 async fn every_error_path_answers_4xx_with_a_json_message() {
     let app = TestApp::spawn().await;
     app.create_pipeline(PIPELINE).await;
-    let oversized = format!("name: big\ndescription: '{}'\nstages: []", "x".repeat(2 * 1024 * 1024));
+    let oversized = format!(
+        "name: big\ndescription: '{}'\nstages: []",
+        "x".repeat(2 * 1024 * 1024)
+    );
     let cases: Vec<(reqwest::RequestBuilder, u16, &str, Option<&str>)> = vec![
-        (app.client.post(app.url("/api/v1/pipelines")).body(PIPELINE), 409, "conflict", None),
         (
-            app.client.post(app.url("/api/v1/pipelines")).body("name: x\nstages: [{name: s, steps: [{name: a, needs: [b], script: c}]}]"),
+            app.client.post(app.url("/api/v1/pipelines")).body(PIPELINE),
+            409,
+            "conflict",
+            None,
+        ),
+        (
+            app.client
+                .post(app.url("/api/v1/pipelines"))
+                .body("name: x\nstages: [{name: s, steps: [{name: a, needs: [b], script: c}]}]"),
             422,
             "invalid",
             Some("stages[0].steps[0].needs"),
         ),
-        (app.client.post(app.url("/api/v1/pipelines")).body("name: [unclosed"), 422, "invalid", None),
-        (app.client.post(app.url("/api/v1/pipelines")).body(oversized), 413, "payload_too_large", None),
-        (app.client.post(app.url("/api/v1/pipelines")).body(vec![0xff, 0xfe, 0x00]), 400, "bad_request", None),
-        (app.client.get(app.url("/api/v1/pipelines/nope")), 404, "not_found", None),
-        (app.client.put(app.url("/api/v1/pipelines/nope")).body(PIPELINE), 404, "not_found", None),
-        (app.client.post(app.url("/api/v1/pipelines/nope/runs")).json(&json!({"tag": "v1"})), 404, "not_found", None),
-        (app.client.post(app.url("/api/v1/pipelines/web/runs")).json(&json!({"tag": "bad tag"})), 422, "invalid", Some("tag")),
-        (app.client.post(app.url("/api/v1/pipelines/web/runs")).json(&json!({"tag": "v1", "extra": 1})), 422, "invalid", None),
-        (app.client.post(app.url("/api/v1/pipelines/web/runs")).json(&json!({"tag": "v1", "params": {"1x": "y"}})), 422, "invalid", Some("params")),
-        (app.client.post(app.url("/api/v1/pipelines/web/runs")).header("content-type", "application/json").body("{"), 400, "bad_request", None),
-        (app.client.post(app.url("/api/v1/pipelines/web/runs")).body("tag=v1"), 415, "unsupported_media_type", None),
-        (app.client.get(app.url("/api/v1/runs/12345")), 404, "not_found", None),
-        (app.client.get(app.url("/api/v1/runs/abc")), 400, "bad_request", None),
-        (app.client.get(app.url("/api/v1/runs?status=nope")), 400, "bad_request", Some("status")),
-        (app.client.get(app.url("/api/v1/runs?bogus=1")), 400, "bad_request", None),
-        (app.client.get(app.url("/api/v1/runs/12345/events")), 404, "not_found", None),
-        (app.client.get(app.url("/api/v1/runs/12345/log")), 404, "not_found", None),
-        (app.client.post(app.url("/api/v1/runs/12345/cancel")), 404, "not_found", None),
-        (app.client.post(app.url("/api/v1/runs/12345/steps/x/approve")), 404, "not_found", None),
-        (app.client.get(app.url("/api/v1/no-such-route")), 404, "not_found", None),
+        (
+            app.client
+                .post(app.url("/api/v1/pipelines"))
+                .body("name: [unclosed"),
+            422,
+            "invalid",
+            None,
+        ),
+        (
+            app.client
+                .post(app.url("/api/v1/pipelines"))
+                .body(oversized),
+            413,
+            "payload_too_large",
+            None,
+        ),
+        (
+            app.client
+                .post(app.url("/api/v1/pipelines"))
+                .body(vec![0xff, 0xfe, 0x00]),
+            400,
+            "bad_request",
+            None,
+        ),
+        (
+            app.client.get(app.url("/api/v1/pipelines/nope")),
+            404,
+            "not_found",
+            None,
+        ),
+        (
+            app.client
+                .put(app.url("/api/v1/pipelines/nope"))
+                .body(PIPELINE),
+            404,
+            "not_found",
+            None,
+        ),
+        (
+            app.client
+                .post(app.url("/api/v1/pipelines/nope/runs"))
+                .json(&json!({"tag": "v1"})),
+            404,
+            "not_found",
+            None,
+        ),
+        (
+            app.client
+                .post(app.url("/api/v1/pipelines/web/runs"))
+                .json(&json!({"tag": "bad tag"})),
+            422,
+            "invalid",
+            Some("tag"),
+        ),
+        (
+            app.client
+                .post(app.url("/api/v1/pipelines/web/runs"))
+                .json(&json!({"tag": "v1", "extra": 1})),
+            422,
+            "invalid",
+            None,
+        ),
+        (
+            app.client
+                .post(app.url("/api/v1/pipelines/web/runs"))
+                .json(&json!({"tag": "v1", "params": {"1x": "y"}})),
+            422,
+            "invalid",
+            Some("params"),
+        ),
+        (
+            app.client
+                .post(app.url("/api/v1/pipelines/web/runs"))
+                .header("content-type", "application/json")
+                .body("{"),
+            400,
+            "bad_request",
+            None,
+        ),
+        (
+            app.client
+                .post(app.url("/api/v1/pipelines/web/runs"))
+                .body("tag=v1"),
+            415,
+            "unsupported_media_type",
+            None,
+        ),
+        (
+            app.client.get(app.url("/api/v1/runs/12345")),
+            404,
+            "not_found",
+            None,
+        ),
+        (
+            app.client.get(app.url("/api/v1/runs/abc")),
+            400,
+            "bad_request",
+            None,
+        ),
+        (
+            app.client.get(app.url("/api/v1/runs?status=nope")),
+            400,
+            "bad_request",
+            Some("status"),
+        ),
+        (
+            app.client.get(app.url("/api/v1/runs?bogus=1")),
+            400,
+            "bad_request",
+            None,
+        ),
+        (
+            app.client.get(app.url("/api/v1/runs/12345/events")),
+            404,
+            "not_found",
+            None,
+        ),
+        (
+            app.client.get(app.url("/api/v1/runs/12345/log")),
+            404,
+            "not_found",
+            None,
+        ),
+        (
+            app.client.post(app.url("/api/v1/runs/12345/cancel")),
+            404,
+            "not_found",
+            None,
+        ),
+        (
+            app.client
+                .post(app.url("/api/v1/runs/12345/steps/x/approve")),
+            404,
+            "not_found",
+            None,
+        ),
+        (
+            app.client.get(app.url("/api/v1/no-such-route")),
+            404,
+            "not_found",
+            None,
+        ),
     ];
     for (request, status, error, path) in cases {
         let request = request.build().expect("request");
         let what = format!("{} {}", request.method(), request.url());
         let response = app.client.execute(request).await.expect("response");
         assert_eq!(response.status().as_u16(), status, "{what}");
-        let body: Value = response.json().await.unwrap_or_else(|err| panic!("{what}: body is not JSON: {err}"));
+        let body: Value = response
+            .json()
+            .await
+            .unwrap_or_else(|err| panic!("{what}: body is not JSON: {err}"));
         assert_eq!(body["error"], error, "{what}: {body}");
-        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{what}: {body}");
+        assert!(
+            body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{what}: {body}"
+        );
         if let Some(path) = path {
             assert_eq!(body["path"], path, "{what}: {body}");
         }
     }
     let run = app.start_run("web", "v1").await;
-    let (status, body) = json_of(app.client.get(app.url(&format!("/api/v1/runs/{run}/events"))).header("Last-Event-ID", "x").send().await.expect("get")).await;
-    assert_eq!((status, body["path"].as_str()), (400, Some("Last-Event-ID")));
-    let (status, body) = json_of(app.client.post(app.url(&format!("/api/v1/runs/{run}/steps/ghost/approve"))).send().await.expect("post")).await;
-    assert_eq!((status, body["message"].as_str()), (404, Some(format!("run {run} has no step \"ghost\"").as_str())));
-    let (status, _) = app.get_json(&format!("/api/v1/runs/{run}/log?step=ghost")).await;
+    let (status, body) = json_of(
+        app.client
+            .get(app.url(&format!("/api/v1/runs/{run}/events")))
+            .header("Last-Event-ID", "x")
+            .send()
+            .await
+            .expect("get"),
+    )
+    .await;
+    assert_eq!(
+        (status, body["path"].as_str()),
+        (400, Some("Last-Event-ID"))
+    );
+    let (status, body) = json_of(
+        app.client
+            .post(app.url(&format!("/api/v1/runs/{run}/steps/ghost/approve")))
+            .send()
+            .await
+            .expect("post"),
+    )
+    .await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (
+            404,
+            Some(format!("run {run} has no step \"ghost\"").as_str())
+        )
+    );
+    let (status, _) = app
+        .get_json(&format!("/api/v1/runs/{run}/log?step=ghost"))
+        .await;
     assert_eq!(status, 404);
     app.post(&format!("/api/v1/runs/{run}/cancel")).await;
     app.events(run, None).await.until_end().await;
 
     let (_, list) = app.get_json("/api/v1/pipelines").await;
-    assert_eq!(list.as_array().expect("array").len(), 1, "no refused request wrote a pipeline");
+    assert_eq!(
+        list.as_array().expect("array").len(),
+        1,
+        "no refused request wrote a pipeline"
+    );
     app.stop().await;
 }
 
 #[tokio::test]
 async fn validate_reports_problems_and_the_plan() {
     let app = TestApp::spawn().await;
-    let (status, body) = json_of(app.client.post(app.url("/api/v1/validate")).body(PIPELINE).send().await.expect("post")).await;
+    let (status, body) = json_of(
+        app.client
+            .post(app.url("/api/v1/validate"))
+            .body(PIPELINE)
+            .send()
+            .await
+            .expect("post"),
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(body["valid"], true);
     assert_eq!(body["plan"]["stages"][1]["name"], "release");
     let (status, body) = json_of(
-        app.client.post(app.url("/api/v1/validate")).body("name: x\nstages: [{name: s, steps: [{name: a, script: b, timeout: soon}]}]").send().await.expect("post"),
+        app.client
+            .post(app.url("/api/v1/validate"))
+            .body("name: x\nstages: [{name: s, steps: [{name: a, script: b, timeout: soon}]}]")
+            .send()
+            .await
+            .expect("post"),
     )
     .await;
     assert_eq!(status, 200);
@@ -310,10 +616,24 @@ async fn the_openapi_document_lists_every_route() {
         "/api/v1/runs/{id}/log",
         "/api/v1/runs/{id}/events",
     ] {
-        assert!(paths.contains_key(path), "{path} missing from the OpenAPI document");
+        assert!(
+            paths.contains_key(path),
+            "{path} missing from the OpenAPI document"
+        );
     }
-    for schema in ["PipelineDetail", "RunSummary", "RunEvent", "ErrorBody", "CreateRun", "Pipeline", "Step"] {
-        assert!(doc["components"]["schemas"].get(schema).is_some(), "schema {schema} missing");
+    for schema in [
+        "PipelineDetail",
+        "RunSummary",
+        "RunEvent",
+        "ErrorBody",
+        "CreateRun",
+        "Pipeline",
+        "Step",
+    ] {
+        assert!(
+            doc["components"]["schemas"].get(schema).is_some(),
+            "schema {schema} missing"
+        );
     }
     app.stop().await;
 }
@@ -335,10 +655,16 @@ async fn pages_render_on_the_server() {
         }
     };
     let home = page("/").await;
-    assert!(home.contains(r#"<a href="/pipelines/web">web"#), "pipeline listed: {home}");
+    assert!(
+        home.contains(r#"<a href="/pipelines/web">web"#),
+        "pipeline listed: {home}"
+    );
     assert!(home.contains("Builds the web app"));
     let editor = page("/pipelines/web").await;
-    assert!(editor.contains("# A comment that must survive storage."), "source in the editor");
+    assert!(
+        editor.contains("# A comment that must survive storage."),
+        "source in the editor"
+    );
     assert!(editor.contains(r#"class="stage-graph""#), "graph rendered");
     assert!(editor.contains(r#"data-step="gate""#));
     assert!(editor.contains(r#"id="run-button""#));
@@ -360,15 +686,37 @@ async fn runs_left_in_flight_by_a_crash_are_settled_at_start() {
         let store = conveyor::store::Store::open(&path).await.expect("store");
         let (pipeline, plan) = app::plan::check_document(PIPELINE).expect("valid");
         let row = store
-            .create_pipeline("web", None, PIPELINE, &serde_json::to_string(&pipeline).expect("json"))
+            .create_pipeline(
+                "web",
+                None,
+                PIPELINE,
+                &serde_json::to_string(&pipeline).expect("json"),
+            )
             .await
             .expect("pipeline");
         let steps: Vec<conveyor::store::NewStep> = plan
             .steps
             .iter()
-            .map(|s| conveyor::store::NewStep { stage: "s".into(), name: s.name.clone(), needs: vec![], approval: false, reused: None })
+            .map(|s| conveyor::store::NewStep {
+                stage: "s".into(),
+                name: s.name.clone(),
+                needs: vec![],
+                approval: false,
+                reused: None,
+            })
             .collect();
-        store.create_run(row.id, 1, "v1", &Default::default(), &steps, "local", Trigger::Api).await.expect("run");
+        store
+            .create_run(
+                row.id,
+                1,
+                "v1",
+                &Default::default(),
+                &steps,
+                "local",
+                Trigger::Api,
+            )
+            .await
+            .expect("run");
         store.close().await;
     }
     let dir = data_dir.path().to_path_buf();
@@ -377,11 +725,20 @@ async fn runs_left_in_flight_by_a_crash_are_settled_at_start() {
     match &events.last().expect("end").event.body {
         EventBody::Run { status, message } => {
             assert_eq!(*status, RunStatus::Failed);
-            assert_eq!(message.as_deref(), Some("the server stopped while this run was in flight"));
+            assert_eq!(
+                message.as_deref(),
+                Some("the server stopped while this run was in flight")
+            );
         }
         other => panic!("{other:?}"),
     }
-    assert!(events.iter().any(|e| matches!(&e.event.body, EventBody::Step { status: StepStatus::Skipped, .. })));
+    assert!(events.iter().any(|e| matches!(
+        &e.event.body,
+        EventBody::Step {
+            status: StepStatus::Skipped,
+            ..
+        }
+    )));
     // The pipeline can run again.
     app.start_run("web", "v2").await;
     app.stop().await;
@@ -392,21 +749,78 @@ async fn run_listings_use_indices() {
     let app = TestApp::spawn().await;
     let store = app.service.store();
     for filter in [
-        conveyor::store::RunFilter { limit: 25, ..Default::default() },
-        conveyor::store::RunFilter { pipeline_id: Some(1), before: Some(500), limit: 25, ..Default::default() },
-        conveyor::store::RunFilter { status: Some(RunStatus::Failed), before: Some(500), limit: 25, ..Default::default() },
-        conveyor::store::RunFilter { pipeline_id: Some(1), status: Some(RunStatus::Failed), limit: 25, ..Default::default() },
-        conveyor::store::RunFilter { tag: Some("v1".into()), before: Some(500), limit: 25, ..Default::default() },
-        conveyor::store::RunFilter { pipeline_id: Some(1), tag: Some("v1".into()), limit: 25, ..Default::default() },
-        conveyor::store::RunFilter { since: Some(0), until: Some(i64::MAX), limit: 25, ..Default::default() },
-        conveyor::store::RunFilter { trigger: Some(Trigger::Rerun), before: Some(500), limit: 25, ..Default::default() },
-        conveyor::store::RunFilter { pipeline_id: Some(1), trigger: Some(Trigger::Ui), limit: 25, ..Default::default() },
+        conveyor::store::RunFilter {
+            limit: 25,
+            ..Default::default()
+        },
+        conveyor::store::RunFilter {
+            pipeline_id: Some(1),
+            before: Some(500),
+            limit: 25,
+            ..Default::default()
+        },
+        conveyor::store::RunFilter {
+            status: Some(RunStatus::Failed),
+            before: Some(500),
+            limit: 25,
+            ..Default::default()
+        },
+        conveyor::store::RunFilter {
+            pipeline_id: Some(1),
+            status: Some(RunStatus::Failed),
+            limit: 25,
+            ..Default::default()
+        },
+        conveyor::store::RunFilter {
+            tag: Some("v1".into()),
+            before: Some(500),
+            limit: 25,
+            ..Default::default()
+        },
+        conveyor::store::RunFilter {
+            pipeline_id: Some(1),
+            tag: Some("v1".into()),
+            limit: 25,
+            ..Default::default()
+        },
+        conveyor::store::RunFilter {
+            since: Some(0),
+            until: Some(i64::MAX),
+            limit: 25,
+            ..Default::default()
+        },
+        conveyor::store::RunFilter {
+            trigger: Some(Trigger::Rerun),
+            before: Some(500),
+            limit: 25,
+            ..Default::default()
+        },
+        conveyor::store::RunFilter {
+            pipeline_id: Some(1),
+            trigger: Some(Trigger::Ui),
+            limit: 25,
+            ..Default::default()
+        },
     ] {
-        let plan = store.explain_runs(&filter).await.expect("explain").join(" | ");
+        let plan = store
+            .explain_runs(&filter)
+            .await
+            .expect("explain")
+            .join(" | ");
         // No sort step: rows come in id order (rowid or index) and LIMIT stops the read.
-        assert!(!plan.contains("TEMP B-TREE"), "sorting without an index: {plan}");
-        if filter.pipeline_id.is_some() || filter.status.is_some() || filter.tag.is_some() || filter.trigger.is_some() {
-            assert!(plan.contains("USING INDEX") || plan.contains("USING COVERING INDEX"), "{filter:?}: {plan}");
+        assert!(
+            !plan.contains("TEMP B-TREE"),
+            "sorting without an index: {plan}"
+        );
+        if filter.pipeline_id.is_some()
+            || filter.status.is_some()
+            || filter.tag.is_some()
+            || filter.trigger.is_some()
+        {
+            assert!(
+                plan.contains("USING INDEX") || plan.contains("USING COVERING INDEX"),
+                "{filter:?}: {plan}"
+            );
         }
     }
     app.stop().await;
@@ -415,7 +829,10 @@ async fn run_listings_use_indices() {
 #[tokio::test]
 async fn a_pipeline_that_asks_for_an_engine_the_server_lacks_is_refused_at_run_time() {
     let app = TestApp::spawn().await;
-    app.create_pipeline("name: local-one\nstages: [{name: s, steps: [{name: a, script: 'echo hi'}]}]").await;
+    app.create_pipeline(
+        "name: local-one\nstages: [{name: s, steps: [{name: a, script: 'echo hi'}]}]",
+    )
+    .await;
     app.create_pipeline("name: cluster-one\nengine: tekton\nstages: [{name: s, steps: [{name: a, script: 'echo hi'}]}]").await;
     let (_, local) = app.get_json("/api/v1/pipelines/local-one").await;
     let (_, cluster) = app.get_json("/api/v1/pipelines/cluster-one").await;
@@ -434,11 +851,21 @@ async fn a_pipeline_that_asks_for_an_engine_the_server_lacks_is_refused_at_run_t
     let message = body["message"].as_str().expect("message");
     assert!(message.starts_with("engine: pipeline \"cluster-one\" asks for the tekton engine, which this server does not have (it has: local)"), "{message}");
     let (_, runs) = app.get_json("/api/v1/pipelines/cluster-one/runs").await;
-    assert_eq!(runs["runs"], json!([]), "nothing recorded for a refused run");
+    assert_eq!(
+        runs["runs"],
+        json!([]),
+        "nothing recorded for a refused run"
+    );
 
     let run = app.start_run("local-one", "v1").await;
     let events = app.all_events(run).await;
-    assert!(matches!(events.last().map(|e| &e.event.body), Some(app::model::EventBody::Run { status: app::model::RunStatus::Succeeded, .. })));
+    assert!(matches!(
+        events.last().map(|e| &e.event.body),
+        Some(app::model::EventBody::Run {
+            status: app::model::RunStatus::Succeeded,
+            ..
+        })
+    ));
     let (_, detail) = app.get_json(&format!("/api/v1/runs/{run}")).await;
     assert_eq!(detail["engine"], "local");
     app.stop().await;
@@ -447,42 +874,87 @@ async fn a_pipeline_that_asks_for_an_engine_the_server_lacks_is_refused_at_run_t
 #[tokio::test]
 async fn history_filters_by_tag_and_date_and_refuses_bad_ones() {
     let app = TestApp::spawn().await;
-    app.create_pipeline("name: web\nstages: [{name: s, steps: [{name: a, script: 'echo hi'}]}]").await;
+    app.create_pipeline("name: web\nstages: [{name: s, steps: [{name: a, script: 'echo hi'}]}]")
+        .await;
     for tag in ["v1", "v2", "v1"] {
         let run = app.start_run("web", tag).await;
         app.all_events(run).await;
     }
     let (status, page) = app.get_json("/api/v1/runs?tag=v1").await;
     assert_eq!(status, 200);
-    let numbers: Vec<i64> = page["runs"].as_array().expect("runs").iter().map(|r| r["number"].as_i64().expect("n")).collect();
+    let numbers: Vec<i64> = page["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .map(|r| r["number"].as_i64().expect("n"))
+        .collect();
     assert_eq!(numbers, [3, 1], "only v1, newest first");
     let (_, page) = app.get_json("/api/v1/pipelines/web/runs?tag=v2").await;
     assert_eq!(page["runs"].as_array().map(Vec::len), Some(1));
 
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as i64;
-    let today = chrono::DateTime::from_timestamp_millis(now).expect("now").format("%Y-%m-%d").to_string();
-    let (_, page) = app.get_json(&format!("/api/v1/runs?since={today}&until={today}")).await;
-    assert_eq!(page["runs"].as_array().map(Vec::len), Some(3), "all were made today");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    let today = chrono::DateTime::from_timestamp_millis(now)
+        .expect("now")
+        .format("%Y-%m-%d")
+        .to_string();
+    let (_, page) = app
+        .get_json(&format!("/api/v1/runs?since={today}&until={today}"))
+        .await;
+    assert_eq!(
+        page["runs"].as_array().map(Vec::len),
+        Some(3),
+        "all were made today"
+    );
     let (_, page) = app.get_json("/api/v1/runs?until=2000-01-01").await;
     assert_eq!(page["runs"], json!([]), "none that old");
     let (_, page) = app.get_json("/api/v1/runs?since=2999-01-01").await;
     assert_eq!(page["runs"], json!([]));
 
     let (status, body) = app.get_json("/api/v1/runs?since=yesterday").await;
-    assert_eq!((status, body["path"].as_str()), (422, Some("since")), "{body}");
-    assert_eq!(body["message"], "since: \"yesterday\" is not a date like 2026-11-21");
+    assert_eq!(
+        (status, body["path"].as_str()),
+        (422, Some("since")),
+        "{body}"
+    );
+    assert_eq!(
+        body["message"],
+        "since: \"yesterday\" is not a date like 2026-11-21"
+    );
     let (status, body) = app.get_json("/api/v1/runs?tag=bad%20tag").await;
-    assert_eq!((status, body["path"].as_str()), (422, Some("tag")), "{body}");
+    assert_eq!(
+        (status, body["path"].as_str()),
+        (422, Some("tag")),
+        "{body}"
+    );
 
     // Runs started through the API say so, and the trigger filters them.
     let (_, page) = app.get_json("/api/v1/runs?trigger=api").await;
     assert_eq!(page["runs"].as_array().map(Vec::len), Some(3));
-    assert!(page["runs"].as_array().expect("runs").iter().all(|r| r["trigger"] == "api"), "{page}");
-    let (_, page) = app.get_json("/api/v1/pipelines/web/runs?trigger=rerun").await;
+    assert!(
+        page["runs"]
+            .as_array()
+            .expect("runs")
+            .iter()
+            .all(|r| r["trigger"] == "api"),
+        "{page}"
+    );
+    let (_, page) = app
+        .get_json("/api/v1/pipelines/web/runs?trigger=rerun")
+        .await;
     assert_eq!(page["runs"], json!([]));
     let (status, body) = app.get_json("/api/v1/runs?trigger=cron").await;
-    assert_eq!((status, body["path"].as_str()), (400, Some("trigger")), "{body}");
-    assert_eq!(body["message"], "unknown trigger \"cron\"; expected one of: ui, api, rerun");
+    assert_eq!(
+        (status, body["path"].as_str()),
+        (400, Some("trigger")),
+        "{body}"
+    );
+    assert_eq!(
+        body["message"],
+        "unknown trigger \"cron\"; expected one of: ui, api, rerun"
+    );
     app.stop().await;
 }
 
@@ -491,13 +963,23 @@ async fn the_change_feed_tells_of_each_run_and_ends_at_shutdown() {
     use futures::StreamExt;
 
     let app = TestApp::spawn().await;
-    app.create_pipeline("name: web\nstages: [{name: s, steps: [{name: a, script: 'echo hi'}]}]").await;
-    let response = app.client.get(app.url("/api/v1/changes")).send().await.expect("feed");
+    app.create_pipeline("name: web\nstages: [{name: s, steps: [{name: a, script: 'echo hi'}]}]")
+        .await;
+    let response = app
+        .client
+        .get(app.url("/api/v1/changes"))
+        .send()
+        .await
+        .expect("feed");
     assert_eq!(response.status(), 200);
     let mut feed = response.bytes_stream();
     let mut seen = String::new();
     // Read until `wanted` shows up in the feed.
-    async fn read_until(feed: &mut (impl futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin), seen: &mut String, wanted: &str) {
+    async fn read_until(
+        feed: &mut (impl futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin),
+        seen: &mut String,
+        wanted: &str,
+    ) {
         while !seen.contains(wanted) {
             let chunk = feed.next().await.expect("feed open").expect("chunk");
             seen.push_str(&String::from_utf8_lossy(&chunk));
@@ -512,17 +994,24 @@ async fn the_change_feed_tells_of_each_run_and_ends_at_shutdown() {
         .filter_map(|block| block.lines().find_map(|l| l.strip_prefix("data: ")))
         .map(|data| serde_json::from_str(data).expect("run summary"))
         .collect();
-    assert!(events.iter().all(|e| e["id"] == run && e["pipeline"] == "web" && e["trigger"] == "api"), "{events:?}");
+    assert!(
+        events
+            .iter()
+            .all(|e| e["id"] == run && e["pipeline"] == "web" && e["trigger"] == "api"),
+        "{events:?}"
+    );
     let statuses: Vec<&str> = events.iter().filter_map(|e| e["status"].as_str()).collect();
     // Each change is read from the store when sent, so fast changes may arrive merged.
     assert_eq!(statuses.last(), Some(&"succeeded"), "{statuses:?}");
     // An open feed does not hold the server up: it ends when the server stops.
-    tokio::time::timeout(std::time::Duration::from_secs(20), app.stop()).await.expect("the server stops with a feed open");
+    tokio::time::timeout(std::time::Duration::from_secs(20), app.stop())
+        .await
+        .expect("the server stops with a feed open");
     // What was already on its way may still arrive; then the stream ends.
-    let drained = async {
-        while let Some(Ok(_)) = feed.next().await {}
-    };
-    tokio::time::timeout(std::time::Duration::from_secs(5), drained).await.expect("the feed ends");
+    let drained = async { while let Some(Ok(_)) = feed.next().await {} };
+    tokio::time::timeout(std::time::Duration::from_secs(5), drained)
+        .await
+        .expect("the feed ends");
 }
 
 /// The site's assets go out precompressed to browsers that accept it: brotli first, then
@@ -547,13 +1036,32 @@ async fn assets_go_out_precompressed_when_the_browser_accepts_it() {
         }
         async move {
             let response = request.send().await.expect("response");
-            let encoding = response.headers().get("content-encoding").map(|v| v.to_str().expect("ascii").to_owned());
-            (response.status().as_u16(), encoding, response.bytes().await.expect("body").to_vec())
+            let encoding = response
+                .headers()
+                .get("content-encoding")
+                .map(|v| v.to_str().expect("ascii").to_owned());
+            (
+                response.status().as_u16(),
+                encoding,
+                response.bytes().await.expect("body").to_vec(),
+            )
         }
     };
-    assert_eq!(get("/pkg/app.wasm", Some("gzip, deflate, br")).await, (200, Some("br".into()), b"brotli wasm".to_vec()));
-    assert_eq!(get("/pkg/app.wasm", Some("gzip")).await, (200, Some("gzip".into()), b"gzip wasm".to_vec()));
-    assert_eq!(get("/pkg/app.wasm", None).await, (200, None, b"plain wasm".to_vec()));
-    assert_eq!(get("/pkg/only.js", Some("gzip, br")).await, (200, None, b"plain js".to_vec()));
+    assert_eq!(
+        get("/pkg/app.wasm", Some("gzip, deflate, br")).await,
+        (200, Some("br".into()), b"brotli wasm".to_vec())
+    );
+    assert_eq!(
+        get("/pkg/app.wasm", Some("gzip")).await,
+        (200, Some("gzip".into()), b"gzip wasm".to_vec())
+    );
+    assert_eq!(
+        get("/pkg/app.wasm", None).await,
+        (200, None, b"plain wasm".to_vec())
+    );
+    assert_eq!(
+        get("/pkg/only.js", Some("gzip, br")).await,
+        (200, None, b"plain js".to_vec())
+    );
     assert_eq!(get("/pkg/missing.js", Some("gzip")).await.0, 404);
 }

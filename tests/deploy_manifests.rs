@@ -11,11 +11,14 @@ use serde_json::Value;
 fn documents(file: &str) -> Vec<Value> {
     let path = format!("{}/deploy/{file}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).expect("manifest");
-    serde_yaml::Deserializer::from_str(&text).map(|doc| Value::deserialize(doc).expect("YAML")).collect()
+    serde_yaml::Deserializer::from_str(&text)
+        .map(|doc| Value::deserialize(doc).expect("YAML"))
+        .collect()
 }
 
 fn round_trip<T: serde::de::DeserializeOwned + serde::Serialize>(document: &Value) -> Value {
-    let typed: T = serde_json::from_value(document.clone()).unwrap_or_else(|err| panic!("{err}: {document:#}"));
+    let typed: T = serde_json::from_value(document.clone())
+        .unwrap_or_else(|err| panic!("{err}: {document:#}"));
     serde_json::to_value(typed).expect("serialize")
 }
 
@@ -35,49 +38,102 @@ fn every_manifest_is_a_well_formed_object() {
                 "ClusterRoleBinding" => round_trip::<ClusterRoleBinding>(&document),
                 other => panic!("{file}: no check for kind {other}"),
             };
-            assert_eq!(back, document, "{file}: {kind} changed in a round trip (unknown or misplaced field?)");
+            assert_eq!(
+                back, document,
+                "{file}: {kind} changed in a round trip (unknown or misplaced field?)"
+            );
             kinds.push(kind);
         }
     }
-    for wanted in ["Deployment", "Service", "PersistentVolumeClaim", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"] {
+    for wanted in [
+        "Deployment",
+        "Service",
+        "PersistentVolumeClaim",
+        "ServiceAccount",
+        "ClusterRole",
+        "ClusterRoleBinding",
+    ] {
         assert!(kinds.iter().any(|k| k == wanted), "deploy/ has no {wanted}");
     }
 }
 
 #[test]
 fn the_deployment_keeps_one_writer_on_its_volume() {
-    let deployment: Deployment = serde_json::from_value(documents("conveyor.yaml").into_iter().find(|d| d["kind"] == "Deployment").expect("Deployment")).expect("typed");
+    let deployment: Deployment = serde_json::from_value(
+        documents("conveyor.yaml")
+            .into_iter()
+            .find(|d| d["kind"] == "Deployment")
+            .expect("Deployment"),
+    )
+    .expect("typed");
     let spec = deployment.spec.expect("spec");
     assert_eq!(spec.replicas, Some(1));
-    assert_eq!(spec.strategy.and_then(|s| s.type_).as_deref(), Some("Recreate"));
+    assert_eq!(
+        spec.strategy.and_then(|s| s.type_).as_deref(),
+        Some("Recreate")
+    );
     let pod = spec.template.spec.expect("pod spec");
     assert_eq!(pod.service_account_name.as_deref(), Some("conveyor"));
     let env = pod.containers[0].env.clone().unwrap_or_default();
-    assert!(env.iter().any(|e| e.name == "CONVEYOR_DATA_DIR" && e.value.as_deref() == Some("/data")));
-    assert!(pod.containers[0].volume_mounts.iter().flatten().any(|m| m.mount_path == "/data"));
+    assert!(env
+        .iter()
+        .any(|e| e.name == "CONVEYOR_DATA_DIR" && e.value.as_deref() == Some("/data")));
+    assert!(pod.containers[0]
+        .volume_mounts
+        .iter()
+        .flatten()
+        .any(|m| m.mount_path == "/data"));
 }
 
 #[test]
 fn the_server_role_grants_exactly_what_conveyor_uses() {
-    let role: ClusterRole = serde_json::from_value(documents("rbac.yaml").into_iter().find(|d| d["kind"] == "ClusterRole" && d["metadata"]["name"] == "conveyor").expect("role")).expect("typed");
+    let role: ClusterRole = serde_json::from_value(
+        documents("rbac.yaml")
+            .into_iter()
+            .find(|d| d["kind"] == "ClusterRole" && d["metadata"]["name"] == "conveyor")
+            .expect("role"),
+    )
+    .expect("typed");
     let rules: Vec<PolicyRule> = role.rules.unwrap_or_default();
     let grants = |group: &str, resource: &str| -> Vec<String> {
         rules
             .iter()
-            .filter(|r| r.api_groups.iter().flatten().any(|g| g == group) && r.resources.iter().flatten().any(|x| x == resource))
+            .filter(|r| {
+                r.api_groups.iter().flatten().any(|g| g == group)
+                    && r.resources.iter().flatten().any(|x| x == resource)
+            })
             .flat_map(|r| r.verbs.clone())
             .collect()
     };
     for rule in &rules {
-        assert!(!rule.verbs.iter().any(|v| v == "*"), "no wildcard verbs: {rule:?}");
-        assert!(!rule.resources.iter().flatten().any(|r| r == "*"), "no wildcard resources: {rule:?}");
+        assert!(
+            !rule.verbs.iter().any(|v| v == "*"),
+            "no wildcard verbs: {rule:?}"
+        );
+        assert!(
+            !rule.resources.iter().flatten().any(|r| r == "*"),
+            "no wildcard resources: {rule:?}"
+        );
     }
     let mut pipeline_runs = grants("tekton.dev", "pipelineruns");
     pipeline_runs.sort();
-    assert_eq!(pipeline_runs, ["create", "delete", "get", "list", "patch", "watch"]);
+    assert_eq!(
+        pipeline_runs,
+        ["create", "delete", "get", "list", "patch", "watch"]
+    );
     assert_eq!(grants("tekton.dev", "taskruns"), ["get", "list", "watch"]);
     assert_eq!(grants("", "pods/log"), ["get", "list", "watch"]);
-    assert!(grants("", "secrets").contains(&"create".to_owned()) && !grants("", "configmaps").iter().any(|_| true));
-    let bind = rules.iter().find(|r| r.verbs == ["bind"]).expect("a bind rule");
-    assert_eq!(bind.resource_names.as_deref(), Some(&["conveyor-deployer".to_owned()][..]), "bind only the deployer role");
+    assert!(
+        grants("", "secrets").contains(&"create".to_owned())
+            && !grants("", "configmaps").iter().any(|_| true)
+    );
+    let bind = rules
+        .iter()
+        .find(|r| r.verbs == ["bind"])
+        .expect("a bind rule");
+    assert_eq!(
+        bind.resource_names.as_deref(),
+        Some(&["conveyor-deployer".to_owned()][..]),
+        "bind only the deployer role"
+    );
 }

@@ -27,15 +27,26 @@ stages:
     let run = app.start_run("order", "v1").await;
     let events = app.all_events(run).await;
     assert_eq!(outcome(&events).0, RunStatus::Succeeded);
-    let edges = [("compile", "package"), ("package", "unit"), ("package", "lint"), ("unit", "report"), ("lint", "report")];
+    let edges = [
+        ("compile", "package"),
+        ("package", "unit"),
+        ("package", "lint"),
+        ("unit", "report"),
+        ("lint", "report"),
+    ];
     for (before, after) in edges {
         assert!(
-            seq_of(&events, before, StepStatus::Succeeded) < seq_of(&events, after, StepStatus::Running),
+            seq_of(&events, before, StepStatus::Succeeded)
+                < seq_of(&events, after, StepStatus::Running),
             "{after} started before {before} succeeded"
         );
     }
     let order = logs(&events, "report");
-    assert_eq!(&order[..2], ["compile", "package"], "the workspace is shared by all steps");
+    assert_eq!(
+        &order[..2],
+        ["compile", "package"],
+        "the workspace is shared by all steps"
+    );
     let mut tail = order[2..4].to_vec();
     tail.sort();
     assert_eq!(tail, ["lint", "unit"]);
@@ -81,11 +92,20 @@ async fn the_concurrency_cap_holds() {
             "      - name: {name}\n        parallel: true\n        script: |\n          mkdir \"$CONVEYOR_WORKSPACE/busy\"\n          sleep 0.2\n          rmdir \"$CONVEYOR_WORKSPACE/busy\"\n"
         )
     };
-    let source = format!("name: capped\nstages:\n  - name: s\n    steps:\n{}{}{}", step("a"), step("b"), step("c"));
+    let source = format!(
+        "name: capped\nstages:\n  - name: s\n    steps:\n{}{}{}",
+        step("a"),
+        step("b"),
+        step("c")
+    );
     app.create_pipeline(&source).await;
     let run = app.start_run("capped", "v1").await;
     let events = app.all_events(run).await;
-    assert_eq!(outcome(&events), (RunStatus::Succeeded, None), "{events:#?}");
+    assert_eq!(
+        outcome(&events),
+        (RunStatus::Succeeded, None),
+        "{events:#?}"
+    );
     app.stop().await;
 }
 
@@ -125,12 +145,21 @@ stages:
         .await
         .expect("request");
     assert_eq!(response.status(), 201);
-    let run = response.json::<serde_json::Value>().await.expect("json")["id"].as_i64().expect("id");
+    let run = response.json::<serde_json::Value>().await.expect("json")["id"]
+        .as_i64()
+        .expect("id");
     let events = app.all_events(run).await;
-    assert_eq!(logs(&events, "show"), ["A=step B=run C=pipeline D=action TAG=v2.0 E=explicit"]);
+    assert_eq!(
+        logs(&events, "show"),
+        ["A=step B=run C=pipeline D=action TAG=v2.0 E=explicit"]
+    );
     assert_eq!(
         logs(&events, "internals"),
-        [format!("run={run} tag=v2.0 pipeline=params step=internals"), "cwd is the workspace".into(), "secret=unset".into()],
+        [
+            format!("run={run} tag=v2.0 pipeline=params step=internals"),
+            "cwd is the workspace".into(),
+            "secret=unset".into()
+        ],
         "the server's environment is not passed on"
     );
     app.stop().await;
@@ -155,9 +184,18 @@ stages:
     .await;
     let run = app.start_run("broken", "v1").await;
     let events = app.all_events(run).await;
-    assert_eq!(outcome(&events), (RunStatus::Failed, Some("step \"compile\" failed".into())));
-    assert_eq!(step_statuses(&events, "compile"), [StepStatus::Running, StepStatus::Failed]);
-    assert_eq!(step_statuses(&events, "side"), [StepStatus::Running, StepStatus::Succeeded]);
+    assert_eq!(
+        outcome(&events),
+        (RunStatus::Failed, Some("step \"compile\" failed".into()))
+    );
+    assert_eq!(
+        step_statuses(&events, "compile"),
+        [StepStatus::Running, StepStatus::Failed]
+    );
+    assert_eq!(
+        step_statuses(&events, "side"),
+        [StepStatus::Running, StepStatus::Succeeded]
+    );
     assert_eq!(step_statuses(&events, "ship"), [StepStatus::Skipped]);
     assert!(logs(&events, "ship").is_empty());
     let (_, detail) = app.get_json(&format!("/api/v1/runs/{run}")).await;
@@ -179,7 +217,12 @@ async fn a_timeout_kills_the_step() {
     let events = app.all_events(run).await;
     assert_eq!(outcome(&events).0, RunStatus::Failed);
     let message = events.iter().find_map(|e| match &e.event.body {
-        EventBody::Step { step, status: StepStatus::Failed, message, .. } if step == "nap" => message.clone(),
+        EventBody::Step {
+            step,
+            status: StepStatus::Failed,
+            message,
+            ..
+        } if step == "nap" => message.clone(),
         _ => None,
     });
     assert_eq!(message.as_deref(), Some("timed out after 1s"));
@@ -191,7 +234,10 @@ fn process_is_gone(pid: i32) -> bool {
     // A zombie (state Z) has exited; only its exit status is left for a reaper.
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Err(_) => true,
-        Ok(stat) => stat.rsplit(") ").next().is_some_and(|rest| rest.starts_with('Z')),
+        Ok(stat) => stat
+            .rsplit(") ")
+            .next()
+            .is_some_and(|rest| rest.starts_with('Z')),
     }
 }
 
@@ -217,20 +263,45 @@ stages:
     .await;
     let run = app.start_run("cancel-me", "v1").await;
     let mut stream = app.events(run, None).await;
-    stream.until(|e| matches!(&e.event.body, EventBody::Log { text, .. } if text == "started")).await;
-    let pid_file = app.data_dir.path().join(format!("workspaces/cancel-me/run-{run}/grandchild.pid"));
-    let pid: i32 = std::fs::read_to_string(&pid_file).expect("pid file").trim().parse().expect("pid");
+    stream
+        .until(|e| matches!(&e.event.body, EventBody::Log { text, .. } if text == "started"))
+        .await;
+    let pid_file = app
+        .data_dir
+        .path()
+        .join(format!("workspaces/cancel-me/run-{run}/grandchild.pid"));
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("pid");
     assert!(!process_is_gone(pid), "the grandchild runs before cancel");
 
     assert_eq!(app.post(&format!("/api/v1/runs/{run}/cancel")).await, 202);
     let rest = stream.until_end().await;
-    assert_eq!(outcome(&rest), (RunStatus::Cancelled, Some("cancelled".into())));
-    assert!(rest.iter().any(|e| matches!(e.event.body, EventBody::Run { status: RunStatus::Cancelling, .. })));
+    assert_eq!(
+        outcome(&rest),
+        (RunStatus::Cancelled, Some("cancelled".into()))
+    );
+    assert!(rest.iter().any(|e| matches!(
+        e.event.body,
+        EventBody::Run {
+            status: RunStatus::Cancelling,
+            ..
+        }
+    )));
     assert_eq!(step_statuses(&rest, "sleeper"), [StepStatus::Cancelled]);
     assert_eq!(step_statuses(&rest, "after"), [StepStatus::Cancelled]);
-    assert!(process_is_gone(pid), "the grandchild {pid} outlived the cancel");
+    assert!(
+        process_is_gone(pid),
+        "the grandchild {pid} outlived the cancel"
+    );
 
-    assert_eq!(app.post(&format!("/api/v1/runs/{run}/cancel")).await, 409, "an ended run cannot be cancelled");
+    assert_eq!(
+        app.post(&format!("/api/v1/runs/{run}/cancel")).await,
+        409,
+        "an ended run cannot be cancelled"
+    );
     app.stop().await;
 }
 
@@ -256,8 +327,17 @@ async fn an_approved_step_runs() {
         .until(|e| matches!(&e.event.body, EventBody::Step { step, status: StepStatus::WaitingApproval, .. } if step == "release"))
         .await;
     assert_eq!(logs(&before, "build"), ["built"]);
-    assert_eq!(app.post(&format!("/api/v1/runs/{run}/steps/announce/approve")).await, 409, "only a waiting step can be approved");
-    assert_eq!(app.post(&format!("/api/v1/runs/{run}/steps/release/approve")).await, 202);
+    assert_eq!(
+        app.post(&format!("/api/v1/runs/{run}/steps/announce/approve"))
+            .await,
+        409,
+        "only a waiting step can be approved"
+    );
+    assert_eq!(
+        app.post(&format!("/api/v1/runs/{run}/steps/release/approve"))
+            .await,
+        202
+    );
     let rest = stream.until_end().await;
     assert_eq!(outcome(&rest).0, RunStatus::Succeeded);
     assert_eq!(logs(&rest, "release"), ["released"]);
@@ -272,13 +352,31 @@ async fn a_refused_step_skips_its_dependents_and_refuses_the_run() {
     let run = app.start_run("gated", "v1").await;
     let mut stream = app.events(run, None).await;
     stream
-        .until(|e| matches!(&e.event.body, EventBody::Step { status: StepStatus::WaitingApproval, .. }))
+        .until(|e| {
+            matches!(
+                &e.event.body,
+                EventBody::Step {
+                    status: StepStatus::WaitingApproval,
+                    ..
+                }
+            )
+        })
         .await;
     let (_, detail) = app.get_json(&format!("/api/v1/runs/{run}")).await;
     assert_eq!(detail["status"], "waiting_approval");
-    assert_eq!(app.post(&format!("/api/v1/runs/{run}/steps/release/refuse")).await, 202);
+    assert_eq!(
+        app.post(&format!("/api/v1/runs/{run}/steps/release/refuse"))
+            .await,
+        202
+    );
     let rest = stream.until_end().await;
-    assert_eq!(outcome(&rest), (RunStatus::Refused, Some("step \"release\" was refused".into())));
+    assert_eq!(
+        outcome(&rest),
+        (
+            RunStatus::Refused,
+            Some("step \"release\" was refused".into())
+        )
+    );
     assert_eq!(step_statuses(&rest, "release"), [StepStatus::Refused]);
     assert_eq!(step_statuses(&rest, "announce"), [StepStatus::Skipped]);
     app.stop().await;
@@ -294,20 +392,35 @@ async fn a_hundred_thousand_lines_arrive_complete_and_in_order() {
     let run = app.start_run("chatty", "v1").await;
     let events = app.all_events(run).await;
     let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
-    assert_eq!(ids, (1..=events.len() as i64).collect::<Vec<_>>(), "event ids have no gap");
+    assert_eq!(
+        ids,
+        (1..=events.len() as i64).collect::<Vec<_>>(),
+        "event ids have no gap"
+    );
     let lines = logs(&events, "count");
     assert_eq!(lines.len(), 100_000);
-    assert!(lines.iter().enumerate().all(|(i, line)| line == &(i + 1).to_string()), "lines in order");
+    assert!(
+        lines
+            .iter()
+            .enumerate()
+            .all(|(i, line)| line == &(i + 1).to_string()),
+        "lines in order"
+    );
     let streams: Vec<(LogStream, String)> = events
         .iter()
         .filter_map(|e| match &e.event.body {
-            EventBody::Log { step, stream, text, .. } if step == "both" => Some((*stream, text.clone())),
+            EventBody::Log {
+                step, stream, text, ..
+            } if step == "both" => Some((*stream, text.clone())),
             _ => None,
         })
         .collect();
     assert!(streams.contains(&(LogStream::Stdout, "out".into())));
     assert!(streams.contains(&(LogStream::Stderr, "err".into())));
-    assert!(streams.contains(&(LogStream::Stdout, "no-newline".into())), "an unterminated last line is kept");
+    assert!(
+        streams.contains(&(LogStream::Stdout, "no-newline".into())),
+        "an unterminated last line is kept"
+    );
 
     let raw = app
         .client
@@ -319,7 +432,12 @@ async fn a_hundred_thousand_lines_arrive_complete_and_in_order() {
         .await
         .expect("text");
     let expected: String = (1..=100_000).map(|i| format!("{i}\n")).collect();
-    assert!(raw == expected, "raw log differs from seq 1 100000 ({} bytes vs {})", raw.len(), expected.len());
+    assert!(
+        raw == expected,
+        "raw log differs from seq 1 100000 ({} bytes vs {})",
+        raw.len(),
+        expected.len()
+    );
     app.stop().await;
 }
 
@@ -332,13 +450,33 @@ async fn over_long_lines_are_split_and_marked() {
     let pieces: Vec<(usize, bool)> = events
         .iter()
         .filter_map(|e| match &e.event.body {
-            EventBody::Log { step, text, partial, .. } if step == "wide" => Some((text.len(), *partial)),
+            EventBody::Log {
+                step,
+                text,
+                partial,
+                ..
+            } if step == "wide" => Some((text.len(), *partial)),
             _ => None,
         })
         .collect();
-    assert_eq!(pieces, [(16384, true), (16384, true), (7232, false), (5, false)]);
-    let raw = app.client.get(app.url(&format!("/api/v1/runs/{run}/log?step=wide"))).send().await.expect("log").text().await.expect("text");
-    assert_eq!(raw, format!("{}\nshort\n", "x".repeat(40000)), "the raw log joins the pieces again");
+    assert_eq!(
+        pieces,
+        [(16384, true), (16384, true), (7232, false), (5, false)]
+    );
+    let raw = app
+        .client
+        .get(app.url(&format!("/api/v1/runs/{run}/log?step=wide")))
+        .send()
+        .await
+        .expect("log")
+        .text()
+        .await
+        .expect("text");
+    assert_eq!(
+        raw,
+        format!("{}\nshort\n", "x".repeat(40000)),
+        "the raw log joins the pieces again"
+    );
     app.stop().await;
 }
 
@@ -351,12 +489,26 @@ async fn a_missing_program_fails_the_step_with_a_clear_message() {
     let messages: Vec<String> = events
         .iter()
         .filter_map(|e| match &e.event.body {
-            EventBody::Step { status: StepStatus::Failed, message: Some(m), .. } => Some(m.clone()),
+            EventBody::Step {
+                status: StepStatus::Failed,
+                message: Some(m),
+                ..
+            } => Some(m.clone()),
             _ => None,
         })
         .collect();
-    assert!(messages.iter().any(|m| m.starts_with("could not start \"no-such-program-here\"")), "{messages:?}");
-    assert!(messages.iter().any(|m| m.contains("runs only on the Tekton engine")), "{messages:?}");
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("could not start \"no-such-program-here\"")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("runs only on the Tekton engine")),
+        "{messages:?}"
+    );
     app.stop().await;
 }
 
@@ -366,7 +518,11 @@ async fn workspaces_are_removed_when_runs_end() {
     app.create_pipeline("name: tidy\nstages:\n  - name: s\n    steps:\n      - {name: a, script: 'touch \"$CONVEYOR_WORKSPACE/file\"'}\n").await;
     let run = app.start_run("tidy", "v1").await;
     app.all_events(run).await;
-    assert!(!app.data_dir.path().join(format!("workspaces/run-{run}")).exists());
+    assert!(!app
+        .data_dir
+        .path()
+        .join(format!("workspaces/run-{run}"))
+        .exists());
     app.stop().await;
 }
 
@@ -375,7 +531,8 @@ async fn commands_are_found_on_the_steps_own_path_and_in_the_workspace() {
     let tools = tempfile::tempdir().expect("temp dir");
     let tool = tools.path().join("greet");
     std::fs::write(&tool, "#!/bin/sh\necho \"hello from greet $1\"\n").expect("tool");
-    std::fs::set_permissions(&tool, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    std::fs::set_permissions(&tool, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
     let app = TestApp::spawn().await;
     app.create_pipeline(&format!(
         "name: lookup
@@ -398,12 +555,25 @@ stages:
     let events = app.all_events(run).await;
     assert_eq!(logs(&events, "on-path"), ["hello from greet world"]);
     assert_eq!(logs(&events, "relative"), ["local tool"]);
-    assert_eq!(step_statuses(&events, "not-on-default-path").last(), Some(&StepStatus::Failed));
+    assert_eq!(
+        step_statuses(&events, "not-on-default-path").last(),
+        Some(&StepStatus::Failed)
+    );
     let failure = events.iter().find_map(|e| match &e.event.body {
-        EventBody::Step { step, status: StepStatus::Failed, message, .. } if step == "not-on-default-path" => message.clone(),
+        EventBody::Step {
+            step,
+            status: StepStatus::Failed,
+            message,
+            ..
+        } if step == "not-on-default-path" => message.clone(),
         _ => None,
     });
-    assert!(failure.as_deref().is_some_and(|m| m.contains("not found on the step's PATH")), "{failure:?}");
+    assert!(
+        failure
+            .as_deref()
+            .is_some_and(|m| m.contains("not found on the step's PATH")),
+        "{failure:?}"
+    );
     app.stop().await;
 }
 
@@ -430,14 +600,27 @@ stages:
     let events = tokio::time::timeout(std::time::Duration::from_secs(120), app.all_events(run))
         .await
         .expect("the run ends although a process it started holds its output open");
-    let pid_file = app.data_dir.path().join(format!("workspaces/escape/run-{run}/escaped.pid"));
-    let pid: i32 = std::fs::read_to_string(&pid_file).expect("pid file").trim().parse().expect("pid");
-    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+    let pid_file = app
+        .data_dir
+        .path()
+        .join(format!("workspaces/escape/run-{run}/escaped.pid"));
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("pid");
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
 
     assert_eq!(outcome(&events).0, RunStatus::Succeeded);
     let escaper = logs(&events, "escaper");
     assert_eq!(escaper[0], "main done");
-    assert!(escaper[1].contains("still open") && escaper[1].contains("setsid"), "{escaper:?}");
+    assert!(
+        escaper[1].contains("still open") && escaper[1].contains("setsid"),
+        "{escaper:?}"
+    );
     assert_eq!(logs(&events, "next"), ["next ran"]);
     app.stop().await;
 }
@@ -445,7 +628,8 @@ stages:
 #[tokio::test]
 async fn re_running_failed_steps_takes_over_what_succeeded_with_its_workspace() {
     let app = TestApp::spawn().await;
-    app.create_pipeline(&fails_once_per_workspace("flaky-deploy")).await;
+    app.create_pipeline(&fails_once_per_workspace("flaky-deploy"))
+        .await;
     let first = app.start_run("flaky-deploy", "v7").await;
     let events = app.all_events(first).await;
     assert_eq!(outcome(&events).0, RunStatus::Failed);
@@ -454,23 +638,47 @@ async fn re_running_failed_steps_takes_over_what_succeeded_with_its_workspace() 
     // Re-run only what did not succeed: `ship` passes the second time in the same workspace.
     let retry = app.retry(first).await;
     let second = retry["id"].as_i64().expect("id");
-    assert_eq!((retry["tag"].as_str(), retry["trigger"].as_str()), (Some("v7"), Some("rerun")));
+    assert_eq!(
+        (retry["tag"].as_str(), retry["trigger"].as_str()),
+        (Some("v7"), Some("rerun"))
+    );
     let events = app.all_events(second).await;
     assert_eq!(outcome(&events).0, RunStatus::Succeeded);
     // `compile` is not run again: no status change, no log; its artifact is still there.
     assert!(step_statuses(&events, "compile").is_empty());
     assert!(logs(&events, "compile").is_empty());
-    assert_eq!(logs(&events, "ship").last().map(String::as_str), Some("shipping built"), "one `built`: compile ran once");
-    assert_eq!(step_statuses(&events, "notify"), [StepStatus::Running, StepStatus::Succeeded]);
+    assert_eq!(
+        logs(&events, "ship").last().map(String::as_str),
+        Some("shipping built"),
+        "one `built`: compile ran once"
+    );
+    assert_eq!(
+        step_statuses(&events, "notify"),
+        [StepStatus::Running, StepStatus::Succeeded]
+    );
     let (_, detail) = app.get_json(&format!("/api/v1/runs/{second}")).await;
     assert_eq!(detail["steps"][0]["status"], "succeeded");
-    assert_eq!(detail["steps"][0]["message"], "succeeded in run #1; not run again");
+    assert_eq!(
+        detail["steps"][0]["message"],
+        "succeeded in run #1; not run again"
+    );
 
     // A run that succeeded has nothing to re-run; a run id that does not exist is a 404.
-    let response = app.client.post(app.url(&format!("/api/v1/runs/{second}/retry"))).send().await.expect("retry");
+    let response = app
+        .client
+        .post(app.url(&format!("/api/v1/runs/{second}/retry")))
+        .send()
+        .await
+        .expect("retry");
     assert_eq!(response.status(), 422);
     let body: serde_json::Value = response.json().await.expect("json");
-    assert!(body["message"].as_str().expect("message").contains("nothing to re-run"), "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .expect("message")
+            .contains("nothing to re-run"),
+        "{body}"
+    );
     assert_eq!(app.post("/api/v1/runs/999/retry").await, 404);
     app.stop().await;
 }

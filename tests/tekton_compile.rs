@@ -6,9 +6,11 @@
 mod crd;
 
 use app::definition::Params;
-use crd::TektonSchemas;
-use conveyor::engine::tekton::compile::{compile, pipeline_run_name, workspace_claim, CompileError, TektonSettings};
+use conveyor::engine::tekton::compile::{
+    compile, pipeline_run_name, workspace_claim, CompileError, TektonSettings,
+};
 use conveyor::engine::RunRequest;
+use crd::TektonSchemas;
 use serde_json::{json, Value};
 
 const SHIP: &str = r#"
@@ -39,7 +41,16 @@ stages:
 
 fn request(source: &str, params: Params) -> RunRequest {
     let (pipeline, plan) = app::plan::check_document(source).expect("a valid pipeline");
-    RunRequest { run_id: 42, pipeline, plan, tag: "v1.2.3".into(), params, service_account: None, registry: None, retry: None }
+    RunRequest {
+        run_id: 42,
+        pipeline,
+        plan,
+        tag: "v1.2.3".into(),
+        params,
+        service_account: None,
+        registry: None,
+        retry: None,
+    }
 }
 
 fn all_steps(run: &RunRequest) -> Vec<usize> {
@@ -54,15 +65,25 @@ fn settings() -> TektonSettings {
 }
 
 fn task<'a>(run: &'a Value, name: &str) -> &'a Value {
-    run["spec"]["pipelineSpec"]["tasks"].as_array().expect("tasks").iter().find(|t| t["name"] == name).unwrap_or_else(|| panic!("no task {name}"))
+    run["spec"]["pipelineSpec"]["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("no task {name}"))
 }
 
 /// Every string in a JSON value, with its path.
 fn strings(value: &Value, path: String, out: &mut Vec<(String, String)>) {
     match value {
         Value::String(text) => out.push((path, text.clone())),
-        Value::Array(items) => items.iter().enumerate().for_each(|(i, v)| strings(v, format!("{path}/{i}"), out)),
-        Value::Object(map) => map.iter().for_each(|(k, v)| strings(v, format!("{path}/{k}"), out)),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .for_each(|(i, v)| strings(v, format!("{path}/{i}"), out)),
+        Value::Object(map) => map
+            .iter()
+            .for_each(|(k, v)| strings(v, format!("{path}/{k}"), out)),
         _ => {}
     }
 }
@@ -70,23 +91,43 @@ fn strings(value: &Value, path: String, out: &mut Vec<(String, String)>) {
 #[test]
 fn a_staged_pipeline_compiles_to_a_pipeline_run_tekton_accepts() {
     let schemas = TektonSchemas::load();
-    let run = request(SHIP, [("EXTRA".to_owned(), "from the run dialog".to_owned())].into());
-    let object = compile(&run, &all_steps(&run), 0, "conveyor-run-42", &settings()).expect("compiles");
-    assert_eq!(schemas.pipeline_run_problems(&object), Vec::<String>::new(), "{object:#}");
+    let run = request(
+        SHIP,
+        [("EXTRA".to_owned(), "from the run dialog".to_owned())].into(),
+    );
+    let object =
+        compile(&run, &all_steps(&run), 0, "conveyor-run-42", &settings()).expect("compiles");
+    assert_eq!(
+        schemas.pipeline_run_problems(&object),
+        Vec::<String>::new(),
+        "{object:#}"
+    );
 
     assert_eq!(object["metadata"]["name"], "ship-42");
     assert_eq!(object["metadata"]["namespace"], "ci");
     assert_eq!(object["metadata"]["labels"]["conveyor.dev/run"], "42");
-    assert_eq!(object["spec"]["taskRunTemplate"]["serviceAccountName"], "conveyor-ship");
-    assert_eq!(object["spec"]["workspaces"], json!([{"name": "workspace", "persistentVolumeClaim": {"claimName": "conveyor-run-42"}}]));
+    assert_eq!(
+        object["spec"]["taskRunTemplate"]["serviceAccountName"],
+        "conveyor-ship"
+    );
+    assert_eq!(
+        object["spec"]["workspaces"],
+        json!([{"name": "workspace", "persistentVolumeClaim": {"claimName": "conveyor-run-42"}}])
+    );
     let claim = serde_json::to_value(workspace_claim(&settings())).expect("claim spec");
-    assert_eq!(claim, json!({"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}, "storageClassName": "standard"}));
+    assert_eq!(
+        claim,
+        json!({"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}, "storageClassName": "standard"})
+    );
 
     // Order: stages in sequence, parallel steps side by side.
     assert_eq!(task(&object, "compile").get("runAfter"), None);
     assert_eq!(task(&object, "unit")["runAfter"], json!(["compile"]));
     assert_eq!(task(&object, "lint")["runAfter"], json!(["compile"]));
-    assert_eq!(task(&object, "image")["runAfter"], json!(["compile", "unit", "lint"]));
+    assert_eq!(
+        task(&object, "image")["runAfter"],
+        json!(["compile", "unit", "lint"])
+    );
     assert_eq!(task(&object, "release")["runAfter"], json!(["image"]));
 
     // Programs, images, timeouts, node selectors.
@@ -96,14 +137,33 @@ fn a_staged_pipeline_compiles_to_a_pipeline_run_tekton_accepts() {
     assert_eq!(compile_step["script"], "#!/bin/sh\nset -e\ngo build ./...");
     assert_eq!(task(&object, "compile")["timeout"], "600s");
     let unit_step = &task(&object, "unit")["taskSpec"]["steps"][0];
-    assert_eq!((&unit_step["command"], &unit_step["args"]), (&json!(["go", "test"]), &json!(["./..."])));
-    assert_eq!(task(&object, "lint")["taskSpec"]["steps"][0]["image"], "docker.io/library/alpine:3.20");
+    assert_eq!(
+        (&unit_step["command"], &unit_step["args"]),
+        (&json!(["go", "test"]), &json!(["./..."]))
+    );
+    assert_eq!(
+        task(&object, "lint")["taskSpec"]["steps"][0]["image"],
+        "docker.io/library/alpine:3.20"
+    );
     let image_step = &task(&object, "image")["taskSpec"]["steps"][0];
-    assert_eq!(image_step["image"], "gcr.io/kaniko-project/executor:v1.23.2");
+    assert_eq!(
+        image_step["image"],
+        "gcr.io/kaniko-project/executor:v1.23.2"
+    );
     assert_eq!(image_step["args"], json!(["--context=dir://."]));
-    assert_eq!(image_step.get("command"), None, "the image's entrypoint runs");
-    assert_eq!(object["spec"]["taskRunSpecs"], json!([{"pipelineTaskName": "image", "podTemplate": {"nodeSelector": {"disk": "ssd"}}}]));
-    assert_eq!(task(&object, "release")["taskSpec"]["metadata"]["annotations"]["conveyor.dev/stage"], "deploy");
+    assert_eq!(
+        image_step.get("command"),
+        None,
+        "the image's entrypoint runs"
+    );
+    assert_eq!(
+        object["spec"]["taskRunSpecs"],
+        json!([{"pipelineTaskName": "image", "podTemplate": {"nodeSelector": {"disk": "ssd"}}}])
+    );
+    assert_eq!(
+        task(&object, "release")["taskSpec"]["metadata"]["annotations"]["conveyor.dev/stage"],
+        "deploy"
+    );
 
     // Variables reach the step through params into env, with the seeds' precedence.
     let env = |name: &str| -> Vec<(String, String)> {
@@ -111,49 +171,96 @@ fn a_staged_pipeline_compiles_to_a_pipeline_run_tekton_accepts() {
             .as_array()
             .expect("env")
             .iter()
-            .map(|e| (e["name"].as_str().unwrap_or("").to_owned(), e["value"].as_str().unwrap_or("").to_owned()))
+            .map(|e| {
+                (
+                    e["name"].as_str().unwrap_or("").to_owned(),
+                    e["value"].as_str().unwrap_or("").to_owned(),
+                )
+            })
             .collect()
     };
     let run_param = |name: &str| -> String {
-        object["spec"]["params"].as_array().expect("params").iter().find(|p| p["name"] == name).map(|p| p["value"].as_str().unwrap_or("").to_owned()).unwrap_or_else(|| panic!("no run param {name}"))
+        object["spec"]["params"]
+            .as_array()
+            .expect("params")
+            .iter()
+            .find(|p| p["name"] == name)
+            .map(|p| p["value"].as_str().unwrap_or("").to_owned())
+            .unwrap_or_else(|| panic!("no run param {name}"))
     };
     assert!(env("compile").contains(&("GOFLAGS".into(), "$(params.GOFLAGS)".into())));
-    assert_eq!(task(&object, "compile")["params"].as_array().expect("params").iter().find(|p| p["name"] == "GOFLAGS").expect("GOFLAGS")["value"], "$(params.compile--GOFLAGS)");
+    assert_eq!(
+        task(&object, "compile")["params"]
+            .as_array()
+            .expect("params")
+            .iter()
+            .find(|p| p["name"] == "GOFLAGS")
+            .expect("GOFLAGS")["value"],
+        "$(params.compile--GOFLAGS)"
+    );
     assert_eq!(run_param("compile--GOFLAGS"), "-mod=vendor");
     assert_eq!(run_param("compile--TAG"), "v1.2.3");
     assert_eq!(run_param("compile--CONVEYOR_TAG"), "v1.2.3");
     assert_eq!(run_param("compile--CONVEYOR_RUN_ID"), "42");
     assert_eq!(run_param("compile--REGISTRY"), "registry.example.com");
     assert_eq!(run_param("compile--EXTRA"), "from the run dialog");
-    assert_eq!(run_param("image--DOCKERFILE"), "Dockerfile", "action defaults");
-    assert!(env("compile").contains(&("CONVEYOR_WORKSPACE".into(), "$(workspaces.workspace.path)".into())));
+    assert_eq!(
+        run_param("image--DOCKERFILE"),
+        "Dockerfile",
+        "action defaults"
+    );
+    assert!(env("compile").contains(&(
+        "CONVEYOR_WORKSPACE".into(),
+        "$(workspaces.workspace.path)".into()
+    )));
 
     // User text travels only as run param values, which Tekton never substitutes into.
     let hostile = "$(params.REGISTRY) \"; rm -rf / #";
     assert_eq!(run_param("release--NOTE"), hostile);
     let mut all = Vec::new();
     strings(&object, String::new(), &mut all);
-    let places: Vec<&String> = all.iter().filter(|(_, text)| text.contains("rm -rf")).map(|(path, _)| path).collect();
+    let places: Vec<&String> = all
+        .iter()
+        .filter(|(_, text)| text.contains("rm -rf"))
+        .map(|(path, _)| path)
+        .collect();
     assert_eq!(places.len(), 1, "{places:?}");
-    assert!(places[0].starts_with("/spec/params/") && places[0].ends_with("/value"), "{places:?}");
+    assert!(
+        places[0].starts_with("/spec/params/") && places[0].ends_with("/value"),
+        "{places:?}"
+    );
 }
 
 #[test]
 fn the_validator_catches_unknown_and_misplaced_fields() {
     let schemas = TektonSchemas::load();
     let run = request(SHIP, Params::new());
-    let good = compile(&run, &all_steps(&run), 0, "conveyor-run-42", &settings()).expect("compiles");
+    let good =
+        compile(&run, &all_steps(&run), 0, "conveyor-run-42", &settings()).expect("compiles");
     let mutations: [(&str, fn(&mut Value)); 5] = [
-        ("v1beta1 field on a v1 PipelineRun", |v| v["spec"]["serviceAccountName"] = json!("x")),
-        ("unknown step field", |v| v["spec"]["pipelineSpec"]["tasks"][0]["taskSpec"]["steps"][0]["scirpt"] = json!("x")),
-        ("runAfter as a string", |v| v["spec"]["pipelineSpec"]["tasks"][1]["runAfter"] = json!("compile")),
-        ("unknown pipeline task field", |v| v["spec"]["pipelineSpec"]["tasks"][0]["needs"] = json!(["x"])),
-        ("bad embedded task metadata", |v| v["spec"]["pipelineSpec"]["tasks"][0]["taskSpec"]["metadata"]["name"] = json!("x")),
+        ("v1beta1 field on a v1 PipelineRun", |v| {
+            v["spec"]["serviceAccountName"] = json!("x")
+        }),
+        ("unknown step field", |v| {
+            v["spec"]["pipelineSpec"]["tasks"][0]["taskSpec"]["steps"][0]["scirpt"] = json!("x")
+        }),
+        ("runAfter as a string", |v| {
+            v["spec"]["pipelineSpec"]["tasks"][1]["runAfter"] = json!("compile")
+        }),
+        ("unknown pipeline task field", |v| {
+            v["spec"]["pipelineSpec"]["tasks"][0]["needs"] = json!(["x"])
+        }),
+        ("bad embedded task metadata", |v| {
+            v["spec"]["pipelineSpec"]["tasks"][0]["taskSpec"]["metadata"]["name"] = json!("x")
+        }),
     ];
     for (what, mutate) in mutations {
         let mut bad = good.clone();
         mutate(&mut bad);
-        assert!(!schemas.pipeline_run_problems(&bad).is_empty(), "not caught: {what}");
+        assert!(
+            !schemas.pipeline_run_problems(&bad).is_empty(),
+            "not caught: {what}"
+        );
     }
 }
 
@@ -161,14 +268,25 @@ fn the_validator_catches_unknown_and_misplaced_fields() {
 fn a_segment_after_an_approval_gate_runs_only_its_own_steps() {
     let schemas = TektonSchemas::load();
     let run = request(SHIP, Params::new());
-    let release = run.plan.steps.iter().position(|s| s.name == "release").expect("release");
+    let release = run
+        .plan
+        .steps
+        .iter()
+        .position(|s| s.name == "release")
+        .expect("release");
     let object = compile(&run, &[release], 1, "conveyor-run-7", &settings()).expect("compiles");
     assert_eq!(schemas.pipeline_run_problems(&object), Vec::<String>::new());
     assert_eq!(object["metadata"]["name"], "ship-42-1");
     assert_eq!(object["metadata"]["labels"]["conveyor.dev/segment"], "1");
-    let tasks = object["spec"]["pipelineSpec"]["tasks"].as_array().expect("tasks");
+    let tasks = object["spec"]["pipelineSpec"]["tasks"]
+        .as_array()
+        .expect("tasks");
     assert_eq!(tasks.len(), 1);
-    assert_eq!(tasks[0].get("runAfter"), None, "its needs ran in the earlier segment");
+    assert_eq!(
+        tasks[0].get("runAfter"),
+        None,
+        "its needs ran in the earlier segment"
+    );
     assert_eq!(
         object["spec"]["workspaces"],
         json!([{"name": "workspace", "persistentVolumeClaim": {"claimName": "conveyor-run-7"}}]),
@@ -180,10 +298,25 @@ fn a_segment_after_an_approval_gate_runs_only_its_own_steps() {
 fn imports_compile_too() {
     let schemas = TektonSchemas::load();
     for fixture in ["kubeci-workflow.yaml", "taskflow-task.yaml"] {
-        let source = std::fs::read_to_string(format!("{}/tests/fixtures/{fixture}", env!("CARGO_MANIFEST_DIR"))).expect("fixture");
+        let source = std::fs::read_to_string(format!(
+            "{}/tests/fixtures/{fixture}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .expect("fixture");
         let run = request(&source, Params::new());
-        let object = compile(&run, &all_steps(&run), 0, "conveyor-run-42", &TektonSettings::new("ci")).expect(fixture);
-        assert_eq!(schemas.pipeline_run_problems(&object), Vec::<String>::new(), "{fixture}: {object:#}");
+        let object = compile(
+            &run,
+            &all_steps(&run),
+            0,
+            "conveyor-run-42",
+            &TektonSettings::new("ci"),
+        )
+        .expect(fixture);
+        assert_eq!(
+            schemas.pipeline_run_problems(&object),
+            Vec::<String>::new(),
+            "{fixture}: {object:#}"
+        );
         assert_eq!(object["spec"].get("taskRunTemplate"), None);
     }
 }
@@ -191,9 +324,15 @@ fn imports_compile_too() {
 #[test]
 fn a_step_with_nothing_to_run_is_refused() {
     // Validation refuses such a step; the compiler does not rely on that.
-    let mut run = request("name: empty\nstages:\n  - name: s\n    steps:\n      - {name: nothing, image: alpine}\n", Params::new());
+    let mut run = request(
+        "name: empty\nstages:\n  - name: s\n    steps:\n      - {name: nothing, image: alpine}\n",
+        Params::new(),
+    );
     run.pipeline.stages[0].steps[0].image = None;
-    assert_eq!(compile(&run, &[0], 0, "conveyor-run-42", &TektonSettings::new("ci")), Err(CompileError::NothingToRun("nothing".into())));
+    assert_eq!(
+        compile(&run, &[0], 0, "conveyor-run-42", &TektonSettings::new("ci")),
+        Err(CompileError::NothingToRun("nothing".into()))
+    );
 }
 
 #[test]

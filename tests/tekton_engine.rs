@@ -22,7 +22,10 @@ use tempfile::TempDir;
 
 enum Target {
     Fake(FakeCluster),
-    Real { kubeconfig: PathBuf, namespace: String },
+    Real {
+        kubeconfig: PathBuf,
+        namespace: String,
+    },
 }
 
 impl Target {
@@ -30,7 +33,8 @@ impl Target {
         match std::env::var_os("CONVEYOR_TEST_KUBECONFIG") {
             Some(path) => Target::Real {
                 kubeconfig: path.into(),
-                namespace: std::env::var("CONVEYOR_TEST_NAMESPACE").unwrap_or_else(|_| "conveyor-test".into()),
+                namespace: std::env::var("CONVEYOR_TEST_NAMESPACE")
+                    .unwrap_or_else(|_| "conveyor-test".into()),
             },
             None => Target::Fake(FakeCluster::start().await),
         }
@@ -51,7 +55,10 @@ impl Target {
         config.engine = EngineKind::Tekton;
         let (kubeconfig, namespace) = match self {
             Target::Fake(cluster) => (cluster.kubeconfig.clone(), cluster.namespace.clone()),
-            Target::Real { kubeconfig, namespace } => (kubeconfig.clone(), namespace.clone()),
+            Target::Real {
+                kubeconfig,
+                namespace,
+            } => (kubeconfig.clone(), namespace.clone()),
         };
         config.kubeconfig = Some(kubeconfig);
         config.tekton_namespace = namespace;
@@ -90,11 +97,20 @@ stages:
 
 /// The status changes of a run (for failure messages without its log).
 fn statuses(events: &[SseEvent]) -> Vec<&EventBody> {
-    events.iter().map(|e| &e.event.body).filter(|b| !matches!(b, EventBody::Log { .. })).collect()
+    events
+        .iter()
+        .map(|e| &e.event.body)
+        .filter(|b| !matches!(b, EventBody::Log { .. }))
+        .collect()
 }
 
 fn step_named<'a>(detail: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    detail["steps"].as_array().expect("steps").iter().find(|s| s["name"] == name).expect("step")
+    detail["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|s| s["name"] == name)
+        .expect("step")
 }
 
 #[tokio::test]
@@ -102,22 +118,37 @@ async fn a_three_stage_pipeline_succeeds_on_tekton() {
     let target = Target::new().await;
     let app = target.app().await;
     let name = unique("three");
-    app.create_pipeline(&THREE_STAGES.replace("NAME", &name)).await;
+    app.create_pipeline(&THREE_STAGES.replace("NAME", &name))
+        .await;
     let run = app.start_run(&name, "v1.2.3").await;
     let events = app.all_events(run).await;
 
     assert_eq!(outcome(&events).0, RunStatus::Succeeded, "{events:#?}");
     assert_eq!(logs(&events, "compile"), ["hello from compile"]);
-    assert_eq!(logs(&events, "unit"), ["unit", "compiled v1.2.3"], "steps share the workspace");
+    assert_eq!(
+        logs(&events, "unit"),
+        ["unit", "compiled v1.2.3"],
+        "steps share the workspace"
+    );
     assert_eq!(logs(&events, "lint"), ["lint ok"]);
     assert_eq!(logs(&events, "publish"), ["publishing compiled v1.2.3"]);
     for step in ["compile", "unit", "lint", "publish"] {
-        assert_eq!(step_statuses(&events, step), [StepStatus::Running, StepStatus::Succeeded], "{step}");
+        assert_eq!(
+            step_statuses(&events, step),
+            [StepStatus::Running, StepStatus::Succeeded],
+            "{step}"
+        );
     }
     // Stage order holds on the cluster too.
     for test_step in ["unit", "lint"] {
-        assert!(seq_of(&events, "compile", StepStatus::Succeeded) < seq_of(&events, test_step, StepStatus::Running));
-        assert!(seq_of(&events, test_step, StepStatus::Succeeded) < seq_of(&events, "publish", StepStatus::Running));
+        assert!(
+            seq_of(&events, "compile", StepStatus::Succeeded)
+                < seq_of(&events, test_step, StepStatus::Running)
+        );
+        assert!(
+            seq_of(&events, test_step, StepStatus::Succeeded)
+                < seq_of(&events, "publish", StepStatus::Running)
+        );
     }
     let (_, detail) = app.get_json(&format!("/api/v1/runs/{run}")).await;
     assert_eq!(step_named(&detail, "lint")["exit_code"], 0);
@@ -153,9 +184,15 @@ stages:
     .await;
     let run = app.start_run(&name, "v1").await;
     let events = app.all_events(run).await;
-    assert_eq!(outcome(&events), (RunStatus::Failed, Some("step \"broken\" failed".into())));
+    assert_eq!(
+        outcome(&events),
+        (RunStatus::Failed, Some("step \"broken\" failed".into()))
+    );
     assert_eq!(logs(&events, "broken"), ["trying"]);
-    assert_eq!(step_statuses(&events, "broken"), [StepStatus::Running, StepStatus::Failed]);
+    assert_eq!(
+        step_statuses(&events, "broken"),
+        [StepStatus::Running, StepStatus::Failed]
+    );
     assert_eq!(step_statuses(&events, "never"), [StepStatus::Skipped]);
     assert!(logs(&events, "never").is_empty());
     let (_, detail) = app.get_json(&format!("/api/v1/runs/{run}")).await;
@@ -191,7 +228,10 @@ stages:
     assert_eq!(step_statuses(&rest, "later"), [StepStatus::Cancelled]);
     if let Some(cluster) = target.fake("cancel patch") {
         let runs = cluster.objects("pipelineruns");
-        assert_eq!(runs[0]["spec"]["status"], "Cancelled", "cancelled the Tekton way");
+        assert_eq!(
+            runs[0]["spec"]["status"], "Cancelled",
+            "cancelled the Tekton way"
+        );
     }
     app.stop().await;
 }
@@ -223,20 +263,45 @@ stages:
     assert_eq!(logs(&before, "build"), ["built"]);
     if let Some(cluster) = target.fake("segments") {
         let runs = cluster.objects("pipelineruns");
-        assert_eq!(runs.len(), 1, "nothing after the gate is on the cluster yet");
-        assert_eq!(runs[0]["spec"]["pipelineSpec"]["tasks"].as_array().map(Vec::len), Some(1));
-        assert_eq!(cluster.objects("persistentvolumeclaims").len(), 1, "a gated run keeps its workspace in its own claim");
+        assert_eq!(
+            runs.len(),
+            1,
+            "nothing after the gate is on the cluster yet"
+        );
+        assert_eq!(
+            runs[0]["spec"]["pipelineSpec"]["tasks"]
+                .as_array()
+                .map(Vec::len),
+            Some(1)
+        );
+        assert_eq!(
+            cluster.objects("persistentvolumeclaims").len(),
+            1,
+            "a gated run keeps its workspace in its own claim"
+        );
     }
-    assert_eq!(app.post(&format!("/api/v1/runs/{run}/steps/release/approve")).await, 202);
+    assert_eq!(
+        app.post(&format!("/api/v1/runs/{run}/steps/release/approve"))
+            .await,
+        202
+    );
     let rest = stream.until_end().await;
     assert_eq!(outcome(&rest).0, RunStatus::Succeeded, "{rest:#?}");
-    assert_eq!(logs(&rest, "release"), ["releasing artifact"], "the segment after the gate sees the files of the one before");
+    assert_eq!(
+        logs(&rest, "release"),
+        ["releasing artifact"],
+        "the segment after the gate sees the files of the one before"
+    );
     assert_eq!(logs(&rest, "announce"), ["announced"]);
     if let Some(cluster) = target.fake("segments") {
         let runs = cluster.objects("pipelineruns");
         assert_eq!(runs.len(), 2);
-        assert!(runs.iter().any(|r| r["metadata"]["labels"]["conveyor.dev/segment"] == "1"));
-        cluster.until("persistentvolumeclaims", <[_]>::is_empty).await;
+        assert!(runs
+            .iter()
+            .any(|r| r["metadata"]["labels"]["conveyor.dev/segment"] == "1"));
+        cluster
+            .until("persistentvolumeclaims", <[_]>::is_empty)
+            .await;
     }
     app.stop().await;
 }
@@ -259,20 +324,31 @@ stages:
     .await;
     let run = app.start_run(&name, "v1").await;
     let events = app.all_events(run).await;
-    assert_eq!(outcome(&events).0, RunStatus::Succeeded, "{:#?}", statuses(&events));
+    assert_eq!(
+        outcome(&events).0,
+        RunStatus::Succeeded,
+        "{:#?}",
+        statuses(&events)
+    );
     let expected: Vec<String> = (1..=20000).map(|n| n.to_string()).collect();
     assert_eq!(logs(&events, "count"), expected);
     assert_eq!(logs(&events, "tail"), ["a", "b", "no-newline"]);
     // Every line is recorded before the step's end.
-    let last_line = events.iter().rposition(|e| matches!(&e.event.body, EventBody::Log { step, .. } if step == "count"));
-    assert!(last_line.map(|i| events[i].id) < Some(seq_of(&events, "count", StepStatus::Succeeded)));
+    let last_line = events
+        .iter()
+        .rposition(|e| matches!(&e.event.body, EventBody::Log { step, .. } if step == "count"));
+    assert!(
+        last_line.map(|i| events[i].id) < Some(seq_of(&events, "count", StepStatus::Succeeded))
+    );
     app.stop().await;
 }
 
 #[tokio::test]
 async fn a_watch_that_expires_with_410_is_listed_again_and_nothing_is_missed() {
     let target = Target::new().await;
-    let Some(cluster) = target.fake("410 Gone") else { return };
+    let Some(cluster) = target.fake("410 Gone") else {
+        return;
+    };
     let app = target.app().await;
     let name = unique("gone");
     app.create_pipeline(&format!(
@@ -331,7 +407,9 @@ stages:
     .await;
     let run = app.start_run(&name, "v1").await;
     let mut stream = app.events(run, None).await;
-    stream.until(|e| matches!(&e.event.body, EventBody::Log { text, .. } if text == "b1")).await;
+    stream
+        .until(|e| matches!(&e.event.body, EventBody::Log { text, .. } if text == "b1"))
+        .await;
     let data = app.stop_keeping_data().await;
 
     // While no server watches, the step goes on on the cluster and writes more log.
@@ -339,16 +417,25 @@ stages:
     let app = target.app_in(data).await;
     let events: Vec<SseEvent> = app.all_events(run).await;
     assert_eq!(outcome(&events).0, RunStatus::Succeeded, "{events:#?}");
-    assert_eq!(logs(&events, "before"), ["b1", "b2 go"], "each line once, in order, across the restart");
+    assert_eq!(
+        logs(&events, "before"),
+        ["b1", "b2 go"],
+        "each line once, in order, across the restart"
+    );
     assert_eq!(logs(&events, "after"), ["a1"]);
-    assert_eq!(step_statuses(&events, "before"), [StepStatus::Running, StepStatus::Succeeded]);
+    assert_eq!(
+        step_statuses(&events, "before"),
+        [StepStatus::Running, StepStatus::Succeeded]
+    );
     app.stop().await;
 }
 
 #[tokio::test]
 async fn the_engine_uses_only_what_the_deployed_role_grants() {
     let target = Target::new().await;
-    let Some(cluster) = target.fake("RBAC audit") else { return };
+    let Some(cluster) = target.fake("RBAC audit") else {
+        return;
+    };
     let app = target.app().await;
     let name = unique("audited");
     app.create_pipeline(&format!(
@@ -366,18 +453,47 @@ stages:
     .await;
     let run = app.start_run(&name, "v1").await;
     let mut stream = app.events(run, None).await;
-    stream.until(|e| matches!(&e.event.body, EventBody::Step { status: StepStatus::WaitingApproval, .. })).await;
-    assert_eq!(app.post(&format!("/api/v1/runs/{run}/steps/release/approve")).await, 202);
-    stream.until(|e| matches!(&e.event.body, EventBody::Log { text, .. } if text == "released")).await;
+    stream
+        .until(|e| {
+            matches!(
+                &e.event.body,
+                EventBody::Step {
+                    status: StepStatus::WaitingApproval,
+                    ..
+                }
+            )
+        })
+        .await;
+    assert_eq!(
+        app.post(&format!("/api/v1/runs/{run}/steps/release/approve"))
+            .await,
+        202
+    );
+    stream
+        .until(|e| matches!(&e.event.body, EventBody::Log { text, .. } if text == "released"))
+        .await;
     assert_eq!(app.post(&format!("/api/v1/runs/{run}/cancel")).await, 202);
     assert_eq!(outcome(&stream.until_end().await).0, RunStatus::Cancelled);
     app.stop().await;
 
     let used = cluster.assert_granted_by_deployed_role();
-    for expected in [("create", "tekton.dev", "pipelineruns"), ("patch", "tekton.dev", "pipelineruns"), ("watch", "tekton.dev", "taskruns"),
-                     ("get", "", "pods/log"), ("create", "", "persistentvolumeclaims"), ("list", "", "persistentvolumeclaims")] {
-        let expected = (expected.0.to_owned(), expected.1.to_owned(), expected.2.to_owned());
-        assert!(used.contains(&expected), "the audit saw {expected:?}: {used:?}");
+    for expected in [
+        ("create", "tekton.dev", "pipelineruns"),
+        ("patch", "tekton.dev", "pipelineruns"),
+        ("watch", "tekton.dev", "taskruns"),
+        ("get", "", "pods/log"),
+        ("create", "", "persistentvolumeclaims"),
+        ("list", "", "persistentvolumeclaims"),
+    ] {
+        let expected = (
+            expected.0.to_owned(),
+            expected.1.to_owned(),
+            expected.2.to_owned(),
+        );
+        assert!(
+            used.contains(&expected),
+            "the audit saw {expected:?}: {used:?}"
+        );
     }
 }
 
@@ -391,7 +507,10 @@ async fn a_pipeline_can_ask_for_tekton_on_a_server_whose_default_is_local() {
     .await;
     let (on_cluster, on_host) = (unique("on-cluster"), unique("on-host"));
     app.create_pipeline(&format!("name: {on_cluster}\nengine: tekton\nstages: [{{name: s, steps: [{{name: a, script: 'echo where'}}]}}]")).await;
-    app.create_pipeline(&format!("name: {on_host}\nstages: [{{name: s, steps: [{{name: a, script: 'echo where'}}]}}]")).await;
+    app.create_pipeline(&format!(
+        "name: {on_host}\nstages: [{{name: s, steps: [{{name: a, script: 'echo where'}}]}}]"
+    ))
+    .await;
     let (_, detail) = app.get_json(&format!("/api/v1/pipelines/{on_host}")).await;
     assert_eq!(detail["engine"], "local");
 
@@ -408,8 +527,15 @@ async fn a_pipeline_can_ask_for_tekton_on_a_server_whose_default_is_local() {
     assert_eq!(detail["engine"], "local");
     if let Some(cluster) = target.fake("engine choice") {
         let runs = cluster.objects("pipelineruns");
-        assert_eq!(runs.len(), 1, "only the pipeline that asked for Tekton went to the cluster");
-        assert_eq!(runs[0]["metadata"]["labels"]["conveyor.dev/run"], cluster_run.to_string());
+        assert_eq!(
+            runs.len(),
+            1,
+            "only the pipeline that asked for Tekton went to the cluster"
+        );
+        assert_eq!(
+            runs[0]["metadata"]["labels"]["conveyor.dev/run"],
+            cluster_run.to_string()
+        );
     }
     app.stop().await;
 }
@@ -420,7 +546,12 @@ fn claims_of(cluster: &FakeCluster, run: i64) -> Vec<String> {
         .objects("persistentvolumeclaims")
         .iter()
         .filter(|c| c["metadata"]["labels"]["conveyor.dev/run"] == run.to_string())
-        .map(|c| c["metadata"]["name"].as_str().unwrap_or_default().to_owned())
+        .map(|c| {
+            c["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
         .collect()
 }
 
@@ -438,16 +569,30 @@ async fn re_running_failed_steps_on_tekton_runs_only_them_in_the_earlier_runs_wo
     app.create_pipeline(&fails_once_per_workspace(&name)).await;
     let first = app.start_run(&name, "v7").await;
     let events = app.all_events(first).await;
-    assert_eq!(outcome(&events).0, RunStatus::Failed, "{:#?}", statuses(&events));
+    assert_eq!(
+        outcome(&events).0,
+        RunStatus::Failed,
+        "{:#?}",
+        statuses(&events)
+    );
     assert_eq!(logs(&events, "ship"), ["not yet"]);
     assert_eq!(step_statuses(&events, "notify"), [StepStatus::Skipped]);
     if let Some(cluster) = target.fake("kept claim") {
-        assert_eq!(claims_of(cluster, first), [format!("conveyor-run-{first}")], "a run that failed keeps its workspace");
+        assert_eq!(
+            claims_of(cluster, first),
+            [format!("conveyor-run-{first}")],
+            "a run that failed keeps its workspace"
+        );
     }
 
     let second = retry(&app, first).await;
     let events = app.all_events(second).await;
-    assert_eq!(outcome(&events).0, RunStatus::Succeeded, "{:#?}", statuses(&events));
+    assert_eq!(
+        outcome(&events).0,
+        RunStatus::Succeeded,
+        "{:#?}",
+        statuses(&events)
+    );
     // `compile` is not run again: no status change, no log; its artifact is still there, once.
     assert!(step_statuses(&events, "compile").is_empty());
     assert!(logs(&events, "compile").is_empty());
@@ -456,7 +601,10 @@ async fn re_running_failed_steps_on_tekton_runs_only_them_in_the_earlier_runs_wo
         logs(&events, "ship"),
         [format!("re-running the steps that did not succeed in run #{first_number}, in its workspace (claim conveyor-run-{first})"), "shipping built".into()]
     );
-    assert_eq!(step_statuses(&events, "ship"), [StepStatus::Running, StepStatus::Succeeded]);
+    assert_eq!(
+        step_statuses(&events, "ship"),
+        [StepStatus::Running, StepStatus::Succeeded]
+    );
     assert_eq!(logs(&events, "notify"), ["notified"]);
     let (_, detail) = app.get_json(&format!("/api/v1/runs/{second}")).await;
     assert_eq!(step_named(&detail, "compile")["status"], "succeeded");
@@ -469,11 +617,25 @@ async fn re_running_failed_steps_on_tekton_runs_only_them_in_the_earlier_runs_wo
             .filter(|r| r["metadata"]["labels"]["conveyor.dev/run"] == second.to_string())
             .collect();
         assert_eq!(mine.len(), 1);
-        let tasks: Vec<&str> = mine[0]["spec"]["pipelineSpec"]["tasks"].as_array().expect("tasks").iter().filter_map(|t| t["name"].as_str()).collect();
-        assert_eq!(tasks, ["ship", "notify"], "only what did not succeed goes to the cluster");
-        assert_eq!(mine[0]["spec"]["workspaces"][0]["persistentVolumeClaim"]["claimName"], format!("conveyor-run-{first}"));
+        let tasks: Vec<&str> = mine[0]["spec"]["pipelineSpec"]["tasks"]
+            .as_array()
+            .expect("tasks")
+            .iter()
+            .filter_map(|t| t["name"].as_str())
+            .collect();
+        assert_eq!(
+            tasks,
+            ["ship", "notify"],
+            "only what did not succeed goes to the cluster"
+        );
+        assert_eq!(
+            mine[0]["spec"]["workspaces"][0]["persistentVolumeClaim"]["claimName"],
+            format!("conveyor-run-{first}")
+        );
         // The re-run succeeded: the workspace it took over is deleted.
-        cluster.until("persistentvolumeclaims", <[_]>::is_empty).await;
+        cluster
+            .until("persistentvolumeclaims", <[_]>::is_empty)
+            .await;
     }
     app.stop().await;
 }
@@ -493,7 +655,10 @@ async fn a_new_run_drops_the_workspace_an_earlier_failed_run_kept() {
     assert_eq!(logs(&events, "ship"), ["not yet"]);
     if let Some(cluster) = target.fake("dropped claim") {
         assert!(claims_of(cluster, first).is_empty());
-        assert_eq!(claims_of(cluster, second), [format!("conveyor-run-{second}")]);
+        assert_eq!(
+            claims_of(cluster, second),
+            [format!("conveyor-run-{second}")]
+        );
     }
 
     // Re-running the first run's failed steps says its files are gone, and runs them anyway.
@@ -502,7 +667,12 @@ async fn a_new_run_drops_the_workspace_an_earlier_failed_run_kept() {
     let first_number = app.get_json(&format!("/api/v1/runs/{first}")).await.1["number"].clone();
     assert_eq!(
         logs(&events, "ship"),
-        [format!("the workspace of run #{first_number} is gone: the steps re-run without its files"), "not yet".into()]
+        [
+            format!(
+                "the workspace of run #{first_number} is gone: the steps re-run without its files"
+            ),
+            "not yet".into()
+        ]
     );
     assert_eq!(outcome(&events).0, RunStatus::Failed);
     app.stop().await;

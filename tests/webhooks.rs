@@ -27,10 +27,26 @@ struct Receiver {
 
 /// A webhook receiver answering with `answers` in order (then 200), or never for `/hang`.
 async fn receiver(answers: Vec<u16>) -> Receiver {
-    type Shared = (mpsc::UnboundedSender<Call>, Arc<Mutex<std::vec::IntoIter<u16>>>);
-    async fn hook(State((calls, answers)): State<Shared>, Path(path): Path<String>, headers: HeaderMap, Json(body): Json<serde_json::Value>) -> StatusCode {
-        let event_header = headers.get("x-conveyor-event").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-        let _ = calls.send(Call { path: path.clone(), event_header, body });
+    type Shared = (
+        mpsc::UnboundedSender<Call>,
+        Arc<Mutex<std::vec::IntoIter<u16>>>,
+    );
+    async fn hook(
+        State((calls, answers)): State<Shared>,
+        Path(path): Path<String>,
+        headers: HeaderMap,
+        Json(body): Json<serde_json::Value>,
+    ) -> StatusCode {
+        let event_header = headers
+            .get("x-conveyor-event")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let _ = calls.send(Call {
+            path: path.clone(),
+            event_header,
+            body,
+        });
         if path == "hang" {
             std::future::pending::<()>().await;
         }
@@ -39,8 +55,12 @@ async fn receiver(answers: Vec<u16>) -> Receiver {
     }
     let (tx, calls) = mpsc::unbounded_channel();
     let shared: Shared = (tx, Arc::new(Mutex::new(answers.into_iter())));
-    let router = Router::new().route("/{*path}", post(hook)).with_state(shared);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let router = Router::new()
+        .route("/{*path}", post(hook))
+        .with_state(shared);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, router).await.expect("receiver") });
     Receiver { addr, calls }
@@ -89,7 +109,13 @@ stages:
     }
     let seen: Vec<(String, String, String)> = calls
         .iter()
-        .map(|c| (c.path.clone(), c.event_header.clone(), c.body["step"]["name"].as_str().unwrap_or("").to_owned()))
+        .map(|c| {
+            (
+                c.path.clone(),
+                c.event_header.clone(),
+                c.body["step"]["name"].as_str().unwrap_or("").to_owned(),
+            )
+        })
         .collect();
     for wanted in [
         ("chat/token-abc123", "STARTED", "compile"),
@@ -98,11 +124,15 @@ stages:
         ("ops", "SKIPPED", "push"),
     ] {
         assert!(
-            seen.iter().any(|(p, e, s)| (p.as_str(), e.as_str(), s.as_str()) == wanted),
+            seen.iter()
+                .any(|(p, e, s)| (p.as_str(), e.as_str(), s.as_str()) == wanted),
             "missing call {wanted:?} in {seen:?}"
         );
     }
-    let failed = calls.iter().find(|c| c.event_header == "FAILED").expect("FAILED call");
+    let failed = calls
+        .iter()
+        .find(|c| c.event_header == "FAILED")
+        .expect("FAILED call");
     assert_eq!(failed.body["event"], "FAILED");
     assert_eq!(failed.body["pipeline"], "notify");
     assert_eq!(failed.body["run"]["id"], run);
@@ -114,13 +144,38 @@ stages:
 
     let recorded = deliveries(&app, run).await;
     assert_eq!(recorded.len(), 4, "{recorded:?}");
-    assert!(recorded.iter().all(|d| d["ok"] == true && d["status_code"] == 200 && d["attempts"] == 1), "{recorded:?}");
-    assert!(recorded.iter().all(|d| d["target"] == base.as_str()), "{recorded:?}");
+    assert!(
+        recorded
+            .iter()
+            .all(|d| d["ok"] == true && d["status_code"] == 200 && d["attempts"] == 1),
+        "{recorded:?}"
+    );
+    assert!(
+        recorded.iter().all(|d| d["target"] == base.as_str()),
+        "{recorded:?}"
+    );
     let (_, detail) = app.get_json(&format!("/api/v1/runs/{run}")).await;
-    assert!(!detail.to_string().contains("token-abc123"), "a webhook token leaked into the run: {detail}");
-    assert!(hooks.calls.try_recv().is_err(), "no call for events nobody named");
-    let page = app.client.get(app.url(&format!("/runs/{run}"))).send().await.expect("page").text().await.expect("html");
-    assert!(page.contains(r#"id="webhooks""#) && page.contains("delivered (200)"), "the run page lists the calls");
+    assert!(
+        !detail.to_string().contains("token-abc123"),
+        "a webhook token leaked into the run: {detail}"
+    );
+    assert!(
+        hooks.calls.try_recv().is_err(),
+        "no call for events nobody named"
+    );
+    let page = app
+        .client
+        .get(app.url(&format!("/runs/{run}")))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        page.contains(r#"id="webhooks""#) && page.contains("delivered (200)"),
+        "the run page lists the calls"
+    );
     assert!(!page.contains("token-abc123"));
     app.stop().await;
 }
@@ -130,7 +185,11 @@ async fn failed_calls_are_retried_and_never_hold_up_the_run() {
     let mut hooks = receiver(vec![503]).await;
     let base = format!("http://{}", hooks.addr);
     // A port nothing listens on: bound, then released.
-    let dead = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind").local_addr().expect("addr");
+    let dead = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind")
+        .local_addr()
+        .expect("addr");
     let app = TestApp::spawn_with(|config| {
         config.webhook_retry_delays = vec![Duration::from_millis(10), Duration::from_millis(10)];
         config.webhook_timeout = Duration::from_millis(500);
@@ -156,24 +215,51 @@ stages:
     .await;
     let run = app.start_run("flaky", "v1").await;
     let events = app.all_events(run).await;
-    assert!(events.iter().any(|e| matches!(&e.event.body, app::model::EventBody::Run { status: app::model::RunStatus::Succeeded, .. })));
+    assert!(events.iter().any(|e| matches!(
+        &e.event.body,
+        app::model::EventBody::Run {
+            status: app::model::RunStatus::Succeeded,
+            ..
+        }
+    )));
 
     let recorded = deliveries(&app, run).await;
     assert_eq!(recorded.len(), 3, "{recorded:?}");
-    let by_target = |wanted: &str| recorded.iter().find(|d| d["target"] == wanted).cloned().expect(wanted);
+    let by_target = |wanted: &str| {
+        recorded
+            .iter()
+            .find(|d| d["target"] == wanted)
+            .cloned()
+            .expect(wanted)
+    };
     let dead_target = format!("http://{dead}");
     let dead_call = by_target(&dead_target);
     assert_eq!(dead_call["ok"], false);
-    assert_eq!(dead_call["attempts"], 3, "one call and two retries: {dead_call}");
+    assert_eq!(
+        dead_call["attempts"], 3,
+        "one call and two retries: {dead_call}"
+    );
     assert_eq!(dead_call["status_code"], serde_json::Value::Null);
     let error = dead_call["error"].as_str().expect("error text");
-    assert!(!error.contains("secret-path"), "the URL leaked into the error: {error}");
+    assert!(
+        !error.contains("secret-path"),
+        "the URL leaked into the error: {error}"
+    );
 
-    let same_host: Vec<_> = recorded.iter().filter(|d| d["target"] == base.as_str()).collect();
+    let same_host: Vec<_> = recorded
+        .iter()
+        .filter(|d| d["target"] == base.as_str())
+        .collect();
     assert_eq!(same_host.len(), 2, "{recorded:?}");
-    let flaky = same_host.iter().find(|d| d["ok"] == true).expect("the flaky hook got through");
+    let flaky = same_host
+        .iter()
+        .find(|d| d["ok"] == true)
+        .expect("the flaky hook got through");
     assert_eq!(flaky["attempts"], 2, "503 first, then 200: {flaky}");
-    let hung = same_host.iter().find(|d| d["ok"] == false).expect("the hanging hook timed out");
+    let hung = same_host
+        .iter()
+        .find(|d| d["ok"] == false)
+        .expect("the hanging hook timed out");
     assert_eq!(hung["attempts"], 3, "{hung}");
     assert_eq!(hung["status_code"], serde_json::Value::Null);
 

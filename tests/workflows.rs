@@ -42,20 +42,37 @@ async fn app_with(cluster: &FakeCluster) -> TestApp {
 
 async fn send(request: reqwest::RequestBuilder) -> (u16, String) {
     let response = request.send().await.expect("request");
-    (response.status().as_u16(), response.text().await.expect("body"))
+    (
+        response.status().as_u16(),
+        response.text().await.expect("body"),
+    )
 }
 
 fn secret_value(secret: &Value, key: &str) -> String {
-    let encoded = secret["data"][key].as_str().unwrap_or_else(|| panic!("no {key} in {secret}"));
-    String::from_utf8(base64::engine::general_purpose::STANDARD.decode(encoded).expect("base64")).expect("utf-8")
+    let encoded = secret["data"][key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {key} in {secret}"));
+    String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .expect("base64"),
+    )
+    .expect("utf-8")
 }
 
 /// Every byte the server keeps on disk: the database, its WAL, the key file aside.
 fn stored_bytes(app: &TestApp) -> Vec<u8> {
     let mut bytes = Vec::new();
-    for entry in std::fs::read_dir(app.data_dir.path()).expect("data dir").flatten() {
+    for entry in std::fs::read_dir(app.data_dir.path())
+        .expect("data dir")
+        .flatten()
+    {
         let path = entry.path();
-        if path.is_file() && path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("conveyor.db")) {
+        if path.is_file()
+            && path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("conveyor.db"))
+        {
             bytes.extend(std::fs::read(&path).expect("read"));
         }
     }
@@ -74,23 +91,51 @@ async fn a_workflow_keeps_its_credentials_sealed_and_puts_its_objects_on_the_clu
     let created: Value = serde_json::from_str(&body).expect("json");
     assert_eq!(created["workflow"]["image"]["password"], "********");
     assert_eq!(created["workflow"]["git"]["password"], "********");
-    let stages: Vec<&str> = created["plan"]["stages"].as_array().expect("stages").iter().filter_map(|s| s["name"].as_str()).collect();
+    let stages: Vec<&str> = created["plan"]["stages"]
+        .as_array()
+        .expect("stages")
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
     assert_eq!(stages, ["build", "deploy"]);
 
-    let registry = cluster.object("secrets", "ci", "web-registry").expect("registry secret");
+    let registry = cluster
+        .object("secrets", "ci", "web-registry")
+        .expect("registry secret");
     assert_eq!(registry["type"], "kubernetes.io/dockerconfigjson");
-    assert_eq!(registry["metadata"]["labels"]["conveyor.dev/workflow"], "web");
-    let config: Value = serde_json::from_str(&secret_value(&registry, ".dockerconfigjson")).expect("docker config");
-    assert_eq!(config["auths"]["registry.example.com"]["password"], "reg-s3cret");
-    let git = cluster.object("secrets", "ci", "web-git").expect("git secret");
+    assert_eq!(
+        registry["metadata"]["labels"]["conveyor.dev/workflow"],
+        "web"
+    );
+    let config: Value =
+        serde_json::from_str(&secret_value(&registry, ".dockerconfigjson")).expect("docker config");
+    assert_eq!(
+        config["auths"]["registry.example.com"]["password"],
+        "reg-s3cret"
+    );
+    let git = cluster
+        .object("secrets", "ci", "web-git")
+        .expect("git secret");
     assert_eq!(git["type"], "kubernetes.io/basic-auth");
     assert_eq!(secret_value(&git, "password"), "git-s3cret");
-    let account = cluster.object("serviceaccounts", "ci", "web").expect("service account");
-    assert_eq!(account["imagePullSecrets"], json!([{"name": "web-registry"}]));
-    let binding = cluster.object("rolebindings", "ci", "web-deployer").expect("role binding");
+    let account = cluster
+        .object("serviceaccounts", "ci", "web")
+        .expect("service account");
+    assert_eq!(
+        account["imagePullSecrets"],
+        json!([{"name": "web-registry"}])
+    );
+    let binding = cluster
+        .object("rolebindings", "ci", "web-deployer")
+        .expect("role binding");
     assert_eq!(binding["roleRef"]["name"], "conveyor-deployer");
 
-    for path in ["/api/v1/workflows/web", "/api/v1/workflows", "/api/v1/pipelines/web", "/api/v1/pipelines/web/versions/1"] {
+    for path in [
+        "/api/v1/workflows/web",
+        "/api/v1/workflows",
+        "/api/v1/pipelines/web",
+        "/api/v1/pipelines/web/versions/1",
+    ] {
         let (status, body) = send(app.client.get(app.url(path))).await;
         assert_eq!(status, 200, "{path}: {body}");
         for secret in SECRETS {
@@ -100,7 +145,10 @@ async fn a_workflow_keeps_its_credentials_sealed_and_puts_its_objects_on_the_clu
     let stored = stored_bytes(&app);
     assert!(!stored.is_empty());
     for secret in SECRETS {
-        assert!(!stored.windows(secret.len()).any(|w| w == secret.as_bytes()), "{secret} is in the database in plaintext");
+        assert!(
+            !stored.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "{secret} is in the database in plaintext"
+        );
     }
     app.stop().await;
 }
@@ -109,27 +157,77 @@ async fn a_workflow_keeps_its_credentials_sealed_and_puts_its_objects_on_the_clu
 async fn update_keeps_masked_passwords_and_rotates_changed_ones() {
     let cluster = FakeCluster::start().await;
     let app = app_with(&cluster).await;
-    assert_eq!(send(app.client.post(app.url("/api/v1/workflows")).body(WEB)).await.0, 201);
+    assert_eq!(
+        send(app.client.post(app.url("/api/v1/workflows")).body(WEB))
+            .await
+            .0,
+        201
+    );
 
-    let kept = WEB.replace("reg-s3cret", "'********'").replace("git-s3cret", "n3w-git");
+    let kept = WEB
+        .replace("reg-s3cret", "'********'")
+        .replace("git-s3cret", "n3w-git");
     let (status, body) = send(app.client.put(app.url("/api/v1/workflows/web")).body(kept)).await;
     assert_eq!(status, 200, "{body}");
     assert!(!body.contains("n3w-git"));
-    assert_eq!(serde_json::from_str::<Value>(&body).expect("json")["version"], 2);
-    let registry = cluster.object("secrets", "ci", "web-registry").expect("registry secret");
-    assert!(secret_value(&registry, ".dockerconfigjson").contains("reg-s3cret"), "\"********\" kept the stored password");
-    assert_eq!(secret_value(&cluster.object("secrets", "ci", "web-git").expect("git"), "password"), "n3w-git", "rotated");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).expect("json")["version"],
+        2
+    );
+    let registry = cluster
+        .object("secrets", "ci", "web-registry")
+        .expect("registry secret");
+    assert!(
+        secret_value(&registry, ".dockerconfigjson").contains("reg-s3cret"),
+        "\"********\" kept the stored password"
+    );
+    assert_eq!(
+        secret_value(
+            &cluster.object("secrets", "ci", "web-git").expect("git"),
+            "password"
+        ),
+        "n3w-git",
+        "rotated"
+    );
 
     let rotated = WEB.replace("reg-s3cret", "r0tated");
-    assert_eq!(send(app.client.put(app.url("/api/v1/workflows/web")).body(rotated)).await.0, 200);
-    let registry = cluster.object("secrets", "ci", "web-registry").expect("registry secret");
+    assert_eq!(
+        send(
+            app.client
+                .put(app.url("/api/v1/workflows/web"))
+                .body(rotated)
+        )
+        .await
+        .0,
+        200
+    );
+    let registry = cluster
+        .object("secrets", "ci", "web-registry")
+        .expect("registry secret");
     assert!(secret_value(&registry, ".dockerconfigjson").contains("r0tated"));
 
     let renamed = WEB.replace("name: web", "name: other");
-    let (status, body) = send(app.client.put(app.url("/api/v1/workflows/web")).body(renamed)).await;
-    assert_eq!((status, body.contains("a workflow's name cannot change")), (422, true), "{body}");
-    let (status, body) = send(app.client.put(app.url("/api/v1/pipelines/web")).body("name: web\nstages: [{name: s, steps: [{name: a, script: x}]}]")).await;
-    assert_eq!(status, 409, "a workflow is not edited as a pipeline: {body}");
+    let (status, body) = send(
+        app.client
+            .put(app.url("/api/v1/workflows/web"))
+            .body(renamed),
+    )
+    .await;
+    assert_eq!(
+        (status, body.contains("a workflow's name cannot change")),
+        (422, true),
+        "{body}"
+    );
+    let (status, body) = send(
+        app.client
+            .put(app.url("/api/v1/pipelines/web"))
+            .body("name: web\nstages: [{name: s, steps: [{name: a, script: x}]}]"),
+    )
+    .await;
+    assert_eq!(
+        status, 409,
+        "a workflow is not edited as a pipeline: {body}"
+    );
     app.stop().await;
 }
 
@@ -143,9 +241,20 @@ async fn create_refuses_a_name_whose_deployment_exists_and_saves_nothing() {
     let app = app_with(&cluster).await;
     let (status, body) = send(app.client.post(app.url("/api/v1/workflows")).body(WEB)).await;
     assert_eq!(status, 409, "{body}");
-    assert!(body.contains("a Deployment named \\\"web\\\" already exists in namespace \\\"ci\\\""), "{body}");
-    assert_eq!(send(app.client.get(app.url("/api/v1/workflows/web"))).await.0, 404);
-    assert!(cluster.object("secrets", "ci", "web-registry").is_none(), "no objects for a refused workflow");
+    assert!(
+        body.contains("a Deployment named \\\"web\\\" already exists in namespace \\\"ci\\\""),
+        "{body}"
+    );
+    assert_eq!(
+        send(app.client.get(app.url("/api/v1/workflows/web")))
+            .await
+            .0,
+        404
+    );
+    assert!(
+        cluster.object("secrets", "ci", "web-registry").is_none(),
+        "no objects for a refused workflow"
+    );
     app.stop().await;
 }
 
@@ -153,20 +262,64 @@ async fn create_refuses_a_name_whose_deployment_exists_and_saves_nothing() {
 async fn delete_removes_the_workflow_its_runs_and_its_cluster_objects() {
     let cluster = FakeCluster::start().await;
     let app = app_with(&cluster).await;
-    assert_eq!(send(app.client.post(app.url("/api/v1/workflows")).body(WEB)).await.0, 201);
-    assert_eq!(send(app.client.delete(app.url("/api/v1/pipelines/web"))).await.0, 409, "deleted only as a workflow");
-    assert_eq!(send(app.client.delete(app.url("/api/v1/workflows/web"))).await.0, 204);
-    assert_eq!(send(app.client.get(app.url("/api/v1/workflows/web"))).await.0, 404);
-    assert_eq!(send(app.client.get(app.url("/api/v1/pipelines/web"))).await.0, 404);
-    for (resource, name) in [("secrets", "web-registry"), ("secrets", "web-git"), ("serviceaccounts", "web"), ("rolebindings", "web-deployer")] {
-        assert!(cluster.object(resource, "ci", name).is_none(), "{resource}/{name} left behind");
+    assert_eq!(
+        send(app.client.post(app.url("/api/v1/workflows")).body(WEB))
+            .await
+            .0,
+        201
+    );
+    assert_eq!(
+        send(app.client.delete(app.url("/api/v1/pipelines/web")))
+            .await
+            .0,
+        409,
+        "deleted only as a workflow"
+    );
+    assert_eq!(
+        send(app.client.delete(app.url("/api/v1/workflows/web")))
+            .await
+            .0,
+        204
+    );
+    assert_eq!(
+        send(app.client.get(app.url("/api/v1/workflows/web")))
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        send(app.client.get(app.url("/api/v1/pipelines/web")))
+            .await
+            .0,
+        404
+    );
+    for (resource, name) in [
+        ("secrets", "web-registry"),
+        ("secrets", "web-git"),
+        ("serviceaccounts", "web"),
+        ("rolebindings", "web-deployer"),
+    ] {
+        assert!(
+            cluster.object(resource, "ci", name).is_none(),
+            "{resource}/{name} left behind"
+        );
     }
     app.stop().await;
     // Everything the workflow's life took is granted by the deployed role, and nothing more
     // is needed.
     let used = cluster.assert_granted_by_deployed_role();
-    assert!(used.contains(&("patch".into(), "rbac.authorization.k8s.io".into(), "rolebindings".into())), "{used:?}");
-    assert!(used.contains(&("get".into(), "apps".into(), "deployments".into())), "{used:?}");
+    assert!(
+        used.contains(&(
+            "patch".into(),
+            "rbac.authorization.k8s.io".into(),
+            "rolebindings".into()
+        )),
+        "{used:?}"
+    );
+    assert!(
+        used.contains(&("get".into(), "apps".into(), "deployments".into())),
+        "{used:?}"
+    );
 }
 
 #[tokio::test]
@@ -174,15 +327,35 @@ async fn a_workflow_run_goes_to_tekton_as_its_own_account_with_the_tagged_deploy
     let cluster = FakeCluster::start().await;
     cluster.hold("clone");
     let app = app_with(&cluster).await;
-    assert_eq!(send(app.client.post(app.url("/api/v1/workflows")).body(WEB)).await.0, 201);
-    let (status, body) = send(app.client.post(app.url("/api/v1/workflows/web/runs")).json(&json!({"tag": "v2"}))).await;
+    assert_eq!(
+        send(app.client.post(app.url("/api/v1/workflows")).body(WEB))
+            .await
+            .0,
+        201
+    );
+    let (status, body) = send(
+        app.client
+            .post(app.url("/api/v1/workflows/web/runs"))
+            .json(&json!({"tag": "v2"})),
+    )
+    .await;
     assert_eq!(status, 201, "{body}");
-    let run = serde_json::from_str::<Value>(&body).expect("json")["id"].as_i64().expect("id");
+    let run = serde_json::from_str::<Value>(&body).expect("json")["id"]
+        .as_i64()
+        .expect("id");
 
     let runs = cluster.until("pipelineruns", |runs| !runs.is_empty()).await;
     let spec = &runs[0]["spec"];
-    assert_eq!(spec["taskRunTemplate"]["serviceAccountName"], "web", "pods run as the workflow's account");
-    let tasks: Vec<&str> = spec["pipelineSpec"]["tasks"].as_array().expect("tasks").iter().filter_map(|t| t["name"].as_str()).collect();
+    assert_eq!(
+        spec["taskRunTemplate"]["serviceAccountName"], "web",
+        "pods run as the workflow's account"
+    );
+    let tasks: Vec<&str> = spec["pipelineSpec"]["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
     assert_eq!(tasks, ["clone", "build", "deploy"]);
     // The build step reads the registry's config.json from the secret, mounted read-only.
     assert!(spec["workspaces"].as_array().expect("bindings").contains(&json!({
@@ -190,13 +363,20 @@ async fn a_workflow_run_goes_to_tekton_as_its_own_account_with_the_tagged_deploy
         "secret": {"secretName": "web-registry", "items": [{"key": ".dockerconfigjson", "path": "config.json"}]},
     })));
     let build = &spec["pipelineSpec"]["tasks"][1];
-    assert!(build["taskSpec"]["workspaces"].as_array().expect("ws").contains(&json!({"name": "dockerconfig", "readOnly": true})));
+    assert!(build["taskSpec"]["workspaces"]
+        .as_array()
+        .expect("ws")
+        .contains(&json!({"name": "dockerconfig", "readOnly": true})));
     assert!(build["taskSpec"]["steps"][0]["env"]
         .as_array()
         .expect("env")
         .contains(&json!({"name": "DOCKER_CONFIG", "value": "$(workspaces.dockerconfig.path)"})));
     let clone = &spec["pipelineSpec"]["tasks"][0];
-    assert_eq!(clone["taskSpec"]["workspaces"].as_array().map(Vec::len), Some(1), "only the build step sees the credentials");
+    assert_eq!(
+        clone["taskSpec"]["workspaces"].as_array().map(Vec::len),
+        Some(1),
+        "only the build step sees the credentials"
+    );
     let manifest = spec["params"]
         .as_array()
         .expect("params")
@@ -206,19 +386,37 @@ async fn a_workflow_run_goes_to_tekton_as_its_own_account_with_the_tagged_deploy
         .expect("the deploy step's manifest");
     let manifest: Value = serde_json::from_str(manifest).expect("manifest JSON");
     let containers = &manifest["items"][0]["spec"]["template"]["spec"]["containers"];
-    assert_eq!(containers[0]["image"], "registry.example.com/org/web:v2", "the workflow's image gets the tag");
+    assert_eq!(
+        containers[0]["image"], "registry.example.com/org/web:v2",
+        "the workflow's image gets the tag"
+    );
     assert_eq!(containers[1]["image"], "envoy:1.30", "other images stay");
     assert_eq!(manifest["items"][0]["spec"]["replicas"], 2);
     assert_eq!(manifest["items"][1]["kind"], "Service");
     for secret in SECRETS {
-        assert!(!runs[0].to_string().contains(secret), "no password in the PipelineRun");
+        assert!(
+            !runs[0].to_string().contains(secret),
+            "no password in the PipelineRun"
+        );
     }
 
-    let (status, body) = send(app.client.post(app.url("/api/v1/workflows/web/runs")).json(&json!({"tag": "v3"}))).await;
+    let (status, body) = send(
+        app.client
+            .post(app.url("/api/v1/workflows/web/runs"))
+            .json(&json!({"tag": "v3"})),
+    )
+    .await;
     assert_eq!(status, 409, "one run in flight per workflow: {body}");
     let (_, detail) = app.get_json("/api/v1/workflows/web").await;
-    assert_eq!(detail["latest_run"]["id"], run, "the workflow's status is its latest run's");
-    assert_eq!(detail["steps"].as_array().map(Vec::len), Some(3), "with its sub-tasks");
+    assert_eq!(
+        detail["latest_run"]["id"], run,
+        "the workflow's status is its latest run's"
+    );
+    assert_eq!(
+        detail["steps"].as_array().map(Vec::len),
+        Some(3),
+        "with its sub-tasks"
+    );
     assert_eq!(app.post(&format!("/api/v1/runs/{run}/cancel")).await, 202);
     let events = app.all_events(run).await;
     assert_eq!(outcome(&events).0, RunStatus::Cancelled);
@@ -235,13 +433,28 @@ async fn without_a_cluster_a_workflow_is_kept_and_its_run_says_what_is_missing()
     let app = TestApp::spawn_with(|config| config.builder = Some(podman.clone())).await;
     let (status, body) = send(app.client.post(app.url("/api/v1/workflows")).body(WEB)).await;
     assert_eq!(status, 201, "{body}");
-    let (status, body) = send(app.client.post(app.url("/api/v1/workflows/web/runs")).json(&json!({"tag": "v2"}))).await;
+    let (status, body) = send(
+        app.client
+            .post(app.url("/api/v1/workflows/web/runs"))
+            .json(&json!({"tag": "v2"})),
+    )
+    .await;
     assert_eq!(status, 422);
-    assert!(body.contains("deploy: autoDeploy needs a cluster to deploy to: start the server with --kubeconfig"), "{body}");
+    assert!(
+        body.contains(
+            "deploy: autoDeploy needs a cluster to deploy to: start the server with --kubeconfig"
+        ),
+        "{body}"
+    );
     let (status, body) = send(app.client.post(app.url("/api/v1/workflows")).body(WEB)).await;
     assert_eq!(status, 409, "the name is taken: {body}");
-    let (status, body) =
-        send(app.client.post(app.url("/api/v1/workflows")).body(WEB.replace("name: web", "name: web2").replace("reg-s3cret", "'********'"))).await;
+    let (status, body) = send(
+        app.client.post(app.url("/api/v1/workflows")).body(
+            WEB.replace("name: web", "name: web2")
+                .replace("reg-s3cret", "'********'"),
+        ),
+    )
+    .await;
     assert_eq!(status, 422, "a new workflow needs a real password: {body}");
     assert!(body.contains("image.password"), "{body}");
     app.stop().await;
@@ -251,7 +464,8 @@ async fn without_a_cluster_a_workflow_is_kept_and_its_run_says_what_is_missing()
 async fn conveyor_apply_puts_the_tagged_deployment_on_the_cluster() {
     let cluster = FakeCluster::start().await;
     let workflow = app::workflow::parse_workflow(WEB).expect("workflow");
-    let manifest = conveyor::workflow_objects::deploy_manifest(&workflow, "v7", "ci").expect("a manifest");
+    let manifest =
+        conveyor::workflow_objects::deploy_manifest(&workflow, "v7", "ci").expect("a manifest");
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_conveyor"))
         .arg("apply")
         .env_clear()
@@ -260,14 +474,32 @@ async fn conveyor_apply_puts_the_tagged_deployment_on_the_cluster() {
         .output()
         .await
         .expect("conveyor apply runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    assert_eq!(String::from_utf8_lossy(&output.stdout), "applied Deployment ci/web\napplied Service ci/web\n");
-    let deployment = cluster.object("deployments", "ci", "web").expect("the Deployment");
-    assert_eq!(deployment["spec"]["template"]["spec"]["containers"][0]["image"], "registry.example.com/org/web:v7");
-    assert_eq!(cluster.object("services", "ci", "web").expect("the Service")["spec"]["ports"][0]["targetPort"], 8080);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "applied Deployment ci/web\napplied Service ci/web\n"
+    );
+    let deployment = cluster
+        .object("deployments", "ci", "web")
+        .expect("the Deployment");
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["containers"][0]["image"],
+        "registry.example.com/org/web:v7"
+    );
+    assert_eq!(
+        cluster
+            .object("services", "ci", "web")
+            .expect("the Service")["spec"]["ports"][0]["targetPort"],
+        8080
+    );
 
     // Applying again (the next tag) updates in place.
-    let next = conveyor::workflow_objects::deploy_manifest(&workflow, "v8", "ci").expect("a manifest");
+    let next =
+        conveyor::workflow_objects::deploy_manifest(&workflow, "v8", "ci").expect("a manifest");
     let again = tokio::process::Command::new(env!("CARGO_BIN_EXE_conveyor"))
         .args(["apply"])
         .env_clear()
@@ -277,8 +509,13 @@ async fn conveyor_apply_puts_the_tagged_deployment_on_the_cluster() {
         .await
         .expect("runs");
     assert!(again.status.success());
-    let deployment = cluster.object("deployments", "ci", "web").expect("the Deployment");
-    assert_eq!(deployment["spec"]["template"]["spec"]["containers"][0]["image"], "registry.example.com/org/web:v8");
+    let deployment = cluster
+        .object("deployments", "ci", "web")
+        .expect("the Deployment");
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["containers"][0]["image"],
+        "registry.example.com/org/web:v8"
+    );
 
     // No cluster: a clear error, exit 1.
     let lost = tokio::process::Command::new(env!("CARGO_BIN_EXE_conveyor"))
@@ -291,25 +528,60 @@ async fn conveyor_apply_puts_the_tagged_deployment_on_the_cluster() {
         .await
         .expect("runs");
     assert_eq!(lost.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&lost.stderr).starts_with("conveyor apply: no cluster to deploy to"), "{}", String::from_utf8_lossy(&lost.stderr));
+    assert!(
+        String::from_utf8_lossy(&lost.stderr)
+            .starts_with("conveyor apply: no cluster to deploy to"),
+        "{}",
+        String::from_utf8_lossy(&lost.stderr)
+    );
 }
 
 #[tokio::test]
 async fn a_local_workflow_run_names_the_builders_it_can_use_when_it_has_none() {
     let app = TestApp::spawn_with(|config| config.builder = Some("nosuch-builder".into())).await;
-    assert_eq!(send(app.client.post(app.url("/api/v1/workflows")).body(WEB)).await.0, 201);
-    let (status, body) = send(app.client.post(app.url("/api/v1/workflows/web/runs")).json(&json!({"tag": "v2"}))).await;
+    assert_eq!(
+        send(app.client.post(app.url("/api/v1/workflows")).body(WEB))
+            .await
+            .0,
+        201
+    );
+    let (status, body) = send(
+        app.client
+            .post(app.url("/api/v1/workflows/web/runs"))
+            .json(&json!({"tag": "v2"})),
+    )
+    .await;
     assert_eq!(status, 422, "{body}");
-    assert!(body.contains("build: --builder nosuch-builder: not found"), "{body}");
+    assert!(
+        body.contains("build: --builder nosuch-builder: not found"),
+        "{body}"
+    );
     let (_, runs) = app.get_json("/api/v1/workflows/web/runs").await;
-    assert_eq!(runs["runs"], json!([]), "nothing recorded for a refused run");
+    assert_eq!(
+        runs["runs"],
+        json!([]),
+        "nothing recorded for a refused run"
+    );
     app.stop().await;
 
     let app = TestApp::spawn_with(|config| config.builder = Some("/bin/true".into())).await;
-    assert_eq!(send(app.client.post(app.url("/api/v1/workflows")).body(WEB)).await.0, 201);
-    let (status, body) = send(app.client.post(app.url("/api/v1/workflows/web/runs")).json(&json!({"tag": "v2"}))).await;
+    assert_eq!(
+        send(app.client.post(app.url("/api/v1/workflows")).body(WEB))
+            .await
+            .0,
+        201
+    );
+    let (status, body) = send(
+        app.client
+            .post(app.url("/api/v1/workflows/web/runs"))
+            .json(&json!({"tag": "v2"})),
+    )
+    .await;
     assert_eq!(status, 422, "{body}");
-    assert!(body.contains("is not one of podman, buildah, docker or executor (kaniko)"), "{body}");
+    assert!(
+        body.contains("is not one of podman, buildah, docker or executor (kaniko)"),
+        "{body}"
+    );
     app.stop().await;
 }
 
@@ -335,11 +607,17 @@ async fn serve_repository() -> (String, tempfile::TempDir) {
     git(&["init", "--quiet", "--initial-branch=main"], &work);
     git(&["add", "Dockerfile"], &work);
     git(&["commit", "--quiet", "-m", "the app"], &work);
-    git(&["clone", "--quiet", "--bare", "work", "web.git"], dir.path());
+    git(
+        &["clone", "--quiet", "--bare", "work", "web.git"],
+        dir.path(),
+    );
     git(&["update-server-info"], &dir.path().join("web.git"));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let url = format!("http://{}/web.git", listener.local_addr().expect("addr"));
-    let files = axum::Router::new().fallback_service(tower_http::services::ServeDir::new(dir.path()));
+    let files =
+        axum::Router::new().fallback_service(tower_http::services::ServeDir::new(dir.path()));
     tokio::spawn(async move { axum::serve(listener, files).await.expect("serves") });
     (url, dir)
 }
@@ -361,20 +639,32 @@ async fn a_local_workflow_run_clones_builds_with_the_host_builder_and_deploys_wi
         config.self_exe = Some(env!("CARGO_BIN_EXE_conveyor").into());
     })
     .await;
-    let document = WEB.replace("https://git.example.com/org/web.git", &repository).replace(", username: bot, password: git-s3cret", "");
+    let document = WEB
+        .replace("https://git.example.com/org/web.git", &repository)
+        .replace(", username: bot, password: git-s3cret", "");
     let (status, body) = send(app.client.post(app.url("/api/v1/workflows")).body(document)).await;
     assert_eq!(status, 201, "{body}");
     // Started the way the pipeline page's Run button does: still run as the workflow it is.
-    let (status, body) = send(app.client.post(app.url("/api/v1/pipelines/web/runs")).json(&json!({"tag": "v2"}))).await;
+    let (status, body) = send(
+        app.client
+            .post(app.url("/api/v1/pipelines/web/runs"))
+            .json(&json!({"tag": "v2"})),
+    )
+    .await;
     assert_eq!(status, 201, "{body}");
-    let run = serde_json::from_str::<Value>(&body).expect("json")["id"].as_i64().expect("id");
+    let run = serde_json::from_str::<Value>(&body).expect("json")["id"]
+        .as_i64()
+        .expect("id");
     let events = app.all_events(run).await;
     assert_eq!(outcome(&events).0, RunStatus::Succeeded, "{events:#?}");
     let (_, detail) = app.get_json(&format!("/api/v1/runs/{run}")).await;
     assert_eq!(detail["engine"], "local");
 
     let clone = common::logs(&events, "clone");
-    assert!(clone.len() == 1 && clone[0].starts_with("cloned ") && clone[0].ends_with(" the app"), "{clone:?}");
+    assert!(
+        clone.len() == 1 && clone[0].starts_with("cloned ") && clone[0].ends_with(" the app"),
+        "{clone:?}"
+    );
     assert_eq!(
         common::logs(&events, "build"),
         [
@@ -382,15 +672,33 @@ async fn a_local_workflow_run_clones_builds_with_the_host_builder_and_deploys_wi
             "push registry.example.com/org/web:v2",
         ]
     );
-    assert_eq!(common::logs(&events, "deploy"), ["applied Deployment ci/web", "applied Service ci/web"]);
-    let deployment = cluster.object("deployments", "ci", "web").expect("deployed");
-    assert_eq!(deployment["spec"]["template"]["spec"]["containers"][0]["image"], "registry.example.com/org/web:v2");
+    assert_eq!(
+        common::logs(&events, "deploy"),
+        ["applied Deployment ci/web", "applied Service ci/web"]
+    );
+    let deployment = cluster
+        .object("deployments", "ci", "web")
+        .expect("deployed");
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["containers"][0]["image"],
+        "registry.example.com/org/web:v2"
+    );
     assert_eq!(deployment["spec"]["replicas"], 2);
 
-    let leftovers: Vec<_> = walk(app.data_dir.path()).into_iter().filter(|p| p.ends_with("config.json")).collect();
-    assert!(leftovers.is_empty(), "the registry credentials are removed with the run: {leftovers:?}");
+    let leftovers: Vec<_> = walk(app.data_dir.path())
+        .into_iter()
+        .filter(|p| p.ends_with("config.json"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "the registry credentials are removed with the run: {leftovers:?}"
+    );
     let (status, body) = send(app.client.delete(app.url("/api/v1/workflows/web/runs"))).await;
-    assert_eq!((status, body.as_str()), (200, "{\"deleted\":1}"), "empty runs");
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "{\"deleted\":1}"),
+        "empty runs"
+    );
     app.stop().await;
 }
 
@@ -414,7 +722,15 @@ async fn no_password_reaches_the_server_log() {
     let cluster = FakeCluster::start().await;
     let data = tempfile::tempdir().expect("temp dir");
     let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_conveyor"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--engine", "tekton", "--tekton-namespace", "ci"])
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--engine",
+            "tekton",
+            "--tekton-namespace",
+            "ci",
+        ])
         .arg("--data-dir")
         .arg(data.path())
         .arg("--kubeconfig")
@@ -429,7 +745,10 @@ async fn no_password_reaches_the_server_log() {
     let mut log = String::new();
     let base = loop {
         let mut line = String::new();
-        assert!(stdout.read_line(&mut line).await.expect("read") > 0, "the server exited: {log}");
+        assert!(
+            stdout.read_line(&mut line).await.expect("read") > 0,
+            "the server exited: {log}"
+        );
         log.push_str(&line);
         if let Some(url) = line.trim().strip_prefix("conveyor listening on ") {
             break url.to_owned();
@@ -437,18 +756,62 @@ async fn no_password_reaches_the_server_log() {
     };
     let client = reqwest::Client::new();
     let url = |path: &str| format!("{base}{path}");
-    assert_eq!(send(client.post(url("/api/v1/workflows")).body(WEB)).await.0, 201);
-    assert_eq!(send(client.put(url("/api/v1/workflows/web")).body(WEB.replace("git-s3cret", "n3w-git"))).await.0, 200);
-    assert_eq!(send(client.post(url("/api/v1/workflows")).body(WEB.replace("name: web", "name: Bad_Name"))).await.0, 422);
-    let (status, body) = send(client.post(url("/api/v1/workflows/web/runs")).json(&json!({"tag": "v1"}))).await;
+    assert_eq!(
+        send(client.post(url("/api/v1/workflows")).body(WEB))
+            .await
+            .0,
+        201
+    );
+    assert_eq!(
+        send(
+            client
+                .put(url("/api/v1/workflows/web"))
+                .body(WEB.replace("git-s3cret", "n3w-git"))
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        send(
+            client
+                .post(url("/api/v1/workflows"))
+                .body(WEB.replace("name: web", "name: Bad_Name"))
+        )
+        .await
+        .0,
+        422
+    );
+    let (status, body) = send(
+        client
+            .post(url("/api/v1/workflows/web/runs"))
+            .json(&json!({"tag": "v1"})),
+    )
+    .await;
     assert_eq!(status, 201, "{body}");
     cluster.until("pipelineruns", |runs| !runs.is_empty()).await;
 
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(server.id().expect("pid") as i32), nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(server.id().expect("pid") as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("SIGTERM");
     assert!(server.wait().await.expect("exits").success());
-    stdout.read_to_string(&mut log).await.expect("rest of stdout");
-    server.stderr.take().expect("stderr").read_to_string(&mut log).await.expect("stderr");
-    assert!(log.contains("DEBUG") || log.contains("debug"), "debug logging was on: {log}");
+    stdout
+        .read_to_string(&mut log)
+        .await
+        .expect("rest of stdout");
+    server
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut log)
+        .await
+        .expect("stderr");
+    assert!(
+        log.contains("DEBUG") || log.contains("debug"),
+        "debug logging was on: {log}"
+    );
     for secret in SECRETS.iter().chain(&["n3w-git"]) {
         assert!(!log.contains(secret), "{secret} is in the server's log");
     }

@@ -27,7 +27,12 @@ impl Style {
         if let Some(bg) = self.bg {
             classes.push(format!("bg-{bg}"));
         }
-        for (on, name) in [(self.bold, "bold"), (self.dim, "dim"), (self.italic, "italic"), (self.underline, "underline")] {
+        for (on, name) in [
+            (self.bold, "bold"),
+            (self.dim, "dim"),
+            (self.italic, "italic"),
+            (self.underline, "underline"),
+        ] {
             if on {
                 classes.push(name.to_owned());
             }
@@ -38,7 +43,11 @@ impl Style {
     /// Applies one SGR parameter list (`1;31`, `0`, `38;5;196`…). Colours 0–15 are kept
     /// (8–15 the bright ones); 256-colour and RGB colours fall back to none.
     fn apply(&mut self, params: &str) {
-        let codes: Vec<u16> = if params.is_empty() { vec![0] } else { params.split(';').map(|p| p.parse().unwrap_or(0)).collect() };
+        let codes: Vec<u16> = if params.is_empty() {
+            vec![0]
+        } else {
+            params.split(';').map(|p| p.parse().unwrap_or(0)).collect()
+        };
         let mut i = 0;
         while i < codes.len() {
             match codes[i] {
@@ -63,7 +72,11 @@ impl Style {
                         Some(2) => 4,
                         _ => 0,
                     };
-                    let colour = codes.get(i + 2).copied().filter(|&n| codes.get(i + 1) == Some(&5) && n < 16).map(|n| n as u8);
+                    let colour = codes
+                        .get(i + 2)
+                        .copied()
+                        .filter(|&n| codes.get(i + 1) == Some(&5) && n < 16)
+                        .map(|n| n as u8);
                     if codes[i] == 38 {
                         self.fg = colour;
                     } else {
@@ -106,7 +119,10 @@ pub fn spans(line: &str) -> Vec<Span> {
                     let before = style;
                     style.apply(&params);
                     if style != before && !text.is_empty() {
-                        out.push(Span { text: std::mem::take(&mut text), class: before.class() });
+                        out.push(Span {
+                            text: std::mem::take(&mut text),
+                            class: before.class(),
+                        });
                     }
                 }
             }
@@ -117,7 +133,10 @@ pub fn spans(line: &str) -> Vec<Span> {
         }
     }
     if !text.is_empty() || out.is_empty() {
-        out.push(Span { text, class: style.class() });
+        out.push(Span {
+            text,
+            class: style.class(),
+        });
     }
     out
 }
@@ -127,7 +146,10 @@ mod tests {
     use super::*;
 
     fn span(text: &str, class: &str) -> Span {
-        Span { text: text.into(), class: class.into() }
+        Span {
+            text: text.into(),
+            class: class.into(),
+        }
     }
 
     #[test]
@@ -135,15 +157,28 @@ mod tests {
         assert_eq!(spans("plain"), [span("plain", "")]);
         assert_eq!(
             spans("\u{1b}[1;31mERROR\u{1b}[0m: disk \u{1b}[92mok\u{1b}[m"),
-            [span("ERROR", "fg-1 bold"), span(": disk ", ""), span("ok", "fg-10")]
+            [
+                span("ERROR", "fg-1 bold"),
+                span(": disk ", ""),
+                span("ok", "fg-10")
+            ]
         );
-        assert_eq!(spans("\u{1b}[38;5;9mred\u{1b}[38;5;200mpink"), [span("red", "fg-9"), span("pink", "")]);
-        assert_eq!(spans("\u{1b}[38;2;1;2;3mrgb\u{1b}[4mline"), [span("rgb", ""), span("line", "underline")]);
+        assert_eq!(
+            spans("\u{1b}[38;5;9mred\u{1b}[38;5;200mpink"),
+            [span("red", "fg-9"), span("pink", "")]
+        );
+        assert_eq!(
+            spans("\u{1b}[38;2;1;2;3mrgb\u{1b}[4mline"),
+            [span("rgb", ""), span("line", "underline")]
+        );
     }
 
     #[test]
     fn other_escapes_are_dropped_and_markup_stays_text() {
-        assert_eq!(spans("\u{1b}[2K\u{1b}[1Gprogress <b>50%</b>"), [span("progress <b>50%</b>", "")]);
+        assert_eq!(
+            spans("\u{1b}[2K\u{1b}[1Gprogress <b>50%</b>"),
+            [span("progress <b>50%</b>", "")]
+        );
         assert_eq!(spans("cut \u{1b}["), [span("cut ", "")]);
         assert_eq!(spans(""), [span("", "")]);
     }

@@ -25,7 +25,12 @@ pub struct Pipeline {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
     /// Global parameters, merged into every step's environment.
-    #[serde(default, rename = "with", skip_serializing_if = "Params::is_empty", deserialize_with = "scalar_map::deserialize")]
+    #[serde(
+        default,
+        rename = "with",
+        skip_serializing_if = "Params::is_empty",
+        deserialize_with = "scalar_map::deserialize"
+    )]
     pub with: Params,
     /// Reusable, versioned step templates referenced by `step.action` as `name@version`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -71,7 +76,11 @@ pub struct Action {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<String>,
     /// Lowest-precedence parameter values.
-    #[serde(default, skip_serializing_if = "Params::is_empty", deserialize_with = "scalar_map::deserialize")]
+    #[serde(
+        default,
+        skip_serializing_if = "Params::is_empty",
+        deserialize_with = "scalar_map::deserialize"
+    )]
     pub defaults: Params,
     /// Parameters that must have a value once all sources are merged.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -108,9 +117,18 @@ pub struct Step {
     /// `name@version` of an action in `actions`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
-    #[serde(default, rename = "with", skip_serializing_if = "Params::is_empty", deserialize_with = "scalar_map::deserialize")]
+    #[serde(
+        default,
+        rename = "with",
+        skip_serializing_if = "Params::is_empty",
+        deserialize_with = "scalar_map::deserialize"
+    )]
     pub with: Params,
-    #[serde(default, skip_serializing_if = "Params::is_empty", deserialize_with = "scalar_map::deserialize")]
+    #[serde(
+        default,
+        skip_serializing_if = "Params::is_empty",
+        deserialize_with = "scalar_map::deserialize"
+    )]
     pub env: Params,
     /// Steps that must succeed first. Omitted: the step's place in its stage decides.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -124,11 +142,19 @@ pub struct Step {
     /// Waits for a person to approve before it runs.
     #[serde(default, skip_serializing_if = "is_false")]
     pub approval: bool,
-    #[serde(default, skip_serializing_if = "Params::is_empty", deserialize_with = "scalar_map::deserialize")]
+    #[serde(
+        default,
+        skip_serializing_if = "Params::is_empty",
+        deserialize_with = "scalar_map::deserialize"
+    )]
     pub approval_params: Params,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub webhooks: Vec<Webhook>,
-    #[serde(default, skip_serializing_if = "Params::is_empty", deserialize_with = "scalar_map::deserialize")]
+    #[serde(
+        default,
+        skip_serializing_if = "Params::is_empty",
+        deserialize_with = "scalar_map::deserialize"
+    )]
     pub node_selector: Params,
 }
 
@@ -141,7 +167,14 @@ pub struct Webhook {
 }
 
 /// Step outcomes a webhook may subscribe to.
-pub const WEBHOOK_EVENTS: [&str; 6] = ["STARTED", "SUCCEEDED", "FAILED", "CANCELLED", "SKIPPED", "REFUSED"];
+pub const WEBHOOK_EVENTS: [&str; 6] = [
+    "STARTED",
+    "SUCCEEDED",
+    "FAILED",
+    "CANCELLED",
+    "SKIPPED",
+    "REFUSED",
+];
 
 fn is_false(value: &bool) -> bool {
     !*value
@@ -157,7 +190,10 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { path: path.into(), message: message.into() }
+        Self {
+            path: path.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -180,9 +216,15 @@ pub fn parse_document(source: &str) -> Result<Pipeline, Vec<Problem>> {
 /// [`parse_document`] for a document already read as YAML.
 pub fn document_from_value(value: serde_yaml::Value) -> Result<Pipeline, Vec<Problem>> {
     if !value.is_mapping() {
-        return Err(vec![Problem::new("", "a definition must be a mapping with `name` and `stages`")]);
+        return Err(vec![Problem::new(
+            "",
+            "a definition must be a mapping with `name` and `stages`",
+        )]);
     }
-    let kind = value.get("kind").and_then(|k| k.as_str()).map(str::to_owned);
+    let kind = value
+        .get("kind")
+        .and_then(|k| k.as_str())
+        .map(str::to_owned);
     if value.get("apiVersion").is_some() {
         return match kind.as_deref() {
             Some("Workflow") => crate::import::kubeci_workflow(value),
@@ -202,12 +244,20 @@ pub(crate) fn parse_yaml(source: &str) -> Result<serde_yaml::Value, Vec<Problem>
     if source.len() > MAX_DOCUMENT_BYTES {
         return Err(vec![Problem::new(
             "",
-            format!("document is {} bytes; the limit is {MAX_DOCUMENT_BYTES}", source.len()),
+            format!(
+                "document is {} bytes; the limit is {MAX_DOCUMENT_BYTES}",
+                source.len()
+            ),
         )]);
     }
     serde_yaml::from_str(source).map_err(|err| {
         let message = match err.location() {
-            Some(at) => format!("line {}, column {}: {}", at.line(), at.column(), strip_location(&err.to_string())),
+            Some(at) => format!(
+                "line {}, column {}: {}",
+                at.line(),
+                at.column(),
+                strip_location(&err.to_string())
+            ),
             None => err.to_string(),
         };
         vec![Problem::new("", message)]
@@ -215,7 +265,9 @@ pub(crate) fn parse_yaml(source: &str) -> Result<serde_yaml::Value, Vec<Problem>
 }
 
 /// Deserializes a typed document, reporting the path of the first problem.
-pub(crate) fn from_value<T: serde::de::DeserializeOwned>(value: serde_yaml::Value) -> Result<T, Vec<Problem>> {
+pub(crate) fn from_value<T: serde::de::DeserializeOwned>(
+    value: serde_yaml::Value,
+) -> Result<T, Vec<Problem>> {
     serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
         let path = if path == "." { String::new() } else { path };

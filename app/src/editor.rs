@@ -57,7 +57,13 @@ pub struct PipelineHead {
 impl PipelineHead {
     pub fn of(detail: crate::model::PipelineDetail) -> Self {
         let workflow_graph = detail.workflow.then(|| GraphInput::from_plan(&detail.plan));
-        Self { name: detail.name, version: detail.version, engine: detail.engine, latest_run: detail.latest_run.as_ref().map(crate::model::RunLink::from), workflow_graph }
+        Self {
+            name: detail.name,
+            version: detail.version,
+            engine: detail.engine,
+            latest_run: detail.latest_run.as_ref().map(crate::model::RunLink::from),
+            workflow_graph,
+        }
     }
 }
 
@@ -85,9 +91,15 @@ pub struct LocatedProblem {
 
 impl LocatedProblem {
     pub fn describe(&self) -> String {
-        let place = if self.path.is_empty() { String::new() } else { format!("{}: ", self.path) };
+        let place = if self.path.is_empty() {
+            String::new()
+        } else {
+            format!("{}: ", self.path)
+        };
         match self.line {
-            Some(line) if !self.message.starts_with("line ") => format!("line {line}: {place}{}", self.message),
+            Some(line) if !self.message.starts_with("line ") => {
+                format!("line {line}: {place}{}", self.message)
+            }
             _ => format!("{place}{}", self.message),
         }
     }
@@ -97,18 +109,47 @@ impl LocatedProblem {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum GraphEdit {
-    AddStage { name: String },
-    RemoveStage { stage: usize },
-    RenameStage { stage: usize, name: String },
+    AddStage {
+        name: String,
+    },
+    RemoveStage {
+        stage: usize,
+    },
+    RenameStage {
+        stage: usize,
+        name: String,
+    },
     /// `None`: after the previous stage (the default).
-    StageNeeds { stage: usize, needs: Option<Vec<String>> },
-    AddStep { stage: usize, name: String },
-    RemoveStep { stage: usize, step: usize },
-    RenameStep { stage: usize, step: usize, name: String },
+    StageNeeds {
+        stage: usize,
+        needs: Option<Vec<String>>,
+    },
+    AddStep {
+        stage: usize,
+        name: String,
+    },
+    RemoveStep {
+        stage: usize,
+        step: usize,
+    },
+    RenameStep {
+        stage: usize,
+        step: usize,
+        name: String,
+    },
     /// `None`: by the step's place in its stage (the default).
-    StepNeeds { stage: usize, step: usize, needs: Option<Vec<String>> },
+    StepNeeds {
+        stage: usize,
+        step: usize,
+        needs: Option<Vec<String>>,
+    },
     /// A field from the side panel, as typed; empty removes it.
-    Field { stage: usize, step: usize, field: StepField, text: String },
+    Field {
+        stage: usize,
+        step: usize,
+        field: StepField,
+        text: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,7 +185,10 @@ impl StepField {
 
 /// Webhooks as the side panel shows them: one `URL EVENT,EVENT` per line.
 pub fn webhook_lines(webhooks: &[crate::definition::Webhook]) -> String {
-    webhooks.iter().map(|w| format!("{} {}\n", w.url, w.events.join(","))).collect()
+    webhooks
+        .iter()
+        .map(|w| format!("{} {}\n", w.url, w.events.join(",")))
+        .collect()
 }
 
 #[cfg(feature = "ssr")]
@@ -170,18 +214,36 @@ mod server {
                 .into_iter()
                 .map(|p| {
                     let line = syntax_line(&p.message).or_else(|| {
-                        native.then(|| yaml_edit::line_of(&source, &yaml_edit::parse_path(&p.path))).flatten()
+                        native
+                            .then(|| yaml_edit::line_of(&source, &yaml_edit::parse_path(&p.path)))
+                            .flatten()
                     });
-                    LocatedProblem { path: p.path, message: p.message, line }
+                    LocatedProblem {
+                        path: p.path,
+                        message: p.message,
+                        line,
+                    }
                 })
                 .collect()
         };
         match read.and_then(document_from_value) {
-            Err(problems) => EditorState { problems: locate(problems), pipeline: None, graph: None, note, source },
+            Err(problems) => EditorState {
+                problems: locate(problems),
+                pipeline: None,
+                graph: None,
+                note,
+                source,
+            },
             Ok(pipeline) => {
                 let problems = crate::plan::plan(&pipeline).err().unwrap_or_default();
                 let graph = GraphInput::from_outline(&pipeline, &problems);
-                EditorState { problems: locate(problems), pipeline: Some(pipeline), graph: Some(graph), note, source }
+                EditorState {
+                    problems: locate(problems),
+                    pipeline: Some(pipeline),
+                    graph: Some(graph),
+                    note,
+                    source,
+                }
             }
         }
     }
@@ -189,15 +251,21 @@ mod server {
     /// `line 3, column 7: …` from the YAML parser.
     fn syntax_line(message: &str) -> Option<usize> {
         let rest = message.strip_prefix("line ")?;
-        rest[..rest.find(|c: char| !c.is_ascii_digit())?].parse().ok()
+        rest[..rest.find(|c: char| !c.is_ascii_digit())?]
+            .parse()
+            .ok()
     }
 
     /// Applies a graph edit to the text, keeping everything it does not touch.
     pub fn edit(source: &str, edit: &GraphEdit) -> Result<EditorState, String> {
         if source.len() > MAX_DOCUMENT_BYTES {
-            return Err(format!("the document is {} bytes; the limit is {MAX_DOCUMENT_BYTES}", source.len()));
+            return Err(format!(
+                "the document is {} bytes; the limit is {MAX_DOCUMENT_BYTES}",
+                source.len()
+            ));
         }
-        let doc: Value = serde_yaml::from_str(source).map_err(|err| format!("fix the YAML first: {err}"))?;
+        let doc: Value =
+            serde_yaml::from_str(source).map_err(|err| format!("fix the YAML first: {err}"))?;
         if doc.get("apiVersion").is_some() {
             return Err("the graph edits native pipelines; this is an imported manifest (save it once to convert it)".into());
         }
@@ -221,11 +289,20 @@ mod server {
     }
 
     fn names(value: Option<&Value>) -> Option<Vec<String>> {
-        value?.as_sequence().map(|items| items.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect())
+        value?.as_sequence().map(|items| {
+            items
+                .iter()
+                .filter_map(|i| i.as_str().map(str::to_owned))
+                .collect()
+        })
     }
 
     fn name_of(value: &Value) -> String {
-        value.get("name").and_then(Value::as_str).unwrap_or_default().to_owned()
+        value
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
     }
 
     fn stage_path(stage: usize) -> Vec<Seg> {
@@ -249,14 +326,20 @@ mod server {
     }
 
     fn set(map: Vec<Seg>, key: &str, value: Option<Value>) -> Edit {
-        Edit::Set { map, key: key.to_owned(), value }
+        Edit::Set {
+            map,
+            key: key.to_owned(),
+            value,
+        }
     }
 
     impl Outline {
         fn of(doc: &Value) -> Result<Outline, String> {
             let stages = match doc.get("stages") {
                 Some(Value::Sequence(stages)) => stages,
-                None | Some(Value::Null) => return Err("the document needs a `stages:` list".into()),
+                None | Some(Value::Null) => {
+                    return Err("the document needs a `stages:` list".into())
+                }
                 Some(_) => return Err("`stages` must be a list".into()),
             };
             let stages = stages
@@ -267,7 +350,12 @@ mod server {
                     steps: stage
                         .get("steps")
                         .and_then(Value::as_sequence)
-                        .map(|steps| steps.iter().map(|s| (name_of(s), names(s.get("needs")))).collect())
+                        .map(|steps| {
+                            steps
+                                .iter()
+                                .map(|s| (name_of(s), names(s.get("needs"))))
+                                .collect()
+                        })
                         .unwrap_or_default(),
                 })
                 .collect();
@@ -275,18 +363,28 @@ mod server {
         }
 
         fn stage(&self, stage: usize) -> Result<&StageNames, String> {
-            self.stages.get(stage).ok_or_else(|| format!("there is no stage {stage}"))
+            self.stages
+                .get(stage)
+                .ok_or_else(|| format!("there is no stage {stage}"))
         }
 
         fn step(&self, stage: usize, step: usize) -> Result<&str, String> {
             let names = self.stage(stage)?;
-            names.steps.get(step).map(|(n, _)| n.as_str()).ok_or_else(|| format!("stage \"{}\" has no step {step}", names.name))
+            names
+                .steps
+                .get(step)
+                .map(|(n, _)| n.as_str())
+                .ok_or_else(|| format!("stage \"{}\" has no step {step}", names.name))
         }
 
         /// A name not taken yet: the one asked for, or it with `-2`, `-3`, …
         fn fresh(taken: &[&str], wanted: &str, fallback: String) -> String {
             let wanted = wanted.trim();
-            let base = if wanted.is_empty() { fallback } else { wanted.to_owned() };
+            let base = if wanted.is_empty() {
+                fallback
+            } else {
+                wanted.to_owned()
+            };
             let mut name = base.clone();
             let mut n = 2;
             while taken.contains(&name.as_str()) {
@@ -298,13 +396,19 @@ mod server {
 
         fn all_steps(&self) -> impl Iterator<Item = (usize, usize, &str, Option<&Vec<String>>)> {
             self.stages.iter().enumerate().flat_map(|(si, stage)| {
-                stage.steps.iter().enumerate().map(move |(ti, (name, needs))| (si, ti, name.as_str(), needs.as_ref()))
+                stage
+                    .steps
+                    .iter()
+                    .enumerate()
+                    .map(move |(ti, (name, needs))| (si, ti, name.as_str(), needs.as_ref()))
             })
         }
 
         /// Every step `needs` list that `rename` changes (`None` drops a name), rewritten.
         fn step_references(&self, rename: impl Fn(&str) -> Option<String>) -> Vec<Edit> {
-            self.all_steps().filter_map(|(si, ti, _, needs)| renamed(step_path(si, ti), needs?, &rename)).collect()
+            self.all_steps()
+                .filter_map(|(si, ti, _, needs)| renamed(step_path(si, ti), needs?, &rename))
+                .collect()
         }
 
         /// The same for the stages' `needs`.
@@ -321,28 +425,52 @@ mod server {
             let step_names: Vec<&str> = self.all_steps().map(|(_, _, name, _)| name).collect();
             Ok(match edit {
                 GraphEdit::AddStage { name } => {
-                    let name = Self::fresh(&stage_names, name, format!("stage-{}", self.stages.len() + 1));
-                    let stage = mapping([("name", Value::String(name)), ("steps", Value::Sequence(Vec::new()))]);
-                    vec![Edit::Push { seq: vec![Seg::Key("stages".into())], value: stage }]
+                    let name = Self::fresh(
+                        &stage_names,
+                        name,
+                        format!("stage-{}", self.stages.len() + 1),
+                    );
+                    let stage = mapping([
+                        ("name", Value::String(name)),
+                        ("steps", Value::Sequence(Vec::new())),
+                    ]);
+                    vec![Edit::Push {
+                        seq: vec![Seg::Key("stages".into())],
+                        value: stage,
+                    }]
                 }
                 GraphEdit::RemoveStage { stage } => {
                     let removed = self.stage(*stage)?;
                     // References first: removing the stage shifts the positions after it.
-                    let mut edits = self.stage_references(|x| (x != removed.name).then(|| x.to_owned()));
-                    let gone: Vec<&str> = removed.steps.iter().map(|(name, _)| name.as_str()).collect();
+                    let mut edits =
+                        self.stage_references(|x| (x != removed.name).then(|| x.to_owned()));
+                    let gone: Vec<&str> = removed
+                        .steps
+                        .iter()
+                        .map(|(name, _)| name.as_str())
+                        .collect();
                     edits.extend(
                         self.step_references(|x| (!gone.contains(&x)).then(|| x.to_owned()))
                             .into_iter()
                             .filter(|e| !in_stage(e, *stage)),
                     );
-                    edits.push(Edit::Remove { seq: vec![Seg::Key("stages".into())], index: *stage });
+                    edits.push(Edit::Remove {
+                        seq: vec![Seg::Key("stages".into())],
+                        index: *stage,
+                    });
                     edits
                 }
                 GraphEdit::RenameStage { stage, name } => {
                     let old = &self.stage(*stage)?.name;
                     let name = checked_name(name)?;
-                    let mut edits = vec![set(stage_path(*stage), "name", Some(Value::String(name.clone())))];
-                    edits.extend(self.stage_references(|x| Some(if x == old { name.clone() } else { x.to_owned() })));
+                    let mut edits = vec![set(
+                        stage_path(*stage),
+                        "name",
+                        Some(Value::String(name.clone())),
+                    )];
+                    edits.extend(self.stage_references(|x| {
+                        Some(if x == old { name.clone() } else { x.to_owned() })
+                    }));
                     edits
                 }
                 GraphEdit::StageNeeds { stage, needs } => {
@@ -351,40 +479,70 @@ mod server {
                 }
                 GraphEdit::AddStep { stage, name } => {
                     self.stage(*stage)?;
-                    let name = Self::fresh(&step_names, name, format!("step-{}", step_names.len() + 1));
+                    let name =
+                        Self::fresh(&step_names, name, format!("step-{}", step_names.len() + 1));
                     let step = mapping([
                         ("name", Value::String(name.clone())),
                         ("script", Value::String(format!("echo \"{name}\""))),
                     ]);
-                    vec![Edit::Push { seq: steps_path(*stage), value: step }]
+                    vec![Edit::Push {
+                        seq: steps_path(*stage),
+                        value: step,
+                    }]
                 }
                 GraphEdit::RemoveStep { stage, step } => {
                     let old = self.step(*stage, *step)?;
                     let mut edits = self.step_references(|x| (x != old).then(|| x.to_owned()));
-                    edits.push(Edit::Remove { seq: steps_path(*stage), index: *step });
+                    edits.push(Edit::Remove {
+                        seq: steps_path(*stage),
+                        index: *step,
+                    });
                     edits
                 }
                 GraphEdit::RenameStep { stage, step, name } => {
                     let old = self.step(*stage, *step)?;
                     let name = checked_name(name)?;
-                    let mut edits = vec![set(step_path(*stage, *step), "name", Some(Value::String(name.clone())))];
-                    edits.extend(self.step_references(|x| Some(if x == old { name.clone() } else { x.to_owned() })));
+                    let mut edits = vec![set(
+                        step_path(*stage, *step),
+                        "name",
+                        Some(Value::String(name.clone())),
+                    )];
+                    edits.extend(self.step_references(|x| {
+                        Some(if x == old { name.clone() } else { x.to_owned() })
+                    }));
                     edits
                 }
                 GraphEdit::StepNeeds { stage, step, needs } => {
                     self.step(*stage, *step)?;
-                    vec![set(step_path(*stage, *step), "needs", needs.clone().map(list))]
+                    vec![set(
+                        step_path(*stage, *step),
+                        "needs",
+                        needs.clone().map(list),
+                    )]
                 }
-                GraphEdit::Field { stage, step, field, text } => {
+                GraphEdit::Field {
+                    stage,
+                    step,
+                    field,
+                    text,
+                } => {
                     self.step(*stage, *step)?;
-                    vec![set(step_path(*stage, *step), field.key(), field_value(*field, text)?)]
+                    vec![set(
+                        step_path(*stage, *step),
+                        field.key(),
+                        field_value(*field, text)?,
+                    )]
                 }
             })
         }
     }
 
     /// The edit that writes the `needs` at `map` through `rename`, if that changes it.
-    fn renamed(map: Vec<Seg>, needs: &[String], rename: impl Fn(&str) -> Option<String>) -> Option<Edit> {
+    fn renamed(
+        map: Vec<Seg>,
+        needs: &[String],
+        rename: impl Fn(&str) -> Option<String>,
+    ) -> Option<Edit> {
         let changed: Vec<String> = needs.iter().filter_map(|x| rename(x)).collect();
         (changed != needs).then(|| set(map, "needs", Some(list(changed))))
     }
@@ -412,7 +570,11 @@ mod server {
             StepField::Image | StepField::Timeout => Value::String(text.trim().to_owned()),
             StepField::Script => {
                 let script = text.trim_end();
-                Value::String(if script.contains('\n') { format!("{script}\n") } else { script.to_owned() })
+                Value::String(if script.contains('\n') {
+                    format!("{script}\n")
+                } else {
+                    script.to_owned()
+                })
             }
             StepField::Parallel | StepField::Approval => match text.trim() {
                 "true" => Value::Bool(true),
@@ -429,13 +591,31 @@ mod server {
             }
             StepField::Webhooks => {
                 let mut hooks = Vec::new();
-                for (number, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+                for (number, line) in text
+                    .lines()
+                    .enumerate()
+                    .filter(|(_, l)| !l.trim().is_empty())
+                {
                     let mut words = line.split_whitespace();
-                    let (Some(url), Some(events), None) = (words.next(), words.next(), words.next()) else {
-                        return Err(format!("webhooks line {}: write `URL EVENT,EVENT`", number + 1));
+                    let (Some(url), Some(events), None) =
+                        (words.next(), words.next(), words.next())
+                    else {
+                        return Err(format!(
+                            "webhooks line {}: write `URL EVENT,EVENT`",
+                            number + 1
+                        ));
                     };
-                    let events = list(events.split(',').filter(|e| !e.is_empty()).map(str::to_uppercase).collect());
-                    hooks.push(mapping([("url", Value::String(url.to_owned())), ("events", events)]));
+                    let events = list(
+                        events
+                            .split(',')
+                            .filter(|e| !e.is_empty())
+                            .map(str::to_uppercase)
+                            .collect(),
+                    );
+                    hooks.push(mapping([
+                        ("url", Value::String(url.to_owned())),
+                        ("events", events),
+                    ]));
                 }
                 Value::Sequence(hooks)
             }
@@ -472,7 +652,15 @@ stages:
         #[test]
         fn three_stages_from_graph_edits_validate_and_keep_comments() {
             let mut text = DOC.to_owned();
-            for op in [AddStage { name: "deploy".into() }, AddStep { stage: 2, name: "ship".into() }] {
+            for op in [
+                AddStage {
+                    name: "deploy".into(),
+                },
+                AddStep {
+                    stage: 2,
+                    name: "ship".into(),
+                },
+            ] {
                 let state = super::edit(&text, &op).unwrap();
                 assert_eq!(state.note, None);
                 text = state.source;
@@ -480,43 +668,113 @@ stages:
             let state = inspect(text.clone(), None);
             assert!(state.problems.is_empty(), "{:?}", state.problems);
             let graph = state.graph.unwrap();
-            assert_eq!(graph.stages.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["build", "test", "deploy"]);
+            assert_eq!(
+                graph
+                    .stages
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect::<Vec<_>>(),
+                ["build", "test", "deploy"]
+            );
             assert!(text.contains("# stages run left to right") && text.contains("# the slow one"));
             assert!(text.ends_with("  - name: deploy\n    steps:\n      - name: ship\n        script: echo \"ship\"\n"), "{text}");
         }
 
         #[test]
         fn renames_follow_references() {
-            let state = run(RenameStep { stage: 0, step: 1, name: "bundle".into() });
-            assert!(state.source.contains("- name: bundle\n") && state.source.contains("needs: [bundle]\n"), "{}", state.source);
+            let state = run(RenameStep {
+                stage: 0,
+                step: 1,
+                name: "bundle".into(),
+            });
+            assert!(
+                state.source.contains("- name: bundle\n")
+                    && state.source.contains("needs: [bundle]\n"),
+                "{}",
+                state.source
+            );
             assert!(state.problems.is_empty());
-            let state = run(RenameStage { stage: 0, name: "compile-all".into() });
-            assert!(state.source.contains("    needs: [compile-all]\n"), "{}", state.source);
+            let state = run(RenameStage {
+                stage: 0,
+                name: "compile-all".into(),
+            });
+            assert!(
+                state.source.contains("    needs: [compile-all]\n"),
+                "{}",
+                state.source
+            );
         }
 
         #[test]
         fn removing_a_step_drops_it_from_needs() {
             let state = run(RemoveStep { stage: 0, step: 1 });
             assert!(!state.source.contains("package"), "{}", state.source);
-            assert!(state.source.contains("        needs: []\n        script: cargo test"), "{}", state.source);
+            assert!(
+                state
+                    .source
+                    .contains("        needs: []\n        script: cargo test"),
+                "{}",
+                state.source
+            );
             assert!(state.problems.is_empty(), "{:?}", state.problems);
             let state = run(RemoveStage { stage: 0 });
-            assert!(state.source.contains("    needs: []\n    steps:\n      - name: unit\n        needs: []\n"), "{}", state.source);
+            assert!(
+                state
+                    .source
+                    .contains("    needs: []\n    steps:\n      - name: unit\n        needs: []\n"),
+                "{}",
+                state.source
+            );
             assert!(state.problems.is_empty(), "{:?}", state.problems);
         }
 
         #[test]
         fn side_panel_fields() {
-            let state = run(Field { stage: 1, step: 0, field: super::StepField::Timeout, text: "5m".into() });
-            assert!(state.source.contains("        script: cargo test\n        timeout: 5m\n"), "{}", state.source);
-            let state = run(Field { stage: 1, step: 0, field: super::StepField::Approval, text: "true".into() });
+            let state = run(Field {
+                stage: 1,
+                step: 0,
+                field: super::StepField::Timeout,
+                text: "5m".into(),
+            });
+            assert!(
+                state
+                    .source
+                    .contains("        script: cargo test\n        timeout: 5m\n"),
+                "{}",
+                state.source
+            );
+            let state = run(Field {
+                stage: 1,
+                step: 0,
+                field: super::StepField::Approval,
+                text: "true".into(),
+            });
             assert!(state.source.contains("        approval: true\n"));
-            let state = run(Field { stage: 1, step: 0, field: super::StepField::Webhooks, text: "https://hooks.example/x failed,succeeded\n".into() });
+            let state = run(Field {
+                stage: 1,
+                step: 0,
+                field: super::StepField::Webhooks,
+                text: "https://hooks.example/x failed,succeeded\n".into(),
+            });
             let hooks = &state.pipeline.unwrap().stages[1].steps[0].webhooks;
             assert_eq!(hooks[0].events, ["FAILED", "SUCCEEDED"]);
-            let err = super::edit(DOC, &Field { stage: 1, step: 0, field: super::StepField::Env, text: "oops".into() }).unwrap_err();
+            let err = super::edit(
+                DOC,
+                &Field {
+                    stage: 1,
+                    step: 0,
+                    field: super::StepField::Env,
+                    text: "oops".into(),
+                },
+            )
+            .unwrap_err();
             assert!(err.contains("\"oops\" is not NAME=value"), "{err}");
-            let state = run(Field { stage: 0, step: 0, field: super::StepField::Script, text: "make\nmake check".into() });
+            let state = run(Field {
+                stage: 0,
+                step: 0,
+                field: super::StepField::Script,
+                text: "make\nmake check".into(),
+            });
             assert!(state.source.contains("      - name: compile   # the slow one\n        script: |\n          make\n          make check\n      - name: package"), "{}", state.source);
         }
 
@@ -526,27 +784,72 @@ stages:
             let state = inspect(bad, None);
             assert_eq!(state.problems.len(), 1);
             let problem = &state.problems[0];
-            assert_eq!((problem.path.as_str(), problem.line), ("stages[1].steps[0].needs", Some(15)));
-            assert!(problem.message.contains("did you mean \"package\""), "{}", problem.message);
+            assert_eq!(
+                (problem.path.as_str(), problem.line),
+                ("stages[1].steps[0].needs", Some(15))
+            );
+            assert!(
+                problem.message.contains("did you mean \"package\""),
+                "{}",
+                problem.message
+            );
             let graph = state.graph.unwrap();
-            assert!(graph.steps[2].problem.as_deref().is_some_and(|p| p.contains("unknown step")));
+            assert!(graph.steps[2]
+                .problem
+                .as_deref()
+                .is_some_and(|p| p.contains("unknown step")));
             assert_eq!(graph.steps[0].problem, None);
 
             let state = inspect("name: x\nstages:\n  - name: [\n".into(), None);
-            assert!(state.graph.is_none() && state.problems[0].line.is_some(), "{:?}", state.problems);
+            assert!(
+                state.graph.is_none() && state.problems[0].line.is_some(),
+                "{:?}",
+                state.problems
+            );
         }
 
         #[test]
         fn bad_edits_are_refused_with_a_reason() {
-            assert_eq!(super::edit(DOC, &RemoveStep { stage: 4, step: 0 }).unwrap_err(), "there is no stage 4");
-            assert!(super::edit("name: [", &AddStage { name: "x".into() }).unwrap_err().starts_with("fix the YAML first"));
-            assert_eq!(super::edit(DOC, &RenameStep { stage: 0, step: 0, name: " ".into() }).unwrap_err(), "a name must not be empty");
-            let state = run(AddStep { stage: 0, name: "compile".into() });
-            assert!(state.source.contains("- name: compile-2\n"), "{}", state.source);
-            let huge = format!("{DOC}# {}\n", "x".repeat(crate::definition::MAX_DOCUMENT_BYTES));
-            assert!(super::edit(&huge, &AddStage { name: "x".into() }).unwrap_err().contains("the limit is"));
+            assert_eq!(
+                super::edit(DOC, &RemoveStep { stage: 4, step: 0 }).unwrap_err(),
+                "there is no stage 4"
+            );
+            assert!(super::edit("name: [", &AddStage { name: "x".into() })
+                .unwrap_err()
+                .starts_with("fix the YAML first"));
+            assert_eq!(
+                super::edit(
+                    DOC,
+                    &RenameStep {
+                        stage: 0,
+                        step: 0,
+                        name: " ".into()
+                    }
+                )
+                .unwrap_err(),
+                "a name must not be empty"
+            );
+            let state = run(AddStep {
+                stage: 0,
+                name: "compile".into(),
+            });
+            assert!(
+                state.source.contains("- name: compile-2\n"),
+                "{}",
+                state.source
+            );
+            let huge = format!(
+                "{DOC}# {}\n",
+                "x".repeat(crate::definition::MAX_DOCUMENT_BYTES)
+            );
+            assert!(super::edit(&huge, &AddStage { name: "x".into() })
+                .unwrap_err()
+                .contains("the limit is"));
             let state = inspect(huge, None);
-            assert!(state.problems[0].message.contains("the limit is") && state.problems[0].line.is_none());
+            assert!(
+                state.problems[0].message.contains("the limit is")
+                    && state.problems[0].line.is_none()
+            );
         }
     }
 }

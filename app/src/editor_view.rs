@@ -11,8 +11,8 @@ use leptos::prelude::*;
 
 use crate::definition::Pipeline;
 use crate::editor::{webhook_lines, EditorState, GraphEdit, StepField};
-use crate::model::param_lines;
 use crate::graph::{GraphInput, Pick, StageGraph};
+use crate::model::param_lines;
 use crate::pages::{action_error, error_text, post_form, Fields};
 use crate::server::{edit_graph, CreatePipeline, UpdatePipeline};
 
@@ -27,7 +27,15 @@ pub enum Saver {
 /// Step `index` of the graph as (stage, position in stage).
 fn locate(graph: &GraphInput, index: usize) -> Option<(usize, usize)> {
     let stage = graph.steps.get(index)?.stage;
-    Some((stage, graph.stages.get(stage)?.steps.iter().position(|&s| s == index)?))
+    Some((
+        stage,
+        graph
+            .stages
+            .get(stage)?
+            .steps
+            .iter()
+            .position(|&s| s == index)?,
+    ))
 }
 
 /// A step's `needs` as written, or (when it has none) the steps it waits for in its stage.
@@ -48,7 +56,11 @@ fn needs_as_written(graph: &GraphInput, pipeline: &Pipeline, index: usize) -> Op
 fn stage_needs_as_written(pipeline: &Pipeline, stage: usize) -> Vec<String> {
     match &pipeline.stages[stage].needs {
         Some(needs) => needs.clone(),
-        None => stage.checked_sub(1).map(|p| pipeline.stages[p].name.clone()).into_iter().collect(),
+        None => stage
+            .checked_sub(1)
+            .map(|p| pipeline.stages[p].name.clone())
+            .into_iter()
+            .collect(),
     }
 }
 
@@ -105,13 +117,22 @@ pub fn DefinitionEditor(initial: EditorState, saver: Saver) -> impl IntoView {
     });
     // Shift-click on a step while another is picked draws (or deletes) an edge to it.
     let on_pick = Callback::new(move |(target, shift): (Pick, bool)| {
-        if let (true, Some(Pick::Step(from)), Pick::Step(to)) = (shift, picked.get_untracked(), target) {
+        if let (true, Some(Pick::Step(from)), Pick::Step(to)) =
+            (shift, picked.get_untracked(), target)
+        {
             if from != to {
                 let op = state.with_untracked(|st| {
                     let (graph, pipeline) = (st.graph.as_ref()?, st.pipeline.as_ref()?);
                     let (stage, step) = locate(graph, to)?;
-                    let needs = toggled(needs_as_written(graph, pipeline, to)?, &graph.steps[from].name);
-                    Some(GraphEdit::StepNeeds { stage, step, needs: Some(needs) })
+                    let needs = toggled(
+                        needs_as_written(graph, pipeline, to)?,
+                        &graph.steps[from].name,
+                    );
+                    Some(GraphEdit::StepNeeds {
+                        stage,
+                        step,
+                        needs: Some(needs),
+                    })
                 });
                 if let Some(op) = op {
                     edit.run(op);
@@ -125,8 +146,15 @@ pub fn DefinitionEditor(initial: EditorState, saver: Saver) -> impl IntoView {
     let jump_to = move |line: usize| {
         let Some(area) = textarea.get() else { return };
         let (start, end) = source.with_untracked(|text| {
-            let start: usize = text.split('\n').take(line - 1).map(|l| l.encode_utf16().count() + 1).sum();
-            let len = text.split('\n').nth(line - 1).map_or(0, |l| l.encode_utf16().count());
+            let start: usize = text
+                .split('\n')
+                .take(line - 1)
+                .map(|l| l.encode_utf16().count() + 1)
+                .sum();
+            let len = text
+                .split('\n')
+                .nth(line - 1)
+                .map_or(0, |l| l.encode_utf16().count());
             (start, start + len)
         });
         let _ = area.focus();
@@ -196,7 +224,10 @@ pub fn DefinitionEditor(initial: EditorState, saver: Saver) -> impl IntoView {
     // The text area is what the form posts, so saving works before hydration too.
     let save_form = match saver {
         Saver::Update(name, action) => {
-            let input = |f: &Fields| UpdatePipeline { name: f.get("name"), source: f.get("source") };
+            let input = |f: &Fields| UpdatePipeline {
+                name: f.get("name"),
+                source: f.get("source"),
+            };
             view! {
                 {post_form(action, Some("save-form"), input, view! {
                     <input type="hidden" name="name" value=name.get_value()/>
@@ -208,7 +239,9 @@ pub fn DefinitionEditor(initial: EditorState, saver: Saver) -> impl IntoView {
             .into_any()
         }
         Saver::Create(action) => {
-            let input = |f: &Fields| CreatePipeline { source: f.get("source") };
+            let input = |f: &Fields| CreatePipeline {
+                source: f.get("source"),
+            };
             view! {
                 {post_form(action, Some("save-form"), input, view! {
                     {yaml_area()}
@@ -256,7 +289,14 @@ struct NeedsChoice {
 
 impl NeedsChoice {
     fn view(self) -> impl IntoView {
-        let NeedsChoice { legend, default, options, written, explicit, set } = self;
+        let NeedsChoice {
+            legend,
+            default,
+            options,
+            written,
+            explicit,
+            set,
+        } = self;
         let boxes = options
             .into_iter()
             .map(|name| {
@@ -289,7 +329,13 @@ impl NeedsChoice {
 }
 
 /// A name field and the button that adds what it names (then clears it).
-fn adder(id: &'static str, placeholder: &'static str, button: &'static str, label: &'static str, add: Callback<String>) -> impl IntoView {
+fn adder(
+    id: &'static str,
+    placeholder: &'static str,
+    button: &'static str,
+    label: &'static str,
+    add: Callback<String>,
+) -> impl IntoView {
     let name = RwSignal::new(String::new());
     view! {
         <input id=id placeholder=placeholder aria-label=placeholder prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/>
@@ -308,7 +354,11 @@ fn adder(id: &'static str, placeholder: &'static str, button: &'static str, labe
 
 /// The side panel: the picked stage's or step's settings.
 #[component]
-fn Inspector(state: RwSignal<EditorState>, picked: RwSignal<Option<Pick>>, edit: Callback<GraphEdit>) -> impl IntoView {
+fn Inspector(
+    state: RwSignal<EditorState>,
+    picked: RwSignal<Option<Pick>>,
+    edit: Callback<GraphEdit>,
+) -> impl IntoView {
     move || {
         let st = state.read();
         let (Some(graph), Some(pipeline)) = (st.graph.as_ref(), st.pipeline.as_ref()) else {
@@ -329,9 +379,20 @@ fn Inspector(state: RwSignal<EditorState>, picked: RwSignal<Option<Pick>>, edit:
     }
 }
 
-fn stage_panel(graph: &GraphInput, pipeline: &Pipeline, si: usize, edit: Callback<GraphEdit>) -> impl IntoView {
+fn stage_panel(
+    graph: &GraphInput,
+    pipeline: &Pipeline,
+    si: usize,
+    edit: Callback<GraphEdit>,
+) -> impl IntoView {
     let stage = &pipeline.stages[si];
-    let others = pipeline.stages.iter().enumerate().filter(|&(i, _)| i != si).map(|(_, o)| o.name.clone()).collect();
+    let others = pipeline
+        .stages
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| i != si)
+        .map(|(_, o)| o.name.clone())
+        .collect();
     let needs = NeedsChoice {
         legend: "Runs after ",
         default: "(default: the previous stage)",
@@ -363,11 +424,29 @@ fn stage_panel(graph: &GraphInput, pipeline: &Pipeline, si: usize, edit: Callbac
     }
 }
 
-fn step_panel(graph: &GraphInput, pipeline: &Pipeline, index: usize, edit: Callback<GraphEdit>) -> impl IntoView {
-    let Some((si, ti)) = locate(graph, index) else { unreachable!("checked by the caller") };
+fn step_panel(
+    graph: &GraphInput,
+    pipeline: &Pipeline,
+    index: usize,
+    edit: Callback<GraphEdit>,
+) -> impl IntoView {
+    let Some((si, ti)) = locate(graph, index) else {
+        unreachable!("checked by the caller")
+    };
     let step = &pipeline.stages[si].steps[ti];
-    let field = move |label: &'static str, id: &'static str, field: StepField, value: String, rows: usize| {
-        let change = move |ev: leptos::ev::Event| edit.run(GraphEdit::Field { stage: si, step: ti, field, text: event_target_value(&ev) });
+    let field = move |label: &'static str,
+                      id: &'static str,
+                      field: StepField,
+                      value: String,
+                      rows: usize| {
+        let change = move |ev: leptos::ev::Event| {
+            edit.run(GraphEdit::Field {
+                stage: si,
+                step: ti,
+                field,
+                text: event_target_value(&ev),
+            })
+        };
         if rows > 1 {
             view! {
                 <label>
@@ -377,7 +456,8 @@ fn step_panel(graph: &GraphInput, pipeline: &Pipeline, index: usize, edit: Callb
             }
             .into_any()
         } else {
-            view! { <label>{label} <input id=id prop:value=value on:change=change/></label> }.into_any()
+            view! { <label>{label} <input id=id prop:value=value on:change=change/></label> }
+                .into_any()
         }
     };
     let flag = move |label: &'static str, id: &'static str, field: StepField, on: bool| {
@@ -398,14 +478,26 @@ fn step_panel(graph: &GraphInput, pipeline: &Pipeline, index: usize, edit: Callb
             </label>
         }
     };
-    let others = graph.steps.iter().enumerate().filter(|&(i, _)| i != index).map(|(_, o)| o.name.clone()).collect();
+    let others = graph
+        .steps
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| i != index)
+        .map(|(_, o)| o.name.clone())
+        .collect();
     let needs = NeedsChoice {
         legend: "Waits for ",
         default: "(default: its place in the stage)",
         options: others,
         written: needs_as_written(graph, pipeline, index).unwrap_or_default(),
         explicit: step.needs.is_some(),
-        set: Callback::new(move |needs| edit.run(GraphEdit::StepNeeds { stage: si, step: ti, needs })),
+        set: Callback::new(move |needs| {
+            edit.run(GraphEdit::StepNeeds {
+                stage: si,
+                step: ti,
+                needs,
+            })
+        }),
     };
     view! {
         <div class="inspector" id="inspector" data-kind="step">

@@ -4,8 +4,8 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{StepState, StepStatus};
 use crate::definition::{Pipeline, Problem};
+use crate::model::{StepState, StepStatus};
 use crate::plan::Plan;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -39,11 +39,26 @@ pub struct GraphStep {
 impl GraphInput {
     pub fn from_plan(plan: &Plan) -> Self {
         GraphInput {
-            stages: plan.stages.iter().map(|s| GraphStage { name: s.name.clone(), steps: s.steps.clone(), problem: None }).collect(),
+            stages: plan
+                .stages
+                .iter()
+                .map(|s| GraphStage {
+                    name: s.name.clone(),
+                    steps: s.steps.clone(),
+                    problem: None,
+                })
+                .collect(),
             steps: plan
                 .steps
                 .iter()
-                .map(|s| GraphStep { name: s.name.clone(), stage: s.stage, needs: s.needs.clone(), status: None, problem: None, duration_ms: None })
+                .map(|s| GraphStep {
+                    name: s.name.clone(),
+                    stage: s.stage,
+                    needs: s.needs.clone(),
+                    status: None,
+                    problem: None,
+                    duration_ms: None,
+                })
                 .collect(),
         }
     }
@@ -53,7 +68,11 @@ impl GraphInput {
         let mut graph_steps = Vec::with_capacity(steps.len());
         for (index, step) in steps.iter().enumerate() {
             if stages.last().is_none_or(|s| s.name != step.stage) {
-                stages.push(GraphStage { name: step.stage.clone(), steps: Vec::new(), problem: None });
+                stages.push(GraphStage {
+                    name: step.stage.clone(),
+                    steps: Vec::new(),
+                    problem: None,
+                });
             }
             let stage = stages.len() - 1;
             stages[stage].steps.push(index);
@@ -62,10 +81,23 @@ impl GraphInput {
                 .iter()
                 .filter_map(|need| steps.iter().position(|s| &s.name == need))
                 .collect();
-            let duration_ms = step.finished_at.zip(step.started_at).map(|(end, start)| end - start);
-            graph_steps.push(GraphStep { name: step.name.clone(), stage, needs, status: Some(step.status), problem: None, duration_ms });
+            let duration_ms = step
+                .finished_at
+                .zip(step.started_at)
+                .map(|(end, start)| end - start);
+            graph_steps.push(GraphStep {
+                name: step.name.clone(),
+                stage,
+                needs,
+                status: Some(step.status),
+                problem: None,
+                duration_ms,
+            });
         }
-        GraphInput { stages, steps: graph_steps }
+        GraphInput {
+            stages,
+            steps: graph_steps,
+        }
     }
 
     /// The graph of a pipeline that may not validate: dependencies by the planning rules
@@ -77,16 +109,37 @@ impl GraphInput {
         for (si, stage) in pipeline.stages.iter().enumerate() {
             let first = steps.len();
             for step in &stage.steps {
-                steps.push(GraphStep { name: step.name.clone(), stage: si, needs: step_needs[steps.len()].clone(), status: None, problem: None, duration_ms: None });
+                steps.push(GraphStep {
+                    name: step.name.clone(),
+                    stage: si,
+                    needs: step_needs[steps.len()].clone(),
+                    status: None,
+                    problem: None,
+                    duration_ms: None,
+                });
             }
-            stages.push(GraphStage { name: stage.name.clone(), steps: (first..steps.len()).collect(), problem: None });
+            stages.push(GraphStage {
+                name: stage.name.clone(),
+                steps: (first..steps.len()).collect(),
+                problem: None,
+            });
         }
         let mut graph = GraphInput { stages, steps };
         for problem in problems {
             let mut parts = problem.path.split(['[', ']']);
-            let (Some("stages"), Some(si)) = (parts.next(), parts.next().and_then(|i| i.parse::<usize>().ok())) else { continue };
-            let step = match (parts.next(), parts.next().and_then(|i| i.parse::<usize>().ok())) {
-                (Some(".steps"), Some(ti)) => graph.stages.get(si).and_then(|s| s.steps.get(ti)).copied(),
+            let (Some("stages"), Some(si)) = (
+                parts.next(),
+                parts.next().and_then(|i| i.parse::<usize>().ok()),
+            ) else {
+                continue;
+            };
+            let step = match (
+                parts.next(),
+                parts.next().and_then(|i| i.parse::<usize>().ok()),
+            ) {
+                (Some(".steps"), Some(ti)) => {
+                    graph.stages.get(si).and_then(|s| s.steps.get(ti)).copied()
+                }
                 _ => None,
             };
             let slot = match step {
@@ -161,7 +214,9 @@ pub fn StageGraph(
     let markup = svg_markup(&input, on_pick.is_some(), picked);
     let pick = move |target: Option<leptos::web_sys::EventTarget>, shift: bool| -> bool {
         let Some(on_pick) = on_pick else { return false };
-        let Some(pick) = target.as_ref().and_then(pick_at) else { return false };
+        let Some(pick) = target.as_ref().and_then(pick_at) else {
+            return false;
+        };
         on_pick.run((pick, shift));
         true
     };
@@ -186,7 +241,10 @@ pub fn StageGraph(
 /// The stage or step an event happened in: the nearest element with a `data-pick`.
 fn pick_at(target: &leptos::web_sys::EventTarget) -> Option<Pick> {
     use leptos::wasm_bindgen::JsCast;
-    let element = target.dyn_ref::<leptos::web_sys::Element>()?.closest("[data-pick]").ok()??;
+    let element = target
+        .dyn_ref::<leptos::web_sys::Element>()?
+        .closest("[data-pick]")
+        .ok()??;
     parse_pick(&element.get_attribute("data-pick")?)
 }
 
@@ -234,7 +292,11 @@ pub fn svg_markup(input: &GraphInput, pickable: bool, picked: Option<Pick>) -> S
     }
     let node_position = |step: usize| -> (i32, i32) {
         let stage = input.steps[step].stage;
-        let row = input.stages[stage].steps.iter().position(|&s| s == step).unwrap_or(0);
+        let row = input.stages[stage]
+            .steps
+            .iter()
+            .position(|&s| s == step)
+            .unwrap_or(0);
         let (x, y, _) = boxes[stage];
         (x + 10, y + STAGE_HEAD + row as i32 * ROW)
     };
@@ -256,7 +318,10 @@ pub fn svg_markup(input: &GraphInput, pickable: bool, picked: Option<Pick>) -> S
     // Attributes that make a stage or step a focusable button in the editor.
     let button = |pick: &str, label: &str| {
         if pickable {
-            format!(r#" data-pick="{pick}" tabindex="0" role="button" aria-label="{}""#, escape(label))
+            format!(
+                r#" data-pick="{pick}" tabindex="0" role="button" aria-label="{}""#,
+                escape(label)
+            )
         } else {
             String::new()
         }
@@ -271,8 +336,16 @@ pub fn svg_markup(input: &GraphInput, pickable: bool, picked: Option<Pick>) -> S
         let (x, y, h) = boxes[si];
         let class = format!(
             "stage{}{}",
-            if picked == Some(Pick::Stage(si)) { " picked" } else { "" },
-            if stage.problem.is_some() { " invalid" } else { "" }
+            if picked == Some(Pick::Stage(si)) {
+                " picked"
+            } else {
+                ""
+            },
+            if stage.problem.is_some() {
+                " invalid"
+            } else {
+                ""
+            }
         );
         let label = match &stage.problem {
             Some(problem) => format!("Stage {}: {problem}", stage.name),
@@ -306,15 +379,26 @@ pub fn svg_markup(input: &GraphInput, pickable: bool, picked: Option<Pick>) -> S
         let (_, ty) = node_position(to);
         let (y1, y2) = (fy + NODE_HEIGHT / 2, ty + NODE_HEIGHT / 2);
         let bend = fx - 8;
-        let _ = write!(svg, r#"<path class="edge step-edge" d="M{fx},{y1} C{bend},{y1} {bend},{y2} {fx},{y2}"></path>"#);
+        let _ = write!(
+            svg,
+            r#"<path class="edge step-edge" d="M{fx},{y1} C{bend},{y1} {bend},{y2} {fx},{y2}"></path>"#
+        );
     }
     for (index, step) in input.steps.iter().enumerate() {
         let (x, y) = node_position(index);
         let status = step.status.map(|s| s.as_str()).unwrap_or("planned");
         let class = format!(
             "node {status}{}{}",
-            if picked == Some(Pick::Step(index)) { " picked" } else { "" },
-            if step.problem.is_some() { " invalid" } else { "" }
+            if picked == Some(Pick::Step(index)) {
+                " picked"
+            } else {
+                ""
+            },
+            if step.problem.is_some() {
+                " invalid"
+            } else {
+                ""
+            }
         );
         let title = match &step.problem {
             Some(problem) => format!("{}: {problem}", step.name),
@@ -352,13 +436,42 @@ mod tests {
     fn input() -> GraphInput {
         GraphInput {
             stages: vec![
-                GraphStage { name: "build".into(), steps: vec![0, 1], problem: None },
-                GraphStage { name: "ship".into(), steps: vec![2], problem: Some("stage <ship> & \"co\"".into()) },
+                GraphStage {
+                    name: "build".into(),
+                    steps: vec![0, 1],
+                    problem: None,
+                },
+                GraphStage {
+                    name: "ship".into(),
+                    steps: vec![2],
+                    problem: Some("stage <ship> & \"co\"".into()),
+                },
             ],
             steps: vec![
-                GraphStep { name: "compile".into(), stage: 0, needs: vec![], status: Some(StepStatus::Succeeded), problem: None, duration_ms: Some(1_250) },
-                GraphStep { name: "lint".into(), stage: 0, needs: vec![0], status: None, problem: None, duration_ms: None },
-                GraphStep { name: "push".into(), stage: 1, needs: vec![1], status: None, problem: Some("image: missing".into()), duration_ms: None },
+                GraphStep {
+                    name: "compile".into(),
+                    stage: 0,
+                    needs: vec![],
+                    status: Some(StepStatus::Succeeded),
+                    problem: None,
+                    duration_ms: Some(1_250),
+                },
+                GraphStep {
+                    name: "lint".into(),
+                    stage: 0,
+                    needs: vec![0],
+                    status: None,
+                    problem: None,
+                    duration_ms: None,
+                },
+                GraphStep {
+                    name: "push".into(),
+                    stage: 1,
+                    needs: vec![1],
+                    status: None,
+                    problem: Some("image: missing".into()),
+                    duration_ms: None,
+                },
             ],
         }
     }
@@ -371,15 +484,33 @@ mod tests {
         assert!(svg.starts_with(r#"<svg class="stage-graph""#) && svg.ends_with("</svg>"));
         assert_eq!(svg.matches("<g class=\"stage").count(), 2);
         assert_eq!(svg.matches("<g class=\"node").count(), 3);
-        assert!(svg.contains(r#"<g class="node succeeded" data-step="compile">"#), "{svg}");
-        assert!(svg.contains(r#"<g class="node planned invalid" data-step="push">"#), "{svg}");
-        assert!(svg.contains(r#"<g class="stage invalid" data-stage="ship">"#), "{svg}");
-        assert!(svg.contains("Stage ship: stage &lt;ship&gt; &amp; &quot;co&quot;"), "{svg}");
+        assert!(
+            svg.contains(r#"<g class="node succeeded" data-step="compile">"#),
+            "{svg}"
+        );
+        assert!(
+            svg.contains(r#"<g class="node planned invalid" data-step="push">"#),
+            "{svg}"
+        );
+        assert!(
+            svg.contains(r#"<g class="stage invalid" data-stage="ship">"#),
+            "{svg}"
+        );
+        assert!(
+            svg.contains("Stage ship: stage &lt;ship&gt; &amp; &quot;co&quot;"),
+            "{svg}"
+        );
         assert!(!svg.contains("<ship>"));
         assert_eq!(svg.matches("stage-edge").count(), 1, "build → ship");
         assert_eq!(svg.matches("step-edge").count(), 1, "compile → lint");
-        assert!(svg.contains(r#"<text class="duration""#) && svg.contains(">1.3s</text>"), "{svg}");
-        assert!(!svg.contains("data-pick") && !svg.contains("tabindex"), "read-only graphs have no buttons");
+        assert!(
+            svg.contains(r#"<text class="duration""#) && svg.contains(">1.3s</text>"),
+            "{svg}"
+        );
+        assert!(
+            !svg.contains("data-pick") && !svg.contains("tabindex"),
+            "read-only graphs have no buttons"
+        );
     }
 
     /// Pickable graphs make stages and steps buttons whose `data-pick` reads back as the
@@ -388,7 +519,10 @@ mod tests {
     fn pickable_markup_reads_back_as_picks() {
         let svg = svg_markup(&input(), true, Some(Pick::Step(1)));
         assert!(svg.contains(r#"<g class="node planned picked" data-step="lint" data-pick="step:1" tabindex="0" role="button""#), "{svg}");
-        assert!(svg.contains(r#"data-stage="ship" data-pick="stage:1""#), "{svg}");
+        assert!(
+            svg.contains(r#"data-stage="ship" data-pick="stage:1""#),
+            "{svg}"
+        );
         assert_eq!(parse_pick("step:1"), Some(Pick::Step(1)));
         assert_eq!(parse_pick("stage:0"), Some(Pick::Stage(0)));
         assert_eq!(parse_pick("step:x"), None);

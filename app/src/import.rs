@@ -84,7 +84,11 @@ fn description(metadata: &Metadata, origin: &str) -> Option<String> {
 }
 
 fn tags(metadata: &Metadata) -> Vec<String> {
-    metadata.labels.iter().map(|(key, value)| format!("{key}={value}")).collect()
+    metadata
+        .labels
+        .iter()
+        .map(|(key, value)| format!("{key}={value}"))
+        .collect()
 }
 
 pub fn kubeci_workflow(value: serde_yaml::Value) -> Result<Pipeline, Vec<Problem>> {
@@ -110,7 +114,11 @@ pub fn kubeci_workflow(value: serde_yaml::Value) -> Result<Pipeline, Vec<Problem
         with: Default::default(),
         actions: Vec::new(),
         engine: None,
-        stages: vec![Stage { name: "steps".into(), needs: None, steps }],
+        stages: vec![Stage {
+            name: "steps".into(),
+            needs: None,
+            steps,
+        }],
     })
 }
 
@@ -135,6 +143,10 @@ pub fn taskflow_task(value: serde_yaml::Value) -> Result<Pipeline, Vec<Problem>>
         with: Default::default(),
         actions: Vec::new(),
         engine: None,
-        stages: vec![Stage { name: "steps".into(), needs: None, steps }],
+        stages: vec![Stage {
+            name: "steps".into(),
+            needs: None,
+            steps,
+        }],
     })
 }

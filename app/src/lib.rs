@@ -5,19 +5,19 @@
 pub mod ansi;
 pub mod codec;
 pub mod definition;
+pub mod editor;
+mod editor_view;
+pub mod graph;
 pub mod import;
+mod live;
 pub mod model;
+mod pages;
 pub mod plan;
+pub mod server;
 pub mod workflow;
 pub mod workflow_form;
+mod workflow_view;
 #[cfg(feature = "ssr")]
 pub mod yaml_edit;
-pub mod server;
-pub mod editor;
-pub mod graph;
-mod editor_view;
-mod live;
-mod workflow_view;
-mod pages;
 
 pub use pages::{shell, App};

@@ -4,8 +4,9 @@
 
 use leptos::prelude::*;
 
-use crate::model::{EventBody, LogLine, LogStream, PipelineSummary, RunEvent, RunSummary, StepState, StepStatus};
-
+use crate::model::{
+    EventBody, LogLine, LogStream, PipelineSummary, RunEvent, RunSummary, StepState, StepStatus,
+};
 
 /// Folds a batch of events into the page state: all their log lines in one update (a
 /// replay of a long log arrives in large bursts), step and run changes one by one.
@@ -21,36 +22,53 @@ fn apply(
     let mut new_lines = Vec::new();
     for event in events {
         match event.body {
-            EventBody::Log { step, stream, text, .. } => {
+            EventBody::Log {
+                step, stream, text, ..
+            } => {
                 let number = counts.entry(step.clone()).or_insert(0);
                 *number += 1;
-                new_lines.push(LogLine { seq: event.seq, step, number: *number, stream, text });
+                new_lines.push(LogLine {
+                    seq: event.seq,
+                    step,
+                    number: *number,
+                    stream,
+                    text,
+                });
             }
             // `try_`: a flush may come after the page has gone (nothing to update then).
-            EventBody::Step { step, status, exit_code, message } => _ = steps.try_update(|steps| {
-                if let Some(state) = steps.iter_mut().find(|s| s.name == step) {
-                    state.status = status;
-                    state.exit_code = exit_code.or(state.exit_code);
-                    state.message = message.or(state.message.take());
-                    if status == StepStatus::Running {
-                        state.started_at = Some(event.ts);
+            EventBody::Step {
+                step,
+                status,
+                exit_code,
+                message,
+            } => {
+                _ = steps.try_update(|steps| {
+                    if let Some(state) = steps.iter_mut().find(|s| s.name == step) {
+                        state.status = status;
+                        state.exit_code = exit_code.or(state.exit_code);
+                        state.message = message.or(state.message.take());
+                        if status == StepStatus::Running {
+                            state.started_at = Some(event.ts);
+                        }
+                        if status.is_terminal() {
+                            state.finished_at = Some(event.ts);
+                            state.started_at.get_or_insert(event.ts);
+                        }
                     }
+                })
+            }
+            EventBody::Run { status, message } => {
+                _ = run.try_update(|run| {
+                    run.status = status;
+                    if message.is_some() {
+                        run.message = message;
+                    }
+                    run.started_at.get_or_insert(event.ts);
                     if status.is_terminal() {
-                        state.finished_at = Some(event.ts);
-                        state.started_at.get_or_insert(event.ts);
+                        run.finished_at = Some(event.ts);
                     }
-                }
-            }),
-            EventBody::Run { status, message } => _ = run.try_update(|run| {
-                run.status = status;
-                if message.is_some() {
-                    run.message = message;
-                }
-                run.started_at.get_or_insert(event.ts);
-                if status.is_terminal() {
-                    run.finished_at = Some(event.ts);
-                }
-            }),
+                })
+            }
         }
     }
     if !new_lines.is_empty() {
@@ -95,15 +113,40 @@ pub fn decode_event(name: &str, data: &str) -> Option<RunEvent> {
     let (seq, ts, body) = match name {
         "log" => {
             let d: LogData = serde_json::from_str(data).ok()?;
-            (d.seq, d.ts, EventBody::Log { step: d.step, stream: d.stream, text: d.text, partial: d.partial })
+            (
+                d.seq,
+                d.ts,
+                EventBody::Log {
+                    step: d.step,
+                    stream: d.stream,
+                    text: d.text,
+                    partial: d.partial,
+                },
+            )
         }
         "step" => {
             let d: StepData = serde_json::from_str(data).ok()?;
-            (d.seq, d.ts, EventBody::Step { step: d.step, status: d.status, exit_code: d.exit_code, message: d.message })
+            (
+                d.seq,
+                d.ts,
+                EventBody::Step {
+                    step: d.step,
+                    status: d.status,
+                    exit_code: d.exit_code,
+                    message: d.message,
+                },
+            )
         }
         "run" | "end" => {
             let d: RunData = serde_json::from_str(data).ok()?;
-            (d.seq, d.ts, EventBody::Run { status: d.status, message: d.message })
+            (
+                d.seq,
+                d.ts,
+                EventBody::Run {
+                    status: d.status,
+                    message: d.message,
+                },
+            )
         }
         _ => return None,
     };
@@ -111,7 +154,12 @@ pub fn decode_event(name: &str, data: &str) -> Option<RunEvent> {
 }
 
 /// Starts following a run (in the browser only; on the server this does nothing).
-pub fn follow_run(run_id: i64, run: RwSignal<RunSummary>, steps: RwSignal<Vec<StepState>>, lines: RwSignal<Vec<LogLine>>) {
+pub fn follow_run(
+    run_id: i64,
+    run: RwSignal<RunSummary>,
+    steps: RwSignal<Vec<StepState>>,
+    lines: RwSignal<Vec<LogLine>>,
+) {
     #[cfg(feature = "hydrate")]
     {
         use std::cell::RefCell;
@@ -150,7 +198,11 @@ pub fn follow_run(run_id: i64, run: RwSignal<RunSummary>, steps: RwSignal<Vec<St
                     scheduled: bool,
                     counts: std::collections::HashMap<String, usize>,
                 }
-                let pending = Rc::new(RefCell::new(Pending { events: Vec::new(), scheduled: false, counts: Default::default() }));
+                let pending = Rc::new(RefCell::new(Pending {
+                    events: Vec::new(),
+                    scheduled: false,
+                    counts: Default::default(),
+                }));
                 let flush = move |pending: &Rc<RefCell<Pending>>| {
                     let mut state = pending.borrow_mut();
                     state.scheduled = false;
@@ -161,8 +213,12 @@ pub fn follow_run(run_id: i64, run: RwSignal<RunSummary>, steps: RwSignal<Vec<St
                 let mut last_seq = 0;
                 while let Some(item) = events.next().await {
                     let Ok((name, message)) = item else { continue };
-                    let Some(data) = message.data().as_string() else { continue };
-                    let Some(event) = decode_event(&name, &data) else { continue };
+                    let Some(data) = message.data().as_string() else {
+                        continue;
+                    };
+                    let Some(event) = decode_event(&name, &data) else {
+                        continue;
+                    };
                     if event.seq <= last_seq {
                         continue;
                     }
@@ -201,8 +257,13 @@ pub fn follow_changes(rows: RwSignal<Vec<PipelineSummary>>, live: RwSignal<bool>
             if started.is_some() {
                 return;
             }
-            let Ok(mut source) = EventSource::new("/api/v1/changes") else { return };
-            let subscriptions: Vec<_> = ["ready", "run", "resync"].into_iter().filter_map(|name| source.subscribe(name).ok()).collect();
+            let Ok(mut source) = EventSource::new("/api/v1/changes") else {
+                return;
+            };
+            let subscriptions: Vec<_> = ["ready", "run", "resync"]
+                .into_iter()
+                .filter_map(|name| source.subscribe(name).ok())
+                .collect();
             let source = SendWrapper::new(source);
             on_cleanup(move || source.take().close());
             leptos::task::spawn_local(async move {
@@ -231,7 +292,10 @@ pub fn follow_changes(rows: RwSignal<Vec<PipelineSummary>>, live: RwSignal<bool>
                             .data()
                             .as_string()
                             .and_then(|data| serde_json::from_str::<RunSummary>(&data).ok())
-                            .is_some_and(|run| rows.try_update(|rows| crate::model::apply_run_change(rows, run)).unwrap_or(true));
+                            .is_some_and(|run| {
+                                rows.try_update(|rows| crate::model::apply_run_change(rows, run))
+                                    .unwrap_or(true)
+                            });
                     if !applied {
                         reload().await;
                     }
@@ -252,19 +316,56 @@ mod tests {
     #[test]
     fn events_read_back_under_their_sse_names() {
         let events = [
-            EventBody::Log { step: "build".into(), stream: LogStream::Stderr, text: "\u{1b}[31mred".into(), partial: true },
-            EventBody::Log { step: "build".into(), stream: LogStream::Stdout, text: String::new(), partial: false },
-            EventBody::Step { step: "build".into(), status: StepStatus::Failed, exit_code: Some(2), message: Some("exit 2".into()) },
-            EventBody::Step { step: "test".into(), status: StepStatus::Running, exit_code: None, message: None },
-            EventBody::Run { status: RunStatus::Running, message: None },
-            EventBody::Run { status: RunStatus::Failed, message: Some("step build failed".into()) },
+            EventBody::Log {
+                step: "build".into(),
+                stream: LogStream::Stderr,
+                text: "\u{1b}[31mred".into(),
+                partial: true,
+            },
+            EventBody::Log {
+                step: "build".into(),
+                stream: LogStream::Stdout,
+                text: String::new(),
+                partial: false,
+            },
+            EventBody::Step {
+                step: "build".into(),
+                status: StepStatus::Failed,
+                exit_code: Some(2),
+                message: Some("exit 2".into()),
+            },
+            EventBody::Step {
+                step: "test".into(),
+                status: StepStatus::Running,
+                exit_code: None,
+                message: None,
+            },
+            EventBody::Run {
+                status: RunStatus::Running,
+                message: None,
+            },
+            EventBody::Run {
+                status: RunStatus::Failed,
+                message: Some("step build failed".into()),
+            },
         ];
         for (seq, body) in events.into_iter().enumerate() {
-            let event = RunEvent { seq: seq as i64 + 1, ts: 1_700_000_000_000 + seq as i64, body };
+            let event = RunEvent {
+                seq: seq as i64 + 1,
+                ts: 1_700_000_000_000 + seq as i64,
+                body,
+            };
             let data = serde_json::to_string(&event).unwrap();
-            assert_eq!(decode_event(event.sse_name(), &data), Some(event.clone()), "{data}");
+            assert_eq!(
+                decode_event(event.sse_name(), &data),
+                Some(event.clone()),
+                "{data}"
+            );
         }
-        assert_eq!(decode_event("log", r#"{"seq":1,"ts":2,"type":"run","status":"running"}"#), None);
+        assert_eq!(
+            decode_event("log", r#"{"seq":1,"ts":2,"type":"run","status":"running"}"#),
+            None
+        );
         assert_eq!(decode_event("other", "{}"), None);
     }
 }

@@ -105,7 +105,10 @@ pub struct TransitionError {
 
 impl StepStatus {
     pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Succeeded | Self::Failed | Self::Cancelled | Self::Skipped | Self::Refused)
+        matches!(
+            self,
+            Self::Succeeded | Self::Failed | Self::Cancelled | Self::Skipped | Self::Refused
+        )
     }
 
     /// The only way a step's status changes.
@@ -121,7 +124,11 @@ impl StepStatus {
         if allowed {
             Ok(to)
         } else {
-            Err(TransitionError { what: "step", from: self.as_str(), to: to.as_str() })
+            Err(TransitionError {
+                what: "step",
+                from: self.as_str(),
+                to: to.as_str(),
+            })
         }
     }
 
@@ -141,7 +148,10 @@ impl StepStatus {
 
 impl RunStatus {
     pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Succeeded | Self::Failed | Self::Cancelled | Self::Refused)
+        matches!(
+            self,
+            Self::Succeeded | Self::Failed | Self::Cancelled | Self::Refused
+        )
     }
 
     pub fn transition(self, to: RunStatus) -> Result<RunStatus, TransitionError> {
@@ -149,15 +159,25 @@ impl RunStatus {
         let allowed = self == to && !self.is_terminal()
             || match self {
                 Pending => matches!(to, Running | Cancelling | Failed | Cancelled),
-                Running => matches!(to, WaitingApproval | Cancelling | Succeeded | Failed | Refused | Cancelled),
-                WaitingApproval => matches!(to, Running | Cancelling | Succeeded | Failed | Refused | Cancelled),
+                Running => matches!(
+                    to,
+                    WaitingApproval | Cancelling | Succeeded | Failed | Refused | Cancelled
+                ),
+                WaitingApproval => matches!(
+                    to,
+                    Running | Cancelling | Succeeded | Failed | Refused | Cancelled
+                ),
                 Cancelling => matches!(to, Cancelled),
                 Succeeded | Failed | Cancelled | Refused => false,
             };
         if allowed {
             Ok(to)
         } else {
-            Err(TransitionError { what: "run", from: self.as_str(), to: to.as_str() })
+            Err(TransitionError {
+                what: "run",
+                from: self.as_str(),
+                to: to.as_str(),
+            })
         }
     }
 
@@ -165,7 +185,9 @@ impl RunStatus {
     pub fn in_flight(steps: &[StepStatus], cancel_requested: bool) -> RunStatus {
         if cancel_requested {
             RunStatus::Cancelling
-        } else if !steps.contains(&StepStatus::Running) && steps.contains(&StepStatus::WaitingApproval) {
+        } else if !steps.contains(&StepStatus::Running)
+            && steps.contains(&StepStatus::WaitingApproval)
+        {
             RunStatus::WaitingApproval
         } else {
             RunStatus::Running
@@ -194,7 +216,8 @@ pub fn is_valid_tag(tag: &str) -> bool {
         && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
-pub const TAG_RULE: &str = "a tag is 1-128 characters of letters, digits, '_', '.' and '-', not starting with '.' or '-'";
+pub const TAG_RULE: &str =
+    "a tag is 1-128 characters of letters, digits, '_', '.' and '-', not starting with '.' or '-'";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -264,7 +287,12 @@ pub struct RunLink {
 
 impl From<&RunSummary> for RunLink {
     fn from(run: &RunSummary) -> Self {
-        Self { id: run.id, number: run.number, tag: run.tag.clone(), status: run.status.as_str().to_owned() }
+        Self {
+            id: run.id,
+            number: run.number,
+            tag: run.tag.clone(),
+            status: run.status.as_str().to_owned(),
+        }
     }
 }
 
@@ -299,7 +327,13 @@ pub struct RunPageData {
 
 impl RunPageData {
     pub fn new(detail: RunDetail, log_tail: Vec<LogLine>) -> Self {
-        Self { run: detail.run, params: detail.params, steps: detail.steps, webhooks: detail.webhooks, log_tail }
+        Self {
+            run: detail.run,
+            params: detail.params,
+            steps: detail.steps,
+            webhooks: detail.webhooks,
+            log_tail,
+        }
     }
 }
 
@@ -355,14 +389,20 @@ pub const RECENT_RUNS: usize = 20;
 /// a run that ends is the newest finished one). `false`: its pipeline is not among the
 /// rows, and they should be read again.
 pub fn apply_run_change(rows: &mut [PipelineSummary], run: RunSummary) -> bool {
-    let Some(row) = rows.iter_mut().find(|p| p.name == run.pipeline) else { return false };
+    let Some(row) = rows.iter_mut().find(|p| p.name == run.pipeline) else {
+        return false;
+    };
     let latest = row.latest_run.as_ref();
     if latest.is_some_and(|l| l.id > run.id) {
         return true;
     }
-    let newly_finished = run.status.is_terminal() && !latest.is_some_and(|l| l.id == run.id && l.status.is_terminal());
+    let newly_finished = run.status.is_terminal()
+        && !latest.is_some_and(|l| l.id == run.id && l.status.is_terminal());
     if newly_finished {
-        row.recent.push(RecentRun { status: run.status, duration_ms: run.duration_ms() });
+        row.recent.push(RecentRun {
+            status: run.status,
+            duration_ms: run.duration_ms(),
+        });
         if row.recent.len() > RECENT_RUNS {
             row.recent.remove(0);
         }
@@ -374,7 +414,10 @@ pub fn apply_run_change(rows: &mut [PipelineSummary], run: RunSummary) -> bool {
 /// Share of succeeded runs among finished ones, in percent.
 pub fn success_rate(recent: &[RecentRun]) -> Option<u32> {
     let finished = recent.iter().filter(|r| r.status.is_terminal()).count();
-    let succeeded = recent.iter().filter(|r| r.status == RunStatus::Succeeded).count();
+    let succeeded = recent
+        .iter()
+        .filter(|r| r.status == RunStatus::Succeeded)
+        .count();
     (finished > 0).then(|| ((succeeded * 100 + finished / 2) / finished) as u32)
 }
 
@@ -416,8 +459,16 @@ pub struct Validation {
 impl Validation {
     pub fn of(source: &str) -> Validation {
         match crate::plan::check_document(source) {
-            Ok((_, plan)) => Validation { valid: true, problems: Vec::new(), plan: Some(plan) },
-            Err(problems) => Validation { valid: false, problems, plan: None },
+            Ok((_, plan)) => Validation {
+                valid: true,
+                problems: Vec::new(),
+                plan: Some(plan),
+            },
+            Err(problems) => Validation {
+                valid: false,
+                problems,
+                plan: None,
+            },
         }
     }
 }
@@ -521,8 +572,18 @@ pub struct WorkflowStatus {
 
 impl WorkflowStatus {
     pub fn of(detail: WorkflowDetail) -> Self {
-        let steps = detail.steps.into_iter().map(|s| (s.name, s.status.as_str().to_owned())).collect();
-        Self { name: detail.name, version: detail.version, latest_run: detail.latest_run.as_ref().map(RunLink::from), steps, engine: detail.engine }
+        let steps = detail
+            .steps
+            .into_iter()
+            .map(|s| (s.name, s.status.as_str().to_owned()))
+            .collect();
+        Self {
+            name: detail.name,
+            version: detail.version,
+            latest_run: detail.latest_run.as_ref().map(RunLink::from),
+            steps,
+            engine: detail.engine,
+        }
     }
 }
 
@@ -580,10 +641,20 @@ pub fn parse_param_lines(text: &str) -> Result<crate::definition::Params, String
             continue;
         }
         let Some((name, value)) = line.split_once('=') else {
-            return Err(format!("params line {}: \"{line}\" is not NAME=value", number + 1));
+            return Err(format!(
+                "params line {}: \"{line}\" is not NAME=value",
+                number + 1
+            ));
         };
-        if params.insert(name.trim().to_owned(), value.to_owned()).is_some() {
-            return Err(format!("params line {}: \"{}\" is given twice", number + 1, name.trim()));
+        if params
+            .insert(name.trim().to_owned(), value.to_owned())
+            .is_some()
+        {
+            return Err(format!(
+                "params line {}: \"{}\" is given twice",
+                number + 1,
+                name.trim()
+            ));
         }
     }
     Ok(params)
@@ -621,12 +692,21 @@ mod tests {
             recent: Vec::new(),
         }];
         assert!(apply_run_change(&mut rows, run(1, RunStatus::Running)));
-        assert_eq!(rows[0].latest_run.as_ref().map(|r| r.status), Some(RunStatus::Running));
+        assert_eq!(
+            rows[0].latest_run.as_ref().map(|r| r.status),
+            Some(RunStatus::Running)
+        );
         assert!(rows[0].recent.is_empty(), "not finished yet");
         assert!(apply_run_change(&mut rows, run(1, RunStatus::Succeeded)));
         // The same end told twice (a reload raced the feed) counts once.
         assert!(apply_run_change(&mut rows, run(1, RunStatus::Succeeded)));
-        assert_eq!(rows[0].recent, [RecentRun { status: RunStatus::Succeeded, duration_ms: Some(30) }]);
+        assert_eq!(
+            rows[0].recent,
+            [RecentRun {
+                status: RunStatus::Succeeded,
+                duration_ms: Some(30)
+            }]
+        );
         // An older run's news does not replace a newer one.
         assert!(apply_run_change(&mut rows, run(2, RunStatus::Failed)));
         assert!(apply_run_change(&mut rows, run(1, RunStatus::Succeeded)));
@@ -636,6 +716,15 @@ mod tests {
             apply_run_change(&mut rows, run(id, RunStatus::Failed));
         }
         assert_eq!(rows[0].recent.len(), RECENT_RUNS);
-        assert!(!apply_run_change(&mut rows, RunSummary { pipeline: "other".into(), ..run(40, RunStatus::Running) }), "unknown: reload");
+        assert!(
+            !apply_run_change(
+                &mut rows,
+                RunSummary {
+                    pipeline: "other".into(),
+                    ..run(40, RunStatus::Running)
+                }
+            ),
+            "unknown: reload"
+        );
     }
 }

@@ -9,17 +9,17 @@ use leptos_router::{lazy_route, path, Lazy, LazyRoute, SsrMode};
 
 use crate::editor::{EditorPage, EditorState, PipelineHead};
 use crate::editor_view::{DefinitionEditor, Saver};
-use crate::workflow_view::WorkflowPage;
 use crate::graph::{GraphInput, Pick, StageGraph};
 use crate::live::{follow_changes, follow_run};
 use crate::model::{
-    is_valid_tag, success_rate, LogLine, PipelineSummary, RecentRun, RunPageData, RunStatus, RunSummary, StepStatus, Trigger, TAG_RULE,
-    WebhookDelivery,
+    is_valid_tag, success_rate, LogLine, PipelineSummary, RecentRun, RunPageData, RunStatus,
+    RunSummary, StepStatus, Trigger, WebhookDelivery, TAG_RULE,
 };
 use crate::server::{
-    get_run, list_pipelines, list_runs, pipeline_editor, version_diff, CreatePipeline, RunAct, RunControl, StartRun,
-    UpdatePipeline,
+    get_run, list_pipelines, list_runs, pipeline_editor, version_diff, CreatePipeline, RunAct,
+    RunControl, StartRun, UpdatePipeline,
 };
+use crate::workflow_view::WorkflowPage;
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -172,9 +172,13 @@ where
     T: leptos::server_fn::ServerFn<Output = O, Error = ServerFnError> + Clone,
 {
     move || {
-        action.value().get().and_then(|result| result.err()).map(|err| {
-            view! { <p class="error" role="alert">{error_text(&err)}</p> }
-        })
+        action
+            .value()
+            .get()
+            .and_then(|result| result.err())
+            .map(|err| {
+                view! { <p class="error" role="alert">{error_text(&err)}</p> }
+            })
     }
 }
 
@@ -184,13 +188,18 @@ pub(crate) struct Fields(Option<leptos::web_sys::FormData>);
 impl Fields {
     fn of(ev: &leptos::ev::SubmitEvent) -> Self {
         use leptos::wasm_bindgen::JsCast;
-        let form = ev.target().and_then(|t| t.dyn_into::<leptos::web_sys::HtmlFormElement>().ok());
+        let form = ev
+            .target()
+            .and_then(|t| t.dyn_into::<leptos::web_sys::HtmlFormElement>().ok());
         Self(form.and_then(|form| leptos::web_sys::FormData::new_with_form(&form).ok()))
     }
 
     /// A field's value; empty when the form has no such field.
     pub(crate) fn get(&self, name: &str) -> String {
-        self.0.as_ref().and_then(|data| data.get(name).as_string()).unwrap_or_default()
+        self.0
+            .as_ref()
+            .and_then(|data| data.get(name).as_string())
+            .unwrap_or_default()
     }
 }
 
@@ -223,24 +232,43 @@ where
 
 /// One of the run page's buttons: a form of its own that posts `act` on run `id` (and, for
 /// an approval or refusal, its step) to `run_control`.
-fn control_form(action: ServerAction<RunControl>, id: i64, act: RunAct, step: Option<String>, button: impl IntoView) -> impl IntoView {
+fn control_form(
+    action: ServerAction<RunControl>,
+    id: i64,
+    act: RunAct,
+    step: Option<String>,
+    button: impl IntoView,
+) -> impl IntoView {
     let input = {
         let step = step.clone();
-        move |_: &Fields| RunControl { id, act, step: step.clone() }
+        move |_: &Fields| RunControl {
+            id,
+            act,
+            step: step.clone(),
+        }
     };
-    post_form(action, None, input, view! {
-        <input type="hidden" name="id" value=id/>
-        <input type="hidden" name="act" value=act.as_str()/>
-        {step.map(|step| view! { <input type="hidden" name="step" value=step/> })}
-        {button}
-    })
+    post_form(
+        action,
+        None,
+        input,
+        view! {
+            <input type="hidden" name="id" value=id/>
+            <input type="hidden" name="act" value=act.as_str()/>
+            {step.map(|step| view! { <input type="hidden" name="step" value=step/> })}
+            {button}
+        },
+    )
 }
 
 /// The fields of the run form (tag and params) as `start_run` takes them.
 pub(crate) fn start_run_input(pipeline: String) -> impl Fn(&Fields) -> StartRun + 'static {
     move |fields: &Fields| {
         let params = fields.get("params");
-        StartRun { pipeline: pipeline.clone(), tag: fields.get("tag"), params: (!params.is_empty()).then_some(params) }
+        StartRun {
+            pipeline: pipeline.clone(),
+            tag: fields.get("tag"),
+            params: (!params.is_empty()).then_some(params),
+        }
     }
 }
 
@@ -261,7 +289,14 @@ pub fn format_time(ms: i64) -> String {
 fn utc_fields(ms: i64) -> Option<(i32, u32, u32, u32, u32, u32)> {
     use chrono::{Datelike, Timelike};
     let t = chrono::DateTime::from_timestamp_millis(ms)?;
-    Some((t.year(), t.month(), t.day(), t.hour(), t.minute(), t.second()))
+    Some((
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+    ))
 }
 
 pub fn format_duration(ms: i64) -> String {
@@ -347,7 +382,10 @@ fn pipeline_row(p: PipelineSummary, filter: RwSignal<String>) -> impl IntoView {
         "{} {} {}",
         p.name,
         p.description.as_deref().unwrap_or_default(),
-        p.latest_run.as_ref().map(|r| r.tag.as_str()).unwrap_or_default(),
+        p.latest_run
+            .as_ref()
+            .map(|r| r.tag.as_str())
+            .unwrap_or_default(),
     )
     .to_lowercase();
     view! {
@@ -366,8 +404,18 @@ fn pipeline_row(p: PipelineSummary, filter: RwSignal<String>) -> impl IntoView {
 /// Bar heights for runs' durations, the longest `room` high (runs without a duration, and
 /// very short ones, get 2); with the longest duration (at least 1 ms).
 fn bar_heights(runs: &[RecentRun], room: i64) -> (i64, Vec<i64>) {
-    let longest = runs.iter().filter_map(|r| r.duration_ms).max().unwrap_or(0).max(1);
-    (longest, runs.iter().map(|r| r.duration_ms.map_or(2, |d| (d * room / longest).max(2))).collect())
+    let longest = runs
+        .iter()
+        .filter_map(|r| r.duration_ms)
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    (
+        longest,
+        runs.iter()
+            .map(|r| r.duration_ms.map_or(2, |d| (d * room / longest).max(2)))
+            .collect(),
+    )
 }
 
 /// The durations of a pipeline's last runs as bars, coloured by outcome.
@@ -376,13 +424,21 @@ fn Sparkline(recent: Vec<RecentRun>) -> impl IntoView {
     const WIDTH: usize = 120;
     const HEIGHT: i64 = 28;
     let (_, heights) = bar_heights(&recent, HEIGHT - 2);
-    let step = if recent.is_empty() { 0 } else { WIDTH / recent.len().max(6) };
+    let step = if recent.is_empty() {
+        0
+    } else {
+        WIDTH / recent.len().max(6)
+    };
     let label = format!(
         "last {} runs: {}",
         recent.len(),
         recent
             .iter()
-            .map(|r| format!("{} {}", r.status, r.duration_ms.map(format_duration).unwrap_or_default()))
+            .map(|r| format!(
+                "{} {}",
+                r.status,
+                r.duration_ms.map(format_duration).unwrap_or_default()
+            ))
             .collect::<Vec<_>>()
             .join(", ")
     );
@@ -391,7 +447,11 @@ fn Sparkline(recent: Vec<RecentRun>) -> impl IntoView {
         .zip(heights)
         .enumerate()
         .map(|(i, (run, height))| {
-            let title = format!("{} · {}", run.status, run.duration_ms.map(format_duration).unwrap_or_default());
+            let title = format!(
+                "{} · {}",
+                run.status,
+                run.duration_ms.map(format_duration).unwrap_or_default()
+            );
             view! {
                 <rect
                     class=run.status.as_str()
@@ -477,7 +537,12 @@ fn PipelineEditor(head: PipelineHead, state: EditorState) -> impl IntoView {
         let tag = tag.read();
         (!tag.is_empty() && !is_valid_tag(&tag)).then(|| view! { <p class="hint">{TAG_RULE}</p> })
     };
-    let version = move || save.value().get().and_then(|r| r.ok()).unwrap_or(head.version);
+    let version = move || {
+        save.value()
+            .get()
+            .and_then(|r| r.ok())
+            .unwrap_or(head.version)
+    };
     let title = format!("{name} · Conveyor");
     let history_href = format!("/pipelines/{name}/history");
     let run_pipeline = name.clone();
@@ -543,7 +608,13 @@ fn PipelineEditor(head: PipelineHead, state: EditorState) -> impl IntoView {
 fn RunPage() -> impl IntoView {
     let params = use_params_map();
     let detail = Resource::new(
-        move || params.read().get("id").and_then(|id| id.parse::<i64>().ok()).unwrap_or(0),
+        move || {
+            params
+                .read()
+                .get("id")
+                .and_then(|id| id.parse::<i64>().ok())
+                .unwrap_or(0)
+        },
         get_run,
     );
     view! {
@@ -806,7 +877,8 @@ impl LogViewer {
         Effect::new(move |started: Option<()>| {
             viewer.read_hash();
             if started.is_none() {
-                let listener = window_event_listener(leptos::ev::hashchange, move |_| viewer.read_hash());
+                let listener =
+                    window_event_listener(leptos::ev::hashchange, move |_| viewer.read_hash());
                 on_cleanup(move || listener.remove());
             }
         });
@@ -818,7 +890,9 @@ impl LogViewer {
                     let found = viewer.position(|line| line.step == step && line.number == number);
                     if let Some(at) = found {
                         viewer.reached.set_value(true);
-                        viewer.scroll_to((at * LINE_PX) as i64 - i64::from(viewer.height.get_untracked() / 2));
+                        viewer.scroll_to(
+                            (at * LINE_PX) as i64 - i64::from(viewer.height.get_untracked() / 2),
+                        );
                     }
                     return;
                 }
@@ -840,7 +914,9 @@ impl LogViewer {
     }
 
     fn count(self) -> usize {
-        self.shown.with(|s| s.as_ref().map(Vec::len)).unwrap_or_else(|| self.lines.with(Vec::len))
+        self.shown
+            .with(|s| s.as_ref().map(Vec::len))
+            .unwrap_or_else(|| self.lines.with(Vec::len))
     }
 
     /// Index into `lines` of the `k`-th shown line.
@@ -873,7 +949,8 @@ impl LogViewer {
             self.scroll.set(log.scroll_top());
             self.height.set(log.client_height());
             // Scrolling up to read stops following; scrolling back to the end follows again.
-            self.follow.set(log.scroll_height() - log.scroll_top() - log.client_height() < 40);
+            self.follow
+                .set(log.scroll_height() - log.scroll_top() - log.client_height() < 40);
         }
     }
 
@@ -883,8 +960,12 @@ impl LogViewer {
         let tail = StoredValue::new(tail);
         let window = move || {
             let count = self.count();
-            let first = (self.scroll.get().max(0) as usize / LINE_PX).saturating_sub(OVERSCAN).min(count);
-            let last = (first + (self.height.get().max(0) as usize).div_ceil(LINE_PX) + 2 * OVERSCAN).min(count);
+            let first = (self.scroll.get().max(0) as usize / LINE_PX)
+                .saturating_sub(OVERSCAN)
+                .min(count);
+            let last =
+                (first + (self.height.get().max(0) as usize).div_ceil(LINE_PX) + 2 * OVERSCAN)
+                    .min(count);
             (first, last)
         };
         view! {
@@ -980,18 +1061,45 @@ fn HistoryPage() -> impl IntoView {
     let query = use_query_map();
     let pipeline = move || params.read().get("name");
     let text = move |key: &'static str| move || query.read().get(key).filter(|s| !s.is_empty());
-    let (status, tag, since, until, trigger) = (text("status"), text("tag"), text("since"), text("until"), text("trigger"));
-    let before = move || query.read().get("before").and_then(|b| b.parse::<i64>().ok());
+    let (status, tag, since, until, trigger) = (
+        text("status"),
+        text("tag"),
+        text("since"),
+        text("until"),
+        text("trigger"),
+    );
+    let before = move || {
+        query
+            .read()
+            .get("before")
+            .and_then(|b| b.parse::<i64>().ok())
+    };
     let page = Resource::new(
-        move || (pipeline(), status(), tag(), since(), until(), trigger(), before()),
+        move || {
+            (
+                pipeline(),
+                status(),
+                tag(),
+                since(),
+                until(),
+                trigger(),
+                before(),
+            )
+        },
         |(p, s, t, from, to, how, b)| list_runs(p, s, t, from, to, how, b),
     );
     // The filters as a query string, for the next page's link.
     let filters = move || {
-        [("status", status()), ("tag", tag()), ("since", since()), ("until", until()), ("trigger", trigger())]
-            .into_iter()
-            .filter_map(|(key, value)| value.map(|v| format!("&{key}={}", encode(&v))))
-            .collect::<String>()
+        [
+            ("status", status()),
+            ("tag", tag()),
+            ("since", since()),
+            ("until", until()),
+            ("trigger", trigger()),
+        ]
+        .into_iter()
+        .filter_map(|(key, value)| value.map(|v| format!("&{key}={}", encode(&v))))
+        .collect::<String>()
     };
     let title = move || match pipeline() {
         Some(name) => format!("History of {name}"),
@@ -1102,7 +1210,10 @@ fn VersionsPage() -> impl IntoView {
     let query = use_query_map();
     let name = move || params.read().get("name").unwrap_or_default();
     let number = move |key: &str| query.read().get(key).and_then(|v| v.parse::<i64>().ok());
-    let diff = Resource::new(move || (name(), number("from"), number("to")), |(n, f, t)| version_diff(n, f, t));
+    let diff = Resource::new(
+        move || (name(), number("from"), number("to")),
+        |(n, f, t)| version_diff(n, f, t),
+    );
     view! {
         <Title text=move || format!("Versions of {} · Conveyor", name())/>
         <div class="page-head">
@@ -1175,7 +1286,9 @@ fn encode(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             other => format!("%{other:02X}"),
         })
         .collect()
@@ -1189,7 +1302,13 @@ fn RunsChart(runs: Vec<RunSummary>) -> impl IntoView {
     const HEIGHT: i64 = 80;
     let mut runs = runs;
     runs.reverse();
-    let recent: Vec<RecentRun> = runs.iter().map(|r| RecentRun { status: r.status, duration_ms: r.duration_ms() }).collect();
+    let recent: Vec<RecentRun> = runs
+        .iter()
+        .map(|r| RecentRun {
+            status: r.status,
+            duration_ms: r.duration_ms(),
+        })
+        .collect();
     let (longest, heights) = bar_heights(&recent, HEIGHT - 14);
     let step = WIDTH / (runs.len() as i64).max(10);
     let bars = runs

@@ -57,11 +57,18 @@ pub fn plan(pipeline: &Pipeline) -> Result<Plan, Vec<Problem>> {
     check_fields(pipeline, &mut problems);
 
     let needs = Needs::resolve(pipeline, &mut problems);
-    let Needs { step_locations, stage_needs, .. } = &needs;
+    let Needs {
+        step_locations,
+        stage_needs,
+        ..
+    } = &needs;
     if step_locations.len() > MAX_STEPS {
         problems.push(Problem::new(
             "stages",
-            format!("{} steps in all; the limit is {MAX_STEPS}", step_locations.len()),
+            format!(
+                "{} steps in all; the limit is {MAX_STEPS}",
+                step_locations.len()
+            ),
         ));
     }
     if !problems.is_empty() {
@@ -113,7 +120,11 @@ pub fn plan(pipeline: &Pipeline) -> Result<Plan, Vec<Problem>> {
                 name: step.name.clone(),
                 needs: step_needs[index].clone(),
                 approval: step.approval,
-                timeout_secs: step.timeout.as_deref().and_then(|t| humantime::parse_duration(t).ok()).map(|d| d.as_secs().max(1)),
+                timeout_secs: step
+                    .timeout
+                    .as_deref()
+                    .and_then(|t| humantime::parse_duration(t).ok())
+                    .map(|d| d.as_secs().max(1)),
             }
         })
         .collect();
@@ -128,7 +139,11 @@ pub fn plan(pipeline: &Pipeline) -> Result<Plan, Vec<Problem>> {
             level: stage_levels[si],
         })
         .collect();
-    Ok(Plan { stages, steps, groups })
+    Ok(Plan {
+        stages,
+        steps,
+        groups,
+    })
 }
 
 /// Dependencies as written, resolved to indices (unknown names are reported and left out).
@@ -143,7 +158,11 @@ struct Needs {
 impl Needs {
     fn resolve(pipeline: &Pipeline, problems: &mut Vec<Problem>) -> Needs {
         let stage_index = index_names(
-            pipeline.stages.iter().enumerate().map(|(i, s)| (s.name.as_str(), format!("stages[{i}]"))),
+            pipeline
+                .stages
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.name.as_str(), format!("stages[{i}]"))),
             "stage",
             problems,
         );
@@ -154,9 +173,12 @@ impl Needs {
             .flat_map(|(si, stage)| (0..stage.steps.len()).map(move |ti| (si, ti)))
             .collect();
         let step_index = index_names(
-            step_locations
-                .iter()
-                .map(|&(si, ti)| (pipeline.stages[si].steps[ti].name.as_str(), step_path(si, ti))),
+            step_locations.iter().map(|&(si, ti)| {
+                (
+                    pipeline.stages[si].steps[ti].name.as_str(),
+                    step_path(si, ti),
+                )
+            }),
             "step",
             problems,
         );
@@ -166,7 +188,13 @@ impl Needs {
             .enumerate()
             .map(|(si, stage)| match &stage.needs {
                 None => si.checked_sub(1).into_iter().collect(),
-                Some(names) => resolve(names, &stage_index, "stage", &format!("stages[{si}].needs"), problems),
+                Some(names) => resolve(
+                    names,
+                    &stage_index,
+                    "stage",
+                    &format!("stages[{si}].needs"),
+                    problems,
+                ),
             })
             .collect();
         let explicit_needs = step_locations
@@ -174,11 +202,21 @@ impl Needs {
             .map(|&(si, ti)| {
                 let step = &pipeline.stages[si].steps[ti];
                 step.needs.as_ref().map(|names| {
-                    resolve(names, &step_index, "step", &format!("{}.needs", step_path(si, ti)), problems)
+                    resolve(
+                        names,
+                        &step_index,
+                        "step",
+                        &format!("{}.needs", step_path(si, ti)),
+                        problems,
+                    )
                 })
             })
             .collect();
-        Needs { step_locations, stage_needs, explicit_needs }
+        Needs {
+            step_locations,
+            stage_needs,
+            explicit_needs,
+        }
     }
 
     /// Each step's direct dependencies by the ordering rules (see the module docs).
@@ -189,10 +227,15 @@ impl Needs {
             first_step_of_stage.push(offset);
             offset += stage.steps.len();
         }
-        let stage_steps = |si: usize| first_step_of_stage[si]..first_step_of_stage[si] + pipeline.stages[si].steps.len();
+        let stage_steps = |si: usize| {
+            first_step_of_stage[si]..first_step_of_stage[si] + pipeline.stages[si].steps.len()
+        };
         let mut step_needs: Vec<Vec<usize>> = vec![Vec::new(); self.step_locations.len()];
         for (si, stage) in pipeline.stages.iter().enumerate() {
-            let entry: Vec<usize> = self.stage_needs[si].iter().flat_map(|&needed| stage_steps(needed)).collect();
+            let entry: Vec<usize> = self.stage_needs[si]
+                .iter()
+                .flat_map(|&needed| stage_steps(needed))
+                .collect();
             let mut previous_group: Vec<usize> = Vec::new();
             let mut current_group: Vec<usize> = Vec::new();
             let mut current_parallel = false;
@@ -258,10 +301,19 @@ pub fn step_program<'a>(pipeline: &'a Pipeline, step: &'a Step) -> Program<'a> {
     match step_action(pipeline, step) {
         Some(action) => match &action.script {
             Some(script) => Program::Script(script),
-            None if !action.command.is_empty() => {
-                Program::Command(&action.command, if step.args.is_empty() { &action.args } else { &step.args })
-            }
-            None => Program::Entrypoint(if step.args.is_empty() { &action.args } else { &step.args }),
+            None if !action.command.is_empty() => Program::Command(
+                &action.command,
+                if step.args.is_empty() {
+                    &action.args
+                } else {
+                    &step.args
+                },
+            ),
+            None => Program::Entrypoint(if step.args.is_empty() {
+                &action.args
+            } else {
+                &step.args
+            }),
         },
         None => Program::Entrypoint(&step.args),
     }
@@ -269,19 +321,29 @@ pub fn step_program<'a>(pipeline: &'a Pipeline, step: &'a Step) -> Program<'a> {
 
 /// The container image a step names, directly or through its action.
 pub fn step_image<'a>(pipeline: &'a Pipeline, step: &'a Step) -> Option<&'a str> {
-    step.image.as_deref().or_else(|| step_action(pipeline, step).and_then(|a| a.image.as_deref()))
+    step.image
+        .as_deref()
+        .or_else(|| step_action(pipeline, step).and_then(|a| a.image.as_deref()))
 }
 
 /// The definition of a planned step.
 pub fn step_definition<'a>(pipeline: &'a Pipeline, plan: &Plan, index: usize) -> Option<&'a Step> {
     let planned = plan.steps.get(index)?;
-    pipeline.stages.get(planned.stage)?.steps.iter().find(|s| s.name == planned.name)
+    pipeline
+        .stages
+        .get(planned.stage)?
+        .steps
+        .iter()
+        .find(|s| s.name == planned.name)
 }
 
 pub fn step_action<'a>(pipeline: &'a Pipeline, step: &Step) -> Option<&'a Action> {
     let reference = step.action.as_deref()?;
     let (name, version) = reference.split_once('@')?;
-    pipeline.actions.iter().find(|a| a.name == name && a.version == version)
+    pipeline
+        .actions
+        .iter()
+        .find(|a| a.name == name && a.version == version)
 }
 
 /// A run's params as steps see them: those given when it started, plus the image `TAG`.
@@ -309,7 +371,9 @@ pub fn check_required_params(pipeline: &Pipeline, run_params: &Params) -> Vec<Pr
     let mut problems = Vec::new();
     for (si, stage) in pipeline.stages.iter().enumerate() {
         for (ti, step) in stage.steps.iter().enumerate() {
-            let Some(action) = step_action(pipeline, step) else { continue };
+            let Some(action) = step_action(pipeline, step) else {
+                continue;
+            };
             let merged = merge_params(pipeline, step, run_params);
             for required in &action.required {
                 if merged.get(required).is_none_or(|v| v.is_empty()) {
@@ -331,7 +395,10 @@ fn check_fields(pipeline: &Pipeline, problems: &mut Vec<Problem>) {
     check_dns_label("name", &pipeline.name, problems);
     for (i, tag) in pipeline.tags.iter().enumerate() {
         if tag.is_empty() || tag.len() > 63 {
-            problems.push(Problem::new(format!("tags[{i}]"), "a tag must have 1 to 63 characters"));
+            problems.push(Problem::new(
+                format!("tags[{i}]"),
+                "a tag must have 1 to 63 characters",
+            ));
         }
     }
     check_param_names("with", &pipeline.with, problems);
@@ -342,22 +409,32 @@ fn check_fields(pipeline: &Pipeline, problems: &mut Vec<Problem>) {
         if action.version.is_empty() {
             problems.push(Problem::new(format!("{path}.version"), "must not be empty"));
         }
-        if let Some(first) = seen_actions.insert((action.name.clone(), action.version.clone()), ai) {
+        if let Some(first) = seen_actions.insert((action.name.clone(), action.version.clone()), ai)
+        {
             problems.push(Problem::new(
                 path.clone(),
-                format!("duplicate action \"{}@{}\" (first at actions[{first}])", action.name, action.version),
+                format!(
+                    "duplicate action \"{}@{}\" (first at actions[{first}])",
+                    action.name, action.version
+                ),
             ));
         }
         check_program(&path, action.script.as_deref(), &action.command, problems);
         check_param_names(&format!("{path}.defaults"), &action.defaults, problems);
     }
     if pipeline.stages.is_empty() {
-        problems.push(Problem::new("stages", "a pipeline needs at least one stage"));
+        problems.push(Problem::new(
+            "stages",
+            "a pipeline needs at least one stage",
+        ));
     }
     for (si, stage) in pipeline.stages.iter().enumerate() {
         check_dns_label(&format!("stages[{si}].name"), &stage.name, problems);
         if stage.steps.is_empty() {
-            problems.push(Problem::new(format!("stages[{si}].steps"), "a stage needs at least one step"));
+            problems.push(Problem::new(
+                format!("stages[{si}].steps"),
+                "a stage needs at least one step",
+            ));
         }
         for (ti, step) in stage.steps.iter().enumerate() {
             check_step(pipeline, &step_path(si, ti), step, problems);
@@ -381,10 +458,17 @@ fn check_step(pipeline: &Pipeline, path: &str, step: &Step, problems: &mut Vec<P
             Some(_) => {
                 let found = step_action(pipeline, step);
                 if found.is_none() {
-                    let known: Vec<String> = pipeline.actions.iter().map(|a| format!("{}@{}", a.name, a.version)).collect();
+                    let known: Vec<String> = pipeline
+                        .actions
+                        .iter()
+                        .map(|a| format!("{}@{}", a.name, a.version))
+                        .collect();
                     problems.push(Problem::new(
                         format!("{path}.action"),
-                        format!("unknown action \"{reference}\"{}", did_you_mean(reference, known.iter().map(String::as_str))),
+                        format!(
+                            "unknown action \"{reference}\"{}",
+                            did_you_mean(reference, known.iter().map(String::as_str))
+                        ),
                     ));
                 }
                 found
@@ -396,7 +480,10 @@ fn check_step(pipeline: &Pipeline, path: &str, step: &Step, problems: &mut Vec<P
         || step.image.is_some()
         || action.is_some_and(|a| a.script.is_some() || !a.command.is_empty() || a.image.is_some());
     if !has_program {
-        problems.push(Problem::new(path, "a step needs a `script`, a `command` or an `image`"));
+        problems.push(Problem::new(
+            path,
+            "a step needs a `script`, a `command` or an `image`",
+        ));
     }
     check_param_names(&format!("{path}.with"), &step.with, problems);
     check_param_names(&format!("{path}.env"), &step.env, problems);
@@ -406,10 +493,14 @@ fn check_step(pipeline: &Pipeline, path: &str, step: &Step, problems: &mut Vec<P
                 format!("{path}.timeout"),
                 format!("\"{timeout}\" is not a duration (examples: 30s, 5m, 1h30m)"),
             )),
-            Ok(d) if d.is_zero() => problems.push(Problem::new(format!("{path}.timeout"), "must be longer than zero")),
-            Ok(d) if d > MAX_TIMEOUT => {
-                problems.push(Problem::new(format!("{path}.timeout"), "must be at most 7 days"))
-            }
+            Ok(d) if d.is_zero() => problems.push(Problem::new(
+                format!("{path}.timeout"),
+                "must be longer than zero",
+            )),
+            Ok(d) if d > MAX_TIMEOUT => problems.push(Problem::new(
+                format!("{path}.timeout"),
+                "must be at most 7 days",
+            )),
             Ok(_) => {}
         }
     }
@@ -421,11 +512,19 @@ fn check_step(pipeline: &Pipeline, path: &str, step: &Step, problems: &mut Vec<P
     }
     for (wi, hook) in step.webhooks.iter().enumerate() {
         let hook_path = format!("{path}.webhooks[{wi}]");
-        if !(hook.url.starts_with("http://") || hook.url.starts_with("https://")) || hook.url.contains(char::is_whitespace) {
-            problems.push(Problem::new(format!("{hook_path}.url"), format!("\"{}\" is not an http(s) URL", hook.url)));
+        if !(hook.url.starts_with("http://") || hook.url.starts_with("https://"))
+            || hook.url.contains(char::is_whitespace)
+        {
+            problems.push(Problem::new(
+                format!("{hook_path}.url"),
+                format!("\"{}\" is not an http(s) URL", hook.url),
+            ));
         }
         if hook.events.is_empty() {
-            problems.push(Problem::new(format!("{hook_path}.events"), "name at least one event"));
+            problems.push(Problem::new(
+                format!("{hook_path}.events"),
+                "name at least one event",
+            ));
         }
         for (ei, event) in hook.events.iter().enumerate() {
             if !WEBHOOK_EVENTS.contains(&event.as_str()) {
@@ -442,9 +541,17 @@ fn check_step(pipeline: &Pipeline, path: &str, step: &Step, problems: &mut Vec<P
     }
 }
 
-fn check_program(path: &str, script: Option<&str>, command: &[String], problems: &mut Vec<Problem>) {
+fn check_program(
+    path: &str,
+    script: Option<&str>,
+    command: &[String],
+    problems: &mut Vec<Problem>,
+) {
     if script.is_some() && !command.is_empty() {
-        problems.push(Problem::new(path, "`script` and `command` exclude each other; keep one"));
+        problems.push(Problem::new(
+            path,
+            "`script` and `command` exclude each other; keep one",
+        ));
     }
     if script.is_some_and(|s| s.trim().is_empty()) {
         problems.push(Problem::new(format!("{path}.script"), "must not be empty"));
@@ -454,7 +561,9 @@ fn check_program(path: &str, script: Option<&str>, command: &[String], problems:
 /// True for a name usable as an environment variable: letters, digits and '_', not
 /// starting with a digit.
 fn is_param_name(key: &str) -> bool {
-    key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    key.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
@@ -468,7 +577,10 @@ pub fn check_param_names(path: &str, params: &Params, problems: &mut Vec<Problem
                 format!("\"{key}\" is not a valid variable name (letters, digits and '_', not starting with a digit)"),
             ));
         } else if key.starts_with("CONVEYOR_") {
-            problems.push(Problem::new(path, format!("\"{key}\": names starting with CONVEYOR_ are reserved")));
+            problems.push(Problem::new(
+                path,
+                format!("\"{key}\": names starting with CONVEYOR_ are reserved"),
+            ));
         }
     }
 }
@@ -477,7 +589,9 @@ pub fn check_param_names(path: &str, params: &Params, problems: &mut Vec<Problem
 pub fn is_dns_label(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 63
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !name.starts_with('-')
         && !name.ends_with('-')
 }
@@ -525,7 +639,10 @@ fn resolve(
             Some(&i) => resolved.push(i),
             None => problems.push(Problem::new(
                 path,
-                format!("unknown {what} \"{name}\"{}", did_you_mean(name, index.keys().copied())),
+                format!(
+                    "unknown {what} \"{name}\"{}",
+                    did_you_mean(name, index.keys().copied())
+                ),
             )),
         }
     }
@@ -598,9 +715,19 @@ fn levels(needs: &[Vec<usize>]) -> Vec<usize> {
                 stack.pop();
                 continue;
             }
-            let pending: Vec<usize> = needs[node].iter().copied().filter(|&n| level[n].is_none()).collect();
+            let pending: Vec<usize> = needs[node]
+                .iter()
+                .copied()
+                .filter(|&n| level[n].is_none())
+                .collect();
             if pending.is_empty() {
-                level[node] = Some(needs[node].iter().map(|&n| level[n].unwrap_or(0) + 1).max().unwrap_or(0));
+                level[node] = Some(
+                    needs[node]
+                        .iter()
+                        .map(|&n| level[n].unwrap_or(0) + 1)
+                        .max()
+                        .unwrap_or(0),
+                );
                 stack.pop();
             } else {
                 stack.extend(pending);

@@ -10,7 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::definition::Problem;
 use crate::model::param_lines;
-use crate::workflow::{Container, ContainerPort, DeploySpec, GitSource, ImageTarget, PvcVolume, Resources, ServicePort, ServiceSpec, Workflow};
+use crate::workflow::{
+    Container, ContainerPort, DeploySpec, GitSource, ImageTarget, PvcVolume, Resources,
+    ServicePort, ServiceSpec, Workflow,
+};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct WorkflowForm {
@@ -102,14 +105,17 @@ fn lines(items: &[String]) -> String {
     items.iter().map(|i| format!("{i}\n")).collect()
 }
 
-
 fn optional(text: &str) -> Option<String> {
     let text = text.trim();
     (!text.is_empty()).then(|| text.to_owned())
 }
 
 fn line_list(text: &str) -> Vec<String> {
-    text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect()
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 impl WorkflowForm {
@@ -140,7 +146,11 @@ impl WorkflowForm {
                         .ports
                         .iter()
                         .map(|p| {
-                            let protocol = p.protocol.as_ref().map(|x| format!("/{x}")).unwrap_or_default();
+                            let protocol = p
+                                .protocol
+                                .as_ref()
+                                .map(|x| format!("/{x}"))
+                                .unwrap_or_default();
                             let name = p.name.as_ref().map(|x| format!(" {x}")).unwrap_or_default();
                             format!("{}{protocol}{name}\n", p.port)
                         })
@@ -166,11 +176,19 @@ impl WorkflowForm {
                 .iter()
                 .zip(0..)
                 .map(|(v, i)| {
-                    let form = VolumeForm { name: v.name.clone(), size: v.size.clone(), storage_class: v.storage_class.clone().unwrap_or_default() };
+                    let form = VolumeForm {
+                        name: v.name.clone(),
+                        size: v.size.clone(),
+                        storage_class: v.storage_class.clone().unwrap_or_default(),
+                    };
                     (i, form)
                 })
                 .collect(),
-            service_type: deploy.service.as_ref().map(|s| s.kind.clone().unwrap_or_else(|| "ClusterIP".into())).unwrap_or_default(),
+            service_type: deploy
+                .service
+                .as_ref()
+                .map(|s| s.kind.clone().unwrap_or_else(|| "ClusterIP".into()))
+                .unwrap_or_default(),
             service_ports: deploy
                 .service
                 .iter()
@@ -206,7 +224,10 @@ impl WorkflowForm {
         let mut problems = Vec::new();
         let deploy = self.deploy.is_some().then(|| {
             let replicas = self.replicas.trim().parse().unwrap_or_else(|_| {
-                problems.push(Problem::new("deploy.replicas", format!("\"{}\" is not a whole number", self.replicas.trim())));
+                problems.push(Problem::new(
+                    "deploy.replicas",
+                    format!("\"{}\" is not a whole number", self.replicas.trim()),
+                ));
                 1
             });
             let containers = self
@@ -220,7 +241,11 @@ impl WorkflowForm {
                 .volumes
                 .values()
                 .filter(|v| **v != VolumeForm::default())
-                .map(|v| PvcVolume { name: v.name.trim().to_owned(), size: v.size.trim().to_owned(), storage_class: optional(&v.storage_class) })
+                .map(|v| PvcVolume {
+                    name: v.name.trim().to_owned(),
+                    size: v.size.trim().to_owned(),
+                    storage_class: optional(&v.storage_class),
+                })
                 .collect();
             let service = optional(&self.service_type).map(|kind| ServiceSpec {
                 kind: Some(kind),
@@ -231,20 +256,41 @@ impl WorkflowForm {
                     .filter(|l| !l.is_empty())
                     .enumerate()
                     .filter_map(|(i, line)| {
-                        let numbers: Result<Vec<u32>, _> = line.split(':').map(|n| n.trim().parse::<u32>()).collect();
+                        let numbers: Result<Vec<u32>, _> =
+                            line.split(':').map(|n| n.trim().parse::<u32>()).collect();
                         match numbers.as_deref() {
-                            Ok([port]) => Some(ServicePort { port: *port, target_port: None, node_port: None }),
-                            Ok([port, target]) => Some(ServicePort { port: *port, target_port: Some(*target), node_port: None }),
-                            Ok([port, target, node]) => Some(ServicePort { port: *port, target_port: Some(*target), node_port: Some(*node) }),
+                            Ok([port]) => Some(ServicePort {
+                                port: *port,
+                                target_port: None,
+                                node_port: None,
+                            }),
+                            Ok([port, target]) => Some(ServicePort {
+                                port: *port,
+                                target_port: Some(*target),
+                                node_port: None,
+                            }),
+                            Ok([port, target, node]) => Some(ServicePort {
+                                port: *port,
+                                target_port: Some(*target),
+                                node_port: Some(*node),
+                            }),
                             _ => {
-                                problems.push(Problem::new(format!("deploy.service.ports[{i}]"), format!("\"{line}\" is not PORT[:TARGET[:NODEPORT]]")));
+                                problems.push(Problem::new(
+                                    format!("deploy.service.ports[{i}]"),
+                                    format!("\"{line}\" is not PORT[:TARGET[:NODEPORT]]"),
+                                ));
                                 None
                             }
                         }
                     })
                     .collect(),
             });
-            DeploySpec { replicas, containers, volumes, service }
+            DeploySpec {
+                replicas,
+                containers,
+                volumes,
+                service,
+            }
         });
         let workflow = Workflow {
             name: self.name.trim().to_owned(),
@@ -289,11 +335,20 @@ fn container(index: usize, form: &ContainerForm, problems: &mut Vec<Problem>) ->
             let mut words = line.split_whitespace();
             let spec = words.next()?;
             let name = words.next().map(str::to_owned);
-            let (port, protocol) = spec.split_once('/').map_or((spec, None), |(p, proto)| (p, Some(proto.to_uppercase())));
+            let (port, protocol) = spec
+                .split_once('/')
+                .map_or((spec, None), |(p, proto)| (p, Some(proto.to_uppercase())));
             match port.parse() {
-                Ok(port) if words.next().is_none() => Some(ContainerPort { port, name, protocol }),
+                Ok(port) if words.next().is_none() => Some(ContainerPort {
+                    port,
+                    name,
+                    protocol,
+                }),
                 _ => {
-                    problems.push(Problem::new(at("ports"), format!("\"{line}\" is not PORT[/PROTOCOL] [NAME]")));
+                    problems.push(Problem::new(
+                        at("ports"),
+                        format!("\"{line}\" is not PORT[/PROTOCOL] [NAME]"),
+                    ));
                     None
                 }
             }
@@ -303,7 +358,12 @@ fn container(index: usize, form: &ContainerForm, problems: &mut Vec<Problem>) ->
         name: form.name.trim().to_owned(),
         image: form.image.trim().to_owned(),
         command: line_list(&form.command),
-        args: form.args.lines().filter(|l| !l.trim().is_empty()).map(str::to_owned).collect(),
+        args: form
+            .args
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_owned)
+            .collect(),
         ports,
         env: params("env", &form.env, problems),
         mounts: params("mounts", &form.mounts, problems),
@@ -366,12 +426,28 @@ deploy:
     fn unreadable_fields_are_problems_at_their_place() {
         let mut form = WorkflowForm::blank();
         form.replicas = "three".into();
-        form.containers.insert(0, ContainerForm { name: "web".into(), ports: "http".into(), env: "MODE".into(), ..Default::default() });
+        form.containers.insert(
+            0,
+            ContainerForm {
+                name: "web".into(),
+                ports: "http".into(),
+                env: "MODE".into(),
+                ..Default::default()
+            },
+        );
         form.service_type = "ClusterIP".into();
         form.service_ports = "80:x\n".into();
         let problems = form.to_workflow().unwrap_err();
         let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
-        assert_eq!(paths, ["deploy.replicas", "deploy.containers[0].ports", "deploy.containers[0].env", "deploy.service.ports[0]"]);
+        assert_eq!(
+            paths,
+            [
+                "deploy.replicas",
+                "deploy.containers[0].ports",
+                "deploy.containers[0].env",
+                "deploy.service.ports[0]"
+            ]
+        );
         assert_eq!(problems[2].message, "line 1: \"MODE\" is not NAME=value");
     }
 }

@@ -24,7 +24,10 @@ pub fn WorkflowPage() -> impl IntoView {
             saved.update(|count| *count += 1);
         }
     });
-    let page = Resource::new(move || (params.read().get("name"), saved.get()), |(name, _)| load_workflow_form(name));
+    let page = Resource::new(
+        move || (params.read().get("name"), saved.get()),
+        |(name, _)| load_workflow_form(name),
+    );
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -37,7 +40,13 @@ pub fn WorkflowPage() -> impl IntoView {
     }
 }
 
-fn field(label: &'static str, name: String, value: String, kind: &'static str, hint: &'static str) -> impl IntoView {
+fn field(
+    label: &'static str,
+    name: String,
+    value: String,
+    kind: &'static str,
+    hint: &'static str,
+) -> impl IntoView {
     view! {
         <label>
             <span>{label} {(!hint.is_empty()).then(|| view! { <small class="muted">" " {hint}</small> })}</span>
@@ -65,11 +74,21 @@ struct ContainerRow {
 }
 
 #[component]
-fn WorkflowEditor(form: WorkflowForm, status: Option<WorkflowStatus>, save: ServerAction<SaveWorkflow>) -> impl IntoView {
+fn WorkflowEditor(
+    form: WorkflowForm,
+    status: Option<WorkflowStatus>,
+    save: ServerAction<SaveWorkflow>,
+) -> impl IntoView {
     let existing = !form.existing.is_empty();
     let repository = RwSignal::new(form.image_name.clone());
     let tag = RwSignal::new(String::new());
-    let next_id = StoredValue::new(form.containers.keys().chain(form.volumes.keys()).max().map_or(0, |m| m + 1));
+    let next_id = StoredValue::new(
+        form.containers
+            .keys()
+            .chain(form.volumes.keys())
+            .max()
+            .map_or(0, |m| m + 1),
+    );
     let fresh_id = move || {
         let id = next_id.get_value();
         next_id.set_value(id + 1);
@@ -78,18 +97,40 @@ fn WorkflowEditor(form: WorkflowForm, status: Option<WorkflowStatus>, save: Serv
     let containers = RwSignal::new(
         form.containers
             .iter()
-            .map(|(&id, c)| ContainerRow { id, name: RwSignal::new(c.name.clone()), image: RwSignal::new(c.image.clone()), form: c.clone() })
+            .map(|(&id, c)| ContainerRow {
+                id,
+                name: RwSignal::new(c.name.clone()),
+                image: RwSignal::new(c.image.clone()),
+                form: c.clone(),
+            })
             .collect::<Vec<_>>(),
     );
-    let volumes = RwSignal::new(form.volumes.iter().map(|(&id, v)| (id, v.clone())).collect::<Vec<_>>());
+    let volumes = RwSignal::new(
+        form.volumes
+            .iter()
+            .map(|(&id, v)| (id, v.clone()))
+            .collect::<Vec<_>>(),
+    );
 
-    let title = if existing { format!("{} · workflow · Conveyor", form.name) } else { "New workflow · Conveyor".to_owned() };
-    let heading = if existing { form.name.clone() } else { "New workflow".to_owned() };
+    let title = if existing {
+        format!("{} · workflow · Conveyor", form.name)
+    } else {
+        "New workflow · Conveyor".to_owned()
+    };
+    let heading = if existing {
+        form.name.clone()
+    } else {
+        "New workflow".to_owned()
+    };
 
     let preview = move || {
         let repository = repository.get();
         let tag = tag.get();
-        let shown_tag = if tag.is_empty() { "<tag>".to_owned() } else { tag.clone() };
+        let shown_tag = if tag.is_empty() {
+            "<tag>".to_owned()
+        } else {
+            tag.clone()
+        };
         let pushed = format!("{}:{shown_tag}", repository.trim());
         let rows = containers
             .get()
@@ -282,7 +323,11 @@ fn ContainerFields(row: ContainerRow, containers: RwSignal<Vec<ContainerRow>>) -
 }
 
 #[component]
-fn VolumeFields(id: u32, volume: VolumeForm, volumes: RwSignal<Vec<(u32, VolumeForm)>>) -> impl IntoView {
+fn VolumeFields(
+    id: u32,
+    volume: VolumeForm,
+    volumes: RwSignal<Vec<(u32, VolumeForm)>>,
+) -> impl IntoView {
     let at = move |field: &str| format!("form[volumes][{id}][{field}]");
     view! {
         <div class="row volume-row" data-row=id>

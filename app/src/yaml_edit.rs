@@ -22,7 +22,11 @@ pub enum Seg {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Edit {
     /// Sets (or with `None` removes) `key` in the mapping at `map`.
-    Set { map: Vec<Seg>, key: String, value: Option<Value> },
+    Set {
+        map: Vec<Seg>,
+        key: String,
+        value: Option<Value>,
+    },
     /// Appends to the sequence at `seq`.
     Push { seq: Vec<Seg>, value: Value },
     /// Removes item `index` of the sequence at `seq`.
@@ -39,26 +43,41 @@ pub struct Edited {
 
 /// Applies edits one after another.
 pub fn apply(text: &str, edits: &[Edit]) -> Result<Edited, String> {
-    let mut edited = Edited { text: text.to_owned(), lossless: true };
+    let mut edited = Edited {
+        text: text.to_owned(),
+        lossless: true,
+    };
     for edit in edits {
         let next = apply_one(&edited.text, edit)?;
-        edited = Edited { text: next.text, lossless: edited.lossless && next.lossless };
+        edited = Edited {
+            text: next.text,
+            lossless: edited.lossless && next.lossless,
+        };
     }
     Ok(edited)
 }
 
 fn apply_one(text: &str, edit: &Edit) -> Result<Edited, String> {
-    let before: Value = serde_yaml::from_str(text).map_err(|err| format!("the YAML does not parse: {err}"))?;
+    let before: Value =
+        serde_yaml::from_str(text).map_err(|err| format!("the YAML does not parse: {err}"))?;
     let mut expected = before;
     change_value(&mut expected, edit)?;
-    let spliced = Tree::read(text).ok().and_then(|tree| splice(text, &tree, edit, &expected));
+    let spliced = Tree::read(text)
+        .ok()
+        .and_then(|tree| splice(text, &tree, edit, &expected));
     if let Some(candidate) = spliced {
         if serde_yaml::from_str::<Value>(&candidate).is_ok_and(|v| v == expected) {
-            return Ok(Edited { text: candidate, lossless: true });
+            return Ok(Edited {
+                text: candidate,
+                lossless: true,
+            });
         }
     }
     let text = serde_yaml::to_string(&expected).map_err(|err| err.to_string())?;
-    Ok(Edited { text, lossless: false })
+    Ok(Edited {
+        text,
+        lossless: false,
+    })
 }
 
 /// The edit applied to the document's value: what the text must mean afterwards.
@@ -150,13 +169,15 @@ pub fn line_of(text: &str, path: &[Seg]) -> Option<usize> {
     let mut at = node.start;
     for seg in path {
         match (seg, &node.kind) {
-            (Seg::Key(key), Kind::Map(entries)) => match entries.iter().find(|(k, _)| k.is_key(key)) {
-                Some((k, v)) => {
-                    at = k.start;
-                    node = v;
+            (Seg::Key(key), Kind::Map(entries)) => {
+                match entries.iter().find(|(k, _)| k.is_key(key)) {
+                    Some((k, v)) => {
+                        at = k.start;
+                        node = v;
+                    }
+                    None => break,
                 }
-                None => break,
-            },
+            }
             (Seg::Index(i), Kind::Seq(items)) => match items.get(*i) {
                 Some(item) => {
                     at = item.start;
@@ -208,7 +229,11 @@ struct Open {
 
 impl Tree {
     fn read(text: &str) -> Result<Tree, String> {
-        let offsets: Vec<usize> = text.char_indices().map(|(b, _)| b).chain(std::iter::once(text.len())).collect();
+        let offsets: Vec<usize> = text
+            .char_indices()
+            .map(|(b, _)| b)
+            .chain(std::iter::once(text.len()))
+            .collect();
         let byte = |m: Marker| offsets.get(m.index()).copied().unwrap_or(text.len());
         let mut stack: Vec<Open> = Vec::new();
         let mut root = None;
@@ -227,7 +252,10 @@ impl Tree {
                     let (mut start, mut end) = (byte(span.start), byte(span.end));
                     if start == end {
                         // An empty value: place it right after what precedes it.
-                        let after = stack.last().and_then(|open| open.children.last()).map(|n| n.end);
+                        let after = stack
+                            .last()
+                            .and_then(|open| open.children.last())
+                            .map(|n| n.end);
                         if let Some(after) = after {
                             (start, end) = (after, after);
                         }
@@ -235,16 +263,31 @@ impl Tree {
                         // Block scalars end after their line breaks; keep the content only.
                         end = start + text[start..end].trim_end().len();
                     }
-                    Some(Node { start, end, flow: false, kind: Kind::Scalar(value.into_owned()) })
+                    Some(Node {
+                        start,
+                        end,
+                        flow: false,
+                        kind: Kind::Scalar(value.into_owned()),
+                    })
                 }
                 Event::Alias(_) => {
                     let (start, end) = (byte(span.start), byte(span.end));
-                    Some(Node { start, end, flow: false, kind: Kind::Alias })
+                    Some(Node {
+                        start,
+                        end,
+                        flow: false,
+                        kind: Kind::Alias,
+                    })
                 }
                 Event::SequenceStart(..) | Event::MappingStart(..) => {
                     let start = byte(span.start);
                     let flow = text[start..].starts_with(['[', '{']);
-                    stack.push(Open { start, flow, map: matches!(event, Event::MappingStart(..)), children: Vec::new() });
+                    stack.push(Open {
+                        start,
+                        flow,
+                        map: matches!(event, Event::MappingStart(..)),
+                        children: Vec::new(),
+                    });
                     None
                 }
                 Event::SequenceEnd | Event::MappingEnd => {
@@ -264,7 +307,12 @@ impl Tree {
                     } else {
                         Kind::Seq(open.children)
                     };
-                    Some(Node { start: open.start, end, flow: open.flow, kind })
+                    Some(Node {
+                        start: open.start,
+                        end,
+                        flow: open.flow,
+                        kind,
+                    })
                 }
                 _ => None,
             };
@@ -275,14 +323,18 @@ impl Tree {
                 }
             }
         }
-        Ok(Tree { root: root.ok_or("empty document")? })
+        Ok(Tree {
+            root: root.ok_or("empty document")?,
+        })
     }
 
     fn at(&self, path: &[Seg]) -> Option<&Node> {
         let mut node = &self.root;
         for seg in path {
             node = match (seg, &node.kind) {
-                (Seg::Key(key), Kind::Map(entries)) => &entries.iter().find(|(k, _)| k.is_key(key))?.1,
+                (Seg::Key(key), Kind::Map(entries)) => {
+                    &entries.iter().find(|(k, _)| k.is_key(key))?.1
+                }
                 (Seg::Index(i), Kind::Seq(items)) => items.get(*i)?,
                 _ => return None,
             };
@@ -319,7 +371,8 @@ fn render(value: &Value) -> Option<String> {
             .map(|item| match item {
                 Value::String(s)
                     if !s.is_empty()
-                        && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@/".contains(c))
+                        && s.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "-_.@/".contains(c))
                         && serde_yaml::to_string(item).ok()?.trim_end() == s =>
                 {
                     Some(s.as_str())
@@ -366,7 +419,11 @@ fn after_key(value: &Value, key_col: usize) -> Option<String> {
     }
     Some(match value {
         Value::Mapping(_) | Value::Sequence(_) | Value::Tagged(_) => {
-            format!("\n{}{}", " ".repeat(key_col + 2), indent_after_first(&text, key_col + 2))
+            format!(
+                "\n{}{}",
+                " ".repeat(key_col + 2),
+                indent_after_first(&text, key_col + 2)
+            )
         }
         _ => format!(" {}", indent_after_first(&text, key_col)),
     })
@@ -395,7 +452,9 @@ fn splice(text: &str, tree: &Tree, edit: &Edit, expected: &Value) -> Option<Stri
     match edit {
         Edit::Set { map, key, value } => {
             let node = tree.at(map)?;
-            let Kind::Map(entries) = &node.kind else { return None };
+            let Kind::Map(entries) = &node.kind else {
+                return None;
+            };
             if node.flow || entries.is_empty() {
                 return rewrite(text, tree, map, expected);
             }
@@ -406,7 +465,11 @@ fn splice(text: &str, tree: &Tree, edit: &Edit, expected: &Value) -> Option<Stri
                     let indent = column(text, entries[0].0.start);
                     let last = entries.last()?.1.end;
                     let key_text = render(&Value::String(key.clone()))?;
-                    let line = format!("{}{key_text}:{}", " ".repeat(indent), after_key(value, indent)?);
+                    let line = format!(
+                        "{}{key_text}:{}",
+                        " ".repeat(indent),
+                        after_key(value, indent)?
+                    );
                     Some(insert_lines(text, last, &line))
                 }
                 (Some(_), None) if entries.len() == 1 => rewrite(text, tree, map, expected),
@@ -439,7 +502,9 @@ fn splice(text: &str, tree: &Tree, edit: &Edit, expected: &Value) -> Option<Stri
         }
         Edit::Remove { seq, index } => {
             let node = tree.at(seq)?;
-            let Kind::Seq(items) = &node.kind else { return None };
+            let Kind::Seq(items) = &node.kind else {
+                return None;
+            };
             if node.flow || items.len() < 2 {
                 return rewrite(text, tree, seq, expected);
             }
@@ -466,7 +531,11 @@ fn replace_value(text: &str, (key, old): &(Node, Node), value: &Value) -> Option
     let end = old.end.max(colon + 1);
     let with = after_key(value, column(text, key.start))?;
     // Keep a comment that sits between the colon and a value on a later line.
-    let from = if text[colon + 1..end].trim_start_matches([' ', '\t']).starts_with('#') && with.starts_with('\n') {
+    let from = if text[colon + 1..end]
+        .trim_start_matches([' ', '\t'])
+        .starts_with('#')
+        && with.starts_with('\n')
+    {
         next_line(text, colon) - 1
     } else {
         colon + 1
@@ -548,8 +617,17 @@ stages:
     fn check(edit: Edit) -> String {
         let edited = apply(DOC, &[edit]).unwrap();
         assert!(edited.lossless, "not lossless:\n{}", edited.text);
-        for comment in ["# the demo pipeline", "# keep me", "# compile first", "# inline"] {
-            assert!(edited.text.contains(comment), "lost {comment}:\n{}", edited.text);
+        for comment in [
+            "# the demo pipeline",
+            "# keep me",
+            "# compile first",
+            "# inline",
+        ] {
+            assert!(
+                edited.text.contains(comment),
+                "lost {comment}:\n{}",
+                edited.text
+            );
         }
         edited.text
     }
@@ -557,82 +635,175 @@ stages:
     #[test]
     fn push_step_keeps_comments_and_indentation() {
         let step = mapping([("name", "lint".into()), ("script", "echo lint".into())]);
-        let text = check(Edit::Push { seq: stage_steps(1), value: step });
+        let text = check(Edit::Push {
+            seq: stage_steps(1),
+            value: step,
+        });
         assert!(text.ends_with("      - name: unit\n        script: cargo test\n      - name: lint\n        script: echo lint\n"), "{text}");
     }
 
     #[test]
     fn push_after_block_scalar_lands_after_its_last_line() {
         let mut doc: Value = serde_yaml::from_str(DOC).unwrap();
-        let text = check(Edit::Push { seq: stage_steps(0), value: mapping([("name", "x".into())]) });
+        let text = check(Edit::Push {
+            seq: stage_steps(0),
+            value: mapping([("name", "x".into())]),
+        });
         let seq = value_at(&mut doc, &stage_steps(0)).unwrap();
-        let Value::Sequence(items) = seq else { panic!() };
+        let Value::Sequence(items) = seq else {
+            panic!()
+        };
         items.push(mapping([("name", "x".into())]));
         assert_eq!(serde_yaml::from_str::<Value>(&text).unwrap(), doc);
-        assert!(text.contains("        script: tar czf out.tgz .\n      - name: x\n  - name: test"), "{text}");
+        assert!(
+            text.contains("        script: tar czf out.tgz .\n      - name: x\n  - name: test"),
+            "{text}"
+        );
     }
 
     #[test]
     fn set_replaces_and_adds_keys_in_place() {
         let step = vec![key("stages"), Seg::Index(0), key("steps"), Seg::Index(1)];
-        let text = check(Edit::Set { map: step.clone(), key: "name".into(), value: Some("bundle".into()) });
+        let text = check(Edit::Set {
+            map: step.clone(),
+            key: "name".into(),
+            value: Some("bundle".into()),
+        });
         assert!(text.contains("      - name: bundle # inline\n"), "{text}");
-        let text = check(Edit::Set { map: step.clone(), key: "timeout".into(), value: Some("5m".into()) });
-        assert!(text.contains("        script: tar czf out.tgz .\n        timeout: 5m\n  - name: test"), "{text}");
-        let text = check(Edit::Set { map: step, key: "script".into(), value: Some("one\ntwo\n".into()) });
-        assert!(text.contains("        script: |\n          one\n          two\n  - name: test"), "{text}");
+        let text = check(Edit::Set {
+            map: step.clone(),
+            key: "timeout".into(),
+            value: Some("5m".into()),
+        });
+        assert!(
+            text.contains("        script: tar czf out.tgz .\n        timeout: 5m\n  - name: test"),
+            "{text}"
+        );
+        let text = check(Edit::Set {
+            map: step,
+            key: "script".into(),
+            value: Some("one\ntwo\n".into()),
+        });
+        assert!(
+            text.contains("        script: |\n          one\n          two\n  - name: test"),
+            "{text}"
+        );
     }
 
     #[test]
     fn flow_lists_are_rewritten_in_flow_style() {
         let stage = vec![key("stages"), Seg::Index(1)];
         let needs = Value::Sequence(vec!["build".into(), "lint".into()]);
-        let text = check(Edit::Set { map: stage.clone(), key: "needs".into(), value: Some(needs) });
+        let text = check(Edit::Set {
+            map: stage.clone(),
+            key: "needs".into(),
+            value: Some(needs),
+        });
         assert!(text.contains("    needs: [build, lint]\n"), "{text}");
-        let text = check(Edit::Push { seq: vec![key("stages"), Seg::Index(1), key("needs")], value: "lint".into() });
+        let text = check(Edit::Push {
+            seq: vec![key("stages"), Seg::Index(1), key("needs")],
+            value: "lint".into(),
+        });
         assert!(text.contains("    needs: [build, lint]\n"), "{text}");
     }
 
     #[test]
     fn remove_items_and_keys() {
-        let text = check(Edit::Remove { seq: stage_steps(0), index: 0 });
+        let text = check(Edit::Remove {
+            seq: stage_steps(0),
+            index: 0,
+        });
         // The blank line after the removed item is the user's; it stays.
-        assert!(text.contains("    steps:\n\n      - name: package # inline\n"), "{text}");
+        assert!(
+            text.contains("    steps:\n\n      - name: package # inline\n"),
+            "{text}"
+        );
         assert!(!text.contains("make all"));
-        let text = check(Edit::Remove { seq: vec![key("stages")], index: 1 });
-        assert!(!text.contains("cargo test") && text.ends_with("tar czf out.tgz .\n"), "{text}");
+        let text = check(Edit::Remove {
+            seq: vec![key("stages")],
+            index: 1,
+        });
+        assert!(
+            !text.contains("cargo test") && text.ends_with("tar czf out.tgz .\n"),
+            "{text}"
+        );
         // The first key of an item leaves its place on the `- ` line to the next key.
         let step = vec![key("stages"), Seg::Index(1), key("steps"), Seg::Index(0)];
-        let text = check(Edit::Set { map: step, key: "name".into(), value: None });
+        let text = check(Edit::Set {
+            map: step,
+            key: "name".into(),
+            value: None,
+        });
         assert!(text.contains("      - script: cargo test\n"), "{text}");
         let stage = vec![key("stages"), Seg::Index(1)];
-        let text = check(Edit::Set { map: stage, key: "needs".into(), value: None });
+        let text = check(Edit::Set {
+            map: stage,
+            key: "needs".into(),
+            value: None,
+        });
         assert!(text.contains("  - name: test\n    steps:\n"), "{text}");
     }
 
     #[test]
     fn last_item_removed_leaves_an_empty_flow_list_and_a_push_fills_it() {
-        let text = check(Edit::Remove { seq: stage_steps(1), index: 0 });
-        assert!(text.contains("  - name: test\n    needs: [build]\n    steps: []\n"), "{text}");
+        let text = check(Edit::Remove {
+            seq: stage_steps(1),
+            index: 0,
+        });
+        assert!(
+            text.contains("  - name: test\n    needs: [build]\n    steps: []\n"),
+            "{text}"
+        );
         let step = mapping([("name", "again".into()), ("script", "true".into())]);
-        let again = apply(&text, &[Edit::Push { seq: stage_steps(1), value: step }]).unwrap();
+        let again = apply(
+            &text,
+            &[Edit::Push {
+                seq: stage_steps(1),
+                value: step,
+            }],
+        )
+        .unwrap();
         assert!(again.lossless);
-        assert!(again.text.contains("    steps:\n      - name: again\n        script: 'true'\n"), "{}", again.text);
+        assert!(
+            again
+                .text
+                .contains("    steps:\n      - name: again\n        script: 'true'\n"),
+            "{}",
+            again.text
+        );
     }
 
     #[test]
     fn json_documents_become_yaml_without_losing_content() {
         let json = r#"{"name": "j", "stages": [{"name": "a", "steps": [{"name": "s", "script": "true"}]}]}"#;
-        let edited = apply(json, &[Edit::Push { seq: vec![key("stages")], value: mapping([("name", "b".into())]) }]).unwrap();
+        let edited = apply(
+            json,
+            &[Edit::Push {
+                seq: vec![key("stages")],
+                value: mapping([("name", "b".into())]),
+            }],
+        )
+        .unwrap();
         let value: Value = serde_yaml::from_str(&edited.text).unwrap();
         assert_eq!(value["stages"][1]["name"], Value::from("b"));
-        assert_eq!(value["stages"][0]["steps"][0]["script"], Value::from("true"));
+        assert_eq!(
+            value["stages"][0]["steps"][0]["script"],
+            Value::from("true")
+        );
     }
 
     #[test]
     fn anchors_fall_back_to_a_rewrite_that_keeps_the_meaning() {
         let doc = "base: &b {x: 1}\nother: *b\n";
-        let edited = apply(doc, &[Edit::Set { map: vec![key("other")], key: "y".into(), value: Some(2.into()) }]).unwrap();
+        let edited = apply(
+            doc,
+            &[Edit::Set {
+                map: vec![key("other")],
+                key: "y".into(),
+                value: Some(2.into()),
+            }],
+        )
+        .unwrap();
         let value: Value = serde_yaml::from_str(&edited.text).unwrap();
         assert_eq!(value["other"]["y"], Value::from(2));
         assert_eq!(value["base"]["x"], Value::from(1));
@@ -640,19 +811,45 @@ stages:
 
     #[test]
     fn bad_paths_are_errors() {
-        let err = apply(DOC, &[Edit::Remove { seq: stage_steps(7), index: 0 }]).unwrap_err();
+        let err = apply(
+            DOC,
+            &[Edit::Remove {
+                seq: stage_steps(7),
+                index: 0,
+            }],
+        )
+        .unwrap_err();
         assert_eq!(err, "stages[7] is not in the document");
-        let err = apply(DOC, &[Edit::Remove { seq: stage_steps(0), index: 9 }]).unwrap_err();
+        let err = apply(
+            DOC,
+            &[Edit::Remove {
+                seq: stage_steps(0),
+                index: 9,
+            }],
+        )
+        .unwrap_err();
         assert_eq!(err, "stages[0].steps has no item 9");
     }
 
     #[test]
     fn paths_locate_lines() {
-        assert_eq!(parse_path("stages[1].steps[0].needs"), vec![key("stages"), Seg::Index(1), key("steps"), Seg::Index(0), key("needs")]);
+        assert_eq!(
+            parse_path("stages[1].steps[0].needs"),
+            vec![
+                key("stages"),
+                Seg::Index(1),
+                key("steps"),
+                Seg::Index(0),
+                key("needs")
+            ]
+        );
         assert_eq!(line_of(DOC, &parse_path("stages[1].needs")), Some(15));
         assert_eq!(line_of(DOC, &parse_path("stages[0].steps[1]")), Some(12));
         // A path that goes past the document stops at the deepest node it reaches.
-        assert_eq!(line_of(DOC, &parse_path("stages[1].steps[0].timeout")), Some(17));
+        assert_eq!(
+            line_of(DOC, &parse_path("stages[1].steps[0].timeout")),
+            Some(17)
+        );
         assert_eq!(line_of(DOC, &parse_path("name")), Some(2));
     }
 }

@@ -116,9 +116,17 @@ fn bad_inputs_get_exact_messages_with_their_place() {
         if expected.is_empty() {
             // YAML syntax errors: the message names the line and column.
             assert_eq!(got.len(), 1, "{source}: {got:?}");
-            assert!(got[0].starts_with("line 3, column 1: did not find expected"), "{got:?}");
+            assert!(
+                got[0].starts_with("line 3, column 1: did not find expected"),
+                "{got:?}"
+            );
         } else {
-            assert_eq!(got, expected, "for document:\n{}", &source[..source.len().min(200)]);
+            assert_eq!(
+                got,
+                expected,
+                "for document:\n{}",
+                &source[..source.len().min(200)]
+            );
         }
     }
 }
@@ -143,15 +151,34 @@ stages:
       - {name: docs, script: x}
 ";
     let (_, plan) = check_document(source).expect("valid");
-    let names = |indices: &[usize]| -> Vec<String> { indices.iter().map(|&i| plan.steps[i].name.clone()).collect() };
+    let names = |indices: &[usize]| -> Vec<String> {
+        indices
+            .iter()
+            .map(|&i| plan.steps[i].name.clone())
+            .collect()
+    };
     assert_eq!(names(&plan.steps[1].needs), ["compile"]);
     assert_eq!(names(&plan.steps[2].needs), ["compile", "package"]);
     assert_eq!(names(&plan.steps[3].needs), ["compile", "package"]);
-    assert_eq!(names(&plan.steps[4].needs), ["compile", "package", "unit", "lint"]);
+    assert_eq!(
+        names(&plan.steps[4].needs),
+        ["compile", "package", "unit", "lint"]
+    );
     assert!(plan.steps[5].needs.is_empty(), "needs: [] starts at once");
     let groups: Vec<Vec<String>> = plan.groups.iter().map(|g| names(g)).collect();
-    assert_eq!(groups, vec![vec!["compile", "docs"], vec!["package"], vec!["unit", "lint"], vec!["report"]]);
-    assert_eq!(plan.stages.iter().map(|s| s.level).collect::<Vec<_>>(), [0, 1, 0]);
+    assert_eq!(
+        groups,
+        vec![
+            vec!["compile", "docs"],
+            vec!["package"],
+            vec!["unit", "lint"],
+            vec!["report"]
+        ]
+    );
+    assert_eq!(
+        plan.stages.iter().map(|s| s.level).collect::<Vec<_>>(),
+        [0, 1, 0]
+    );
 }
 
 #[test]
@@ -179,9 +206,20 @@ fn kubeci_workflow_imports_as_a_dag() {
     assert_eq!(step.command, ["sh"]);
     assert_eq!(step.args, ["-c", "echo step-5; ls /kubeci"]);
     assert_eq!(step.image.as_deref(), Some("alpine"));
-    let groups: Vec<Vec<&str>> =
-        plan.groups.iter().map(|g| g.iter().map(|&i| plan.steps[i].name.as_str()).collect()).collect();
-    assert_eq!(groups, vec![vec!["step-1"], vec!["step-2", "step-3"], vec!["step-4"], vec!["step-5"]]);
+    let groups: Vec<Vec<&str>> = plan
+        .groups
+        .iter()
+        .map(|g| g.iter().map(|&i| plan.steps[i].name.as_str()).collect())
+        .collect();
+    assert_eq!(
+        groups,
+        vec![
+            vec!["step-1"],
+            vec!["step-2", "step-3"],
+            vec!["step-4"],
+            vec!["step-5"]
+        ]
+    );
 }
 
 #[test]
@@ -199,14 +237,20 @@ fn imports_reject_unknown_fields_too() {
     let source = "apiVersion: kube.ci/v1alpha1\nkind: Workflow\nmetadata: {name: w}\nspec:\n  steps:\n    - {name: a, image: alpine, dependecy: [b]}";
     let got = problems(source);
     assert_eq!(got.len(), 1);
-    assert!(got[0].starts_with("spec.steps[0].dependecy: unknown field `dependecy`"), "{got:?}");
+    assert!(
+        got[0].starts_with("spec.steps[0].dependecy: unknown field `dependecy`"),
+        "{got:?}"
+    );
 }
 
 #[test]
 fn json_documents_are_accepted() {
     let source = r#"{"name": "j", "stages": [{"name": "s", "steps": [{"name": "a", "command": ["true"], "with": {"N": 3}}]}]}"#;
     let (pipeline, _) = check_document(source).expect("JSON is accepted");
-    assert_eq!(pipeline.stages[0].steps[0].with["N"], "3", "scalars become strings");
+    assert_eq!(
+        pipeline.stages[0].steps[0].with["N"], "3",
+        "scalars become strings"
+    );
 }
 
 #[test]
@@ -229,7 +273,11 @@ stages:
 ";
     let (pipeline, _) = check_document(source).expect("valid");
     let step = &pipeline.stages[0].steps[0];
-    let run = [("A".to_string(), "run".to_string()), ("B".to_string(), "run".to_string())].into();
+    let run = [
+        ("A".to_string(), "run".to_string()),
+        ("B".to_string(), "run".to_string()),
+    ]
+    .into();
     let merged = merge_params(&pipeline, step, &run);
     assert_eq!(merged["A"], "step");
     assert_eq!(merged["B"], "run");
@@ -238,7 +286,9 @@ stages:
     let missing = check_required_params(&pipeline, &run);
     assert_eq!(
         missing.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        [r#"stages[0].steps[0]: action "notify@1" needs param "CHANNEL"; set it in the step's `with`, the pipeline's `with` or the run's params"#]
+        [
+            r#"stages[0].steps[0]: action "notify@1" needs param "CHANNEL"; set it in the step's `with`, the pipeline's `with` or the run's params"#
+        ]
     );
     let with_channel = [("CHANNEL".to_string(), "ops".to_string())].into();
     assert!(check_required_params(&pipeline, &with_channel).is_empty());
@@ -261,39 +311,93 @@ fn step_transitions_follow_the_lifecycle() {
     assert_eq!(WaitingApproval.transition(Pending), Ok(Pending));
     assert_eq!(WaitingApproval.transition(Refused), Ok(Refused));
     assert_eq!(Running.transition(Succeeded), Ok(Succeeded));
-    assert!(Pending.transition(Succeeded).is_err(), "a step runs before it succeeds");
+    assert!(
+        Pending.transition(Succeeded).is_err(),
+        "a step runs before it succeeds"
+    );
     assert!(Running.transition(Skipped).is_err());
     for terminal in [Succeeded, Failed, Cancelled, Skipped, Refused] {
         for to in StepStatus::ALL {
-            assert!(terminal.transition(*to).is_err(), "{terminal} is final, not {to}");
+            assert!(
+                terminal.transition(*to).is_err(),
+                "{terminal} is final, not {to}"
+            );
         }
     }
     let err = Succeeded.transition(Running).unwrap_err();
-    assert_eq!(err.to_string(), "a step cannot go from succeeded to running");
+    assert_eq!(
+        err.to_string(),
+        "a step cannot go from succeeded to running"
+    );
 }
 
 #[test]
 fn run_status_derives_from_steps() {
     use StepStatus::*;
-    assert_eq!(RunStatus::in_flight(&[Succeeded, Running, WaitingApproval], false), RunStatus::Running);
-    assert_eq!(RunStatus::in_flight(&[Succeeded, WaitingApproval, Pending], false), RunStatus::WaitingApproval);
-    assert_eq!(RunStatus::in_flight(&[Running], true), RunStatus::Cancelling);
-    assert_eq!(RunStatus::outcome(&[Succeeded, Succeeded], false), RunStatus::Succeeded);
-    assert_eq!(RunStatus::outcome(&[Succeeded, Failed, Skipped], false), RunStatus::Failed);
-    assert_eq!(RunStatus::outcome(&[Refused, Skipped], false), RunStatus::Refused);
-    assert_eq!(RunStatus::outcome(&[Failed, Refused], false), RunStatus::Failed);
-    assert_eq!(RunStatus::outcome(&[Succeeded, Cancelled], true), RunStatus::Cancelled);
+    assert_eq!(
+        RunStatus::in_flight(&[Succeeded, Running, WaitingApproval], false),
+        RunStatus::Running
+    );
+    assert_eq!(
+        RunStatus::in_flight(&[Succeeded, WaitingApproval, Pending], false),
+        RunStatus::WaitingApproval
+    );
+    assert_eq!(
+        RunStatus::in_flight(&[Running], true),
+        RunStatus::Cancelling
+    );
+    assert_eq!(
+        RunStatus::outcome(&[Succeeded, Succeeded], false),
+        RunStatus::Succeeded
+    );
+    assert_eq!(
+        RunStatus::outcome(&[Succeeded, Failed, Skipped], false),
+        RunStatus::Failed
+    );
+    assert_eq!(
+        RunStatus::outcome(&[Refused, Skipped], false),
+        RunStatus::Refused
+    );
+    assert_eq!(
+        RunStatus::outcome(&[Failed, Refused], false),
+        RunStatus::Failed
+    );
+    assert_eq!(
+        RunStatus::outcome(&[Succeeded, Cancelled], true),
+        RunStatus::Cancelled
+    );
     assert!(RunStatus::Succeeded.transition(RunStatus::Running).is_err());
-    assert!(RunStatus::Cancelling.transition(RunStatus::Succeeded).is_err());
-    assert_eq!(RunStatus::Running.transition(RunStatus::WaitingApproval), Ok(RunStatus::WaitingApproval));
+    assert!(RunStatus::Cancelling
+        .transition(RunStatus::Succeeded)
+        .is_err());
+    assert_eq!(
+        RunStatus::Running.transition(RunStatus::WaitingApproval),
+        Ok(RunStatus::WaitingApproval)
+    );
 }
 
 #[test]
 fn tags_follow_the_docker_grammar() {
-    for good in ["v1", "1.2.3", "latest", "_x", "a".repeat(128).as_str(), "feature-x_1.0"] {
+    for good in [
+        "v1",
+        "1.2.3",
+        "latest",
+        "_x",
+        "a".repeat(128).as_str(),
+        "feature-x_1.0",
+    ] {
         assert!(is_valid_tag(good), "{good}");
     }
-    for bad in ["", "-x", ".x", "a/b", "a:b", "with space", "a".repeat(129).as_str(), "é"] {
+    for bad in [
+        "",
+        "-x",
+        ".x",
+        "a/b",
+        "a:b",
+        "with space",
+        "a".repeat(129).as_str(),
+        "é",
+    ] {
         assert!(!is_valid_tag(bad), "{bad}");
     }
 }
@@ -301,12 +405,19 @@ fn tags_follow_the_docker_grammar() {
 #[test]
 fn every_webhook_event_is_raised_by_exactly_one_step_status() {
     for event in app::definition::WEBHOOK_EVENTS {
-        let raising: Vec<StepStatus> = StepStatus::ALL.iter().copied().filter(|s| s.webhook_event() == Some(event)).collect();
+        let raising: Vec<StepStatus> = StepStatus::ALL
+            .iter()
+            .copied()
+            .filter(|s| s.webhook_event() == Some(event))
+            .collect();
         assert_eq!(raising.len(), 1, "{event} is raised by {raising:?}");
     }
     for status in StepStatus::ALL {
         if let Some(event) = status.webhook_event() {
-            assert!(app::definition::WEBHOOK_EVENTS.contains(&event), "{status} raises unknown {event}");
+            assert!(
+                app::definition::WEBHOOK_EVENTS.contains(&event),
+                "{status} raises unknown {event}"
+            );
         }
     }
 }
@@ -314,11 +425,26 @@ fn every_webhook_event_is_raised_by_exactly_one_step_status() {
 #[test]
 fn run_form_params_are_name_value_lines() {
     use app::model::parse_param_lines;
-    let params = parse_param_lines("ENV=staging\n\n# a comment\n  REPLICAS = 3\nURL=http://x/?a=b").expect("parsed");
+    let params = parse_param_lines("ENV=staging\n\n# a comment\n  REPLICAS = 3\nURL=http://x/?a=b")
+        .expect("parsed");
     assert_eq!(params.get("ENV").map(String::as_str), Some("staging"));
-    assert_eq!(params.get("REPLICAS").map(String::as_str), Some(" 3"), "values are kept as typed");
-    assert_eq!(params.get("URL").map(String::as_str), Some("http://x/?a=b"), "only the first = splits");
-    assert_eq!(parse_param_lines("ENV=a\noops"), Err("params line 2: \"oops\" is not NAME=value".into()));
-    assert_eq!(parse_param_lines("A=1\nA=2"), Err("params line 2: \"A\" is given twice".into()));
+    assert_eq!(
+        params.get("REPLICAS").map(String::as_str),
+        Some(" 3"),
+        "values are kept as typed"
+    );
+    assert_eq!(
+        params.get("URL").map(String::as_str),
+        Some("http://x/?a=b"),
+        "only the first = splits"
+    );
+    assert_eq!(
+        parse_param_lines("ENV=a\noops"),
+        Err("params line 2: \"oops\" is not NAME=value".into())
+    );
+    assert_eq!(
+        parse_param_lines("A=1\nA=2"),
+        Err("params line 2: \"A\" is given twice".into())
+    );
     assert!(parse_param_lines("").expect("empty").is_empty());
 }

@@ -44,24 +44,44 @@ fn deploying_a_tag_replaces_only_the_workflows_own_images() {
     assert_eq!(deploy.containers[1].image, "nginx:1.27");
     assert_eq!(
         changes,
-        [ImageChange { container: "api".into(), from: "zdnscloud/singlecloud:v1.0".into(), to: "zdnscloud/singlecloud:v2.0".into() }]
+        [ImageChange {
+            container: "api".into(),
+            from: "zdnscloud/singlecloud:v1.0".into(),
+            to: "zdnscloud/singlecloud:v2.0".into()
+        }]
     );
-    assert_eq!(workflow.deploy.as_ref().map(|d| d.containers[0].image.as_str()), Some("zdnscloud/singlecloud:v1.0"), "the definition is unchanged");
+    assert_eq!(
+        workflow
+            .deploy
+            .as_ref()
+            .map(|d| d.containers[0].image.as_str()),
+        Some("zdnscloud/singlecloud:v1.0"),
+        "the definition is unchanged"
+    );
 }
 
 #[test]
 fn credentials_are_split_off_before_anything_is_stored() {
-    let source = GOOD.replace("revision: master}", "revision: master, username: git-bot, password: gitpass}");
+    let source = GOOD.replace(
+        "revision: master}",
+        "revision: master, username: git-bot, password: gitpass}",
+    );
     let workflow = parse_workflow(&source).expect("valid");
     let (shown, credentials) = workflow.split_credentials();
     assert_eq!(credentials.registry_password, "s3cret");
     assert_eq!(credentials.git_password.as_deref(), Some("gitpass"));
     let stored = serde_json::to_string(&shown).expect("json");
-    assert!(!stored.contains("s3cret") && !stored.contains("gitpass"), "{stored}");
+    assert!(
+        !stored.contains("s3cret") && !stored.contains("gitpass"),
+        "{stored}"
+    );
     assert_eq!(shown.image.password, KEPT_SECRET);
     assert_eq!(shown.image.username, "bot", "usernames are not secret");
     let debug = format!("{workflow:?} {credentials:?}");
-    assert!(!debug.contains("s3cret") && !debug.contains("gitpass"), "passwords in Debug output: {debug}");
+    assert!(
+        !debug.contains("s3cret") && !debug.contains("gitpass"),
+        "passwords in Debug output: {debug}"
+    );
 }
 
 #[test]
@@ -91,9 +111,19 @@ fn bad_workflows_get_exact_messages_with_their_place() {
         assert!(GOOD.contains(from), "case text not in GOOD: {from}");
         let source = GOOD.replacen(from, to, 1);
         let found = problems(&source);
-        assert!(found.iter().any(|p| p == wanted), "for `{to}` wanted\n  {wanted}\ngot\n  {found:?}");
+        assert!(
+            found.iter().any(|p| p == wanted),
+            "for `{to}` wanted\n  {wanted}\ngot\n  {found:?}"
+        );
     }
     let no_deploy = GOOD.split("deploy:\n").next().expect("head").to_owned();
-    assert_eq!(problems(&no_deploy), ["deploy: `autoDeploy` needs a `deploy` section"]);
-    assert_eq!(problems(&no_deploy.replace("autoDeploy: true", "autoDeploy: false")), Vec::<String>::new(), "build-only workflows need no deploy");
+    assert_eq!(
+        problems(&no_deploy),
+        ["deploy: `autoDeploy` needs a `deploy` section"]
+    );
+    assert_eq!(
+        problems(&no_deploy.replace("autoDeploy: true", "autoDeploy: false")),
+        Vec::<String>::new(),
+        "build-only workflows need no deploy"
+    );
 }

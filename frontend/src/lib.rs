@@ -11,7 +11,9 @@ pub fn hydrate() {
     let _ = any_spawner::Executor::init_wasm_bindgen();
     leptos::task::spawn_local(async {
         let body = leptos::tachys::dom::body();
-        leptos::mount::hydrate_from_async(body.clone(), app::App).await.forget();
+        leptos::mount::hydrate_from_async(body.clone(), app::App)
+            .await
+            .forget();
         // Lets people (and browser tests) see that the page is interactive now.
         let _ = body.set_attribute("data-hydrated", "true");
     });

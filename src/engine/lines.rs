@@ -13,7 +13,10 @@ pub struct LineSplitter {
 
 impl LineSplitter {
     pub fn new(max: usize) -> Self {
-        LineSplitter { max, pending: Vec::new() }
+        LineSplitter {
+            max,
+            pending: Vec::new(),
+        }
     }
 
     /// Feeds bytes; returns the complete lines (and over-long pieces) they finish.
@@ -43,14 +46,20 @@ impl LineSplitter {
 
     /// What is left when the stream ends without a final newline.
     pub fn finish(&mut self) -> Option<(String, bool)> {
-        (!self.pending.is_empty()).then(|| (String::from_utf8_lossy(&std::mem::take(&mut self.pending)).into_owned(), false))
+        (!self.pending.is_empty()).then(|| {
+            (
+                String::from_utf8_lossy(&std::mem::take(&mut self.pending)).into_owned(),
+                false,
+            )
+        })
     }
 
     fn cut_long(&mut self, out: &mut Vec<(String, bool)>) {
         while self.pending.len() > self.max {
             let mut cut = self.max;
             // Back up to a character boundary (at most 3 bytes for UTF-8).
-            while cut > self.max - 3 && cut > 0 && (self.pending[cut] & 0b1100_0000) == 0b1000_0000 {
+            while cut > self.max - 3 && cut > 0 && (self.pending[cut] & 0b1100_0000) == 0b1000_0000
+            {
                 cut -= 1;
             }
             let rest = self.pending.split_off(cut);
@@ -68,8 +77,14 @@ mod tests {
     fn splits_lines_across_chunks() {
         let mut splitter = LineSplitter::new(100);
         assert_eq!(splitter.push(b"hel"), vec![]);
-        assert_eq!(splitter.push(b"lo\nwor"), vec![("hello".to_string(), false)]);
-        assert_eq!(splitter.push(b"ld\r\n\n"), vec![("world".to_string(), false), (String::new(), false)]);
+        assert_eq!(
+            splitter.push(b"lo\nwor"),
+            vec![("hello".to_string(), false)]
+        );
+        assert_eq!(
+            splitter.push(b"ld\r\n\n"),
+            vec![("world".to_string(), false), (String::new(), false)]
+        );
         assert_eq!(splitter.finish(), None);
     }
 
@@ -79,7 +94,11 @@ mod tests {
         let lines = splitter.push(b"abcdefghij\n");
         assert_eq!(
             lines,
-            vec![("abcd".to_string(), true), ("efgh".to_string(), true), ("ij".to_string(), false)]
+            vec![
+                ("abcd".to_string(), true),
+                ("efgh".to_string(), true),
+                ("ij".to_string(), false)
+            ]
         );
     }
 

@@ -65,13 +65,20 @@ pub struct LocalEngine {
 impl LocalEngine {
     pub fn new(config: LocalConfig) -> Self {
         let slots = Arc::new(Semaphore::new(config.max_parallel.max(1)));
-        LocalEngine { config: Arc::new(config), slots, base_env: Arc::new(inherited_env()) }
+        LocalEngine {
+            config: Arc::new(config),
+            slots,
+            base_env: Arc::new(inherited_env()),
+        }
     }
 
     /// Each pipeline's run workspaces live side by side: at most one is kept after its run
     /// (the latest that did not succeed, for a retry of its failed steps).
     pub fn workspace_dir(data_dir: &Path, pipeline: &str, run_id: i64) -> PathBuf {
-        data_dir.join("workspaces").join(pipeline).join(format!("run-{run_id}"))
+        data_dir
+            .join("workspaces")
+            .join(pipeline)
+            .join(format!("run-{run_id}"))
     }
 
     fn scripts_dir(data_dir: &Path, run_id: i64) -> PathBuf {
@@ -85,14 +92,19 @@ impl Engine for LocalEngine {
         "local"
     }
 
-    async fn start(&self, run: RunRequest, events: mpsc::Sender<EngineEvent>) -> Result<mpsc::Sender<Control>, EngineError> {
+    async fn start(
+        &self,
+        run: RunRequest,
+        events: mpsc::Sender<EngineEvent>,
+    ) -> Result<mpsc::Sender<Control>, EngineError> {
         let workspace = Self::workspace_dir(&self.config.data_dir, &run.pipeline.name, run.run_id);
         let scripts = Self::scripts_dir(&self.config.data_dir, run.run_id);
         // A retry takes the earlier run's workspace over; any other kept workspace of the
         // pipeline is dropped (one run at a time per pipeline: none is in use).
         let carried = match &run.retry {
             Some(retry) => {
-                let earlier = Self::workspace_dir(&self.config.data_dir, &run.pipeline.name, retry.origin);
+                let earlier =
+                    Self::workspace_dir(&self.config.data_dir, &run.pipeline.name, retry.origin);
                 tokio::fs::rename(&earlier, &workspace).await.is_ok()
             }
             None => false,
@@ -100,7 +112,9 @@ impl Engine for LocalEngine {
         if let Some(kept) = workspace.parent() {
             if let Ok(mut entries) = tokio::fs::read_dir(kept).await {
                 while let Ok(Some(entry)) = entries.next_entry().await {
-                    if entry.path() != workspace && entry.file_name().to_string_lossy().starts_with("run-") {
+                    if entry.path() != workspace
+                        && entry.file_name().to_string_lossy().starts_with("run-")
+                    {
                         let _ = tokio::fs::remove_dir_all(entry.path()).await;
                     }
                 }
@@ -109,7 +123,10 @@ impl Engine for LocalEngine {
         for dir in [&workspace, &scripts] {
             tokio::fs::create_dir_all(dir)
                 .await
-                .map_err(|source| EngineError::Workspace { path: dir.display().to_string(), source })?;
+                .map_err(|source| EngineError::Workspace {
+                    path: dir.display().to_string(),
+                    source,
+                })?;
         }
         let (control_tx, control_rx) = mpsc::channel(16);
         let context = Arc::new(RunContext {
@@ -143,8 +160,20 @@ impl RunContext {
         let _ = self.events.send(event).await;
     }
 
-    async fn emit_step(&self, step: usize, status: StepStatus, exit_code: Option<i32>, message: Option<String>) {
-        self.emit(EngineEvent::Step { step, status, exit_code, message }).await;
+    async fn emit_step(
+        &self,
+        step: usize,
+        status: StepStatus,
+        exit_code: Option<i32>,
+        message: Option<String>,
+    ) {
+        self.emit(EngineEvent::Step {
+            step,
+            status,
+            exit_code,
+            message,
+        })
+        .await;
     }
 }
 
@@ -156,7 +185,11 @@ struct Outcome {
 
 impl Outcome {
     fn new(status: StepStatus, message: impl Into<String>) -> Self {
-        Outcome { status, exit_code: None, message: Some(message.into()) }
+        Outcome {
+            status,
+            exit_code: None,
+            message: Some(message.into()),
+        }
     }
 }
 
@@ -170,7 +203,14 @@ async fn schedule(context: Arc<RunContext>, mut control: mpsc::Receiver<Control>
     if let Some(retry) = &context.run.retry {
         if let Some(first) = status.iter().position(|s| *s == StepStatus::Pending) {
             let text = retry.notice(carried);
-            context.emit(EngineEvent::Log { step: first, stream: LogStream::System, text, partial: false }).await;
+            context
+                .emit(EngineEvent::Log {
+                    step: first,
+                    stream: LogStream::System,
+                    text,
+                    partial: false,
+                })
+                .await;
         }
     }
     let mut started = vec![false; count];
@@ -189,21 +229,43 @@ async fn schedule(context: Arc<RunContext>, mut control: mpsc::Receiver<Control>
                     continue;
                 }
                 let blocker = steps[index].needs.iter().copied().find(|&n| {
-                    matches!(status[n], StepStatus::Failed | StepStatus::Skipped | StepStatus::Refused | StepStatus::Cancelled)
+                    matches!(
+                        status[n],
+                        StepStatus::Failed
+                            | StepStatus::Skipped
+                            | StepStatus::Refused
+                            | StepStatus::Cancelled
+                    )
                 });
                 if cancel_requested {
                     status[index] = StepStatus::Cancelled;
-                    context.emit_step(index, status[index], None, Some("run cancelled".into())).await;
+                    context
+                        .emit_step(index, status[index], None, Some("run cancelled".into()))
+                        .await;
                     changed = true;
                 } else if let Some(blocker) = blocker {
                     status[index] = StepStatus::Skipped;
-                    let message = format!("skipped: \"{}\" {}", steps[blocker].name, status[blocker]);
-                    context.emit_step(index, status[index], None, Some(message)).await;
+                    let message =
+                        format!("skipped: \"{}\" {}", steps[blocker].name, status[blocker]);
+                    context
+                        .emit_step(index, status[index], None, Some(message))
+                        .await;
                     changed = true;
-                } else if steps[index].needs.iter().all(|&n| status[n] == StepStatus::Succeeded) {
+                } else if steps[index]
+                    .needs
+                    .iter()
+                    .all(|&n| status[n] == StepStatus::Succeeded)
+                {
                     if steps[index].approval && !approved[index] {
                         status[index] = StepStatus::WaitingApproval;
-                        context.emit_step(index, status[index], None, Some("waiting for approval".into())).await;
+                        context
+                            .emit_step(
+                                index,
+                                status[index],
+                                None,
+                                Some("waiting for approval".into()),
+                            )
+                            .await;
                     } else {
                         started[index] = true;
                         let token = CancellationToken::new();
@@ -276,7 +338,9 @@ async fn execute(context: &RunContext, index: usize, cancel: CancellationToken) 
         },
         _ = cancel.cancelled() => return Outcome::new(StepStatus::Cancelled, "cancelled before it started"),
     };
-    context.emit_step(index, StepStatus::Running, None, None).await;
+    context
+        .emit_step(index, StepStatus::Running, None, None)
+        .await;
     let outcome = match prepare(context, index).await {
         Ok(command) => run_process(context, index, command, cancel).await,
         Err(outcome) => outcome,
@@ -295,12 +359,21 @@ async fn prepare(context: &RunContext, index: usize) -> Result<Command, Outcome>
     // what every engine gives a step.
     let mut env: Vec<(String, String)> = context.base_env.as_ref().clone();
     env.extend(run.step_environment(step, &context.workspace.to_string_lossy()));
-    if let Some(registry) = run.registry.as_ref().filter(|r| r.steps.contains(&step.name)) {
+    if let Some(registry) = run
+        .registry
+        .as_ref()
+        .filter(|r| r.steps.contains(&step.name))
+    {
         // The registry's config.json, readable by this user only, gone with the run's scripts.
         let dir = context.scripts.join(format!("docker-{}", step.name));
         write_private(&dir, &registry.docker_config)
             .await
-            .map_err(|err| Outcome::new(StepStatus::Failed, format!("could not write the registry credentials: {err}")))?;
+            .map_err(|err| {
+                Outcome::new(
+                    StepStatus::Failed,
+                    format!("could not write the registry credentials: {err}"),
+                )
+            })?;
         let file = dir.join("config.json").to_string_lossy().into_owned();
         env.push(("DOCKER_CONFIG".into(), dir.to_string_lossy().into_owned()));
         env.push(("REGISTRY_AUTH_FILE".into(), file));
@@ -309,19 +382,32 @@ async fn prepare(context: &RunContext, index: usize) -> Result<Command, Outcome>
     let mut command = match step_program(&run.pipeline, step) {
         Program::Script(script) => {
             let path = context.scripts.join(format!("{}.sh", step.name));
-            write_script(&path, script)
-                .await
-                .map_err(|err| Outcome::new(StepStatus::Failed, format!("could not write the step script: {err}")))?;
+            write_script(&path, script).await.map_err(|err| {
+                Outcome::new(
+                    StepStatus::Failed,
+                    format!("could not write the step script: {err}"),
+                )
+            })?;
             let mut command = Command::new("/bin/sh");
             command.arg("-e").arg(path);
             command
         }
         Program::Command(command_line, args) => {
-            let (program, leading) = command_line.split_first().ok_or_else(|| Outcome::new(StepStatus::Failed, "empty command"))?;
-            let search_path = env.iter().rev().find(|(key, _)| key == "PATH").map(|(_, value)| OsStr::new(value.as_str()));
-            let resolved = resolve_program(program, search_path, &context.workspace).map_err(|err| {
-                Outcome::new(StepStatus::Failed, format!("could not start \"{program}\": {err}"))
-            })?;
+            let (program, leading) = command_line
+                .split_first()
+                .ok_or_else(|| Outcome::new(StepStatus::Failed, "empty command"))?;
+            let search_path = env
+                .iter()
+                .rev()
+                .find(|(key, _)| key == "PATH")
+                .map(|(_, value)| OsStr::new(value.as_str()));
+            let resolved =
+                resolve_program(program, search_path, &context.workspace).map_err(|err| {
+                    Outcome::new(
+                        StepStatus::Failed,
+                        format!("could not start \"{program}\": {err}"),
+                    )
+                })?;
             let mut command = Command::new(resolved);
             command.args(leading).args(args);
             command
@@ -349,23 +435,42 @@ async fn prepare(context: &RunContext, index: usize) -> Result<Command, Outcome>
 /// its workspace. Spawning an absolute path also lets the standard library use
 /// `posix_spawn` instead of copying the whole server with `fork`: about half the cost per
 /// step (see the DAG benchmark).
-fn resolve_program(program: &str, search_path: Option<&OsStr>, workspace: &Path) -> Result<PathBuf, String> {
+fn resolve_program(
+    program: &str,
+    search_path: Option<&OsStr>,
+    workspace: &Path,
+) -> Result<PathBuf, String> {
     if program.contains('/') {
         let path = workspace.join(program);
-        return if path.is_file() { Ok(path) } else { Err(format!("no such file: {}", path.display())) };
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(format!("no such file: {}", path.display()))
+        };
     }
-    let search_path = search_path.ok_or_else(|| "the step has no PATH to look it up in".to_string())?;
-    which::which_in(program, Some(search_path), workspace)
-        .map_err(|_| format!("not found on the step's PATH ({})", search_path.to_string_lossy()))
+    let search_path =
+        search_path.ok_or_else(|| "the step has no PATH to look it up in".to_string())?;
+    which::which_in(program, Some(search_path), workspace).map_err(|_| {
+        format!(
+            "not found on the step's PATH ({})",
+            search_path.to_string_lossy()
+        )
+    })
 }
 
 /// The few variables of the server's environment a step sees; the server's own settings
 /// (and any secrets in them) are not passed on.
 fn inherited_env() -> Vec<(String, String)> {
-    let mut env: Vec<(String, String)> = ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "LOGNAME"]
-        .iter()
-        .filter_map(|key| std::env::var(key).ok().map(|value| (key.to_string(), value)))
-        .collect();
+    let mut env: Vec<(String, String)> = [
+        "PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "LOGNAME",
+    ]
+    .iter()
+    .filter_map(|key| {
+        std::env::var(key)
+            .ok()
+            .map(|value| (key.to_string(), value))
+    })
+    .collect();
     if !env.iter().any(|(key, _)| key == "PATH") {
         env.push(("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()));
     }
@@ -395,12 +500,24 @@ enum Ending {
     Cancelled,
 }
 
-async fn run_process(context: &RunContext, index: usize, mut command: Command, cancel: CancellationToken) -> Outcome {
+async fn run_process(
+    context: &RunContext,
+    index: usize,
+    mut command: Command,
+    cancel: CancellationToken,
+) -> Outcome {
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(err) => {
-            let program = command.as_std().get_program().to_string_lossy().into_owned();
-            return Outcome::new(StepStatus::Failed, format!("could not start \"{program}\": {err}"));
+            let program = command
+                .as_std()
+                .get_program()
+                .to_string_lossy()
+                .into_owned();
+            return Outcome::new(
+                StepStatus::Failed,
+                format!("could not start \"{program}\": {err}"),
+            );
         }
     };
     let group = child.id().map(|pid| Pid::from_raw(pid as i32));
@@ -408,7 +525,9 @@ async fn run_process(context: &RunContext, index: usize, mut command: Command, c
     let dropped = AtomicU64::new(0);
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
-    let timeout = context.run.plan.steps[index].timeout_secs.map(Duration::from_secs);
+    let timeout = context.run.plan.steps[index]
+        .timeout_secs
+        .map(Duration::from_secs);
     let grace = context.config.kill_grace;
     let exited = CancellationToken::new();
     // The output is read in this same task, alongside the wait: no extra tasks per step.
@@ -431,15 +550,38 @@ async fn run_process(context: &RunContext, index: usize, mut command: Command, c
     };
     let (ending, out_open, err_open) = tokio::join!(
         waiting,
-        pump(context, index, LogStream::Stdout, stdout, &budget, &dropped, &exited),
-        pump(context, index, LogStream::Stderr, stderr, &budget, &dropped, &exited),
+        pump(
+            context,
+            index,
+            LogStream::Stdout,
+            stdout,
+            &budget,
+            &dropped,
+            &exited
+        ),
+        pump(
+            context,
+            index,
+            LogStream::Stderr,
+            stderr,
+            &budget,
+            &dropped,
+            &exited
+        ),
     );
     if out_open || err_open {
         let text = format!(
             "the step's output was still open {} after its processes ended (a process that left its group, e.g. with setsid?); stopped reading it",
             humantime::format_duration(context.config.drain_grace)
         );
-        context.emit(EngineEvent::Log { step: index, stream: LogStream::System, text, partial: false }).await;
+        context
+            .emit(EngineEvent::Log {
+                step: index,
+                stream: LogStream::System,
+                text,
+                partial: false,
+            })
+            .await;
     }
     let dropped_bytes = dropped.load(Ordering::Relaxed);
     if dropped_bytes > 0 {
@@ -447,22 +589,39 @@ async fn run_process(context: &RunContext, index: usize, mut command: Command, c
             .emit(EngineEvent::Log {
                 step: index,
                 stream: LogStream::System,
-                text: format!("log limit reached: {dropped_bytes} more bytes of output were not kept"),
+                text: format!(
+                    "log limit reached: {dropped_bytes} more bytes of output were not kept"
+                ),
                 partial: false,
             })
             .await;
     }
 
     match ending {
-        Ending::Exited(Ok(status)) if status.success() => {
-            Outcome { status: StepStatus::Succeeded, exit_code: Some(0), message: None }
-        }
-        Ending::Exited(Ok(status)) => match status.code() {
-            Some(code) => Outcome { status: StepStatus::Failed, exit_code: Some(code), message: Some(format!("exited with code {code}")) },
-            None => Outcome::new(StepStatus::Failed, format!("killed by signal {}", status.signal().unwrap_or(0))),
+        Ending::Exited(Ok(status)) if status.success() => Outcome {
+            status: StepStatus::Succeeded,
+            exit_code: Some(0),
+            message: None,
         },
-        Ending::Exited(Err(err)) => Outcome::new(StepStatus::Failed, format!("lost track of the process: {err}")),
-        Ending::TimedOut(after) => Outcome::new(StepStatus::Failed, format!("timed out after {}", humantime::format_duration(after))),
+        Ending::Exited(Ok(status)) => match status.code() {
+            Some(code) => Outcome {
+                status: StepStatus::Failed,
+                exit_code: Some(code),
+                message: Some(format!("exited with code {code}")),
+            },
+            None => Outcome::new(
+                StepStatus::Failed,
+                format!("killed by signal {}", status.signal().unwrap_or(0)),
+            ),
+        },
+        Ending::Exited(Err(err)) => Outcome::new(
+            StepStatus::Failed,
+            format!("lost track of the process: {err}"),
+        ),
+        Ending::TimedOut(after) => Outcome::new(
+            StepStatus::Failed,
+            format!("timed out after {}", humantime::format_duration(after)),
+        ),
         Ending::Cancelled => Outcome::new(StepStatus::Cancelled, "cancelled"),
     }
 }
@@ -544,12 +703,24 @@ async fn send_line(
     dropped: &AtomicU64,
 ) -> bool {
     let size = text.len() as u64 + 1;
-    let kept = budget.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| left.checked_sub(size)).is_ok();
+    let kept = budget
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+            left.checked_sub(size)
+        })
+        .is_ok();
     if !kept {
         dropped.fetch_add(size, Ordering::Relaxed);
         return true;
     }
-    events.send(EngineEvent::Log { step, stream, text, partial }).await.is_ok()
+    events
+        .send(EngineEvent::Log {
+            step,
+            stream,
+            text,
+            partial,
+        })
+        .await
+        .is_ok()
 }
 
 #[cfg(test)]
@@ -562,10 +733,21 @@ mod tests {
     async fn registry_credentials_are_written_for_this_user_only() {
         let dir = tempfile::tempdir().expect("temp dir");
         let docker = dir.path().join("docker-build");
-        write_private(&docker, "{\"auths\":{}}").await.expect("written");
-        let mode = |path: &Path| std::fs::metadata(path).expect("metadata").permissions().mode() & 0o777;
+        write_private(&docker, "{\"auths\":{}}")
+            .await
+            .expect("written");
+        let mode = |path: &Path| {
+            std::fs::metadata(path)
+                .expect("metadata")
+                .permissions()
+                .mode()
+                & 0o777
+        };
         assert_eq!(mode(&docker), 0o700);
         assert_eq!(mode(&docker.join("config.json")), 0o600);
-        assert_eq!(std::fs::read_to_string(docker.join("config.json")).expect("read"), "{\"auths\":{}}");
+        assert_eq!(
+            std::fs::read_to_string(docker.join("config.json")).expect("read"),
+            "{\"auths\":{}}"
+        );
     }
 }

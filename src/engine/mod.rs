@@ -6,9 +6,9 @@ pub mod local;
 pub mod tekton;
 
 use app::definition::{Params, Pipeline, Step};
-use app::plan::{merge_params, run_params};
 use app::model::{LogStream, StepStatus};
 use app::plan::Plan;
+use app::plan::{merge_params, run_params};
 use tokio::sync::mpsc;
 
 /// A run ready to execute.
@@ -45,9 +45,15 @@ impl Retry {
     /// the earlier run's workspace was carried over.
     pub fn notice(&self, carried: bool) -> String {
         if carried {
-            format!("re-running the steps that did not succeed in run #{}, in its workspace", self.number)
+            format!(
+                "re-running the steps that did not succeed in run #{}, in its workspace",
+                self.number
+            )
         } else {
-            format!("the workspace of run #{} is gone: the steps re-run without its files", self.number)
+            format!(
+                "the workspace of run #{} is gone: the steps re-run without its files",
+                self.number
+            )
         }
     }
 }
@@ -66,7 +72,10 @@ pub struct RegistryAccess {
 // The docker config holds a password: never in a log line.
 impl std::fmt::Debug for RegistryAccess {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RegistryAccess").field("steps", &self.steps).field("secret", &self.secret).finish_non_exhaustive()
+        f.debug_struct("RegistryAccess")
+            .field("steps", &self.steps)
+            .field("secret", &self.secret)
+            .finish_non_exhaustive()
     }
 }
 
@@ -92,8 +101,18 @@ impl RunRequest {
 /// What an engine reports about a run, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EngineEvent {
-    Step { step: usize, status: StepStatus, exit_code: Option<i32>, message: Option<String> },
-    Log { step: usize, stream: LogStream, text: String, partial: bool },
+    Step {
+        step: usize,
+        status: StepStatus,
+        exit_code: Option<i32>,
+        message: Option<String>,
+    },
+    Log {
+        step: usize,
+        stream: LogStream,
+        text: String,
+        partial: bool,
+    },
     /// A cancel request was accepted; steps are being stopped.
     Cancelling,
     /// Every step has ended; nothing follows.
@@ -130,9 +149,21 @@ impl Progress {
     /// A run that has not started; the steps a re-run takes over have succeeded already.
     pub fn fresh(run: &RunRequest) -> Progress {
         let count = run.plan.steps.len();
-        let reused = |step: usize| run.retry.as_ref().is_some_and(|r| r.reused.get(step) == Some(&true));
+        let reused = |step: usize| {
+            run.retry
+                .as_ref()
+                .is_some_and(|r| r.reused.get(step) == Some(&true))
+        };
         Progress {
-            steps: (0..count).map(|step| if reused(step) { StepStatus::Succeeded } else { StepStatus::Pending }).collect(),
+            steps: (0..count)
+                .map(|step| {
+                    if reused(step) {
+                        StepStatus::Succeeded
+                    } else {
+                        StepStatus::Pending
+                    }
+                })
+                .collect(),
             approved: vec![false; count],
             log_lines: vec![0; count],
             cancel_requested: false,
@@ -143,7 +174,11 @@ impl Progress {
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("could not prepare the run's workspace at {path}")]
-    Workspace { path: String, #[source] source: std::io::Error },
+    Workspace {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("Kubernetes: {0}")]
     Cluster(String),
 }
@@ -154,7 +189,11 @@ pub trait Engine: Send + Sync {
 
     /// Starts a run. Events flow into `events` until [`EngineEvent::Finished`]; the returned
     /// sender takes cancel and approval decisions.
-    async fn start(&self, run: RunRequest, events: mpsc::Sender<EngineEvent>) -> Result<mpsc::Sender<Control>, EngineError>;
+    async fn start(
+        &self,
+        run: RunRequest,
+        events: mpsc::Sender<EngineEvent>,
+    ) -> Result<mpsc::Sender<Control>, EngineError>;
 
     /// Picks up a run a previous server process left in flight, from what is on record.
     /// `None`: this engine's runs end with the process that ran them.

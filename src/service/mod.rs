@@ -8,22 +8,27 @@ use std::time::Duration;
 
 use app::definition::{Params, Pipeline, Problem, Webhook};
 use app::model::{
-    day_start_ms, is_valid_tag, EventBody, PipelineDetail, PipelineSummary, PipelineVersion, RunDetail, RunEvent, RunPage,
-    RunStatus, RunsQuery,
-    RunSummary, StepState, StepStatus, Trigger, Validation, TAG_RULE,
+    day_start_ms, is_valid_tag, EventBody, PipelineDetail, PipelineSummary, PipelineVersion,
+    RunDetail, RunEvent, RunPage, RunStatus, RunSummary, RunsQuery, StepState, StepStatus, Trigger,
+    Validation, TAG_RULE,
 };
-use app::plan::{check_document, check_param_names, check_required_params, plan, run_params, step_definition, Plan};
+use app::plan::{
+    check_document, check_param_names, check_required_params, plan, run_params, step_definition,
+    Plan,
+};
 use futures::Stream;
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::task::TaskTracker;
 
 use crate::cluster::Cluster;
-use crate::engine::{Control, Engine, EngineError, EngineEvent, Engines, Progress, RegistryAccess, Retry, RunRequest};
-use crate::secrets::SecretBox;
+use crate::engine::{
+    Control, Engine, EngineError, EngineEvent, Engines, Progress, RegistryAccess, Retry, RunRequest,
+};
 use crate::hub::Hub;
-use crate::webhooks::{Notice, WebhookConfig, Webhooks};
+use crate::secrets::SecretBox;
 use crate::store::{now_ms, Batch, NewStep, PipelineRow, RunFilter, Store, StoreError};
+use crate::webhooks::{Notice, WebhookConfig, Webhooks};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -68,7 +73,11 @@ pub struct Workflows {
 }
 
 pub(crate) fn problems_text(problems: &[Problem]) -> String {
-    problems.iter().map(Problem::to_string).collect::<Vec<_>>().join("; ")
+    problems
+        .iter()
+        .map(Problem::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 pub type ServiceResult<T> = Result<T, ServiceError>;
@@ -96,7 +105,12 @@ pub struct Service {
 
 impl Service {
     /// Builds the service and settles runs a previous process left in flight.
-    pub async fn start(store: Store, engines: Engines, webhooks: WebhookConfig, workflows: Workflows) -> ServiceResult<Arc<Service>> {
+    pub async fn start(
+        store: Store,
+        engines: Engines,
+        webhooks: WebhookConfig,
+        workflows: Workflows,
+    ) -> ServiceResult<Arc<Service>> {
         let deliveries = TaskTracker::new();
         let service = Arc::new(Service {
             webhooks: Webhooks::start(store.clone(), webhooks, deliveries.clone()),
@@ -127,7 +141,9 @@ impl Service {
 
     /// The engine a pipeline's runs go to: its own choice, or the server's default.
     fn engine_for(&self, pipeline: &Pipeline) -> ServiceResult<Arc<dyn Engine>> {
-        let Some(choice) = pipeline.engine else { return Ok(self.engines.default_engine().clone()) };
+        let Some(choice) = pipeline.engine else {
+            return Ok(self.engines.default_engine().clone());
+        };
         self.engines.named(choice.as_str()).cloned().ok_or_else(|| {
             ServiceError::Invalid(vec![Problem::new(
                 "engine",
@@ -143,7 +159,9 @@ impl Service {
     }
 
     fn controls(&self) -> std::sync::MutexGuard<'_, HashMap<i64, mpsc::Sender<Control>>> {
-        self.controls.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.controls
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Ends (local engine) or lets go of (Tekton: the cluster goes on running them) every
@@ -174,7 +192,10 @@ impl Service {
     }
 
     pub async fn list_pipelines(&self) -> ServiceResult<Vec<PipelineSummary>> {
-        let mut recent = self.store.recent_runs(app::model::RECENT_RUNS as u32).await?;
+        let mut recent = self
+            .store
+            .recent_runs(app::model::RECENT_RUNS as u32)
+            .await?;
         Ok(self
             .store
             .pipelines()
@@ -211,7 +232,10 @@ impl Service {
             created_at: row.created_at,
             updated_at: row.updated_at,
             source: row.source,
-            engine: definition.engine.map_or(self.default_engine(), |choice| choice.as_str()).to_owned(),
+            engine: definition
+                .engine
+                .map_or(self.default_engine(), |choice| choice.as_str())
+                .to_owned(),
             definition,
             plan,
             latest_run,
@@ -219,14 +243,27 @@ impl Service {
     }
 
     async fn latest_run(&self, pipeline_id: i64) -> ServiceResult<Option<RunSummary>> {
-        let filter = RunFilter { pipeline_id: Some(pipeline_id), limit: 1, ..Default::default() };
+        let filter = RunFilter {
+            pipeline_id: Some(pipeline_id),
+            limit: 1,
+            ..Default::default()
+        };
         Ok(self.store.runs(&filter).await?.0.into_iter().next())
     }
 
     pub async fn create_pipeline(&self, source: &str) -> ServiceResult<PipelineDetail> {
         let (pipeline, _) = check_document(source).map_err(ServiceError::Invalid)?;
         let definition = definition_json(&pipeline)?;
-        match self.store.create_pipeline(&pipeline.name, pipeline.description.as_deref(), source, &definition).await {
+        match self
+            .store
+            .create_pipeline(
+                &pipeline.name,
+                pipeline.description.as_deref(),
+                source,
+                &definition,
+            )
+            .await
+        {
             Ok(_) => self.get_pipeline(&pipeline.name).await,
             Err(StoreError::PipelineExists(name)) => Err(ServiceError::Conflict(format!(
                 "a pipeline named \"{name}\" already exists; save a new version of it instead"
@@ -243,11 +280,16 @@ impl Service {
         if pipeline.name != row.name {
             return Err(ServiceError::Invalid(vec![Problem::new(
                 "name",
-                format!("a pipeline's name cannot change: this is \"{}\", the document says \"{}\"", row.name, pipeline.name),
+                format!(
+                    "a pipeline's name cannot change: this is \"{}\", the document says \"{}\"",
+                    row.name, pipeline.name
+                ),
             )]));
         }
         let definition = definition_json(&pipeline)?;
-        self.store.add_version(row.id, pipeline.description.as_deref(), source, &definition).await?;
+        self.store
+            .add_version(row.id, pipeline.description.as_deref(), source, &definition)
+            .await?;
         self.get_pipeline(name).await
     }
 
@@ -269,29 +311,55 @@ impl Service {
             .versions(row.id)
             .await?
             .into_iter()
-            .map(|v| PipelineVersion { version: v.version, created_at: v.created_at, source: v.source })
+            .map(|v| PipelineVersion {
+                version: v.version,
+                created_at: v.created_at,
+                source: v.source,
+            })
             .collect())
     }
 
     pub async fn version(&self, name: &str, version: i64) -> ServiceResult<PipelineVersion> {
         let row = self.pipeline_row(name).await?;
-        let v = self
-            .store
-            .version(row.id, version)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound(format!("pipeline \"{name}\" has no version {version}")))?;
-        Ok(PipelineVersion { version: v.version, created_at: v.created_at, source: v.source })
+        let v = self.store.version(row.id, version).await?.ok_or_else(|| {
+            ServiceError::NotFound(format!("pipeline \"{name}\" has no version {version}"))
+        })?;
+        Ok(PipelineVersion {
+            version: v.version,
+            created_at: v.created_at,
+            source: v.source,
+        })
     }
 
     // ---- runs ----
 
     /// Starts a run of the pipeline's latest version with an image tag and params.
-    pub async fn start_run(self: &Arc<Self>, name: &str, tag: &str, params: Params, trigger: Trigger) -> ServiceResult<RunSummary> {
+    pub async fn start_run(
+        self: &Arc<Self>,
+        name: &str,
+        tag: &str,
+        params: Params,
+        trigger: Trigger,
+    ) -> ServiceResult<RunSummary> {
         let row = self.pipeline_row(name).await?;
         // A workflow run needs its account, credentials and manifest, whichever way it starts.
         match self.store.workflow_credentials(row.id).await? {
-            Some(sealed) => self.launch_workflow(row, &sealed, tag, params, trigger).await,
-            None => self.start_run_with(row, tag, params, RunOptions { trigger, ..RunOptions::default() }).await,
+            Some(sealed) => {
+                self.launch_workflow(row, &sealed, tag, params, trigger)
+                    .await
+            }
+            None => {
+                self.start_run_with(
+                    row,
+                    tag,
+                    params,
+                    RunOptions {
+                        trigger,
+                        ..RunOptions::default()
+                    },
+                )
+                .await
+            }
         }
     }
 
@@ -303,11 +371,20 @@ impl Service {
         params: Params,
         options: RunOptions,
     ) -> ServiceResult<RunSummary> {
-        let RunOptions { service_account, registry, definition, trigger, retry } = options;
+        let RunOptions {
+            service_account,
+            registry,
+            definition,
+            trigger,
+            retry,
+        } = options;
         let name = row.name.as_str();
         let mut problems = Vec::new();
         if !is_valid_tag(tag) {
-            problems.push(Problem::new("tag", format!("\"{tag}\" is not a valid image tag: {TAG_RULE}")));
+            problems.push(Problem::new(
+                "tag",
+                format!("\"{tag}\" is not a valid image tag: {TAG_RULE}"),
+            ));
         }
         check_param_names("params", &params, &mut problems);
         if !problems.is_empty() {
@@ -329,7 +406,11 @@ impl Service {
             .map(|s| NewStep {
                 stage: plan.stages[s.stage].name.clone(),
                 name: s.name.clone(),
-                needs: s.needs.iter().map(|&n| plan.steps[n].name.clone()).collect(),
+                needs: s
+                    .needs
+                    .iter()
+                    .map(|&n| plan.steps[n].name.clone())
+                    .collect(),
                 approval: s.approval,
                 reused: retry
                     .as_ref()
@@ -337,11 +418,25 @@ impl Service {
                     .map(|r| format!("succeeded in run #{}; not run again", r.number)),
             })
             .collect();
-        let run = match self.store.create_run(row.id, row.version, tag, &params, &steps, engine.name(), trigger).await {
+        let run = match self
+            .store
+            .create_run(
+                row.id,
+                row.version,
+                tag,
+                &params,
+                &steps,
+                engine.name(),
+                trigger,
+            )
+            .await
+        {
             Ok(run) => run,
             Err(StoreError::ActiveRun) => {
                 let active = self.latest_run(row.id).await?;
-                let which = active.map(|r| format!(" (#{}, {})", r.number, r.status)).unwrap_or_default();
+                let which = active
+                    .map(|r| format!(" (#{}, {})", r.number, r.status))
+                    .unwrap_or_default();
                 return Err(ServiceError::Conflict(format!(
                     "pipeline \"{name}\" already has a run in flight{which}; wait for it to end or cancel it"
                 )));
@@ -352,8 +447,16 @@ impl Service {
         self.hub.open(run.id);
         self.hub.announce(run.id);
         let (events_tx, events_rx) = mpsc::channel(1024);
-        let request =
-            RunRequest { run_id: run.id, pipeline, plan: plan.clone(), tag: tag.to_owned(), params, service_account, registry, retry: retry.clone() };
+        let request = RunRequest {
+            run_id: run.id,
+            pipeline,
+            plan: plan.clone(),
+            tag: tag.to_owned(),
+            params,
+            service_account,
+            registry,
+            retry: retry.clone(),
+        };
         let step_names: Vec<String> = plan.steps.iter().map(|s| s.name.clone()).collect();
         let hooks = RunHooks::new(&run, &request.pipeline, &plan);
         match engine.start(request, events_tx).await {
@@ -361,13 +464,20 @@ impl Service {
                 self.controls().insert(run.id, control);
                 let service = self.clone();
                 let reused = retry.map(|r| r.reused).unwrap_or_default();
-                self.supervisors.spawn(async move { service.supervise(run.id, step_names, reused, hooks, events_rx).await });
+                self.supervisors.spawn(async move {
+                    service
+                        .supervise(run.id, step_names, reused, hooks, events_rx)
+                        .await
+                });
                 Ok(run)
             }
             Err(err) => {
                 tracing::error!(run = run.id, error = %err, "engine could not start the run");
                 let mut supervisor = Supervisor::new(run.id, step_names, 0);
-                supervisor.abandon(&format!("the {} engine could not start the run: {err}", engine.name()));
+                supervisor.abandon(&format!(
+                    "the {} engine could not start the run: {err}",
+                    engine.name()
+                ));
                 self.commit(&mut supervisor).await?;
                 self.hub.close(run.id);
                 Ok(self.get_run(run.id).await?.run)
@@ -380,12 +490,18 @@ impl Service {
     pub async fn retry_failed(self: &Arc<Self>, id: i64) -> ServiceResult<RunSummary> {
         let origin = self.run_summary(id).await?;
         if !origin.status.is_terminal() {
-            return Err(ServiceError::Conflict(format!("run #{} is still in flight; wait for it to end", origin.number)));
+            return Err(ServiceError::Conflict(format!(
+                "run #{} is still in flight; wait for it to end",
+                origin.number
+            )));
         }
         if origin.status == RunStatus::Succeeded {
             return Err(ServiceError::Invalid(vec![Problem::new(
                 "run",
-                format!("every step of run #{} succeeded: nothing to re-run (Re-run runs it all again)", origin.number),
+                format!(
+                    "every step of run #{} succeeded: nothing to re-run (Re-run runs it all again)",
+                    origin.number
+                ),
             )]));
         }
         let row = self.pipeline_row(&origin.pipeline).await?;
@@ -395,22 +511,42 @@ impl Service {
                 "a workflow builds and deploys as one: re-run it whole",
             )]));
         }
-        let version = self.store.version(row.id, origin.version).await?.ok_or_else(|| {
-            ServiceError::NotFound(format!("version {} of pipeline \"{}\"", origin.version, origin.pipeline))
-        })?;
-        let row = PipelineRow { version: version.version, source: version.source, definition: version.definition, ..row };
+        let version = self
+            .store
+            .version(row.id, origin.version)
+            .await?
+            .ok_or_else(|| {
+                ServiceError::NotFound(format!(
+                    "version {} of pipeline \"{}\"",
+                    origin.version, origin.pipeline
+                ))
+            })?;
+        let row = PipelineRow {
+            version: version.version,
+            source: version.source,
+            definition: version.definition,
+            ..row
+        };
         let pipeline = stored_definition(&row.definition)?;
         let plan = stored_plan(&pipeline)?;
         let before = self.store.steps(id).await?;
         let reused = plan
             .steps
             .iter()
-            .map(|s| before.iter().any(|b| b.name == s.name && b.status == StepStatus::Succeeded))
+            .map(|s| {
+                before
+                    .iter()
+                    .any(|b| b.name == s.name && b.status == StepStatus::Succeeded)
+            })
             .collect();
         let params = self.store.run_params(id).await?;
         let options = RunOptions {
             trigger: Trigger::Rerun,
-            retry: Some(Retry { origin: id, number: origin.number, reused }),
+            retry: Some(Retry {
+                origin: id,
+                number: origin.number,
+                reused,
+            }),
             definition: Some(pipeline),
             ..RunOptions::default()
         };
@@ -424,12 +560,18 @@ impl Service {
             None => None,
         };
         let mut problems = Vec::new();
-        let mut day = |field: &str, value: &Option<String>, days_after: i64| match value.as_deref().filter(|d| !d.is_empty()) {
+        let mut day = |field: &str, value: &Option<String>, days_after: i64| match value
+            .as_deref()
+            .filter(|d| !d.is_empty())
+        {
             None => None,
             Some(text) => match day_start_ms(text) {
                 Some(ms) => Some(ms + days_after * 86_400_000),
                 None => {
-                    problems.push(Problem::new(field, format!("\"{text}\" is not a date like 2026-11-21")));
+                    problems.push(Problem::new(
+                        field,
+                        format!("\"{text}\" is not a date like 2026-11-21"),
+                    ));
                     None
                 }
             },
@@ -440,20 +582,34 @@ impl Service {
         let tag = query.tag.clone().filter(|t| !t.is_empty());
         if let Some(tag) = &tag {
             if !is_valid_tag(tag) {
-                problems.push(Problem::new("tag", format!("\"{tag}\" is not a valid image tag: {TAG_RULE}")));
+                problems.push(Problem::new(
+                    "tag",
+                    format!("\"{tag}\" is not a valid image tag: {TAG_RULE}"),
+                ));
             }
         }
         if !problems.is_empty() {
             return Err(ServiceError::Invalid(problems));
         }
-        let filter =
-            RunFilter { pipeline_id, status: query.status, tag, since, until, trigger: query.trigger, before: query.before, limit: query.limit };
+        let filter = RunFilter {
+            pipeline_id,
+            status: query.status,
+            tag,
+            since,
+            until,
+            trigger: query.trigger,
+            before: query.before,
+            limit: query.limit,
+        };
         let (runs, next_before) = self.store.runs(&filter).await?;
         Ok(RunPage { runs, next_before })
     }
 
     async fn run_summary(&self, id: i64) -> ServiceResult<RunSummary> {
-        self.store.run(id).await?.ok_or_else(|| ServiceError::NotFound(format!("no run with id {id}")))
+        self.store
+            .run(id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("no run with id {id}")))
     }
 
     pub async fn get_run(&self, id: i64) -> ServiceResult<RunDetail> {
@@ -461,21 +617,32 @@ impl Service {
         let params = self.store.run_params(id).await?;
         let steps = self.store.steps(id).await?;
         let webhooks = self.store.deliveries(id).await?;
-        Ok(RunDetail { run, params, steps, webhooks })
+        Ok(RunDetail {
+            run,
+            params,
+            steps,
+            webhooks,
+        })
     }
 
     async fn control(&self, run: &RunSummary, control: Control) -> ServiceResult<()> {
         let sender = self.controls().get(&run.id).cloned();
         match sender {
             Some(sender) if sender.send(control).await.is_ok() => Ok(()),
-            _ => Err(ServiceError::Conflict(format!("run {} is not in flight ({})", run.id, run.status))),
+            _ => Err(ServiceError::Conflict(format!(
+                "run {} is not in flight ({})",
+                run.id, run.status
+            ))),
         }
     }
 
     pub async fn cancel_run(&self, id: i64) -> ServiceResult<()> {
         let run = self.run_summary(id).await?;
         if run.status.is_terminal() {
-            return Err(ServiceError::Conflict(format!("run {id} has already ended ({})", run.status)));
+            return Err(ServiceError::Conflict(format!(
+                "run {id} has already ended ({})",
+                run.status
+            )));
         }
         self.control(&run, Control::Cancel).await
     }
@@ -494,7 +661,11 @@ impl Service {
                 state.status
             )));
         }
-        let control = if approve { Control::Approve(state.index) } else { Control::Refuse(state.index) };
+        let control = if approve {
+            Control::Approve(state.index)
+        } else {
+            Control::Refuse(state.index)
+        };
         self.control(&run, control).await
     }
 
@@ -516,7 +687,11 @@ impl Service {
     }
 
     /// The run's log as plain text, produced page by page.
-    pub async fn raw_log(&self, id: i64, step: Option<&str>) -> ServiceResult<impl Stream<Item = Result<String, StoreError>>> {
+    pub async fn raw_log(
+        &self,
+        id: i64,
+        step: Option<&str>,
+    ) -> ServiceResult<impl Stream<Item = Result<String, StoreError>>> {
         let steps = self.store.steps(id).await?;
         if steps.is_empty() && self.store.run(id).await?.is_none() {
             return Err(ServiceError::NotFound(format!("no run with id {id}")));
@@ -527,7 +702,9 @@ impl Service {
                     .iter()
                     .find(|s| s.name == name)
                     .map(|s| s.index)
-                    .ok_or_else(|| ServiceError::NotFound(format!("run {id} has no step \"{name}\"")))?,
+                    .ok_or_else(|| {
+                        ServiceError::NotFound(format!("run {id} has no step \"{name}\""))
+                    })?,
             ),
             None => None,
         };
@@ -538,7 +715,9 @@ impl Service {
             async move {
                 let Some(after) = after else { return Ok(None) };
                 let lines = store.log_lines(id, step_index, after, REPLAY_PAGE).await?;
-                let Some(last) = lines.last().map(|l| l.0) else { return Ok(None) };
+                let Some(last) = lines.last().map(|l| l.0) else {
+                    return Ok(None);
+                };
                 let mut text = String::new();
                 for (_, step, line, partial) in &lines {
                     if step_index.is_none() {
@@ -622,7 +801,11 @@ impl Service {
         self.supervise_from(supervisor, events).await;
     }
 
-    async fn supervise_from(self: Arc<Self>, mut supervisor: Supervisor, mut events: mpsc::Receiver<EngineEvent>) {
+    async fn supervise_from(
+        self: Arc<Self>,
+        mut supervisor: Supervisor,
+        mut events: mpsc::Receiver<EngineEvent>,
+    ) {
         let run_id = supervisor.run_id;
         loop {
             match events.recv().await {
@@ -633,7 +816,10 @@ impl Service {
                     // of small events costs one transaction instead of one each. The run's
                     // end and a full batch are written at once.
                     let deadline = tokio::time::Instant::now() + COMMIT_WINDOW;
-                    while !supervisor.finished && !supervisor.detached && supervisor.batch.events.len() < BATCH_MAX {
+                    while !supervisor.finished
+                        && !supervisor.detached
+                        && supervisor.batch.events.len() < BATCH_MAX
+                    {
                         let next = match events.try_recv() {
                             Ok(event) => Some(event),
                             Err(mpsc::error::TryRecvError::Disconnected) => None,
@@ -674,11 +860,17 @@ impl Service {
         if batch.events.is_empty() && batch.run_status.is_none() {
             return Ok(());
         }
-        self.store.append(supervisor.run_id, &supervisor.step_names, &batch).await?;
+        self.store
+            .append(supervisor.run_id, &supervisor.step_names, &batch)
+            .await?;
         self.hub.publish(supervisor.run_id, batch.events);
         // Webhooks only hear of changes that are on record.
         for change in std::mem::take(&mut supervisor.notices) {
-            for notice in supervisor.hooks.notices(supervisor.run_id, &supervisor.step_names, change) {
+            for notice in
+                supervisor
+                    .hooks
+                    .notices(supervisor.run_id, &supervisor.step_names, change)
+            {
                 self.webhooks.notify(notice);
             }
         }
@@ -689,13 +881,17 @@ impl Service {
     /// picks it up if it can (its steps ran somewhere that outlived that process).
     async fn resume(self: &Arc<Self>, run_id: i64) -> ServiceResult<bool> {
         let run = self.run_summary(run_id).await?;
-        let Some(engine) = self.engines.named(&run.engine).cloned() else { return Ok(false) };
+        let Some(engine) = self.engines.named(&run.engine).cloned() else {
+            return Ok(false);
+        };
         let (pipeline_id, version) = self.store.run_origin(run_id).await?;
         let stored = self
             .store
             .version(pipeline_id, version)
             .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("run {run_id} names a missing pipeline version")))?;
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!("run {run_id} names a missing pipeline version"))
+            })?;
         let pipeline = stored_definition(&stored.definition)?;
         let plan = stored_plan(&pipeline)?;
         let steps = self.store.steps(run_id).await?;
@@ -705,7 +901,11 @@ impl Service {
         let (log_lines, waited) = self.store.step_progress(run_id, steps.len()).await?;
         let statuses: Vec<StepStatus> = steps.iter().map(|s| s.status).collect();
         let progress = Progress {
-            approved: waited.iter().zip(&statuses).map(|(&w, &s)| w && s != StepStatus::WaitingApproval).collect(),
+            approved: waited
+                .iter()
+                .zip(&statuses)
+                .map(|(&w, &s)| w && s != StepStatus::WaitingApproval)
+                .collect(),
             steps: statuses.clone(),
             log_lines,
             cancel_requested: run.status == RunStatus::Cancelling,
@@ -714,8 +914,21 @@ impl Service {
         let hooks = RunHooks::new(&run, &pipeline, &plan);
         // A workflow's pods run as its own account. Its registry access is not needed again:
         // a workflow has no approval gates, so a resumed run makes no new PipelineRun.
-        let service_account = self.store.is_workflow(pipeline_id).await?.then(|| pipeline.name.clone());
-        let request = RunRequest { run_id, pipeline, plan, tag: run.tag.clone(), params, service_account, registry: None, retry: None };
+        let service_account = self
+            .store
+            .is_workflow(pipeline_id)
+            .await?
+            .then(|| pipeline.name.clone());
+        let request = RunRequest {
+            run_id,
+            pipeline,
+            plan,
+            tag: run.tag.clone(),
+            params,
+            service_account,
+            registry: None,
+            retry: None,
+        };
         let (events_tx, events_rx) = mpsc::channel(1024);
         let control = match engine.resume(request, progress, events_tx).await {
             Ok(Some(control)) => control,
@@ -727,11 +940,16 @@ impl Service {
         };
         let mut supervisor = Supervisor::restore(&run, &steps, self.store.last_seq(run_id).await?);
         supervisor.hooks = hooks;
-        tracing::info!(run = run_id, engine = engine.name(), "resumed a run left in flight by a previous server process");
+        tracing::info!(
+            run = run_id,
+            engine = engine.name(),
+            "resumed a run left in flight by a previous server process"
+        );
         self.hub.open(run_id);
         self.controls().insert(run_id, control);
         let service = self.clone();
-        self.supervisors.spawn(async move { service.supervise_from(supervisor, events_rx).await });
+        self.supervisors
+            .spawn(async move { service.supervise_from(supervisor, events_rx).await });
         Ok(true)
     }
 
@@ -742,7 +960,10 @@ impl Service {
         let steps = self.store.steps(run_id).await?;
         let mut supervisor = Supervisor::restore(&run, &steps, self.store.last_seq(run_id).await?);
         supervisor.abandon("the server stopped while this run was in flight");
-        tracing::warn!(run = run_id, "settled a run left in flight by a previous server process");
+        tracing::warn!(
+            run = run_id,
+            "settled a run left in flight by a previous server process"
+        );
         self.commit(&mut supervisor).await
     }
 }
@@ -780,7 +1001,9 @@ async fn stream_events(
                 }
             }
         }
-        let Some(receiver) = live.as_mut() else { return };
+        let Some(receiver) = live.as_mut() else {
+            return;
+        };
         loop {
             let received = tokio::select! {
                 received = receiver.recv() => received,
@@ -851,23 +1074,36 @@ impl RunHooks {
         let steps = (0..plan.steps.len())
             .map(|index| {
                 let stage = plan.stages[plan.steps[index].stage].name.clone();
-                let hooks = step_definition(pipeline, plan, index).map(|s| s.webhooks.clone()).unwrap_or_default();
+                let hooks = step_definition(pipeline, plan, index)
+                    .map(|s| s.webhooks.clone())
+                    .unwrap_or_default();
                 (stage, hooks)
             })
             .collect();
-        RunHooks { pipeline: run.pipeline.clone(), run_number: run.number, tag: run.tag.clone(), steps }
+        RunHooks {
+            pipeline: run.pipeline.clone(),
+            run_number: run.number,
+            tag: run.tag.clone(),
+            steps,
+        }
     }
 
     fn listens(&self, step: usize, status: StepStatus) -> bool {
-        let Some(event) = status.webhook_event() else { return false };
-        self.steps.get(step).is_some_and(|(_, hooks)| hooks.iter().any(|h| h.events.iter().any(|e| e == event)))
+        let Some(event) = status.webhook_event() else {
+            return false;
+        };
+        self.steps
+            .get(step)
+            .is_some_and(|(_, hooks)| hooks.iter().any(|h| h.events.iter().any(|e| e == event)))
     }
 
     /// The calls one change makes: one per webhook that listens for it.
     fn notices(&self, run_id: i64, step_names: &[String], change: StepChange) -> Vec<Notice> {
-        let (Some(event), Some((stage, hooks)), Some(name)) =
-            (change.status.webhook_event(), self.steps.get(change.step), step_names.get(change.step))
-        else {
+        let (Some(event), Some((stage, hooks)), Some(name)) = (
+            change.status.webhook_event(),
+            self.steps.get(change.step),
+            step_names.get(change.step),
+        ) else {
             return Vec::new();
         };
         let payload = serde_json::json!({
@@ -887,7 +1123,13 @@ impl RunHooks {
         hooks
             .iter()
             .filter(|hook| hook.events.iter().any(|e| e == event))
-            .map(|hook| Notice { run_id, step: name.clone(), event, url: hook.url.clone(), payload: payload.clone() })
+            .map(|hook| Notice {
+                run_id,
+                step: name.clone(),
+                event,
+                url: hook.url.clone(),
+                payload: payload.clone(),
+            })
             .collect()
     }
 }
@@ -911,7 +1153,11 @@ impl Supervisor {
 
     /// A supervisor for a run on record, taking up where its events end.
     fn restore(run: &RunSummary, steps: &[StepState], last_seq: i64) -> Self {
-        let mut supervisor = Supervisor::new(run.id, steps.iter().map(|s| s.name.clone()).collect(), last_seq);
+        let mut supervisor = Supervisor::new(
+            run.id,
+            steps.iter().map(|s| s.name.clone()).collect(),
+            last_seq,
+        );
         supervisor.steps = steps.iter().map(|s| s.status).collect();
         supervisor.run = run.status;
         supervisor.cancel_requested = run.status == RunStatus::Cancelling;
@@ -920,7 +1166,11 @@ impl Supervisor {
 
     fn push(&mut self, body: EventBody) {
         self.seq += 1;
-        self.batch.events.push(RunEvent { seq: self.seq, ts: now_ms(), body });
+        self.batch.events.push(RunEvent {
+            seq: self.seq,
+            ts: now_ms(),
+            body,
+        });
     }
 
     fn set_run(&mut self, to: RunStatus, message: Option<String>) {
@@ -930,14 +1180,25 @@ impl Supervisor {
         match self.run.transition(to) {
             Ok(to) => {
                 self.run = to;
-                self.push(EventBody::Run { status: to, message: message.clone() });
+                self.push(EventBody::Run {
+                    status: to,
+                    message: message.clone(),
+                });
                 self.batch.run_status = Some((to, message));
             }
-            Err(err) => tracing::warn!(run = self.run_id, error = %err, "ignored run status change"),
+            Err(err) => {
+                tracing::warn!(run = self.run_id, error = %err, "ignored run status change")
+            }
         }
     }
 
-    fn set_step(&mut self, step: usize, to: StepStatus, exit_code: Option<i32>, message: Option<String>) {
+    fn set_step(
+        &mut self,
+        step: usize,
+        to: StepStatus,
+        exit_code: Option<i32>,
+        message: Option<String>,
+    ) {
         let Some(&from) = self.steps.get(step) else {
             tracing::warn!(run = self.run_id, step, "event for an unknown step");
             return;
@@ -946,12 +1207,25 @@ impl Supervisor {
             Ok(to) => {
                 self.steps[step] = to;
                 if self.hooks.listens(step, to) {
-                    self.notices.push(StepChange { step, status: to, exit_code, message: message.clone(), at: now_ms() });
+                    self.notices.push(StepChange {
+                        step,
+                        status: to,
+                        exit_code,
+                        message: message.clone(),
+                        at: now_ms(),
+                    });
                 }
                 let name = self.step_names[step].clone();
-                self.push(EventBody::Step { step: name, status: to, exit_code, message });
+                self.push(EventBody::Step {
+                    step: name,
+                    status: to,
+                    exit_code,
+                    message,
+                });
             }
-            Err(err) => tracing::warn!(run = self.run_id, step, error = %err, "ignored step status change"),
+            Err(err) => {
+                tracing::warn!(run = self.run_id, step, error = %err, "ignored step status change")
+            }
         }
     }
 
@@ -959,14 +1233,29 @@ impl Supervisor {
     /// even when several arrive in one batch.
     fn apply(&mut self, event: EngineEvent) {
         match event {
-            EngineEvent::Log { step, stream, text, partial } => match self.step_names.get(step) {
+            EngineEvent::Log {
+                step,
+                stream,
+                text,
+                partial,
+            } => match self.step_names.get(step) {
                 Some(name) => {
                     let step = name.clone();
-                    self.push(EventBody::Log { step, stream, text, partial });
+                    self.push(EventBody::Log {
+                        step,
+                        stream,
+                        text,
+                        partial,
+                    });
                 }
                 None => tracing::warn!(run = self.run_id, step, "log line for an unknown step"),
             },
-            EngineEvent::Step { step, status, exit_code, message } => {
+            EngineEvent::Step {
+                step,
+                status,
+                exit_code,
+                message,
+            } => {
                 self.set_step(step, status, exit_code, message);
                 self.refresh_run();
             }
@@ -996,11 +1285,18 @@ impl Supervisor {
 
     fn outcome_message(&self, outcome: RunStatus) -> Option<String> {
         let first = |wanted: StepStatus| {
-            self.steps.iter().position(|&s| s == wanted).map(|i| self.step_names[i].clone())
+            self.steps
+                .iter()
+                .position(|&s| s == wanted)
+                .map(|i| self.step_names[i].clone())
         };
         match outcome {
-            RunStatus::Failed => first(StepStatus::Failed).map(|name| format!("step \"{name}\" failed")),
-            RunStatus::Refused => first(StepStatus::Refused).map(|name| format!("step \"{name}\" was refused")),
+            RunStatus::Failed => {
+                first(StepStatus::Failed).map(|name| format!("step \"{name}\" failed"))
+            }
+            RunStatus::Refused => {
+                first(StepStatus::Refused).map(|name| format!("step \"{name}\" was refused"))
+            }
             RunStatus::Cancelled => Some("cancelled".into()),
             _ => None,
         }
@@ -1018,19 +1314,27 @@ impl Supervisor {
             self.set_step(step, to, None, Some(reason.to_owned()));
         }
         self.finished = true;
-        let outcome = if self.cancel_requested { RunStatus::Cancelled } else { RunStatus::Failed };
+        let outcome = if self.cancel_requested {
+            RunStatus::Cancelled
+        } else {
+            RunStatus::Failed
+        };
         self.set_run(outcome, Some(reason.to_owned()));
     }
 }
 
 fn stored_definition(json: &str) -> ServiceResult<Pipeline> {
-    serde_json::from_str(json).map_err(|err| StoreError::Corrupt(format!("stored definition: {err}")).into())
+    serde_json::from_str(json)
+        .map_err(|err| StoreError::Corrupt(format!("stored definition: {err}")).into())
 }
 
 fn stored_plan(pipeline: &Pipeline) -> ServiceResult<Plan> {
-    plan(pipeline).map_err(|problems| StoreError::Corrupt(format!("stored definition: {}", problems_text(&problems))).into())
+    plan(pipeline).map_err(|problems| {
+        StoreError::Corrupt(format!("stored definition: {}", problems_text(&problems))).into()
+    })
 }
 
 fn definition_json(pipeline: &Pipeline) -> ServiceResult<String> {
-    serde_json::to_string(pipeline).map_err(|err| StoreError::Corrupt(format!("definition: {err}")).into())
+    serde_json::to_string(pipeline)
+        .map_err(|err| StoreError::Corrupt(format!("definition: {err}")).into())
 }

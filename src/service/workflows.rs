@@ -11,10 +11,12 @@ use app::model::{RunSummary, Trigger, WorkflowDetail, WorkflowSummary};
 use app::workflow::{parse_workflow, Credentials, Workflow, BUILD_STEP, DEPLOY_STEP, KEPT_SECRET};
 
 use super::{definition_json, stored_plan, Service, ServiceError, ServiceResult};
-use crate::store::{PipelineRow, StoreError};
 use crate::cluster::ClusterError;
 use crate::engine::RegistryAccess;
-use crate::workflow_objects::{deploy_manifest, docker_config_json, registry_secret_name, workflow_objects};
+use crate::store::{PipelineRow, StoreError};
+use crate::workflow_objects::{
+    deploy_manifest, docker_config_json, registry_secret_name, workflow_objects,
+};
 
 /// What a workflow needs to run on this host (the local engine).
 #[derive(Debug, Clone, Default)]
@@ -33,7 +35,10 @@ const BUILDERS: [&str; 4] = ["podman", "buildah", "docker", "executor"];
 /// Builds `src/Dockerfile` into `$IMAGE:$TAG` and pushes it. Values come from the
 /// environment only; `DOCKER_CONFIG` holds the registry's `config.json`.
 fn build_script(builder: &Path) -> Result<&'static str, String> {
-    let name = builder.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = builder
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     Ok(match name.as_str() {
         "podman" | "buildah" => {
             "test -r \"$DOCKER_CONFIG/config.json\" || { echo 'registry credentials missing' >&2; exit 1; }\n\
@@ -60,7 +65,8 @@ fn build_script(builder: &Path) -> Result<&'static str, String> {
 
 fn find_builder(configured: Option<&Path>) -> Result<PathBuf, String> {
     if let Some(path) = configured {
-        let found = which::which(path).map_err(|_| format!("--builder {}: not found", path.display()))?;
+        let found =
+            which::which(path).map_err(|_| format!("--builder {}: not found", path.display()))?;
         build_script(&found)?;
         return Ok(found);
     }
@@ -73,19 +79,30 @@ fn find_builder(configured: Option<&Path>) -> Result<PathBuf, String> {
 
 /// The workflow's pipeline as the local engine runs it: clone with the host's git, build
 /// and push with the host's builder, deploy with `conveyor apply` (kube-rs).
-fn on_host(pipeline: &Pipeline, builder: &Path, tools: &HostTools, kubeconfig: &Path) -> Result<Pipeline, String> {
+fn on_host(
+    pipeline: &Pipeline,
+    builder: &Path,
+    tools: &HostTools,
+    kubeconfig: &Path,
+) -> Result<Pipeline, String> {
     let script = build_script(builder)?;
     let mut host = pipeline.clone();
-    for step in host.stages.iter_mut().flat_map(|stage| stage.steps.iter_mut()) {
+    for step in host
+        .stages
+        .iter_mut()
+        .flat_map(|stage| stage.steps.iter_mut())
+    {
         if step.name == BUILD_STEP {
             step.command.clear();
             step.args.clear();
             step.script = Some(script.to_owned());
-            step.env.insert("BUILDER".into(), builder.display().to_string());
+            step.env
+                .insert("BUILDER".into(), builder.display().to_string());
         } else if step.name == DEPLOY_STEP {
             step.script = None;
             step.command = vec![tools.conveyor.display().to_string(), "apply".into()];
-            step.env.insert("KUBECONFIG".into(), kubeconfig.display().to_string());
+            step.env
+                .insert("KUBECONFIG".into(), kubeconfig.display().to_string());
         }
     }
     Ok(host)
@@ -113,23 +130,42 @@ impl Service {
     async fn workflow_row(&self, name: &str) -> ServiceResult<(PipelineRow, Vec<u8>)> {
         let missing = || ServiceError::NotFound(format!("no workflow named \"{name}\""));
         let row = self.store.pipeline(name).await?.ok_or_else(missing)?;
-        let sealed = self.store.workflow_credentials(row.id).await?.ok_or_else(missing)?;
+        let sealed = self
+            .store
+            .workflow_credentials(row.id)
+            .await?
+            .ok_or_else(missing)?;
         Ok((row, sealed))
     }
 
     fn stored_workflow(row: &PipelineRow) -> ServiceResult<Workflow> {
-        parse_workflow(&row.source)
-            .map_err(|problems| StoreError::Corrupt(format!("stored workflow {}: {}", row.name, super::problems_text(&problems))).into())
+        parse_workflow(&row.source).map_err(|problems| {
+            StoreError::Corrupt(format!(
+                "stored workflow {}: {}",
+                row.name,
+                super::problems_text(&problems)
+            ))
+            .into()
+        })
     }
 
     fn open_credentials(&self, name: &str, sealed: &[u8]) -> ServiceResult<Credentials> {
-        let bytes = self.workflows.secrets.open(sealed, name).map_err(|err| StoreError::Corrupt(err.to_string()))?;
-        serde_json::from_slice(&bytes).map_err(|err| StoreError::Corrupt(format!("credentials of {name}: {err}")).into())
+        let bytes = self
+            .workflows
+            .secrets
+            .open(sealed, name)
+            .map_err(|err| StoreError::Corrupt(err.to_string()))?;
+        serde_json::from_slice(&bytes)
+            .map_err(|err| StoreError::Corrupt(format!("credentials of {name}: {err}")).into())
     }
 
     fn seal_credentials(&self, name: &str, credentials: &Credentials) -> ServiceResult<Vec<u8>> {
-        let bytes = serde_json::to_vec(credentials).map_err(|err| StoreError::Corrupt(err.to_string()))?;
-        self.workflows.secrets.seal(&bytes, name).map_err(|err| StoreError::Corrupt(err.to_string()).into())
+        let bytes =
+            serde_json::to_vec(credentials).map_err(|err| StoreError::Corrupt(err.to_string()))?;
+        self.workflows
+            .secrets
+            .seal(&bytes, name)
+            .map_err(|err| StoreError::Corrupt(err.to_string()).into())
     }
 
     /// The namespace a workflow deploys to: its own, or the cluster's.
@@ -137,14 +173,30 @@ impl Service {
         workflow
             .namespace
             .clone()
-            .or_else(|| self.workflows.cluster.as_ref().map(|c| c.namespace().to_owned()))
+            .or_else(|| {
+                self.workflows
+                    .cluster
+                    .as_ref()
+                    .map(|c| c.namespace().to_owned())
+            })
             .unwrap_or_else(|| "default".to_owned())
     }
 
     /// Puts the workflow's secrets, account and binding on the cluster (replacing any).
-    async fn apply_objects(&self, workflow: &Workflow, credentials: &Credentials) -> ServiceResult<()> {
-        let Some(cluster) = &self.workflows.cluster else { return Ok(()) };
-        let objects = workflow_objects(workflow, credentials, cluster.namespace(), &self.deploy_namespace(workflow));
+    async fn apply_objects(
+        &self,
+        workflow: &Workflow,
+        credentials: &Credentials,
+    ) -> ServiceResult<()> {
+        let Some(cluster) = &self.workflows.cluster else {
+            return Ok(());
+        };
+        let objects = workflow_objects(
+            workflow,
+            credentials,
+            cluster.namespace(),
+            &self.deploy_namespace(workflow),
+        );
         Ok(cluster.apply(&objects).await?)
     }
 
@@ -153,10 +205,16 @@ impl Service {
         let (shown, credentials) = workflow.split_credentials();
         let mut problems = Vec::new();
         if credentials.registry_password == KEPT_SECRET {
-            problems.push(Problem::new("image.password", "give the password (\"********\" keeps a stored one, on update only)"));
+            problems.push(Problem::new(
+                "image.password",
+                "give the password (\"********\" keeps a stored one, on update only)",
+            ));
         }
         if credentials.git_password.as_deref() == Some(KEPT_SECRET) {
-            problems.push(Problem::new("git.password", "give the password (\"********\" keeps a stored one, on update only)"));
+            problems.push(Problem::new(
+                "git.password",
+                "give the password (\"********\" keeps a stored one, on update only)",
+            ));
         }
         if !problems.is_empty() {
             return Err(ServiceError::Invalid(problems));
@@ -186,20 +244,29 @@ impl Service {
         self.apply_objects(&shown, &credentials).await?;
         let created = self
             .store
-            .create_workflow(&shown.name, shown.description.as_deref(), &masked, &definition_json(&pipeline)?, &sealed)
+            .create_workflow(
+                &shown.name,
+                shown.description.as_deref(),
+                &masked,
+                &definition_json(&pipeline)?,
+                &sealed,
+            )
             .await;
         match created {
             Ok(_) => self.get_workflow(&shown.name).await,
             Err(err) => {
                 if let Some(cluster) = &self.workflows.cluster {
-                    if let Err(cleanup) = cluster.remove_workflow(&shown.name, &self.deploy_namespace(&shown)).await {
+                    if let Err(cleanup) = cluster
+                        .remove_workflow(&shown.name, &self.deploy_namespace(&shown))
+                        .await
+                    {
                         tracing::warn!(workflow = shown.name, error = %cleanup, "could not remove the objects of a workflow that failed to save");
                     }
                 }
                 Err(match err {
-                    StoreError::PipelineExists(name) => {
-                        ServiceError::Conflict(format!("a workflow or pipeline named \"{name}\" already exists; update it instead"))
-                    }
+                    StoreError::PipelineExists(name) => ServiceError::Conflict(format!(
+                        "a workflow or pipeline named \"{name}\" already exists; update it instead"
+                    )),
                     other => other.into(),
                 })
             }
@@ -214,7 +281,10 @@ impl Service {
         if workflow.name != row.name {
             return Err(ServiceError::Invalid(vec![Problem::new(
                 "name",
-                format!("a workflow's name cannot change: this is \"{}\", the document says \"{}\"", row.name, workflow.name),
+                format!(
+                    "a workflow's name cannot change: this is \"{}\", the document says \"{}\"",
+                    row.name, workflow.name
+                ),
             )]));
         }
         let (shown, mut credentials) = workflow.split_credentials();
@@ -225,7 +295,13 @@ impl Service {
         let masked = shown.to_yaml();
         self.apply_objects(&shown, &credentials).await?;
         self.store
-            .add_workflow_version(row.id, shown.description.as_deref(), &masked, &definition_json(&pipeline)?, &resealed)
+            .add_workflow_version(
+                row.id,
+                shown.description.as_deref(),
+                &masked,
+                &definition_json(&pipeline)?,
+                &resealed,
+            )
             .await?;
         self.get_workflow(name).await
     }
@@ -245,7 +321,10 @@ impl Service {
             version: row.version,
             created_at: row.created_at,
             updated_at: row.updated_at,
-            engine: pipeline.engine.map_or(self.default_engine(), |choice| choice.as_str()).to_owned(),
+            engine: pipeline
+                .engine
+                .map_or(self.default_engine(), |choice| choice.as_str())
+                .to_owned(),
             workflow,
             plan,
             latest_run,
@@ -273,11 +352,19 @@ impl Service {
     pub async fn delete_workflow(&self, name: &str) -> ServiceResult<()> {
         let (row, _) = self.workflow_row(name).await?;
         let workflow = Self::stored_workflow(&row)?;
-        if self.latest_run(row.id).await?.is_some_and(|run| !run.status.is_terminal()) {
-            return Err(ServiceError::Conflict(format!("workflow \"{name}\" has a run in flight; cancel it before deleting the workflow")));
+        if self
+            .latest_run(row.id)
+            .await?
+            .is_some_and(|run| !run.status.is_terminal())
+        {
+            return Err(ServiceError::Conflict(format!(
+                "workflow \"{name}\" has a run in flight; cancel it before deleting the workflow"
+            )));
         }
         if let Some(cluster) = &self.workflows.cluster {
-            cluster.remove_workflow(name, &self.deploy_namespace(&workflow)).await?;
+            cluster
+                .remove_workflow(name, &self.deploy_namespace(&workflow))
+                .await?;
         }
         match self.store.delete_pipeline(row.id).await {
             Err(StoreError::ActiveRun) => Err(ServiceError::Conflict(format!(
@@ -297,7 +384,8 @@ impl Service {
         trigger: Trigger,
     ) -> ServiceResult<RunSummary> {
         let (row, sealed) = self.workflow_row(name).await?;
-        self.launch_workflow(row, &sealed, tag, params, trigger).await
+        self.launch_workflow(row, &sealed, tag, params, trigger)
+            .await
     }
 
     /// Starts a run of the workflow in `row`, whose credentials are `sealed`.
@@ -317,7 +405,9 @@ impl Service {
             docker_config: docker_config_json(&workflow, &credentials),
         };
         if workflow.auto_deploy && app::model::is_valid_tag(tag) {
-            if let Some(manifest) = deploy_manifest(&workflow, tag, &self.deploy_namespace(&workflow)) {
+            if let Some(manifest) =
+                deploy_manifest(&workflow, tag, &self.deploy_namespace(&workflow))
+            {
                 params.insert("MANIFEST".into(), manifest.to_string());
             }
         }
@@ -325,7 +415,8 @@ impl Service {
         let local = self.engine_for(&stored)?.name() == "local";
         let definition = if local {
             let tools = &self.workflows.host;
-            let builder = find_builder(tools.builder.as_deref()).map_err(|message| ServiceError::Invalid(vec![Problem::new("build", message)]))?;
+            let builder = find_builder(tools.builder.as_deref())
+                .map_err(|message| ServiceError::Invalid(vec![Problem::new("build", message)]))?;
             let kubeconfig = match (&tools.kubeconfig, workflow.auto_deploy) {
                 (Some(path), _) => path.clone(),
                 (None, false) => PathBuf::new(),
@@ -336,7 +427,8 @@ impl Service {
                     )]))
                 }
             };
-            on_host(&stored, &builder, tools, &kubeconfig).map_err(|message| ServiceError::Invalid(vec![Problem::new("build", message)]))?
+            on_host(&stored, &builder, tools, &kubeconfig)
+                .map_err(|message| ServiceError::Invalid(vec![Problem::new("build", message)]))?
         } else {
             stored
         };

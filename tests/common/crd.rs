@@ -21,18 +21,29 @@ fn crd_dir() -> PathBuf {
 /// The v1 `openAPIV3Schema` of a CRD file.
 fn v1_schema(file: &str) -> Value {
     let path = crd_dir().join(file);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
     let crd: Value = serde_yaml::from_str(&text).expect("CRD YAML");
-    let version = crd["spec"]["versions"].as_array().expect("versions").iter().find(|v| v["name"] == "v1").expect("a v1 version");
+    let version = crd["spec"]["versions"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .find(|v| v["name"] == "v1")
+        .expect("a v1 version");
     version["schema"]["openAPIV3Schema"].clone()
 }
 
 /// Rewrites Kubernetes' structural-schema extensions as plain JSON Schema, strictly.
 fn strict(schema: &mut Value) {
-    let Some(object) = schema.as_object_mut() else { return };
+    let Some(object) = schema.as_object_mut() else {
+        return;
+    };
     if object.get("x-kubernetes-int-or-string") == Some(&Value::Bool(true)) {
         object.remove("type");
-        object.insert("anyOf".into(), serde_json::json!([{"type": "integer"}, {"type": "string"}]));
+        object.insert(
+            "anyOf".into(),
+            serde_json::json!([{"type": "integer"}, {"type": "string"}]),
+        );
     }
     let open = object.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
     if object.contains_key("properties") && !open && !object.contains_key("additionalProperties") {
@@ -83,7 +94,11 @@ impl TektonSchemas {
             let at = format!("/spec/pipelineSpec/tasks/{i}/taskSpec");
             // An embedded task may carry metadata (labels and annotations) beside the spec.
             if let Some(metadata) = task_spec.as_object_mut().and_then(|t| t.remove("metadata")) {
-                for key in metadata.as_object().map(|m| m.keys().cloned().collect::<Vec<_>>()).unwrap_or_default() {
+                for key in metadata
+                    .as_object()
+                    .map(|m| m.keys().cloned().collect::<Vec<_>>())
+                    .unwrap_or_default()
+                {
                     if key != "labels" && key != "annotations" {
                         problems.push(format!("{at}/metadata: unexpected key {key}"));
                     }
@@ -96,5 +111,8 @@ impl TektonSchemas {
 }
 
 fn errors(validator: &jsonschema::Validator, instance: &Value, prefix: &str) -> Vec<String> {
-    validator.iter_errors(instance).map(|error| format!("{prefix}{}: {error}", error.instance_path())).collect()
+    validator
+        .iter_errors(instance)
+        .map(|error| format!("{prefix}{}: {error}", error.instance_path()))
+        .collect()
 }

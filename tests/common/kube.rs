@@ -85,7 +85,9 @@ struct Cluster {
 
 impl Cluster {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn touch(&self) {
@@ -99,31 +101,58 @@ impl Cluster {
         object
     }
 
-    fn put_locked(inner: &mut Inner, resource: &str, namespace: &str, mut object: Value, kind: &'static str) -> Value {
+    fn put_locked(
+        inner: &mut Inner,
+        resource: &str,
+        namespace: &str,
+        mut object: Value,
+        kind: &'static str,
+    ) -> Value {
         inner.rv += 1;
         let rv = inner.rv;
         object["metadata"]["resourceVersion"] = json!(rv.to_string());
-        let name = object["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+        let name = object["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         let key = (resource.to_owned(), namespace.to_owned(), name);
         if kind == "DELETED" {
             inner.objects.remove(&key);
         } else {
             inner.objects.insert(key, object.clone());
         }
-        inner.history.push(Change { rv, resource: resource.to_owned(), namespace: namespace.to_owned(), kind, object: object.clone() });
+        inner.history.push(Change {
+            rv,
+            resource: resource.to_owned(),
+            namespace: namespace.to_owned(),
+            kind,
+            object: object.clone(),
+        });
         object
     }
 
     fn get(&self, resource: &str, namespace: &str, name: &str) -> Option<Value> {
-        self.lock().objects.get(&(resource.to_owned(), namespace.to_owned(), name.to_owned())).cloned()
+        self.lock()
+            .objects
+            .get(&(resource.to_owned(), namespace.to_owned(), name.to_owned()))
+            .cloned()
     }
 
     /// Read-modify-write of an object, atomically (the controller's status updates and
     /// patches; the real API server would refuse a stale write with 409 instead).
-    fn update(&self, resource: &str, namespace: &str, name: &str, change: impl FnOnce(&mut Value)) -> Option<Value> {
+    fn update(
+        &self,
+        resource: &str,
+        namespace: &str,
+        name: &str,
+        change: impl FnOnce(&mut Value),
+    ) -> Option<Value> {
         let updated = {
             let mut inner = self.lock();
-            let mut object = inner.objects.get(&(resource.to_owned(), namespace.to_owned(), name.to_owned()))?.clone();
+            let mut object = inner
+                .objects
+                .get(&(resource.to_owned(), namespace.to_owned(), name.to_owned()))?
+                .clone();
             change(&mut object);
             Self::put_locked(&mut inner, resource, namespace, object, "MODIFIED")
         };
@@ -156,12 +185,21 @@ impl Cluster {
     }
 
     fn append_log(&self, pod: &str, container: &str, bytes: &[u8]) {
-        self.lock().logs.entry((pod.to_owned(), container.to_owned())).or_default().bytes.extend_from_slice(bytes);
+        self.lock()
+            .logs
+            .entry((pod.to_owned(), container.to_owned()))
+            .or_default()
+            .bytes
+            .extend_from_slice(bytes);
         self.touch();
     }
 
     fn end_log(&self, pod: &str, container: &str) {
-        self.lock().logs.entry((pod.to_owned(), container.to_owned())).or_default().done = true;
+        self.lock()
+            .logs
+            .entry((pod.to_owned(), container.to_owned()))
+            .or_default()
+            .done = true;
         self.touch();
     }
 }
@@ -191,17 +229,39 @@ impl FakeCluster {
             work: tempfile::tempdir().expect("temp dir"),
         });
         let app = Router::new()
-            .route("/apis/{group}/{version}/namespaces/{ns}/{resource}", get(list_or_watch).post(create))
-            .route("/apis/{group}/{version}/namespaces/{ns}/{resource}/{name}", get(read).patch(patch).delete(delete))
-            .route("/api/{version}/namespaces/{ns}/{resource}", get(core_list_or_watch).post(core_create))
-            .route("/api/{version}/namespaces/{ns}/{resource}/{name}", get(core_read).patch(core_patch).delete(core_delete))
+            .route(
+                "/apis/{group}/{version}/namespaces/{ns}/{resource}",
+                get(list_or_watch).post(create),
+            )
+            .route(
+                "/apis/{group}/{version}/namespaces/{ns}/{resource}/{name}",
+                get(read).patch(patch).delete(delete),
+            )
+            .route(
+                "/api/{version}/namespaces/{ns}/{resource}",
+                get(core_list_or_watch).post(core_create),
+            )
+            .route(
+                "/api/{version}/namespaces/{ns}/{resource}/{name}",
+                get(core_read).patch(core_patch).delete(core_delete),
+            )
             .route("/api/v1/namespaces/{ns}/pods/{name}/log", get(pod_log))
-            .fallback(|| async { status(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource") })
+            .fallback(|| async {
+                status(
+                    StatusCode::NOT_FOUND,
+                    "NotFound",
+                    "the server could not find the requested resource",
+                )
+            })
             .with_state(cluster.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("fake cluster serves");
+            axum::serve(listener, app)
+                .await
+                .expect("fake cluster serves");
         });
         let dir = tempfile::tempdir().expect("temp dir");
         let namespace = "ci".to_owned();
@@ -215,7 +275,14 @@ impl FakeCluster {
             ),
         )
         .expect("write kubeconfig");
-        FakeCluster { addr, kubeconfig, namespace, cluster, _dir: dir, server }
+        FakeCluster {
+            addr,
+            kubeconfig,
+            namespace,
+            cluster,
+            _dir: dir,
+            server,
+        }
     }
 
     /// Tasks with this name wait (not created) until released.
@@ -242,7 +309,13 @@ impl FakeCluster {
 
     /// How many list calls a resource (e.g. "pipelineruns") has had.
     pub fn lists(&self, resource: &str) -> u64 {
-        self.cluster.lock().lists.iter().filter(|(k, _)| k.ends_with(resource)).map(|(_, n)| *n).sum()
+        self.cluster
+            .lock()
+            .lists
+            .iter()
+            .filter(|(k, _)| k.ends_with(resource))
+            .map(|(_, n)| *n)
+            .sum()
     }
 
     /// Every (verb, API group, resource) clients used, as RBAC rules name them.
@@ -254,32 +327,53 @@ impl FakeCluster {
 
     /// Puts an object there as if someone else had created it (test set-up).
     pub fn insert(&self, resource: &str, object: Value) {
-        let namespace = object["metadata"]["namespace"].as_str().unwrap_or(&self.namespace).to_owned();
+        let namespace = object["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or(&self.namespace)
+            .to_owned();
         let resource = self.cluster.resource_path(resource);
         self.cluster.put(&resource, &namespace, object, "ADDED");
     }
 
     /// One object by resource (e.g. "secrets"), namespace and name.
     pub fn object(&self, resource: &str, namespace: &str, name: &str) -> Option<Value> {
-        self.cluster.get(&self.cluster.resource_path(resource), namespace, name)
+        self.cluster
+            .get(&self.cluster.resource_path(resource), namespace, name)
     }
 
     /// Checks every (verb, group, resource) clients used against the rules of Conveyor's
     /// ClusterRole in `deploy/rbac.yaml`; returns what was used.
     pub fn assert_granted_by_deployed_role(&self) -> Vec<(String, String, String)> {
-        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/rbac.yaml")).expect("rbac.yaml");
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/rbac.yaml"))
+                .expect("rbac.yaml");
         let role = serde_yaml::Deserializer::from_str(&text)
-            .map(|document| serde_yaml::from_value::<Value>(serde::Deserialize::deserialize(document).expect("YAML")).expect("JSON"))
+            .map(|document| {
+                serde_yaml::from_value::<Value>(
+                    serde::Deserialize::deserialize(document).expect("YAML"),
+                )
+                .expect("JSON")
+            })
             .find(|d| d["kind"] == "ClusterRole" && d["metadata"]["name"] == "conveyor")
             .expect("the server's role");
         let rules = role["rules"].as_array().expect("rules").clone();
         let used = self.used();
         for (verb, group, resource) in &used {
             let granted = rules.iter().any(|rule| {
-                let has = |key: &str, wanted: &str| rule[key].as_array().is_some_and(|v| v.iter().any(|x| x == wanted));
-                has("apiGroups", group) && has("resources", resource) && has("verbs", verb) && rule.get("resourceNames").is_none()
+                let has = |key: &str, wanted: &str| {
+                    rule[key]
+                        .as_array()
+                        .is_some_and(|v| v.iter().any(|x| x == wanted))
+                };
+                has("apiGroups", group)
+                    && has("resources", resource)
+                    && has("verbs", verb)
+                    && rule.get("resourceNames").is_none()
             });
-            assert!(granted, "deploy/rbac.yaml does not let Conveyor {verb} {resource} (group \"{group}\")");
+            assert!(
+                granted,
+                "deploy/rbac.yaml does not let Conveyor {verb} {resource} (group \"{group}\")"
+            );
         }
         used
     }
@@ -324,11 +418,17 @@ fn status(code: StatusCode, reason: &str, message: &str) -> Response {
 }
 
 fn resource_key(group: &str, version: &str, resource: &str) -> String {
-    if group.is_empty() { format!("{version}/{resource}") } else { format!("{group}/{version}/{resource}") }
+    if group.is_empty() {
+        format!("{version}/{resource}")
+    } else {
+        format!("{group}/{version}/{resource}")
+    }
 }
 
 fn now() -> String {
-    let seconds = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()) as i64;
     // RFC 3339 without a date library: days from the epoch by the civil-from-days rule.
     let (days, rest) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
     let z = days + 719_468;
@@ -340,13 +440,23 @@ fn now() -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rest / 3600, rest % 3600 / 60, rest % 60)
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
 }
 
 fn matches_labels(object: &Value, selector: Option<&str>) -> bool {
-    let Some(selector) = selector.filter(|s| !s.is_empty()) else { return true };
+    let Some(selector) = selector.filter(|s| !s.is_empty()) else {
+        return true;
+    };
     selector.split(',').all(|term| match term.split_once('=') {
-        Some((key, value)) => object["metadata"]["labels"][key.trim()].as_str() == Some(value.trim_start_matches('=').trim()),
+        Some((key, value)) => {
+            object["metadata"]["labels"][key.trim()].as_str()
+                == Some(value.trim_start_matches('=').trim())
+        }
         None => false,
     })
 }
@@ -358,7 +468,12 @@ async fn list_or_watch(
     UrlPath((group, version, ns, resource)): UrlPath<(String, String, String, String)>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    serve_collection(cluster, resource_key(&group, &version, &resource), ns, query)
+    serve_collection(
+        cluster,
+        resource_key(&group, &version, &resource),
+        ns,
+        query,
+    )
 }
 
 async fn core_list_or_watch(
@@ -369,12 +484,20 @@ async fn core_list_or_watch(
     serve_collection(cluster, resource_key("", &version, &resource), ns, query)
 }
 
-fn serve_collection(cluster: Arc<Cluster>, resource: String, ns: String, query: HashMap<String, String>) -> Response {
+fn serve_collection(
+    cluster: Arc<Cluster>,
+    resource: String,
+    ns: String,
+    query: HashMap<String, String>,
+) -> Response {
     let selector = query.get("labelSelector").cloned();
     let watching = matches!(query.get("watch").map(String::as_str), Some("true" | "1"));
     cluster.record(if watching { "watch" } else { "list" }, &resource);
     if watching {
-        let from: u64 = query.get("resourceVersion").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let from: u64 = query
+            .get("resourceVersion")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         return watch_stream(cluster, resource, ns, selector, from);
     }
     cluster.touch();
@@ -383,7 +506,9 @@ fn serve_collection(cluster: Arc<Cluster>, resource: String, ns: String, query: 
     let items: Vec<Value> = inner
         .objects
         .iter()
-        .filter(|((r, n, _), object)| *r == resource && *n == ns && matches_labels(object, selector.as_deref()))
+        .filter(|((r, n, _), object)| {
+            *r == resource && *n == ns && matches_labels(object, selector.as_deref())
+        })
         .map(|(_, object)| object.clone())
         .collect();
     let (api_version, _) = resource.rsplit_once('/').unwrap_or(("v1", ""));
@@ -396,7 +521,13 @@ fn serve_collection(cluster: Arc<Cluster>, resource: String, ns: String, query: 
     .into_response()
 }
 
-fn watch_stream(cluster: Arc<Cluster>, resource: String, ns: String, selector: Option<String>, from: u64) -> Response {
+fn watch_stream(
+    cluster: Arc<Cluster>,
+    resource: String,
+    ns: String,
+    selector: Option<String>,
+    from: u64,
+) -> Response {
     let (tx, rx) = mpsc::channel::<Result<String, std::io::Error>>(64);
     tokio::spawn(async move {
         let mut tick = cluster.tick.subscribe();
@@ -410,7 +541,11 @@ fn watch_stream(cluster: Arc<Cluster>, resource: String, ns: String, selector: O
             format!("{}\n", json!({"type": "ERROR", "object": status}))
         };
         if from < oldest.saturating_sub(1) {
-            let _ = tx.send(Ok(gone(format!("too old resource version: {from} ({oldest})")))).await;
+            let _ = tx
+                .send(Ok(gone(format!(
+                    "too old resource version: {from} ({oldest})"
+                ))))
+                .await;
             return;
         }
         let mut cursor = from;
@@ -422,12 +557,19 @@ fn watch_stream(cluster: Arc<Cluster>, resource: String, ns: String, selector: O
                     .iter()
                     .filter(|c| c.rv > cursor && c.resource == resource && c.namespace == ns)
                     .filter(|c| matches_labels(&c.object, selector.as_deref()))
-                    .map(|c| (c.rv, format!("{}\n", json!({"type": c.kind, "object": c.object}))))
+                    .map(|c| {
+                        (
+                            c.rv,
+                            format!("{}\n", json!({"type": c.kind, "object": c.object})),
+                        )
+                    })
                     .collect();
                 (lines, inner.generation != generation, inner.rv)
             };
             if expired {
-                let _ = tx.send(Ok(gone(format!("too old resource version: {cursor}")))).await;
+                let _ = tx
+                    .send(Ok(gone(format!("too old resource version: {cursor}"))))
+                    .await;
                 return;
             }
             for (_, line) in lines {
@@ -444,7 +586,9 @@ fn watch_stream(cluster: Arc<Cluster>, resource: String, ns: String, selector: O
     });
     Response::builder()
         .header("content-type", "application/json")
-        .body(Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx)))
+        .body(Body::from_stream(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        ))
         .expect("response")
 }
 
@@ -453,7 +597,12 @@ async fn create(
     UrlPath((group, version, ns, resource)): UrlPath<(String, String, String, String)>,
     Json(object): Json<Value>,
 ) -> Response {
-    create_object(cluster, resource_key(&group, &version, &resource), ns, object)
+    create_object(
+        cluster,
+        resource_key(&group, &version, &resource),
+        ns,
+        object,
+    )
 }
 
 async fn core_create(
@@ -464,20 +613,37 @@ async fn core_create(
     create_object(cluster, resource_key("", &version, &resource), ns, object)
 }
 
-fn create_object(cluster: Arc<Cluster>, resource: String, ns: String, mut object: Value) -> Response {
+fn create_object(
+    cluster: Arc<Cluster>,
+    resource: String,
+    ns: String,
+    mut object: Value,
+) -> Response {
     cluster.record("create", &resource);
     let Some(name) = object["metadata"]["name"].as_str().map(str::to_owned) else {
-        return status(StatusCode::UNPROCESSABLE_ENTITY, "Invalid", "metadata.name: Required value");
+        return status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Invalid",
+            "metadata.name: Required value",
+        );
     };
     if resource == PIPELINE_RUNS {
         let problems = cluster.schemas.pipeline_run_problems(&object);
         if !problems.is_empty() {
-            return status(StatusCode::UNPROCESSABLE_ENTITY, "Invalid", &format!("PipelineRun \"{name}\" is invalid: {problems:?}"));
+            return status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Invalid",
+                &format!("PipelineRun \"{name}\" is invalid: {problems:?}"),
+            );
         }
     }
     if cluster.get(&resource, &ns, &name).is_some() {
         let plural = resource.rsplit('/').next().unwrap_or_default();
-        return status(StatusCode::CONFLICT, "AlreadyExists", &format!("{plural} \"{name}\" already exists"));
+        return status(
+            StatusCode::CONFLICT,
+            "AlreadyExists",
+            &format!("{plural} \"{name}\" already exists"),
+        );
     }
     object["metadata"]["namespace"] = json!(ns);
     object["metadata"]["uid"] = json!(format!("uid-{name}-{}", cluster.lock().rv));
@@ -492,9 +658,20 @@ fn create_object(cluster: Arc<Cluster>, resource: String, ns: String, mut object
 
 async fn read(
     State(cluster): State<Arc<Cluster>>,
-    UrlPath((group, version, ns, resource, name)): UrlPath<(String, String, String, String, String)>,
+    UrlPath((group, version, ns, resource, name)): UrlPath<(
+        String,
+        String,
+        String,
+        String,
+        String,
+    )>,
 ) -> Response {
-    read_object(&cluster, &resource_key(&group, &version, &resource), &ns, &name)
+    read_object(
+        &cluster,
+        &resource_key(&group, &version, &resource),
+        &ns,
+        &name,
+    )
 }
 
 async fn core_read(
@@ -514,16 +691,33 @@ fn read_object(cluster: &Cluster, resource: &str, ns: &str, name: &str) -> Respo
 
 fn not_found(resource: &str, name: &str) -> Response {
     let plural = resource.rsplit('/').next().unwrap_or_default();
-    status(StatusCode::NOT_FOUND, "NotFound", &format!("{plural} \"{name}\" not found"))
+    status(
+        StatusCode::NOT_FOUND,
+        "NotFound",
+        &format!("{plural} \"{name}\" not found"),
+    )
 }
 
 async fn patch(
     State(cluster): State<Arc<Cluster>>,
-    UrlPath((group, version, ns, resource, name)): UrlPath<(String, String, String, String, String)>,
+    UrlPath((group, version, ns, resource, name)): UrlPath<(
+        String,
+        String,
+        String,
+        String,
+        String,
+    )>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    patch_object(cluster, resource_key(&group, &version, &resource), ns, name, &headers, &body)
+    patch_object(
+        cluster,
+        resource_key(&group, &version, &resource),
+        ns,
+        name,
+        &headers,
+        &body,
+    )
 }
 
 async fn core_patch(
@@ -532,24 +726,48 @@ async fn core_patch(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    patch_object(cluster, resource_key("", &version, &resource), ns, name, &headers, &body)
+    patch_object(
+        cluster,
+        resource_key("", &version, &resource),
+        ns,
+        name,
+        &headers,
+        &body,
+    )
 }
 
 /// JSON merge patches, and server-side apply (which creates the object when missing and
 /// otherwise replaces what the applier owns: here, the whole object but its identity).
-fn patch_object(cluster: Arc<Cluster>, resource: String, ns: String, name: String, headers: &HeaderMap, body: &[u8]) -> Response {
+fn patch_object(
+    cluster: Arc<Cluster>,
+    resource: String,
+    ns: String,
+    name: String,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
     cluster.record("patch", &resource);
     let Ok(patch) = serde_json::from_slice::<Value>(body) else {
-        return status(StatusCode::BAD_REQUEST, "BadRequest", "the patch is not JSON");
+        return status(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "the patch is not JSON",
+        );
     };
     match headers.get("content-type").and_then(|v| v.to_str().ok()) {
-        Some("application/merge-patch+json") => match cluster.update(&resource, &ns, &name, |object| merge(object, &patch)) {
-            Some(object) => Json(object).into_response(),
-            None => not_found(&resource, &name),
-        },
+        Some("application/merge-patch+json") => {
+            match cluster.update(&resource, &ns, &name, |object| merge(object, &patch)) {
+                Some(object) => Json(object).into_response(),
+                None => not_found(&resource, &name),
+            }
+        }
         Some("application/apply-patch+yaml") => {
             if patch["metadata"]["name"].as_str() != Some(name.as_str()) {
-                return status(StatusCode::BAD_REQUEST, "BadRequest", "metadata.name must match the URL");
+                return status(
+                    StatusCode::BAD_REQUEST,
+                    "BadRequest",
+                    "metadata.name must match the URL",
+                );
             }
             let replaced = cluster.update(&resource, &ns, &name, |object| {
                 let identity = object["metadata"].clone();
@@ -563,7 +781,11 @@ fn patch_object(cluster: Arc<Cluster>, resource: String, ns: String, name: Strin
                 None => create_object(cluster, resource, ns, patch),
             }
         }
-        _ => status(StatusCode::UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaType", "merge patches and server-side apply only"),
+        _ => status(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UnsupportedMediaType",
+            "merge patches and server-side apply only",
+        ),
     }
 }
 
@@ -588,9 +810,20 @@ fn merge(target: &mut Value, patch: &Value) {
 
 async fn delete(
     State(cluster): State<Arc<Cluster>>,
-    UrlPath((group, version, ns, resource, name)): UrlPath<(String, String, String, String, String)>,
+    UrlPath((group, version, ns, resource, name)): UrlPath<(
+        String,
+        String,
+        String,
+        String,
+        String,
+    )>,
 ) -> Response {
-    delete_object(&cluster, &resource_key(&group, &version, &resource), &ns, &name)
+    delete_object(
+        &cluster,
+        &resource_key(&group, &version, &resource),
+        &ns,
+        &name,
+    )
 }
 
 async fn core_delete(
@@ -609,7 +842,8 @@ fn delete_object(cluster: &Cluster, resource: &str, ns: &str, name: &str) -> Res
                 // The volume goes with its claim.
                 let _ = std::fs::remove_dir_all(cluster.claim_dir(name));
             }
-            Json(json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"})).into_response()
+            Json(json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}))
+                .into_response()
         }
         None => not_found(resource, name),
     }
@@ -620,15 +854,28 @@ async fn pod_log(
     UrlPath((ns, pod)): UrlPath<(String, String)>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    cluster.lock().used.insert(("get".into(), String::new(), "pods/log".into()));
+    cluster
+        .lock()
+        .used
+        .insert(("get".into(), String::new(), "pods/log".into()));
     if cluster.get(PODS, &ns, &pod).is_none() {
         return not_found(PODS, &pod);
     }
     let Some(container) = query.get("container").cloned() else {
-        return status(StatusCode::BAD_REQUEST, "BadRequest", "a container name must be specified");
+        return status(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "a container name must be specified",
+        );
     };
-    if !cluster.lock().logs.contains_key(&(pod.clone(), container.clone())) {
-        let message = format!("container \"{container}\" in pod \"{pod}\" is waiting to start: PodInitializing");
+    if !cluster
+        .lock()
+        .logs
+        .contains_key(&(pod.clone(), container.clone()))
+    {
+        let message = format!(
+            "container \"{container}\" in pod \"{pod}\" is waiting to start: PodInitializing"
+        );
         return status(StatusCode::BAD_REQUEST, "BadRequest", &message);
     }
     let follow = matches!(query.get("follow").map(String::as_str), Some("true" | "1"));
@@ -656,7 +903,9 @@ async fn pod_log(
     });
     Response::builder()
         .header("content-type", "text/plain")
-        .body(Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx)))
+        .body(Body::from_stream(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        ))
         .expect("response")
 }
 
@@ -672,7 +921,10 @@ enum TaskEnd {
 }
 
 fn is_cancelled(run: &Value) -> bool {
-    matches!(run["spec"]["status"].as_str(), Some("Cancelled" | "CancelledRunFinally" | "StoppedRunFinally"))
+    matches!(
+        run["spec"]["status"].as_str(),
+        Some("Cancelled" | "CancelledRunFinally" | "StoppedRunFinally")
+    )
 }
 
 fn substitute(text: &str, values: &BTreeMap<String, String>) -> String {
@@ -685,11 +937,19 @@ fn substitute(text: &str, values: &BTreeMap<String, String>) -> String {
 
 /// Runs a PipelineRun's tasks to the end, like Tekton's controller would.
 async fn reconcile(cluster: Arc<Cluster>, ns: String, name: String) {
-    let Some(run) = cluster.get(PIPELINE_RUNS, &ns, &name) else { return };
-    let tasks: Vec<Value> = run["spec"]["pipelineSpec"]["tasks"].as_array().cloned().unwrap_or_default();
+    let Some(run) = cluster.get(PIPELINE_RUNS, &ns, &name) else {
+        return;
+    };
+    let tasks: Vec<Value> = run["spec"]["pipelineSpec"]["tasks"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let mut values: BTreeMap<String, String> = BTreeMap::new();
     for param in run["spec"]["params"].as_array().into_iter().flatten() {
-        values.insert(format!("params.{}", param["name"].as_str().unwrap_or_default()), param["value"].as_str().unwrap_or_default().to_owned());
+        values.insert(
+            format!("params.{}", param["name"].as_str().unwrap_or_default()),
+            param["value"].as_str().unwrap_or_default().to_owned(),
+        );
     }
     let binding = &run["spec"]["workspaces"][0];
     let started = now();
@@ -723,7 +983,9 @@ async fn reconcile(cluster: Arc<Cluster>, ns: String, name: String) {
     let mut tick = cluster.tick.subscribe();
     let mut skipped: Vec<Value> = Vec::new();
     loop {
-        let cancelled = cluster.get(PIPELINE_RUNS, &ns, &name).is_none_or(|r| is_cancelled(&r));
+        let cancelled = cluster
+            .get(PIPELINE_RUNS, &ns, &name)
+            .is_none_or(|r| is_cancelled(&r));
         if cancelled {
             for token in running.values() {
                 token.cancel();
@@ -735,10 +997,24 @@ async fn reconcile(cluster: Arc<Cluster>, ns: String, name: String) {
             if ends.contains_key(&task_name) || running.contains_key(&task_name) {
                 continue;
             }
-            let after: Vec<&str> = task["runAfter"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-            let failed_parent = after.iter().any(|p| matches!(ends.get(*p), Some(TaskEnd::Failed | TaskEnd::TimedOut | TaskEnd::Cancelled)));
-            let skipped_parent = after.iter().any(|p| ends.get(*p) == Some(&TaskEnd::Skipped));
-            let any_failed = ends.values().any(|e| matches!(e, TaskEnd::Failed | TaskEnd::TimedOut));
+            let after: Vec<&str> = task["runAfter"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            let failed_parent = after.iter().any(|p| {
+                matches!(
+                    ends.get(*p),
+                    Some(TaskEnd::Failed | TaskEnd::TimedOut | TaskEnd::Cancelled)
+                )
+            });
+            let skipped_parent = after
+                .iter()
+                .any(|p| ends.get(*p) == Some(&TaskEnd::Skipped));
+            let any_failed = ends
+                .values()
+                .any(|e| matches!(e, TaskEnd::Failed | TaskEnd::TimedOut));
             if cancelled || failed_parent || skipped_parent || any_failed {
                 let reason = if cancelled {
                     "PipelineRun was cancelled"
@@ -748,16 +1024,28 @@ async fn reconcile(cluster: Arc<Cluster>, ns: String, name: String) {
                     "PipelineRun was stopping"
                 };
                 if !cancelled {
-                    skipped.push(json!({"name": task_name, "reason": reason, "whenExpressions": []}));
+                    skipped
+                        .push(json!({"name": task_name, "reason": reason, "whenExpressions": []}));
                 }
                 ends.insert(task_name, TaskEnd::Skipped);
                 continue;
             }
-            if after.iter().all(|p| ends.get(*p) == Some(&TaskEnd::Succeeded)) && !held.contains(&task_name) {
+            if after
+                .iter()
+                .all(|p| ends.get(*p) == Some(&TaskEnd::Succeeded))
+                && !held.contains(&task_name)
+            {
                 let token = tokio_util::sync::CancellationToken::new();
                 running.insert(task_name.clone(), token.clone());
-                let (cluster, ns, run, task, values, workspace, done) =
-                    (cluster.clone(), ns.clone(), run.clone(), task.clone(), values.clone(), workspace.clone(), done_tx.clone());
+                let (cluster, ns, run, task, values, workspace, done) = (
+                    cluster.clone(),
+                    ns.clone(),
+                    run.clone(),
+                    task.clone(),
+                    values.clone(),
+                    workspace.clone(),
+                    done_tx.clone(),
+                );
                 tokio::spawn(async move {
                     let end = run_task(cluster, &ns, &run, &task, values, &workspace, token).await;
                     let _ = done.send((task["name"].as_str().unwrap_or_default().to_owned(), end));
@@ -776,12 +1064,19 @@ async fn reconcile(cluster: Arc<Cluster>, ns: String, name: String) {
         }
     }
 
-    let cancelled = cluster.get(PIPELINE_RUNS, &ns, &name).is_none_or(|r| is_cancelled(&r));
+    let cancelled = cluster
+        .get(PIPELINE_RUNS, &ns, &name)
+        .is_none_or(|r| is_cancelled(&r));
     let count = |wanted: &[TaskEnd]| ends.values().filter(|e| wanted.contains(e)).count();
     let failed = count(&[TaskEnd::Failed, TaskEnd::TimedOut]);
     let summary = format!(
         "Tasks Completed: {} (Failed: {failed}, Cancelled {}), Skipped: {}",
-        count(&[TaskEnd::Succeeded, TaskEnd::Failed, TaskEnd::TimedOut, TaskEnd::Cancelled]),
+        count(&[
+            TaskEnd::Succeeded,
+            TaskEnd::Failed,
+            TaskEnd::TimedOut,
+            TaskEnd::Cancelled
+        ]),
         count(&[TaskEnd::Cancelled]),
         count(&[TaskEnd::Skipped]),
     );
@@ -836,8 +1131,13 @@ async fn run_task(
             "steps": [{"name": step_name, "container": container, "waiting": {"reason": "PodInitializing"}}]},
     });
     cluster.put(TASK_RUNS, ns, object, "ADDED");
-    cluster.put(PODS, ns, json!({"apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": pod, "namespace": ns, "labels": labels, "uid": format!("uid-{pod}")}}), "ADDED");
+    cluster.put(
+        PODS,
+        ns,
+        json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": pod, "namespace": ns, "labels": labels, "uid": format!("uid-{pod}")}}),
+        "ADDED",
+    );
     cluster.update(PIPELINE_RUNS, ns, run_name, |run| {
         let children = run["status"]["childReferences"].as_array_mut().expect("childReferences");
         children.push(json!({"apiVersion": "tekton.dev/v1", "kind": "TaskRun", "name": task_run, "pipelineTaskName": task_name}));
@@ -847,15 +1147,26 @@ async fn run_task(
     let mut task_values = BTreeMap::new();
     for param in task["params"].as_array().into_iter().flatten() {
         let value = substitute(param["value"].as_str().unwrap_or_default(), &values);
-        task_values.insert(format!("params.{}", param["name"].as_str().unwrap_or_default()), value);
+        task_values.insert(
+            format!("params.{}", param["name"].as_str().unwrap_or_default()),
+            value,
+        );
     }
-    task_values.insert("workspaces.workspace.path".into(), workspace.display().to_string());
+    task_values.insert(
+        "workspaces.workspace.path".into(),
+        workspace.display().to_string(),
+    );
     values.extend(task_values.clone());
     let env: Vec<(String, String)> = step["env"]
         .as_array()
         .into_iter()
         .flatten()
-        .map(|e| (e["name"].as_str().unwrap_or_default().to_owned(), substitute(e["value"].as_str().unwrap_or_default(), &task_values)))
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap_or_default().to_owned(),
+                substitute(e["value"].as_str().unwrap_or_default(), &task_values),
+            )
+        })
         .collect();
 
     let mut command = if let Some(script) = step["script"].as_str() {
@@ -865,16 +1176,32 @@ async fn run_task(
         command.arg(path);
         command
     } else {
-        let words: Vec<String> = step["command"].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect();
-        let mut command = tokio::process::Command::new(words.first().cloned().unwrap_or_else(|| "true".into()));
+        let words: Vec<String> = step["command"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect();
+        let mut command =
+            tokio::process::Command::new(words.first().cloned().unwrap_or_else(|| "true".into()));
         command.args(&words[1.min(words.len())..]);
-        command.args(step["args"].as_array().into_iter().flatten().filter_map(Value::as_str));
+        command.args(
+            step["args"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str),
+        );
         command
     };
     command
         .current_dir(workspace)
         .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()))
+        .env(
+            "PATH",
+            std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()),
+        )
         .envs(env)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -883,17 +1210,28 @@ async fn run_task(
         .kill_on_drop(true);
 
     let started = now();
-    cluster.lock().logs.insert((pod.clone(), container.clone()), LogBuffer::default());
+    cluster
+        .lock()
+        .logs
+        .insert((pod.clone(), container.clone()), LogBuffer::default());
     let mut child = command.spawn().expect("step process starts");
     cluster.update(TASK_RUNS, ns, &task_run, |tr| {
         tr["status"]["conditions"] = json!([{"type": "Succeeded", "status": "Unknown", "reason": "Running", "message": "Not all Steps in the Task have finished executing"}]);
         tr["status"]["steps"] = json!([{"name": step_name, "container": container, "running": {"startedAt": started}}]);
     });
     let mut readers = Vec::new();
-    for mut output in [child.stdout.take().map(|o| Box::new(o) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-                       child.stderr.take().map(|o| Box::new(o) as Box<dyn tokio::io::AsyncRead + Unpin + Send>)]
-        .into_iter()
-        .flatten()
+    for mut output in [
+        child
+            .stdout
+            .take()
+            .map(|o| Box::new(o) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+        child
+            .stderr
+            .take()
+            .map(|o| Box::new(o) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+    ]
+    .into_iter()
+    .flatten()
     {
         let (pod, container, cluster) = (pod.clone(), container.clone(), cluster.clone());
         readers.push(tokio::spawn(async move {
@@ -906,7 +1244,10 @@ async fn run_task(
             }
         }));
     }
-    let timeout = task["timeout"].as_str().and_then(|t| t.strip_suffix('s')).and_then(|s| s.parse::<u64>().ok());
+    let timeout = task["timeout"]
+        .as_str()
+        .and_then(|t| t.strip_suffix('s'))
+        .and_then(|s| s.parse::<u64>().ok());
     let (code, end) = tokio::select! {
         status = child.wait() => {
             let code = status.ok().and_then(|s| s.code()).unwrap_or(1);
@@ -916,7 +1257,10 @@ async fn run_task(
         () = async { match timeout { Some(s) => tokio::time::sleep(Duration::from_secs(s)).await, None => std::future::pending().await } } => (137, TaskEnd::TimedOut),
     };
     if let Some(id) = child.id() {
-        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(id as i32), nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(id as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
     }
     let _ = child.wait().await;
     for reader in readers {
@@ -925,10 +1269,26 @@ async fn run_task(
     cluster.end_log(&pod, &container);
     let finished = now();
     let (status, reason, message) = match end {
-        TaskEnd::Succeeded => ("True", "Succeeded", "All Steps have completed executing".to_owned()),
-        TaskEnd::Cancelled => ("False", "TaskRunCancelled", format!("TaskRun \"{task_run}\" was cancelled")),
-        TaskEnd::TimedOut => ("False", "TaskRunTimeout", format!("TaskRun \"{task_run}\" failed to finish within its timeout")),
-        _ => ("False", "Failed", format!("\"{container}\" exited with code {code}")),
+        TaskEnd::Succeeded => (
+            "True",
+            "Succeeded",
+            "All Steps have completed executing".to_owned(),
+        ),
+        TaskEnd::Cancelled => (
+            "False",
+            "TaskRunCancelled",
+            format!("TaskRun \"{task_run}\" was cancelled"),
+        ),
+        TaskEnd::TimedOut => (
+            "False",
+            "TaskRunTimeout",
+            format!("TaskRun \"{task_run}\" failed to finish within its timeout"),
+        ),
+        _ => (
+            "False",
+            "Failed",
+            format!("\"{container}\" exited with code {code}"),
+        ),
     };
     cluster.update(TASK_RUNS, ns, &task_run, |tr| {
         tr["status"]["conditions"] = json!([{"type": "Succeeded", "status": status, "reason": reason, "message": message}]);

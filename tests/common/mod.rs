@@ -47,7 +47,14 @@ impl TestApp {
                 .await
                 .expect("server runs");
         });
-        TestApp { addr, service, client: reqwest::Client::new(), data_dir, stop: Some(stop), server: Some(server) }
+        TestApp {
+            addr,
+            service,
+            client: reqwest::Client::new(),
+            data_dir,
+            stop: Some(stop),
+            server: Some(server),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -56,19 +63,35 @@ impl TestApp {
 
     /// GET a path; the status and the JSON body.
     pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
-        let response = self.client.get(self.url(path)).send().await.expect("request");
+        let response = self
+            .client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request");
         let status = response.status().as_u16();
         (status, response.json().await.expect("a JSON body"))
     }
 
     /// POST to a path with no body; the status.
     pub async fn post(&self, path: &str) -> u16 {
-        self.client.post(self.url(path)).send().await.expect("request").status().as_u16()
+        self.client
+            .post(self.url(path))
+            .send()
+            .await
+            .expect("request")
+            .status()
+            .as_u16()
     }
 
     /// Re-runs the failed steps of `run`, which must be accepted; the new run's summary.
     pub async fn retry(&self, run: i64) -> serde_json::Value {
-        let response = self.client.post(self.url(&format!("/api/v1/runs/{run}/retry"))).send().await.expect("retry");
+        let response = self
+            .client
+            .post(self.url(&format!("/api/v1/runs/{run}/retry")))
+            .send()
+            .await
+            .expect("retry");
         let status = response.status();
         let body: serde_json::Value = response.json().await.expect("json");
         assert_eq!(status, 201, "{body}");
@@ -76,7 +99,13 @@ impl TestApp {
     }
 
     pub async fn create_pipeline(&self, source: &str) -> serde_json::Value {
-        let response = self.client.post(self.url("/api/v1/pipelines")).body(source.to_owned()).send().await.expect("request");
+        let response = self
+            .client
+            .post(self.url("/api/v1/pipelines"))
+            .body(source.to_owned())
+            .send()
+            .await
+            .expect("request");
         let status = response.status();
         let body: serde_json::Value = response.json().await.expect("json");
         assert_eq!(status, 201, "create failed: {body}");
@@ -99,14 +128,19 @@ impl TestApp {
 
     /// Opens the run's event stream (optionally resuming after an id).
     pub async fn events(&self, run: i64, last_event_id: Option<i64>) -> SseReader {
-        let mut request = self.client.get(self.url(&format!("/api/v1/runs/{run}/events")));
+        let mut request = self
+            .client
+            .get(self.url(&format!("/api/v1/runs/{run}/events")));
         if let Some(id) = last_event_id {
             request = request.header("Last-Event-ID", id.to_string());
         }
         let response = request.send().await.expect("events request");
         assert_eq!(response.status(), 200);
         assert_eq!(response.headers()["content-type"], "text/event-stream");
-        SseReader { stream: Box::pin(response.bytes_stream()), buffer: String::new() }
+        SseReader {
+            stream: Box::pin(response.bytes_stream()),
+            buffer: String::new(),
+        }
     }
 
     /// Every event of a run from the start to its end.
@@ -150,18 +184,28 @@ impl SseReader {
                 let frame: String = self.buffer.drain(..end + 2).collect();
                 let (mut id, mut name, mut data) = (None, String::from("message"), String::new());
                 for line in frame.lines() {
-                    if let Some(value) = line.strip_prefix("id: ").or_else(|| line.strip_prefix("id:")) {
+                    if let Some(value) = line
+                        .strip_prefix("id: ")
+                        .or_else(|| line.strip_prefix("id:"))
+                    {
                         id = value.trim().parse::<i64>().ok();
-                    } else if let Some(value) = line.strip_prefix("event: ").or_else(|| line.strip_prefix("event:")) {
+                    } else if let Some(value) = line
+                        .strip_prefix("event: ")
+                        .or_else(|| line.strip_prefix("event:"))
+                    {
                         name = value.trim().to_owned();
-                    } else if let Some(value) = line.strip_prefix("data: ").or_else(|| line.strip_prefix("data:")) {
+                    } else if let Some(value) = line
+                        .strip_prefix("data: ")
+                        .or_else(|| line.strip_prefix("data:"))
+                    {
                         data.push_str(value);
                     }
                 }
                 if data.is_empty() {
                     continue;
                 }
-                let event: RunEvent = serde_json::from_str(&data).expect("event data is a RunEvent");
+                let event: RunEvent =
+                    serde_json::from_str(&data).expect("event data is a RunEvent");
                 let id = id.expect("every event has an id");
                 assert_eq!(id, event.seq, "the SSE id is the event's seq");
                 return Some(SseEvent { id, name, event });
@@ -185,7 +229,10 @@ impl SseReader {
                 return events;
             }
         }
-        panic!("stream closed before the end event; got {} events", events.len());
+        panic!(
+            "stream closed before the end event; got {} events",
+            events.len()
+        );
     }
 
     /// Reads until an event matches, returning everything read so far.
@@ -218,7 +265,9 @@ pub fn step_statuses(events: &[SseEvent], step: &str) -> Vec<StepStatus> {
     events
         .iter()
         .filter_map(|e| match &e.event.body {
-            EventBody::Step { step: s, status, .. } if s == step => Some(*status),
+            EventBody::Step {
+                step: s, status, ..
+            } if s == step => Some(*status),
             _ => None,
         })
         .collect()

@@ -69,7 +69,11 @@ pub enum CompileError {
 
 /// The PipelineRun's name: `<pipeline>-<run id>[-<segment>]`, cut to 63 characters.
 pub fn pipeline_run_name(pipeline: &str, run_id: i64, segment: usize) -> String {
-    let suffix = if segment == 0 { format!("-{run_id}") } else { format!("-{run_id}-{segment}") };
+    let suffix = if segment == 0 {
+        format!("-{run_id}")
+    } else {
+        format!("-{run_id}-{segment}")
+    };
     let keep = 63usize.saturating_sub(suffix.len());
     let base: String = pipeline.chars().take(keep).collect();
     format!("{}{suffix}", base.trim_end_matches('-'))
@@ -91,13 +95,20 @@ pub fn compile(
     let mut task_run_specs = Vec::new();
 
     for &index in steps {
-        let planned = run.plan.steps.get(index).ok_or(CompileError::UnknownStep(index))?;
-        let step = step_definition(&run.pipeline, &run.plan, index).ok_or(CompileError::UnknownStep(index))?;
+        let planned = run
+            .plan
+            .steps
+            .get(index)
+            .ok_or(CompileError::UnknownStep(index))?;
+        let step = step_definition(&run.pipeline, &run.plan, index)
+            .ok_or(CompileError::UnknownStep(index))?;
         let stage = &run.plan.stages[planned.stage].name;
 
         // Variables: run param `<step>--<NAME>` → task param `NAME` → env `NAME`.
-        let env: BTreeMap<String, String> =
-            run.step_environment(step, &format!("$(workspaces.{WORKSPACE}.path)")).into_iter().collect();
+        let env: BTreeMap<String, String> = run
+            .step_environment(step, &format!("$(workspaces.{WORKSPACE}.path)"))
+            .into_iter()
+            .collect();
         let mut task_params = Vec::new();
         let mut spec_params = Vec::new();
         let mut step_env = Vec::new();
@@ -115,7 +126,10 @@ pub fn compile(
             step_env.push(json!({"name": name, "value": format!("$(params.{name})")}));
         }
 
-        let pushes = run.registry.as_ref().is_some_and(|r| r.steps.contains(&step.name));
+        let pushes = run
+            .registry
+            .as_ref()
+            .is_some_and(|r| r.steps.contains(&step.name));
         if pushes {
             step_env.push(json!({"name": "DOCKER_CONFIG", "value": format!("$(workspaces.{DOCKER_CONFIG_WORKSPACE}.path)")}));
         }
@@ -128,7 +142,11 @@ pub fn compile(
         match step_program(&run.pipeline, step) {
             Program::Script(script) => {
                 // The same shell and `-e` as the local engine, unless the script names its own.
-                let script = if script.starts_with("#!") { script.to_owned() } else { format!("#!/bin/sh\nset -e\n{script}") };
+                let script = if script.starts_with("#!") {
+                    script.to_owned()
+                } else {
+                    format!("#!/bin/sh\nset -e\n{script}")
+                };
                 tekton_step["script"] = json!(script);
             }
             Program::Command(command, args) => {
@@ -160,11 +178,20 @@ pub fn compile(
             },
         });
         if pushes {
-            task["workspaces"].as_array_mut().expect("workspaces").push(json!({"name": DOCKER_CONFIG_WORKSPACE, "workspace": DOCKER_CONFIG_WORKSPACE}));
-            task["taskSpec"]["workspaces"].as_array_mut().expect("workspaces").push(json!({"name": DOCKER_CONFIG_WORKSPACE, "readOnly": true}));
+            task["workspaces"].as_array_mut().expect("workspaces").push(
+                json!({"name": DOCKER_CONFIG_WORKSPACE, "workspace": DOCKER_CONFIG_WORKSPACE}),
+            );
+            task["taskSpec"]["workspaces"]
+                .as_array_mut()
+                .expect("workspaces")
+                .push(json!({"name": DOCKER_CONFIG_WORKSPACE, "readOnly": true}));
         }
-        let run_after: Vec<&str> =
-            planned.needs.iter().filter(|need| steps.contains(need)).map(|&need| run.plan.steps[need].name.as_str()).collect();
+        let run_after: Vec<&str> = planned
+            .needs
+            .iter()
+            .filter(|need| steps.contains(need))
+            .map(|&need| run.plan.steps[need].name.as_str())
+            .collect();
         if !run_after.is_empty() {
             task["runAfter"] = json!(run_after);
         }
@@ -202,7 +229,11 @@ pub fn compile(
         // Step timeouts apply per task; the run as a whole has none, as on the local engine.
         "timeouts": {"pipeline": "0"},
     });
-    if let Some(account) = run.service_account.as_ref().or(settings.service_account.as_ref()) {
+    if let Some(account) = run
+        .service_account
+        .as_ref()
+        .or(settings.service_account.as_ref())
+    {
         spec["taskRunTemplate"] = json!({"serviceAccountName": account});
     }
     if !task_run_specs.is_empty() {
@@ -230,7 +261,13 @@ pub fn workspace_claim(settings: &TektonSettings) -> PersistentVolumeClaimSpec {
     PersistentVolumeClaimSpec {
         access_modes: Some(vec!["ReadWriteOnce".into()]),
         resources: Some(VolumeResourceRequirements {
-            requests: Some([("storage".to_owned(), Quantity(settings.workspace_size.clone()))].into()),
+            requests: Some(
+                [(
+                    "storage".to_owned(),
+                    Quantity(settings.workspace_size.clone()),
+                )]
+                .into(),
+            ),
             ..Default::default()
         }),
         storage_class_name: settings.storage_class.clone(),

@@ -6,18 +6,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use app::model::{LogStream, StepStatus};
+use futures::AsyncBufReadExt;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
-use kube::api::{DeleteParams, DynamicObject, ListParams, LogParams, Patch, PatchParams, PostParams};
+use kube::api::{
+    DeleteParams, DynamicObject, ListParams, LogParams, Patch, PatchParams, PostParams,
+};
 use kube::core::ObjectMeta;
 use kube::{Api, Client};
 use serde_json::{json, Value};
-use futures::AsyncBufReadExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::compile::{
-    compile, pipeline_run_name, workspace_claim, TektonSettings, LABEL_MANAGED_BY, LABEL_PIPELINE, LABEL_RUN, LABEL_SEGMENT,
-    MANAGED_BY,
+    compile, pipeline_run_name, workspace_claim, TektonSettings, LABEL_MANAGED_BY, LABEL_PIPELINE,
+    LABEL_RUN, LABEL_SEGMENT, MANAGED_BY,
 };
 use super::{Kind, Signal};
 use crate::engine::lines::{LineSplitter, MAX_LINE_BYTES};
@@ -115,7 +117,10 @@ impl Driver {
         let namespace = settings.namespace.as_str();
         let count = run.plan.steps.len();
         let tracks = (0..count)
-            .map(|step| StepTrack { lines: progress.log_lines.get(step).copied().unwrap_or(0), ..Default::default() })
+            .map(|step| StepTrack {
+                lines: progress.log_lines.get(step).copied().unwrap_or(0),
+                ..Default::default()
+            })
             .collect();
         let claim = format!("conveyor-run-{}", run.run_id);
         let (logs_tx, logs_rx) = mpsc::unbounded_channel();
@@ -162,28 +167,52 @@ impl Driver {
                 }
             };
             if let Some(first) = self.status.iter().position(|s| *s == StepStatus::Pending) {
-                let text =
-                    if carried { format!("{} (claim {})", retry.notice(true), self.claim) } else { retry.notice(false) };
-                self.emit(EngineEvent::Log { step: first, stream: LogStream::System, text, partial: false }).await;
+                let text = if carried {
+                    format!("{} (claim {})", retry.notice(true), self.claim)
+                } else {
+                    retry.notice(false)
+                };
+                self.emit(EngineEvent::Log {
+                    step: first,
+                    stream: LogStream::System,
+                    text,
+                    partial: false,
+                })
+                .await;
             }
         }
-        let kept = ListParams::default()
-            .labels(&format!("{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_PIPELINE}={}", self.run.pipeline.name));
+        let kept = ListParams::default().labels(&format!(
+            "{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_PIPELINE}={}",
+            self.run.pipeline.name
+        ));
         match self.claims.list(&kept).await {
             Ok(list) => {
-                for name in list.items.into_iter().filter_map(|c| c.metadata.name).filter(|name| *name != self.claim) {
+                for name in list
+                    .items
+                    .into_iter()
+                    .filter_map(|c| c.metadata.name)
+                    .filter(|name| *name != self.claim)
+                {
                     if let Err(err) = self.claims.delete(&name, &DeleteParams::default()).await {
                         tracing::warn!(run = self.run.run_id, claim = name, error = %err, "could not delete a kept workspace claim");
                     }
                 }
             }
-            Err(err) => tracing::warn!(run = self.run.run_id, error = %err, "could not list the pipeline's kept workspace claims"),
+            Err(err) => {
+                tracing::warn!(run = self.run.run_id, error = %err, "could not list the pipeline's kept workspace claims")
+            }
         }
     }
 
     /// The workspace claim labelled as run `run_id`'s.
     async fn claim_of(&self, run_id: i64) -> Result<Option<String>, kube::Error> {
-        Ok(self.claims.list(&run_selector(run_id)).await?.items.into_iter().find_map(|c| c.metadata.name))
+        Ok(self
+            .claims
+            .list(&run_selector(run_id))
+            .await?
+            .items
+            .into_iter()
+            .find_map(|c| c.metadata.name))
     }
 
     /// Makes the claim run `origin` kept this run's own; false if there is none.
@@ -191,8 +220,11 @@ impl Driver {
         let Some(name) = self.claim_of(origin).await? else {
             return Ok(false);
         };
-        let relabel = Patch::Merge(json!({"metadata": {"labels": {LABEL_RUN: self.run.run_id.to_string()}}}));
-        self.claims.patch(&name, &PatchParams::default(), &relabel).await?;
+        let relabel =
+            Patch::Merge(json!({"metadata": {"labels": {LABEL_RUN: self.run.run_id.to_string()}}}));
+        self.claims
+            .patch(&name, &PatchParams::default(), &relabel)
+            .await?;
         self.claim = name;
         self.claim_created = true;
         Ok(true)
@@ -201,18 +233,22 @@ impl Driver {
     /// After a restart: reads the run's PipelineRuns and TaskRuns from the cluster and
     /// takes up where the record ends.
     pub(crate) async fn recover(&mut self) -> Result<(), EngineError> {
-        let list = |err: kube::Error| EngineError::Cluster(format!("cannot list the run's PipelineRuns: {err}"));
+        let list = |err: kube::Error| {
+            EngineError::Cluster(format!("cannot list the run's PipelineRuns: {err}"))
+        };
         let runs = self.runs.list(&self.run_selector()).await.map_err(list)?;
-        let claim = self
-            .claim_of(self.run.run_id)
-            .await
-            .map_err(|err| EngineError::Cluster(format!("cannot list the run's workspace claim: {err}")))?;
+        let claim = self.claim_of(self.run.run_id).await.map_err(|err| {
+            EngineError::Cluster(format!("cannot list the run's workspace claim: {err}"))
+        })?;
         if let Some(name) = claim {
             self.claim = name;
             self.claim_created = true;
         }
         for object in &runs.items {
-            let Some(number) = label(object, LABEL_SEGMENT).and_then(|v| v.parse::<usize>().ok()) else { continue };
+            let Some(number) = label(object, LABEL_SEGMENT).and_then(|v| v.parse::<usize>().ok())
+            else {
+                continue;
+            };
             let name = object.metadata.name.clone().unwrap_or_default();
             let steps: Vec<usize> = object.data["spec"]["pipelineSpec"]["tasks"]
                 .as_array()
@@ -224,9 +260,20 @@ impl Driver {
             for &step in &steps {
                 self.tracks[step].segment = Some(number);
             }
-            self.segments.insert(number, Segment { name, steps, done: false });
+            self.segments.insert(
+                number,
+                Segment {
+                    name,
+                    steps,
+                    done: false,
+                },
+            );
         }
-        let task_runs = self.task_runs.list(&self.run_selector()).await.map_err(list)?;
+        let task_runs = self
+            .task_runs
+            .list(&self.run_selector())
+            .await
+            .map_err(list)?;
         for object in task_runs.items {
             self.observe_task_run(&object).await;
         }
@@ -236,13 +283,23 @@ impl Driver {
         // Running on record but in no PipelineRun: it cannot be followed any more.
         for step in 0..self.status.len() {
             if self.status[step] == StepStatus::Running && self.tracks[step].segment.is_none() {
-                self.set(step, StepStatus::Failed, None, Some("its PipelineRun is gone from the cluster".into())).await;
+                self.set(
+                    step,
+                    StepStatus::Failed,
+                    None,
+                    Some("its PipelineRun is gone from the cluster".into()),
+                )
+                .await;
             }
         }
         Ok(())
     }
 
-    pub(crate) async fn run(mut self, mut inbox: mpsc::UnboundedReceiver<Signal>, mut control: mpsc::Receiver<Control>) {
+    pub(crate) async fn run(
+        mut self,
+        mut inbox: mpsc::UnboundedReceiver<Signal>,
+        mut control: mpsc::Receiver<Control>,
+    ) {
         let mut control_open = true;
         loop {
             self.settle().await;
@@ -278,7 +335,11 @@ impl Driver {
         }
         // A run that did not succeed keeps its workspace for a re-run of its failed steps.
         if self.claim_created && self.status.iter().all(|s| *s == StepStatus::Succeeded) {
-            if let Err(err) = self.claims.delete(&self.claim, &DeleteParams::default()).await {
+            if let Err(err) = self
+                .claims
+                .delete(&self.claim, &DeleteParams::default())
+                .await
+            {
                 tracing::warn!(run = self.run.run_id, claim = self.claim, error = %err, "could not delete the run's workspace claim");
             }
         }
@@ -298,16 +359,36 @@ impl Driver {
     }
 
     /// Records a step's new status; a step that never showed as running does so first.
-    async fn set(&mut self, step: usize, to: StepStatus, exit_code: Option<i32>, message: Option<String>) {
+    async fn set(
+        &mut self,
+        step: usize,
+        to: StepStatus,
+        exit_code: Option<i32>,
+        message: Option<String>,
+    ) {
         if self.status[step] == to || self.status[step].is_terminal() {
             return;
         }
-        if matches!(to, StepStatus::Succeeded | StepStatus::Failed) && self.status[step] != StepStatus::Running {
+        if matches!(to, StepStatus::Succeeded | StepStatus::Failed)
+            && self.status[step] != StepStatus::Running
+        {
             self.status[step] = StepStatus::Running;
-            self.emit(EngineEvent::Step { step, status: StepStatus::Running, exit_code: None, message: None }).await;
+            self.emit(EngineEvent::Step {
+                step,
+                status: StepStatus::Running,
+                exit_code: None,
+                message: None,
+            })
+            .await;
         }
         self.status[step] = to;
-        self.emit(EngineEvent::Step { step, status: to, exit_code, message }).await;
+        self.emit(EngineEvent::Step {
+            step,
+            status: to,
+            exit_code,
+            message,
+        })
+        .await;
     }
 
     /// Skips, holds and cancels what waits, and starts a PipelineRun for every step that
@@ -322,20 +403,44 @@ impl Driver {
                 }
                 let needs = self.run.plan.steps[step].needs.clone();
                 let blocker = needs.iter().copied().find(|&n| {
-                    matches!(self.status[n], StepStatus::Failed | StepStatus::Skipped | StepStatus::Refused | StepStatus::Cancelled)
+                    matches!(
+                        self.status[n],
+                        StepStatus::Failed
+                            | StepStatus::Skipped
+                            | StepStatus::Refused
+                            | StepStatus::Cancelled
+                    )
                 });
                 if self.cancel_requested {
-                    self.set(step, StepStatus::Cancelled, None, Some("run cancelled".into())).await;
+                    self.set(
+                        step,
+                        StepStatus::Cancelled,
+                        None,
+                        Some("run cancelled".into()),
+                    )
+                    .await;
                     changed = true;
                 } else if let Some(blocker) = blocker {
-                    let message = format!("skipped: \"{}\" {}", self.run.plan.steps[blocker].name, self.status[blocker]);
-                    self.set(step, StepStatus::Skipped, None, Some(message)).await;
+                    let message = format!(
+                        "skipped: \"{}\" {}",
+                        self.run.plan.steps[blocker].name, self.status[blocker]
+                    );
+                    self.set(step, StepStatus::Skipped, None, Some(message))
+                        .await;
                     changed = true;
                 } else if self.run.plan.steps[step].approval
                     && !self.approved[step]
-                    && needs.iter().all(|&n| self.status[n] == StepStatus::Succeeded)
+                    && needs
+                        .iter()
+                        .all(|&n| self.status[n] == StepStatus::Succeeded)
                 {
-                    self.set(step, StepStatus::WaitingApproval, None, Some("waiting for approval".into())).await;
+                    self.set(
+                        step,
+                        StepStatus::WaitingApproval,
+                        None,
+                        Some("waiting for approval".into()),
+                    )
+                    .await;
                     changed = true;
                 }
             }
@@ -371,7 +476,11 @@ impl Driver {
                 {
                     continue;
                 }
-                if planned.needs.iter().all(|&n| self.status[n] == StepStatus::Succeeded || ready.contains(&n)) {
+                if planned
+                    .needs
+                    .iter()
+                    .all(|&n| self.status[n] == StepStatus::Succeeded || ready.contains(&n))
+                {
                     ready.insert(step);
                 }
             }
@@ -387,12 +496,25 @@ impl Driver {
         for &step in &steps {
             self.tracks[step].segment = Some(number);
         }
-        self.segments.insert(number, Segment { name: name.clone(), steps: steps.clone(), done: false });
+        self.segments.insert(
+            number,
+            Segment {
+                name: name.clone(),
+                steps: steps.clone(),
+                done: false,
+            },
+        );
         if let Err(message) = self.create_segment(&steps, number).await {
-            tracing::error!(run = self.run.run_id, pipeline_run = name, error = message, "could not start a PipelineRun");
+            tracing::error!(
+                run = self.run.run_id,
+                pipeline_run = name,
+                error = message,
+                "could not start a PipelineRun"
+            );
             self.segments.get_mut(&number).expect("just inserted").done = true;
             for step in steps {
-                self.set(step, StepStatus::Failed, None, Some(message.clone())).await;
+                self.set(step, StepStatus::Failed, None, Some(message.clone()))
+                    .await;
             }
         }
     }
@@ -402,9 +524,10 @@ impl Driver {
             self.create_claim().await?;
             self.claim_created = true;
         }
-        let object = compile(&self.run, steps, number, &self.claim, &self.settings).map_err(|err| err.to_string())?;
-        let object: DynamicObject =
-            serde_json::from_value(object).map_err(|err| format!("the compiled PipelineRun is malformed: {err}"))?;
+        let object = compile(&self.run, steps, number, &self.claim, &self.settings)
+            .map_err(|err| err.to_string())?;
+        let object: DynamicObject = serde_json::from_value(object)
+            .map_err(|err| format!("the compiled PipelineRun is malformed: {err}"))?;
         let name = object.metadata.name.clone().unwrap_or_default();
         match self.runs.create(&PostParams::default(), &object).await {
             Ok(created) => {
@@ -438,7 +561,9 @@ impl Driver {
         match self.claims.create(&PostParams::default(), &claim).await {
             Ok(_) => Ok(()),
             Err(kube::Error::Api(status)) if status.is_already_exists() => Ok(()),
-            Err(err) => Err(format!("could not create the run's workspace claim {name}: {err}")),
+            Err(err) => Err(format!(
+                "could not create the run's workspace claim {name}: {err}"
+            )),
         }
     }
 
@@ -450,17 +575,35 @@ impl Driver {
         self.emit(EngineEvent::Cancelling).await;
         for step in 0..self.status.len() {
             if self.status[step] == StepStatus::WaitingApproval {
-                self.set(step, StepStatus::Cancelled, None, Some("run cancelled".into())).await;
+                self.set(
+                    step,
+                    StepStatus::Cancelled,
+                    None,
+                    Some("run cancelled".into()),
+                )
+                .await;
             }
         }
-        let active: Vec<(usize, String)> =
-            self.segments.iter().filter(|(_, s)| !s.done).map(|(n, s)| (*n, s.name.clone())).collect();
+        let active: Vec<(usize, String)> = self
+            .segments
+            .iter()
+            .filter(|(_, s)| !s.done)
+            .map(|(n, s)| (*n, s.name.clone()))
+            .collect();
         for (number, name) in active {
             let patch = Patch::Merge(json!({"spec": {"status": "Cancelled"}}));
-            match self.runs.patch(&name, &PatchParams::default(), &patch).await {
+            match self
+                .runs
+                .patch(&name, &PatchParams::default(), &patch)
+                .await
+            {
                 Ok(object) => self.observe_pipeline_run(&object, false).await,
-                Err(kube::Error::Api(status)) if status.is_not_found() => self.segment_gone(number, "its PipelineRun is gone").await,
-                Err(err) => tracing::error!(run = self.run.run_id, pipeline_run = name, error = %err, "could not cancel"),
+                Err(kube::Error::Api(status)) if status.is_not_found() => {
+                    self.segment_gone(number, "its PipelineRun is gone").await
+                }
+                Err(err) => {
+                    tracing::error!(run = self.run.run_id, pipeline_run = name, error = %err, "could not cancel")
+                }
             }
         }
     }
@@ -476,7 +619,12 @@ impl Driver {
 
     async fn replay_deferred(&mut self) {
         loop {
-            let ready: Vec<usize> = self.deferred.keys().copied().filter(|&step| self.needs_recorded(step)).collect();
+            let ready: Vec<usize> = self
+                .deferred
+                .keys()
+                .copied()
+                .filter(|&step| self.needs_recorded(step))
+                .collect();
             if ready.is_empty() {
                 return;
             }
@@ -489,12 +637,21 @@ impl Driver {
     }
 
     fn needs_recorded(&self, step: usize) -> bool {
-        self.run.plan.steps[step].needs.iter().all(|&need| self.status[need].is_terminal())
+        self.run.plan.steps[step]
+            .needs
+            .iter()
+            .all(|&need| self.status[need].is_terminal())
     }
 
     async fn observe_task_run(&mut self, object: &DynamicObject) {
-        let Some(step) = label(object, LABEL_PIPELINE_TASK).and_then(|name| self.step_index(name)) else { return };
-        if self.tracks[step].segment.is_none() || self.status[step].is_terminal() || self.tracks[step].held.is_some() {
+        let Some(step) = label(object, LABEL_PIPELINE_TASK).and_then(|name| self.step_index(name))
+        else {
+            return;
+        };
+        if self.tracks[step].segment.is_none()
+            || self.status[step].is_terminal()
+            || self.tracks[step].held.is_some()
+        {
             return;
         }
         if !self.needs_recorded(step) {
@@ -526,8 +683,13 @@ impl Driver {
     /// A PipelineRun changed (or was deleted): when it is done, every step of it that did
     /// not get a final status from its TaskRun gets one from the PipelineRun.
     async fn observe_pipeline_run(&mut self, object: &DynamicObject, deleted: bool) {
-        let Some(number) = label(object, LABEL_SEGMENT).and_then(|v| v.parse::<usize>().ok()) else { return };
-        let Some(segment) = self.segments.get(&number) else { return };
+        let Some(number) = label(object, LABEL_SEGMENT).and_then(|v| v.parse::<usize>().ok())
+        else {
+            return;
+        };
+        let Some(segment) = self.segments.get(&number) else {
+            return;
+        };
         if segment.done {
             return;
         }
@@ -542,57 +704,96 @@ impl Driver {
             .as_array()
             .into_iter()
             .flatten()
-            .filter_map(|c| Some((c["pipelineTaskName"].as_str()?.to_owned(), c["name"].as_str()?.to_owned())))
+            .filter_map(|c| {
+                Some((
+                    c["pipelineTaskName"].as_str()?.to_owned(),
+                    c["name"].as_str()?.to_owned(),
+                ))
+            })
             .collect();
         for (task, child) in &children {
-            let Some(step) = self.step_index(task) else { continue };
+            let Some(step) = self.step_index(task) else {
+                continue;
+            };
             if self.status[step].is_terminal() || self.tracks[step].held.is_some() {
                 continue;
             }
             match self.task_runs.get(child).await {
                 Ok(task_run) => self.observe_task_run(&task_run).await,
-                Err(err) => tracing::warn!(run = self.run.run_id, task_run = child, error = %err, "could not read a TaskRun"),
+                Err(err) => {
+                    tracing::warn!(run = self.run.run_id, task_run = child, error = %err, "could not read a TaskRun")
+                }
             }
         }
         let skipped: Vec<(String, String)> = object.data["status"]["skippedTasks"]
             .as_array()
             .into_iter()
             .flatten()
-            .filter_map(|s| Some((s["name"].as_str()?.to_owned(), s["reason"].as_str().unwrap_or("skipped").to_owned())))
+            .filter_map(|s| {
+                Some((
+                    s["name"].as_str()?.to_owned(),
+                    s["reason"].as_str().unwrap_or("skipped").to_owned(),
+                ))
+            })
             .collect();
-        let cancelled = condition.as_ref().is_some_and(|c| c.reason.contains("Cancelled"));
+        let cancelled = condition
+            .as_ref()
+            .is_some_and(|c| c.reason.contains("Cancelled"));
         let reason = match (&condition, deleted) {
             (_, true) => "its PipelineRun was deleted".to_owned(),
             (Some(c), _) => format!("PipelineRun {}: {}", c.reason, c.message),
             (None, _) => "PipelineRun ended".to_owned(),
         };
-        self.segments.get_mut(&number).expect("looked up above").done = true;
+        self.segments
+            .get_mut(&number)
+            .expect("looked up above")
+            .done = true;
         let steps = self.segments[&number].steps.clone();
         for step in steps {
             // A final status on its way (held for its log, or deferred behind a need's) wins.
-            if self.status[step].is_terminal() || self.tracks[step].held.is_some() || self.deferred.contains_key(&step) {
+            if self.status[step].is_terminal()
+                || self.tracks[step].held.is_some()
+                || self.deferred.contains_key(&step)
+            {
                 continue;
             }
             let name = &self.run.plan.steps[step].name;
             let never_ran = self.status[step] == StepStatus::Pending;
-            if let Some((_, why)) = skipped.iter().find(|(task, _)| task == name).filter(|_| never_ran) {
+            if let Some((_, why)) = skipped
+                .iter()
+                .find(|(task, _)| task == name)
+                .filter(|_| never_ran)
+            {
                 let message = format!("skipped by Tekton: {why}");
-                self.set(step, StepStatus::Skipped, None, Some(message)).await;
+                self.set(step, StepStatus::Skipped, None, Some(message))
+                    .await;
             } else if cancelled || self.cancel_requested || (never_ran && deleted) {
-                let message = if deleted { reason.clone() } else { "run cancelled".to_owned() };
-                self.set(step, StepStatus::Cancelled, None, Some(message)).await;
+                let message = if deleted {
+                    reason.clone()
+                } else {
+                    "run cancelled".to_owned()
+                };
+                self.set(step, StepStatus::Cancelled, None, Some(message))
+                    .await;
             } else {
                 // Ran (or should have) and has no outcome of its own: the PipelineRun's says why.
-                self.set(step, StepStatus::Failed, None, Some(reason.clone())).await;
+                self.set(step, StepStatus::Failed, None, Some(reason.clone()))
+                    .await;
             }
         }
     }
 
     async fn segment_gone(&mut self, number: usize, reason: &str) {
-        let Some(segment) = self.segments.get_mut(&number) else { return };
+        let Some(segment) = self.segments.get_mut(&number) else {
+            return;
+        };
         segment.done = true;
         for step in segment.steps.clone() {
-            let to = if self.cancel_requested { StepStatus::Cancelled } else { StepStatus::Failed };
+            let to = if self.cancel_requested {
+                StepStatus::Cancelled
+            } else {
+                StepStatus::Failed
+            };
             self.tracks[step].held = None;
             self.set(step, to, None, Some(reason.to_owned())).await;
         }
@@ -600,9 +801,16 @@ impl Driver {
 
     /// Follows a step's container log from where the record ends.
     fn stream_log(&mut self, step: usize, delay: Duration) {
-        let Some(pod) = self.tracks[step].pod.clone() else { return };
+        let Some(pod) = self.tracks[step].pod.clone() else {
+            return;
+        };
         let container = format!("step-{}", self.run.plan.steps[step].name);
-        let (pods, events, done, skip) = (self.pods.clone(), self.events.clone(), self.logs_tx.clone(), self.tracks[step].lines);
+        let (pods, events, done, skip) = (
+            self.pods.clone(),
+            self.events.clone(),
+            self.logs_tx.clone(),
+            self.tracks[step].lines,
+        );
         let task = tokio::spawn(async move {
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
@@ -632,11 +840,18 @@ impl Driver {
 
 /// Conveyor's objects of one run.
 fn run_selector(run_id: i64) -> ListParams {
-    ListParams::default().labels(&format!("{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_RUN}={run_id}"))
+    ListParams::default().labels(&format!(
+        "{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_RUN}={run_id}"
+    ))
 }
 
 fn label<'a>(object: &'a DynamicObject, key: &str) -> Option<&'a str> {
-    object.metadata.labels.as_ref()?.get(key).map(String::as_str)
+    object
+        .metadata
+        .labels
+        .as_ref()?
+        .get(key)
+        .map(String::as_str)
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -647,7 +862,10 @@ struct Condition {
 }
 
 fn succeeded_condition(data: &Value) -> Option<Condition> {
-    let condition = data["status"]["conditions"].as_array()?.iter().find(|c| c["type"] == "Succeeded")?;
+    let condition = data["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == "Succeeded")?;
     Some(Condition {
         status: condition["status"].as_str().unwrap_or("Unknown").to_owned(),
         reason: condition["reason"].as_str().unwrap_or_default().to_owned(),
@@ -663,13 +881,21 @@ fn task_run_state(object: &DynamicObject, step: &str) -> TaskRunState {
         .into_iter()
         .flatten()
         .find(|s| s["name"] == step || s["container"] == format!("step-{step}"));
-    let terminated = container.map(|c| &c["terminated"]).filter(|t| t.is_object());
+    let terminated = container
+        .map(|c| &c["terminated"])
+        .filter(|t| t.is_object());
     let running = container.is_some_and(|c| c["running"].is_object());
-    let exit_code = terminated.and_then(|t| t["exitCode"].as_i64()).map(|code| code as i32);
+    let exit_code = terminated
+        .and_then(|t| t["exitCode"].as_i64())
+        .map(|code| code as i32);
     let outcome = succeeded_condition(&object.data).and_then(|c| match c.status.as_str() {
         "True" => Some((StepStatus::Succeeded, exit_code, None)),
         "False" => Some(match c.reason.as_str() {
-            "TaskRunCancelled" => (StepStatus::Cancelled, exit_code, Some("cancelled".to_owned())),
+            "TaskRunCancelled" => (
+                StepStatus::Cancelled,
+                exit_code,
+                Some("cancelled".to_owned()),
+            ),
             "TaskRunTimeout" => (StepStatus::Failed, exit_code, Some("timed out".to_owned())),
             _ => {
                 let message = match exit_code {
@@ -683,9 +909,13 @@ fn task_run_state(object: &DynamicObject, step: &str) -> TaskRunState {
         _ => None,
     });
     TaskRunState {
-        pod: status["podName"].as_str().filter(|p| !p.is_empty()).map(str::to_owned),
+        pod: status["podName"]
+            .as_str()
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned),
         // A container that ended with a start time ran; one ended before it started did not.
-        started: running || terminated.is_some_and(|t| t.get("startedAt").is_some_and(|s| !s.is_null())),
+        started: running
+            || terminated.is_some_and(|t| t.get("startedAt").is_some_and(|s| !s.is_null())),
         ended: terminated.is_some(),
         outcome,
     }
@@ -701,7 +931,11 @@ async fn read_log(
     skip: u64,
     events: &mpsc::Sender<EngineEvent>,
 ) -> u64 {
-    let params = LogParams { container: Some(container.to_owned()), follow: true, ..Default::default() };
+    let params = LogParams {
+        container: Some(container.to_owned()),
+        follow: true,
+        ..Default::default()
+    };
     let mut count = 0u64;
     let mut attempt = 0u32;
     let mut reader = loop {
@@ -714,7 +948,14 @@ async fn read_log(
             }
             Err(err) => {
                 let text = format!("could not read the log of {container} in pod {pod}: {err}");
-                let _ = events.send(EngineEvent::Log { step, stream: LogStream::System, text, partial: false }).await;
+                let _ = events
+                    .send(EngineEvent::Log {
+                        step,
+                        stream: LogStream::System,
+                        text,
+                        partial: false,
+                    })
+                    .await;
                 return skip;
             }
         }
@@ -725,7 +966,12 @@ async fn read_log(
         for (text, partial) in pieces {
             count += 1;
             if count > skip {
-                out.push(EngineEvent::Log { step, stream: LogStream::Stdout, text, partial });
+                out.push(EngineEvent::Log {
+                    step,
+                    stream: LogStream::Stdout,
+                    text,
+                    partial,
+                });
             }
         }
         out

@@ -56,8 +56,12 @@ pub(crate) enum Signal {
 
 type Routes = Arc<Mutex<HashMap<i64, mpsc::UnboundedSender<Signal>>>>;
 
-fn routes(routes: &Routes) -> std::sync::MutexGuard<'_, HashMap<i64, mpsc::UnboundedSender<Signal>>> {
-    routes.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+fn routes(
+    routes: &Routes,
+) -> std::sync::MutexGuard<'_, HashMap<i64, mpsc::UnboundedSender<Signal>>> {
+    routes
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Where the engine finds its cluster.
@@ -93,7 +97,8 @@ impl ClusterConfig {
                 ))
             })?,
         };
-        Client::try_from(config).map_err(|err| EngineError::Cluster(format!("cannot build a client: {err}")))
+        Client::try_from(config)
+            .map_err(|err| EngineError::Cluster(format!("cannot build a client: {err}")))
     }
 }
 
@@ -112,8 +117,11 @@ impl TektonEngine {
     fn watch(&self) {
         self.watching.call_once(|| {
             for kind in [Kind::PipelineRun, Kind::TaskRun] {
-                let api: Api<DynamicObject> =
-                    Api::namespaced_with(self.client.clone(), &self.settings.namespace, &kind.resource());
+                let api: Api<DynamicObject> = Api::namespaced_with(
+                    self.client.clone(),
+                    &self.settings.namespace,
+                    &kind.resource(),
+                );
                 tokio::spawn(follow(api, kind, self.routes.clone(), self.stop.clone()));
             }
         });
@@ -126,12 +134,28 @@ impl TektonEngine {
         rx
     }
 
-    fn driver(&self, run: RunRequest, progress: Progress, events: mpsc::Sender<EngineEvent>) -> drive::Driver {
-        drive::Driver::new(self.client.clone(), self.settings.clone(), run, progress, events)
+    fn driver(
+        &self,
+        run: RunRequest,
+        progress: Progress,
+        events: mpsc::Sender<EngineEvent>,
+    ) -> drive::Driver {
+        drive::Driver::new(
+            self.client.clone(),
+            self.settings.clone(),
+            run,
+            progress,
+            events,
+        )
     }
 
     /// Drives the run in a task of its own; a new run (`fresh`) prepares its workspace first.
-    fn spawn(&self, mut driver: drive::Driver, inbox: mpsc::UnboundedReceiver<Signal>, fresh: bool) -> mpsc::Sender<Control> {
+    fn spawn(
+        &self,
+        mut driver: drive::Driver,
+        inbox: mpsc::UnboundedReceiver<Signal>,
+        fresh: bool,
+    ) -> mpsc::Sender<Control> {
         let (control_tx, control_rx) = mpsc::channel(16);
         let routes = self.routes.clone();
         let run_id = driver.run_id();
@@ -156,7 +180,11 @@ impl Engine for TektonEngine {
         "tekton"
     }
 
-    async fn start(&self, run: RunRequest, events: mpsc::Sender<EngineEvent>) -> Result<mpsc::Sender<Control>, EngineError> {
+    async fn start(
+        &self,
+        run: RunRequest,
+        events: mpsc::Sender<EngineEvent>,
+    ) -> Result<mpsc::Sender<Control>, EngineError> {
         self.watch();
         let inbox = self.route(run.run_id);
         let progress = Progress::fresh(&run);
@@ -199,7 +227,9 @@ async fn follow(api: Api<DynamicObject>, kind: Kind, all: Routes, stop: Cancella
         };
         let (object, deleted) = match item {
             None => return,
-            Some(Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object))) => (object, false),
+            Some(Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object))) => {
+                (object, false)
+            }
             Some(Ok(watcher::Event::Delete(object))) => (object, true),
             Some(Ok(watcher::Event::Init | watcher::Event::InitDone)) => continue,
             Some(Err(err)) => {
@@ -208,13 +238,22 @@ async fn follow(api: Api<DynamicObject>, kind: Kind, all: Routes, stop: Cancella
                 continue;
             }
         };
-        let Some(run_id) = object.metadata.labels.as_ref().and_then(|l| l.get(LABEL_RUN)).and_then(|v| v.parse::<i64>().ok())
+        let Some(run_id) = object
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(LABEL_RUN))
+            .and_then(|v| v.parse::<i64>().ok())
         else {
             continue;
         };
         let inbox = routes(&all).get(&run_id).cloned();
         if let Some(inbox) = inbox {
-            let _ = inbox.send(if deleted { Signal::Deleted(kind, object) } else { Signal::Seen(kind, object) });
+            let _ = inbox.send(if deleted {
+                Signal::Deleted(kind, object)
+            } else {
+                Signal::Seen(kind, object)
+            });
         }
     }
 }
