@@ -11,11 +11,8 @@ use serde::{Deserialize, Serialize};
 /// Parameters and environment: string keys and scalar values, stored as strings.
 pub type Params = BTreeMap<String, String>;
 
-/// Largest definition document accepted, in bytes.
-pub const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Pipeline {
     /// DNS label; immutable once the pipeline is saved.
@@ -37,32 +34,51 @@ pub struct Pipeline {
     pub actions: Vec<Action>,
     /// Where this pipeline's runs go, over the server's default engine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub engine: Option<EngineChoice>,
+    pub engine: Option<EngineKind>,
     pub stages: Vec<Stage>,
 }
 
-/// The engines a pipeline can ask for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+/// The engines a server can have, and a pipeline can ask for by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
-pub enum EngineChoice {
+pub enum EngineKind {
     /// Processes on the Conveyor host.
     Local,
     /// PipelineRuns on the Kubernetes cluster the server is configured for.
     Tekton,
 }
 
-impl EngineChoice {
+impl EngineKind {
+    pub const ALL: [EngineKind; 2] = [EngineKind::Local, EngineKind::Tekton];
+
     pub fn as_str(self) -> &'static str {
         match self {
-            EngineChoice::Local => "local",
-            EngineChoice::Tekton => "tekton",
+            EngineKind::Local => "local",
+            EngineKind::Tekton => "tekton",
         }
     }
 }
 
+impl fmt::Display for EngineKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for EngineKind {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        EngineKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == text)
+            .ok_or_else(|| format!("unknown engine \"{text}\"; expected one of: local, tekton"))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Action {
     pub name: String,
@@ -88,7 +104,7 @@ pub struct Action {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Stage {
     pub name: String,
@@ -99,7 +115,7 @@ pub struct Stage {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Step {
     pub name: String,
@@ -159,11 +175,21 @@ pub struct Step {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Webhook {
     pub url: String,
     pub events: Vec<String>,
+}
+
+impl Pipeline {
+    /// The action a step uses (`action: name@version`), if it names one that exists.
+    pub fn action_of(&self, step: &Step) -> Option<&Action> {
+        let (name, version) = step.action.as_deref()?.split_once('@')?;
+        self.actions
+            .iter()
+            .find(|a| a.name == name && a.version == version)
+    }
 }
 
 /// Step outcomes a webhook may subscribe to.
@@ -182,7 +208,7 @@ fn is_false(value: &bool) -> bool {
 
 /// One problem in a definition, located by a path like `stages[1].steps[0].needs`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Problem {
     pub path: String,
     pub message: String,
@@ -204,82 +230,6 @@ impl fmt::Display for Problem {
         } else {
             write!(f, "{}: {}", self.path, self.message)
         }
-    }
-}
-
-/// Reads a document (native, KubeCI `Workflow` or taskflow `Task`) into a pipeline.
-/// Only the shape is checked here; [`crate::plan::plan`] checks the meaning.
-pub fn parse_document(source: &str) -> Result<Pipeline, Vec<Problem>> {
-    document_from_value(parse_yaml(source)?)
-}
-
-/// [`parse_document`] for a document already read as YAML.
-pub fn document_from_value(value: serde_yaml::Value) -> Result<Pipeline, Vec<Problem>> {
-    if !value.is_mapping() {
-        return Err(vec![Problem::new(
-            "",
-            "a definition must be a mapping with `name` and `stages`",
-        )]);
-    }
-    let kind = value
-        .get("kind")
-        .and_then(|k| k.as_str())
-        .map(str::to_owned);
-    if value.get("apiVersion").is_some() {
-        return match kind.as_deref() {
-            Some("Workflow") => crate::import::kubeci_workflow(value),
-            Some("Task") => crate::import::taskflow_task(value),
-            Some(other) => Err(vec![Problem::new(
-                "kind",
-                format!("cannot import kind \"{other}\"; known kinds are Workflow (KubeCI) and Task (taskflow)"),
-            )]),
-            None => Err(vec![Problem::new("kind", "a manifest with apiVersion needs a kind")]),
-        };
-    }
-    from_value(value)
-}
-
-/// Reads YAML or JSON text within the size limit; a syntax error names its line and column.
-pub(crate) fn parse_yaml(source: &str) -> Result<serde_yaml::Value, Vec<Problem>> {
-    if source.len() > MAX_DOCUMENT_BYTES {
-        return Err(vec![Problem::new(
-            "",
-            format!(
-                "document is {} bytes; the limit is {MAX_DOCUMENT_BYTES}",
-                source.len()
-            ),
-        )]);
-    }
-    serde_yaml::from_str(source).map_err(|err| {
-        let message = match err.location() {
-            Some(at) => format!(
-                "line {}, column {}: {}",
-                at.line(),
-                at.column(),
-                strip_location(&err.to_string())
-            ),
-            None => err.to_string(),
-        };
-        vec![Problem::new("", message)]
-    })
-}
-
-/// Deserializes a typed document, reporting the path of the first problem.
-pub(crate) fn from_value<T: serde::de::DeserializeOwned>(
-    value: serde_yaml::Value,
-) -> Result<T, Vec<Problem>> {
-    serde_path_to_error::deserialize(value).map_err(|err| {
-        let path = err.path().to_string();
-        let path = if path == "." { String::new() } else { path };
-        vec![Problem::new(path, strip_location(&err.inner().to_string()))]
-    })
-}
-
-/// serde_yaml appends " at line X column Y" to messages; the location is reported apart.
-fn strip_location(message: &str) -> String {
-    match message.find(" at line ") {
-        Some(at) => message[..at].to_owned(),
-        None => message.to_owned(),
     }
 }
 
@@ -318,7 +268,7 @@ mod scalar_map {
                 }
                 // Documents reach the browser with every value already a string, and float
                 // formatting would add its own code to the WASM: only the server reads floats.
-                #[cfg(not(feature = "hydrate"))]
+                #[cfg(not(target_arch = "wasm32"))]
                 fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
                     Ok(Scalar(v.to_string()))
                 }

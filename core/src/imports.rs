@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::definition::{from_value, Pipeline, Problem, Stage, Step};
+use crate::definition::{Pipeline, Problem, Stage, Step};
+use crate::yaml::typed;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -92,7 +93,7 @@ fn tags(metadata: &Metadata) -> Vec<String> {
 }
 
 pub fn kubeci_workflow(value: serde_yaml::Value) -> Result<Pipeline, Vec<Problem>> {
-    let manifest: Manifest<KubeCiSpec> = from_value(value)?;
+    let manifest: Manifest<KubeCiSpec> = typed(value)?;
     let steps = manifest
         .spec
         .steps
@@ -123,7 +124,7 @@ pub fn kubeci_workflow(value: serde_yaml::Value) -> Result<Pipeline, Vec<Problem
 }
 
 pub fn taskflow_task(value: serde_yaml::Value) -> Result<Pipeline, Vec<Problem>> {
-    let manifest: Manifest<TaskflowSpec> = from_value(value)?;
+    let manifest: Manifest<TaskflowSpec> = typed(value)?;
     let steps = manifest
         .spec
         .steps

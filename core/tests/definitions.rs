@@ -1,8 +1,10 @@
 //! The pipeline format, imports, validation messages, planning and status transitions.
 
-use app::definition::parse_document;
-use app::model::{is_valid_tag, RunStatus, StepStatus};
-use app::plan::{check_document, check_required_params, merge_params, plan};
+use conveyor_core::check::check_required_params;
+use conveyor_core::document::{check_document, parse_document};
+use conveyor_core::params::merge_params;
+use conveyor_core::plan::plan;
+use conveyor_core::run::{is_valid_tag, RunStatus, StepStatus};
 
 fn problems(source: &str) -> Vec<String> {
     match check_document(source) {
@@ -404,7 +406,7 @@ fn tags_follow_the_docker_grammar() {
 
 #[test]
 fn every_webhook_event_is_raised_by_exactly_one_step_status() {
-    for event in app::definition::WEBHOOK_EVENTS {
+    for event in conveyor_core::definition::WEBHOOK_EVENTS {
         let raising: Vec<StepStatus> = StepStatus::ALL
             .iter()
             .copied()
@@ -415,7 +417,7 @@ fn every_webhook_event_is_raised_by_exactly_one_step_status() {
     for status in StepStatus::ALL {
         if let Some(event) = status.webhook_event() {
             assert!(
-                app::definition::WEBHOOK_EVENTS.contains(&event),
+                conveyor_core::definition::WEBHOOK_EVENTS.contains(&event),
                 "{status} raises unknown {event}"
             );
         }
@@ -424,7 +426,7 @@ fn every_webhook_event_is_raised_by_exactly_one_step_status() {
 
 #[test]
 fn run_form_params_are_name_value_lines() {
-    use app::model::parse_param_lines;
+    use conveyor_core::params::parse_param_lines;
     let params = parse_param_lines("ENV=staging\n\n# a comment\n  REPLICAS = 3\nURL=http://x/?a=b")
         .expect("parsed");
     assert_eq!(params.get("ENV").map(String::as_str), Some("staging"));

@@ -1,6 +1,6 @@
 //! Build → push → deploy workflows (seed 000): the document, its checks, the image rule.
 
-use app::workflow::{parse_workflow, ImageChange, KEPT_SECRET};
+use conveyor_core::workflow::{parse_workflow, ImageChange, KEPT_SECRET};
 
 const GOOD: &str = r#"
 name: singlecloud

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::definition::Problem;
-use crate::model::param_lines;
+use crate::params::{param_lines, parse_param_lines};
 use crate::workflow::{
     Container, ContainerPort, DeploySpec, GitSource, ImageTarget, PvcVolume, Resources,
     ServicePort, ServiceSpec, Workflow,
@@ -321,7 +321,7 @@ impl WorkflowForm {
 fn container(index: usize, form: &ContainerForm, problems: &mut Vec<Problem>) -> Container {
     let at = |field: &str| format!("deploy.containers[{index}].{field}");
     let params = |field: &str, text: &str, problems: &mut Vec<Problem>| {
-        crate::model::parse_param_lines(text).unwrap_or_else(|err| {
+        parse_param_lines(text).unwrap_or_else(|err| {
             problems.push(Problem::new(at(field), err.replace("params line", "line")));
             Default::default()
         })

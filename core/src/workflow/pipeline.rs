@@ -1,0 +1,149 @@
+//! The pipeline a workflow runs, the image a run pushes and deploys, and what of a workflow
+//! may be stored in clear.
+
+use super::{Credentials, DeploySpec, ImageChange, Workflow, KEPT_SECRET};
+use super::{BUILD_IMAGE, BUILD_STEP, CLONE_IMAGE, DEPLOY_IMAGE, DEPLOY_STEP};
+use crate::definition::{Params, Pipeline, Stage, Step};
+
+/// Clones `GIT_URL` (at `GIT_REVISION`, if set) into `src` of the run's workspace. The
+/// values arrive as environment variables, never in the script's text.
+const CLONE_SCRIPT: &str = r#"rm -rf src
+git clone --quiet "$GIT_URL" src
+if [ -n "${GIT_REVISION:-}" ]; then git -C src checkout --quiet "$GIT_REVISION"; fi
+git -C src log -1 --format='cloned %H %s'"#;
+
+/// Applies the manifest the run was given (the Deployment with the new image).
+const DEPLOY_SCRIPT: &str = r#"printf '%s\n' "$MANIFEST" | kubectl apply -f -"#;
+
+impl Workflow {
+    /// The pipeline a workflow runs: stage `build` (clone, then build the top-level
+    /// `Dockerfile` and push `image.name:TAG`) and, with `autoDeploy`, stage `deploy`
+    /// (apply the Deployment, its run param `MANIFEST`, with the new image).
+    pub fn pipeline(&self) -> Pipeline {
+        let step = |name: &str, image: &str| Step {
+            name: name.to_owned(),
+            image: Some(image.to_owned()),
+            script: None,
+            command: Vec::new(),
+            args: Vec::new(),
+            action: None,
+            with: Params::new(),
+            env: Params::new(),
+            needs: None,
+            parallel: false,
+            timeout: None,
+            approval: false,
+            approval_params: Params::new(),
+            webhooks: Vec::new(),
+            node_selector: Params::new(),
+        };
+        let mut with = Params::from([
+            ("GIT_URL".to_owned(), self.git.url.clone()),
+            ("IMAGE".to_owned(), self.image.name.clone()),
+        ]);
+        if let Some(revision) = &self.git.revision {
+            with.insert("GIT_REVISION".into(), revision.clone());
+        }
+        let clone = Step {
+            script: Some(CLONE_SCRIPT.to_owned()),
+            ..step("clone", CLONE_IMAGE)
+        };
+        let build = Step {
+            command: vec!["/kaniko/executor".into()],
+            args: vec![
+                "--context=dir://$(workspaces.workspace.path)/src".into(),
+                "--dockerfile=Dockerfile".into(),
+                "--destination=$(params.IMAGE):$(params.TAG)".into(),
+            ],
+            ..step(BUILD_STEP, BUILD_IMAGE)
+        };
+        let mut stages = vec![Stage {
+            name: "build".into(),
+            needs: None,
+            steps: vec![clone, build],
+        }];
+        if self.auto_deploy && self.deploy.is_some() {
+            let deploy = Step {
+                script: Some(DEPLOY_SCRIPT.to_owned()),
+                ..step(DEPLOY_STEP, DEPLOY_IMAGE)
+            };
+            stages.push(Stage {
+                name: "deploy".into(),
+                needs: None,
+                steps: vec![deploy],
+            });
+        }
+        let summary = if self.auto_deploy {
+            "build, push and deploy"
+        } else {
+            "build and push"
+        };
+        Pipeline {
+            name: self.name.clone(),
+            description: Some(
+                self.description
+                    .clone()
+                    .unwrap_or_else(|| format!("Workflow: {summary} {}", self.image.name)),
+            ),
+            tags: vec!["workflow".into()],
+            with,
+            actions: Vec::new(),
+            // The server's default: Tekton runs the steps above; the local engine runs the
+            // host's git, image builder and `conveyor apply` in their place.
+            engine: None,
+            stages,
+        }
+    }
+
+    /// The document as YAML (what is stored and shown, once passwords are masked).
+    pub fn to_yaml(&self) -> String {
+        serde_yaml::to_string(self).unwrap_or_default()
+    }
+
+    /// The image a run with `tag` pushes.
+    pub fn image_ref(&self, tag: &str) -> String {
+        format!("{}:{tag}", self.image.name)
+    }
+
+    /// Seed 000's rule: every deploy container whose image contains the workflow's image
+    /// name runs `image.name:tag`; the others are left as they are.
+    pub fn deploy_for_tag(&self, tag: &str) -> Option<(DeploySpec, Vec<ImageChange>)> {
+        let mut deploy = self.deploy.clone()?;
+        let to = self.image_ref(tag);
+        let mut changes = Vec::new();
+        for container in &mut deploy.containers {
+            if takes_new_image(&container.image, &self.image.name) {
+                changes.push(ImageChange {
+                    container: container.name.clone(),
+                    from: container.image.clone(),
+                    to: to.clone(),
+                });
+                container.image = to.clone();
+            }
+        }
+        Some((deploy, changes))
+    }
+
+    /// Splits off the credentials; what is left (passwords replaced by [`KEPT_SECRET`]) may
+    /// be stored and shown.
+    pub fn split_credentials(&self) -> (Workflow, Credentials) {
+        let credentials = Credentials {
+            registry_username: self.image.username.clone(),
+            registry_password: self.image.password.clone(),
+            git_username: self.git.username.clone(),
+            git_password: self.git.password.clone(),
+        };
+        let mut shown = self.clone();
+        shown.image.password = KEPT_SECRET.to_owned();
+        if shown.git.password.is_some() {
+            shown.git.password = Some(KEPT_SECRET.to_owned());
+        }
+        (shown, credentials)
+    }
+}
+
+/// Seed 000's substitution rule: a deploy container runs the new image when its image
+/// names the workflow's repository.
+pub fn takes_new_image(container_image: &str, repository: &str) -> bool {
+    !repository.is_empty() && container_image.contains(repository)
+}
