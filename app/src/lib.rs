@@ -1,23 +1,12 @@
-//! Conveyor's shared half: the pipeline format, validation and planning (pure, compiled
-//! for server and browser), the run model, server functions and the Leptos pages.
+//! Conveyor's web UI (Leptos): the routes, one file per page, the pieces pages share, the
+//! server functions and page data, and the live followers. The domain is
+//! `conveyor_core`'s; compiled for the server (`ssr`) and the browser (`hydrate`).
 #![recursion_limit = "256"]
 
-pub mod ansi;
-pub mod codec;
-pub mod definition;
-pub mod editor;
-mod editor_view;
-pub mod graph;
-pub mod import;
+pub mod api;
 mod live;
-pub mod model;
 mod pages;
-pub mod plan;
-pub mod server;
-pub mod workflow;
-pub mod workflow_form;
-mod workflow_view;
-#[cfg(feature = "ssr")]
-pub mod yaml_edit;
+mod routes;
+mod ui;
 
-pub use pages::{shell, App};
+pub use routes::{shell, App};

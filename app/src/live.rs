@@ -4,9 +4,8 @@
 
 use leptos::prelude::*;
 
-use crate::model::{
-    EventBody, LogLine, LogStream, PipelineSummary, RunEvent, RunSummary, StepState, StepStatus,
-};
+use conveyor_core::dto::{LogLine, PipelineSummary, RunSummary};
+use conveyor_core::run::{EventBody, LogStream, RunEvent, RunStatus, StepState, StepStatus};
 
 /// Folds a batch of events into the page state: all their log lines in one update (a
 /// replay of a long log arrives in large bursts), step and run changes one by one.
@@ -36,38 +35,15 @@ fn apply(
                 });
             }
             // `try_`: a flush may come after the page has gone (nothing to update then).
-            EventBody::Step {
-                step,
-                status,
-                exit_code,
-                message,
-            } => {
+            EventBody::Step { step, status, exit_code, message } => {
                 _ = steps.try_update(|steps| {
                     if let Some(state) = steps.iter_mut().find(|s| s.name == step) {
-                        state.status = status;
-                        state.exit_code = exit_code.or(state.exit_code);
-                        state.message = message.or(state.message.take());
-                        if status == StepStatus::Running {
-                            state.started_at = Some(event.ts);
-                        }
-                        if status.is_terminal() {
-                            state.finished_at = Some(event.ts);
-                            state.started_at.get_or_insert(event.ts);
-                        }
+                        state.apply(status, exit_code, message.as_deref(), event.ts);
                     }
                 })
             }
             EventBody::Run { status, message } => {
-                _ = run.try_update(|run| {
-                    run.status = status;
-                    if message.is_some() {
-                        run.message = message;
-                    }
-                    run.started_at.get_or_insert(event.ts);
-                    if status.is_terminal() {
-                        run.finished_at = Some(event.ts);
-                    }
-                })
+                _ = run.try_update(|run| run.apply(status, message.as_deref(), event.ts))
             }
         }
     }
@@ -106,7 +82,7 @@ pub fn decode_event(name: &str, data: &str) -> Option<RunEvent> {
     struct RunData {
         seq: i64,
         ts: i64,
-        status: crate::model::RunStatus,
+        status: RunStatus,
         message: Option<String>,
     }
 
@@ -268,7 +244,7 @@ pub fn follow_changes(rows: RwSignal<Vec<PipelineSummary>>, live: RwSignal<bool>
             on_cleanup(move || source.take().close());
             leptos::task::spawn_local(async move {
                 let reload = || async move {
-                    if let Ok(list) = crate::server::list_pipelines().await {
+                    if let Ok(list) = crate::api::list_pipelines().await {
                         rows.try_set(list);
                     }
                 };
@@ -293,7 +269,7 @@ pub fn follow_changes(rows: RwSignal<Vec<PipelineSummary>>, live: RwSignal<bool>
                             .as_string()
                             .and_then(|data| serde_json::from_str::<RunSummary>(&data).ok())
                             .is_some_and(|run| {
-                                rows.try_update(|rows| crate::model::apply_run_change(rows, run))
+                                rows.try_update(|rows| conveyor_core::dto::apply_run_change(rows, run))
                                     .unwrap_or(true)
                             });
                     if !applied {
@@ -310,7 +286,7 @@ pub fn follow_changes(rows: RwSignal<Vec<PipelineSummary>>, live: RwSignal<bool>
 #[cfg(test)]
 mod tests {
     use super::decode_event;
-    use crate::model::{EventBody, LogStream, RunEvent, RunStatus, StepStatus};
+    use conveyor_core::run::{EventBody, LogStream, RunEvent, RunStatus, StepStatus};
 
     /// Every kind of event reads back as the server wrote it, under its SSE name.
     #[test]

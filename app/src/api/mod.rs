@@ -1,74 +1,21 @@
 //! Server functions: the browser's way in. Each one reads the [`Backend`] from context,
 //! calls one method and maps the error. Forms post to them before hydration.
 
+pub mod codec;
+pub mod dto;
+#[cfg(feature = "ssr")]
+mod backend;
+
+use conveyor_core::dto::{PipelineSummary, RunPage, VersionComparison};
+use conveyor_core::editor::{EditorState, GraphEdit};
+use conveyor_core::workflow::form::WorkflowForm;
 use leptos::prelude::*;
-
-use crate::codec::TextJson;
 use leptos::server_fn::codec::Json;
-use serde::{Deserialize, Serialize};
-
-use crate::editor::{EditorPage, EditorState, GraphEdit};
-use crate::model::{PipelineSummary, RunPage, RunPageData, VersionComparison, WorkflowPage};
-use crate::workflow_form::WorkflowForm;
 
 #[cfg(feature = "ssr")]
-pub use backend::{Backend, BackendError, SharedBackend};
-
-#[cfg(feature = "ssr")]
-mod backend {
-    use std::sync::Arc;
-
-    use crate::definition::Params;
-    use crate::model::{
-        LogLine, PipelineDetail, PipelineSummary, PipelineVersion, RunDetail, RunPage, RunSummary,
-        RunsQuery, Trigger, WorkflowDetail,
-    };
-
-    /// What a server function needs to know of a failure: a message fit for the user.
-    #[derive(Debug, Clone, thiserror::Error)]
-    #[error("{0}")]
-    pub struct BackendError(pub String);
-
-    /// The server's use cases as the pages see them (implemented by the service layer).
-    #[async_trait::async_trait]
-    pub trait Backend: Send + Sync {
-        async fn list_pipelines(&self) -> Result<Vec<PipelineSummary>, BackendError>;
-        async fn get_pipeline(&self, name: &str) -> Result<PipelineDetail, BackendError>;
-        async fn create_pipeline(&self, source: &str) -> Result<PipelineDetail, BackendError>;
-        async fn update_pipeline(
-            &self,
-            name: &str,
-            source: &str,
-        ) -> Result<PipelineDetail, BackendError>;
-        async fn start_run(
-            &self,
-            pipeline: &str,
-            tag: &str,
-            params: Params,
-            trigger: Trigger,
-        ) -> Result<RunSummary, BackendError>;
-        async fn list_runs(&self, query: &RunsQuery) -> Result<RunPage, BackendError>;
-        async fn get_run(&self, id: i64) -> Result<RunDetail, BackendError>;
-        /// The last `limit` lines of a run's log, oldest first, numbered as the log viewer
-        /// numbers them.
-        async fn log_tail(&self, id: i64, limit: u32) -> Result<Vec<LogLine>, BackendError>;
-        async fn cancel_run(&self, id: i64) -> Result<(), BackendError>;
-        async fn decide_step(&self, id: i64, step: &str, approve: bool)
-            -> Result<(), BackendError>;
-        async fn versions(&self, name: &str) -> Result<Vec<PipelineVersion>, BackendError>;
-        /// Re-runs the steps of a finished run that did not succeed.
-        async fn retry_failed(&self, id: i64) -> Result<RunSummary, BackendError>;
-        async fn get_workflow(&self, name: &str) -> Result<WorkflowDetail, BackendError>;
-        /// Updates the named workflow, or creates one when `existing` is `None`.
-        async fn save_workflow(
-            &self,
-            existing: Option<&str>,
-            source: &str,
-        ) -> Result<WorkflowDetail, BackendError>;
-    }
-
-    pub type SharedBackend = Arc<dyn Backend>;
-}
+pub use backend::{Backend, BackendError, BackendResult, SharedBackend};
+use codec::TextJson;
+use dto::{EditorPage, RunAct, RunPageData, WorkflowPage};
 
 #[cfg(feature = "ssr")]
 fn backend() -> Result<SharedBackend, ServerFnError> {
@@ -111,10 +58,10 @@ pub async fn start_run(
     tag: String,
     params: Option<String>,
 ) -> Result<i64, ServerFnError> {
-    let params = crate::model::parse_param_lines(params.as_deref().unwrap_or_default())
+    let params = conveyor_core::params::parse_param_lines(params.as_deref().unwrap_or_default())
         .map_err(ServerFnError::new)?;
     let run = backend()?
-        .start_run(&pipeline, &tag, params, crate::model::Trigger::Ui)
+        .start_run(&pipeline, &tag, params, conveyor_core::run::Trigger::Ui)
         .await
         .map_err(fail)?;
     leptos_axum::redirect(&format!("/runs/{}", run.id));
@@ -132,20 +79,14 @@ pub async fn list_runs(
     trigger: Option<String>,
     before: Option<i64>,
 ) -> Result<RunPage, ServerFnError> {
-    use crate::model::parse_filter;
-    let status = parse_filter(status.as_deref()).map_err(ServerFnError::new)?;
-    let trigger = parse_filter(trigger.as_deref()).map_err(ServerFnError::new)?;
-    let query = crate::model::RunsQuery {
-        pipeline,
-        status,
-        tag,
-        since,
-        until,
-        trigger,
-        before,
-        limit: PAGE_SIZE,
-    };
-    backend()?.list_runs(&query).await.map_err(fail)
+    let filters = [("status", &status), ("tag", &tag), ("since", &since), ("until", &until), ("trigger", &trigger)];
+    let mut query = conveyor_core::dto::RunsQuery::from_pairs(
+        filters.iter().filter_map(|(name, value)| Some((*name, value.as_deref()?))),
+    )
+    .map_err(|problem| ServerFnError::new(problem.message))?;
+    query.before = before;
+    query.limit = Some(PAGE_SIZE);
+    backend()?.list_runs(pipeline.as_deref().filter(|p| !p.is_empty()), &query).await.map_err(fail)
 }
 
 #[server(prefix = "/_sfn", output = TextJson)]
@@ -153,38 +94,10 @@ pub async fn get_run(id: i64) -> Result<RunPageData, ServerFnError> {
     let backend = backend()?;
     let detail = backend.get_run(id).await.map_err(fail)?;
     let tail = backend
-        .log_tail(id, crate::model::LOG_TAIL_LINES)
+        .log_tail(id, conveyor_core::dto::LOG_TAIL_LINES)
         .await
         .map_err(fail)?;
     Ok(RunPageData::new(detail, tail))
-}
-
-/// What the run page's buttons do to a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunAct {
-    Cancel,
-    /// Start it again: the same pipeline (its latest version), tag and params.
-    Rerun,
-    /// Run again only the steps that did not succeed (same version, tag and params).
-    RetryFailed,
-    /// Approve the waiting `step`.
-    Approve,
-    /// Refuse the waiting `step`.
-    Refuse,
-}
-
-impl RunAct {
-    /// The name it has in a form (and in JSON).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunAct::Cancel => "cancel",
-            RunAct::Rerun => "rerun",
-            RunAct::RetryFailed => "retry_failed",
-            RunAct::Approve => "approve",
-            RunAct::Refuse => "refuse",
-        }
-    }
 }
 
 /// The run page's buttons, one server function for all of them (each function the page
@@ -211,18 +124,7 @@ pub async fn run_control(
                 .map(|()| None)
                 .map_err(fail);
         }
-        RunAct::Rerun => {
-            let old = backend.get_run(id).await.map_err(fail)?;
-            backend
-                .start_run(
-                    &old.run.pipeline,
-                    &old.run.tag,
-                    old.params,
-                    crate::model::Trigger::Rerun,
-                )
-                .await
-                .map_err(fail)?
-        }
+        RunAct::Rerun => backend.rerun(id).await.map_err(fail)?,
         RunAct::RetryFailed => backend.retry_failed(id).await.map_err(fail)?,
     };
     leptos_axum::redirect(&format!("/runs/{}", new_run.id));
@@ -236,44 +138,7 @@ pub async fn version_diff(
     from: Option<i64>,
     to: Option<i64>,
 ) -> Result<VersionComparison, ServerFnError> {
-    use crate::model::DiffLine;
-
-    let mut versions = backend()?.versions(&name).await.map_err(fail)?;
-    versions.sort_by_key(|v| std::cmp::Reverse(v.version));
-    let latest = versions.first().map_or(1, |v| v.version);
-    let to = to.unwrap_or(latest);
-    let from = from.unwrap_or((to - 1).max(1));
-    let source = |number: i64| {
-        versions
-            .iter()
-            .find(|v| v.version == number)
-            .map(|v| v.source.clone())
-            .ok_or_else(|| {
-                ServerFnError::new(format!("pipeline \"{name}\" has no version {number}"))
-            })
-    };
-    let (old, new) = (source(from)?, source(to)?);
-    let diff = similar::TextDiff::from_lines(&old, &new);
-    let lines = diff
-        .iter_all_changes()
-        .map(|change| DiffLine {
-            kind: match change.tag() {
-                similar::ChangeTag::Equal => "same",
-                similar::ChangeTag::Insert => "added",
-                similar::ChangeTag::Delete => "removed",
-            }
-            .to_owned(),
-            old: change.old_index().map(|i| i + 1),
-            new: change.new_index().map(|i| i + 1),
-            text: change.value().trim_end_matches('\n').to_owned(),
-        })
-        .collect();
-    Ok(VersionComparison {
-        versions: versions.iter().map(|v| (v.version, v.created_at)).collect(),
-        from,
-        to,
-        lines,
-    })
+    backend()?.compare_versions(&name, from, to).await.map_err(fail)
 }
 
 /// The editor's view of a document (its problems, each at its line and graph node, its
@@ -287,9 +152,9 @@ pub async fn edit_graph(
     edit: Option<GraphEdit>,
 ) -> Result<EditorState, ServerFnError> {
     match edit {
-        Some(edit) => crate::editor::edit(&source, &edit).map_err(ServerFnError::new),
+        Some(edit) => conveyor_core::editor::edit(&source, &edit).map_err(ServerFnError::new),
         // Oversized documents are one of the problems it reports.
-        None => Ok(crate::editor::inspect(source, None)),
+        None => Ok(conveyor_core::editor::inspect(source, None)),
     }
 }
 
@@ -301,12 +166,12 @@ pub async fn pipeline_editor(name: Option<String>) -> Result<EditorPage, ServerF
         None => None,
     };
     let source = detail.as_ref().map_or_else(
-        || crate::editor::NEW_PIPELINE_TEMPLATE.to_owned(),
+        || conveyor_core::editor::NEW_PIPELINE_TEMPLATE.to_owned(),
         |d| d.source.clone(),
     );
     Ok(EditorPage {
-        head: detail.map(crate::editor::PipelineHead::of),
-        state: crate::editor::inspect(source, None),
+        head: detail.map(dto::PipelineHead::of),
+        state: conveyor_core::editor::inspect(source, None),
     })
 }
 
@@ -318,7 +183,7 @@ pub async fn load_workflow_form(name: Option<String>) -> Result<WorkflowPage, Se
             let detail = backend()?.get_workflow(&name).await.map_err(fail)?;
             Ok(WorkflowPage {
                 form: WorkflowForm::of(&detail.workflow),
-                status: Some(crate::model::WorkflowStatus::of(detail)),
+                status: Some(dto::WorkflowStatus::of(detail)),
             })
         }
         None => Ok(WorkflowPage {
@@ -352,28 +217,3 @@ pub async fn save_workflow(form: WorkflowForm) -> Result<String, ServerFnError> 
     Ok(detail.name)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::RunAct;
-
-    /// The name a form posts is the one the server function reads back.
-    #[test]
-    fn run_acts_post_under_their_serde_names() {
-        for act in [
-            RunAct::Cancel,
-            RunAct::Rerun,
-            RunAct::RetryFailed,
-            RunAct::Approve,
-            RunAct::Refuse,
-        ] {
-            assert_eq!(
-                serde_json::to_string(&act).unwrap(),
-                format!("\"{}\"", act.as_str())
-            );
-            assert_eq!(
-                serde_json::from_str::<RunAct>(&format!("\"{}\"", act.as_str())).unwrap(),
-                act
-            );
-        }
-    }
-}

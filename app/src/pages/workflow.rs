@@ -6,11 +6,14 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use crate::model::{WorkflowStatus, TAG_RULE};
-use crate::pages::{action_error, error_text, post_form, start_run_input, status_badge};
-use crate::server::{load_workflow_form, SaveWorkflow, StartRun};
-use crate::workflow::takes_new_image;
-use crate::workflow_form::{ContainerForm, VolumeForm, WorkflowForm};
+use conveyor_core::run::TAG_RULE;
+use conveyor_core::workflow::form::{ContainerForm, VolumeForm, WorkflowForm};
+use conveyor_core::workflow::takes_new_image;
+
+use crate::api::dto::WorkflowStatus;
+use crate::api::{load_workflow_form, SaveWorkflow, StartRun};
+use crate::ui::form::{action_error, error_text, post_form, start_run_input};
+use crate::ui::status::status_badge;
 
 #[component]
 pub fn WorkflowPage() -> impl IntoView {
@@ -157,7 +160,7 @@ fn WorkflowEditor(
                 <code id="pushed-image">{pushed.clone()}</code> "; the Deployment then runs:"
             </p>
             <ul id="image-changes">{rows}</ul>
-            {(!tag.is_empty() && !crate::model::is_valid_tag(&tag)).then(|| view! { <p class="hint">{TAG_RULE}</p> })}
+            {(!tag.is_empty() && !conveyor_core::run::is_valid_tag(&tag)).then(|| view! { <p class="hint">{TAG_RULE}</p> })}
         }
     };
 

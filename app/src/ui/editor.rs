@@ -9,12 +9,14 @@ use std::collections::BTreeSet;
 
 use leptos::prelude::*;
 
-use crate::definition::Pipeline;
-use crate::editor::{webhook_lines, EditorState, GraphEdit, StepField};
-use crate::graph::{GraphInput, Pick, StageGraph};
-use crate::model::param_lines;
-use crate::pages::{action_error, error_text, post_form, Fields};
-use crate::server::{edit_graph, CreatePipeline, UpdatePipeline};
+use conveyor_core::definition::Pipeline;
+use conveyor_core::editor::{webhook_lines, EditorState, GraphEdit, StepField};
+use conveyor_core::graph::{GraphInput, Pick};
+use conveyor_core::params::param_lines;
+
+use crate::api::{edit_graph, CreatePipeline, UpdatePipeline};
+use crate::ui::form::{action_error, error_text, post_form, Fields};
+use crate::ui::graph::StageGraph;
 
 /// Where the editor's text goes when saved.
 #[derive(Clone, Copy)]

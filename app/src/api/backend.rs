@@ -1,0 +1,60 @@
+//! The server's use cases as the pages see them; the service layer implements this.
+
+use std::sync::Arc;
+
+use conveyor_core::definition::Params;
+use conveyor_core::dto::{
+    LogLine, PipelineDetail, PipelineSummary, RunDetail, RunPage, RunSummary, RunsQuery,
+    VersionComparison, WorkflowDetail,
+};
+use conveyor_core::run::Trigger;
+
+/// What a server function needs to know of a failure: a message fit for the user.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct BackendError(pub String);
+
+pub type BackendResult<T> = Result<T, BackendError>;
+
+#[async_trait::async_trait]
+pub trait Backend: Send + Sync {
+    async fn list_pipelines(&self) -> BackendResult<Vec<PipelineSummary>>;
+    async fn get_pipeline(&self, name: &str) -> BackendResult<PipelineDetail>;
+    async fn create_pipeline(&self, source: &str) -> BackendResult<PipelineDetail>;
+    async fn update_pipeline(&self, name: &str, source: &str) -> BackendResult<PipelineDetail>;
+    /// Two saved versions of a pipeline and their diff (by default the latest two).
+    async fn compare_versions(
+        &self,
+        name: &str,
+        from: Option<i64>,
+        to: Option<i64>,
+    ) -> BackendResult<VersionComparison>;
+    async fn start_run(
+        &self,
+        pipeline: &str,
+        tag: &str,
+        params: Params,
+        trigger: Trigger,
+    ) -> BackendResult<RunSummary>;
+    async fn list_runs(&self, pipeline: Option<&str>, query: &RunsQuery)
+        -> BackendResult<RunPage>;
+    async fn get_run(&self, id: i64) -> BackendResult<RunDetail>;
+    /// The last `limit` lines of a run's log, oldest first, numbered as the log viewer
+    /// numbers them.
+    async fn log_tail(&self, id: i64, limit: u32) -> BackendResult<Vec<LogLine>>;
+    async fn cancel_run(&self, id: i64) -> BackendResult<()>;
+    async fn decide_step(&self, id: i64, step: &str, approve: bool) -> BackendResult<()>;
+    /// Starts a finished run again: its pipeline's latest version, its tag and params.
+    async fn rerun(&self, id: i64) -> BackendResult<RunSummary>;
+    /// Re-runs the steps of a finished run that did not succeed.
+    async fn retry_failed(&self, id: i64) -> BackendResult<RunSummary>;
+    async fn get_workflow(&self, name: &str) -> BackendResult<WorkflowDetail>;
+    /// Updates the named workflow, or creates one when `existing` is `None`.
+    async fn save_workflow(
+        &self,
+        existing: Option<&str>,
+        source: &str,
+    ) -> BackendResult<WorkflowDetail>;
+}
+
+pub type SharedBackend = Arc<dyn Backend>;

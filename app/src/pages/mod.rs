@@ -1,0 +1,10 @@
+//! One file per page; each renders on the server first (usable without WASM: forms post
+//! to server functions) and hydrates in the browser.
+
+pub mod dashboard;
+pub mod history;
+pub mod new_pipeline;
+pub mod pipeline;
+pub mod run;
+pub mod versions;
+pub mod workflow;

@@ -1,0 +1,139 @@
+//! The HTML shell and the router: every page is a lazy route, its code a WASM chunk of its
+//! own.
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes, A};
+use leptos_router::{lazy_route, path, Lazy, LazyRoute, SsrMode};
+
+use crate::pages::dashboard::PipelinesPage;
+use crate::pages::history::HistoryPage;
+use crate::pages::new_pipeline::NewPipelinePage;
+use crate::pages::pipeline::PipelinePage;
+use crate::pages::run::RunPage;
+use crate::pages::versions::VersionsPage;
+use crate::pages::workflow::WorkflowPage;
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                // The remembered colour theme, before anything paints (no flash).
+                <script inner_html=THEME_BOOT></script>
+                <script src="/ui.js" defer></script>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+const THEME_BOOT: &str =
+    "try { var t = localStorage.getItem('conveyor-theme'); if (t) document.documentElement.dataset.theme = t; } catch (e) {}";
+
+/// Keyboard shortcuts, as the `?` overlay lists them (handled by `/ui.js`).
+const SHORTCUTS: &[(&str, &str)] = &[
+    ("?", "show or hide this list"),
+    ("r", "run: jump to the image tag"),
+    ("/", "filter the list"),
+    ("t", "switch colour theme (system, dark, light)"),
+    ("g p", "go to pipelines"),
+    ("g h", "go to history"),
+    ("Esc", "close"),
+];
+
+#[component]
+fn ShortcutsOverlay() -> impl IntoView {
+    view! {
+        <div id="shortcuts" class="overlay" hidden role="dialog" aria-modal="true" aria-labelledby="shortcuts-title">
+            <div class="card dialog">
+                <h2 id="shortcuts-title">"Keyboard shortcuts"</h2>
+                <table class="table">
+                    <tbody>
+                        {SHORTCUTS
+                            .iter()
+                            .map(|(keys, what)| view! { <tr><td><kbd>{*keys}</kbd></td><td>{*what}</td></tr> })
+                            .collect_view()}
+                    </tbody>
+                </table>
+                <button type="button" id="shortcuts-close">"Close"</button>
+            </div>
+        </div>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/conveyor.css"/>
+        <Title text="Conveyor"/>
+        <Router>
+            <header class="topbar">
+                <a href="/" class="brand">"Conveyor"</a>
+                <nav>
+                    <A href="/">"Pipelines"</A>
+                    <A href="/history">"History"</A>
+                </nav>
+                <span class="spacer"></span>
+                <button type="button" id="shortcuts-open" class="icon" aria-label="Keyboard shortcuts (?)" title="Keyboard shortcuts (?)">
+                    "?"
+                </button>
+                <button type="button" id="theme-toggle" class="icon" aria-label="Colour theme: system (t to switch)" title="Colour theme (t)">
+                    "◐"
+                </button>
+            </header>
+            <ShortcutsOverlay/>
+            <main>
+                <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
+                    <Route path=path!("/") ssr=SsrMode::InOrder view={Lazy::<PipelinesRoute>::new()}/>
+                    <Route path=path!("/new") ssr=SsrMode::InOrder view={Lazy::<NewPipelineRoute>::new()}/>
+                    <Route path=path!("/new/workflow") ssr=SsrMode::InOrder view={Lazy::<WorkflowRoute>::new()}/>
+                    <Route path=path!("/workflows/:name") ssr=SsrMode::InOrder view={Lazy::<WorkflowRoute>::new()}/>
+                    <Route path=path!("/pipelines/:name") ssr=SsrMode::InOrder view={Lazy::<PipelineRoute>::new()}/>
+                    <Route path=path!("/pipelines/:name/history") ssr=SsrMode::InOrder view={Lazy::<HistoryRoute>::new()}/>
+                    <Route path=path!("/pipelines/:name/versions") ssr=SsrMode::InOrder view={Lazy::<VersionsRoute>::new()}/>
+                    <Route path=path!("/history") ssr=SsrMode::InOrder view={Lazy::<HistoryRoute>::new()}/>
+                    <Route path=path!("/runs/:id") ssr=SsrMode::InOrder view={Lazy::<RunRoute>::new()}/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+// Every page is a lazy route: its code is a WASM chunk of its own, fetched with the page
+// (the server names the chunks a page needs in its HTML) or on first navigation to it, so
+// no page ships the code of the others. Each route's data loads inside its view.
+macro_rules! lazy_pages {
+    ($($route:ident => $page:ident),* $(,)?) => {$(
+        struct $route;
+
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                $route
+            }
+
+            fn view(_this: Self) -> AnyView {
+                view! { <$page/> }.into_any()
+            }
+        }
+    )*};
+}
+
+lazy_pages! {
+    PipelinesRoute => PipelinesPage,
+    NewPipelineRoute => NewPipelinePage,
+    WorkflowRoute => WorkflowPage,
+    PipelineRoute => PipelinePage,
+    HistoryRoute => HistoryPage,
+    VersionsRoute => VersionsPage,
+    RunRoute => RunPage,
+}
