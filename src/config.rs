@@ -4,7 +4,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{Args, Parser, Subcommand};
+use conveyor_core::definition::EngineKind;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -59,7 +61,7 @@ pub struct ServeConfig {
     pub webhook_retry_delays: Vec<Duration>,
     /// Where steps run: `local` (processes on this host) or `tekton` (PipelineRuns on the
     /// cluster of the kubeconfig).
-    #[arg(long, env = "CONVEYOR_ENGINE", value_enum, default_value_t = EngineKind::Local)]
+    #[arg(long, env = "CONVEYOR_ENGINE", default_value = "local", value_parser = engine_name())]
     pub engine: EngineKind,
     /// Kubeconfig for the Tekton engine [default: KUBECONFIG, ~/.kube/config, or the pod's
     /// service account inside a cluster].
@@ -131,10 +133,9 @@ impl ServeConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum EngineKind {
-    Local,
-    Tekton,
+/// `--engine`: one of the engine names, listed in `--help`.
+fn engine_name() -> impl TypedValueParser<Value = EngineKind> {
+    PossibleValuesParser::new(EngineKind::ALL.map(EngineKind::as_str)).try_map(|name| name.parse::<EngineKind>())
 }
 
 /// Where kubectl would look: `KUBECONFIG` (its first file), else `~/.kube/config` if present.

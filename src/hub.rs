@@ -5,13 +5,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use app::model::{EventBody, RunEvent};
+use conveyor_core::run::{Event, EventBody};
 use tokio::sync::broadcast;
 
 const CAPACITY: usize = 4096;
 
 pub struct Hub {
-    runs: Mutex<HashMap<i64, broadcast::Sender<Arc<RunEvent>>>>,
+    runs: Mutex<HashMap<i64, broadcast::Sender<Arc<Event>>>>,
     /// Ids of runs whose status changed; `None` once the server is shutting down.
     changes: Mutex<Option<broadcast::Sender<i64>>>,
 }
@@ -49,7 +49,7 @@ impl Hub {
         self.changes().take();
     }
 
-    fn runs(&self) -> std::sync::MutexGuard<'_, HashMap<i64, broadcast::Sender<Arc<RunEvent>>>> {
+    fn runs(&self) -> std::sync::MutexGuard<'_, HashMap<i64, broadcast::Sender<Arc<Event>>>> {
         // The map stays consistent even if a holder panicked: every operation is one call.
         self.runs
             .lock()
@@ -64,12 +64,12 @@ impl Hub {
     }
 
     /// A receiver of events published from now on, or None when the run is not live.
-    pub fn subscribe(&self, run_id: i64) -> Option<broadcast::Receiver<Arc<RunEvent>>> {
+    pub fn subscribe(&self, run_id: i64) -> Option<broadcast::Receiver<Arc<Event>>> {
         self.runs().get(&run_id).map(|sender| sender.subscribe())
     }
 
     /// Publishes events already persisted.
-    pub fn publish(&self, run_id: i64, events: impl IntoIterator<Item = RunEvent>) {
+    pub fn publish(&self, run_id: i64, events: impl IntoIterator<Item = Event>) {
         let mut changed = false;
         if let Some(sender) = self.runs().get(&run_id) {
             for event in events {

@@ -1,17 +1,17 @@
-//! Conveyor's server: wiring of the store, engine, service, REST API and web UI.
+//! Conveyor's server: the store, engines, service, supervisor, REST API and web UI, wired
+//! into a [`Server`] that binds and serves.
 #![recursion_limit = "256"]
 
-pub mod api;
 pub mod cluster;
 pub mod config;
 pub mod engine;
+pub mod http;
 pub mod hub;
+pub mod notify;
 pub mod secrets;
 pub mod service;
 pub mod store;
-mod web;
-pub mod webhooks;
-pub mod workflow_objects;
+pub mod supervisor;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -19,13 +19,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::definition::Problem;
+use conveyor_core::definition::{EngineKind, Problem};
 use axum::Router;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
 use crate::cluster::Cluster;
-use crate::config::{EngineKind, ServeConfig};
+use crate::config::ServeConfig;
 use crate::engine::local::{LocalConfig, LocalEngine};
 use crate::engine::tekton::compile::TektonSettings;
 use crate::engine::tekton::{ClusterConfig, TektonEngine};
@@ -80,7 +80,7 @@ impl Server {
             local.max_parallel = max.into();
         }
         local.keep_workspaces = config.keep_workspaces;
-        let webhooks = webhooks::WebhookConfig {
+        let webhooks = notify::WebhookConfig {
             timeout: config.webhook_timeout,
             retry_delays: config.webhook_retry_delays.clone(),
             ..Default::default()
@@ -150,9 +150,8 @@ impl Server {
             addr: config.bind,
             source,
         })?;
-        let router = web::router(service.clone(), &config.site_root, addr)
-            .nest("/api/v1", api::router(service.clone()))
-            .layer(TraceLayer::new_for_http());
+        let router =
+            http::router(service.clone(), &config.site_root, addr).layer(TraceLayer::new_for_http());
         Ok(Server {
             listener,
             router,
@@ -197,5 +196,5 @@ impl Server {
 /// What `conveyor validate` prints: the problems of a document, or nothing when valid.
 pub fn validate_file(path: &Path) -> Result<Vec<Problem>, std::io::Error> {
     let source = std::fs::read_to_string(path)?;
-    Ok(app::plan::check_document(&source).err().unwrap_or_default())
+    Ok(conveyor_core::document::check_document(&source).err().unwrap_or_default())
 }

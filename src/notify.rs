@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::model::WebhookDelivery;
+use conveyor_core::dto::WebhookDelivery;
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::task::{task_tracker::TaskTrackerToken, TaskTracker};
 

@@ -239,3 +239,8 @@ pub fn did_you_mean<'a>(given: &str, known: impl Iterator<Item = &'a str>) -> St
         .map(|(_, candidate)| format!(" (did you mean \"{candidate}\"?)"))
         .unwrap_or_default()
 }
+
+/// Problems as one line of text, `; `-separated.
+pub fn problems_text(problems: &[Problem]) -> String {
+    problems.iter().map(Problem::to_string).collect::<Vec<_>>().join("; ")
+}

@@ -1,7 +1,10 @@
 //! What Conveyor does on a Kubernetes cluster besides running PipelineRuns: a workflow's
 //! secrets, service account and role binding (applied server-side, so creating them again
 //! replaces them and an update rotates the secrets; removed by label on delete), and the
-//! check that a new workflow would not take over an existing Deployment.
+//! check that a new workflow would not take over an existing Deployment. `objects` builds
+//! those objects and a run's deploy manifest.
+
+pub mod objects;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
@@ -11,7 +14,7 @@ use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::workflow_objects::{WorkflowObjects, LABEL_WORKFLOW};
+use objects::{WorkflowObjects, LABEL_WORKFLOW};
 
 /// The field manager of everything Conveyor applies.
 const MANAGER: &str = "conveyor";

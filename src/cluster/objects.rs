@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use app::workflow::{Credentials, Workflow};
+use conveyor_core::workflow::{Credentials, Workflow};
 use base64::Engine as _;
 use k8s_openapi::api::core::v1::{LocalObjectReference, ObjectReference, Secret, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};

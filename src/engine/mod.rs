@@ -5,21 +5,23 @@ pub mod lines;
 pub mod local;
 pub mod tekton;
 
-use app::definition::{Params, Pipeline, Step};
-use app::model::{LogStream, StepStatus};
-use app::plan::Plan;
-use app::plan::{merge_params, run_params};
+use std::sync::Arc;
+
+use conveyor_core::definition::EngineKind;
+use conveyor_core::resolve::ResolvedRun;
+use conveyor_core::run::{LogStream, StepStatus};
 use tokio::sync::mpsc;
+
+pub use conveyor_core::schedule::Progress;
 
 /// A run ready to execute.
 #[derive(Debug, Clone)]
 pub struct RunRequest {
     pub run_id: i64,
-    pub pipeline: Pipeline,
-    pub plan: Plan,
     pub tag: String,
-    /// Run-time params given when the run was created.
-    pub params: Params,
+    /// Its steps as resolved when it was created (the pipeline's name, the plan, what each
+    /// step runs): engines take everything about a step from here.
+    pub resolved: Arc<ResolvedRun>,
     /// The account a cluster runs the steps as (a workflow's own), over the engine's.
     pub service_account: Option<String>,
     /// Registry credentials some steps push with (a workflow's build).
@@ -80,21 +82,26 @@ impl std::fmt::Debug for RegistryAccess {
 }
 
 impl RunRequest {
-    /// A step's variables, the same on every engine: params merged by the seeds' precedence
-    /// (with the run's `TAG`), then the step's `env` over them, then Conveyor's own. What the
-    /// host (local engine) or the image (Tekton) provides comes before these.
-    pub fn step_environment(&self, step: &Step, workspace: &str) -> Vec<(String, String)> {
-        let mut vars = merge_params(&self.pipeline, step, &run_params(&self.params, &self.tag));
-        vars.extend(step.env.iter().map(|(k, v)| (k.clone(), v.clone())));
-        let mut env: Vec<(String, String)> = vars.into_iter().collect();
-        env.extend([
-            ("CONVEYOR_RUN_ID".to_owned(), self.run_id.to_string()),
-            ("CONVEYOR_TAG".to_owned(), self.tag.clone()),
-            ("CONVEYOR_WORKSPACE".to_owned(), workspace.to_owned()),
-            ("CONVEYOR_PIPELINE".to_owned(), self.pipeline.name.clone()),
-            ("CONVEYOR_STEP".to_owned(), step.name.clone()),
-        ]);
-        env
+    /// The pipeline's name.
+    pub fn pipeline(&self) -> &str {
+        &self.resolved.pipeline
+    }
+
+    /// A step's name.
+    pub fn step_name(&self, step: usize) -> &str {
+        self.resolved.name(step)
+    }
+
+    /// A step's variables, the same on every engine (see [`ResolvedRun::environment`]).
+    pub fn step_environment(&self, step: usize, workspace: &str) -> Vec<(String, String)> {
+        self.resolved.environment(step, self.run_id, &self.tag, workspace)
+    }
+
+    /// What is on record for a run that has not started: the steps a re-run takes over have
+    /// succeeded already.
+    pub fn fresh_progress(&self) -> Progress {
+        let reused = self.retry.as_ref().map_or(&[][..], |r| r.reused.as_slice());
+        Progress::fresh(self.resolved.steps.len(), reused)
     }
 }
 
@@ -133,44 +140,6 @@ pub enum Control {
     Shutdown,
 }
 
-/// What is on record about a run a previous server process left in flight.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Progress {
-    pub steps: Vec<StepStatus>,
-    /// Approval steps already approved.
-    pub approved: Vec<bool>,
-    /// Log lines (and pieces of long lines) already recorded per step, engine system lines
-    /// not counted: a resumed engine skips this many so no line is repeated.
-    pub log_lines: Vec<u64>,
-    pub cancel_requested: bool,
-}
-
-impl Progress {
-    /// A run that has not started; the steps a re-run takes over have succeeded already.
-    pub fn fresh(run: &RunRequest) -> Progress {
-        let count = run.plan.steps.len();
-        let reused = |step: usize| {
-            run.retry
-                .as_ref()
-                .is_some_and(|r| r.reused.get(step) == Some(&true))
-        };
-        Progress {
-            steps: (0..count)
-                .map(|step| {
-                    if reused(step) {
-                        StepStatus::Succeeded
-                    } else {
-                        StepStatus::Pending
-                    }
-                })
-                .collect(),
-            approved: vec![false; count],
-            log_lines: vec![0; count],
-            cancel_requested: false,
-        }
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("could not prepare the run's workspace at {path}")]
@@ -185,7 +154,7 @@ pub enum EngineError {
 
 #[async_trait::async_trait]
 pub trait Engine: Send + Sync {
-    fn name(&self) -> &'static str;
+    fn kind(&self) -> EngineKind;
 
     /// Starts a run. Events flow into `events` until [`EngineEvent::Finished`]; the returned
     /// sender takes cancel and approval decisions.
@@ -213,33 +182,33 @@ pub trait Engine: Send + Sync {
 /// The engines a server has: the default, and any other a pipeline may ask for by name.
 #[derive(Clone)]
 pub struct Engines {
-    all: Vec<std::sync::Arc<dyn Engine>>,
+    all: Vec<Arc<dyn Engine>>,
 }
 
 impl Engines {
-    pub fn new(default: std::sync::Arc<dyn Engine>) -> Engines {
+    pub fn new(default: Arc<dyn Engine>) -> Engines {
         Engines { all: vec![default] }
     }
 
     /// Adds an engine pipelines may choose with `engine:`.
-    pub fn with(mut self, engine: std::sync::Arc<dyn Engine>) -> Engines {
+    pub fn with(mut self, engine: Arc<dyn Engine>) -> Engines {
         self.all.push(engine);
         self
     }
 
-    pub fn default_engine(&self) -> &std::sync::Arc<dyn Engine> {
+    pub fn default_engine(&self) -> &Arc<dyn Engine> {
         &self.all[0]
     }
 
-    pub fn named(&self, name: &str) -> Option<&std::sync::Arc<dyn Engine>> {
-        self.all.iter().find(|engine| engine.name() == name)
+    pub fn get(&self, kind: EngineKind) -> Option<&Arc<dyn Engine>> {
+        self.all.iter().find(|engine| engine.kind() == kind)
     }
 
-    pub fn names(&self) -> Vec<&'static str> {
-        self.all.iter().map(|engine| engine.name()).collect()
+    pub fn kinds(&self) -> Vec<EngineKind> {
+        self.all.iter().map(|engine| engine.kind()).collect()
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &std::sync::Arc<dyn Engine>> {
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn Engine>> {
         self.all.iter()
     }
 }

@@ -1,24 +1,26 @@
 //! The Leptos side of the server: pages, server functions and the built site's files,
-//! with the service behind `app::server::Backend`.
+//! with the service behind `app::api::Backend`.
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use app::definition::Params;
-use app::model::{
-    LogLine, PipelineDetail, PipelineSummary, PipelineVersion, RunDetail, RunPage, RunSummary,
-    RunsQuery, Trigger, WorkflowDetail,
-};
-use app::server::{Backend, BackendError, SharedBackend};
+use app::api::{Backend, BackendError, BackendResult, SharedBackend};
 use app::{shell, App};
 use axum::Router;
+use conveyor_core::definition::Params;
+use conveyor_core::dto::{
+    LogLine, PipelineDetail, PipelineSummary, RunDetail, RunPage, RunSummary, RunsQuery,
+    VersionComparison, WorkflowDetail,
+};
+use conveyor_core::run::Trigger;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::services::ServeDir;
 
 use crate::service::{Service, ServiceError};
 
+/// The service as the pages' server functions see it: each method is one service call.
 struct ServiceBackend(Arc<Service>);
 
 fn to_backend(err: ServiceError) -> BackendError {
@@ -33,24 +35,25 @@ fn to_backend(err: ServiceError) -> BackendError {
 
 #[async_trait::async_trait]
 impl Backend for ServiceBackend {
-    async fn list_pipelines(&self) -> Result<Vec<PipelineSummary>, BackendError> {
+    async fn list_pipelines(&self) -> BackendResult<Vec<PipelineSummary>> {
         self.0.list_pipelines().await.map_err(to_backend)
     }
-    async fn get_pipeline(&self, name: &str) -> Result<PipelineDetail, BackendError> {
+    async fn get_pipeline(&self, name: &str) -> BackendResult<PipelineDetail> {
         self.0.get_pipeline(name).await.map_err(to_backend)
     }
-    async fn create_pipeline(&self, source: &str) -> Result<PipelineDetail, BackendError> {
+    async fn create_pipeline(&self, source: &str) -> BackendResult<PipelineDetail> {
         self.0.create_pipeline(source).await.map_err(to_backend)
     }
-    async fn update_pipeline(
+    async fn update_pipeline(&self, name: &str, source: &str) -> BackendResult<PipelineDetail> {
+        self.0.update_pipeline(name, source).await.map_err(to_backend)
+    }
+    async fn compare_versions(
         &self,
         name: &str,
-        source: &str,
-    ) -> Result<PipelineDetail, BackendError> {
-        self.0
-            .update_pipeline(name, source)
-            .await
-            .map_err(to_backend)
+        from: Option<i64>,
+        to: Option<i64>,
+    ) -> BackendResult<VersionComparison> {
+        self.0.compare_versions(name, from, to).await.map_err(to_backend)
     }
     async fn start_run(
         &self,
@@ -58,44 +61,34 @@ impl Backend for ServiceBackend {
         tag: &str,
         params: Params,
         trigger: Trigger,
-    ) -> Result<RunSummary, BackendError> {
-        self.0
-            .start_run(pipeline, tag, params, trigger)
-            .await
-            .map_err(to_backend)
+    ) -> BackendResult<RunSummary> {
+        self.0.start_run(pipeline, tag, params, trigger).await.map_err(to_backend)
     }
-    async fn list_runs(&self, query: &RunsQuery) -> Result<RunPage, BackendError> {
-        self.0.list_runs(query).await.map_err(to_backend)
+    async fn list_runs(&self, pipeline: Option<&str>, query: &RunsQuery) -> BackendResult<RunPage> {
+        self.0.list_runs(pipeline, query).await.map_err(to_backend)
     }
-    async fn get_run(&self, id: i64) -> Result<RunDetail, BackendError> {
+    async fn get_run(&self, id: i64) -> BackendResult<RunDetail> {
         self.0.get_run(id).await.map_err(to_backend)
     }
-    async fn log_tail(&self, id: i64, limit: u32) -> Result<Vec<LogLine>, BackendError> {
+    async fn log_tail(&self, id: i64, limit: u32) -> BackendResult<Vec<LogLine>> {
         self.0.log_tail(id, limit).await.map_err(to_backend)
     }
-    async fn cancel_run(&self, id: i64) -> Result<(), BackendError> {
+    async fn cancel_run(&self, id: i64) -> BackendResult<()> {
         self.0.cancel_run(id).await.map_err(to_backend)
     }
-    async fn decide_step(&self, id: i64, step: &str, approve: bool) -> Result<(), BackendError> {
-        self.0
-            .decide_step(id, step, approve)
-            .await
-            .map_err(to_backend)
+    async fn decide_step(&self, id: i64, step: &str, approve: bool) -> BackendResult<()> {
+        self.0.decide_step(id, step, approve).await.map_err(to_backend)
     }
-    async fn versions(&self, name: &str) -> Result<Vec<PipelineVersion>, BackendError> {
-        self.0.versions(name).await.map_err(to_backend)
+    async fn rerun(&self, id: i64) -> BackendResult<RunSummary> {
+        self.0.rerun(id).await.map_err(to_backend)
     }
-    async fn retry_failed(&self, id: i64) -> Result<RunSummary, BackendError> {
+    async fn retry_failed(&self, id: i64) -> BackendResult<RunSummary> {
         self.0.retry_failed(id).await.map_err(to_backend)
     }
-    async fn get_workflow(&self, name: &str) -> Result<WorkflowDetail, BackendError> {
+    async fn get_workflow(&self, name: &str) -> BackendResult<WorkflowDetail> {
         self.0.get_workflow(name).await.map_err(to_backend)
     }
-    async fn save_workflow(
-        &self,
-        existing: Option<&str>,
-        source: &str,
-    ) -> Result<WorkflowDetail, BackendError> {
+    async fn save_workflow(&self, existing: Option<&str>, source: &str) -> BackendResult<WorkflowDetail> {
         match existing {
             Some(name) => self.0.update_workflow(name, source).await,
             None => self.0.create_workflow(source).await,

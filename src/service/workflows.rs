@@ -3,110 +3,23 @@
 //! the pipelines' own; its credentials are sealed with the server's key; its Kubernetes
 //! objects (secrets, service account, role binding) follow it on the cluster.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use app::definition::{Params, Pipeline, Problem};
-use app::model::{RunSummary, Trigger, WorkflowDetail, WorkflowSummary};
-use app::workflow::{parse_workflow, Credentials, Workflow, BUILD_STEP, DEPLOY_STEP, KEPT_SECRET};
+use conveyor_core::check::problems_text;
+use conveyor_core::definition::{EngineKind, Params, Problem};
+use conveyor_core::dto::{RunSummary, WorkflowDetail, WorkflowSummary};
+use conveyor_core::plan::plan;
+use conveyor_core::run::{is_valid_tag, Trigger};
+use conveyor_core::workflow::{parse_workflow, Credentials, Workflow, BUILD_STEP, KEPT_SECRET};
 
-use super::{definition_json, stored_plan, Service, ServiceError, ServiceResult};
+use super::host::{find_builder, on_host};
+use super::runs::Launch;
+use super::{stored, to_json, Service, ServiceError, ServiceResult};
+use crate::cluster::objects::{deploy_manifest, docker_config_json, registry_secret_name, workflow_objects};
 use crate::cluster::ClusterError;
 use crate::engine::RegistryAccess;
-use crate::store::{PipelineRow, StoreError};
-use crate::workflow_objects::{
-    deploy_manifest, docker_config_json, registry_secret_name, workflow_objects,
-};
-
-/// What a workflow needs to run on this host (the local engine).
-#[derive(Debug, Clone, Default)]
-pub struct HostTools {
-    /// `--builder`, or the first builder found on PATH.
-    pub builder: Option<PathBuf>,
-    /// The conveyor binary whose `apply` the deploy step runs.
-    pub conveyor: PathBuf,
-    /// The cluster the deploy step applies to.
-    pub kubeconfig: Option<PathBuf>,
-}
-
-/// The image builders a workflow can use on this host, in the order they are looked for.
-const BUILDERS: [&str; 4] = ["podman", "buildah", "docker", "executor"];
-
-/// Builds `src/Dockerfile` into `$IMAGE:$TAG` and pushes it. Values come from the
-/// environment only; `DOCKER_CONFIG` holds the registry's `config.json`.
-fn build_script(builder: &Path) -> Result<&'static str, String> {
-    let name = builder
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    Ok(match name.as_str() {
-        "podman" | "buildah" => {
-            "test -r \"$DOCKER_CONFIG/config.json\" || { echo 'registry credentials missing' >&2; exit 1; }\n\
-             \"$BUILDER\" build --file src/Dockerfile --tag \"$IMAGE:$TAG\" src\n\
-             \"$BUILDER\" push --authfile \"$DOCKER_CONFIG/config.json\" \"$IMAGE:$TAG\""
-        }
-        "docker" => {
-            "test -r \"$DOCKER_CONFIG/config.json\" || { echo 'registry credentials missing' >&2; exit 1; }\n\
-             \"$BUILDER\" build --file src/Dockerfile --tag \"$IMAGE:$TAG\" src\n\
-             \"$BUILDER\" push \"$IMAGE:$TAG\""
-        }
-        "executor" | "kaniko" => {
-            "test -r \"$DOCKER_CONFIG/config.json\" || { echo 'registry credentials missing' >&2; exit 1; }\n\
-             \"$BUILDER\" --context \"dir://$PWD/src\" --dockerfile Dockerfile --destination \"$IMAGE:$TAG\""
-        }
-        other => {
-            return Err(format!(
-                "--builder {}: \"{other}\" is not one of podman, buildah, docker or executor (kaniko)",
-                builder.display()
-            ))
-        }
-    })
-}
-
-fn find_builder(configured: Option<&Path>) -> Result<PathBuf, String> {
-    if let Some(path) = configured {
-        let found =
-            which::which(path).map_err(|_| format!("--builder {}: not found", path.display()))?;
-        build_script(&found)?;
-        return Ok(found);
-    }
-    BUILDERS.iter().find_map(|name| which::which(name).ok()).ok_or_else(|| {
-        "no image builder on this host: install podman, buildah, docker or kaniko's executor (or name one with --builder), \
-         or run workflows on Tekton"
-            .to_owned()
-    })
-}
-
-/// The workflow's pipeline as the local engine runs it: clone with the host's git, build
-/// and push with the host's builder, deploy with `conveyor apply` (kube-rs).
-fn on_host(
-    pipeline: &Pipeline,
-    builder: &Path,
-    tools: &HostTools,
-    kubeconfig: &Path,
-) -> Result<Pipeline, String> {
-    let script = build_script(builder)?;
-    let mut host = pipeline.clone();
-    for step in host
-        .stages
-        .iter_mut()
-        .flat_map(|stage| stage.steps.iter_mut())
-    {
-        if step.name == BUILD_STEP {
-            step.command.clear();
-            step.args.clear();
-            step.script = Some(script.to_owned());
-            step.env
-                .insert("BUILDER".into(), builder.display().to_string());
-        } else if step.name == DEPLOY_STEP {
-            step.script = None;
-            step.command = vec![tools.conveyor.display().to_string(), "apply".into()];
-            step.env
-                .insert("KUBECONFIG".into(), kubeconfig.display().to_string());
-        }
-    }
-    Ok(host)
-}
+use crate::store::{NewVersion, PipelineRow, StoreError, VersionRow};
 
 impl From<ClusterError> for ServiceError {
     fn from(err: ClusterError) -> Self {
@@ -127,26 +40,29 @@ impl Service {
         Ok(())
     }
 
-    async fn workflow_row(&self, name: &str) -> ServiceResult<(PipelineRow, Vec<u8>)> {
+    /// A workflow, its latest version and its sealed credentials; 404 when there is none
+    /// of that name.
+    async fn workflow_row(&self, name: &str) -> ServiceResult<(PipelineRow, VersionRow, Vec<u8>)> {
         let missing = || ServiceError::NotFound(format!("no workflow named \"{name}\""));
-        let row = self.store.pipeline(name).await?.ok_or_else(missing)?;
-        let sealed = self
-            .store
-            .workflow_credentials(row.id)
-            .await?
-            .ok_or_else(missing)?;
-        Ok((row, sealed))
+        let (row, version) = self.store.pipeline(name).await?.ok_or_else(missing)?;
+        let sealed = self.store.workflow_credentials(row.id).await?.ok_or_else(missing)?;
+        Ok((row, version, sealed))
     }
 
-    fn stored_workflow(row: &PipelineRow) -> ServiceResult<Workflow> {
-        parse_workflow(&row.source).map_err(|problems| {
-            StoreError::Corrupt(format!(
-                "stored workflow {}: {}",
-                row.name,
-                super::problems_text(&problems)
-            ))
-            .into()
+    /// The workflow document a version holds (its passwords masked).
+    fn stored_workflow(name: &str, version: &VersionRow) -> ServiceResult<Workflow> {
+        parse_workflow(&version.source).map_err(|problems| {
+            StoreError::Corrupt(format!("stored workflow {name}: {}", problems_text(&problems))).into()
         })
+    }
+
+    /// The pipeline a workflow runs, planned once (as a new version stores it), as JSON.
+    fn planned_pipeline(workflow: &Workflow) -> ServiceResult<(String, String)> {
+        let pipeline = workflow.pipeline();
+        let plan = plan(&pipeline).map_err(|problems| {
+            StoreError::Corrupt(format!("workflow pipeline: {}", problems_text(&problems)))
+        })?;
+        Ok((to_json(&pipeline)?, to_json(&plan)?))
     }
 
     fn open_credentials(&self, name: &str, sealed: &[u8]) -> ServiceResult<Credentials> {
@@ -236,22 +152,18 @@ impl Service {
                 )));
             }
         }
-        let pipeline = shown.pipeline();
-        stored_plan(&pipeline)?;
+        let (definition, plan) = Self::planned_pipeline(&shown)?;
         let sealed = self.seal_credentials(&shown.name, &credentials)?;
         let masked = shown.to_yaml();
         // Cluster first: if it refuses, nothing is recorded here.
         self.apply_objects(&shown, &credentials).await?;
-        let created = self
-            .store
-            .create_workflow(
-                &shown.name,
-                shown.description.as_deref(),
-                &masked,
-                &definition_json(&pipeline)?,
-                &sealed,
-            )
-            .await;
+        let first = NewVersion {
+            description: shown.description.as_deref(),
+            source: &masked,
+            definition: &definition,
+            plan: &plan,
+        };
+        let created = self.store.create_pipeline(&shown.name, &first, Some(&sealed)).await;
         match created {
             Ok(_) => self.get_workflow(&shown.name).await,
             Err(err) => {
@@ -276,7 +188,7 @@ impl Service {
     /// Saves a new version. Passwords given as "********" keep the stored ones; the cluster
     /// objects are applied again, so changed credentials replace the old secrets.
     pub async fn update_workflow(&self, name: &str, source: &str) -> ServiceResult<WorkflowDetail> {
-        let (row, sealed) = self.workflow_row(name).await?;
+        let (row, _, sealed) = self.workflow_row(name).await?;
         let workflow = parse_workflow(source).map_err(ServiceError::Invalid)?;
         if workflow.name != row.name {
             return Err(ServiceError::Invalid(vec![Problem::new(
@@ -289,28 +201,24 @@ impl Service {
         }
         let (shown, mut credentials) = workflow.split_credentials();
         credentials.keep_unchanged(&self.open_credentials(name, &sealed)?);
-        let pipeline = shown.pipeline();
-        stored_plan(&pipeline)?;
+        let (definition, plan) = Self::planned_pipeline(&shown)?;
         let resealed = self.seal_credentials(name, &credentials)?;
         let masked = shown.to_yaml();
         self.apply_objects(&shown, &credentials).await?;
-        self.store
-            .add_workflow_version(
-                row.id,
-                shown.description.as_deref(),
-                &masked,
-                &definition_json(&pipeline)?,
-                &resealed,
-            )
-            .await?;
+        let next = NewVersion {
+            description: shown.description.as_deref(),
+            source: &masked,
+            definition: &definition,
+            plan: &plan,
+        };
+        self.store.add_version(row.id, &next, Some(&resealed)).await?;
         self.get_workflow(name).await
     }
 
     pub async fn get_workflow(&self, name: &str) -> ServiceResult<WorkflowDetail> {
-        let (row, _) = self.workflow_row(name).await?;
-        let workflow = Self::stored_workflow(&row)?;
-        let pipeline = super::stored_definition(&row.definition)?;
-        let plan = stored_plan(&pipeline)?;
+        let (row, version, _) = self.workflow_row(name).await?;
+        let workflow = Self::stored_workflow(name, &version)?;
+        let (pipeline, plan) = stored(&version)?;
         let latest_run = self.latest_run(row.id).await?;
         let steps = match &latest_run {
             Some(run) => self.store.steps(run.id).await?,
@@ -321,10 +229,7 @@ impl Service {
             version: row.version,
             created_at: row.created_at,
             updated_at: row.updated_at,
-            engine: pipeline
-                .engine
-                .map_or(self.default_engine(), |choice| choice.as_str())
-                .to_owned(),
+            engine: pipeline.engine.unwrap_or(self.default_engine()).as_str().to_owned(),
             workflow,
             plan,
             latest_run,
@@ -336,8 +241,8 @@ impl Service {
         let mut out = Vec::new();
         for name in self.store.workflow_names().await? {
             // Known to be a workflow: its sealed credentials are not needed here.
-            let row = self.pipeline_row(&name).await?;
-            let workflow = Self::stored_workflow(&row)?;
+            let (row, version) = self.pipeline_row(&name).await?;
+            let workflow = Self::stored_workflow(&name, &version)?;
             out.push(WorkflowSummary {
                 name,
                 image: workflow.image.name.clone(),
@@ -350,8 +255,8 @@ impl Service {
 
     /// Removes the workflow's objects from the cluster, then the workflow and its runs.
     pub async fn delete_workflow(&self, name: &str) -> ServiceResult<()> {
-        let (row, _) = self.workflow_row(name).await?;
-        let workflow = Self::stored_workflow(&row)?;
+        let (row, version, _) = self.workflow_row(name).await?;
+        let workflow = Self::stored_workflow(name, &version)?;
         if self
             .latest_run(row.id)
             .await?
@@ -383,36 +288,36 @@ impl Service {
         params: Params,
         trigger: Trigger,
     ) -> ServiceResult<RunSummary> {
-        let (row, sealed) = self.workflow_row(name).await?;
-        self.launch_workflow(row, &sealed, tag, params, trigger)
-            .await
+        let (row, version, sealed) = self.workflow_row(name).await?;
+        self.launch_workflow(&row, &version, &sealed, tag, params, trigger).await
     }
 
     /// Starts a run of the workflow in `row`, whose credentials are `sealed`.
     pub(super) async fn launch_workflow(
         self: &Arc<Self>,
-        row: PipelineRow,
+        row: &PipelineRow,
+        version: &VersionRow,
         sealed: &[u8],
         tag: &str,
         mut params: Params,
         trigger: Trigger,
     ) -> ServiceResult<RunSummary> {
-        let workflow = Self::stored_workflow(&row)?;
+        let workflow = Self::stored_workflow(&row.name, version)?;
         let credentials = self.open_credentials(&row.name, sealed)?;
         let registry = RegistryAccess {
             steps: vec![BUILD_STEP.to_owned()],
             secret: registry_secret_name(&workflow),
             docker_config: docker_config_json(&workflow, &credentials),
         };
-        if workflow.auto_deploy && app::model::is_valid_tag(tag) {
+        if workflow.auto_deploy && is_valid_tag(tag) {
             if let Some(manifest) =
                 deploy_manifest(&workflow, tag, &self.deploy_namespace(&workflow))
             {
                 params.insert("MANIFEST".into(), manifest.to_string());
             }
         }
-        let stored = super::stored_definition(&row.definition)?;
-        let local = self.engine_for(&stored)?.name() == "local";
+        let (stored, plan) = stored(version)?;
+        let local = self.engine_for(&stored)?.kind() == EngineKind::Local;
         let definition = if local {
             let tools = &self.workflows.host;
             let builder = find_builder(tools.builder.as_deref())
@@ -432,13 +337,18 @@ impl Service {
         } else {
             stored
         };
-        let options = super::RunOptions {
+        let launch = Launch {
+            row,
+            version: version.version,
+            pipeline: &definition,
+            plan,
+            tag,
+            params,
+            trigger,
             service_account: Some(workflow.name.clone()),
             registry: Some(registry),
-            definition: Some(definition),
-            trigger,
             retry: None,
         };
-        self.start_run_with(row, tag, params, options).await
+        self.launch(launch).await
     }
 }

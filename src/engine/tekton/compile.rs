@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 
-use app::plan::{step_definition, step_image, step_program, Program};
+use conveyor_core::resolve::Program;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaimSpec, VolumeResourceRequirements};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use serde_json::{json, Value};
@@ -94,53 +94,50 @@ pub fn compile(
     let mut tasks = Vec::new();
     let mut task_run_specs = Vec::new();
 
+    let plan = &run.resolved.plan;
     for &index in steps {
-        let planned = run
-            .plan
-            .steps
-            .get(index)
-            .ok_or(CompileError::UnknownStep(index))?;
-        let step = step_definition(&run.pipeline, &run.plan, index)
-            .ok_or(CompileError::UnknownStep(index))?;
-        let stage = &run.plan.stages[planned.stage].name;
+        let planned = plan.steps.get(index).ok_or(CompileError::UnknownStep(index))?;
+        let step = run.resolved.steps.get(index).ok_or(CompileError::UnknownStep(index))?;
+        let name = planned.name.as_str();
+        let stage = &plan.stages[planned.stage].name;
 
         // Variables: run param `<step>--<NAME>` → task param `NAME` → env `NAME`.
         let env: BTreeMap<String, String> = run
-            .step_environment(step, &format!("$(workspaces.{WORKSPACE}.path)"))
+            .step_environment(index, &format!("$(workspaces.{WORKSPACE}.path)"))
             .into_iter()
             .collect();
         let mut task_params = Vec::new();
         let mut spec_params = Vec::new();
         let mut step_env = Vec::new();
-        for (name, value) in env {
-            if name == "CONVEYOR_WORKSPACE" {
+        for (variable, value) in env {
+            if variable == "CONVEYOR_WORKSPACE" {
                 // Our own fixed text: Tekton fills in the mount path.
-                step_env.push(json!({"name": name, "value": value}));
+                step_env.push(json!({"name": variable, "value": value}));
                 continue;
             }
-            let run_param = format!("{}--{name}", step.name);
+            let run_param = format!("{name}--{variable}");
             run_params.push(json!({"name": run_param, "value": value}));
             pipeline_params.push(json!({"name": run_param, "type": "string"}));
-            task_params.push(json!({"name": name, "value": format!("$(params.{run_param})")}));
-            spec_params.push(json!({"name": name, "type": "string"}));
-            step_env.push(json!({"name": name, "value": format!("$(params.{name})")}));
+            task_params.push(json!({"name": variable, "value": format!("$(params.{run_param})")}));
+            spec_params.push(json!({"name": variable, "type": "string"}));
+            step_env.push(json!({"name": variable, "value": format!("$(params.{variable})")}));
         }
 
-        let pushes = run
-            .registry
-            .as_ref()
-            .is_some_and(|r| r.steps.contains(&step.name));
+        let pushes = run.registry.as_ref().is_some_and(|r| r.steps.iter().any(|s| s == name));
+        let mut workspaces = vec![json!({"name": WORKSPACE, "workspace": WORKSPACE})];
+        let mut declared_workspaces = vec![json!({"name": WORKSPACE})];
         if pushes {
             step_env.push(json!({"name": "DOCKER_CONFIG", "value": format!("$(workspaces.{DOCKER_CONFIG_WORKSPACE}.path)")}));
+            workspaces.push(json!({"name": DOCKER_CONFIG_WORKSPACE, "workspace": DOCKER_CONFIG_WORKSPACE}));
+            declared_workspaces.push(json!({"name": DOCKER_CONFIG_WORKSPACE, "readOnly": true}));
         }
-        let image = step_image(&run.pipeline, step);
         let mut tekton_step = json!({
-            "name": step.name,
+            "name": name,
             "env": step_env,
             "workingDir": format!("$(workspaces.{WORKSPACE}.path)"),
         });
-        match step_program(&run.pipeline, step) {
-            Program::Script(script) => {
+        match &step.program {
+            Program::Script { script } => {
                 // The same shell and `-e` as the local engine, unless the script names its own.
                 let script = if script.starts_with("#!") {
                     script.to_owned()
@@ -149,48 +146,39 @@ pub fn compile(
                 };
                 tekton_step["script"] = json!(script);
             }
-            Program::Command(command, args) => {
+            Program::Command { command, args } => {
                 tekton_step["command"] = json!(command);
                 if !args.is_empty() {
                     tekton_step["args"] = json!(args);
                 }
             }
-            Program::Entrypoint(args) => {
-                if image.is_none() {
-                    return Err(CompileError::NothingToRun(step.name.clone()));
+            Program::Entrypoint { args } => {
+                if step.image.is_none() {
+                    return Err(CompileError::NothingToRun(name.to_owned()));
                 }
                 if !args.is_empty() {
                     tekton_step["args"] = json!(args);
                 }
             }
         }
-        tekton_step["image"] = json!(image.unwrap_or(&settings.default_image));
+        tekton_step["image"] = json!(step.image.as_deref().unwrap_or(&settings.default_image));
 
         let mut task = json!({
-            "name": step.name,
+            "name": name,
             "params": task_params,
-            "workspaces": [{"name": WORKSPACE, "workspace": WORKSPACE}],
+            "workspaces": workspaces,
             "taskSpec": {
                 "metadata": {"annotations": {ANNOTATION_STAGE: stage}},
                 "params": spec_params,
-                "workspaces": [{"name": WORKSPACE}],
+                "workspaces": declared_workspaces,
                 "steps": [tekton_step],
             },
         });
-        if pushes {
-            task["workspaces"].as_array_mut().expect("workspaces").push(
-                json!({"name": DOCKER_CONFIG_WORKSPACE, "workspace": DOCKER_CONFIG_WORKSPACE}),
-            );
-            task["taskSpec"]["workspaces"]
-                .as_array_mut()
-                .expect("workspaces")
-                .push(json!({"name": DOCKER_CONFIG_WORKSPACE, "readOnly": true}));
-        }
         let run_after: Vec<&str> = planned
             .needs
             .iter()
             .filter(|need| steps.contains(need))
-            .map(|&need| run.plan.steps[need].name.as_str())
+            .map(|&need| plan.steps[need].name.as_str())
             .collect();
         if !run_after.is_empty() {
             task["runAfter"] = json!(run_after);
@@ -202,7 +190,7 @@ pub fn compile(
 
         if !step.node_selector.is_empty() {
             task_run_specs.push(json!({
-                "pipelineTaskName": step.name,
+                "pipelineTaskName": name,
                 "podTemplate": {"nodeSelector": step.node_selector},
             }));
         }
@@ -243,12 +231,12 @@ pub fn compile(
         "apiVersion": "tekton.dev/v1",
         "kind": "PipelineRun",
         "metadata": {
-            "name": pipeline_run_name(&run.pipeline.name, run.run_id, segment),
+            "name": pipeline_run_name(run.pipeline(), run.run_id, segment),
             "namespace": settings.namespace,
             "labels": {
                 LABEL_MANAGED_BY: MANAGED_BY,
                 LABEL_RUN: run.run_id.to_string(),
-                LABEL_PIPELINE: run.pipeline.name,
+                LABEL_PIPELINE: run.pipeline(),
                 LABEL_SEGMENT: segment.to_string(),
             },
         },

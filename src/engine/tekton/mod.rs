@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use conveyor_core::definition::EngineKind;
 use futures::StreamExt;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -176,8 +177,8 @@ fn routes_remove(all: &Routes, run_id: i64) {
 
 #[async_trait::async_trait]
 impl Engine for TektonEngine {
-    fn name(&self) -> &'static str {
-        "tekton"
+    fn kind(&self) -> EngineKind {
+        EngineKind::Tekton
     }
 
     async fn start(
@@ -187,7 +188,7 @@ impl Engine for TektonEngine {
     ) -> Result<mpsc::Sender<Control>, EngineError> {
         self.watch();
         let inbox = self.route(run.run_id);
-        let progress = Progress::fresh(&run);
+        let progress = run.fresh_progress();
         let driver = self.driver(run, progress, events);
         Ok(self.spawn(driver, inbox, true))
     }

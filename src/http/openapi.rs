@@ -1,0 +1,29 @@
+//! The OpenAPI 3 document, generated from the handlers' annotations.
+
+use axum::Json;
+use utoipa::OpenApi;
+
+use super::{events, pipelines, runs, workflows};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Conveyor API", version = "1", description = "Pipelines, runs, live events and logs."),
+    paths(
+        pipelines::list_pipelines, pipelines::create_pipeline, pipelines::get_pipeline,
+        pipelines::update_pipeline, pipelines::delete_pipeline, pipelines::list_versions,
+        pipelines::get_version, pipelines::compare_versions, pipelines::validate,
+        runs::create_run, runs::list_pipeline_runs, runs::delete_runs, runs::list_runs, runs::get_run,
+        runs::cancel_run, runs::rerun, runs::retry_run, runs::approve_step, runs::refuse_step, runs::run_log,
+        events::run_events, events::run_changes,
+        workflows::list_workflows, workflows::create_workflow, workflows::get_workflow,
+        workflows::update_workflow, workflows::delete_workflow, workflows::create_workflow_run
+    ),
+    tags((name = "pipelines", description = "Definitions and their versions"),
+         (name = "workflows", description = "Build → push → deploy workflows (seed 000)"),
+         (name = "runs", description = "Runs, approvals, logs and live events"))
+)]
+pub struct ApiDoc;
+
+pub(super) async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

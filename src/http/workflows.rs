@@ -1,0 +1,97 @@
+//! `/workflows`: build → push → deploy workflows (seed 000).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use conveyor_core::dto::{RunSummary, WorkflowDetail, WorkflowSummary};
+use conveyor_core::run::Trigger;
+
+use super::error::{ApiResult, ErrorBody};
+use super::extract::{ApiJson, ApiPath, Document};
+use super::runs::CreateRun;
+use crate::service::Service;
+
+#[utoipa::path(get, path = "/api/v1/workflows", tag = "workflows",
+    responses((status = 200, description = "All workflows, by name, with their latest run", body = [WorkflowSummary])))]
+pub(super) async fn list_workflows(
+    State(service): State<Arc<Service>>,
+) -> ApiResult<Json<Vec<WorkflowSummary>>> {
+    Ok(Json(service.list_workflows().await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/workflows", tag = "workflows",
+    request_body(content = String, content_type = "application/yaml", description = "A workflow (seed 000) in YAML or JSON"),
+    responses(
+        (status = 201, description = "Created; its secrets, service account and role binding are on the cluster", body = WorkflowDetail),
+        (status = 409, description = "A workflow or pipeline with that name, or a Deployment of that name, exists", body = ErrorBody),
+        (status = 422, description = "The document has problems", body = ErrorBody),
+        (status = 502, description = "The cluster refused; nothing was saved", body = ErrorBody)))]
+pub(super) async fn create_workflow(
+    State(service): State<Arc<Service>>,
+    Document(source): Document,
+) -> ApiResult<(StatusCode, Json<WorkflowDetail>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(service.create_workflow(&source).await?),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/workflows/{name}", tag = "workflows",
+    params(("name" = String, Path, description = "Workflow name")),
+    responses((status = 200, description = "The workflow (passwords shown as \"********\"), its status and sub-tasks", body = WorkflowDetail),
+              (status = 404, description = "No such workflow", body = ErrorBody)))]
+pub(super) async fn get_workflow(
+    State(service): State<Arc<Service>>,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<Json<WorkflowDetail>> {
+    Ok(Json(service.get_workflow(&name).await?))
+}
+
+#[utoipa::path(put, path = "/api/v1/workflows/{name}", tag = "workflows",
+    params(("name" = String, Path, description = "Workflow name")),
+    request_body(content = String, content_type = "application/yaml", description = "The new document; \"********\" keeps a stored password"),
+    responses((status = 200, description = "Saved as a new version; secrets rotated on the cluster", body = WorkflowDetail),
+              (status = 404, description = "No such workflow", body = ErrorBody),
+              (status = 422, description = "The document has problems", body = ErrorBody),
+              (status = 502, description = "The cluster refused; nothing was saved", body = ErrorBody)))]
+pub(super) async fn update_workflow(
+    State(service): State<Arc<Service>>,
+    ApiPath(name): ApiPath<String>,
+    Document(source): Document,
+) -> ApiResult<Json<WorkflowDetail>> {
+    Ok(Json(service.update_workflow(&name, &source).await?))
+}
+
+#[utoipa::path(delete, path = "/api/v1/workflows/{name}", tag = "workflows",
+    params(("name" = String, Path, description = "Workflow name")),
+    responses((status = 204, description = "Deleted with its runs, secrets, service account and role binding"),
+              (status = 404, description = "No such workflow", body = ErrorBody),
+              (status = 409, description = "A run is in flight", body = ErrorBody),
+              (status = 502, description = "The cluster refused; nothing was deleted", body = ErrorBody)))]
+pub(super) async fn delete_workflow(
+    State(service): State<Arc<Service>>,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    service.delete_workflow(&name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/workflows/{name}/runs", tag = "workflows",
+    params(("name" = String, Path, description = "Workflow name")),
+    request_body = CreateRun,
+    responses((status = 201, description = "The run was started: build, push, and (autoDeploy) deploy", body = RunSummary),
+              (status = 404, description = "No such workflow", body = ErrorBody),
+              (status = 409, description = "The workflow already has a pending or running run", body = ErrorBody),
+              (status = 422, description = "Bad tag or params, or no engine for it", body = ErrorBody)))]
+pub(super) async fn create_workflow_run(
+    State(service): State<Arc<Service>>,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(request): ApiJson<CreateRun>,
+) -> ApiResult<(StatusCode, Json<RunSummary>)> {
+    let run = service
+        .start_workflow_run(&name, &request.tag, request.params, Trigger::Api)
+        .await?;
+    Ok((StatusCode::CREATED, Json(run)))
+}

@@ -1,0 +1,154 @@
+//! Pipelines: create, save new versions, read, compare versions, delete. A definition is
+//! checked and planned once, when it is saved; both are stored with the version.
+
+use conveyor_core::diff::compare_versions;
+use conveyor_core::document::check_document;
+use conveyor_core::dto::{
+    PipelineDetail, PipelineSummary, PipelineVersion, RunSummary, RunsQuery, Validation,
+    VersionComparison, RECENT_RUNS,
+};
+use conveyor_core::definition::Problem;
+
+use super::{stored, to_json, Service, ServiceError, ServiceResult};
+use crate::store::{NewVersion, PipelineRow, StoreError, VersionRow};
+
+impl Service {
+    pub fn validate(&self, source: &str) -> Validation {
+        Validation::of(source)
+    }
+
+    pub async fn list_pipelines(&self) -> ServiceResult<Vec<PipelineSummary>> {
+        let mut recent = self.store.recent_runs(RECENT_RUNS as u32).await?;
+        Ok(self
+            .store
+            .pipelines()
+            .await?
+            .into_iter()
+            .map(|(row, latest_run)| PipelineSummary {
+                recent: recent.remove(&row.id).unwrap_or_default(),
+                name: row.name,
+                description: row.description,
+                version: row.version,
+                updated_at: row.updated_at,
+                latest_run,
+            })
+            .collect())
+    }
+
+    /// A pipeline and its latest version; 404 when there is none of that name.
+    pub(super) async fn pipeline_row(&self, name: &str) -> ServiceResult<(PipelineRow, VersionRow)> {
+        self.store
+            .pipeline(name)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("no pipeline named \"{name}\"")))
+    }
+
+    pub async fn get_pipeline(&self, name: &str) -> ServiceResult<PipelineDetail> {
+        let (row, version) = self.pipeline_row(name).await?;
+        let (definition, plan) = stored(&version)?;
+        let latest_run = self.latest_run(row.id).await?;
+        let workflow = self.store.is_workflow(row.id).await?;
+        Ok(PipelineDetail {
+            workflow,
+            name: row.name,
+            version: row.version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            source: version.source,
+            engine: definition.engine.unwrap_or(self.default_engine()).as_str().to_owned(),
+            definition,
+            plan,
+            latest_run,
+        })
+    }
+
+    pub(super) async fn latest_run(&self, pipeline_id: i64) -> ServiceResult<Option<RunSummary>> {
+        let query = RunsQuery { limit: Some(1), ..Default::default() };
+        Ok(self.store.runs(Some(pipeline_id), &query).await?.0.into_iter().next())
+    }
+
+    pub async fn create_pipeline(&self, source: &str) -> ServiceResult<PipelineDetail> {
+        let (pipeline, plan) = check_document(source).map_err(ServiceError::Invalid)?;
+        let (definition, plan) = (to_json(&pipeline)?, to_json(&plan)?);
+        let first = NewVersion {
+            description: pipeline.description.as_deref(),
+            source,
+            definition: &definition,
+            plan: &plan,
+        };
+        match self.store.create_pipeline(&pipeline.name, &first, None).await {
+            Ok(_) => self.get_pipeline(&pipeline.name).await,
+            Err(StoreError::PipelineExists(name)) => Err(ServiceError::Conflict(format!(
+                "a pipeline named \"{name}\" already exists; save a new version of it instead"
+            ))),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Saves a new version; the name in the document must be the pipeline's own.
+    pub async fn update_pipeline(&self, name: &str, source: &str) -> ServiceResult<PipelineDetail> {
+        let (row, _) = self.pipeline_row(name).await?;
+        self.refuse_workflow(&row, "edit").await?;
+        let (pipeline, plan) = check_document(source).map_err(ServiceError::Invalid)?;
+        if pipeline.name != row.name {
+            return Err(ServiceError::Invalid(vec![Problem::new(
+                "name",
+                format!(
+                    "a pipeline's name cannot change: this is \"{}\", the document says \"{}\"",
+                    row.name, pipeline.name
+                ),
+            )]));
+        }
+        let (definition, plan) = (to_json(&pipeline)?, to_json(&plan)?);
+        let next = NewVersion {
+            description: pipeline.description.as_deref(),
+            source,
+            definition: &definition,
+            plan: &plan,
+        };
+        self.store.add_version(row.id, &next, None).await?;
+        self.get_pipeline(name).await
+    }
+
+    pub async fn delete_pipeline(&self, name: &str) -> ServiceResult<()> {
+        let (row, _) = self.pipeline_row(name).await?;
+        self.refuse_workflow(&row, "delete").await?;
+        match self.store.delete_pipeline(row.id).await {
+            Err(StoreError::ActiveRun) => Err(ServiceError::Conflict(format!(
+                "pipeline \"{name}\" has a run in flight; cancel it before deleting the pipeline"
+            ))),
+            other => Ok(other?),
+        }
+    }
+
+    pub async fn versions(&self, name: &str) -> ServiceResult<Vec<PipelineVersion>> {
+        let (row, _) = self.pipeline_row(name).await?;
+        Ok(self.store.versions(row.id).await?.into_iter().map(version_of).collect())
+    }
+
+    pub async fn version(&self, name: &str, version: i64) -> ServiceResult<PipelineVersion> {
+        let (row, _) = self.pipeline_row(name).await?;
+        let v = self.store.version(row.id, version).await?.ok_or_else(|| {
+            ServiceError::NotFound(format!("pipeline \"{name}\" has no version {version}"))
+        })?;
+        Ok(version_of(v))
+    }
+
+    /// Two saved versions of a pipeline and their line diff: `to` (by default the latest)
+    /// against `from` (by default the one before `to`).
+    pub async fn compare_versions(
+        &self,
+        name: &str,
+        from: Option<i64>,
+        to: Option<i64>,
+    ) -> ServiceResult<VersionComparison> {
+        let versions = self.versions(name).await?;
+        compare_versions(versions, from, to).map_err(|missing| {
+            ServiceError::NotFound(format!("pipeline \"{name}\" has no version {missing}"))
+        })
+    }
+}
+
+fn version_of(v: VersionRow) -> PipelineVersion {
+    PipelineVersion { version: v.version, created_at: v.created_at, source: v.source }
+}

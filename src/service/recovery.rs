@@ -1,0 +1,112 @@
+//! Runs a previous server process left in flight: picked up again by an engine whose steps
+//! outlived that process (Tekton), or ended with the reason on record.
+
+use std::sync::Arc;
+
+use conveyor_core::resolve::ResolvedRun;
+use conveyor_core::run::{RunStatus, StepStatus};
+use conveyor_core::schedule::Progress;
+use tokio::sync::mpsc;
+
+use super::{stored, Service, ServiceResult};
+use crate::engine::RunRequest;
+use crate::store::StoreError;
+use crate::supervisor::{RunHooks, RunState};
+
+impl Service {
+    /// Settles every run a previous server process left in flight.
+    pub(super) async fn recover(self: &Arc<Self>) -> ServiceResult<()> {
+        for run_id in self.store.unfinished_runs().await? {
+            if !self.resume(run_id).await? {
+                self.settle_interrupted(run_id).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Hands a run a previous server process left in flight back to the engine, which
+    /// picks it up if it can (its steps ran somewhere that outlived that process).
+    async fn resume(self: &Arc<Self>, run_id: i64) -> ServiceResult<bool> {
+        let run = self.run_summary(run_id).await?;
+        let Some(engine) = run.engine.parse().ok().and_then(|kind| self.engines.get(kind)).cloned() else {
+            return Ok(false);
+        };
+        let resolved = self.resolved_of(run_id, &run.tag).await?;
+        let steps = self.store.steps(run_id).await?;
+        if steps.len() != resolved.steps.len() {
+            return Ok(false);
+        }
+        let (log_lines, waited) = self.store.step_progress(run_id, steps.len()).await?;
+        let statuses: Vec<StepStatus> = steps.iter().map(|s| s.status).collect();
+        let progress = Progress {
+            approved: waited
+                .iter()
+                .zip(&statuses)
+                .map(|(&w, &s)| w && s != StepStatus::WaitingApproval)
+                .collect(),
+            steps: statuses,
+            log_lines,
+            cancel_requested: run.status == RunStatus::Cancelling,
+        };
+        let hooks = RunHooks::new(&run, &resolved);
+        // A workflow's pods run as its own account. Its registry access is not needed again:
+        // a workflow has no approval gates, so a resumed run makes no new PipelineRun.
+        let (pipeline_id, _, _) = self.store.run_origin(run_id).await?;
+        let service_account =
+            self.store.is_workflow(pipeline_id).await?.then(|| resolved.pipeline.clone());
+        let request = RunRequest {
+            run_id,
+            tag: run.tag.clone(),
+            resolved: Arc::new(resolved),
+            service_account,
+            registry: None,
+            retry: None,
+        };
+        let (events_tx, events_rx) = mpsc::channel(1024);
+        let control = match engine.resume(request, progress, events_tx).await {
+            Ok(Some(control)) => control,
+            Ok(None) => return Ok(false),
+            Err(err) => {
+                tracing::error!(run = run_id, error = %err, "could not resume a run left in flight");
+                return Ok(false);
+            }
+        };
+        let state = RunState::restore(&run, &steps, self.store.last_seq(run_id).await?, hooks);
+        tracing::info!(
+            run = run_id,
+            engine = %engine.kind(),
+            "resumed a run left in flight by a previous server process"
+        );
+        self.hub.open(run_id);
+        self.supervision.spawn(state, control, events_rx);
+        Ok(true)
+    }
+
+    /// A run's steps as resolved when it started (a run from before they were kept is
+    /// resolved again from its version, the same way).
+    async fn resolved_of(&self, run_id: i64, tag: &str) -> ServiceResult<ResolvedRun> {
+        let (pipeline_id, version, resolved) = self.store.run_origin(run_id).await?;
+        if let Some(json) = resolved {
+            return Ok(serde_json::from_str(&json)
+                .map_err(|err| StoreError::Corrupt(format!("run {run_id}'s resolved steps: {err}")))?);
+        }
+        let stored_version = self.store.version(pipeline_id, version).await?.ok_or_else(|| {
+            StoreError::Corrupt(format!("run {run_id} names a missing pipeline version"))
+        })?;
+        let (pipeline, plan) = stored(&stored_version)?;
+        let params = self.store.run_params(run_id).await?;
+        Ok(ResolvedRun::resolve(&pipeline, plan, tag, &params))
+    }
+
+    /// A run that a previous server process left in flight cannot be followed any more:
+    /// its unfinished steps and the run itself are ended, with the reason recorded.
+    async fn settle_interrupted(&self, run_id: i64) -> ServiceResult<()> {
+        let run = self.run_summary(run_id).await?;
+        let steps = self.store.steps(run_id).await?;
+        let last_seq = self.store.last_seq(run_id).await?;
+        let mut state = RunState::restore(&run, &steps, last_seq, RunHooks::default());
+        state.abandon("the server stopped while this run was in flight");
+        tracing::warn!(run = run_id, "settled a run left in flight by a previous server process");
+        Ok(self.supervision.commit(&mut state).await?)
+    }
+}

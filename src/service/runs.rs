@@ -1,0 +1,291 @@
+//! Runs: start one (resolving its steps once), re-run one, re-run its failed steps, list,
+//! read, cancel, approve or refuse a step, delete a pipeline's runs.
+
+use std::sync::Arc;
+
+use conveyor_core::check::check_required_params;
+use conveyor_core::definition::{Params, Pipeline, Problem};
+use conveyor_core::dto::{RunDetail, RunPage, RunSummary, RunsQuery};
+use conveyor_core::params::{check_param_names, run_params};
+use conveyor_core::plan::Plan;
+use conveyor_core::resolve::ResolvedRun;
+use conveyor_core::run::{is_valid_tag, RunStatus, StepStatus, Trigger, TAG_RULE};
+use tokio::sync::mpsc;
+
+use super::{stored, to_json, Service, ServiceError, ServiceResult};
+use crate::engine::{Control, RegistryAccess, Retry, RunRequest};
+use crate::store::{NewRun, NewStep, PipelineRow, StoreError};
+use crate::supervisor::{RunHooks, RunState};
+
+/// A run about to be created.
+pub(super) struct Launch<'a> {
+    pub row: &'a PipelineRow,
+    pub version: i64,
+    /// The definition it runs (a workflow's may differ from the stored one: same steps,
+    /// other programs).
+    pub pipeline: &'a Pipeline,
+    pub plan: Plan,
+    pub tag: &'a str,
+    pub params: Params,
+    pub trigger: Trigger,
+    /// The account a cluster runs its steps as (a workflow's own).
+    pub service_account: Option<String>,
+    pub registry: Option<RegistryAccess>,
+    /// A re-run of another run's failed steps, and that run's resolved steps.
+    pub retry: Option<(Retry, ResolvedRun)>,
+}
+
+impl Service {
+    /// Starts a run of the pipeline's latest version with an image tag and params.
+    pub async fn start_run(
+        self: &Arc<Self>,
+        name: &str,
+        tag: &str,
+        params: Params,
+        trigger: Trigger,
+    ) -> ServiceResult<RunSummary> {
+        let (row, version) = self.pipeline_row(name).await?;
+        // A workflow run needs its account, credentials and manifest, whichever way it starts.
+        if let Some(sealed) = self.store.workflow_credentials(row.id).await? {
+            return self.launch_workflow(&row, &version, &sealed, tag, params, trigger).await;
+        }
+        let (pipeline, plan) = stored(&version)?;
+        let launch = Launch {
+            row: &row,
+            version: version.version,
+            pipeline: &pipeline,
+            plan,
+            tag,
+            params,
+            trigger,
+            service_account: None,
+            registry: None,
+            retry: None,
+        };
+        self.launch(launch).await
+    }
+
+    /// Checks a run's tag and params, records it with its resolved steps, and hands it to
+    /// its engine and a supervisor.
+    pub(super) async fn launch(self: &Arc<Self>, launch: Launch<'_>) -> ServiceResult<RunSummary> {
+        let Launch { row, version, pipeline, plan, tag, params, trigger, service_account, registry, retry } =
+            launch;
+        let mut problems = Vec::new();
+        if !is_valid_tag(tag) {
+            problems.push(Problem::new("tag", format!("\"{tag}\" is not a valid image tag: {TAG_RULE}")));
+        }
+        check_param_names("params", &params, &mut problems);
+        if !problems.is_empty() {
+            return Err(ServiceError::Invalid(problems));
+        }
+        let missing = check_required_params(pipeline, &run_params(&params, tag));
+        if !missing.is_empty() {
+            return Err(ServiceError::Invalid(missing));
+        }
+        let engine = self.engine_for(pipeline)?;
+        let (retry, resolved) = match retry {
+            Some((retry, resolved)) => (Some(retry), resolved),
+            None => (None, ResolvedRun::resolve(pipeline, plan, tag, &params)),
+        };
+        let reused = retry.as_ref().map(|r| r.reused.clone()).unwrap_or_default();
+        let steps = new_steps(&resolved, retry.as_ref());
+        let new_run = NewRun {
+            pipeline_id: row.id,
+            version,
+            tag,
+            params: &params,
+            engine: engine.kind(),
+            trigger,
+            resolved: &to_json(&resolved)?,
+        };
+        let run = match self.store.create_run(&new_run, &steps).await {
+            Ok(run) => run,
+            Err(StoreError::ActiveRun) => {
+                let active = self.latest_run(row.id).await?;
+                let which = active.map(|r| format!(" (#{}, {})", r.number, r.status)).unwrap_or_default();
+                return Err(ServiceError::Conflict(format!(
+                    "pipeline \"{}\" already has a run in flight{which}; wait for it to end or cancel it",
+                    row.name
+                )));
+            }
+            Err(err) => return Err(err.into()),
+        };
+
+        self.hub.open(run.id);
+        self.hub.announce(run.id);
+        let resolved = Arc::new(resolved);
+        let names: Vec<String> = resolved.plan.steps.iter().map(|s| s.name.clone()).collect();
+        let mut state = RunState::new(run.id, names, &reused, RunHooks::new(&run, &resolved));
+        let (events_tx, events_rx) = mpsc::channel(1024);
+        let request =
+            RunRequest { run_id: run.id, tag: tag.to_owned(), resolved, service_account, registry, retry };
+        match engine.start(request, events_tx).await {
+            Ok(control) => {
+                state.set_run(RunStatus::Running, None);
+                self.supervision.spawn(state, control, events_rx);
+                Ok(run)
+            }
+            Err(err) => {
+                tracing::error!(run = run.id, error = %err, "engine could not start the run");
+                state.abandon(&format!("the {} engine could not start the run: {err}", engine.kind()));
+                self.supervision.commit(&mut state).await?;
+                self.hub.close(run.id);
+                Ok(self.get_run(run.id).await?.run)
+            }
+        }
+    }
+
+    /// Starts a finished (or running) run again: its pipeline's latest version, with the
+    /// same tag and params.
+    pub async fn rerun(self: &Arc<Self>, id: i64) -> ServiceResult<RunSummary> {
+        let run = self.run_summary(id).await?;
+        let params = self.store.run_params(id).await?;
+        self.start_run(&run.pipeline, &run.tag, params, Trigger::Rerun).await
+    }
+
+    /// Runs the steps of a finished run that did not succeed again, exactly as they were
+    /// resolved (same version, tag and params); the steps that succeeded are taken over,
+    /// with the run's workspace.
+    pub async fn retry_failed(self: &Arc<Self>, id: i64) -> ServiceResult<RunSummary> {
+        let origin = self.run_summary(id).await?;
+        if !origin.status.is_terminal() {
+            return Err(ServiceError::Conflict(format!(
+                "run #{} is still in flight; wait for it to end",
+                origin.number
+            )));
+        }
+        if origin.status == RunStatus::Succeeded {
+            return Err(ServiceError::Invalid(vec![Problem::new(
+                "run",
+                format!(
+                    "every step of run #{} succeeded: nothing to re-run (Re-run runs it all again)",
+                    origin.number
+                ),
+            )]));
+        }
+        let (row, _) = self.pipeline_row(&origin.pipeline).await?;
+        if self.store.is_workflow(row.id).await? {
+            return Err(ServiceError::Invalid(vec![Problem::new(
+                "run",
+                "a workflow builds and deploys as one: re-run it whole",
+            )]));
+        }
+        let version = self.store.version(row.id, origin.version).await?.ok_or_else(|| {
+            ServiceError::NotFound(format!("version {} of pipeline \"{}\"", origin.version, origin.pipeline))
+        })?;
+        let (pipeline, plan) = stored(&version)?;
+        let params = self.store.run_params(id).await?;
+        let (_, _, resolved) = self.store.run_origin(id).await?;
+        let resolved = match resolved {
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|err| StoreError::Corrupt(format!("run {id}'s resolved steps: {err}")))?,
+            // A run from before resolved steps were kept: resolved again, the same way.
+            None => ResolvedRun::resolve(&pipeline, plan.clone(), &origin.tag, &params),
+        };
+        let before = self.store.steps(id).await?;
+        let reused = (0..plan.steps.len())
+            .map(|step| before.get(step).is_some_and(|s| s.status == StepStatus::Succeeded))
+            .collect();
+        let launch = Launch {
+            row: &row,
+            version: version.version,
+            pipeline: &pipeline,
+            plan,
+            tag: &origin.tag,
+            params,
+            trigger: Trigger::Rerun,
+            service_account: None,
+            registry: None,
+            retry: Some((Retry { origin: id, number: origin.number, reused }, resolved)),
+        };
+        self.launch(launch).await
+    }
+
+    /// A page of runs (of one pipeline, or all), newest first. Bad dates and tags are
+    /// refused with their place.
+    pub async fn list_runs(&self, pipeline: Option<&str>, query: &RunsQuery) -> ServiceResult<RunPage> {
+        let pipeline_id = match pipeline {
+            Some(name) => Some(self.pipeline_row(name).await?.0.id),
+            None => None,
+        };
+        let problems = query.problems();
+        if !problems.is_empty() {
+            return Err(ServiceError::Invalid(problems));
+        }
+        let (runs, next_before) = self.store.runs(pipeline_id, query).await?;
+        Ok(RunPage { runs, next_before })
+    }
+
+    pub(super) async fn run_summary(&self, id: i64) -> ServiceResult<RunSummary> {
+        self.store.run(id).await?.ok_or_else(|| ServiceError::NotFound(format!("no run with id {id}")))
+    }
+
+    pub async fn get_run(&self, id: i64) -> ServiceResult<RunDetail> {
+        let run = self.run_summary(id).await?;
+        let params = self.store.run_params(id).await?;
+        let steps = self.store.steps(id).await?;
+        let webhooks = self.store.deliveries(id).await?;
+        Ok(RunDetail { run, params, steps, webhooks })
+    }
+
+    async fn control(&self, run: &RunSummary, control: Control) -> ServiceResult<()> {
+        match self.controls.get(run.id) {
+            Some(sender) if sender.send(control).await.is_ok() => Ok(()),
+            _ => Err(ServiceError::Conflict(format!("run {} is not in flight ({})", run.id, run.status))),
+        }
+    }
+
+    pub async fn cancel_run(&self, id: i64) -> ServiceResult<()> {
+        let run = self.run_summary(id).await?;
+        if run.status.is_terminal() {
+            return Err(ServiceError::Conflict(format!("run {id} has already ended ({})", run.status)));
+        }
+        self.control(&run, Control::Cancel).await
+    }
+
+    /// Approves or refuses a step that waits for approval.
+    pub async fn decide_step(&self, id: i64, step: &str, approve: bool) -> ServiceResult<()> {
+        let run = self.run_summary(id).await?;
+        let steps = self.store.steps(id).await?;
+        let state = steps
+            .iter()
+            .find(|s| s.name == step)
+            .ok_or_else(|| ServiceError::NotFound(format!("run {id} has no step \"{step}\"")))?;
+        if state.status != StepStatus::WaitingApproval {
+            return Err(ServiceError::Conflict(format!(
+                "step \"{step}\" is not waiting for approval (it is {})",
+                state.status
+            )));
+        }
+        let control = if approve { Control::Approve(state.index) } else { Control::Refuse(state.index) };
+        self.control(&run, control).await
+    }
+
+    /// Deletes all finished runs of a pipeline (seed 000's `emptytask`).
+    pub async fn delete_runs(&self, name: &str) -> ServiceResult<u64> {
+        let (row, _) = self.pipeline_row(name).await?;
+        match self.store.delete_runs(row.id).await {
+            Err(StoreError::ActiveRun) => Err(ServiceError::Conflict(format!(
+                "pipeline \"{name}\" has a run in flight; cancel it or wait for it to end first"
+            ))),
+            other => Ok(other?),
+        }
+    }
+}
+
+/// The step rows of a new run; those a re-run takes over are on record as succeeded.
+fn new_steps(resolved: &ResolvedRun, retry: Option<&Retry>) -> Vec<NewStep> {
+    let plan = &resolved.plan;
+    plan.steps
+        .iter()
+        .map(|s| NewStep {
+            stage: plan.stages[s.stage].name.clone(),
+            name: s.name.clone(),
+            needs: s.needs.iter().map(|&n| plan.steps[n].name.clone()).collect(),
+            approval: s.approval,
+            reused: retry
+                .filter(|r| r.reused.get(s.index).copied().unwrap_or(false))
+                .map(|r| format!("succeeded in run #{}; not run again", r.number)),
+        })
+        .collect()
+}

@@ -1,0 +1,87 @@
+//! What a run's webhooks are told: which step changes they listen for, and the JSON body of
+//! each call.
+
+use conveyor_core::definition::Webhook;
+use conveyor_core::dto::RunSummary;
+use conveyor_core::resolve::ResolvedRun;
+use conveyor_core::run::StepStatus;
+
+use crate::notify::Notice;
+
+/// A step status change, as webhooks are told of it.
+pub struct StepChange {
+    pub step: usize,
+    pub status: StepStatus,
+    pub exit_code: Option<i32>,
+    pub message: Option<String>,
+    pub at: i64,
+}
+
+/// The webhooks of a run's steps, and what their calls say about the run.
+#[derive(Default)]
+pub struct RunHooks {
+    pipeline: String,
+    run_number: i64,
+    tag: String,
+    /// Per step (plan order): its name, its stage's name and its webhooks.
+    steps: Vec<(String, String, Vec<Webhook>)>,
+}
+
+impl RunHooks {
+    pub fn new(run: &RunSummary, resolved: &ResolvedRun) -> RunHooks {
+        let plan = &resolved.plan;
+        let steps = plan
+            .steps
+            .iter()
+            .zip(&resolved.steps)
+            .map(|(planned, step)| {
+                let stage = plan.stages.get(planned.stage).map(|s| s.name.clone()).unwrap_or_default();
+                (planned.name.clone(), stage, step.webhooks.clone())
+            })
+            .collect();
+        RunHooks { pipeline: run.pipeline.clone(), run_number: run.number, tag: run.tag.clone(), steps }
+    }
+
+    pub fn listens(&self, step: usize, status: StepStatus) -> bool {
+        let Some(event) = status.webhook_event() else {
+            return false;
+        };
+        self.steps
+            .get(step)
+            .is_some_and(|(_, _, hooks)| hooks.iter().any(|h| h.events.iter().any(|e| e == event)))
+    }
+
+    /// The calls one change makes: one per webhook that listens for it.
+    pub fn notices(&self, run_id: i64, change: StepChange) -> Vec<Notice> {
+        let (Some(event), Some((name, stage, hooks))) =
+            (change.status.webhook_event(), self.steps.get(change.step))
+        else {
+            return Vec::new();
+        };
+        let payload = serde_json::json!({
+            "event": event,
+            "text": format!("{} #{} ({}): step {name} {}", self.pipeline, self.run_number, self.tag, change.status),
+            "pipeline": self.pipeline,
+            "run": {"id": run_id, "number": self.run_number, "tag": self.tag},
+            "step": {
+                "name": name,
+                "stage": stage,
+                "status": change.status,
+                "exit_code": change.exit_code,
+                "message": change.message,
+            },
+            "at": change.at,
+        });
+        hooks
+            .iter()
+            .filter(|hook| hook.events.iter().any(|e| e == event))
+            .map(|hook| Notice {
+                run_id,
+                step: name.clone(),
+                event,
+                url: hook.url.clone(),
+                payload: payload.clone(),
+            })
+            .collect()
+    }
+}

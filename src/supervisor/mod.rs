@@ -1,0 +1,147 @@
+//! The one owner of run state. A supervisor task per run takes its engine's events, applies
+//! them through the pure transitions ([`RunState`]), persists each batch, then publishes it
+//! and hands the step changes webhooks listen for to delivery.
+
+mod hooks;
+mod state;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_util::task::TaskTracker;
+
+use crate::engine::{Control, EngineEvent};
+use crate::hub::Hub;
+use crate::notify::Webhooks;
+use crate::store::{Store, StoreResult};
+
+pub use hooks::RunHooks;
+pub use state::RunState;
+
+/// Most events persisted in one transaction.
+const BATCH_MAX: usize = 1024;
+/// Why a run ends when its engine stops reporting before it finished.
+const ENGINE_GONE: &str = "the engine stopped reporting on this run";
+/// How long a batch gathers events before it is written: the most a live log lags.
+const COMMIT_WINDOW: Duration = Duration::from_millis(4);
+
+/// The control channels of the runs in flight, by run id.
+#[derive(Default)]
+pub struct Controls(Mutex<HashMap<i64, mpsc::Sender<Control>>>);
+
+impl Controls {
+    fn map(&self) -> MutexGuard<'_, HashMap<i64, mpsc::Sender<Control>>> {
+        // Every operation is one call, so the map stays consistent even after a panic.
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn insert(&self, run_id: i64, control: mpsc::Sender<Control>) {
+        self.map().insert(run_id, control);
+    }
+
+    pub fn get(&self, run_id: i64) -> Option<mpsc::Sender<Control>> {
+        self.map().get(&run_id).cloned()
+    }
+
+    pub fn all(&self) -> Vec<mpsc::Sender<Control>> {
+        self.map().values().cloned().collect()
+    }
+
+    fn remove(&self, run_id: i64) {
+        self.map().remove(&run_id);
+    }
+}
+
+/// What supervisors need, shared by all of them.
+#[derive(Clone)]
+pub struct Supervision {
+    store: Store,
+    hub: Arc<Hub>,
+    webhooks: Webhooks,
+    controls: Arc<Controls>,
+    tasks: TaskTracker,
+}
+
+impl Supervision {
+    pub fn new(store: Store, hub: Arc<Hub>, webhooks: Webhooks, controls: Arc<Controls>) -> Self {
+        Supervision { store, hub, webhooks, controls, tasks: TaskTracker::new() }
+    }
+
+    /// Supervises a run whose engine took it (`control` steers it) until it ends or the
+    /// engine lets go of it.
+    pub fn spawn(&self, state: RunState, control: mpsc::Sender<Control>, events: mpsc::Receiver<EngineEvent>) {
+        self.controls.insert(state.run_id, control);
+        let supervision = self.clone();
+        self.tasks.spawn(async move { supervision.supervise(state, events).await });
+    }
+
+    /// Stops taking new supervisors and waits for those running to end.
+    pub async fn wait(&self) {
+        self.tasks.close();
+        self.tasks.wait().await;
+    }
+
+    async fn supervise(self, mut state: RunState, mut events: mpsc::Receiver<EngineEvent>) {
+        let run_id = state.run_id;
+        loop {
+            match events.recv().await {
+                None => state.abandon(ENGINE_GONE),
+                Some(event) => {
+                    state.apply(event);
+                    // Group commit: gather what arrives within a short window, so that a
+                    // burst of small events costs one transaction instead of one each. The
+                    // run's end and a full batch are written at once.
+                    let deadline = tokio::time::Instant::now() + COMMIT_WINDOW;
+                    while !state.finished && !state.detached && state.batch.events.len() < BATCH_MAX {
+                        let next = match events.try_recv() {
+                            Ok(event) => Some(event),
+                            Err(mpsc::error::TryRecvError::Disconnected) => None,
+                            Err(mpsc::error::TryRecvError::Empty) => tokio::select! {
+                                next = events.recv() => next,
+                                _ = tokio::time::sleep_until(deadline) => break,
+                            },
+                        };
+                        match next {
+                            Some(event) => state.apply(event),
+                            None => {
+                                state.abandon(ENGINE_GONE);
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+            if let Err(err) = self.commit(&mut state).await {
+                // The run cannot be recorded any more; stop it rather than run unrecorded.
+                tracing::error!(run = run_id, error = %err, "could not persist run events; cancelling the run");
+                if let Some(control) = self.controls.get(run_id) {
+                    let _ = control.send(Control::Cancel).await;
+                }
+            }
+            if state.finished || state.detached {
+                break;
+            }
+        }
+        self.controls.remove(run_id);
+        self.hub.close(run_id);
+    }
+
+    /// Persists what the run gathered, then publishes it; webhooks only hear of changes
+    /// that are on record.
+    pub async fn commit(&self, state: &mut RunState) -> StoreResult<()> {
+        let batch = std::mem::take(&mut state.batch);
+        if batch.events.is_empty() {
+            return Ok(());
+        }
+        self.store.append(state.run_id, &batch).await?;
+        self.hub.publish(state.run_id, batch.events);
+        for change in std::mem::take(&mut state.notices) {
+            for notice in state.hooks.notices(state.run_id, change) {
+                self.webhooks.notify(notice);
+            }
+        }
+        Ok(())
+    }
+}

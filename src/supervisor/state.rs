@@ -1,0 +1,174 @@
+//! One run as its supervisor knows it. Every change goes through the pure transitions of
+//! `conveyor_core::run` and becomes an event of the batch to persist.
+
+use conveyor_core::dto::RunSummary;
+use conveyor_core::run::{Event, EventBody, RunStatus, StepState, StepStatus};
+
+use super::hooks::{RunHooks, StepChange};
+use crate::engine::EngineEvent;
+use crate::store::{now_ms, Batch};
+
+pub struct RunState {
+    pub(super) run_id: i64,
+    /// Step names, for the run's outcome message.
+    names: Vec<String>,
+    steps: Vec<StepStatus>,
+    run: RunStatus,
+    cancel_requested: bool,
+    seq: i64,
+    pub(super) batch: Batch,
+    pub(super) finished: bool,
+    /// The engine let go of the run without ending it; a later process resumes it.
+    pub(super) detached: bool,
+    pub(super) hooks: RunHooks,
+    /// Step changes some webhook listens for, to announce once they are committed.
+    pub(super) notices: Vec<StepChange>,
+}
+
+impl RunState {
+    /// A run about to start; the steps a re-run takes over (`reused`) have succeeded.
+    pub fn new(run_id: i64, names: Vec<String>, reused: &[bool], hooks: RunHooks) -> RunState {
+        let steps = (0..names.len())
+            .map(|step| match reused.get(step) {
+                Some(true) => StepStatus::Succeeded,
+                _ => StepStatus::Pending,
+            })
+            .collect();
+        RunState {
+            run_id,
+            names,
+            steps,
+            run: RunStatus::Pending,
+            cancel_requested: false,
+            seq: 0,
+            batch: Batch::default(),
+            finished: false,
+            detached: false,
+            hooks,
+            notices: Vec::new(),
+        }
+    }
+
+    /// A run on record, taken up where its events end.
+    pub fn restore(run: &RunSummary, steps: &[StepState], last_seq: i64, hooks: RunHooks) -> RunState {
+        let names = steps.iter().map(|s| s.name.clone()).collect();
+        let mut state = RunState::new(run.id, names, &[], hooks);
+        state.steps = steps.iter().map(|s| s.status).collect();
+        state.run = run.status;
+        state.cancel_requested = run.status == RunStatus::Cancelling;
+        state.seq = last_seq;
+        state
+    }
+
+    fn push(&mut self, body: EventBody<usize>) {
+        self.seq += 1;
+        self.batch.events.push(Event { seq: self.seq, ts: now_ms(), body });
+    }
+
+    pub fn set_run(&mut self, to: RunStatus, message: Option<String>) {
+        if to == self.run {
+            return;
+        }
+        match self.run.transition(to) {
+            Ok(to) => {
+                self.run = to;
+                self.push(EventBody::Run { status: to, message });
+            }
+            Err(err) => tracing::warn!(run = self.run_id, error = %err, "ignored run status change"),
+        }
+    }
+
+    fn set_step(&mut self, step: usize, to: StepStatus, exit_code: Option<i32>, message: Option<String>) {
+        let Some(&from) = self.steps.get(step) else {
+            tracing::warn!(run = self.run_id, step, "event for an unknown step");
+            return;
+        };
+        match from.transition(to) {
+            Ok(to) => {
+                self.steps[step] = to;
+                if self.hooks.listens(step, to) {
+                    self.notices.push(StepChange {
+                        step,
+                        status: to,
+                        exit_code,
+                        message: message.clone(),
+                        at: now_ms(),
+                    });
+                }
+                self.push(EventBody::Step { step, status: to, exit_code, message });
+            }
+            Err(err) => {
+                tracing::warn!(run = self.run_id, step, error = %err, "ignored step status change")
+            }
+        }
+    }
+
+    /// Folds one engine event in; each change of the run's status is recorded on its own,
+    /// even when several arrive in one batch.
+    pub fn apply(&mut self, event: EngineEvent) {
+        match event {
+            EngineEvent::Log { step, stream, text, partial } => {
+                if step < self.steps.len() {
+                    self.push(EventBody::Log { step, stream, text, partial });
+                } else {
+                    tracing::warn!(run = self.run_id, step, "log line for an unknown step");
+                }
+            }
+            EngineEvent::Step { step, status, exit_code, message } => {
+                self.set_step(step, status, exit_code, message);
+                self.refresh_run();
+            }
+            EngineEvent::Cancelling => {
+                self.cancel_requested = true;
+                self.refresh_run();
+            }
+            EngineEvent::Finished => {
+                self.finished = true;
+                self.refresh_run();
+            }
+            EngineEvent::Detached => self.detached = true,
+        }
+    }
+
+    /// Brings the run status in line with the steps.
+    fn refresh_run(&mut self) {
+        if self.finished {
+            let outcome = RunStatus::outcome(&self.steps, self.cancel_requested);
+            let message = self.outcome_message(outcome);
+            self.set_run(outcome, message);
+        } else {
+            let status = RunStatus::in_flight(&self.steps, self.cancel_requested);
+            self.set_run(status, None);
+        }
+    }
+
+    fn outcome_message(&self, outcome: RunStatus) -> Option<String> {
+        let first = |wanted: StepStatus| {
+            self.steps.iter().position(|&s| s == wanted).map(|i| self.names[i].clone())
+        };
+        match outcome {
+            RunStatus::Failed => first(StepStatus::Failed).map(|name| format!("step \"{name}\" failed")),
+            RunStatus::Refused => {
+                first(StepStatus::Refused).map(|name| format!("step \"{name}\" was refused"))
+            }
+            RunStatus::Cancelled => Some("cancelled".into()),
+            _ => None,
+        }
+    }
+
+    /// Ends the run without its engine: unfinished steps are closed and the run fails
+    /// (or, if a cancel was under way, is cancelled) with the reason given.
+    pub fn abandon(&mut self, reason: &str) {
+        for step in 0..self.steps.len() {
+            let to = match self.steps[step] {
+                StepStatus::Pending => StepStatus::Skipped,
+                StepStatus::Running | StepStatus::WaitingApproval => StepStatus::Cancelled,
+                _ => continue,
+            };
+            self.set_step(step, to, None, Some(reason.to_owned()));
+        }
+        self.finished = true;
+        let outcome = if self.cancel_requested { RunStatus::Cancelled } else { RunStatus::Failed };
+        self.set_run(outcome, Some(reason.to_owned()));
+    }
+}
