@@ -8,7 +8,8 @@
 use std::time::{Duration, Instant};
 
 use conveyor::config::ServeConfig;
-use conveyor::store::RunFilter;
+use conveyor_core::dto::RunsQuery;
+use conveyor_core::run::RunStatus;
 use conveyor::Server;
 use futures::StreamExt;
 
@@ -156,6 +157,7 @@ async fn main() {
         .await
         .expect("query")
         .expect("pipeline")
+        .0
         .id;
     let filling = Instant::now();
     store
@@ -168,46 +170,34 @@ async fn main() {
         filling.elapsed().as_secs_f64()
     );
     let deep = store
-        .runs(&RunFilter {
-            limit: 1,
-            before: Some(500_000),
-            ..Default::default()
-        })
+        .runs(
+            None,
+            &RunsQuery {
+                limit: Some(1),
+                before: Some(500_000),
+                ..Default::default()
+            },
+        )
         .await
         .expect("page")
         .0[0]
         .id;
+    let page = |before: Option<i64>, status: Option<RunStatus>| RunsQuery {
+        limit: Some(25),
+        before,
+        status,
+        ..Default::default()
+    };
     let cases = [
-        (
-            "newest page, all runs",
-            RunFilter {
-                limit: 25,
-                ..Default::default()
-            },
-        ),
-        (
-            "page 20,000 deep (keyset)",
-            RunFilter {
-                limit: 25,
-                before: Some(deep),
-                ..Default::default()
-            },
-        ),
-        (
-            "failed runs of one pipeline",
-            RunFilter {
-                limit: 25,
-                pipeline_id: Some(pipeline),
-                status: Some(app::model::RunStatus::Failed),
-                ..Default::default()
-            },
-        ),
+        ("newest page, all runs", None, page(None, None)),
+        ("page 20,000 deep (keyset)", None, page(Some(deep), None)),
+        ("failed runs of one pipeline", Some(pipeline), page(None, Some(RunStatus::Failed))),
     ];
-    for (what, filter) in cases {
+    for (what, pipeline, query) in cases {
         let mut samples = Vec::new();
         for _ in 0..20 {
             let started = Instant::now();
-            let (runs, _) = store.runs(&filter).await.expect("page");
+            let (runs, _) = store.runs(pipeline, &query).await.expect("page");
             samples.push(started.elapsed());
             assert_eq!(runs.len(), 25);
         }

@@ -1,10 +1,10 @@
 //! The REST API and the event stream over real HTTP on 127.0.0.1:0, each test with its
 //! own SQLite file.
 
-mod common;
 
-use app::model::{EventBody, RunStatus, StepStatus, Trigger};
-use common::TestApp;
+use conveyor_core::dto::RunsQuery;
+use conveyor_core::run::{EventBody, RunStatus, StepStatus, Trigger};
+use crate::support::TestApp;
 use serde_json::{json, Value};
 
 const PIPELINE: &str = "
@@ -684,16 +684,18 @@ async fn runs_left_in_flight_by_a_crash_are_settled_at_start() {
     {
         // A "previous process": a run recorded as started, then the process died.
         let store = conveyor::store::Store::open(&path).await.expect("store");
-        let (pipeline, plan) = app::plan::check_document(PIPELINE).expect("valid");
-        let row = store
-            .create_pipeline(
-                "web",
-                None,
-                PIPELINE,
-                &serde_json::to_string(&pipeline).expect("json"),
-            )
-            .await
-            .expect("pipeline");
+        let (pipeline, plan) = conveyor_core::document::check_document(PIPELINE).expect("valid");
+        let (definition, plan_json) = (
+            serde_json::to_string(&pipeline).expect("json"),
+            serde_json::to_string(&plan).expect("json"),
+        );
+        let first = conveyor::store::NewVersion {
+            description: None,
+            source: PIPELINE,
+            definition: &definition,
+            plan: &plan_json,
+        };
+        let row = store.create_pipeline("web", &first, None).await.expect("pipeline");
         let steps: Vec<conveyor::store::NewStep> = plan
             .steps
             .iter()
@@ -705,18 +707,17 @@ async fn runs_left_in_flight_by_a_crash_are_settled_at_start() {
                 reused: None,
             })
             .collect();
-        store
-            .create_run(
-                row.id,
-                1,
-                "v1",
-                &Default::default(),
-                &steps,
-                "local",
-                Trigger::Api,
-            )
-            .await
-            .expect("run");
+        let resolved = conveyor_core::resolve::ResolvedRun::resolve(&pipeline, plan, "v1", &Default::default());
+        let run = conveyor::store::NewRun {
+            pipeline_id: row.id,
+            version: 1,
+            tag: "v1",
+            params: &Default::default(),
+            engine: conveyor_core::definition::EngineKind::Local,
+            trigger: Trigger::Api,
+            resolved: &serde_json::to_string(&resolved).expect("json"),
+        };
+        store.create_run(&run, &steps).await.expect("run");
         store.close().await;
     }
     let dir = data_dir.path().to_path_buf();
@@ -748,62 +749,24 @@ async fn runs_left_in_flight_by_a_crash_are_settled_at_start() {
 async fn run_listings_use_indices() {
     let app = TestApp::spawn().await;
     let store = app.service.store();
-    for filter in [
-        conveyor::store::RunFilter {
-            limit: 25,
-            ..Default::default()
-        },
-        conveyor::store::RunFilter {
-            pipeline_id: Some(1),
-            before: Some(500),
-            limit: 25,
-            ..Default::default()
-        },
-        conveyor::store::RunFilter {
-            status: Some(RunStatus::Failed),
-            before: Some(500),
-            limit: 25,
-            ..Default::default()
-        },
-        conveyor::store::RunFilter {
-            pipeline_id: Some(1),
-            status: Some(RunStatus::Failed),
-            limit: 25,
-            ..Default::default()
-        },
-        conveyor::store::RunFilter {
-            tag: Some("v1".into()),
-            before: Some(500),
-            limit: 25,
-            ..Default::default()
-        },
-        conveyor::store::RunFilter {
-            pipeline_id: Some(1),
-            tag: Some("v1".into()),
-            limit: 25,
-            ..Default::default()
-        },
-        conveyor::store::RunFilter {
-            since: Some(0),
-            until: Some(i64::MAX),
-            limit: 25,
-            ..Default::default()
-        },
-        conveyor::store::RunFilter {
-            trigger: Some(Trigger::Rerun),
-            before: Some(500),
-            limit: 25,
-            ..Default::default()
-        },
-        conveyor::store::RunFilter {
-            pipeline_id: Some(1),
-            trigger: Some(Trigger::Ui),
-            limit: 25,
-            ..Default::default()
-        },
+    let query = |f: fn(&mut RunsQuery)| {
+        let mut query = RunsQuery { limit: Some(25), ..Default::default() };
+        f(&mut query);
+        query
+    };
+    for (pipeline, query) in [
+        (None, query(|_| {})),
+        (Some(1), query(|q| q.before = Some(500))),
+        (None, query(|q| (q.status, q.before) = (Some(RunStatus::Failed), Some(500)))),
+        (Some(1), query(|q| q.status = Some(RunStatus::Failed))),
+        (None, query(|q| (q.tag, q.before) = (Some("v1".into()), Some(500)))),
+        (Some(1), query(|q| q.tag = Some("v1".into()))),
+        (None, query(|q| (q.since, q.until) = (Some("1970-01-01".into()), Some("9999-12-31".into())))),
+        (None, query(|q| (q.trigger, q.before) = (Some(Trigger::Rerun), Some(500)))),
+        (Some(1), query(|q| q.trigger = Some(Trigger::Ui))),
     ] {
         let plan = store
-            .explain_runs(&filter)
+            .explain_runs(pipeline, &query)
             .await
             .expect("explain")
             .join(" | ");
@@ -812,14 +775,14 @@ async fn run_listings_use_indices() {
             !plan.contains("TEMP B-TREE"),
             "sorting without an index: {plan}"
         );
-        if filter.pipeline_id.is_some()
-            || filter.status.is_some()
-            || filter.tag.is_some()
-            || filter.trigger.is_some()
+        if pipeline.is_some()
+            || query.status.is_some()
+            || query.tag.is_some()
+            || query.trigger.is_some()
         {
             assert!(
                 plan.contains("USING INDEX") || plan.contains("USING COVERING INDEX"),
-                "{filter:?}: {plan}"
+                "{pipeline:?} {query:?}: {plan}"
             );
         }
     }
@@ -861,8 +824,8 @@ async fn a_pipeline_that_asks_for_an_engine_the_server_lacks_is_refused_at_run_t
     let events = app.all_events(run).await;
     assert!(matches!(
         events.last().map(|e| &e.event.body),
-        Some(app::model::EventBody::Run {
-            status: app::model::RunStatus::Succeeded,
+        Some(conveyor_core::run::EventBody::Run {
+            status: conveyor_core::run::RunStatus::Succeeded,
             ..
         })
     ));

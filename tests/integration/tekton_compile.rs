@@ -1,16 +1,16 @@
 //! The Tekton compiler: every PipelineRun it makes is checked against Tekton's own v1 CRD
 //! schemas (strictly: unknown or misplaced fields fail), and its shape is checked by hand.
 
-// Only this test needs the CRD checker; it is not part of `common`, which every test builds.
-#[path = "common/crd.rs"]
-mod crd;
 
-use app::definition::Params;
+use std::sync::Arc;
+
+use conveyor_core::definition::Params;
+use conveyor_core::resolve::ResolvedRun;
 use conveyor::engine::tekton::compile::{
     compile, pipeline_run_name, workspace_claim, CompileError, TektonSettings,
 };
 use conveyor::engine::RunRequest;
-use crd::TektonSchemas;
+use crate::support::crd::TektonSchemas;
 use serde_json::{json, Value};
 
 const SHIP: &str = r#"
@@ -40,13 +40,12 @@ stages:
 "#;
 
 fn request(source: &str, params: Params) -> RunRequest {
-    let (pipeline, plan) = app::plan::check_document(source).expect("a valid pipeline");
+    let (pipeline, plan) = conveyor_core::document::check_document(source).expect("a valid pipeline");
+    let tag = "v1.2.3";
     RunRequest {
         run_id: 42,
-        pipeline,
-        plan,
-        tag: "v1.2.3".into(),
-        params,
+        tag: tag.into(),
+        resolved: Arc::new(ResolvedRun::resolve(&pipeline, plan, tag, &params)),
         service_account: None,
         registry: None,
         retry: None,
@@ -54,7 +53,7 @@ fn request(source: &str, params: Params) -> RunRequest {
 }
 
 fn all_steps(run: &RunRequest) -> Vec<usize> {
-    (0..run.plan.steps.len()).collect()
+    (0..run.resolved.steps.len()).collect()
 }
 
 fn settings() -> TektonSettings {
@@ -269,6 +268,7 @@ fn a_segment_after_an_approval_gate_runs_only_its_own_steps() {
     let schemas = TektonSchemas::load();
     let run = request(SHIP, Params::new());
     let release = run
+        .resolved
         .plan
         .steps
         .iter()
@@ -328,7 +328,7 @@ fn a_step_with_nothing_to_run_is_refused() {
         "name: empty\nstages:\n  - name: s\n    steps:\n      - {name: nothing, image: alpine}\n",
         Params::new(),
     );
-    run.pipeline.stages[0].steps[0].image = None;
+    Arc::make_mut(&mut run.resolved).steps[0].image = None;
     assert_eq!(
         compile(&run, &[0], 0, "conveyor-run-42", &TektonSettings::new("ci")),
         Err(CompileError::NothingToRun("nothing".into()))

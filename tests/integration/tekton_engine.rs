@@ -1,23 +1,19 @@
 //! The Tekton engine end to end: a real Conveyor server whose kube-rs client talks, through
-//! a real kubeconfig, to the Kubernetes API double in `common/kube.rs` (real HTTP, real
+//! a real kubeconfig, to the Kubernetes API double in `support/fake_kube.rs` (real HTTP, real
 //! watch streams, a scripted Tekton controller running each step as a real process).
 //!
 //! With `CONVEYOR_TEST_KUBECONFIG` set, the same tests run against that cluster instead
 //! (namespace `CONVEYOR_TEST_NAMESPACE`, default `conveyor-test`, with Tekton installed);
 //! the few that need the double's hooks (holding a task, expiring watches) say so and stop.
 
-mod common;
-#[path = "common/crd.rs"]
-mod crd;
-#[path = "common/kube.rs"]
-mod fake_kube;
 
 use std::path::PathBuf;
 
-use app::model::{EventBody, RunStatus, StepStatus};
-use common::{fails_once_per_workspace, logs, outcome, seq_of, step_statuses, SseEvent, TestApp};
-use conveyor::config::{EngineKind, ServeConfig};
-use fake_kube::FakeCluster;
+use conveyor_core::run::{EventBody, RunStatus, StepStatus};
+use crate::support::{fails_once_per_workspace, logs, outcome, seq_of, step_statuses, SseEvent, TestApp};
+use conveyor::config::ServeConfig;
+use conveyor_core::definition::EngineKind;
+use crate::support::fake_kube::FakeCluster;
 use tempfile::TempDir;
 
 enum Target {

@@ -1,6 +1,5 @@
 //! Webhooks: real HTTP calls to a receiver on 127.0.0.1:0, recorded with the run.
 
-mod common;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -10,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
-use common::TestApp;
+use crate::support::TestApp;
 use tokio::sync::mpsc;
 
 #[derive(Debug)]
@@ -217,8 +216,8 @@ stages:
     let events = app.all_events(run).await;
     assert!(events.iter().any(|e| matches!(
         &e.event.body,
-        app::model::EventBody::Run {
-            status: app::model::RunStatus::Succeeded,
+        conveyor_core::run::EventBody::Run {
+            status: conveyor_core::run::RunStatus::Succeeded,
             ..
         }
     )));

@@ -3,17 +3,12 @@
 //! binding on the cluster (rotated on update, removed on delete), a Deployment that exists
 //! already refused, and runs going to Tekton as the workflow's own account.
 
-mod common;
-#[path = "common/crd.rs"]
-mod crd;
-#[path = "common/kube.rs"]
-mod fake_kube;
 
-use app::model::{EventBody, RunStatus};
+use conveyor_core::run::{EventBody, RunStatus};
 use base64::Engine as _;
-use common::{outcome, TestApp};
-use conveyor::config::EngineKind;
-use fake_kube::FakeCluster;
+use crate::support::{outcome, TestApp};
+use conveyor_core::definition::EngineKind;
+use crate::support::fake_kube::FakeCluster;
 use serde_json::{json, Value};
 
 const WEB: &str = "
@@ -463,9 +458,9 @@ async fn without_a_cluster_a_workflow_is_kept_and_its_run_says_what_is_missing()
 #[tokio::test]
 async fn conveyor_apply_puts_the_tagged_deployment_on_the_cluster() {
     let cluster = FakeCluster::start().await;
-    let workflow = app::workflow::parse_workflow(WEB).expect("workflow");
+    let workflow = conveyor_core::workflow::parse_workflow(WEB).expect("workflow");
     let manifest =
-        conveyor::workflow_objects::deploy_manifest(&workflow, "v7", "ci").expect("a manifest");
+        conveyor::cluster::objects::deploy_manifest(&workflow, "v7", "ci").expect("a manifest");
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_conveyor"))
         .arg("apply")
         .env_clear()
@@ -499,7 +494,7 @@ async fn conveyor_apply_puts_the_tagged_deployment_on_the_cluster() {
 
     // Applying again (the next tag) updates in place.
     let next =
-        conveyor::workflow_objects::deploy_manifest(&workflow, "v8", "ci").expect("a manifest");
+        conveyor::cluster::objects::deploy_manifest(&workflow, "v8", "ci").expect("a manifest");
     let again = tokio::process::Command::new(env!("CARGO_BIN_EXE_conveyor"))
         .args(["apply"])
         .env_clear()
@@ -660,20 +655,20 @@ async fn a_local_workflow_run_clones_builds_with_the_host_builder_and_deploys_wi
     let (_, detail) = app.get_json(&format!("/api/v1/runs/{run}")).await;
     assert_eq!(detail["engine"], "local");
 
-    let clone = common::logs(&events, "clone");
+    let clone = crate::support::logs(&events, "clone");
     assert!(
         clone.len() == 1 && clone[0].starts_with("cloned ") && clone[0].ends_with(" the app"),
         "{clone:?}"
     );
     assert_eq!(
-        common::logs(&events, "build"),
+        crate::support::logs(&events, "build"),
         [
             "build --file src/Dockerfile --tag registry.example.com/org/web:v2 src",
             "push registry.example.com/org/web:v2",
         ]
     );
     assert_eq!(
-        common::logs(&events, "deploy"),
+        crate::support::logs(&events, "deploy"),
         ["applied Deployment ci/web", "applied Service ci/web"]
     );
     let deployment = cluster

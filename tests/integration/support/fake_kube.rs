@@ -36,7 +36,7 @@ use tempfile::TempDir;
 use tokio::io::AsyncReadExt;
 use tokio::sync::{mpsc, watch};
 
-use crate::crd::TektonSchemas;
+use super::crd::TektonSchemas;
 
 const PIPELINE_RUNS: &str = "tekton.dev/v1/pipelineruns";
 const TASK_RUNS: &str = "tekton.dev/v1/taskruns";

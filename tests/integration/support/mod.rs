@@ -1,11 +1,13 @@
 //! Helpers for integration tests: a real server on 127.0.0.1:0 with a fresh SQLite file,
 //! and a small server-sent-events reader.
-#![allow(dead_code)]
+
+pub mod crd;
+pub mod fake_kube;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use app::model::{EventBody, RunEvent, RunStatus, StepStatus};
+use conveyor_core::run::{EventBody, RunEvent, RunStatus, StepStatus};
 use conveyor::config::ServeConfig;
 use conveyor::service::Service;
 use conveyor::Server;

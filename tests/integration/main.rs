@@ -1,0 +1,14 @@
+//! Conveyor's integration tests, in one binary so the support code is compiled once: a real
+//! server on 127.0.0.1:0 with a fresh SQLite file per test, real processes and real HTTP;
+//! the Kubernetes API double (`support::fake_kube`) stands in for a cluster.
+
+mod support;
+
+mod api;
+mod deploy_manifests;
+mod engine;
+mod tekton_compile;
+mod tekton_engine;
+mod webhooks;
+mod workflow_objects;
+mod workflows;
