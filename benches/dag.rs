@@ -8,9 +8,9 @@
 use std::time::{Duration, Instant};
 
 use conveyor::config::ServeConfig;
+use conveyor::Server;
 use conveyor_core::dto::RunsQuery;
 use conveyor_core::run::RunStatus;
-use conveyor::Server;
 use futures::StreamExt;
 
 const STAGES: usize = 10;
@@ -191,7 +191,11 @@ async fn main() {
     let cases = [
         ("newest page, all runs", None, page(None, None)),
         ("page 20,000 deep (keyset)", None, page(Some(deep), None)),
-        ("failed runs of one pipeline", Some(pipeline), page(None, Some(RunStatus::Failed))),
+        (
+            "failed runs of one pipeline",
+            Some(pipeline),
+            page(None, Some(RunStatus::Failed)),
+        ),
     ];
     for (what, pipeline, query) in cases {
         let mut samples = Vec::new();

@@ -135,7 +135,8 @@ impl ServeConfig {
 
 /// `--engine`: one of the engine names, listed in `--help`.
 fn engine_name() -> impl TypedValueParser<Value = EngineKind> {
-    PossibleValuesParser::new(EngineKind::ALL.map(EngineKind::as_str)).try_map(|name| name.parse::<EngineKind>())
+    PossibleValuesParser::new(EngineKind::ALL.map(EngineKind::as_str))
+        .try_map(|name| name.parse::<EngineKind>())
 }
 
 /// Where kubectl would look: `KUBECONFIG` (its first file), else `~/.kube/config` if present.

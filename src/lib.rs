@@ -19,8 +19,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use conveyor_core::definition::{EngineKind, Problem};
 use axum::Router;
+use conveyor_core::definition::{EngineKind, Problem};
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
@@ -150,8 +150,8 @@ impl Server {
             addr: config.bind,
             source,
         })?;
-        let router =
-            http::router(service.clone(), &config.site_root, addr).layer(TraceLayer::new_for_http());
+        let router = http::router(service.clone(), &config.site_root, addr)
+            .layer(TraceLayer::new_for_http());
         Ok(Server {
             listener,
             router,
@@ -196,5 +196,7 @@ impl Server {
 /// What `conveyor validate` prints: the problems of a document, or nothing when valid.
 pub fn validate_file(path: &Path) -> Result<Vec<Problem>, std::io::Error> {
     let source = std::fs::read_to_string(path)?;
-    Ok(conveyor_core::document::check_document(&source).err().unwrap_or_default())
+    Ok(conveyor_core::document::check_document(&source)
+        .err()
+        .unwrap_or_default())
 }

@@ -35,7 +35,12 @@ fn apply(
                 });
             }
             // `try_`: a flush may come after the page has gone (nothing to update then).
-            EventBody::Step { step, status, exit_code, message } => {
+            EventBody::Step {
+                step,
+                status,
+                exit_code,
+                message,
+            } => {
                 _ = steps.try_update(|steps| {
                     if let Some(state) = steps.iter_mut().find(|s| s.name == step) {
                         state.apply(status, exit_code, message.as_deref(), event.ts);
@@ -269,8 +274,10 @@ pub fn follow_changes(rows: RwSignal<Vec<PipelineSummary>>, live: RwSignal<bool>
                             .as_string()
                             .and_then(|data| serde_json::from_str::<RunSummary>(&data).ok())
                             .is_some_and(|run| {
-                                rows.try_update(|rows| conveyor_core::dto::apply_run_change(rows, run))
-                                    .unwrap_or(true)
+                                rows.try_update(|rows| {
+                                    conveyor_core::dto::apply_run_change(rows, run)
+                                })
+                                .unwrap_or(true)
                             });
                     if !applied {
                         reload().await;

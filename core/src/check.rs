@@ -242,5 +242,9 @@ pub fn did_you_mean<'a>(given: &str, known: impl Iterator<Item = &'a str>) -> St
 
 /// Problems as one line of text, `; `-separated.
 pub fn problems_text(problems: &[Problem]) -> String {
-    problems.iter().map(Problem::to_string).collect::<Vec<_>>().join("; ")
+    problems
+        .iter()
+        .map(Problem::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }

@@ -34,7 +34,11 @@ fn schedule(reused: &[bool]) -> Schedule {
 }
 
 fn decision(step: usize, status: StepStatus, message: &str) -> Decision {
-    Decision { step, status, message: message.into() }
+    Decision {
+        step,
+        status,
+        message: message.into(),
+    }
 }
 
 /// A placed step runs and ends: what an engine reports back.
@@ -48,28 +52,54 @@ fn steps_start_once_their_needs_succeed() {
     let mut s = schedule(&[]);
     assert_eq!(s.settle(), []);
     assert_eq!(s.start(Batching::Alone), [COMPILE]);
-    assert_eq!(s.start(Batching::Alone), [], "placed steps are not offered twice");
+    assert_eq!(
+        s.start(Batching::Alone),
+        [],
+        "placed steps are not offered twice"
+    );
     finish(&mut s, COMPILE, Succeeded);
-    assert_eq!(s.start(Batching::Alone), [UNIT, LINT], "parallel steps start together");
+    assert_eq!(
+        s.start(Batching::Alone),
+        [UNIT, LINT],
+        "parallel steps start together"
+    );
     finish(&mut s, UNIT, Succeeded);
     assert_eq!(s.start(Batching::Alone), [], "the gate waits for lint too");
     finish(&mut s, LINT, Succeeded);
-    assert_eq!(s.settle(), [decision(GATE, WaitingApproval, "waiting for approval")]);
-    assert_eq!(s.start(Batching::Alone), [], "a gate does not start before it is approved");
+    assert_eq!(
+        s.settle(),
+        [decision(GATE, WaitingApproval, "waiting for approval")]
+    );
+    assert_eq!(
+        s.start(Batching::Alone),
+        [],
+        "a gate does not start before it is approved"
+    );
     assert!(!s.ended());
 }
 
 #[test]
 fn batched_together_a_step_starts_with_its_needs() {
     let mut s = schedule(&[]);
-    assert_eq!(s.start(Batching::Together), [COMPILE, UNIT, LINT], "up to the gate");
+    assert_eq!(
+        s.start(Batching::Together),
+        [COMPILE, UNIT, LINT],
+        "up to the gate"
+    );
     assert_eq!(s.start(Batching::Together), []);
     for step in [COMPILE, UNIT, LINT] {
         finish(&mut s, step, Succeeded);
     }
-    assert_eq!(s.settle(), [decision(GATE, WaitingApproval, "waiting for approval")]);
+    assert_eq!(
+        s.settle(),
+        [decision(GATE, WaitingApproval, "waiting for approval")]
+    );
     assert_eq!(s.approve(GATE), Some(decision(GATE, Pending, "approved")));
-    assert_eq!(s.start(Batching::Together), [GATE, SHIP], "the rest in one batch");
+    assert_eq!(
+        s.start(Batching::Together),
+        [GATE, SHIP],
+        "the rest in one batch"
+    );
 }
 
 #[test]
@@ -103,14 +133,20 @@ fn an_approval_holds_its_step_and_a_refusal_skips_what_follows() {
     assert_eq!(s.status(GATE), WaitingApproval);
     assert_eq!(s.refuse(GATE), Some(decision(GATE, Refused, "refused")));
     assert_eq!(s.refuse(GATE), None, "decided already");
-    assert_eq!(s.settle(), [decision(SHIP, Skipped, "skipped: \"gate\" refused")]);
+    assert_eq!(
+        s.settle(),
+        [decision(SHIP, Skipped, "skipped: \"gate\" refused")]
+    );
     assert!(s.ended());
 }
 
 #[test]
 fn an_approved_step_starts_like_any_other() {
     let mut s = schedule(&[true, true, true, false, false]);
-    assert_eq!(s.settle(), [decision(GATE, WaitingApproval, "waiting for approval")]);
+    assert_eq!(
+        s.settle(),
+        [decision(GATE, WaitingApproval, "waiting for approval")]
+    );
     assert_eq!(s.approve(GATE), Some(decision(GATE, Pending, "approved")));
     assert_eq!(s.settle(), [], "approved: no longer held");
     assert_eq!(s.start(Batching::Alone), [GATE]);
@@ -146,7 +182,10 @@ fn a_cancel_ends_what_waits_and_starts_nothing_more() {
 fn a_cancel_takes_steps_waiting_for_approval_with_it() {
     let mut s = schedule(&[true, true, true, false, false]);
     s.settle();
-    assert_eq!(s.cancel(), Some(vec![decision(GATE, Cancelled, "run cancelled")]));
+    assert_eq!(
+        s.cancel(),
+        Some(vec![decision(GATE, Cancelled, "run cancelled")])
+    );
     assert_eq!(s.settle(), [decision(SHIP, Cancelled, "run cancelled")]);
     assert!(s.ended() && s.cancel_requested());
 }
@@ -154,7 +193,10 @@ fn a_cancel_takes_steps_waiting_for_approval_with_it() {
 #[test]
 fn a_re_run_takes_over_what_succeeded_and_runs_the_rest() {
     let mut s = schedule(&[true, true, false, true, false]);
-    assert_eq!(s.statuses(), [Succeeded, Succeeded, Pending, Succeeded, Pending]);
+    assert_eq!(
+        s.statuses(),
+        [Succeeded, Succeeded, Pending, Succeeded, Pending]
+    );
     assert_eq!(s.settle(), [], "a taken-over gate needs no approval again");
     assert_eq!(s.start(Batching::Alone), [LINT]);
     finish(&mut s, LINT, Succeeded);

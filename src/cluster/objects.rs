@@ -7,8 +7,8 @@
 
 use std::collections::BTreeMap;
 
-use conveyor_core::workflow::{Credentials, Workflow};
 use base64::Engine as _;
+use conveyor_core::workflow::{Credentials, Workflow};
 use k8s_openapi::api::core::v1::{LocalObjectReference, ObjectReference, Secret, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;

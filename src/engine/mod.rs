@@ -94,7 +94,8 @@ impl RunRequest {
 
     /// A step's variables, the same on every engine (see [`ResolvedRun::environment`]).
     pub fn step_environment(&self, step: usize, workspace: &str) -> Vec<(String, String)> {
-        self.resolved.environment(step, self.run_id, &self.tag, workspace)
+        self.resolved
+            .environment(step, self.run_id, &self.tag, workspace)
     }
 
     /// What is on record for a run that has not started: the steps a re-run takes over have

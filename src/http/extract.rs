@@ -39,9 +39,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Filters {
         parts: &mut axum::http::request::Parts,
         state: &S,
     ) -> Result<Self, Self::Rejection> {
-        let ApiQuery(pairs) = ApiQuery::<Vec<(String, String)>>::from_request_parts(parts, state).await?;
-        RunsQuery::from_pairs(pairs.iter().map(|(name, value)| (name.as_str(), value.as_str())))
-            .map(Filters)
-            .map_err(|problem| ApiError::bad_request(problem.message, &problem.path))
+        let ApiQuery(pairs) =
+            ApiQuery::<Vec<(String, String)>>::from_request_parts(parts, state).await?;
+        RunsQuery::from_pairs(
+            pairs
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str())),
+        )
+        .map(Filters)
+        .map_err(|problem| ApiError::bad_request(problem.message, &problem.path))
     }
 }

@@ -35,26 +35,43 @@ pub fn router(service: Arc<Service>, site_root: &Path, addr: SocketAddr) -> Rout
 
 fn api(service: Arc<Service>) -> Router {
     Router::new()
-        .route("/pipelines", get(pipelines::list_pipelines).post(pipelines::create_pipeline))
+        .route(
+            "/pipelines",
+            get(pipelines::list_pipelines).post(pipelines::create_pipeline),
+        )
         .route(
             "/pipelines/{name}",
-            get(pipelines::get_pipeline).put(pipelines::update_pipeline).delete(pipelines::delete_pipeline),
+            get(pipelines::get_pipeline)
+                .put(pipelines::update_pipeline)
+                .delete(pipelines::delete_pipeline),
         )
         .route("/pipelines/{name}/versions", get(pipelines::list_versions))
-        .route("/pipelines/{name}/versions/{version}", get(pipelines::get_version))
+        .route(
+            "/pipelines/{name}/versions/{version}",
+            get(pipelines::get_version),
+        )
         .route("/pipelines/{name}/diff", get(pipelines::compare_versions))
         .route(
             "/pipelines/{name}/runs",
-            get(runs::list_pipeline_runs).post(runs::create_run).delete(runs::delete_runs),
+            get(runs::list_pipeline_runs)
+                .post(runs::create_run)
+                .delete(runs::delete_runs),
         )
-        .route("/workflows", get(workflows::list_workflows).post(workflows::create_workflow))
+        .route(
+            "/workflows",
+            get(workflows::list_workflows).post(workflows::create_workflow),
+        )
         .route(
             "/workflows/{name}",
-            get(workflows::get_workflow).put(workflows::update_workflow).delete(workflows::delete_workflow),
+            get(workflows::get_workflow)
+                .put(workflows::update_workflow)
+                .delete(workflows::delete_workflow),
         )
         .route(
             "/workflows/{name}/runs",
-            get(runs::list_pipeline_runs).post(workflows::create_workflow_run).delete(runs::delete_runs),
+            get(runs::list_pipeline_runs)
+                .post(workflows::create_workflow_run)
+                .delete(runs::delete_runs),
         )
         .route("/validate", post(pipelines::validate))
         .route("/runs", get(runs::list_runs))
@@ -74,5 +91,9 @@ fn api(service: Arc<Service>) -> Router {
 }
 
 async fn unknown_route() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API route; see /api/v1/openapi.json")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such API route; see /api/v1/openapi.json",
+    )
 }

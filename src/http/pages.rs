@@ -45,7 +45,10 @@ impl Backend for ServiceBackend {
         self.0.create_pipeline(source).await.map_err(to_backend)
     }
     async fn update_pipeline(&self, name: &str, source: &str) -> BackendResult<PipelineDetail> {
-        self.0.update_pipeline(name, source).await.map_err(to_backend)
+        self.0
+            .update_pipeline(name, source)
+            .await
+            .map_err(to_backend)
     }
     async fn compare_versions(
         &self,
@@ -53,7 +56,10 @@ impl Backend for ServiceBackend {
         from: Option<i64>,
         to: Option<i64>,
     ) -> BackendResult<VersionComparison> {
-        self.0.compare_versions(name, from, to).await.map_err(to_backend)
+        self.0
+            .compare_versions(name, from, to)
+            .await
+            .map_err(to_backend)
     }
     async fn start_run(
         &self,
@@ -62,7 +68,10 @@ impl Backend for ServiceBackend {
         params: Params,
         trigger: Trigger,
     ) -> BackendResult<RunSummary> {
-        self.0.start_run(pipeline, tag, params, trigger).await.map_err(to_backend)
+        self.0
+            .start_run(pipeline, tag, params, trigger)
+            .await
+            .map_err(to_backend)
     }
     async fn list_runs(&self, pipeline: Option<&str>, query: &RunsQuery) -> BackendResult<RunPage> {
         self.0.list_runs(pipeline, query).await.map_err(to_backend)
@@ -77,7 +86,10 @@ impl Backend for ServiceBackend {
         self.0.cancel_run(id).await.map_err(to_backend)
     }
     async fn decide_step(&self, id: i64, step: &str, approve: bool) -> BackendResult<()> {
-        self.0.decide_step(id, step, approve).await.map_err(to_backend)
+        self.0
+            .decide_step(id, step, approve)
+            .await
+            .map_err(to_backend)
     }
     async fn rerun(&self, id: i64) -> BackendResult<RunSummary> {
         self.0.rerun(id).await.map_err(to_backend)
@@ -88,7 +100,11 @@ impl Backend for ServiceBackend {
     async fn get_workflow(&self, name: &str) -> BackendResult<WorkflowDetail> {
         self.0.get_workflow(name).await.map_err(to_backend)
     }
-    async fn save_workflow(&self, existing: Option<&str>, source: &str) -> BackendResult<WorkflowDetail> {
+    async fn save_workflow(
+        &self,
+        existing: Option<&str>,
+        source: &str,
+    ) -> BackendResult<WorkflowDetail> {
         match existing {
             Some(name) => self.0.update_workflow(name, source).await,
             None => self.0.create_workflow(source).await,

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use conveyor_core::dto::{PipelineDetail, PipelineSummary, PipelineVersion, Validation, VersionComparison};
+use conveyor_core::dto::{
+    PipelineDetail, PipelineSummary, PipelineVersion, Validation, VersionComparison,
+};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -126,5 +128,9 @@ pub(super) async fn compare_versions(
     ApiPath(name): ApiPath<String>,
     ApiQuery(query): ApiQuery<DiffQuery>,
 ) -> ApiResult<Json<VersionComparison>> {
-    Ok(Json(service.compare_versions(&name, query.from, query.to).await?))
+    Ok(Json(
+        service
+            .compare_versions(&name, query.from, query.to)
+            .await?,
+    ))
 }

@@ -70,9 +70,7 @@ pub(super) async fn list_pipeline_runs(
     ApiPath(name): ApiPath<String>,
     Filters(query): Filters,
 ) -> ApiResult<Json<RunPage>> {
-    Ok(Json(
-        service.list_runs(Some(&name), &query).await?,
-    ))
+    Ok(Json(service.list_runs(Some(&name), &query).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/pipelines/{name}/runs", tag = "runs",

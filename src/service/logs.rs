@@ -41,9 +41,15 @@ impl Service {
             return Err(ServiceError::NotFound(format!("no run with id {id}")));
         }
         let only = match step {
-            Some(name) => Some(steps.iter().find(|s| s.name == name).map(|s| s.index).ok_or_else(
-                || ServiceError::NotFound(format!("run {id} has no step \"{name}\"")),
-            )?),
+            Some(name) => Some(
+                steps
+                    .iter()
+                    .find(|s| s.name == name)
+                    .map(|s| s.index)
+                    .ok_or_else(|| {
+                        ServiceError::NotFound(format!("run {id} has no step \"{name}\""))
+                    })?,
+            ),
             None => None,
         };
         let names: Vec<String> = steps.into_iter().map(|s| s.name).collect();
@@ -114,13 +120,29 @@ impl Service {
         after: i64,
     ) -> ServiceResult<Following<impl Stream<Item = Event>>> {
         self.run_summary(id).await?;
-        let names = self.store.steps(id).await?.into_iter().map(|s| s.name).collect();
+        let names = self
+            .store
+            .steps(id)
+            .await?
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
         let (tx, rx) = mpsc::channel(256);
         // Subscribing before reading the store means an event is either in the store read or
         // in the subscription (or both, and then skipped by seq): no gap, no duplicate.
         let live = self.hub.subscribe(id);
-        tokio::spawn(stream_events(self.store.clone(), self.hub.clone(), id, after, live, tx));
-        Ok(Following { names, events: ReceiverStream::new(rx) })
+        tokio::spawn(stream_events(
+            self.store.clone(),
+            self.hub.clone(),
+            id,
+            after,
+            live,
+            tx,
+        ));
+        Ok(Following {
+            names,
+            events: ReceiverStream::new(rx),
+        })
     }
 }
 
@@ -153,7 +175,9 @@ async fn stream_events(
                 }
             }
         }
-        let Some(receiver) = live.as_mut() else { return };
+        let Some(receiver) = live.as_mut() else {
+            return;
+        };
         loop {
             let received = tokio::select! {
                 received = receiver.recv() => received,

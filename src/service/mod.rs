@@ -156,5 +156,6 @@ fn stored(version: &VersionRow) -> ServiceResult<(Pipeline, Plan)> {
 
 /// JSON of what a version stores.
 fn to_json(value: &impl serde::Serialize) -> ServiceResult<String> {
-    serde_json::to_string(value).map_err(|err| StoreError::Corrupt(format!("to JSON: {err}")).into())
+    serde_json::to_string(value)
+        .map_err(|err| StoreError::Corrupt(format!("to JSON: {err}")).into())
 }

@@ -1,13 +1,13 @@
 //! Pipelines: create, save new versions, read, compare versions, delete. A definition is
 //! checked and planned once, when it is saved; both are stored with the version.
 
+use conveyor_core::definition::Problem;
 use conveyor_core::diff::compare_versions;
 use conveyor_core::document::check_document;
 use conveyor_core::dto::{
     PipelineDetail, PipelineSummary, PipelineVersion, RunSummary, RunsQuery, Validation,
     VersionComparison, RECENT_RUNS,
 };
-use conveyor_core::definition::Problem;
 
 use super::{stored, to_json, Service, ServiceError, ServiceResult};
 use crate::store::{NewVersion, PipelineRow, StoreError, VersionRow};
@@ -36,7 +36,10 @@ impl Service {
     }
 
     /// A pipeline and its latest version; 404 when there is none of that name.
-    pub(super) async fn pipeline_row(&self, name: &str) -> ServiceResult<(PipelineRow, VersionRow)> {
+    pub(super) async fn pipeline_row(
+        &self,
+        name: &str,
+    ) -> ServiceResult<(PipelineRow, VersionRow)> {
         self.store
             .pipeline(name)
             .await?
@@ -55,7 +58,11 @@ impl Service {
             created_at: row.created_at,
             updated_at: row.updated_at,
             source: version.source,
-            engine: definition.engine.unwrap_or(self.default_engine()).as_str().to_owned(),
+            engine: definition
+                .engine
+                .unwrap_or(self.default_engine())
+                .as_str()
+                .to_owned(),
             definition,
             plan,
             latest_run,
@@ -63,8 +70,17 @@ impl Service {
     }
 
     pub(super) async fn latest_run(&self, pipeline_id: i64) -> ServiceResult<Option<RunSummary>> {
-        let query = RunsQuery { limit: Some(1), ..Default::default() };
-        Ok(self.store.runs(Some(pipeline_id), &query).await?.0.into_iter().next())
+        let query = RunsQuery {
+            limit: Some(1),
+            ..Default::default()
+        };
+        Ok(self
+            .store
+            .runs(Some(pipeline_id), &query)
+            .await?
+            .0
+            .into_iter()
+            .next())
     }
 
     pub async fn create_pipeline(&self, source: &str) -> ServiceResult<PipelineDetail> {
@@ -76,7 +92,11 @@ impl Service {
             definition: &definition,
             plan: &plan,
         };
-        match self.store.create_pipeline(&pipeline.name, &first, None).await {
+        match self
+            .store
+            .create_pipeline(&pipeline.name, &first, None)
+            .await
+        {
             Ok(_) => self.get_pipeline(&pipeline.name).await,
             Err(StoreError::PipelineExists(name)) => Err(ServiceError::Conflict(format!(
                 "a pipeline named \"{name}\" already exists; save a new version of it instead"
@@ -123,7 +143,13 @@ impl Service {
 
     pub async fn versions(&self, name: &str) -> ServiceResult<Vec<PipelineVersion>> {
         let (row, _) = self.pipeline_row(name).await?;
-        Ok(self.store.versions(row.id).await?.into_iter().map(version_of).collect())
+        Ok(self
+            .store
+            .versions(row.id)
+            .await?
+            .into_iter()
+            .map(version_of)
+            .collect())
     }
 
     pub async fn version(&self, name: &str, version: i64) -> ServiceResult<PipelineVersion> {
@@ -150,5 +176,9 @@ impl Service {
 }
 
 fn version_of(v: VersionRow) -> PipelineVersion {
-    PipelineVersion { version: v.version, created_at: v.created_at, source: v.source }
+    PipelineVersion {
+        version: v.version,
+        created_at: v.created_at,
+        source: v.source,
+    }
 }

@@ -28,7 +28,13 @@ impl Service {
     /// picks it up if it can (its steps ran somewhere that outlived that process).
     async fn resume(self: &Arc<Self>, run_id: i64) -> ServiceResult<bool> {
         let run = self.run_summary(run_id).await?;
-        let Some(engine) = run.engine.parse().ok().and_then(|kind| self.engines.get(kind)).cloned() else {
+        let Some(engine) = run
+            .engine
+            .parse()
+            .ok()
+            .and_then(|kind| self.engines.get(kind))
+            .cloned()
+        else {
             return Ok(false);
         };
         let resolved = self.resolved_of(run_id, &run.tag).await?;
@@ -52,8 +58,11 @@ impl Service {
         // A workflow's pods run as its own account. Its registry access is not needed again:
         // a workflow has no approval gates, so a resumed run makes no new PipelineRun.
         let (pipeline_id, _, _) = self.store.run_origin(run_id).await?;
-        let service_account =
-            self.store.is_workflow(pipeline_id).await?.then(|| resolved.pipeline.clone());
+        let service_account = self
+            .store
+            .is_workflow(pipeline_id)
+            .await?
+            .then(|| resolved.pipeline.clone());
         let request = RunRequest {
             run_id,
             tag: run.tag.clone(),
@@ -87,12 +96,17 @@ impl Service {
     async fn resolved_of(&self, run_id: i64, tag: &str) -> ServiceResult<ResolvedRun> {
         let (pipeline_id, version, resolved) = self.store.run_origin(run_id).await?;
         if let Some(json) = resolved {
-            return Ok(serde_json::from_str(&json)
-                .map_err(|err| StoreError::Corrupt(format!("run {run_id}'s resolved steps: {err}")))?);
+            return Ok(serde_json::from_str(&json).map_err(|err| {
+                StoreError::Corrupt(format!("run {run_id}'s resolved steps: {err}"))
+            })?);
         }
-        let stored_version = self.store.version(pipeline_id, version).await?.ok_or_else(|| {
-            StoreError::Corrupt(format!("run {run_id} names a missing pipeline version"))
-        })?;
+        let stored_version = self
+            .store
+            .version(pipeline_id, version)
+            .await?
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!("run {run_id} names a missing pipeline version"))
+            })?;
         let (pipeline, plan) = stored(&stored_version)?;
         let params = self.store.run_params(run_id).await?;
         Ok(ResolvedRun::resolve(&pipeline, plan, tag, &params))
@@ -106,7 +120,10 @@ impl Service {
         let last_seq = self.store.last_seq(run_id).await?;
         let mut state = RunState::restore(&run, &steps, last_seq, RunHooks::default());
         state.abandon("the server stopped while this run was in flight");
-        tracing::warn!(run = run_id, "settled a run left in flight by a previous server process");
+        tracing::warn!(
+            run = run_id,
+            "settled a run left in flight by a previous server process"
+        );
         Ok(self.supervision.commit(&mut state).await?)
     }
 }

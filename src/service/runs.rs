@@ -47,7 +47,9 @@ impl Service {
         let (row, version) = self.pipeline_row(name).await?;
         // A workflow run needs its account, credentials and manifest, whichever way it starts.
         if let Some(sealed) = self.store.workflow_credentials(row.id).await? {
-            return self.launch_workflow(&row, &version, &sealed, tag, params, trigger).await;
+            return self
+                .launch_workflow(&row, &version, &sealed, tag, params, trigger)
+                .await;
         }
         let (pipeline, plan) = stored(&version)?;
         let launch = Launch {
@@ -68,11 +70,24 @@ impl Service {
     /// Checks a run's tag and params, records it with its resolved steps, and hands it to
     /// its engine and a supervisor.
     pub(super) async fn launch(self: &Arc<Self>, launch: Launch<'_>) -> ServiceResult<RunSummary> {
-        let Launch { row, version, pipeline, plan, tag, params, trigger, service_account, registry, retry } =
-            launch;
+        let Launch {
+            row,
+            version,
+            pipeline,
+            plan,
+            tag,
+            params,
+            trigger,
+            service_account,
+            registry,
+            retry,
+        } = launch;
         let mut problems = Vec::new();
         if !is_valid_tag(tag) {
-            problems.push(Problem::new("tag", format!("\"{tag}\" is not a valid image tag: {TAG_RULE}")));
+            problems.push(Problem::new(
+                "tag",
+                format!("\"{tag}\" is not a valid image tag: {TAG_RULE}"),
+            ));
         }
         check_param_names("params", &params, &mut problems);
         if !problems.is_empty() {
@@ -102,7 +117,9 @@ impl Service {
             Ok(run) => run,
             Err(StoreError::ActiveRun) => {
                 let active = self.latest_run(row.id).await?;
-                let which = active.map(|r| format!(" (#{}, {})", r.number, r.status)).unwrap_or_default();
+                let which = active
+                    .map(|r| format!(" (#{}, {})", r.number, r.status))
+                    .unwrap_or_default();
                 return Err(ServiceError::Conflict(format!(
                     "pipeline \"{}\" already has a run in flight{which}; wait for it to end or cancel it",
                     row.name
@@ -117,8 +134,14 @@ impl Service {
         let names: Vec<String> = resolved.plan.steps.iter().map(|s| s.name.clone()).collect();
         let mut state = RunState::new(run.id, names, &reused, RunHooks::new(&run, &resolved));
         let (events_tx, events_rx) = mpsc::channel(1024);
-        let request =
-            RunRequest { run_id: run.id, tag: tag.to_owned(), resolved, service_account, registry, retry };
+        let request = RunRequest {
+            run_id: run.id,
+            tag: tag.to_owned(),
+            resolved,
+            service_account,
+            registry,
+            retry,
+        };
         match engine.start(request, events_tx).await {
             Ok(control) => {
                 state.set_run(RunStatus::Running, None);
@@ -127,7 +150,10 @@ impl Service {
             }
             Err(err) => {
                 tracing::error!(run = run.id, error = %err, "engine could not start the run");
-                state.abandon(&format!("the {} engine could not start the run: {err}", engine.kind()));
+                state.abandon(&format!(
+                    "the {} engine could not start the run: {err}",
+                    engine.kind()
+                ));
                 self.supervision.commit(&mut state).await?;
                 self.hub.close(run.id);
                 Ok(self.get_run(run.id).await?.run)
@@ -140,7 +166,8 @@ impl Service {
     pub async fn rerun(self: &Arc<Self>, id: i64) -> ServiceResult<RunSummary> {
         let run = self.run_summary(id).await?;
         let params = self.store.run_params(id).await?;
-        self.start_run(&run.pipeline, &run.tag, params, Trigger::Rerun).await
+        self.start_run(&run.pipeline, &run.tag, params, Trigger::Rerun)
+            .await
     }
 
     /// Runs the steps of a finished run that did not succeed again, exactly as they were
@@ -170,9 +197,16 @@ impl Service {
                 "a workflow builds and deploys as one: re-run it whole",
             )]));
         }
-        let version = self.store.version(row.id, origin.version).await?.ok_or_else(|| {
-            ServiceError::NotFound(format!("version {} of pipeline \"{}\"", origin.version, origin.pipeline))
-        })?;
+        let version = self
+            .store
+            .version(row.id, origin.version)
+            .await?
+            .ok_or_else(|| {
+                ServiceError::NotFound(format!(
+                    "version {} of pipeline \"{}\"",
+                    origin.version, origin.pipeline
+                ))
+            })?;
         let (pipeline, plan) = stored(&version)?;
         let params = self.store.run_params(id).await?;
         let (_, _, resolved) = self.store.run_origin(id).await?;
@@ -184,7 +218,11 @@ impl Service {
         };
         let before = self.store.steps(id).await?;
         let reused = (0..plan.steps.len())
-            .map(|step| before.get(step).is_some_and(|s| s.status == StepStatus::Succeeded))
+            .map(|step| {
+                before
+                    .get(step)
+                    .is_some_and(|s| s.status == StepStatus::Succeeded)
+            })
             .collect();
         let launch = Launch {
             row: &row,
@@ -196,14 +234,25 @@ impl Service {
             trigger: Trigger::Rerun,
             service_account: None,
             registry: None,
-            retry: Some((Retry { origin: id, number: origin.number, reused }, resolved)),
+            retry: Some((
+                Retry {
+                    origin: id,
+                    number: origin.number,
+                    reused,
+                },
+                resolved,
+            )),
         };
         self.launch(launch).await
     }
 
     /// A page of runs (of one pipeline, or all), newest first. Bad dates and tags are
     /// refused with their place.
-    pub async fn list_runs(&self, pipeline: Option<&str>, query: &RunsQuery) -> ServiceResult<RunPage> {
+    pub async fn list_runs(
+        &self,
+        pipeline: Option<&str>,
+        query: &RunsQuery,
+    ) -> ServiceResult<RunPage> {
         let pipeline_id = match pipeline {
             Some(name) => Some(self.pipeline_row(name).await?.0.id),
             None => None,
@@ -217,7 +266,10 @@ impl Service {
     }
 
     pub(super) async fn run_summary(&self, id: i64) -> ServiceResult<RunSummary> {
-        self.store.run(id).await?.ok_or_else(|| ServiceError::NotFound(format!("no run with id {id}")))
+        self.store
+            .run(id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("no run with id {id}")))
     }
 
     pub async fn get_run(&self, id: i64) -> ServiceResult<RunDetail> {
@@ -225,20 +277,31 @@ impl Service {
         let params = self.store.run_params(id).await?;
         let steps = self.store.steps(id).await?;
         let webhooks = self.store.deliveries(id).await?;
-        Ok(RunDetail { run, params, steps, webhooks })
+        Ok(RunDetail {
+            run,
+            params,
+            steps,
+            webhooks,
+        })
     }
 
     async fn control(&self, run: &RunSummary, control: Control) -> ServiceResult<()> {
         match self.controls.get(run.id) {
             Some(sender) if sender.send(control).await.is_ok() => Ok(()),
-            _ => Err(ServiceError::Conflict(format!("run {} is not in flight ({})", run.id, run.status))),
+            _ => Err(ServiceError::Conflict(format!(
+                "run {} is not in flight ({})",
+                run.id, run.status
+            ))),
         }
     }
 
     pub async fn cancel_run(&self, id: i64) -> ServiceResult<()> {
         let run = self.run_summary(id).await?;
         if run.status.is_terminal() {
-            return Err(ServiceError::Conflict(format!("run {id} has already ended ({})", run.status)));
+            return Err(ServiceError::Conflict(format!(
+                "run {id} has already ended ({})",
+                run.status
+            )));
         }
         self.control(&run, Control::Cancel).await
     }
@@ -257,7 +320,11 @@ impl Service {
                 state.status
             )));
         }
-        let control = if approve { Control::Approve(state.index) } else { Control::Refuse(state.index) };
+        let control = if approve {
+            Control::Approve(state.index)
+        } else {
+            Control::Refuse(state.index)
+        };
         self.control(&run, control).await
     }
 
@@ -281,7 +348,11 @@ fn new_steps(resolved: &ResolvedRun, retry: Option<&Retry>) -> Vec<NewStep> {
         .map(|s| NewStep {
             stage: plan.stages[s.stage].name.clone(),
             name: s.name.clone(),
-            needs: s.needs.iter().map(|&n| plan.steps[n].name.clone()).collect(),
+            needs: s
+                .needs
+                .iter()
+                .map(|&n| plan.steps[n].name.clone())
+                .collect(),
             approval: s.approval,
             reused: retry
                 .filter(|r| r.reused.get(s.index).copied().unwrap_or(false))

@@ -16,7 +16,9 @@ use conveyor_core::workflow::{parse_workflow, Credentials, Workflow, BUILD_STEP,
 use super::host::{find_builder, on_host};
 use super::runs::Launch;
 use super::{stored, to_json, Service, ServiceError, ServiceResult};
-use crate::cluster::objects::{deploy_manifest, docker_config_json, registry_secret_name, workflow_objects};
+use crate::cluster::objects::{
+    deploy_manifest, docker_config_json, registry_secret_name, workflow_objects,
+};
 use crate::cluster::ClusterError;
 use crate::engine::RegistryAccess;
 use crate::store::{NewVersion, PipelineRow, StoreError, VersionRow};
@@ -45,14 +47,22 @@ impl Service {
     async fn workflow_row(&self, name: &str) -> ServiceResult<(PipelineRow, VersionRow, Vec<u8>)> {
         let missing = || ServiceError::NotFound(format!("no workflow named \"{name}\""));
         let (row, version) = self.store.pipeline(name).await?.ok_or_else(missing)?;
-        let sealed = self.store.workflow_credentials(row.id).await?.ok_or_else(missing)?;
+        let sealed = self
+            .store
+            .workflow_credentials(row.id)
+            .await?
+            .ok_or_else(missing)?;
         Ok((row, version, sealed))
     }
 
     /// The workflow document a version holds (its passwords masked).
     fn stored_workflow(name: &str, version: &VersionRow) -> ServiceResult<Workflow> {
         parse_workflow(&version.source).map_err(|problems| {
-            StoreError::Corrupt(format!("stored workflow {name}: {}", problems_text(&problems))).into()
+            StoreError::Corrupt(format!(
+                "stored workflow {name}: {}",
+                problems_text(&problems)
+            ))
+            .into()
         })
     }
 
@@ -163,7 +173,10 @@ impl Service {
             definition: &definition,
             plan: &plan,
         };
-        let created = self.store.create_pipeline(&shown.name, &first, Some(&sealed)).await;
+        let created = self
+            .store
+            .create_pipeline(&shown.name, &first, Some(&sealed))
+            .await;
         match created {
             Ok(_) => self.get_workflow(&shown.name).await,
             Err(err) => {
@@ -211,7 +224,9 @@ impl Service {
             definition: &definition,
             plan: &plan,
         };
-        self.store.add_version(row.id, &next, Some(&resealed)).await?;
+        self.store
+            .add_version(row.id, &next, Some(&resealed))
+            .await?;
         self.get_workflow(name).await
     }
 
@@ -229,7 +244,11 @@ impl Service {
             version: row.version,
             created_at: row.created_at,
             updated_at: row.updated_at,
-            engine: pipeline.engine.unwrap_or(self.default_engine()).as_str().to_owned(),
+            engine: pipeline
+                .engine
+                .unwrap_or(self.default_engine())
+                .as_str()
+                .to_owned(),
             workflow,
             plan,
             latest_run,
@@ -289,7 +308,8 @@ impl Service {
         trigger: Trigger,
     ) -> ServiceResult<RunSummary> {
         let (row, version, sealed) = self.workflow_row(name).await?;
-        self.launch_workflow(&row, &version, &sealed, tag, params, trigger).await
+        self.launch_workflow(&row, &version, &sealed, tag, params, trigger)
+            .await
     }
 
     /// Starts a run of the workflow in `row`, whose credentials are `sealed`.

@@ -20,11 +20,13 @@ pub struct Batch {
 impl Store {
     /// The last event sequence number of a run (0 when it has none).
     pub async fn last_seq(&self, run_id: i64) -> StoreResult<i64> {
-        Ok(sqlx::query("SELECT COALESCE(MAX(seq), 0) AS seq FROM run_events WHERE run_id = ?")
-            .bind(run_id)
-            .fetch_one(&self.writer)
-            .await?
-            .try_get("seq")?)
+        Ok(
+            sqlx::query("SELECT COALESCE(MAX(seq), 0) AS seq FROM run_events WHERE run_id = ?")
+                .bind(run_id)
+                .fetch_one(&self.writer)
+                .await?
+                .try_get("seq")?,
+        )
     }
 
     /// Persists a supervisor batch: its events, and the step and run rows they change
@@ -38,10 +40,26 @@ impl Store {
             );
             insert.push_values(events, |mut row, event| {
                 let (kind, step, stream, partial, status, exit_code, text) = match &event.body {
-                    EventBody::Log { step, stream, text, partial } => {
-                        ("log", Some(*step as i64), Some(stream.as_str()), *partial, None, None, Some(text.as_str()))
-                    }
-                    EventBody::Step { step, status, exit_code, message } => (
+                    EventBody::Log {
+                        step,
+                        stream,
+                        text,
+                        partial,
+                    } => (
+                        "log",
+                        Some(*step as i64),
+                        Some(stream.as_str()),
+                        *partial,
+                        None,
+                        None,
+                        Some(text.as_str()),
+                    ),
+                    EventBody::Step {
+                        step,
+                        status,
+                        exit_code,
+                        message,
+                    } => (
                         "step",
                         Some(*step as i64),
                         None,
@@ -50,9 +68,15 @@ impl Store {
                         *exit_code,
                         message.as_deref(),
                     ),
-                    EventBody::Run { status, message } => {
-                        ("run", None, None, false, Some(status.as_str()), None, message.as_deref())
-                    }
+                    EventBody::Run { status, message } => (
+                        "run",
+                        None,
+                        None,
+                        false,
+                        Some(status.as_str()),
+                        None,
+                        message.as_deref(),
+                    ),
                 };
                 row.push_bind(run_id)
                     .push_bind(event.seq)
@@ -73,13 +97,20 @@ impl Store {
         let mut run: Option<RunSummary> = None;
         for event in &batch.events {
             match &event.body {
-                EventBody::Step { step, status, exit_code, message } => steps
-                    .entry(*step)
-                    .or_default()
-                    .apply(*status, *exit_code, message.as_deref(), event.ts),
-                EventBody::Run { status, message } => {
-                    run.get_or_insert_with(RunSummary::default).apply(*status, message.as_deref(), event.ts)
-                }
+                EventBody::Step {
+                    step,
+                    status,
+                    exit_code,
+                    message,
+                } => steps.entry(*step).or_default().apply(
+                    *status,
+                    *exit_code,
+                    message.as_deref(),
+                    event.ts,
+                ),
+                EventBody::Run { status, message } => run
+                    .get_or_insert_with(RunSummary::default)
+                    .apply(*status, message.as_deref(), event.ts),
                 EventBody::Log { .. } => {}
             }
         }
@@ -98,7 +129,10 @@ impl Store {
                     .push_bind(change.started_at)
                     .push_bind(change.finished_at);
             });
-            update.push(") AS v WHERE steps.run_id = ").push_bind(run_id).push(" AND steps.idx = v.column1");
+            update
+                .push(") AS v WHERE steps.run_id = ")
+                .push_bind(run_id)
+                .push(" AND steps.idx = v.column1");
             update.build().execute(&mut *tx).await?;
         }
         if let Some(run) = run {
@@ -120,7 +154,12 @@ impl Store {
     }
 
     /// Events of a run with `seq > after`, in order, at most `limit`.
-    pub async fn events_after(&self, run_id: i64, after: i64, limit: u32) -> StoreResult<Vec<Event>> {
+    pub async fn events_after(
+        &self,
+        run_id: i64,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Event>> {
         let rows = sqlx::query(
             "SELECT seq, ts, kind, step, stream, partial, status, exit_code, text \
              FROM run_events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
@@ -158,7 +197,8 @@ impl Store {
                 Ok((
                     row.try_get("seq")?,
                     row.try_get::<i64, _>("step")? as usize,
-                    row.try_get::<Option<String>, _>("text")?.unwrap_or_default(),
+                    row.try_get::<Option<String>, _>("text")?
+                        .unwrap_or_default(),
                     row.try_get("partial")?,
                 ))
             })
@@ -199,7 +239,9 @@ impl Store {
                 step: row.try_get("step")?,
                 number: *number,
                 stream: stream(row)?,
-                text: row.try_get::<Option<String>, _>("text")?.unwrap_or_default(),
+                text: row
+                    .try_get::<Option<String>, _>("text")?
+                    .unwrap_or_default(),
             });
             *number = number.saturating_sub(1);
         }
@@ -209,7 +251,11 @@ impl Store {
 
     /// Per step of a run: log pieces recorded from the step itself (the engines' system
     /// lines not counted), and whether it ever waited for approval.
-    pub async fn step_progress(&self, run_id: i64, steps: usize) -> StoreResult<(Vec<u64>, Vec<bool>)> {
+    pub async fn step_progress(
+        &self,
+        run_id: i64,
+        steps: usize,
+    ) -> StoreResult<(Vec<u64>, Vec<bool>)> {
         let mut lines = vec![0u64; steps];
         let mut waited = vec![false; steps];
         let counts = sqlx::query(
@@ -241,23 +287,32 @@ impl Store {
 }
 
 fn stream(row: &SqliteRow) -> StoreResult<LogStream> {
-    LogStream::from_str(row.try_get::<Option<&str>, _>("stream")?.unwrap_or("stdout")).map_err(corrupt)
+    LogStream::from_str(
+        row.try_get::<Option<&str>, _>("stream")?
+            .unwrap_or("stdout"),
+    )
+    .map_err(corrupt)
 }
 
 fn run_event(row: &SqliteRow) -> StoreResult<Event> {
     let kind: &str = row.try_get("kind")?;
     let step = || -> StoreResult<usize> {
-        let step = row.try_get::<Option<i64>, _>("step")?.ok_or_else(|| corrupt("event without its step"))?;
+        let step = row
+            .try_get::<Option<i64>, _>("step")?
+            .ok_or_else(|| corrupt("event without its step"))?;
         Ok(step as usize)
     };
     let status = || -> StoreResult<&str> {
-        row.try_get::<Option<&str>, _>("status")?.ok_or_else(|| corrupt("event without a status"))
+        row.try_get::<Option<&str>, _>("status")?
+            .ok_or_else(|| corrupt("event without a status"))
     };
     let body = match kind {
         "log" => EventBody::Log {
             step: step()?,
             stream: stream(row)?,
-            text: row.try_get::<Option<String>, _>("text")?.unwrap_or_default(),
+            text: row
+                .try_get::<Option<String>, _>("text")?
+                .unwrap_or_default(),
             partial: row.try_get("partial")?,
         },
         "step" => EventBody::Step {
@@ -272,5 +327,9 @@ fn run_event(row: &SqliteRow) -> StoreResult<Event> {
         },
         other => return Err(corrupt(format!("unknown event kind {other}"))),
     };
-    Ok(Event { seq: row.try_get("seq")?, ts: row.try_get("ts")?, body })
+    Ok(Event {
+        seq: row.try_get("seq")?,
+        ts: row.try_get("ts")?,
+        body,
+    })
 }

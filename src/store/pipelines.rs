@@ -9,8 +9,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
 use super::{
-    corrupt, is_unique_violation, now_ms, run_summary, Store, StoreError, StoreResult,
-    RUN_COLUMNS,
+    corrupt, is_unique_violation, now_ms, run_summary, Store, StoreError, StoreResult, RUN_COLUMNS,
 };
 
 /// A pipeline (its latest version is `version`).
@@ -148,7 +147,8 @@ impl Store {
         .bind(name)
         .fetch_optional(&self.reader)
         .await?;
-        row.map(|row| Ok((pipeline_row(&row, "id", "name")?, version_row(&row)?))).transpose()
+        row.map(|row| Ok((pipeline_row(&row, "id", "name")?, version_row(&row)?)))
+            .transpose()
     }
 
     /// The last `limit` finished runs of every pipeline, oldest first, in one query (each
@@ -167,10 +167,14 @@ impl Store {
         for row in rows {
             let started: Option<i64> = row.try_get("started_at")?;
             let finished: Option<i64> = row.try_get("finished_at")?;
-            recent.entry(row.try_get("pipeline_id")?).or_default().push(RecentRun {
-                status: RunStatus::from_str(row.try_get::<&str, _>("status")?).map_err(corrupt)?,
-                duration_ms: started.zip(finished).map(|(s, f)| f - s),
-            });
+            recent
+                .entry(row.try_get("pipeline_id")?)
+                .or_default()
+                .push(RecentRun {
+                    status: RunStatus::from_str(row.try_get::<&str, _>("status")?)
+                        .map_err(corrupt)?,
+                    duration_ms: started.zip(finished).map(|(s, f)| f - s),
+                });
         }
         Ok(recent)
     }
@@ -232,7 +236,10 @@ impl Store {
         if active > 0 {
             return Err(StoreError::ActiveRun);
         }
-        sqlx::query("DELETE FROM pipelines WHERE id = ?").bind(pipeline_id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM pipelines WHERE id = ?")
+            .bind(pipeline_id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -8,8 +8,7 @@ use conveyor_core::run::{StepState, StepStatus, Trigger};
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::{
-    corrupt, is_unique_violation, now_ms, run_summary, Store, StoreError, StoreResult,
-    RUN_COLUMNS,
+    corrupt, is_unique_violation, now_ms, run_summary, Store, StoreError, StoreResult, RUN_COLUMNS,
 };
 
 /// A run as recorded when it is created.
@@ -71,7 +70,11 @@ impl Store {
                 "INSERT INTO steps (run_id, idx, stage, name, needs, approval, status, message) ",
             );
             insert.push_values(chunk, |mut row, &(idx, step)| {
-                let status = if step.reused.is_some() { "succeeded" } else { "pending" };
+                let status = if step.reused.is_some() {
+                    "succeeded"
+                } else {
+                    "pending"
+                };
                 row.push_bind(run_id)
                     .push_bind(idx as i64)
                     .push_bind(&step.stage)
@@ -120,7 +123,11 @@ impl Store {
             .bind(id)
             .fetch_one(&self.reader)
             .await?;
-        Ok((row.try_get("pipeline_id")?, row.try_get("version")?, row.try_get("resolved")?))
+        Ok((
+            row.try_get("pipeline_id")?,
+            row.try_get("version")?,
+            row.try_get("resolved")?,
+        ))
     }
 
     pub async fn steps(&self, run_id: i64) -> StoreResult<Vec<StepState>> {
@@ -165,8 +172,10 @@ impl Store {
         if active > 0 {
             return Err(StoreError::ActiveRun);
         }
-        let deleted =
-            sqlx::query("DELETE FROM runs WHERE pipeline_id = ?").bind(pipeline_id).execute(&mut *tx).await?;
+        let deleted = sqlx::query("DELETE FROM runs WHERE pipeline_id = ?")
+            .bind(pipeline_id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(deleted.rows_affected())
     }
@@ -182,8 +191,10 @@ impl Store {
         let Some(ids) = self.id_range(query).await? else {
             return Ok((Vec::new(), None));
         };
-        let rows =
-            runs_query("", pipeline_id, query, ids, limit + 1).build().fetch_all(&self.reader).await?;
+        let rows = runs_query("", pipeline_id, query, ids, limit + 1)
+            .build()
+            .fetch_all(&self.reader)
+            .await?;
         let mut runs: Vec<RunSummary> = rows.iter().map(run_summary).collect::<StoreResult<_>>()?;
         let next = if runs.len() as i64 > limit {
             runs.truncate(limit as usize);
@@ -224,8 +235,9 @@ impl Store {
 
     /// Runs left in flight by a previous server process.
     pub async fn unfinished_runs(&self) -> StoreResult<Vec<i64>> {
-        let rows =
-            sqlx::query("SELECT id FROM runs WHERE finished_at IS NULL").fetch_all(&self.writer).await?;
+        let rows = sqlx::query("SELECT id FROM runs WHERE finished_at IS NULL")
+            .fetch_all(&self.writer)
+            .await?;
         rows.iter().map(|row| Ok(row.try_get("id")?)).collect()
     }
 }

@@ -20,7 +20,9 @@ impl Store {
             .build()
             .fetch_all(&self.reader)
             .await?;
-        rows.iter().map(|row| Ok(row.try_get::<String, _>("detail")?)).collect()
+        rows.iter()
+            .map(|row| Ok(row.try_get::<String, _>("detail")?))
+            .collect()
     }
 
     /// Bulk-inserts finished runs (for scale tests and benchmarks).

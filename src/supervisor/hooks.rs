@@ -35,11 +35,20 @@ impl RunHooks {
             .iter()
             .zip(&resolved.steps)
             .map(|(planned, step)| {
-                let stage = plan.stages.get(planned.stage).map(|s| s.name.clone()).unwrap_or_default();
+                let stage = plan
+                    .stages
+                    .get(planned.stage)
+                    .map(|s| s.name.clone())
+                    .unwrap_or_default();
                 (planned.name.clone(), stage, step.webhooks.clone())
             })
             .collect();
-        RunHooks { pipeline: run.pipeline.clone(), run_number: run.number, tag: run.tag.clone(), steps }
+        RunHooks {
+            pipeline: run.pipeline.clone(),
+            run_number: run.number,
+            tag: run.tag.clone(),
+            steps,
+        }
     }
 
     pub fn listens(&self, step: usize, status: StepStatus) -> bool {

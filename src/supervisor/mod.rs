@@ -34,7 +34,9 @@ pub struct Controls(Mutex<HashMap<i64, mpsc::Sender<Control>>>);
 impl Controls {
     fn map(&self) -> MutexGuard<'_, HashMap<i64, mpsc::Sender<Control>>> {
         // Every operation is one call, so the map stays consistent even after a panic.
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn insert(&self, run_id: i64, control: mpsc::Sender<Control>) {
@@ -66,15 +68,27 @@ pub struct Supervision {
 
 impl Supervision {
     pub fn new(store: Store, hub: Arc<Hub>, webhooks: Webhooks, controls: Arc<Controls>) -> Self {
-        Supervision { store, hub, webhooks, controls, tasks: TaskTracker::new() }
+        Supervision {
+            store,
+            hub,
+            webhooks,
+            controls,
+            tasks: TaskTracker::new(),
+        }
     }
 
     /// Supervises a run whose engine took it (`control` steers it) until it ends or the
     /// engine lets go of it.
-    pub fn spawn(&self, state: RunState, control: mpsc::Sender<Control>, events: mpsc::Receiver<EngineEvent>) {
+    pub fn spawn(
+        &self,
+        state: RunState,
+        control: mpsc::Sender<Control>,
+        events: mpsc::Receiver<EngineEvent>,
+    ) {
         self.controls.insert(state.run_id, control);
         let supervision = self.clone();
-        self.tasks.spawn(async move { supervision.supervise(state, events).await });
+        self.tasks
+            .spawn(async move { supervision.supervise(state, events).await });
     }
 
     /// Stops taking new supervisors and waits for those running to end.
@@ -94,7 +108,8 @@ impl Supervision {
                     // burst of small events costs one transaction instead of one each. The
                     // run's end and a full batch are written at once.
                     let deadline = tokio::time::Instant::now() + COMMIT_WINDOW;
-                    while !state.finished && !state.detached && state.batch.events.len() < BATCH_MAX {
+                    while !state.finished && !state.detached && state.batch.events.len() < BATCH_MAX
+                    {
                         let next = match events.try_recv() {
                             Ok(event) => Some(event),
                             Err(mpsc::error::TryRecvError::Disconnected) => None,

@@ -50,7 +50,12 @@ impl RunState {
     }
 
     /// A run on record, taken up where its events end.
-    pub fn restore(run: &RunSummary, steps: &[StepState], last_seq: i64, hooks: RunHooks) -> RunState {
+    pub fn restore(
+        run: &RunSummary,
+        steps: &[StepState],
+        last_seq: i64,
+        hooks: RunHooks,
+    ) -> RunState {
         let names = steps.iter().map(|s| s.name.clone()).collect();
         let mut state = RunState::new(run.id, names, &[], hooks);
         state.steps = steps.iter().map(|s| s.status).collect();
@@ -62,7 +67,11 @@ impl RunState {
 
     fn push(&mut self, body: EventBody<usize>) {
         self.seq += 1;
-        self.batch.events.push(Event { seq: self.seq, ts: now_ms(), body });
+        self.batch.events.push(Event {
+            seq: self.seq,
+            ts: now_ms(),
+            body,
+        });
     }
 
     pub fn set_run(&mut self, to: RunStatus, message: Option<String>) {
@@ -72,13 +81,24 @@ impl RunState {
         match self.run.transition(to) {
             Ok(to) => {
                 self.run = to;
-                self.push(EventBody::Run { status: to, message });
+                self.push(EventBody::Run {
+                    status: to,
+                    message,
+                });
             }
-            Err(err) => tracing::warn!(run = self.run_id, error = %err, "ignored run status change"),
+            Err(err) => {
+                tracing::warn!(run = self.run_id, error = %err, "ignored run status change")
+            }
         }
     }
 
-    fn set_step(&mut self, step: usize, to: StepStatus, exit_code: Option<i32>, message: Option<String>) {
+    fn set_step(
+        &mut self,
+        step: usize,
+        to: StepStatus,
+        exit_code: Option<i32>,
+        message: Option<String>,
+    ) {
         let Some(&from) = self.steps.get(step) else {
             tracing::warn!(run = self.run_id, step, "event for an unknown step");
             return;
@@ -95,7 +115,12 @@ impl RunState {
                         at: now_ms(),
                     });
                 }
-                self.push(EventBody::Step { step, status: to, exit_code, message });
+                self.push(EventBody::Step {
+                    step,
+                    status: to,
+                    exit_code,
+                    message,
+                });
             }
             Err(err) => {
                 tracing::warn!(run = self.run_id, step, error = %err, "ignored step status change")
@@ -107,14 +132,29 @@ impl RunState {
     /// even when several arrive in one batch.
     pub fn apply(&mut self, event: EngineEvent) {
         match event {
-            EngineEvent::Log { step, stream, text, partial } => {
+            EngineEvent::Log {
+                step,
+                stream,
+                text,
+                partial,
+            } => {
                 if step < self.steps.len() {
-                    self.push(EventBody::Log { step, stream, text, partial });
+                    self.push(EventBody::Log {
+                        step,
+                        stream,
+                        text,
+                        partial,
+                    });
                 } else {
                     tracing::warn!(run = self.run_id, step, "log line for an unknown step");
                 }
             }
-            EngineEvent::Step { step, status, exit_code, message } => {
+            EngineEvent::Step {
+                step,
+                status,
+                exit_code,
+                message,
+            } => {
                 self.set_step(step, status, exit_code, message);
                 self.refresh_run();
             }
@@ -144,10 +184,15 @@ impl RunState {
 
     fn outcome_message(&self, outcome: RunStatus) -> Option<String> {
         let first = |wanted: StepStatus| {
-            self.steps.iter().position(|&s| s == wanted).map(|i| self.names[i].clone())
+            self.steps
+                .iter()
+                .position(|&s| s == wanted)
+                .map(|i| self.names[i].clone())
         };
         match outcome {
-            RunStatus::Failed => first(StepStatus::Failed).map(|name| format!("step \"{name}\" failed")),
+            RunStatus::Failed => {
+                first(StepStatus::Failed).map(|name| format!("step \"{name}\" failed"))
+            }
             RunStatus::Refused => {
                 first(StepStatus::Refused).map(|name| format!("step \"{name}\" was refused"))
             }
@@ -168,7 +213,11 @@ impl RunState {
             self.set_step(step, to, None, Some(reason.to_owned()));
         }
         self.finished = true;
-        let outcome = if self.cancel_requested { RunStatus::Cancelled } else { RunStatus::Failed };
+        let outcome = if self.cancel_requested {
+            RunStatus::Cancelled
+        } else {
+            RunStatus::Failed
+        };
         self.set_run(outcome, Some(reason.to_owned()));
     }
 }

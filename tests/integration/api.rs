@@ -1,10 +1,9 @@
 //! The REST API and the event stream over real HTTP on 127.0.0.1:0, each test with its
 //! own SQLite file.
 
-
+use crate::support::TestApp;
 use conveyor_core::dto::RunsQuery;
 use conveyor_core::run::{EventBody, RunStatus, StepStatus, Trigger};
-use crate::support::TestApp;
 use serde_json::{json, Value};
 
 const PIPELINE: &str = "
@@ -695,7 +694,10 @@ async fn runs_left_in_flight_by_a_crash_are_settled_at_start() {
             definition: &definition,
             plan: &plan_json,
         };
-        let row = store.create_pipeline("web", &first, None).await.expect("pipeline");
+        let row = store
+            .create_pipeline("web", &first, None)
+            .await
+            .expect("pipeline");
         let steps: Vec<conveyor::store::NewStep> = plan
             .steps
             .iter()
@@ -707,7 +709,12 @@ async fn runs_left_in_flight_by_a_crash_are_settled_at_start() {
                 reused: None,
             })
             .collect();
-        let resolved = conveyor_core::resolve::ResolvedRun::resolve(&pipeline, plan, "v1", &Default::default());
+        let resolved = conveyor_core::resolve::ResolvedRun::resolve(
+            &pipeline,
+            plan,
+            "v1",
+            &Default::default(),
+        );
         let run = conveyor::store::NewRun {
             pipeline_id: row.id,
             version: 1,
@@ -750,19 +757,34 @@ async fn run_listings_use_indices() {
     let app = TestApp::spawn().await;
     let store = app.service.store();
     let query = |f: fn(&mut RunsQuery)| {
-        let mut query = RunsQuery { limit: Some(25), ..Default::default() };
+        let mut query = RunsQuery {
+            limit: Some(25),
+            ..Default::default()
+        };
         f(&mut query);
         query
     };
     for (pipeline, query) in [
         (None, query(|_| {})),
         (Some(1), query(|q| q.before = Some(500))),
-        (None, query(|q| (q.status, q.before) = (Some(RunStatus::Failed), Some(500)))),
+        (
+            None,
+            query(|q| (q.status, q.before) = (Some(RunStatus::Failed), Some(500))),
+        ),
         (Some(1), query(|q| q.status = Some(RunStatus::Failed))),
-        (None, query(|q| (q.tag, q.before) = (Some("v1".into()), Some(500)))),
+        (
+            None,
+            query(|q| (q.tag, q.before) = (Some("v1".into()), Some(500))),
+        ),
         (Some(1), query(|q| q.tag = Some("v1".into()))),
-        (None, query(|q| (q.since, q.until) = (Some("1970-01-01".into()), Some("9999-12-31".into())))),
-        (None, query(|q| (q.trigger, q.before) = (Some(Trigger::Rerun), Some(500)))),
+        (
+            None,
+            query(|q| (q.since, q.until) = (Some("1970-01-01".into()), Some("9999-12-31".into()))),
+        ),
+        (
+            None,
+            query(|q| (q.trigger, q.before) = (Some(Trigger::Rerun), Some(500))),
+        ),
         (Some(1), query(|q| q.trigger = Some(Trigger::Ui))),
     ] {
         let plan = store

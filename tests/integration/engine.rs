@@ -1,8 +1,7 @@
 //! The local engine with real processes, observed through the API and the event stream.
 
-
-use conveyor_core::run::{EventBody, LogStream, RunStatus, StepStatus};
 use crate::support::{fails_once_per_workspace, logs, outcome, seq_of, step_statuses, TestApp};
+use conveyor_core::run::{EventBody, LogStream, RunStatus, StepStatus};
 
 #[tokio::test]
 async fn steps_start_only_after_their_needs_succeed() {

@@ -7,6 +7,7 @@ mod support;
 mod api;
 mod deploy_manifests;
 mod engine;
+mod layout;
 mod tekton_compile;
 mod tekton_engine;
 mod webhooks;

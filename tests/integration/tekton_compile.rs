@@ -1,16 +1,15 @@
 //! The Tekton compiler: every PipelineRun it makes is checked against Tekton's own v1 CRD
 //! schemas (strictly: unknown or misplaced fields fail), and its shape is checked by hand.
 
-
 use std::sync::Arc;
 
-use conveyor_core::definition::Params;
-use conveyor_core::resolve::ResolvedRun;
+use crate::support::crd::TektonSchemas;
 use conveyor::engine::tekton::compile::{
     compile, pipeline_run_name, workspace_claim, CompileError, TektonSettings,
 };
 use conveyor::engine::RunRequest;
-use crate::support::crd::TektonSchemas;
+use conveyor_core::definition::Params;
+use conveyor_core::resolve::ResolvedRun;
 use serde_json::{json, Value};
 
 const SHIP: &str = r#"
@@ -40,7 +39,8 @@ stages:
 "#;
 
 fn request(source: &str, params: Params) -> RunRequest {
-    let (pipeline, plan) = conveyor_core::document::check_document(source).expect("a valid pipeline");
+    let (pipeline, plan) =
+        conveyor_core::document::check_document(source).expect("a valid pipeline");
     let tag = "v1.2.3";
     RunRequest {
         run_id: 42,

@@ -6,14 +6,15 @@
 //! (namespace `CONVEYOR_TEST_NAMESPACE`, default `conveyor-test`, with Tekton installed);
 //! the few that need the double's hooks (holding a task, expiring watches) say so and stop.
 
-
 use std::path::PathBuf;
 
-use conveyor_core::run::{EventBody, RunStatus, StepStatus};
-use crate::support::{fails_once_per_workspace, logs, outcome, seq_of, step_statuses, SseEvent, TestApp};
+use crate::support::fake_kube::FakeCluster;
+use crate::support::{
+    fails_once_per_workspace, logs, outcome, seq_of, step_statuses, SseEvent, TestApp,
+};
 use conveyor::config::ServeConfig;
 use conveyor_core::definition::EngineKind;
-use crate::support::fake_kube::FakeCluster;
+use conveyor_core::run::{EventBody, RunStatus, StepStatus};
 use tempfile::TempDir;
 
 enum Target {

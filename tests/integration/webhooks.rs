@@ -1,15 +1,14 @@
 //! Webhooks: real HTTP calls to a receiver on 127.0.0.1:0, recorded with the run.
 
-
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::TestApp;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
-use crate::support::TestApp;
 use tokio::sync::mpsc;
 
 #[derive(Debug)]

@@ -1,9 +1,9 @@
 //! The per-workflow Kubernetes objects: secrets of the right types carrying the credentials,
 //! an account carrying the secrets, a binding to the deployer role, all labelled.
 
-use conveyor_core::workflow::parse_workflow;
 use base64::Engine as _;
 use conveyor::cluster::objects::{registry_host, workflow_objects, LABEL_WORKFLOW};
+use conveyor_core::workflow::parse_workflow;
 
 const WORKFLOW: &str = r#"
 name: shop

@@ -3,12 +3,11 @@
 //! binding on the cluster (rotated on update, removed on delete), a Deployment that exists
 //! already refused, and runs going to Tekton as the workflow's own account.
 
-
-use conveyor_core::run::{EventBody, RunStatus};
-use base64::Engine as _;
-use crate::support::{outcome, TestApp};
-use conveyor_core::definition::EngineKind;
 use crate::support::fake_kube::FakeCluster;
+use crate::support::{outcome, TestApp};
+use base64::Engine as _;
+use conveyor_core::definition::EngineKind;
+use conveyor_core::run::{EventBody, RunStatus};
 use serde_json::{json, Value};
 
 const WEB: &str = "

@@ -36,8 +36,7 @@ pub trait Backend: Send + Sync {
         params: Params,
         trigger: Trigger,
     ) -> BackendResult<RunSummary>;
-    async fn list_runs(&self, pipeline: Option<&str>, query: &RunsQuery)
-        -> BackendResult<RunPage>;
+    async fn list_runs(&self, pipeline: Option<&str>, query: &RunsQuery) -> BackendResult<RunPage>;
     async fn get_run(&self, id: i64) -> BackendResult<RunDetail>;
     /// The last `limit` lines of a run's log, oldest first, numbered as the log viewer
     /// numbers them.

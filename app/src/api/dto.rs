@@ -2,7 +2,9 @@
 //! decoded there costs WASM. The API's own types (in `conveyor_core::dto`) carry more.
 
 use conveyor_core::definition::Params;
-use conveyor_core::dto::{LogLine, PipelineDetail, RunDetail, RunSummary, WebhookDelivery, WorkflowDetail};
+use conveyor_core::dto::{
+    LogLine, PipelineDetail, RunDetail, RunSummary, WebhookDelivery, WorkflowDetail,
+};
 use conveyor_core::editor::EditorState;
 use conveyor_core::graph::GraphInput;
 use conveyor_core::run::StepState;
@@ -128,7 +130,6 @@ impl WorkflowStatus {
     }
 }
 
-
 /// What the run page's buttons do to a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -164,9 +165,21 @@ mod tests {
     /// The name a form posts is the one the server function reads back.
     #[test]
     fn run_acts_post_under_their_serde_names() {
-        for act in [RunAct::Cancel, RunAct::Rerun, RunAct::RetryFailed, RunAct::Approve, RunAct::Refuse] {
-            assert_eq!(serde_json::to_string(&act).unwrap(), format!("\"{}\"", act.as_str()));
-            assert_eq!(serde_json::from_str::<RunAct>(&format!("\"{}\"", act.as_str())).unwrap(), act);
+        for act in [
+            RunAct::Cancel,
+            RunAct::Rerun,
+            RunAct::RetryFailed,
+            RunAct::Approve,
+            RunAct::Refuse,
+        ] {
+            assert_eq!(
+                serde_json::to_string(&act).unwrap(),
+                format!("\"{}\"", act.as_str())
+            );
+            assert_eq!(
+                serde_json::from_str::<RunAct>(&format!("\"{}\"", act.as_str())).unwrap(),
+                act
+            );
         }
     }
 }

@@ -1,10 +1,10 @@
 //! Server functions: the browser's way in. Each one reads the [`Backend`] from context,
 //! calls one method and maps the error. Forms post to them before hydration.
 
-pub mod codec;
-pub mod dto;
 #[cfg(feature = "ssr")]
 mod backend;
+pub mod codec;
+pub mod dto;
 
 use conveyor_core::dto::{PipelineSummary, RunPage, VersionComparison};
 use conveyor_core::editor::{EditorState, GraphEdit};
@@ -79,14 +79,25 @@ pub async fn list_runs(
     trigger: Option<String>,
     before: Option<i64>,
 ) -> Result<RunPage, ServerFnError> {
-    let filters = [("status", &status), ("tag", &tag), ("since", &since), ("until", &until), ("trigger", &trigger)];
+    let filters = [
+        ("status", &status),
+        ("tag", &tag),
+        ("since", &since),
+        ("until", &until),
+        ("trigger", &trigger),
+    ];
     let mut query = conveyor_core::dto::RunsQuery::from_pairs(
-        filters.iter().filter_map(|(name, value)| Some((*name, value.as_deref()?))),
+        filters
+            .iter()
+            .filter_map(|(name, value)| Some((*name, value.as_deref()?))),
     )
     .map_err(|problem| ServerFnError::new(problem.message))?;
     query.before = before;
     query.limit = Some(PAGE_SIZE);
-    backend()?.list_runs(pipeline.as_deref().filter(|p| !p.is_empty()), &query).await.map_err(fail)
+    backend()?
+        .list_runs(pipeline.as_deref().filter(|p| !p.is_empty()), &query)
+        .await
+        .map_err(fail)
 }
 
 #[server(prefix = "/_sfn", output = TextJson)]
@@ -138,7 +149,10 @@ pub async fn version_diff(
     from: Option<i64>,
     to: Option<i64>,
 ) -> Result<VersionComparison, ServerFnError> {
-    backend()?.compare_versions(&name, from, to).await.map_err(fail)
+    backend()?
+        .compare_versions(&name, from, to)
+        .await
+        .map_err(fail)
 }
 
 /// The editor's view of a document (its problems, each at its line and graph node, its
@@ -216,4 +230,3 @@ pub async fn save_workflow(form: WorkflowForm) -> Result<String, ServerFnError> 
     leptos_axum::redirect(&format!("/workflows/{}", detail.name));
     Ok(detail.name)
 }
-

@@ -55,4 +55,3 @@ fn pick_at(target: &leptos::web_sys::EventTarget) -> Option<Pick> {
         .ok()??;
     parse_pick(&element.get_attribute("data-pick")?)
 }
-

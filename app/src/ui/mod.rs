@@ -5,6 +5,7 @@ pub mod charts;
 pub mod editor;
 pub mod form;
 pub mod graph;
+mod inspector;
 pub mod log_viewer;
 pub mod status;
 pub mod time;

@@ -157,7 +157,12 @@ impl RunContext {
 
     /// Reports what the schedule decided.
     async fn report(&self, decisions: impl IntoIterator<Item = Decision>) {
-        for Decision { step, status, message } in decisions {
+        for Decision {
+            step,
+            status,
+            message,
+        } in decisions
+        {
             self.emit_step(step, status, None, Some(message)).await;
         }
     }
@@ -202,9 +207,20 @@ async fn schedule(context: Arc<RunContext>, mut control: mpsc::Receiver<Control>
     let mut schedule = Schedule::new(&context.run.resolved.plan, &context.run.fresh_progress());
     // Steps that succeeded in the earlier run of a re-run are on record as succeeded already.
     if let Some(retry) = &context.run.retry {
-        if let Some(first) = schedule.statuses().iter().position(|s| *s == StepStatus::Pending) {
+        if let Some(first) = schedule
+            .statuses()
+            .iter()
+            .position(|s| *s == StepStatus::Pending)
+        {
             let text = retry.notice(carried);
-            context.emit(EngineEvent::Log { step: first, stream: LogStream::System, text, partial: false }).await;
+            context
+                .emit(EngineEvent::Log {
+                    step: first,
+                    stream: LogStream::System,
+                    text,
+                    partial: false,
+                })
+                .await;
         }
     }
     let mut control_open = true;

@@ -24,7 +24,11 @@ use crate::engine::lines::LineSplitter;
 use crate::engine::EngineEvent;
 
 /// Runs one step to its end and says how it ended.
-pub(super) async fn execute(context: &RunContext, index: usize, cancel: CancellationToken) -> Outcome {
+pub(super) async fn execute(
+    context: &RunContext,
+    index: usize,
+    cancel: CancellationToken,
+) -> Outcome {
     let permit = tokio::select! {
         permit = context.slots.clone().acquire_owned() => match permit {
             Ok(permit) => permit,
@@ -52,7 +56,11 @@ async fn prepare(context: &RunContext, index: usize) -> Result<Command, Outcome>
     // what every engine gives a step.
     let mut env: Vec<(String, String)> = context.base_env.as_ref().clone();
     env.extend(run.step_environment(index, &context.workspace.to_string_lossy()));
-    if let Some(registry) = run.registry.as_ref().filter(|r| r.steps.iter().any(|s| s == name)) {
+    if let Some(registry) = run
+        .registry
+        .as_ref()
+        .filter(|r| r.steps.iter().any(|s| s == name))
+    {
         // The registry's config.json, readable by this user only, gone with the run's scripts.
         let dir = context.scripts.join(format!("docker-{name}"));
         write_private(&dir, &registry.docker_config)
@@ -81,7 +89,10 @@ async fn prepare(context: &RunContext, index: usize) -> Result<Command, Outcome>
             command.arg("-e").arg(path);
             command
         }
-        Program::Command { command: command_line, args } => {
+        Program::Command {
+            command: command_line,
+            args,
+        } => {
             let (program, leading) = command_line
                 .split_first()
                 .ok_or_else(|| Outcome::new(StepStatus::Failed, "empty command"))?;

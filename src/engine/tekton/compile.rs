@@ -96,8 +96,15 @@ pub fn compile(
 
     let plan = &run.resolved.plan;
     for &index in steps {
-        let planned = plan.steps.get(index).ok_or(CompileError::UnknownStep(index))?;
-        let step = run.resolved.steps.get(index).ok_or(CompileError::UnknownStep(index))?;
+        let planned = plan
+            .steps
+            .get(index)
+            .ok_or(CompileError::UnknownStep(index))?;
+        let step = run
+            .resolved
+            .steps
+            .get(index)
+            .ok_or(CompileError::UnknownStep(index))?;
         let name = planned.name.as_str();
         let stage = &plan.stages[planned.stage].name;
 
@@ -123,12 +130,17 @@ pub fn compile(
             step_env.push(json!({"name": variable, "value": format!("$(params.{variable})")}));
         }
 
-        let pushes = run.registry.as_ref().is_some_and(|r| r.steps.iter().any(|s| s == name));
+        let pushes = run
+            .registry
+            .as_ref()
+            .is_some_and(|r| r.steps.iter().any(|s| s == name));
         let mut workspaces = vec![json!({"name": WORKSPACE, "workspace": WORKSPACE})];
         let mut declared_workspaces = vec![json!({"name": WORKSPACE})];
         if pushes {
             step_env.push(json!({"name": "DOCKER_CONFIG", "value": format!("$(workspaces.{DOCKER_CONFIG_WORKSPACE}.path)")}));
-            workspaces.push(json!({"name": DOCKER_CONFIG_WORKSPACE, "workspace": DOCKER_CONFIG_WORKSPACE}));
+            workspaces.push(
+                json!({"name": DOCKER_CONFIG_WORKSPACE, "workspace": DOCKER_CONFIG_WORKSPACE}),
+            );
             declared_workspaces.push(json!({"name": DOCKER_CONFIG_WORKSPACE, "readOnly": true}));
         }
         let mut tekton_step = json!({

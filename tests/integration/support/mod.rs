@@ -7,10 +7,10 @@ pub mod fake_kube;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use conveyor_core::run::{EventBody, RunEvent, RunStatus, StepStatus};
 use conveyor::config::ServeConfig;
 use conveyor::service::Service;
 use conveyor::Server;
+use conveyor_core::run::{EventBody, RunEvent, RunStatus, StepStatus};
 use futures::StreamExt;
 use tempfile::TempDir;
 use tokio::sync::oneshot;

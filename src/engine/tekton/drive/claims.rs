@@ -8,7 +8,9 @@ use kube::core::ObjectMeta;
 use serde_json::json;
 
 use super::{run_selector, Driver};
-use crate::engine::tekton::compile::{workspace_claim, LABEL_MANAGED_BY, LABEL_PIPELINE, LABEL_RUN, MANAGED_BY};
+use crate::engine::tekton::compile::{
+    workspace_claim, LABEL_MANAGED_BY, LABEL_PIPELINE, LABEL_RUN, MANAGED_BY,
+};
 use crate::engine::EngineEvent;
 
 impl Driver {
@@ -25,21 +27,38 @@ impl Driver {
                     false
                 }
             };
-            if let Some(first) = self.schedule.statuses().iter().position(|s| *s == StepStatus::Pending) {
+            if let Some(first) = self
+                .schedule
+                .statuses()
+                .iter()
+                .position(|s| *s == StepStatus::Pending)
+            {
                 let text = if carried {
                     format!("{} (claim {})", retry.notice(true), self.claim)
                 } else {
                     retry.notice(false)
                 };
-                self.emit(EngineEvent::Log { step: first, stream: LogStream::System, text, partial: false })
-                    .await;
+                self.emit(EngineEvent::Log {
+                    step: first,
+                    stream: LogStream::System,
+                    text,
+                    partial: false,
+                })
+                .await;
             }
         }
-        let kept = ListParams::default()
-            .labels(&format!("{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_PIPELINE}={}", self.run.pipeline()));
+        let kept = ListParams::default().labels(&format!(
+            "{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_PIPELINE}={}",
+            self.run.pipeline()
+        ));
         match self.claims.list(&kept).await {
             Ok(list) => {
-                for name in list.items.into_iter().filter_map(|c| c.metadata.name).filter(|name| *name != self.claim) {
+                for name in list
+                    .items
+                    .into_iter()
+                    .filter_map(|c| c.metadata.name)
+                    .filter(|name| *name != self.claim)
+                {
                     if let Err(err) = self.claims.delete(&name, &DeleteParams::default()).await {
                         tracing::warn!(run = self.run.run_id, claim = name, error = %err, "could not delete a kept workspace claim");
                     }
@@ -53,7 +72,13 @@ impl Driver {
 
     /// The workspace claim labelled as run `run_id`'s.
     pub(super) async fn claim_of(&self, run_id: i64) -> Result<Option<String>, kube::Error> {
-        Ok(self.claims.list(&run_selector(run_id)).await?.items.into_iter().find_map(|c| c.metadata.name))
+        Ok(self
+            .claims
+            .list(&run_selector(run_id))
+            .await?
+            .items
+            .into_iter()
+            .find_map(|c| c.metadata.name))
     }
 
     /// Makes the claim run `origin` kept this run's own; false if there is none.
@@ -61,8 +86,11 @@ impl Driver {
         let Some(name) = self.claim_of(origin).await? else {
             return Ok(false);
         };
-        let relabel = Patch::Merge(json!({"metadata": {"labels": {LABEL_RUN: self.run.run_id.to_string()}}}));
-        self.claims.patch(&name, &PatchParams::default(), &relabel).await?;
+        let relabel =
+            Patch::Merge(json!({"metadata": {"labels": {LABEL_RUN: self.run.run_id.to_string()}}}));
+        self.claims
+            .patch(&name, &PatchParams::default(), &relabel)
+            .await?;
         self.claim = name;
         self.claim_created = true;
         Ok(true)
@@ -89,7 +117,9 @@ impl Driver {
         match self.claims.create(&PostParams::default(), &claim).await {
             Ok(_) => Ok(()),
             Err(kube::Error::Api(status)) if status.is_already_exists() => Ok(()),
-            Err(err) => Err(format!("could not create the run's workspace claim {name}: {err}")),
+            Err(err) => Err(format!(
+                "could not create the run's workspace claim {name}: {err}"
+            )),
         }
     }
 
@@ -98,7 +128,11 @@ impl Driver {
         if !self.claim_created {
             return;
         }
-        if let Err(err) = self.claims.delete(&self.claim, &DeleteParams::default()).await {
+        if let Err(err) = self
+            .claims
+            .delete(&self.claim, &DeleteParams::default())
+            .await
+        {
             tracing::warn!(run = self.run.run_id, claim = self.claim, error = %err, "could not delete the run's workspace claim");
         }
     }

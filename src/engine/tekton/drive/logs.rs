@@ -42,8 +42,12 @@ impl Driver {
             return;
         };
         let container = format!("step-{}", self.run.step_name(step));
-        let (pods, events, done, skip) =
-            (self.pods.clone(), self.events.clone(), self.logs_tx.clone(), self.tracks[step].lines);
+        let (pods, events, done, skip) = (
+            self.pods.clone(),
+            self.events.clone(),
+            self.logs_tx.clone(),
+            self.tracks[step].lines,
+        );
         let task = tokio::spawn(async move {
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;

@@ -17,7 +17,9 @@ use kube::{Api, Client};
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use super::compile::{compile, pipeline_run_name, TektonSettings, LABEL_MANAGED_BY, LABEL_RUN, MANAGED_BY};
+use super::compile::{
+    compile, pipeline_run_name, TektonSettings, LABEL_MANAGED_BY, LABEL_RUN, MANAGED_BY,
+};
 use super::{Kind, Signal};
 use crate::engine::{Control, EngineEvent, RunRequest};
 use logs::{LogEnd, LogState};
@@ -159,7 +161,12 @@ impl Driver {
     }
 
     fn step_index(&self, name: &str) -> Option<usize> {
-        self.run.resolved.plan.steps.iter().position(|s| s.name == name)
+        self.run
+            .resolved
+            .plan
+            .steps
+            .iter()
+            .position(|s| s.name == name)
     }
 
     async fn emit(&self, event: EngineEvent) {
@@ -168,25 +175,53 @@ impl Driver {
 
     /// Reports what the schedule decided.
     async fn report(&self, decisions: impl IntoIterator<Item = Decision>) {
-        for Decision { step, status, message } in decisions {
-            self.emit(EngineEvent::Step { step, status, exit_code: None, message: Some(message) }).await;
+        for Decision {
+            step,
+            status,
+            message,
+        } in decisions
+        {
+            self.emit(EngineEvent::Step {
+                step,
+                status,
+                exit_code: None,
+                message: Some(message),
+            })
+            .await;
         }
     }
 
     /// Records what the cluster says became of a step; a step that never showed as running
     /// does so first.
-    async fn set(&mut self, step: usize, to: StepStatus, exit_code: Option<i32>, message: Option<String>) {
+    async fn set(
+        &mut self,
+        step: usize,
+        to: StepStatus,
+        exit_code: Option<i32>,
+        message: Option<String>,
+    ) {
         let from = self.schedule.status(step);
         if from == to || from.is_terminal() {
             return;
         }
         if matches!(to, StepStatus::Succeeded | StepStatus::Failed) && from != StepStatus::Running {
             self.schedule.record(step, StepStatus::Running);
-            self.emit(EngineEvent::Step { step, status: StepStatus::Running, exit_code: None, message: None })
-                .await;
+            self.emit(EngineEvent::Step {
+                step,
+                status: StepStatus::Running,
+                exit_code: None,
+                message: None,
+            })
+            .await;
         }
         self.schedule.record(step, to);
-        self.emit(EngineEvent::Step { step, status: to, exit_code, message }).await;
+        self.emit(EngineEvent::Step {
+            step,
+            status: to,
+            exit_code,
+            message,
+        })
+        .await;
     }
 
     /// Skips, holds and cancels what waits, and starts a PipelineRun for every batch of
@@ -210,14 +245,27 @@ impl Driver {
         for &step in &steps {
             self.tracks[step].segment = Some(number);
         }
-        self.segments.insert(number, Segment { name: name.clone(), steps: steps.clone(), done: false });
+        self.segments.insert(
+            number,
+            Segment {
+                name: name.clone(),
+                steps: steps.clone(),
+                done: false,
+            },
+        );
         if let Err(message) = self.create_segment(&steps, number).await {
-            tracing::error!(run = self.run.run_id, pipeline_run = name, error = message, "could not start a PipelineRun");
+            tracing::error!(
+                run = self.run.run_id,
+                pipeline_run = name,
+                error = message,
+                "could not start a PipelineRun"
+            );
             if let Some(segment) = self.segments.get_mut(&number) {
                 segment.done = true;
             }
             for step in steps {
-                self.set(step, StepStatus::Failed, None, Some(message.clone())).await;
+                self.set(step, StepStatus::Failed, None, Some(message.clone()))
+                    .await;
             }
         }
     }
@@ -227,7 +275,8 @@ impl Driver {
             self.create_claim().await?;
             self.claim_created = true;
         }
-        let object = compile(&self.run, steps, number, &self.claim, &self.settings).map_err(|err| err.to_string())?;
+        let object = compile(&self.run, steps, number, &self.claim, &self.settings)
+            .map_err(|err| err.to_string())?;
         let object: DynamicObject = serde_json::from_value(object)
             .map_err(|err| format!("the compiled PipelineRun is malformed: {err}"))?;
         let name = object.metadata.name.clone().unwrap_or_default();
@@ -243,19 +292,31 @@ impl Driver {
     }
 
     async fn cancel(&mut self) {
-        let Some(cancelled) = self.schedule.cancel() else { return };
+        let Some(cancelled) = self.schedule.cancel() else {
+            return;
+        };
         self.emit(EngineEvent::Cancelling).await;
         self.report(cancelled).await;
-        let active: Vec<(usize, String)> =
-            self.segments.iter().filter(|(_, s)| !s.done).map(|(n, s)| (*n, s.name.clone())).collect();
+        let active: Vec<(usize, String)> = self
+            .segments
+            .iter()
+            .filter(|(_, s)| !s.done)
+            .map(|(n, s)| (*n, s.name.clone()))
+            .collect();
         for (number, name) in active {
             let patch = Patch::Merge(json!({"spec": {"status": "Cancelled"}}));
-            match self.runs.patch(&name, &PatchParams::default(), &patch).await {
+            match self
+                .runs
+                .patch(&name, &PatchParams::default(), &patch)
+                .await
+            {
                 Ok(object) => self.observe_pipeline_run(&object, false).await,
                 Err(kube::Error::Api(status)) if status.is_not_found() => {
                     self.segment_gone(number, "its PipelineRun is gone").await
                 }
-                Err(err) => tracing::error!(run = self.run.run_id, pipeline_run = name, error = %err, "could not cancel"),
+                Err(err) => {
+                    tracing::error!(run = self.run.run_id, pipeline_run = name, error = %err, "could not cancel")
+                }
             }
         }
     }
@@ -272,5 +333,7 @@ impl Driver {
 
 /// Conveyor's objects of one run.
 fn run_selector(run_id: i64) -> ListParams {
-    ListParams::default().labels(&format!("{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_RUN}={run_id}"))
+    ListParams::default().labels(&format!(
+        "{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_RUN}={run_id}"
+    ))
 }

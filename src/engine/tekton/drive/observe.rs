@@ -36,20 +36,21 @@ impl Driver {
     /// After a restart: reads the run's PipelineRuns and TaskRuns from the cluster and
     /// takes up where the record ends.
     pub(crate) async fn recover(&mut self) -> Result<(), EngineError> {
-        let list =
-            |err: kube::Error| EngineError::Cluster(format!("cannot list the run's PipelineRuns: {err}"));
+        let list = |err: kube::Error| {
+            EngineError::Cluster(format!("cannot list the run's PipelineRuns: {err}"))
+        };
         let selector = super::run_selector(self.run.run_id);
         let runs = self.runs.list(&selector).await.map_err(list)?;
-        let claim = self
-            .claim_of(self.run.run_id)
-            .await
-            .map_err(|err| EngineError::Cluster(format!("cannot list the run's workspace claim: {err}")))?;
+        let claim = self.claim_of(self.run.run_id).await.map_err(|err| {
+            EngineError::Cluster(format!("cannot list the run's workspace claim: {err}"))
+        })?;
         if let Some(name) = claim {
             self.claim = name;
             self.claim_created = true;
         }
         for object in &runs.items {
-            let Some(number) = label(object, LABEL_SEGMENT).and_then(|v| v.parse::<usize>().ok()) else {
+            let Some(number) = label(object, LABEL_SEGMENT).and_then(|v| v.parse::<usize>().ok())
+            else {
                 continue;
             };
             let name = object.metadata.name.clone().unwrap_or_default();
@@ -64,7 +65,14 @@ impl Driver {
                 self.tracks[step].segment = Some(number);
             }
             self.schedule.place(&steps);
-            self.segments.insert(number, Segment { name, steps, done: false });
+            self.segments.insert(
+                number,
+                Segment {
+                    name,
+                    steps,
+                    done: false,
+                },
+            );
         }
         let task_runs = self.task_runs.list(&selector).await.map_err(list)?;
         for object in task_runs.items {
@@ -75,9 +83,16 @@ impl Driver {
         }
         // Running on record but in no PipelineRun: it cannot be followed any more.
         for step in 0..self.schedule.len() {
-            if self.schedule.status(step) == StepStatus::Running && self.tracks[step].segment.is_none() {
-                self.set(step, StepStatus::Failed, None, Some("its PipelineRun is gone from the cluster".into()))
-                    .await;
+            if self.schedule.status(step) == StepStatus::Running
+                && self.tracks[step].segment.is_none()
+            {
+                self.set(
+                    step,
+                    StepStatus::Failed,
+                    None,
+                    Some("its PipelineRun is gone from the cluster".into()),
+                )
+                .await;
             }
         }
         Ok(())
@@ -85,8 +100,12 @@ impl Driver {
 
     pub(super) async fn replay_deferred(&mut self) {
         loop {
-            let ready: Vec<usize> =
-                self.deferred.keys().copied().filter(|&step| self.needs_recorded(step)).collect();
+            let ready: Vec<usize> = self
+                .deferred
+                .keys()
+                .copied()
+                .filter(|&step| self.needs_recorded(step))
+                .collect();
             if ready.is_empty() {
                 return;
             }
@@ -99,11 +118,15 @@ impl Driver {
     }
 
     fn needs_recorded(&self, step: usize) -> bool {
-        self.schedule.needs(step).iter().all(|&need| self.schedule.status(need).is_terminal())
+        self.schedule
+            .needs(step)
+            .iter()
+            .all(|&need| self.schedule.status(need).is_terminal())
     }
 
     pub(super) async fn observe_task_run(&mut self, object: &DynamicObject) {
-        let Some(step) = label(object, LABEL_PIPELINE_TASK).and_then(|name| self.step_index(name)) else {
+        let Some(step) = label(object, LABEL_PIPELINE_TASK).and_then(|name| self.step_index(name))
+        else {
             return;
         };
         if self.tracks[step].segment.is_none()
@@ -141,10 +164,15 @@ impl Driver {
     /// A PipelineRun changed (or was deleted): when it is done, every step of it that did
     /// not get a final status from its TaskRun gets one from the PipelineRun.
     pub(super) async fn observe_pipeline_run(&mut self, object: &DynamicObject, deleted: bool) {
-        let Some(number) = label(object, LABEL_SEGMENT).and_then(|v| v.parse::<usize>().ok()) else {
+        let Some(number) = label(object, LABEL_SEGMENT).and_then(|v| v.parse::<usize>().ok())
+        else {
             return;
         };
-        if self.segments.get(&number).is_none_or(|segment| segment.done) {
+        if self
+            .segments
+            .get(&number)
+            .is_none_or(|segment| segment.done)
+        {
             return;
         }
         let condition = succeeded_condition(&object.data);
@@ -158,16 +186,25 @@ impl Driver {
             .as_array()
             .into_iter()
             .flatten()
-            .filter_map(|c| Some((c["pipelineTaskName"].as_str()?.to_owned(), c["name"].as_str()?.to_owned())))
+            .filter_map(|c| {
+                Some((
+                    c["pipelineTaskName"].as_str()?.to_owned(),
+                    c["name"].as_str()?.to_owned(),
+                ))
+            })
             .collect();
         for (task, child) in &children {
-            let Some(step) = self.step_index(task) else { continue };
+            let Some(step) = self.step_index(task) else {
+                continue;
+            };
             if self.schedule.status(step).is_terminal() || self.tracks[step].held.is_some() {
                 continue;
             }
             match self.task_runs.get(child).await {
                 Ok(task_run) => self.observe_task_run(&task_run).await,
-                Err(err) => tracing::warn!(run = self.run.run_id, task_run = child, error = %err, "could not read a TaskRun"),
+                Err(err) => {
+                    tracing::warn!(run = self.run.run_id, task_run = child, error = %err, "could not read a TaskRun")
+                }
             }
         }
         let skipped: Vec<(String, String)> = object.data["status"]["skippedTasks"]
@@ -175,16 +212,23 @@ impl Driver {
             .into_iter()
             .flatten()
             .filter_map(|s| {
-                Some((s["name"].as_str()?.to_owned(), s["reason"].as_str().unwrap_or("skipped").to_owned()))
+                Some((
+                    s["name"].as_str()?.to_owned(),
+                    s["reason"].as_str().unwrap_or("skipped").to_owned(),
+                ))
             })
             .collect();
-        let cancelled = condition.as_ref().is_some_and(|c| c.reason.contains("Cancelled"));
+        let cancelled = condition
+            .as_ref()
+            .is_some_and(|c| c.reason.contains("Cancelled"));
         let reason = match (&condition, deleted) {
             (_, true) => "its PipelineRun was deleted".to_owned(),
             (Some(c), _) => format!("PipelineRun {}: {}", c.reason, c.message),
             (None, _) => "PipelineRun ended".to_owned(),
         };
-        let Some(segment) = self.segments.get_mut(&number) else { return };
+        let Some(segment) = self.segments.get_mut(&number) else {
+            return;
+        };
         segment.done = true;
         for step in segment.steps.clone() {
             // A final status on its way (held for its log, or deferred behind a need's) wins.
@@ -196,24 +240,41 @@ impl Driver {
             }
             let name = self.run.step_name(step).to_owned();
             let never_ran = self.schedule.status(step) == StepStatus::Pending;
-            if let Some((_, why)) = skipped.iter().find(|(task, _)| *task == name).filter(|_| never_ran) {
+            if let Some((_, why)) = skipped
+                .iter()
+                .find(|(task, _)| *task == name)
+                .filter(|_| never_ran)
+            {
                 let message = format!("skipped by Tekton: {why}");
-                self.set(step, StepStatus::Skipped, None, Some(message)).await;
+                self.set(step, StepStatus::Skipped, None, Some(message))
+                    .await;
             } else if cancelled || self.schedule.cancel_requested() || (never_ran && deleted) {
-                let message = if deleted { reason.clone() } else { "run cancelled".to_owned() };
-                self.set(step, StepStatus::Cancelled, None, Some(message)).await;
+                let message = if deleted {
+                    reason.clone()
+                } else {
+                    "run cancelled".to_owned()
+                };
+                self.set(step, StepStatus::Cancelled, None, Some(message))
+                    .await;
             } else {
                 // Ran (or should have) and has no outcome of its own: the PipelineRun's says why.
-                self.set(step, StepStatus::Failed, None, Some(reason.clone())).await;
+                self.set(step, StepStatus::Failed, None, Some(reason.clone()))
+                    .await;
             }
         }
     }
 
     pub(super) async fn segment_gone(&mut self, number: usize, reason: &str) {
-        let Some(segment) = self.segments.get_mut(&number) else { return };
+        let Some(segment) = self.segments.get_mut(&number) else {
+            return;
+        };
         segment.done = true;
         for step in segment.steps.clone() {
-            let to = if self.schedule.cancel_requested() { StepStatus::Cancelled } else { StepStatus::Failed };
+            let to = if self.schedule.cancel_requested() {
+                StepStatus::Cancelled
+            } else {
+                StepStatus::Failed
+            };
             self.tracks[step].held = None;
             self.set(step, to, None, Some(reason.to_owned())).await;
         }
@@ -221,11 +282,19 @@ impl Driver {
 }
 
 fn label<'a>(object: &'a DynamicObject, key: &str) -> Option<&'a str> {
-    object.metadata.labels.as_ref()?.get(key).map(String::as_str)
+    object
+        .metadata
+        .labels
+        .as_ref()?
+        .get(key)
+        .map(String::as_str)
 }
 
 fn succeeded_condition(data: &Value) -> Option<Condition> {
-    let condition = data["status"]["conditions"].as_array()?.iter().find(|c| c["type"] == "Succeeded")?;
+    let condition = data["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == "Succeeded")?;
     Some(Condition {
         status: condition["status"].as_str().unwrap_or("Unknown").to_owned(),
         reason: condition["reason"].as_str().unwrap_or_default().to_owned(),
@@ -241,13 +310,21 @@ fn task_run_state(object: &DynamicObject, step: &str) -> TaskRunState {
         .into_iter()
         .flatten()
         .find(|s| s["name"] == step || s["container"] == format!("step-{step}"));
-    let terminated = container.map(|c| &c["terminated"]).filter(|t| t.is_object());
+    let terminated = container
+        .map(|c| &c["terminated"])
+        .filter(|t| t.is_object());
     let running = container.is_some_and(|c| c["running"].is_object());
-    let exit_code = terminated.and_then(|t| t["exitCode"].as_i64()).map(|code| code as i32);
+    let exit_code = terminated
+        .and_then(|t| t["exitCode"].as_i64())
+        .map(|code| code as i32);
     let outcome = succeeded_condition(&object.data).and_then(|c| match c.status.as_str() {
         "True" => Some((StepStatus::Succeeded, exit_code, None)),
         "False" => Some(match c.reason.as_str() {
-            "TaskRunCancelled" => (StepStatus::Cancelled, exit_code, Some("cancelled".to_owned())),
+            "TaskRunCancelled" => (
+                StepStatus::Cancelled,
+                exit_code,
+                Some("cancelled".to_owned()),
+            ),
             "TaskRunTimeout" => (StepStatus::Failed, exit_code, Some("timed out".to_owned())),
             _ => {
                 let message = match exit_code {
@@ -261,9 +338,13 @@ fn task_run_state(object: &DynamicObject, step: &str) -> TaskRunState {
         _ => None,
     });
     TaskRunState {
-        pod: status["podName"].as_str().filter(|p| !p.is_empty()).map(str::to_owned),
+        pod: status["podName"]
+            .as_str()
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned),
         // A container that ended with a start time ran; one ended before it started did not.
-        started: running || terminated.is_some_and(|t| t.get("startedAt").is_some_and(|s| !s.is_null())),
+        started: running
+            || terminated.is_some_and(|t| t.get("startedAt").is_some_and(|s| !s.is_null())),
         ended: terminated.is_some(),
         outcome,
     }
