@@ -22,7 +22,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the web UI and the REST API.
-    Serve(ServeConfig),
+    Serve(Box<ServeConfig>),
     /// Check a pipeline definition; exits 1 and lists the problems when it is not valid.
     Validate {
         /// A pipeline in YAML or JSON, a KubeCI Workflow or a taskflow Task.

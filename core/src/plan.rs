@@ -239,7 +239,8 @@ impl Needs {
             let mut current_parallel = false;
             for (ti, step) in stage.steps.iter().enumerate() {
                 let index = first_step_of_stage[si] + ti;
-                if !(step.parallel && current_parallel) && !current_group.is_empty() {
+                let joins_group = step.parallel && current_parallel;
+                if !joins_group && !current_group.is_empty() {
                     previous_group = std::mem::take(&mut current_group);
                 }
                 current_parallel = step.parallel;

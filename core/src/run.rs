@@ -7,12 +7,14 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 macro_rules! status_enum {
-    ($(#[$meta:meta])* $name:ident ($what:literal) { $($variant:ident = $text:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident ($what:literal) {
+        $($(#[$variant_meta:meta])* $variant:ident = $text:literal),+ $(,)?
+    }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
         #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
+        pub enum $name { $($(#[$variant_meta])* $variant),+ }
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
@@ -45,7 +47,9 @@ macro_rules! status_enum {
 
 status_enum!(
     /// Lifecycle of a run.
+    #[derive(Default)]
     RunStatus ("run status") {
+        #[default]
         Pending = "pending",
         Running = "running",
         WaitingApproval = "waiting_approval",
@@ -59,7 +63,9 @@ status_enum!(
 
 status_enum!(
     /// Lifecycle of a step.
+    #[derive(Default)]
     StepStatus ("step status") {
+        #[default]
         Pending = "pending",
         WaitingApproval = "waiting_approval",
         Running = "running",
@@ -83,15 +89,10 @@ pub fn parse_filter<T: FromStr<Err = String>>(text: Option<&str>) -> Result<Opti
 }
 
 status_enum!(
-    /// How a run started.
-    Trigger ("trigger") { Ui = "ui", Api = "api", Rerun = "rerun" }
+    /// How a run started (runs from before triggers were recorded count as `api`).
+    #[derive(Default)]
+    Trigger ("trigger") { Ui = "ui", #[default] Api = "api", Rerun = "rerun" }
 );
-
-impl Default for Trigger {
-    fn default() -> Self {
-        Trigger::Api
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("a {what} cannot go from {from} to {to}")]
@@ -254,18 +255,6 @@ impl StepState {
         if status.is_terminal() {
             self.finished_at = Some(ts);
         }
-    }
-}
-
-impl Default for StepStatus {
-    fn default() -> Self {
-        StepStatus::Pending
-    }
-}
-
-impl Default for RunStatus {
-    fn default() -> Self {
-        RunStatus::Pending
     }
 }
 

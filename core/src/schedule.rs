@@ -214,7 +214,7 @@ impl Schedule {
                 let may = self.status[step] == StepStatus::Pending
                     && !self.placed[step]
                     && !chosen[step]
-                    && !(self.gated[step] && !self.approved[step]);
+                    && (!self.gated[step] || self.approved[step]);
                 let met = self.needs[step].iter().all(|&need| {
                     self.status[need] == StepStatus::Succeeded
                         || (batching == Batching::Together && chosen[need])

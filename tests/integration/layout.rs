@@ -127,7 +127,8 @@ fn graph(src: &Path) -> BTreeMap<Vec<String>, BTreeSet<Vec<String>>> {
     let mut files = Vec::new();
     rust_files(src, &mut files);
     // A binary's `main.rs` beside `lib.rs` is a crate of its own.
-    files.retain(|f| !is_test_file(f) && !(f.ends_with("main.rs") && src.join("lib.rs").exists()));
+    let binary = |f: &Path| f.ends_with("main.rs") && src.join("lib.rs").exists();
+    files.retain(|f| !is_test_file(f) && !binary(f));
     let modules: BTreeSet<Vec<String>> = files.iter().map(|f| module_of(src, f)).collect();
     let mut edges = BTreeMap::new();
     for file in &files {

@@ -236,7 +236,8 @@ fn the_validator_catches_unknown_and_misplaced_fields() {
     let run = request(SHIP, Params::new());
     let good =
         compile(&run, &all_steps(&run), 0, "conveyor-run-42", &settings()).expect("compiles");
-    let mutations: [(&str, fn(&mut Value)); 5] = [
+    type Mutation = fn(&mut Value);
+    let mutations: [(&str, Mutation); 5] = [
         ("v1beta1 field on a v1 PipelineRun", |v| {
             v["spec"]["serviceAccountName"] = json!("x")
         }),

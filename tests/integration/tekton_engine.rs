@@ -539,10 +539,11 @@ async fn a_pipeline_can_ask_for_tekton_on_a_server_whose_default_is_local() {
 
 /// The workspace claims labelled as one run's.
 fn claims_of(cluster: &FakeCluster, run: i64) -> Vec<String> {
+    let label = run.to_string();
     cluster
         .objects("persistentvolumeclaims")
         .iter()
-        .filter(|c| c["metadata"]["labels"]["conveyor.dev/run"] == run.to_string())
+        .filter(|c| c["metadata"]["labels"]["conveyor.dev/run"] == label.as_str())
         .map(|c| {
             c["metadata"]["name"]
                 .as_str()
@@ -608,10 +609,11 @@ async fn re_running_failed_steps_on_tekton_runs_only_them_in_the_earlier_runs_wo
     assert_eq!(detail["engine"], "tekton");
 
     if let Some(cluster) = target.fake("re-run objects") {
+        let label = second.to_string();
         let mine: Vec<serde_json::Value> = cluster
             .objects("pipelineruns")
             .into_iter()
-            .filter(|r| r["metadata"]["labels"]["conveyor.dev/run"] == second.to_string())
+            .filter(|r| r["metadata"]["labels"]["conveyor.dev/run"] == label.as_str())
             .collect();
         assert_eq!(mine.len(), 1);
         let tasks: Vec<&str> = mine[0]["spec"]["pipelineSpec"]["tasks"]

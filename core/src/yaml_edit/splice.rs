@@ -194,7 +194,7 @@ pub(super) fn replace_value(
 /// collections, which cannot take a line splice).
 pub(super) fn rewrite(text: &str, tree: &Tree, path: &[Seg], expected: &Value) -> Option<String> {
     let (last, parent_path) = path.split_last()?;
-    let mut value = &*expected;
+    let mut value = expected;
     for seg in path {
         value = match (seg, value) {
             (Seg::Key(key), Value::Mapping(map)) => map.get(key.as_str())?,
