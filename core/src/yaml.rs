@@ -35,10 +35,31 @@ pub fn read(source: &str) -> Result<serde_yaml::Value, Vec<Problem>> {
 /// Deserializes a typed document, reporting the path of the first problem.
 pub fn typed<T: serde::de::DeserializeOwned>(value: serde_yaml::Value) -> Result<T, Vec<Problem>> {
     serde_path_to_error::deserialize(value).map_err(|err| {
-        let path = err.path().to_string();
-        let path = if path == "." { String::new() } else { path };
-        vec![Problem::new(path, strip_location(&err.inner().to_string()))]
+        vec![Problem::new(
+            spell(err.path()),
+            strip_location(&err.inner().to_string()),
+        )]
     })
+}
+
+/// `stages[0].with.KEY`; a part the reader could not name (a key that is not a string)
+/// ends the path there, at the node that holds it.
+fn spell(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut spelled = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => spelled.push_str(&format!("[{index}]")),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                if !spelled.is_empty() {
+                    spelled.push('.');
+                }
+                spelled.push_str(key);
+            }
+            Segment::Unknown => break,
+        }
+    }
+    spelled
 }
 
 /// serde_yaml appends " at line X column Y" to messages; the location is reported apart.

@@ -57,31 +57,56 @@ fn native_json() -> String {
 }
 
 fn seeds() -> Vec<String> {
-    vec![NATIVE.to_owned(), native_json(), KUBECI.to_owned(), TASKFLOW.to_owned()]
+    vec![
+        NATIVE.to_owned(),
+        native_json(),
+        KUBECI.to_owned(),
+        TASKFLOW.to_owned(),
+    ]
 }
 
 /// The top-level fields of the documents the readers take (an imported manifest's
 /// problems after conversion name the pipeline's).
 const TOP_LEVEL: &[&str] = &[
-    "name", "description", "tags", "with", "actions", "engine", "stages", "kind", "apiVersion", "metadata",
-    "spec", "status",
+    "name",
+    "description",
+    "tags",
+    "with",
+    "actions",
+    "engine",
+    "stages",
+    "kind",
+    "apiVersion",
+    "metadata",
+    "spec",
+    "status",
 ];
 
 /// A problem says what and where: a message, and a path that is empty (the document as a
 /// whole: a syntax error, a wrong shape) or starts at a field of the format or a key the
 /// document has.
 fn located(text: &str, problem: &Problem) -> Result<(), TestCaseError> {
-    prop_assert!(!problem.message.is_empty(), "a problem without a message: {problem:?}");
+    prop_assert!(
+        !problem.message.is_empty(),
+        "a problem without a message: {problem:?}"
+    );
     let keys: Vec<String> = match serde_yaml::from_str::<Value>(text) {
-        Ok(Value::Mapping(map)) => map.keys().filter_map(|k| serde_yaml::to_string(k).ok()).map(|k| k.trim().to_owned()).collect(),
+        Ok(Value::Mapping(map)) => map
+            .keys()
+            .filter_map(|k| k.as_str())
+            .map(str::to_owned)
+            .collect(),
         _ => Vec::new(),
     };
     let path = problem.path.as_str();
     let starts_at = |field: &str| {
-        path.strip_prefix(field).is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+        path.strip_prefix(field)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
     };
     prop_assert!(
-        path.is_empty() || TOP_LEVEL.iter().any(|f| starts_at(f)) || keys.iter().any(|k| starts_at(k)),
+        path.is_empty()
+            || TOP_LEVEL.iter().any(|f| starts_at(f))
+            || keys.iter().any(|k| starts_at(k)),
         "a problem at no place in the document: {problem:?}"
     );
     Ok(())
@@ -103,9 +128,15 @@ fn reads_or_locates(text: &str) -> Result<(), TestCaseError> {
         }
     }
     let state = inspect(text.to_owned(), None);
-    prop_assert!(state.pipeline.is_some() || !state.problems.is_empty(), "neither a pipeline nor a problem");
+    prop_assert!(
+        state.pipeline.is_some() || !state.problems.is_empty(),
+        "neither a pipeline nor a problem"
+    );
     for problem in &state.problems {
-        located(text, &Problem::new(problem.path.clone(), problem.message.clone()))?;
+        located(
+            text,
+            &Problem::new(problem.path.clone(), problem.message.clone()),
+        )?;
     }
     Ok(())
 }
@@ -184,7 +215,12 @@ fn mutate(text: &str, mutation: &Mutation) -> String {
 }
 
 fn name() -> impl Strategy<Value = String> {
-    prop_oneof!["[a-z][a-z0-9-]{0,10}", ".{0,6}", Just(String::new()), Just("compile".to_owned())]
+    prop_oneof![
+        "[a-z][a-z0-9-]{0,10}",
+        ".{0,6}",
+        Just(String::new()),
+        Just("compile".to_owned())
+    ]
 }
 
 fn step_field() -> impl Strategy<Value = StepField> {
@@ -212,10 +248,28 @@ fn graph_edit() -> impl Strategy<Value = GraphEdit> {
         (0..5usize, needs()).prop_map(|(stage, needs)| GraphEdit::StageNeeds { stage, needs }),
         (0..5usize, name()).prop_map(|(stage, name)| GraphEdit::AddStep { stage, name }),
         (0..5usize, 0..4usize).prop_map(|(stage, step)| GraphEdit::RemoveStep { stage, step }),
-        (0..5usize, 0..4usize, name()).prop_map(|(stage, step, name)| GraphEdit::RenameStep { stage, step, name }),
-        (0..5usize, 0..4usize, needs()).prop_map(|(stage, step, needs)| GraphEdit::StepNeeds { stage, step, needs }),
-        (0..5usize, 0..4usize, step_field(), ".{0,12}|true|false|A=1\nB=2|https://x.example/h failed")
-            .prop_map(|(stage, step, field, text)| GraphEdit::Field { stage, step, field, text }),
+        (0..5usize, 0..4usize, name()).prop_map(|(stage, step, name)| GraphEdit::RenameStep {
+            stage,
+            step,
+            name
+        }),
+        (0..5usize, 0..4usize, needs()).prop_map(|(stage, step, needs)| GraphEdit::StepNeeds {
+            stage,
+            step,
+            needs
+        }),
+        (
+            0..5usize,
+            0..4usize,
+            step_field(),
+            ".{0,12}|true|false|A=1\nB=2|https://x.example/h failed"
+        )
+            .prop_map(|(stage, step, field, text)| GraphEdit::Field {
+                stage,
+                step,
+                field,
+                text
+            }),
     ]
 }
 
@@ -230,7 +284,12 @@ fn yaml_value() -> impl Strategy<Value = Value> {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Sequence),
             prop::collection::vec(("[a-z]{1,6}", inner), 0..3).prop_map(|entries| {
-                Value::Mapping(entries.into_iter().map(|(k, v)| (Value::String(k), v)).collect())
+                Value::Mapping(
+                    entries
+                        .into_iter()
+                        .map(|(k, v)| (Value::String(k), v))
+                        .collect(),
+                )
             }),
         ]
     })
@@ -238,8 +297,15 @@ fn yaml_value() -> impl Strategy<Value = Value> {
 
 fn seg_path() -> impl Strategy<Value = Vec<Seg>> {
     let seg = prop_oneof![
-        prop_oneof![Just("stages"), Just("steps"), Just("with"), Just("needs"), Just("name"), Just("x")]
-            .prop_map(|k| Seg::Key(k.to_owned())),
+        prop_oneof![
+            Just("stages"),
+            Just("steps"),
+            Just("with"),
+            Just("needs"),
+            Just("name"),
+            Just("x")
+        ]
+        .prop_map(|k| Seg::Key(k.to_owned())),
         (0..4usize).prop_map(Seg::Index),
     ];
     prop::collection::vec(seg, 0..5)

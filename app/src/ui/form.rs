@@ -15,7 +15,11 @@ pub(crate) fn error_text(err: &ServerFnError) -> String {
 /// The error of a server action's last call, shown where the form is.
 pub(crate) fn action_error<T, O>(action: ServerAction<T>) -> impl IntoView
 where
-    T: leptos::server_fn::ServerFn<Output = O, Error = ServerFnError> + Clone + Send + Sync + 'static,
+    T: leptos::server_fn::ServerFn<Output = O, Error = ServerFnError>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
     O: Clone + Send + Sync + 'static,
 {
     move || {
