@@ -12,6 +12,7 @@ use conveyor_core::resolve::ResolvedRun;
 use conveyor_core::run::{LogStream, StepStatus};
 use tokio::sync::mpsc;
 
+use conveyor_core::schedule::Decision;
 pub use conveyor_core::schedule::Progress;
 
 /// A run ready to execute.
@@ -128,6 +129,28 @@ pub enum EngineEvent {
     /// The engine let go of the run without ending it (the server is stopping and the run
     /// goes on elsewhere); a later server process resumes it. Nothing follows.
     Detached,
+}
+
+impl From<Decision> for EngineEvent {
+    fn from(decision: Decision) -> Self {
+        EngineEvent::Step {
+            step: decision.step,
+            status: decision.status,
+            exit_code: None,
+            message: Some(decision.message),
+        }
+    }
+}
+
+/// Reports what the schedule decided, in order. A closed channel means the supervisor is
+/// gone (the server is shutting down): nothing to tell.
+pub(crate) async fn report(
+    events: &mpsc::Sender<EngineEvent>,
+    decisions: impl IntoIterator<Item = Decision>,
+) {
+    for decision in decisions {
+        let _ = events.send(decision.into()).await;
+    }
 }
 
 /// What the service may ask of a running run.

@@ -63,6 +63,24 @@ fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
+/// [`StoreError::ActiveRun`] when the pipeline has a run in flight (in the transaction
+/// that is about to delete what such a run needs).
+async fn refuse_active_run(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    pipeline_id: i64,
+) -> StoreResult<()> {
+    let active: i64 =
+        sqlx::query("SELECT COUNT(*) AS n FROM runs WHERE pipeline_id = ? AND finished_at IS NULL")
+            .bind(pipeline_id)
+            .fetch_one(&mut **tx)
+            .await?
+            .try_get("n")?;
+    if active > 0 {
+        return Err(StoreError::ActiveRun);
+    }
+    Ok(())
+}
+
 /// The columns [`run_summary`] reads, from `runs r JOIN pipelines p`.
 const RUN_COLUMNS: &str = "r.id, p.name AS pipeline, r.number, r.version, r.tag, r.status, \
                            r.message, r.created_at, r.started_at, r.finished_at, r.engine, \

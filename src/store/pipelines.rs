@@ -9,7 +9,8 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
 use super::{
-    corrupt, is_unique_violation, now_ms, run_summary, Store, StoreError, StoreResult, RUN_COLUMNS,
+    corrupt, is_unique_violation, now_ms, refuse_active_run, run_summary, Store, StoreError,
+    StoreResult, RUN_COLUMNS,
 };
 
 /// A pipeline (its latest version is `version`).
@@ -226,16 +227,7 @@ impl Store {
     /// Deletes a pipeline with its versions and runs; refuses while a run is in flight.
     pub async fn delete_pipeline(&self, pipeline_id: i64) -> StoreResult<()> {
         let mut tx = self.writer.begin().await?;
-        let active: i64 = sqlx::query(
-            "SELECT COUNT(*) AS n FROM runs WHERE pipeline_id = ? AND finished_at IS NULL",
-        )
-        .bind(pipeline_id)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("n")?;
-        if active > 0 {
-            return Err(StoreError::ActiveRun);
-        }
+        refuse_active_run(&mut tx, pipeline_id).await?;
         sqlx::query("DELETE FROM pipelines WHERE id = ?")
             .bind(pipeline_id)
             .execute(&mut *tx)

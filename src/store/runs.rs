@@ -8,7 +8,8 @@ use conveyor_core::run::{StepState, StepStatus, Trigger};
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::{
-    corrupt, is_unique_violation, now_ms, run_summary, Store, StoreError, StoreResult, RUN_COLUMNS,
+    corrupt, is_unique_violation, now_ms, refuse_active_run, run_summary, Store, StoreError,
+    StoreResult, RUN_COLUMNS,
 };
 
 /// A run as recorded when it is created.
@@ -162,16 +163,7 @@ impl Store {
     /// is in flight. Returns how many were deleted.
     pub async fn delete_runs(&self, pipeline_id: i64) -> StoreResult<u64> {
         let mut tx = self.writer.begin().await?;
-        let active: i64 = sqlx::query(
-            "SELECT COUNT(*) AS n FROM runs WHERE pipeline_id = ? AND finished_at IS NULL",
-        )
-        .bind(pipeline_id)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("n")?;
-        if active > 0 {
-            return Err(StoreError::ActiveRun);
-        }
+        refuse_active_run(&mut tx, pipeline_id).await?;
         let deleted = sqlx::query("DELETE FROM runs WHERE pipeline_id = ?")
             .bind(pipeline_id)
             .execute(&mut *tx)

@@ -1,7 +1,7 @@
 //! The REST API and the event stream over real HTTP on 127.0.0.1:0, each test with its
 //! own SQLite file.
 
-use crate::support::TestApp;
+use crate::support::{outcome, TestApp};
 use conveyor_core::dto::RunsQuery;
 use conveyor_core::run::{EventBody, RunStatus, StepStatus, Trigger};
 use serde_json::{json, Value};
@@ -270,6 +270,105 @@ async fn every_saved_version_is_kept_and_runs_record_theirs() {
         2,
         "a refused save writes nothing"
     );
+    app.stop().await;
+}
+
+/// The version diff and the re-run the pages offer are service use cases, reachable from
+/// REST as well.
+#[tokio::test]
+async fn version_diffs_and_re_runs_are_reachable_from_rest() {
+    let app = TestApp::spawn().await;
+    app.create_pipeline("name: v\nstages: [{name: s, steps: [{name: a, script: 'echo one'}]}]")
+        .await;
+    let put = app
+        .client
+        .put(app.url("/api/v1/pipelines/v"))
+        .body("name: v\nstages: [{name: s, steps: [{name: a, script: 'echo two'}]}]")
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(put.status(), 200);
+
+    let (status, diff) = app.get_json("/api/v1/pipelines/v/diff").await;
+    assert_eq!(status, 200, "{diff}");
+    assert_eq!(
+        (diff["from"].as_i64(), diff["to"].as_i64()),
+        (Some(1), Some(2))
+    );
+    let changed: Vec<(String, String)> = diff["lines"]
+        .as_array()
+        .expect("lines")
+        .iter()
+        .filter(|l| l["kind"] != "same")
+        .map(|l| {
+            (
+                l["kind"].as_str().unwrap_or_default().to_owned(),
+                l["text"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changed,
+        [
+            (
+                "removed".to_owned(),
+                "stages: [{name: s, steps: [{name: a, script: 'echo one'}]}]".to_owned()
+            ),
+            (
+                "added".to_owned(),
+                "stages: [{name: s, steps: [{name: a, script: 'echo two'}]}]".to_owned()
+            ),
+        ]
+    );
+    let (status, same) = app.get_json("/api/v1/pipelines/v/diff?from=2&to=2").await;
+    assert_eq!(status, 200);
+    assert!(same["lines"]
+        .as_array()
+        .expect("lines")
+        .iter()
+        .all(|l| l["kind"] == "same"));
+    let (status, body) = app.get_json("/api/v1/pipelines/v/diff?from=1&to=9").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (404, Some("not_found")),
+        "{body}"
+    );
+    assert_eq!(body["message"], "pipeline \"v\" has no version 9");
+
+    let first = app
+        .client
+        .post(app.url("/api/v1/pipelines/v/runs"))
+        .json(&json!({"tag": "v7", "params": {"ENV": "staging"}}))
+        .send()
+        .await
+        .expect("run");
+    let (status, first) = json_of(first).await;
+    assert_eq!(status, 201, "{first}");
+    let first = first["id"].as_i64().expect("id");
+    app.all_events(first).await;
+    let (status, again) = json_of(
+        app.client
+            .post(app.url(&format!("/api/v1/runs/{first}/rerun")))
+            .send()
+            .await
+            .expect("rerun"),
+    )
+    .await;
+    assert_eq!(status, 201, "{again}");
+    assert_eq!(
+        (again["tag"].as_str(), again["trigger"].as_str()),
+        (Some("v7"), Some("rerun"))
+    );
+    let again = again["id"].as_i64().expect("id");
+    assert_ne!(again, first);
+    assert_eq!(
+        outcome(&app.all_events(again).await).0,
+        RunStatus::Succeeded
+    );
+    let (_, detail) = app.get_json(&format!("/api/v1/runs/{again}")).await;
+    assert_eq!(detail["params"], json!({"ENV": "staging"}));
+    let status = app.post("/api/v1/runs/999/rerun").await;
+    assert_eq!(status, 404);
     app.stop().await;
 }
 
@@ -610,6 +709,9 @@ async fn the_openapi_document_lists_every_route() {
         "/api/v1/runs",
         "/api/v1/runs/{id}",
         "/api/v1/runs/{id}/cancel",
+        "/api/v1/runs/{id}/rerun",
+        "/api/v1/runs/{id}/retry",
+        "/api/v1/pipelines/{name}/diff",
         "/api/v1/runs/{id}/steps/{step}/approve",
         "/api/v1/runs/{id}/steps/{step}/refuse",
         "/api/v1/runs/{id}/log",

@@ -10,12 +10,12 @@ use std::time::Duration;
 
 use conveyor_core::definition::EngineKind;
 use conveyor_core::run::{LogStream, StepStatus};
-use conveyor_core::schedule::{Batching, Decision, Schedule};
+use conveyor_core::schedule::{Batching, Schedule};
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use super::lines::MAX_LINE_BYTES;
-use super::{Control, Engine, EngineError, EngineEvent, RunRequest};
+use super::{report, Control, Engine, EngineError, EngineEvent, RunRequest};
 use process::{execute, inherited_env};
 
 #[derive(Debug, Clone)]
@@ -155,18 +155,6 @@ impl RunContext {
         let _ = self.events.send(event).await;
     }
 
-    /// Reports what the schedule decided.
-    async fn report(&self, decisions: impl IntoIterator<Item = Decision>) {
-        for Decision {
-            step,
-            status,
-            message,
-        } in decisions
-        {
-            self.emit_step(step, status, None, Some(message)).await;
-        }
-    }
-
     async fn emit_step(
         &self,
         step: usize,
@@ -228,7 +216,7 @@ async fn schedule(context: Arc<RunContext>, mut control: mpsc::Receiver<Control>
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(usize, Outcome)>();
 
     loop {
-        context.report(schedule.settle()).await;
+        report(&context.events, schedule.settle()).await;
         for index in schedule.start(Batching::Alone) {
             let token = CancellationToken::new();
             tokens.insert(index, token.clone());
@@ -255,11 +243,11 @@ async fn schedule(context: Arc<RunContext>, mut control: mpsc::Receiver<Control>
                         for token in tokens.values() {
                             token.cancel();
                         }
-                        context.report(cancelled).await;
+                        report(&context.events, cancelled).await;
                     }
                 }
-                Some(Control::Approve(index)) => context.report(schedule.approve(index)).await,
-                Some(Control::Refuse(index)) => context.report(schedule.refuse(index)).await,
+                Some(Control::Approve(index)) => report(&context.events, schedule.approve(index)).await,
+                Some(Control::Refuse(index)) => report(&context.events, schedule.refuse(index)).await,
             },
         }
     }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use conveyor_core::run::StepStatus;
-use conveyor_core::schedule::{Batching, Decision, Progress, Schedule};
+use conveyor_core::schedule::{Batching, Progress, Schedule};
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use kube::api::{DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
@@ -21,7 +21,7 @@ use super::compile::{
     compile, pipeline_run_name, TektonSettings, LABEL_MANAGED_BY, LABEL_RUN, MANAGED_BY,
 };
 use super::{Kind, Signal};
-use crate::engine::{Control, EngineEvent, RunRequest};
+use crate::engine::{report, Control, EngineEvent, RunRequest};
 use logs::{LogEnd, LogState};
 
 /// What the driver knows of one step on the cluster.
@@ -140,11 +140,11 @@ impl Driver {
                     Some(Control::Cancel) => self.cancel().await,
                     Some(Control::Approve(step)) => {
                         let decision = self.schedule.approve(step);
-                        self.report(decision).await;
+                        report(&self.events, decision).await;
                     }
                     Some(Control::Refuse(step)) => {
                         let decision = self.schedule.refuse(step);
-                        self.report(decision).await;
+                        report(&self.events, decision).await;
                     }
                 },
             }
@@ -171,24 +171,6 @@ impl Driver {
 
     async fn emit(&self, event: EngineEvent) {
         let _ = self.events.send(event).await;
-    }
-
-    /// Reports what the schedule decided.
-    async fn report(&self, decisions: impl IntoIterator<Item = Decision>) {
-        for Decision {
-            step,
-            status,
-            message,
-        } in decisions
-        {
-            self.emit(EngineEvent::Step {
-                step,
-                status,
-                exit_code: None,
-                message: Some(message),
-            })
-            .await;
-        }
     }
 
     /// Records what the cluster says became of a step; a step that never showed as running
@@ -230,7 +212,7 @@ impl Driver {
         self.replay_deferred().await;
         loop {
             let decisions = self.schedule.settle();
-            self.report(decisions).await;
+            report(&self.events, decisions).await;
             let ready = self.schedule.start(Batching::Together);
             if ready.is_empty() {
                 return;
@@ -296,7 +278,7 @@ impl Driver {
             return;
         };
         self.emit(EngineEvent::Cancelling).await;
-        self.report(cancelled).await;
+        report(&self.events, cancelled).await;
         let active: Vec<(usize, String)> = self
             .segments
             .iter()
