@@ -93,12 +93,22 @@ impl Service {
 
     /// A run's steps as resolved when it started (a run from before they were kept is
     /// resolved again from its version, the same way).
-    async fn resolved_of(&self, run_id: i64, tag: &str) -> ServiceResult<ResolvedRun> {
+    pub(super) async fn resolved_of(&self, run_id: i64, tag: &str) -> ServiceResult<ResolvedRun> {
         let (pipeline_id, version, resolved) = self.store.run_origin(run_id).await?;
+        let corrupt =
+            |what: String| StoreError::Corrupt(format!("run {run_id}'s resolved steps: {what}"));
         if let Some(json) = resolved {
-            return Ok(serde_json::from_str(&json).map_err(|err| {
-                StoreError::Corrupt(format!("run {run_id}'s resolved steps: {err}"))
-            })?);
+            let resolved: ResolvedRun =
+                serde_json::from_str(&json).map_err(|err| corrupt(err.to_string()))?;
+            if resolved.steps.len() != resolved.plan.steps.len() {
+                return Err(corrupt(format!(
+                    "{} resolved for {} planned",
+                    resolved.steps.len(),
+                    resolved.plan.steps.len()
+                ))
+                .into());
+            }
+            return Ok(resolved);
         }
         let stored_version = self
             .store

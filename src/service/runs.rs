@@ -132,7 +132,7 @@ impl Service {
         self.hub.announce(run.id);
         let resolved = Arc::new(resolved);
         let names: Vec<String> = resolved.plan.steps.iter().map(|s| s.name.clone()).collect();
-        let mut state = RunState::new(run.id, names, &reused, RunHooks::new(&run, &resolved));
+        let hooks = RunHooks::new(&run, &resolved);
         let (events_tx, events_rx) = mpsc::channel(1024);
         let request = RunRequest {
             run_id: run.id,
@@ -144,12 +144,15 @@ impl Service {
         };
         match engine.start(request, events_tx).await {
             Ok(control) => {
+                let mut state = RunState::new(run.id, names, &reused, hooks);
                 state.set_run(RunStatus::Running, None);
                 self.supervision.spawn(state, control, events_rx);
                 Ok(run)
             }
             Err(err) => {
                 tracing::error!(run = run.id, error = %err, "engine could not start the run");
+                // Nothing ran: the run ends on record, and no webhook hears of it.
+                let mut state = RunState::new(run.id, names, &reused, RunHooks::default());
                 state.abandon(&format!(
                     "the {} engine could not start the run: {err}",
                     engine.kind()
@@ -209,13 +212,7 @@ impl Service {
             })?;
         let (pipeline, plan) = stored(&version)?;
         let params = self.store.run_params(id).await?;
-        let (_, _, resolved) = self.store.run_origin(id).await?;
-        let resolved = match resolved {
-            Some(json) => serde_json::from_str(&json)
-                .map_err(|err| StoreError::Corrupt(format!("run {id}'s resolved steps: {err}")))?,
-            // A run from before resolved steps were kept: resolved again, the same way.
-            None => ResolvedRun::resolve(&pipeline, plan.clone(), &origin.tag, &params),
-        };
+        let resolved = self.resolved_of(id, &origin.tag).await?;
         let before = self.store.steps(id).await?;
         let reused = (0..plan.steps.len())
             .map(|step| {

@@ -51,7 +51,13 @@ pub(super) async fn execute(
 /// User text is never spliced into a shell command line.
 async fn prepare(context: &RunContext, index: usize) -> Result<Command, Outcome> {
     let run = &context.run;
-    let (name, step) = (run.step_name(index), &run.resolved.steps[index]);
+    let name = run.step_name(index);
+    let step = run.resolved.steps.get(index).ok_or_else(|| {
+        Outcome::new(
+            StepStatus::Failed,
+            "step missing from the run's resolved steps",
+        )
+    })?;
     // The step's whole environment, later entries winning: what the server passes on, then
     // what every engine gives a step.
     let mut env: Vec<(String, String)> = context.base_env.as_ref().clone();
