@@ -22,6 +22,9 @@ stages:
       - {name: ship, script: ./ship}
 ";
 
+/// No step (to start).
+const NONE: [usize; 0] = [];
+
 const COMPILE: usize = 0;
 const UNIT: usize = 1;
 const LINT: usize = 2;
@@ -54,7 +57,7 @@ fn steps_start_once_their_needs_succeed() {
     assert_eq!(s.start(Batching::Alone), [COMPILE]);
     assert_eq!(
         s.start(Batching::Alone),
-        [],
+        NONE,
         "placed steps are not offered twice"
     );
     finish(&mut s, COMPILE, Succeeded);
@@ -64,7 +67,11 @@ fn steps_start_once_their_needs_succeed() {
         "parallel steps start together"
     );
     finish(&mut s, UNIT, Succeeded);
-    assert_eq!(s.start(Batching::Alone), [], "the gate waits for lint too");
+    assert_eq!(
+        s.start(Batching::Alone),
+        NONE,
+        "the gate waits for lint too"
+    );
     finish(&mut s, LINT, Succeeded);
     assert_eq!(
         s.settle(),
@@ -72,7 +79,7 @@ fn steps_start_once_their_needs_succeed() {
     );
     assert_eq!(
         s.start(Batching::Alone),
-        [],
+        NONE,
         "a gate does not start before it is approved"
     );
     assert!(!s.ended());
@@ -86,7 +93,7 @@ fn batched_together_a_step_starts_with_its_needs() {
         [COMPILE, UNIT, LINT],
         "up to the gate"
     );
-    assert_eq!(s.start(Batching::Together), []);
+    assert_eq!(s.start(Batching::Together), NONE);
     for step in [COMPILE, UNIT, LINT] {
         finish(&mut s, step, Succeeded);
     }
@@ -172,7 +179,7 @@ fn a_cancel_ends_what_waits_and_starts_nothing_more() {
         ],
         "placed steps are the engine's to stop"
     );
-    assert_eq!(s.start(Batching::Together), []);
+    assert_eq!(s.start(Batching::Together), NONE);
     assert!(s.record(UNIT, Cancelled) && s.record(LINT, Cancelled));
     assert!(!s.record(LINT, Succeeded), "an ended step stays ended");
     assert!(s.ended());
@@ -214,5 +221,5 @@ fn a_resumed_run_keeps_its_approvals_and_cancel_request() {
     progress.cancel_requested = true;
     let mut s = Schedule::new(&plan, &progress);
     assert_eq!(s.cancel(), None, "the request is on record");
-    assert_eq!(s.start(Batching::Alone), []);
+    assert_eq!(s.start(Batching::Alone), NONE);
 }
