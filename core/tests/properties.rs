@@ -2,8 +2,8 @@
 //! JSON, KubeCI `Workflow`, taskflow `Task`) and random graph and YAML edits never panic,
 //! and always end in a document or in problems that each say where.
 //!
-//! `PROPTEST_CASES` sets the number of cases per property (256 by default); the README gives
-//! the figures of a run with a million.
+//! `PROPTEST_CASES` sets the number of cases per property (256 by default); the README's
+//! Benchmarks section gives the figures of a run with a million.
 
 use conveyor_core::definition::Problem;
 use conveyor_core::document::{check_document, parse_document};
