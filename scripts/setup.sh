@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs every tool Conveyor needs to build and test, skipping whatever is already
 # present at the right version. Safe to run any number of times.
-#   scripts/setup.sh          build tools (wasm target, cargo-leptos, wasm-bindgen, wasm-opt)
+#   scripts/setup.sh          build tools (rustfmt, clippy, wasm target, cargo-leptos,
+#                             wasm-bindgen, wasm-opt)
 #   scripts/setup.sh --test   the above plus test tools (Chromium, ChromeDriver)
 set -euo pipefail
 
@@ -15,6 +16,13 @@ mkdir -p "$tools"
 export PATH="$HOME/.cargo/bin:$tools/node_modules/.bin:$PATH"
 
 log() { printf '[setup] %s\n' "$*" >&2; }
+
+for component in rustfmt clippy; do
+  if ! rustup component list --installed | grep -q "^$component"; then
+    log "adding rust component $component"
+    rustup component add "$component"
+  fi
+done
 
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   log "adding rust target wasm32-unknown-unknown"

@@ -4,7 +4,7 @@
 #![recursion_limit = "256"]
 
 pub mod api;
-mod live;
+pub mod live;
 mod pages;
 mod routes;
 mod ui;

@@ -60,7 +60,6 @@ fn apply(
 /// Reads one SSE message of a run's stream. The event name says which kind it is, so each
 /// kind is read as a plain struct: `RunEvent` itself is a flattened, tagged enum, and serde
 /// buffers those through machinery that costs WASM.
-#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 pub fn decode_event(name: &str, data: &str) -> Option<RunEvent> {
     use serde::Deserialize;
 
@@ -288,67 +287,4 @@ pub fn follow_changes(rows: RwSignal<Vec<PipelineSummary>>, live: RwSignal<bool>
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = (rows, live);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::decode_event;
-    use conveyor_core::run::{EventBody, LogStream, RunEvent, RunStatus, StepStatus};
-
-    /// Every kind of event reads back as the server wrote it, under its SSE name.
-    #[test]
-    fn events_read_back_under_their_sse_names() {
-        let events = [
-            EventBody::Log {
-                step: "build".into(),
-                stream: LogStream::Stderr,
-                text: "\u{1b}[31mred".into(),
-                partial: true,
-            },
-            EventBody::Log {
-                step: "build".into(),
-                stream: LogStream::Stdout,
-                text: String::new(),
-                partial: false,
-            },
-            EventBody::Step {
-                step: "build".into(),
-                status: StepStatus::Failed,
-                exit_code: Some(2),
-                message: Some("exit 2".into()),
-            },
-            EventBody::Step {
-                step: "test".into(),
-                status: StepStatus::Running,
-                exit_code: None,
-                message: None,
-            },
-            EventBody::Run {
-                status: RunStatus::Running,
-                message: None,
-            },
-            EventBody::Run {
-                status: RunStatus::Failed,
-                message: Some("step build failed".into()),
-            },
-        ];
-        for (seq, body) in events.into_iter().enumerate() {
-            let event = RunEvent {
-                seq: seq as i64 + 1,
-                ts: 1_700_000_000_000 + seq as i64,
-                body,
-            };
-            let data = serde_json::to_string(&event).unwrap();
-            assert_eq!(
-                decode_event(event.sse_name(), &data),
-                Some(event.clone()),
-                "{data}"
-            );
-        }
-        assert_eq!(
-            decode_event("log", r#"{"seq":1,"ts":2,"type":"run","status":"running"}"#),
-            None
-        );
-        assert_eq!(decode_event("other", "{}"), None);
-    }
 }

@@ -8,6 +8,7 @@ mod api;
 mod deploy_manifests;
 mod engine;
 mod layout;
+mod pages;
 mod tekton_compile;
 mod tekton_engine;
 mod webhooks;

@@ -157,29 +157,3 @@ impl RunAct {
         }
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::RunAct;
-
-    /// The name a form posts is the one the server function reads back.
-    #[test]
-    fn run_acts_post_under_their_serde_names() {
-        for act in [
-            RunAct::Cancel,
-            RunAct::Rerun,
-            RunAct::RetryFailed,
-            RunAct::Approve,
-            RunAct::Refuse,
-        ] {
-            assert_eq!(
-                serde_json::to_string(&act).unwrap(),
-                format!("\"{}\"", act.as_str())
-            );
-            assert_eq!(
-                serde_json::from_str::<RunAct>(&format!("\"{}\"", act.as_str())).unwrap(),
-                act
-            );
-        }
-    }
-}
