@@ -20,7 +20,9 @@ pub fn compare_versions(
             .map(|v| v.source.as_str())
             .ok_or(number)
     };
-    let (old, new) = (source(from)?, source(to)?);
+    // The version asked for first; `from` may only be its default.
+    let new = source(to)?;
+    let old = source(from)?;
     let lines = similar::TextDiff::from_lines(old, new)
         .iter_all_changes()
         .map(|change| DiffLine {

@@ -334,6 +334,12 @@ async fn version_diffs_and_re_runs_are_reachable_from_rest() {
         "{body}"
     );
     assert_eq!(body["message"], "pipeline \"v\" has no version 9");
+    let (status, body) = app.get_json("/api/v1/pipelines/v/diff?to=7").await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        body["message"], "pipeline \"v\" has no version 7",
+        "the one asked for"
+    );
 
     let first = app
         .client
