@@ -5,6 +5,7 @@
 //! what the API and pages exchange. No I/O: nothing here knows of Leptos, tokio, SQLite,
 //! axum or Kubernetes.
 
+pub mod access;
 pub mod ansi;
 pub mod check;
 pub mod definition;
