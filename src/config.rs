@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
+use conveyor_core::access::{Role, Scope};
 use conveyor_core::definition::EngineKind;
 
 #[derive(Debug, Parser)]
@@ -28,6 +29,22 @@ pub enum Command {
         /// A pipeline in YAML or JSON, a KubeCI Workflow or a taskflow Task.
         file: PathBuf,
     },
+    /// Manage the accounts of the server whose data directory this is (on its own machine).
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+        /// The server's data directory.
+        #[arg(long, env = "CONVEYOR_DATA_DIR", default_value = "data", global = true)]
+        data_dir: PathBuf,
+    },
+    /// API tokens, made on the server's own machine (to bootstrap automation).
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+        /// The server's data directory.
+        #[arg(long, env = "CONVEYOR_DATA_DIR", default_value = "data", global = true)]
+        data_dir: PathBuf,
+    },
     /// Apply a workflow's Deployment (its Service and volume claims) to the cluster of the
     /// kubeconfig, server-side; what a workflow's deploy step runs on the local engine.
     Apply {
@@ -37,11 +54,71 @@ pub enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum UserAction {
+    /// Add an account. Its password is read from standard input with --password-stdin;
+    /// else one is made and printed.
+    Add {
+        name: String,
+        /// viewer, developer or admin.
+        #[arg(long, default_value = "developer", value_parser = parse::<Role>)]
+        role: Role,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set an account's password (read from standard input with --password-stdin; else one
+    /// is made and printed). Its sessions end.
+    Passwd {
+        name: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Disable an account: it cannot sign in, and its sessions and tokens stop working.
+    Disable { name: String },
+    /// Enable a disabled account again.
+    Enable { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Make an API token for an account and print it on standard output.
+    Create {
+        /// The account it acts for.
+        #[arg(long)]
+        user: String,
+        /// read, run or admin: no wider than the account's role.
+        #[arg(long, value_parser = parse::<Scope>)]
+        scope: Scope,
+        /// Lifetime, e.g. 30d; none: until revoked.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        expires: Option<Duration>,
+        /// What it is for.
+        #[arg(long, default_value = "made on the command line")]
+        name: String,
+    },
+}
+
+fn parse<T: std::str::FromStr<Err = String>>(text: &str) -> Result<T, String> {
+    text.parse()
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct ServeConfig {
     /// Address to listen on (loopback by default; use 0.0.0.0:3000 to expose it).
     #[arg(long, env = "CONVEYOR_BIND", default_value = "127.0.0.1:3000")]
     pub bind: SocketAddr,
+    /// The address people and forges reach Conveyor at, e.g. `https://ci.example.com`:
+    /// requests naming another host are refused (DNS rebinding), only this origin may make
+    /// a signed-in browser change things, and https makes session cookies `Secure`. Needed
+    /// when listening beyond loopback [default: any loopback name, on loopback].
+    #[arg(long, env = "CONVEYOR_PUBLIC_URL")]
+    pub public_url: Option<url::Url>,
+    /// A browser session unused this long ends.
+    #[arg(long, env = "CONVEYOR_SESSION_IDLE", default_value = "12h", value_parser = humantime::parse_duration)]
+    pub session_idle: Duration,
+    /// A browser session this old ends, however much it is used.
+    #[arg(long, env = "CONVEYOR_SESSION_MAX", default_value = "7d", value_parser = humantime::parse_duration)]
+    pub session_max: Duration,
     /// Holds the SQLite file, run workspaces and step scripts.
     #[arg(long, env = "CONVEYOR_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
@@ -112,6 +189,9 @@ impl ServeConfig {
     pub fn for_data_dir(data_dir: PathBuf) -> Self {
         ServeConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            public_url: None,
+            session_idle: Duration::from_secs(12 * 3600),
+            session_max: Duration::from_secs(7 * 24 * 3600),
             data_dir,
             max_parallel: None,
             keep_workspaces: false,

@@ -2,7 +2,9 @@
 //! into a [`Server`] that binds and serves.
 #![recursion_limit = "256"]
 
+pub mod auth;
 pub mod cluster;
+pub mod commands;
 pub mod config;
 pub mod engine;
 pub mod http;
@@ -30,8 +32,9 @@ use crate::engine::local::{LocalConfig, LocalEngine};
 use crate::engine::tekton::compile::TektonSettings;
 use crate::engine::tekton::{ClusterConfig, TektonEngine};
 use crate::engine::{Engine, Engines};
+use crate::http::Site;
 use crate::secrets::SecretBox;
-use crate::service::{HostTools, Service, Workflows};
+use crate::service::{AccountSettings, HostTools, Service, Workflows};
 use crate::store::Store;
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +53,10 @@ pub enum StartError {
     Store(#[from] store::StoreError),
     #[error("could not settle runs left in flight")]
     Service(#[from] service::ServiceError),
+    #[error("--bind {0} listens beyond loopback: give --public-url (the address people reach Conveyor at), so requests for other hosts are refused")]
+    PublicUrlNeeded(SocketAddr),
+    #[error("--public-url {0} must be an http(s) URL with a host, without a path")]
+    PublicUrl(String),
     #[error("could not listen on {addr}")]
     Bind {
         addr: SocketAddr,
@@ -70,6 +77,7 @@ pub struct Server {
 impl Server {
     /// Opens the store, starts the engine and binds the listener.
     pub async fn bind(config: &ServeConfig) -> Result<Server, StartError> {
+        let site = site_of(config)?;
         std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
             path: config.data_dir.display().to_string(),
             source,
@@ -138,6 +146,15 @@ impl Server {
                 cluster,
                 host,
             },
+            AccountSettings {
+                session_idle: config.session_idle,
+                session_max: config.session_max,
+                initial_password_file: service::initial_password_file(&config.data_dir),
+                secure_cookies: site
+                    .public_origin
+                    .as_deref()
+                    .is_some_and(|o| o.starts_with("https://")),
+            },
         )
         .await?;
         let listener = TcpListener::bind(config.bind)
@@ -150,7 +167,7 @@ impl Server {
             addr: config.bind,
             source,
         })?;
-        let router = http::router(service.clone(), &config.site_root, addr)
+        let router = http::router(service.clone(), &config.site_root, addr, site)
             .layer(TraceLayer::new_for_http());
         Ok(Server {
             listener,
@@ -184,13 +201,35 @@ impl Server {
                 service.shutdown(Duration::from_secs(10)).await;
             }
         };
-        axum::serve(self.listener, self.router)
+        let routes = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, routes)
             .with_graceful_shutdown(stopping)
             .await
             .map_err(StartError::Serve)?;
         service.store().close().await;
         Ok(())
     }
+}
+
+/// Where the server is reached: `--public-url`, or loopback. Beyond loopback a public URL
+/// is needed, so that requests naming other hosts can be refused.
+fn site_of(config: &ServeConfig) -> Result<Site, StartError> {
+    let public_origin = match &config.public_url {
+        Some(url) => {
+            let web = matches!(url.scheme(), "http" | "https") && url.host_str().is_some();
+            if !web || url.path() != "/" || url.query().is_some() {
+                return Err(StartError::PublicUrl(url.to_string()));
+            }
+            Some(url.origin().ascii_serialization())
+        }
+        None if !config.bind.ip().is_loopback() => {
+            return Err(StartError::PublicUrlNeeded(config.bind))
+        }
+        None => None,
+    };
+    Ok(Site { public_origin })
 }
 
 /// What `conveyor validate` prints: the problems of a document, or nothing when valid.

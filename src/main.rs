@@ -26,7 +26,14 @@ async fn main() -> ExitCode {
             }
         },
         Command::Apply { file } => apply(file).await,
+        Command::User { action, data_dir } => {
+            report(conveyor::commands::run_user(action, &data_dir).await)
+        }
+        Command::Token { action, data_dir } => {
+            report(conveyor::commands::run_token(action, &data_dir).await)
+        }
         Command::Serve(mut config) => {
+            let config = &mut *config;
             config.found_kubeconfig = conveyor::config::default_kubeconfig();
             tracing_subscriber::fmt()
                 .with_env_filter(
@@ -34,17 +41,38 @@ async fn main() -> ExitCode {
                         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
                 )
                 .init();
-            let server = match Server::bind(&config).await {
+            let server = match Server::bind(config).await {
                 Ok(server) => server,
                 Err(err) => return fail(&err),
             };
             // Scripts and tests read this line to find the port when binding to port 0.
             println!("conveyor listening on http://{}", server.local_addr());
+            let first_password = conveyor::service::initial_password_file(&config.data_dir);
+            if first_password.exists() {
+                println!(
+                    "sign in as admin with the password in {}",
+                    first_password.display()
+                );
+            }
             tracing::info!(data_dir = %config.data_dir.display(), "serving");
             match server.run(shutdown_signal()).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(err) => fail(&err),
             }
+        }
+    }
+}
+
+/// Prints what a command did on standard output, or why it failed on standard error.
+fn report(result: Result<String, String>) -> ExitCode {
+    match result {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("conveyor: {message}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -2,6 +2,7 @@
 //! one file per family (pipelines, runs, logs and live streams, crash recovery,
 //! workflows). Run state itself is the supervisor's.
 
+mod accounts;
 mod host;
 mod logs;
 mod pipelines;
@@ -25,6 +26,9 @@ use crate::secrets::SecretBox;
 use crate::store::{Store, StoreError, VersionRow};
 use crate::supervisor::{Controls, Supervision};
 
+pub use accounts::{
+    initial_password_file, principal, AccountSettings, Accounts, Credential, FIRST_ADMIN,
+};
 pub use host::HostTools;
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +47,15 @@ pub enum ServiceError {
     /// The cluster refused or could not be reached; nothing was changed here.
     #[error("{0}")]
     Cluster(String),
+    /// Who is asking is not known (a wrong password, an ended session, a bad token).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Who is asking may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Too many failed sign-ins: try again after this many seconds.
+    #[error("too many failed sign-ins for this account or address; try again in {0} s")]
+    Throttled(u64),
 }
 
 pub type ServiceResult<T> = Result<T, ServiceError>;
@@ -63,6 +76,7 @@ pub struct Service {
     supervision: Supervision,
     deliveries: TaskTracker,
     workflows: Workflows,
+    accounts: Accounts,
 }
 
 impl Service {
@@ -72,8 +86,10 @@ impl Service {
         engines: Engines,
         webhooks: WebhookConfig,
         workflows: Workflows,
+        accounts: AccountSettings,
     ) -> ServiceResult<Arc<Service>> {
         let deliveries = TaskTracker::new();
+        let store_for_accounts = store.clone();
         let hub = Arc::new(Hub::default());
         let controls = Arc::new(Controls::default());
         let webhooks = Webhooks::start(store.clone(), webhooks, deliveries.clone());
@@ -85,14 +101,21 @@ impl Service {
             controls,
             supervision,
             deliveries,
+            accounts: Accounts::new(store_for_accounts, accounts),
             workflows,
         });
+        service.accounts.ensure_first_admin().await?;
         service.recover().await?;
         Ok(service)
     }
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Signing in, tokens and users.
+    pub fn accounts(&self) -> &Accounts {
+        &self.accounts
     }
 
     /// The engine runs go to unless their pipeline asks for another.

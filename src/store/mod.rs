@@ -3,6 +3,7 @@
 //! a single writer avoids lock upgrades failing with SQLITE_BUSY) and a pool of read-only
 //! connections, in WAL mode.
 
+mod accounts;
 mod deliveries;
 mod events;
 mod pipelines;
@@ -22,6 +23,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, SqlitePool};
 
+pub use accounts::{NewToken, UserRow};
 pub use events::Batch;
 pub use pipelines::{NewVersion, PipelineRow, VersionRow};
 pub use runs::{NewRun, NewStep};
@@ -36,6 +38,10 @@ pub enum StoreError {
     PipelineExists(String),
     #[error("the pipeline already has a pending or running run")]
     ActiveRun,
+    #[error("an account named \"{0}\" already exists")]
+    UserExists(String),
+    #[error("the last admin who can sign in must stay an admin")]
+    LastAdmin,
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
 }
