@@ -28,6 +28,8 @@ pub struct ErrorBody {
 pub struct ApiError {
     status: StatusCode,
     body: ErrorBody,
+    /// Seconds to wait before trying again (`Retry-After`), for 429.
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -40,7 +42,16 @@ impl ApiError {
                 path: None,
                 problems: Vec::new(),
             },
+            retry_after: None,
         }
+    }
+
+    pub(super) fn unauthorized(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    pub(super) fn forbidden(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
 
     pub(super) fn bad_request(message: impl Into<String>, path: &str) -> Self {
@@ -82,6 +93,17 @@ impl From<ServiceError> for ApiError {
             ServiceError::Cluster(message) => {
                 ApiError::new(StatusCode::BAD_GATEWAY, "cluster", message)
             }
+            ServiceError::Unauthorized(message) => ApiError::unauthorized(message),
+            ServiceError::Forbidden(message) => ApiError::forbidden(message),
+            throttled @ ServiceError::Throttled(seconds) => {
+                let mut api = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_requests",
+                    throttled.to_string(),
+                );
+                api.retry_after = Some(seconds);
+                api
+            }
             internal @ (ServiceError::Store(_) | ServiceError::Engine(_)) => {
                 tracing::error!(error = ?internal, "request failed");
                 ApiError::new(
@@ -120,7 +142,13 @@ impl From<StringRejection> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(self.body)).into_response()
+        let mut response = (self.status, Json(self.body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 

@@ -2,9 +2,11 @@
 //! calls one service method, and its error is mapped in `error`), its server-sent events,
 //! the OpenAPI document, and the web UI's pages and server functions (`pages`).
 
+mod accounts;
 mod error;
 mod events;
 mod extract;
+mod guard;
 mod openapi;
 mod pages;
 mod pipelines;
@@ -16,75 +18,93 @@ use std::path::Path;
 use std::sync::Arc;
 
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use axum::Router;
 
 use crate::service::Service;
 use error::ApiError;
 
+pub use accounts::{ended_cookie, session_cookie};
 pub use error::ErrorBody;
+pub use guard::{csrf_token, SessionId, Site};
 pub use openapi::ApiDoc;
+pub use pages::route_list;
 
 /// Largest request body accepted by the API.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// Every route: the pages and server functions, the built site's files, and the API.
-pub fn router(service: Arc<Service>, site_root: &Path, addr: SocketAddr) -> Router {
-    pages::router(service.clone(), site_root, addr).nest("/api/v1", api(service))
+/// Every route: the pages and server functions, the built site's files, and the API, all
+/// behind the one guard.
+pub fn router(service: Arc<Service>, site_root: &Path, addr: SocketAddr, site: Site) -> Router {
+    let guard = guard::Guard {
+        service: service.clone(),
+        site: Arc::new(site),
+    };
+    pages::router(service.clone(), site_root, addr)
+        .nest("/api/v1", api(service))
+        .layer(axum::middleware::from_fn_with_state(guard, guard::guard))
+}
+
+/// The API's routes, declared once: the router is built from this list, and the guard's
+/// test walks the same list ([`API_ROUTES`]).
+macro_rules! api_routes {
+    ($($method:ident $path:literal => $handler:path),* $(,)?) => {
+        /// Every API route under `/api/v1`: method and path.
+        pub const API_ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+
+        fn routes() -> Router<Arc<Service>> {
+            let router = Router::new();
+            $(let router = router.route($path, axum::routing::$method($handler));)*
+            router
+        }
+    };
+}
+
+api_routes! {
+    post "/session" => accounts::sign_in,
+    delete "/session" => accounts::sign_out,
+    get "/session" => accounts::whoami,
+    get "/tokens" => accounts::list_tokens,
+    post "/tokens" => accounts::create_token,
+    delete "/tokens/{id}" => accounts::revoke_token,
+    post "/account/password" => accounts::change_password,
+    get "/users" => accounts::list_users,
+    post "/users" => accounts::add_user,
+    patch "/users/{name}" => accounts::update_user,
+    get "/pipelines" => pipelines::list_pipelines,
+    post "/pipelines" => pipelines::create_pipeline,
+    get "/pipelines/{name}" => pipelines::get_pipeline,
+    put "/pipelines/{name}" => pipelines::update_pipeline,
+    delete "/pipelines/{name}" => pipelines::delete_pipeline,
+    get "/pipelines/{name}/versions" => pipelines::list_versions,
+    get "/pipelines/{name}/versions/{version}" => pipelines::get_version,
+    get "/pipelines/{name}/diff" => pipelines::compare_versions,
+    get "/pipelines/{name}/runs" => runs::list_pipeline_runs,
+    post "/pipelines/{name}/runs" => runs::create_run,
+    delete "/pipelines/{name}/runs" => runs::delete_runs,
+    get "/workflows" => workflows::list_workflows,
+    post "/workflows" => workflows::create_workflow,
+    get "/workflows/{name}" => workflows::get_workflow,
+    put "/workflows/{name}" => workflows::update_workflow,
+    delete "/workflows/{name}" => workflows::delete_workflow,
+    get "/workflows/{name}/runs" => runs::list_pipeline_runs,
+    post "/workflows/{name}/runs" => workflows::create_workflow_run,
+    delete "/workflows/{name}/runs" => runs::delete_runs,
+    post "/validate" => pipelines::validate,
+    get "/runs" => runs::list_runs,
+    get "/runs/{id}" => runs::get_run,
+    post "/runs/{id}/cancel" => runs::cancel_run,
+    post "/runs/{id}/rerun" => runs::rerun,
+    post "/runs/{id}/retry" => runs::retry_run,
+    post "/runs/{id}/steps/{step}/approve" => runs::approve_step,
+    post "/runs/{id}/steps/{step}/refuse" => runs::refuse_step,
+    get "/runs/{id}/log" => runs::run_log,
+    get "/runs/{id}/events" => events::run_events,
+    get "/changes" => events::run_changes,
+    get "/openapi.json" => openapi::openapi,
 }
 
 fn api(service: Arc<Service>) -> Router {
-    Router::new()
-        .route(
-            "/pipelines",
-            get(pipelines::list_pipelines).post(pipelines::create_pipeline),
-        )
-        .route(
-            "/pipelines/{name}",
-            get(pipelines::get_pipeline)
-                .put(pipelines::update_pipeline)
-                .delete(pipelines::delete_pipeline),
-        )
-        .route("/pipelines/{name}/versions", get(pipelines::list_versions))
-        .route(
-            "/pipelines/{name}/versions/{version}",
-            get(pipelines::get_version),
-        )
-        .route("/pipelines/{name}/diff", get(pipelines::compare_versions))
-        .route(
-            "/pipelines/{name}/runs",
-            get(runs::list_pipeline_runs)
-                .post(runs::create_run)
-                .delete(runs::delete_runs),
-        )
-        .route(
-            "/workflows",
-            get(workflows::list_workflows).post(workflows::create_workflow),
-        )
-        .route(
-            "/workflows/{name}",
-            get(workflows::get_workflow)
-                .put(workflows::update_workflow)
-                .delete(workflows::delete_workflow),
-        )
-        .route(
-            "/workflows/{name}/runs",
-            get(runs::list_pipeline_runs)
-                .post(workflows::create_workflow_run)
-                .delete(runs::delete_runs),
-        )
-        .route("/validate", post(pipelines::validate))
-        .route("/runs", get(runs::list_runs))
-        .route("/runs/{id}", get(runs::get_run))
-        .route("/runs/{id}/cancel", post(runs::cancel_run))
-        .route("/runs/{id}/rerun", post(runs::rerun))
-        .route("/runs/{id}/retry", post(runs::retry_run))
-        .route("/runs/{id}/steps/{step}/approve", post(runs::approve_step))
-        .route("/runs/{id}/steps/{step}/refuse", post(runs::refuse_step))
-        .route("/runs/{id}/log", get(runs::run_log))
-        .route("/runs/{id}/events", get(events::run_events))
-        .route("/changes", get(events::run_changes))
-        .route("/openapi.json", get(openapi::openapi))
+    routes()
         .fallback(unknown_route)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(service)

@@ -3,12 +3,17 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{events, pipelines, runs, workflows};
+use super::{accounts, events, pipelines, runs, workflows};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Conveyor API", version = "1", description = "Pipelines, runs, live events and logs."),
+    modifiers(&BearerAuth),
+    security(("bearer" = []), ("session" = [])),
     paths(
+        accounts::sign_in, accounts::sign_out, accounts::whoami, accounts::list_tokens, accounts::create_token,
+        accounts::revoke_token, accounts::change_password, accounts::list_users, accounts::add_user,
+        accounts::update_user,
         pipelines::list_pipelines, pipelines::create_pipeline, pipelines::get_pipeline,
         pipelines::update_pipeline, pipelines::delete_pipeline, pipelines::list_versions,
         pipelines::get_version, pipelines::compare_versions, pipelines::validate,
@@ -18,7 +23,8 @@ use super::{events, pipelines, runs, workflows};
         workflows::list_workflows, workflows::create_workflow, workflows::get_workflow,
         workflows::update_workflow, workflows::delete_workflow, workflows::create_workflow_run
     ),
-    tags((name = "pipelines", description = "Definitions and their versions"),
+    tags((name = "accounts", description = "Signing in, API tokens and users"),
+         (name = "pipelines", description = "Definitions and their versions"),
          (name = "workflows", description = "Build → push → deploy workflows (seed 000)"),
          (name = "runs", description = "Runs, approvals, logs and live events"))
 )]
@@ -26,4 +32,26 @@ pub struct ApiDoc;
 
 pub(super) async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
+}
+
+/// How a caller says who it is: an API token, or the session cookie of a browser.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                crate::auth::SESSION_COOKIE,
+            ))),
+        );
+    }
 }

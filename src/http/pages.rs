@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use app::api::{Backend, BackendError, BackendResult, SharedBackend};
 use app::{shell, App};
+use axum::extract::ConnectInfo;
+use axum::http;
 use axum::Router;
 use conveyor_core::definition::Params;
 use conveyor_core::dto::{
@@ -18,6 +20,7 @@ use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::services::ServeDir;
 
+use super::guard::SessionId;
 use crate::service::{Service, ServiceError};
 
 /// The service as the pages' server functions see it: each method is one service call.
@@ -35,6 +38,30 @@ fn to_backend(err: ServiceError) -> BackendError {
 
 #[async_trait::async_trait]
 impl Backend for ServiceBackend {
+    async fn sign_in(
+        &self,
+        request: &http::request::Parts,
+        name: &str,
+        password: &str,
+    ) -> BackendResult<http::HeaderValue> {
+        let address = request
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or_else(String::new, |peer| peer.0.ip().to_string());
+        let (_, session) = self
+            .0
+            .accounts()
+            .sign_in(name, password, &address)
+            .await
+            .map_err(to_backend)?;
+        Ok(super::accounts::session_cookie(&self.0, &session))
+    }
+    async fn sign_out(&self, request: &http::request::Parts) -> BackendResult<http::HeaderValue> {
+        if let Some(SessionId(id)) = request.extensions.get::<SessionId>() {
+            self.0.accounts().sign_out(id).await.map_err(to_backend)?;
+        }
+        Ok(super::accounts::ended_cookie())
+    }
     async fn list_pipelines(&self) -> BackendResult<Vec<PipelineSummary>> {
         self.0.list_pipelines().await.map_err(to_backend)
     }
@@ -117,7 +144,7 @@ impl Backend for ServiceBackend {
 /// loading switched off by a process-wide flag, so a second listing (a second server in the
 /// same process, as in the tests) would stall the resources of pages another server renders
 /// meanwhile: they would never load.
-fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+pub fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
     static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
         std::sync::OnceLock::new();
     ROUTES.get_or_init(|| generate_route_list(App)).clone()

@@ -748,7 +748,27 @@ async fn no_password_reaches_the_server_log() {
             break url.to_owned();
         }
     };
-    let client = reqwest::Client::new();
+    // A token made on the server's shell, as automation bootstraps itself.
+    let token = tokio::process::Command::new(env!("CARGO_BIN_EXE_conveyor"))
+        .args([
+            "token",
+            "create",
+            "--user",
+            "admin",
+            "--scope",
+            "admin",
+            "--data-dir",
+        ])
+        .arg(data.path())
+        .output()
+        .await
+        .expect("conveyor token create");
+    assert!(
+        token.status.success(),
+        "{}",
+        String::from_utf8_lossy(&token.stderr)
+    );
+    let client = crate::support::client_with(Some(String::from_utf8_lossy(&token.stdout).trim()));
     let url = |path: &str| format!("{base}{path}");
     assert_eq!(
         send(client.post(url("/api/v1/workflows")).body(WEB))

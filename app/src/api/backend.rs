@@ -18,6 +18,15 @@ pub type BackendResult<T> = Result<T, BackendError>;
 
 #[async_trait::async_trait]
 pub trait Backend: Send + Sync {
+    /// Signs in for the browser that sent `request`: the `Set-Cookie` of its new session.
+    async fn sign_in(
+        &self,
+        request: &http::request::Parts,
+        name: &str,
+        password: &str,
+    ) -> BackendResult<http::HeaderValue>;
+    /// Ends the session `request` came with: the `Set-Cookie` that clears it.
+    async fn sign_out(&self, request: &http::request::Parts) -> BackendResult<http::HeaderValue>;
     async fn list_pipelines(&self) -> BackendResult<Vec<PipelineSummary>>;
     async fn get_pipeline(&self, name: &str) -> BackendResult<PipelineDetail>;
     async fn create_pipeline(&self, source: &str) -> BackendResult<PipelineDetail>;

@@ -1,6 +1,7 @@
 //! Server functions: the browser's way in. Each one reads the [`Backend`] from context,
 //! calls one method and maps the error. Forms post to them before hydration.
 
+pub mod account;
 #[cfg(feature = "ssr")]
 mod backend;
 pub mod codec;
@@ -30,19 +31,19 @@ fn fail(err: BackendError) -> ServerFnError {
 /// Rows per history page.
 pub const PAGE_SIZE: u32 = 25;
 
-#[server(prefix = "/_sfn", output = TextJson)]
+#[server(prefix = "/_sfn", endpoint = "list_pipelines", output = TextJson)]
 pub async fn list_pipelines() -> Result<Vec<PipelineSummary>, ServerFnError> {
     backend()?.list_pipelines().await.map_err(fail)
 }
 
-#[server(prefix = "/_sfn", output = TextJson)]
+#[server(prefix = "/_sfn", endpoint = "create_pipeline", output = TextJson)]
 pub async fn create_pipeline(source: String) -> Result<String, ServerFnError> {
     let detail = backend()?.create_pipeline(&source).await.map_err(fail)?;
     leptos_axum::redirect(&format!("/pipelines/{}", detail.name));
     Ok(detail.name)
 }
 
-#[server(prefix = "/_sfn", output = TextJson)]
+#[server(prefix = "/_sfn", endpoint = "update_pipeline", output = TextJson)]
 pub async fn update_pipeline(name: String, source: String) -> Result<i64, ServerFnError> {
     let detail = backend()?
         .update_pipeline(&name, &source)
@@ -52,7 +53,7 @@ pub async fn update_pipeline(name: String, source: String) -> Result<i64, Server
 }
 
 /// Starts a run with a tag and optional params, one `NAME=value` per line.
-#[server(prefix = "/_sfn", output = TextJson)]
+#[server(prefix = "/_sfn", endpoint = "start_run", output = TextJson)]
 pub async fn start_run(
     pipeline: String,
     tag: String,
@@ -69,7 +70,7 @@ pub async fn start_run(
 }
 
 /// A history page; every filter is optional (empty = none).
-#[server(prefix = "/_sfn", output = TextJson)]
+#[server(prefix = "/_sfn", endpoint = "list_runs", output = TextJson)]
 pub async fn list_runs(
     pipeline: Option<String>,
     status: Option<String>,
@@ -100,7 +101,7 @@ pub async fn list_runs(
         .map_err(fail)
 }
 
-#[server(prefix = "/_sfn", output = TextJson)]
+#[server(prefix = "/_sfn", endpoint = "get_run", output = TextJson)]
 pub async fn get_run(id: i64) -> Result<RunPageData, ServerFnError> {
     let backend = backend()?;
     let detail = backend.get_run(id).await.map_err(fail)?;
@@ -114,7 +115,7 @@ pub async fn get_run(id: i64) -> Result<RunPageData, ServerFnError> {
 /// The run page's buttons, one server function for all of them (each function the page
 /// calls adds its own client code to the WASM). Re-runs answer with the new run, and go to
 /// its page.
-#[server(prefix = "/_sfn", output = TextJson)]
+#[server(prefix = "/_sfn", endpoint = "run_control", output = TextJson)]
 pub async fn run_control(
     id: i64,
     act: RunAct,
@@ -143,7 +144,7 @@ pub async fn run_control(
 }
 
 /// Two versions of a pipeline (by default the latest and the one before) and their diff.
-#[server(prefix = "/_sfn", output = TextJson)]
+#[server(prefix = "/_sfn", endpoint = "version_diff", output = TextJson)]
 pub async fn version_diff(
     name: String,
     from: Option<i64>,
@@ -160,7 +161,7 @@ pub async fn version_diff(
 /// made in the graph, when there is one: applied to the text without disturbing the rest of
 /// it. Without an edit it is what the editor shows as the user types. One function serves
 /// both, as each function the editor calls adds its own client code to the WASM.
-#[server(prefix = "/_sfn", input = Json, output = TextJson)]
+#[server(prefix = "/_sfn", endpoint = "edit_graph", input = Json, output = TextJson)]
 pub async fn edit_graph(
     source: String,
     edit: Option<GraphEdit>,
@@ -173,7 +174,7 @@ pub async fn edit_graph(
 }
 
 /// A saved pipeline and its editor state (`None` for the name: a new pipeline's template).
-#[server(prefix = "/_sfn", output = TextJson)]
+#[server(prefix = "/_sfn", endpoint = "pipeline_editor", output = TextJson)]
 pub async fn pipeline_editor(name: Option<String>) -> Result<EditorPage, ServerFnError> {
     let detail = match name {
         Some(name) => Some(backend()?.get_pipeline(&name).await.map_err(fail)?),
@@ -190,7 +191,7 @@ pub async fn pipeline_editor(name: Option<String>) -> Result<EditorPage, ServerF
 }
 
 /// A workflow's deployment-settings form (a blank one for no name) and its status.
-#[server(prefix = "/_sfn", output = TextJson)]
+#[server(prefix = "/_sfn", endpoint = "load_workflow_form", output = TextJson)]
 pub async fn load_workflow_form(name: Option<String>) -> Result<WorkflowPage, ServerFnError> {
     match name {
         Some(name) => {
@@ -209,7 +210,7 @@ pub async fn load_workflow_form(name: Option<String>) -> Result<WorkflowPage, Se
 
 /// Saves the deployment-settings form: a new workflow, or a new version of `form.existing`.
 /// Posts as a plain form before hydration.
-#[server(prefix = "/_sfn", output = TextJson)]
+#[server(prefix = "/_sfn", endpoint = "save_workflow", output = TextJson)]
 pub async fn save_workflow(form: WorkflowForm) -> Result<String, ServerFnError> {
     let workflow = form.to_workflow().map_err(|problems| {
         ServerFnError::new(

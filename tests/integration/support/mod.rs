@@ -9,11 +9,26 @@ use std::sync::Arc;
 
 use conveyor::config::ServeConfig;
 use conveyor::service::Service;
+use conveyor::service::FIRST_ADMIN;
 use conveyor::Server;
+use conveyor_core::access::{Principal, Role, Scope};
 use conveyor_core::run::{EventBody, RunEvent, RunStatus, StepStatus};
 use futures::StreamExt;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
+
+/// A client that sends `token` with every request (none: an anonymous one).
+pub fn client_with(token: Option<&str>) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(token) = token {
+        let value = format!("Bearer {token}").parse().expect("a header value");
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("a client")
+}
 
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -49,14 +64,47 @@ impl TestApp {
                 .await
                 .expect("server runs");
         });
+        let token = TestApp::token_for(&service, FIRST_ADMIN, Scope::Admin).await;
         TestApp {
             addr,
             service,
-            client: reqwest::Client::new(),
+            client: client_with(Some(&token)),
             data_dir,
             stop: Some(stop),
             server: Some(server),
         }
+    }
+
+    /// A new API token of an account.
+    pub async fn token_for(service: &Service, name: &str, scope: Scope) -> String {
+        let user = service
+            .store()
+            .user(name)
+            .await
+            .expect("store")
+            .expect("the account");
+        let owner = Principal {
+            user_id: user.id,
+            name: user.name,
+            role: user.role,
+            scope: None,
+        };
+        service
+            .accounts()
+            .create_token(&owner, None, "tests", scope, None)
+            .await
+            .expect("a token")
+            .token
+    }
+
+    /// A client acting for a new account of this role, with a token of this scope.
+    pub async fn client_as(&self, name: &str, role: Role, scope: Scope) -> reqwest::Client {
+        self.service
+            .accounts()
+            .add_user(name, role, "a long enough password")
+            .await
+            .expect("account");
+        client_with(Some(&TestApp::token_for(&self.service, name, scope).await))
     }
 
     pub fn url(&self, path: &str) -> String {
