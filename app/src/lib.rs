@@ -8,5 +8,6 @@ pub mod live;
 mod pages;
 mod routes;
 mod ui;
+pub mod viewer;
 
 pub use routes::{shell, App};

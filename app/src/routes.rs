@@ -2,17 +2,21 @@
 //! own.
 
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::{lazy_route, path, Lazy, LazyRoute, SsrMode};
 
+use crate::api::account::SignOut;
 use crate::pages::dashboard::PipelinesPage;
 use crate::pages::history::HistoryPage;
+use crate::pages::login::LoginPage;
 use crate::pages::new_pipeline::NewPipelinePage;
 use crate::pages::pipeline::PipelinePage;
 use crate::pages::run::RunPage;
 use crate::pages::versions::VersionsPage;
 use crate::pages::workflow::WorkflowPage;
+use crate::viewer::{CsrfField, Viewer, ViewerMeta};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -27,6 +31,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
+                <ViewerMeta/>
             </head>
             <body>
                 <App/>
@@ -69,19 +74,40 @@ fn ShortcutsOverlay() -> impl IntoView {
     }
 }
 
+/// The account in the top bar, and signing out (a plain form post: the next page loads
+/// afresh, signed out).
+#[component]
+fn SignedIn(viewer: Viewer) -> impl IntoView {
+    let role = viewer.role.map(|role| role.as_str()).unwrap_or_default();
+    viewer.name.map(|name| {
+        view! {
+            <span class="who" title=format!("signed in as {name} ({role})")>{name.clone()}</span>
+            <form method="post" action=SignOut::url() class="sign-out">
+                <CsrfField/>
+                <button type="submit">"Sign out"</button>
+            </form>
+        }
+    })
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    let viewer = Viewer::current();
+    provide_context(viewer.clone());
+    let signed_in = viewer.name.is_some();
     view! {
         <Stylesheet id="leptos" href="/pkg/conveyor.css"/>
         <Title text="Conveyor"/>
         <Router>
             <header class="topbar">
                 <a href="/" class="brand">"Conveyor"</a>
-                <nav>
-                    <A href="/">"Pipelines"</A>
-                    <A href="/history">"History"</A>
-                </nav>
+                {signed_in.then(|| view! {
+                    <nav>
+                        <A href="/">"Pipelines"</A>
+                        <A href="/history">"History"</A>
+                    </nav>
+                })}
                 <span class="spacer"></span>
                 <button type="button" id="shortcuts-open" class="icon" aria-label="Keyboard shortcuts (?)" title="Keyboard shortcuts (?)">
                     "?"
@@ -89,10 +115,12 @@ pub fn App() -> impl IntoView {
                 <button type="button" id="theme-toggle" class="icon" aria-label="Colour theme: system (t to switch)" title="Colour theme (t)">
                     "◐"
                 </button>
+                <SignedIn viewer/>
             </header>
             <ShortcutsOverlay/>
             <main>
                 <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
+                    <Route path=path!("/login") ssr=SsrMode::InOrder view={Lazy::<LoginRoute>::new()}/>
                     <Route path=path!("/") ssr=SsrMode::InOrder view={Lazy::<PipelinesRoute>::new()}/>
                     <Route path=path!("/new") ssr=SsrMode::InOrder view={Lazy::<NewPipelineRoute>::new()}/>
                     <Route path=path!("/new/workflow") ssr=SsrMode::InOrder view={Lazy::<WorkflowRoute>::new()}/>
@@ -129,6 +157,7 @@ macro_rules! lazy_pages {
 }
 
 lazy_pages! {
+    LoginRoute => LoginPage,
     PipelinesRoute => PipelinesPage,
     NewPipelineRoute => NewPipelinePage,
     WorkflowRoute => WorkflowPage,

@@ -1,7 +1,8 @@
 // Shared by the browser tests: the real server binary on 127.0.0.1:0 with a fresh data
-// directory, Debian's Chromium, the REST API, and where screenshots go.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+// directory, Debian's Chromium (every page signed in as the first admin, unless a test asks
+// for a browser of nobody), the REST API with an admin's token, and where screenshots go.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { before, after } from 'node:test';
@@ -28,15 +29,48 @@ export async function start() {
     });
     child.on('exit', (code) => reject(new Error(`server exited early with ${code}`)));
   });
-  const browser = await chromium.launch({
+  const nobody = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync'],
   });
   mkdirSync(shots, { recursive: true });
 
+  // The first admin: its password is in the data directory; its token for the API comes
+  // from the server's shell, as a script's would.
+  const adminPassword = readFileSync(join(dataDir, 'initial-admin-password'), 'utf8').trim();
+  const token = execFileSync(binary, ['token', 'create', '--user', 'admin', '--scope', 'admin', '--name', 'browser tests',
+    '--data-dir', dataDir], { encoding: 'utf8' }).trim();
+  const authorization = { authorization: `Bearer ${token}` };
+
+  /** Signs in through the API; the session cookie's value. */
+  async function signIn(name, password) {
+    const response = await fetch(`${base}/api/v1/session`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, password }),
+    });
+    if (!response.ok) throw new Error(`sign-in of ${name}: ${response.status} ${await response.text()}`);
+    return response.headers.get('set-cookie').match(/conveyor_session=([^;]+)/)[1];
+  }
+
+  /** A browser whose pages and contexts are signed in with a session of their own. */
+  function signedIn(name, password) {
+    const newContext = async (options = {}) => {
+      const context = await nobody.newContext(options);
+      await context.addCookies([{ name: 'conveyor_session', value: await signIn(name, password), url: base }]);
+      return context;
+    };
+    const newPage = async (options = {}) => {
+      const context = await newContext(options);
+      const page = await context.newPage();
+      page.on('close', () => context.close());
+      return page;
+    };
+    return { newContext, newPage };
+  }
+  const browser = signedIn('admin', adminPassword);
+
   async function api(path, options = {}) {
-    const response = await fetch(base + path, options);
+    const response = await fetch(base + path, { ...options, headers: { ...authorization, ...options.headers } });
     const body = await response.json();
     if (!response.ok) throw new Error(`${path}: ${response.status} ${JSON.stringify(body)}`);
     return body;
@@ -57,22 +91,24 @@ export async function start() {
   /** Starts a run through the API and waits for its end on the event stream. */
   async function runToEnd(pipeline, tag, params = {}) {
     const run = await startRun(pipeline, tag, params);
-    const events = await (await fetch(`${base}/api/v1/runs/${run.id}/events`)).text();
+    const events = await (await fetch(`${base}/api/v1/runs/${run.id}/events`, { headers: authorization })).text();
     if (!events.includes('event: end')) throw new Error(`run ${run.id} did not end: ${events}`);
     return run;
   }
 
   async function stop() {
-    await browser.close();
+    await nobody.close();
     child.kill('SIGTERM');
     rmSync(dataDir, { recursive: true, force: true });
   }
 
-  return { base, browser, api, createPipeline, startRun, runToEnd, stop };
+  return { base, browser, nobody, signedIn, adminPassword, authorization, api, createPipeline, startRun, runToEnd, stop };
 }
 
 /** For a test file: a server and browser started before its tests and stopped after them.
- *  The returned object gets `base`, `browser`, `api`, `createPipeline`, `startRun` and
+ *  The returned object gets `base`, `browser` (signed in as the first admin), `nobody` (a
+ *  browser signed in as no one), `signedIn(name, password)`, `adminPassword`,
+ *  `authorization` (the API token's header), `api`, `createPipeline`, `startRun` and
  *  `runToEnd` once started. */
 export function serve() {
   const app = {};

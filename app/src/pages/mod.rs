@@ -3,6 +3,7 @@
 
 pub mod dashboard;
 pub mod history;
+pub mod login;
 pub mod new_pipeline;
 pub mod pipeline;
 pub mod run;

@@ -14,6 +14,7 @@ use crate::api::dto::WorkflowStatus;
 use crate::api::{load_workflow_form, SaveWorkflow, StartRun};
 use crate::ui::form::{action_error, error_text, post_form, start_run_input};
 use crate::ui::status::status_badge;
+use crate::viewer::CsrfField;
 
 #[component]
 pub fn WorkflowPage() -> impl IntoView {
@@ -181,6 +182,7 @@ fn WorkflowEditor(
         </div>
         {status.map(|status| view! { <StatusBox status/> })}
         <ActionForm action=save attr:id="workflow-form" attr:class="workflow-form">
+            <CsrfField/>
             <input type="hidden" name="form[existing]" value=form.existing.clone()/>
             <div class="split">
                 <section class="card">

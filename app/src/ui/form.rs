@@ -3,6 +3,8 @@
 use leptos::prelude::*;
 
 use crate::api::StartRun;
+use crate::viewer::{viewer, CsrfField};
+use conveyor_core::access::{server_fn_needs, Action};
 
 /// The user-facing text of a server function error.
 pub(crate) fn error_text(err: &ServerFnError) -> String {
@@ -59,6 +61,9 @@ impl Fields {
 /// fields by name) to `action`, whose result the page shows. Leptos' `ActionForm` does the
 /// same through a generic query-string decoder, which puts that decoder and a parser per
 /// input type into the WASM; reading the few fields by name costs next to nothing.
+///
+/// A viewer whose role does not reach what the function needs sees the form disabled, and
+/// why (the server refuses the call anyway).
 pub(crate) fn post_form<A>(
     action: ServerAction<A>,
     id: Option<&'static str>,
@@ -74,9 +79,22 @@ where
         ev.prevent_default();
         action.dispatch(input(&Fields::of(&ev)));
     };
+    let endpoint = A::PATH.rsplit('/').next().unwrap_or_default();
+    let denied = server_fn_needs(endpoint).filter(|needs| !viewer().may(*needs)).map(|needs| {
+        let role = match needs {
+            Action::Read => "an account",
+            Action::Run => "the developer role",
+            Action::Admin => "the admin role",
+        };
+        view! { <p class="hint denied-why">{format!("This needs {role}; yours does not allow it.")}</p> }
+    });
     view! {
         <form method="post" action=A::url() id=id on:submit=submit>
-            {children}
+            <CsrfField/>
+            <fieldset class="plain" disabled=denied.is_some()>
+                {children}
+            </fieldset>
+            {denied}
         </form>
     }
 }

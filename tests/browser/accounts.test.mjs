@@ -1,0 +1,105 @@
+// Browser tests of accounts: a person who is not signed in is sent to the sign-in page and
+// back where they were going; a wrong password says so; signing out ends the session; a
+// viewer sees the run form but may not use it. Real server binary, real Chromium.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { serve, shots } from './harness.mjs';
+
+const app = serve();
+
+const HELLO = `
+name: hello
+stages:
+  - name: build
+    steps:
+      - name: say
+        script: echo hello
+`;
+
+test('sign in from a link, land where it pointed, sign out', async () => {
+  await app.createPipeline(HELLO);
+  const context = await app.nobody.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+
+  await page.goto(`${app.base}/pipelines/hello/history?status=failed`);
+  assert.equal(new URL(page.url()).pathname, '/login', 'a page of the site needs an account');
+  assert.equal(new URL(page.url()).searchParams.get('next'), '/pipelines/hello/history?status=failed');
+  await page.waitForSelector('body[data-hydrated="true"]');
+  await page.screenshot({ path: join(shots, 'login.png'), fullPage: true });
+
+  await page.fill('input[name=name]', 'admin');
+  await page.fill('input[name=password]', 'not the password');
+  await page.click('button[type=submit]');
+  await page.locator('.login .error', { hasText: 'wrong account name or password' }).waitFor();
+  assert.equal(new URL(page.url()).searchParams.get('next'), '/pipelines/hello/history?status=failed',
+    'a refused sign-in still knows where it was going');
+  await page.screenshot({ path: join(shots, 'login-refused.png'), fullPage: true });
+
+  await page.fill('input[name=name]', 'admin');
+  await page.fill('input[name=password]', app.adminPassword);
+  await page.click('button[type=submit]');
+  await page.waitForURL((url) => url.pathname === '/pipelines/hello/history');
+  assert.equal(new URL(page.url()).searchParams.get('status'), 'failed');
+  await page.waitForSelector('body[data-hydrated="true"]');
+  assert.equal(await page.locator('.topbar .who').innerText(), 'admin');
+  const cookie = (await context.cookies()).find((c) => c.name === 'conveyor_session');
+  assert.ok(cookie.httpOnly, 'scripts cannot read the session cookie');
+  assert.equal(cookie.sameSite, 'Lax');
+
+  await page.click('.topbar .sign-out button');
+  await page.waitForURL((url) => url.pathname === '/login');
+  await page.goto(`${app.base}/`);
+  assert.equal(new URL(page.url()).pathname, '/login', 'signed out: the session no longer works');
+  // The old cookie, replayed, opens nothing either.
+  const replay = await fetch(`${app.base}/api/v1/session`, { headers: { cookie: `conveyor_session=${cookie.value}` } });
+  assert.equal(replay.status, 401);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('signing in works without JavaScript', async () => {
+  const context = await app.nobody.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto(`${app.base}/history`);
+  assert.equal(new URL(page.url()).pathname, '/login');
+  await page.fill('input[name=name]', 'admin');
+  await page.fill('input[name=password]', 'still not it');
+  await page.click('button[type=submit]');
+  await page.locator('.login .error', { hasText: 'wrong account name or password' }).waitFor();
+  await page.fill('input[name=name]', 'admin');
+  await page.fill('input[name=password]', app.adminPassword);
+  await page.click('button[type=submit]');
+  await page.waitForURL((url) => url.pathname === '/history');
+  assert.equal(await page.locator('.topbar .who').innerText(), 'admin');
+  await context.close();
+});
+
+test('a viewer sees the run form disabled, and why', async () => {
+  await app.api('/api/v1/users', {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'vic', role: 'viewer', password: 'a long enough password' }),
+  });
+  const viewer = app.signedIn('vic', 'a long enough password');
+  const page = await viewer.newPage();
+  await page.goto(`${app.base}/pipelines/hello`);
+  await page.waitForSelector('body[data-hydrated="true"]');
+  assert.equal(await page.locator('.topbar .who').innerText(), 'vic');
+  assert.ok(await page.locator('#run-button').isDisabled(), 'a viewer may not start runs');
+  await page.locator('#run-form .denied-why', { hasText: 'developer role' }).waitFor();
+  await page.screenshot({ path: join(shots, 'viewer-run-form.png'), fullPage: true });
+
+  // The server refuses the call itself, whatever the page shows.
+  const cookie = (await page.context().cookies()).find((c) => c.name === 'conveyor_session');
+  const forced = await fetch(`${app.base}/_sfn/start_run`, {
+    method: 'POST',
+    headers: { cookie: `conveyor_session=${cookie.value}`, origin: app.base, 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'pipeline=hello&tag=v1',
+  });
+  assert.equal(forced.status, 403);
+  const runs = await app.api('/api/v1/pipelines/hello/runs');
+  assert.equal(runs.runs.length, 0, 'no run started');
+  await page.close();
+});
