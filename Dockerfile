@@ -20,7 +20,9 @@ RUN apt-get update \
 COPY --from=build /src/target/release/conveyor /usr/local/bin/conveyor
 COPY --from=build /src/target/site /srv/conveyor/site
 USER conveyor
-# Inside a container the port must be reachable from outside it.
+# Inside a container the port must be reachable from outside it. Listening beyond loopback
+# needs the address people open, e.g. `-e CONVEYOR_PUBLIC_URL=http://localhost:3000` (the
+# server says so and stops without it): sessions and requests are checked against it.
 ENV CONVEYOR_BIND=0.0.0.0:3000 \
     CONVEYOR_DATA_DIR=/data \
     LEPTOS_SITE_ROOT=/srv/conveyor/site \
