@@ -78,7 +78,7 @@ export async function start() {
 
   /** Saves a pipeline (YAML or JSON text) through the API. */
   async function createPipeline(source) {
-    return api('/api/v1/pipelines', { method: 'POST', body: source });
+    return api('/api/v1/pipelines', { method: 'POST', headers: { 'content-type': 'application/yaml' }, body: source });
   }
 
   /** Starts a run through the API. */

@@ -478,6 +478,53 @@ async fn every_error_path_answers_4xx_with_a_json_message() {
             "payload_too_large",
             None,
         ),
+        // Definitions come labelled as YAML or JSON: what another site's page could send
+        // (text/plain, a form) or a body said to be nothing is refused before it is read.
+        (
+            app.client
+                .post(app.url("/api/v1/pipelines"))
+                .header("content-type", "text/plain")
+                .body(PIPELINE.replace("web", "plain")),
+            415,
+            "unsupported_media_type",
+            None,
+        ),
+        (
+            app.client
+                .put(app.url("/api/v1/pipelines/web"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(PIPELINE),
+            415,
+            "unsupported_media_type",
+            None,
+        ),
+        (
+            app.client
+                .post(app.url("/api/v1/validate"))
+                .header("content-type", "multipart/form-data; boundary=x")
+                .body(PIPELINE),
+            415,
+            "unsupported_media_type",
+            None,
+        ),
+        (
+            app.client
+                .post(app.url("/api/v1/workflows"))
+                .header("content-type", "text/plain; charset=utf-8")
+                .body(PIPELINE),
+            415,
+            "unsupported_media_type",
+            None,
+        ),
+        (
+            app.client
+                .post(app.url("/api/v1/pipelines"))
+                .header("content-type", "application/json; charset=utf-8")
+                .body("{\"name\": \"j\"}"),
+            422,
+            "invalid",
+            None,
+        ),
         (
             app.client
                 .post(app.url("/api/v1/pipelines"))
@@ -623,6 +670,7 @@ async fn every_error_path_answers_4xx_with_a_json_message() {
             assert_eq!(body["path"], path, "{what}: {body}");
         }
     }
+    assert_eq!(app.get_json("/api/v1/pipelines/plain").await.0, 404, "a refused body saves nothing");
     let run = app.start_run("web", "v1").await;
     let (status, body) = json_of(
         app.client

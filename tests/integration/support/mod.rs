@@ -18,8 +18,11 @@ use tempfile::TempDir;
 use tokio::sync::oneshot;
 
 /// A client that sends `token` with every request (none: an anonymous one).
+/// A client; with a token, every request carries it. Bodies are YAML unless a request says
+/// otherwise (`.json()` does), as the API wants definitions to be labelled.
 pub fn client_with(token: Option<&str>) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::CONTENT_TYPE, "application/yaml".parse().expect("a header value"));
     if let Some(token) = token {
         let value = format!("Bearer {token}").parse().expect("a header value");
         headers.insert(reqwest::header::AUTHORIZATION, value);
