@@ -19,6 +19,8 @@ use crate::pages::workflow::WorkflowPage;
 use crate::viewer::{CsrfField, Viewer, ViewerMeta};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    send_content_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -26,7 +28,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 // The remembered colour theme, before anything paints (no flash).
-                <script inner_html=THEME_BOOT></script>
+                <script nonce=use_nonce() inner_html=THEME_BOOT></script>
                 <script src="/ui.js" defer></script>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
@@ -37,6 +39,31 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <App/>
             </body>
         </html>
+    }
+}
+
+/// What a page may load and run: its own files, and inline scripts only with this
+/// response's nonce (the hydration and resource scripts carry it), WASM compiled from its own
+/// files; no plugins, no framing by other pages, forms only to itself. Styles may be inline
+/// (the log viewer sizes itself with a `style` attribute before the WASM runs).
+#[cfg(feature = "ssr")]
+pub fn content_security_policy(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+#[cfg(feature = "ssr")]
+fn send_content_security_policy() {
+    let (Some(nonce), Some(response)) =
+        (use_nonce(), use_context::<leptos_axum::ResponseOptions>())
+    else {
+        return;
+    };
+    if let Ok(value) = http::HeaderValue::from_str(&content_security_policy(&nonce)) {
+        response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
     }
 }
 

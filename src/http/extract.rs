@@ -23,8 +23,12 @@ pub(super) struct ApiQuery<T>(pub T);
 pub(super) struct Document(pub String);
 
 /// The content types a definition may come as (parameters such as `charset` aside).
-pub const DOCUMENT_TYPES: [&str; 4] =
-    ["application/yaml", "application/x-yaml", "text/yaml", "application/json"];
+pub const DOCUMENT_TYPES: [&str; 4] = [
+    "application/yaml",
+    "application/x-yaml",
+    "text/yaml",
+    "application/json",
+];
 
 impl<S: Send + Sync> FromRequest<S> for Document {
     type Rejection = ApiError;
@@ -34,13 +38,28 @@ impl<S: Send + Sync> FromRequest<S> for Document {
             .headers()
             .get(axum::http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .map(|v| v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase());
-        if !given.as_deref().is_some_and(|t| DOCUMENT_TYPES.contains(&t)) {
-            let said = given.map_or_else(|| "no content type".to_owned(), |t| format!("content type {t}"));
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_ascii_lowercase()
+            });
+        if !given
+            .as_deref()
+            .is_some_and(|t| DOCUMENT_TYPES.contains(&t))
+        {
+            let said = given.map_or_else(
+                || "no content type".to_owned(),
+                |t| format!("content type {t}"),
+            );
             return Err(ApiError::new(
                 axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
-                format!("a definition comes as {}; this request has {said}", DOCUMENT_TYPES.join(", ")),
+                format!(
+                    "a definition comes as {}; this request has {said}",
+                    DOCUMENT_TYPES.join(", ")
+                ),
             ));
         }
         Ok(Document(String::from_request(req, state).await?))

@@ -39,9 +39,35 @@ pub fn router(service: Arc<Service>, site_root: &Path, addr: SocketAddr, site: S
         service: service.clone(),
         site: Arc::new(site),
     };
-    pages::router(service.clone(), site_root, addr)
+    let router = pages::router(service.clone(), site_root, addr)
         .nest("/api/v1", api(service))
-        .layer(axum::middleware::from_fn_with_state(guard, guard::guard))
+        .layer(axum::middleware::from_fn_with_state(guard, guard::guard));
+    with_security_headers(router)
+}
+
+/// Headers every response carries: no type sniffing, no framing by other sites, referrers
+/// kept to this site (the pages' no-JavaScript forms come back to their page by it), and,
+/// where a page did not set its own policy (with its nonce), one that allows nothing.
+fn with_security_headers(router: Router) -> Router {
+    use axum::http::{header, HeaderValue};
+    use tower_http::set_header::SetResponseHeaderLayer as Set;
+    router
+        .layer(Set::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(Set::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(Set::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(Set::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        ))
 }
 
 /// The API's routes, declared once: the router is built from this list, and the guard's

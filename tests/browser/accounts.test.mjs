@@ -103,3 +103,23 @@ test('a viewer sees the run form disabled, and why', async () => {
   assert.equal(runs.runs.length, 0, 'no run started');
   await page.close();
 });
+
+test('every page hydrates and runs under its Content-Security-Policy', async () => {
+  const run = await app.runToEnd('hello', 'v9');
+  const page = await app.browser.newPage();
+  const violations = [];
+  page.on('console', (message) => {
+    if (/Content.Security.Policy/i.test(message.text())) violations.push(message.text());
+  });
+  page.on('pageerror', (err) => violations.push(err.message));
+  for (const path of ['/', '/new', '/pipelines/hello', `/runs/${run.id}`, '/history', '/pipelines/hello/versions', '/new/workflow']) {
+    const response = await page.goto(app.base + path);
+    assert.match(response.headers()['content-security-policy'], /script-src 'self' 'nonce-[\w-]+' 'wasm-unsafe-eval'/, path);
+    await page.waitForSelector('body[data-hydrated="true"]');
+  }
+  // A live page keeps working under it: the run page's log arrived over SSE.
+  await page.goto(`${app.base}/runs/${run.id}`);
+  await page.locator('#log .line', { hasText: 'hello' }).first().waitFor();
+  assert.deepEqual(violations, []);
+  await page.close();
+});

@@ -763,3 +763,82 @@ async fn listening_beyond_loopback_needs_a_public_url() {
         .to_string()
         .contains("without a path"));
 }
+
+/// The policy a page sent, and the nonce its inline scripts must carry.
+fn page_nonce(policy: &str) -> String {
+    let start = policy.find("'nonce-").expect("a nonce in the policy") + "'nonce-".len();
+    let end = policy[start..].find('\'').expect("the nonce's end") + start;
+    policy[start..end].to_owned()
+}
+
+#[tokio::test]
+async fn pages_run_only_their_own_scripts_and_nobody_frames_them() {
+    let app = TestApp::spawn().await;
+    app.create_pipeline(PIPELINE).await;
+    let mut nonces = Vec::new();
+    for path in ["/pipelines/web", "/history", "/login"] {
+        let response = app.client.get(app.url(path)).send().await.expect("page");
+        assert_eq!(response.status(), 200, "{path}");
+        let headers = response.headers().clone();
+        let policy = headers["content-security-policy"]
+            .to_str()
+            .expect("ascii")
+            .to_owned();
+        for part in [
+            "default-src 'self'",
+            "'wasm-unsafe-eval'",
+            "object-src 'none'",
+            "frame-ancestors 'none'",
+            "form-action 'self'",
+        ] {
+            assert!(policy.contains(part), "{path}: {policy} lacks {part}");
+        }
+        assert!(
+            !policy.contains("script-src 'self' 'unsafe-inline'"),
+            "{policy}"
+        );
+        assert_eq!(headers["x-frame-options"], "DENY");
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(headers["referrer-policy"], "same-origin");
+        let nonce = page_nonce(&policy);
+        let html = response.text().await.expect("html");
+        let scripts: Vec<&str> = html
+            .split("<script")
+            .skip(1)
+            .map(|rest| &rest[..rest.find('>').unwrap_or(0)])
+            .collect();
+        assert!(scripts.len() >= 2, "{path}: the page's own scripts");
+        for tag in scripts {
+            assert!(
+                tag.contains(" src=") || tag.contains(&format!("nonce=\"{nonce}\"")),
+                "{path}: an inline script without this response's nonce: <script{tag}>"
+            );
+        }
+        nonces.push(nonce);
+    }
+    nonces.dedup();
+    assert_eq!(nonces.len(), 3, "a nonce per response");
+    // Answers that are not pages allow nothing at all.
+    let response = app
+        .client
+        .get(app.url("/api/v1/pipelines"))
+        .send()
+        .await
+        .expect("api");
+    assert_eq!(
+        response.headers()["content-security-policy"],
+        "default-src 'none'; frame-ancestors 'none'"
+    );
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    let refused = client_with(None)
+        .get(app.url("/api/v1/pipelines"))
+        .send()
+        .await
+        .expect("api");
+    assert_eq!(refused.status(), 401);
+    assert_eq!(
+        refused.headers()["x-frame-options"],
+        "DENY",
+        "refusals carry them too"
+    );
+}

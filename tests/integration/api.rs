@@ -670,7 +670,11 @@ async fn every_error_path_answers_4xx_with_a_json_message() {
             assert_eq!(body["path"], path, "{what}: {body}");
         }
     }
-    assert_eq!(app.get_json("/api/v1/pipelines/plain").await.0, 404, "a refused body saves nothing");
+    assert_eq!(
+        app.get_json("/api/v1/pipelines/plain").await.0,
+        404,
+        "a refused body saves nothing"
+    );
     let run = app.start_run("web", "v1").await;
     let (status, body) = json_of(
         app.client

@@ -22,7 +22,10 @@ use tokio::sync::oneshot;
 /// otherwise (`.json()` does), as the API wants definitions to be labelled.
 pub fn client_with(token: Option<&str>) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(reqwest::header::CONTENT_TYPE, "application/yaml".parse().expect("a header value"));
+    headers.insert(
+        reqwest::header::CONTENT_TYPE,
+        "application/yaml".parse().expect("a header value"),
+    );
     if let Some(token) = token {
         let value = format!("Bearer {token}").parse().expect("a header value");
         headers.insert(reqwest::header::AUTHORIZATION, value);
