@@ -2,7 +2,7 @@
 //! server reads both from the request (the guard put them there); the shell writes them into
 //! `<meta>` tags, which the browser reads as the app hydrates, so both render the same.
 
-use conveyor_core::access::{Action, Role};
+use conveyor_core::access::{Action, Principal, Role};
 use leptos::prelude::*;
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -67,6 +67,17 @@ impl Viewer {
     /// Whether the viewer's role allows `action` (what the page offers; the server decides).
     pub fn may(&self, action: Action) -> bool {
         self.role.is_some_and(|role| action <= role.reach())
+    }
+
+    /// The viewer as the rules that take a principal see them (a signed-in browser acts
+    /// with its account's whole role).
+    pub fn principal(&self) -> Option<Principal> {
+        Some(Principal {
+            user_id: 0,
+            name: self.name.clone()?,
+            role: self.role?,
+            scope: None,
+        })
     }
 }
 

@@ -161,6 +161,11 @@ fn check_step(pipeline: &Pipeline, path: &str, step: &Step, problems: &mut Vec<P
             format!("{path}.approval_params"),
             "only meaningful with `approval: true`",
         ));
+    } else if let Err(found) = crate::approval::ApprovalRule::read(
+        &format!("{path}.approval_params"),
+        &step.approval_params,
+    ) {
+        problems.extend(found);
     }
     for (wi, hook) in step.webhooks.iter().enumerate() {
         let hook_path = format!("{path}.webhooks[{wi}]");

@@ -28,6 +28,9 @@ pub struct RunSummary {
     /// How it started: `ui`, `api` or `rerun`.
     #[serde(default)]
     pub trigger: Trigger,
+    /// The account that started it (none: the server itself, or before accounts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_by: Option<String>,
 }
 
 impl RunSummary {
@@ -58,6 +61,25 @@ pub struct RunDetail {
     pub steps: Vec<StepState>,
     /// Webhook deliveries of this run so far, oldest first.
     pub webhooks: Vec<WebhookDelivery>,
+    /// Its approval gates' decisions: who decided, and when.
+    #[serde(default)]
+    pub decisions: Vec<GateDecision>,
+    /// Who may decide each gate that names its approvers, by step name.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub gates: std::collections::BTreeMap<String, crate::approval::ApprovalRule>,
+}
+
+/// Who approved or refused a step, and when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GateDecision {
+    pub step: String,
+    pub approved: bool,
+    /// The account that decided.
+    pub by: String,
+    /// Unix milliseconds.
+    pub at: i64,
 }
 
 /// One line of a run's log as the log viewer shows it.
@@ -394,6 +416,7 @@ mod tests {
             message: None,
             engine: "local".into(),
             trigger: Trigger::Api,
+            started_by: None,
         }
     }
 

@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod ansi;
+pub mod approval;
 pub mod check;
 pub mod definition;
 pub mod diff;

@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::access::Role;
+use crate::approval::{ApprovalRule, Approver};
 use crate::definition::{Params, Pipeline, Step, Webhook};
 use crate::params::{merge_params, run_params};
 use crate::plan::Plan;
@@ -34,6 +36,14 @@ pub struct ResolvedStep {
     pub env: Params,
     pub webhooks: Vec<Webhook>,
     pub node_selector: Params,
+    /// Who may decide its approval gate (runs resolved before gates named anyone: anyone
+    /// who may run the pipeline).
+    #[serde(default, skip_serializing_if = "is_open")]
+    pub approval: ApprovalRule,
+}
+
+fn is_open(rule: &ApprovalRule) -> bool {
+    *rule == ApprovalRule::default()
 }
 
 /// A started run's plan with every step resolved (by plan index).
@@ -105,6 +115,12 @@ fn resolve_step(pipeline: &Pipeline, step: &Step, given: &Params) -> ResolvedSte
         env,
         webhooks: step.webhooks.clone(),
         node_selector: step.node_selector.clone(),
+        // A stored definition passed its checks; should one no longer read, only admins
+        // decide its gates (never everyone).
+        approval: ApprovalRule::read("", &step.approval_params).unwrap_or_else(|_| ApprovalRule {
+            approvers: vec![Approver::Role(Role::Admin)],
+            four_eyes: false,
+        }),
     }
 }
 

@@ -94,6 +94,23 @@ status_enum!(
     Trigger ("trigger") { Ui = "ui", #[default] Api = "api", Rerun = "rerun" }
 );
 
+/// How a run starts: what started it, and the account that did (none: the server itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Start {
+    pub trigger: Trigger,
+    pub by: Option<String>,
+}
+
+impl Start {
+    /// A start by the account named `by`.
+    pub fn by(trigger: Trigger, by: &str) -> Start {
+        Start {
+            trigger,
+            by: Some(by.to_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("a {what} cannot go from {from} to {to}")]
 pub struct TransitionError {

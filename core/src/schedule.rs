@@ -256,14 +256,14 @@ impl Schedule {
 
     /// Approves a step that waits for it: it goes back to pending, to start with the next
     /// [`Self::start`]. `None` when the step is not waiting.
-    pub fn approve(&mut self, step: usize) -> Option<Decision> {
-        self.decide(step, StepStatus::Pending, "approved")
+    pub fn approve(&mut self, step: usize, by: &str) -> Option<Decision> {
+        self.decide(step, StepStatus::Pending, &format!("approved by {by}"))
     }
 
     /// Refuses a step that waits for approval; its dependents are skipped by the next
     /// [`Self::settle`]. `None` when the step is not waiting.
-    pub fn refuse(&mut self, step: usize) -> Option<Decision> {
-        self.decide(step, StepStatus::Refused, "refused")
+    pub fn refuse(&mut self, step: usize, by: &str) -> Option<Decision> {
+        self.decide(step, StepStatus::Refused, &format!("refused by {by}"))
     }
 
     fn decide(&mut self, step: usize, status: StepStatus, message: &str) -> Option<Decision> {

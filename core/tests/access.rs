@@ -75,3 +75,92 @@ fn a_sign_in_leads_only_to_paths_of_this_site() {
         assert_eq!(local_path(elsewhere), "/", "{elsewhere:?}");
     }
 }
+
+mod approvals {
+    use conveyor_core::access::{Principal, Role, Scope};
+    use conveyor_core::approval::{ApprovalRule, Approver};
+    use conveyor_core::definition::Params;
+
+    fn params(pairs: &[(&str, &str)]) -> Params {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn who(name: &str, role: Role) -> Principal {
+        Principal {
+            user_id: 1,
+            name: name.into(),
+            role,
+            scope: None,
+        }
+    }
+
+    #[test]
+    fn approvers_are_accounts_and_roles() {
+        let rule = ApprovalRule::read(
+            "p",
+            &params(&[("approvers", "carol, role:admin"), ("ticket", "x")]),
+        )
+        .unwrap();
+        assert_eq!(
+            rule.approvers,
+            vec![
+                Approver::Account("carol".into()),
+                Approver::Role(Role::Admin)
+            ]
+        );
+        assert!(!rule.four_eyes);
+        assert_eq!(rule.describe(), "carol, role:admin");
+        let problems = ApprovalRule::read(
+            "p",
+            &params(&[("approvers", "role:root"), ("four_eyes", "yes")]),
+        )
+        .unwrap_err();
+        let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(paths, ["p.approvers", "p.four_eyes"]);
+    }
+
+    #[test]
+    fn only_approvers_decide_and_four_eyes_stops_the_starter_approving() {
+        let rule = ApprovalRule::read(
+            "p",
+            &params(&[("approvers", "carol, role:admin"), ("four_eyes", "true")]),
+        )
+        .unwrap();
+        assert!(rule
+            .may_decide(&who("dave", Role::Developer), None, true)
+            .is_err());
+        assert!(
+            rule.may_decide(&who("root", Role::Admin), None, true)
+                .is_ok(),
+            "role:admin"
+        );
+        let carol = who("carol", Role::Developer);
+        assert!(rule.may_decide(&carol, Some("dave"), true).is_ok());
+        let err = rule.may_decide(&carol, Some("carol"), true).unwrap_err();
+        assert!(err.contains("four eyes"), "{err}");
+        assert!(
+            rule.may_decide(&carol, Some("carol"), false).is_ok(),
+            "refusing your own run is allowed"
+        );
+        // A named approver still needs to be allowed to run things at all.
+        let read_token = Principal {
+            scope: Some(Scope::Read),
+            ..carol.clone()
+        };
+        assert!(rule.may_decide(&read_token, None, true).is_err());
+        assert!(rule
+            .may_decide(&who("carol", Role::Viewer), None, true)
+            .is_err());
+        // Without approvers, any developer decides.
+        let open = ApprovalRule::default();
+        assert!(open
+            .may_decide(&who("dave", Role::Developer), Some("dave"), true)
+            .is_ok());
+        assert!(open
+            .may_decide(&who("vic", Role::Viewer), None, true)
+            .is_err());
+    }
+}

@@ -101,7 +101,10 @@ fn batched_together_a_step_starts_with_its_needs() {
         s.settle(),
         [decision(GATE, WaitingApproval, "waiting for approval")]
     );
-    assert_eq!(s.approve(GATE), Some(decision(GATE, Pending, "approved")));
+    assert_eq!(
+        s.approve(GATE, "ada"),
+        Some(decision(GATE, Pending, "approved by ada"))
+    );
     assert_eq!(
         s.start(Batching::Together),
         [GATE, SHIP],
@@ -135,11 +138,14 @@ fn an_approval_holds_its_step_and_a_refusal_skips_what_follows() {
     s.start(Batching::Alone);
     finish(&mut s, UNIT, Succeeded);
     finish(&mut s, LINT, Succeeded);
-    assert_eq!(s.approve(GATE), None, "not waiting yet");
+    assert_eq!(s.approve(GATE, "ada"), None, "not waiting yet");
     s.settle();
     assert_eq!(s.status(GATE), WaitingApproval);
-    assert_eq!(s.refuse(GATE), Some(decision(GATE, Refused, "refused")));
-    assert_eq!(s.refuse(GATE), None, "decided already");
+    assert_eq!(
+        s.refuse(GATE, "bob"),
+        Some(decision(GATE, Refused, "refused by bob"))
+    );
+    assert_eq!(s.refuse(GATE, "bob"), None, "decided already");
     assert_eq!(
         s.settle(),
         [decision(SHIP, Skipped, "skipped: \"gate\" refused")]
@@ -154,7 +160,10 @@ fn an_approved_step_starts_like_any_other() {
         s.settle(),
         [decision(GATE, WaitingApproval, "waiting for approval")]
     );
-    assert_eq!(s.approve(GATE), Some(decision(GATE, Pending, "approved")));
+    assert_eq!(
+        s.approve(GATE, "ada"),
+        Some(decision(GATE, Pending, "approved by ada"))
+    );
     assert_eq!(s.settle(), [], "approved: no longer held");
     assert_eq!(s.start(Batching::Alone), [GATE]);
     finish(&mut s, GATE, Succeeded);

@@ -157,8 +157,10 @@ pub(crate) async fn report(
 #[derive(Debug, Clone, PartialEq)]
 pub enum Control {
     Cancel,
-    Approve(usize),
-    Refuse(usize),
+    /// A person decided a waiting step (its index): their account name goes in the step's
+    /// message.
+    Approve(usize, String),
+    Refuse(usize, String),
     /// The server is stopping: the engine ends the run (its steps cannot outlive the server)
     /// or lets go of it (they can) and says which.
     Shutdown,

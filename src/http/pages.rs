@@ -10,12 +10,13 @@ use app::{shell, App};
 use axum::extract::ConnectInfo;
 use axum::http;
 use axum::Router;
+use conveyor_core::access::Principal;
 use conveyor_core::definition::Params;
 use conveyor_core::dto::{
     LogLine, PipelineDetail, PipelineSummary, RunDetail, RunPage, RunSummary, RunsQuery,
     VersionComparison, WorkflowDetail,
 };
-use conveyor_core::run::Trigger;
+use conveyor_core::run::Start;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::services::ServeDir;
@@ -93,10 +94,10 @@ impl Backend for ServiceBackend {
         pipeline: &str,
         tag: &str,
         params: Params,
-        trigger: Trigger,
+        start: Start,
     ) -> BackendResult<RunSummary> {
         self.0
-            .start_run(pipeline, tag, params, trigger)
+            .start_run(pipeline, tag, params, start)
             .await
             .map_err(to_backend)
     }
@@ -109,20 +110,29 @@ impl Backend for ServiceBackend {
     async fn log_tail(&self, id: i64, limit: u32) -> BackendResult<Vec<LogLine>> {
         self.0.log_tail(id, limit).await.map_err(to_backend)
     }
-    async fn cancel_run(&self, id: i64) -> BackendResult<()> {
+    async fn cancel_run(&self, id: i64, _who: &Principal) -> BackendResult<()> {
         self.0.cancel_run(id).await.map_err(to_backend)
     }
-    async fn decide_step(&self, id: i64, step: &str, approve: bool) -> BackendResult<()> {
+    async fn decide_step(
+        &self,
+        id: i64,
+        step: &str,
+        approve: bool,
+        who: &Principal,
+    ) -> BackendResult<()> {
         self.0
-            .decide_step(id, step, approve)
+            .decide_step(id, step, approve, who)
             .await
             .map_err(to_backend)
     }
-    async fn rerun(&self, id: i64) -> BackendResult<RunSummary> {
-        self.0.rerun(id).await.map_err(to_backend)
+    async fn rerun(&self, id: i64, who: &Principal) -> BackendResult<RunSummary> {
+        self.0.rerun(id, Some(&who.name)).await.map_err(to_backend)
     }
-    async fn retry_failed(&self, id: i64) -> BackendResult<RunSummary> {
-        self.0.retry_failed(id).await.map_err(to_backend)
+    async fn retry_failed(&self, id: i64, who: &Principal) -> BackendResult<RunSummary> {
+        self.0
+            .retry_failed(id, Some(&who.name))
+            .await
+            .map_err(to_backend)
     }
     async fn get_workflow(&self, name: &str) -> BackendResult<WorkflowDetail> {
         self.0.get_workflow(name).await.map_err(to_backend)

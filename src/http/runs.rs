@@ -8,9 +8,10 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
+use conveyor_core::access::Principal;
 use conveyor_core::dto::{RunDetail, RunPage, RunSummary, RunsQuery};
-use conveyor_core::run::Trigger;
+use conveyor_core::run::{Start, Trigger};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -51,11 +52,13 @@ pub struct Deleted {
               (status = 422, description = "Bad tag or params", body = ErrorBody)))]
 pub(super) async fn create_run(
     State(service): State<Arc<Service>>,
+    Extension(who): Extension<Principal>,
     ApiPath(name): ApiPath<String>,
     ApiJson(request): ApiJson<CreateRun>,
 ) -> ApiResult<(StatusCode, Json<RunSummary>)> {
+    let start = Start::by(Trigger::Api, &who.name);
     let run = service
-        .start_run(&name, &request.tag, request.params, Trigger::Api)
+        .start_run(&name, &request.tag, request.params, start)
         .await?;
     Ok((StatusCode::CREATED, Json(run)))
 }
@@ -129,9 +132,13 @@ pub(super) async fn cancel_run(
               (status = 422, description = "The run's params no longer fit the pipeline", body = ErrorBody)))]
 pub(super) async fn rerun(
     State(service): State<Arc<Service>>,
+    Extension(who): Extension<Principal>,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<(StatusCode, Json<RunSummary>)> {
-    Ok((StatusCode::CREATED, Json(service.rerun(id).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(service.rerun(id, Some(&who.name)).await?),
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/runs/{id}/retry", tag = "runs",
@@ -142,34 +149,42 @@ pub(super) async fn rerun(
               (status = 422, description = "Nothing failed, or a workflow (re-run it whole)", body = ErrorBody)))]
 pub(super) async fn retry_run(
     State(service): State<Arc<Service>>,
+    Extension(who): Extension<Principal>,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<(StatusCode, Json<RunSummary>)> {
-    Ok((StatusCode::CREATED, Json(service.retry_failed(id).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(service.retry_failed(id, Some(&who.name)).await?),
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/runs/{id}/steps/{step}/approve", tag = "runs",
     params(("id" = i64, Path, description = "Run id"), ("step" = String, Path, description = "Step name")),
     responses((status = 202, description = "Approved: the step will run"),
+              (status = 403, description = "Not one of the step's approvers, or (four eyes) the one who started the run", body = ErrorBody),
               (status = 404, description = "No such run or step", body = ErrorBody),
               (status = 409, description = "The step is not waiting for approval", body = ErrorBody)))]
 pub(super) async fn approve_step(
     State(service): State<Arc<Service>>,
+    Extension(who): Extension<Principal>,
     ApiPath((id, step)): ApiPath<(i64, String)>,
 ) -> ApiResult<StatusCode> {
-    service.decide_step(id, &step, true).await?;
+    service.decide_step(id, &step, true, &who).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
 #[utoipa::path(post, path = "/api/v1/runs/{id}/steps/{step}/refuse", tag = "runs",
     params(("id" = i64, Path, description = "Run id"), ("step" = String, Path, description = "Step name")),
     responses((status = 202, description = "Refused: the step's dependents are skipped, the run ends refused"),
+              (status = 403, description = "Not one of the step's approvers, or (four eyes) the one who started the run", body = ErrorBody),
               (status = 404, description = "No such run or step", body = ErrorBody),
               (status = 409, description = "The step is not waiting for approval", body = ErrorBody)))]
 pub(super) async fn refuse_step(
     State(service): State<Arc<Service>>,
+    Extension(who): Extension<Principal>,
     ApiPath((id, step)): ApiPath<(i64, String)>,
 ) -> ApiResult<StatusCode> {
-    service.decide_step(id, &step, false).await?;
+    service.decide_step(id, &step, false, &who).await?;
     Ok(StatusCode::ACCEPTED)
 }
 

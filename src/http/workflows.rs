@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
+use axum::{Extension, Json};
+use conveyor_core::access::Principal;
 use conveyor_core::dto::{RunSummary, WorkflowDetail, WorkflowSummary};
-use conveyor_core::run::Trigger;
+use conveyor_core::run::{Start, Trigger};
 
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, Document};
@@ -87,11 +88,13 @@ pub(super) async fn delete_workflow(
               (status = 422, description = "Bad tag or params, or no engine for it", body = ErrorBody)))]
 pub(super) async fn create_workflow_run(
     State(service): State<Arc<Service>>,
+    Extension(who): Extension<Principal>,
     ApiPath(name): ApiPath<String>,
     ApiJson(request): ApiJson<CreateRun>,
 ) -> ApiResult<(StatusCode, Json<RunSummary>)> {
+    let start = Start::by(Trigger::Api, &who.name);
     let run = service
-        .start_workflow_run(&name, &request.tag, request.params, Trigger::Api)
+        .start_workflow_run(&name, &request.tag, request.params, start)
         .await?;
     Ok((StatusCode::CREATED, Json(run)))
 }

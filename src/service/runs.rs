@@ -3,13 +3,14 @@
 
 use std::sync::Arc;
 
+use conveyor_core::access::Principal;
 use conveyor_core::check::check_required_params;
 use conveyor_core::definition::{Params, Pipeline, Problem};
 use conveyor_core::dto::{RunDetail, RunPage, RunSummary, RunsQuery};
 use conveyor_core::params::{check_param_names, run_params};
 use conveyor_core::plan::Plan;
 use conveyor_core::resolve::ResolvedRun;
-use conveyor_core::run::{is_valid_tag, RunStatus, StepStatus, Trigger, TAG_RULE};
+use conveyor_core::run::{is_valid_tag, RunStatus, Start, StepStatus, Trigger, TAG_RULE};
 use tokio::sync::mpsc;
 
 use super::{stored, to_json, Service, ServiceError, ServiceResult};
@@ -27,7 +28,7 @@ pub(super) struct Launch<'a> {
     pub plan: Plan,
     pub tag: &'a str,
     pub params: Params,
-    pub trigger: Trigger,
+    pub start: Start,
     /// The account a cluster runs its steps as (a workflow's own).
     pub service_account: Option<String>,
     pub registry: Option<RegistryAccess>,
@@ -42,13 +43,13 @@ impl Service {
         name: &str,
         tag: &str,
         params: Params,
-        trigger: Trigger,
+        start: Start,
     ) -> ServiceResult<RunSummary> {
         let (row, version) = self.pipeline_row(name).await?;
         // A workflow run needs its account, credentials and manifest, whichever way it starts.
         if let Some(sealed) = self.store.workflow_credentials(row.id).await? {
             return self
-                .launch_workflow(&row, &version, &sealed, tag, params, trigger)
+                .launch_workflow(&row, &version, &sealed, tag, params, start)
                 .await;
         }
         let (pipeline, plan) = stored(&version)?;
@@ -59,7 +60,7 @@ impl Service {
             plan,
             tag,
             params,
-            trigger,
+            start,
             service_account: None,
             registry: None,
             retry: None,
@@ -77,7 +78,7 @@ impl Service {
             plan,
             tag,
             params,
-            trigger,
+            start,
             service_account,
             registry,
             retry,
@@ -110,7 +111,8 @@ impl Service {
             tag,
             params: &params,
             engine: engine.kind(),
-            trigger,
+            trigger: start.trigger,
+            started_by: start.by.as_deref(),
             resolved: &to_json(&resolved)?,
         };
         let run = match self.store.create_run(&new_run, &steps).await {
@@ -166,17 +168,24 @@ impl Service {
 
     /// Starts a finished (or running) run again: its pipeline's latest version, with the
     /// same tag and params.
-    pub async fn rerun(self: &Arc<Self>, id: i64) -> ServiceResult<RunSummary> {
+    pub async fn rerun(self: &Arc<Self>, id: i64, by: Option<&str>) -> ServiceResult<RunSummary> {
         let run = self.run_summary(id).await?;
         let params = self.store.run_params(id).await?;
-        self.start_run(&run.pipeline, &run.tag, params, Trigger::Rerun)
-            .await
+        let start = Start {
+            trigger: Trigger::Rerun,
+            by: by.map(str::to_owned),
+        };
+        self.start_run(&run.pipeline, &run.tag, params, start).await
     }
 
     /// Runs the steps of a finished run that did not succeed again, exactly as they were
     /// resolved (same version, tag and params); the steps that succeeded are taken over,
     /// with the run's workspace.
-    pub async fn retry_failed(self: &Arc<Self>, id: i64) -> ServiceResult<RunSummary> {
+    pub async fn retry_failed(
+        self: &Arc<Self>,
+        id: i64,
+        by: Option<&str>,
+    ) -> ServiceResult<RunSummary> {
         let origin = self.run_summary(id).await?;
         if !origin.status.is_terminal() {
             return Err(ServiceError::Conflict(format!(
@@ -228,7 +237,10 @@ impl Service {
             plan,
             tag: &origin.tag,
             params,
-            trigger: Trigger::Rerun,
+            start: Start {
+                trigger: Trigger::Rerun,
+                by: by.map(str::to_owned),
+            },
             service_account: None,
             registry: None,
             retry: Some((
@@ -274,11 +286,27 @@ impl Service {
         let params = self.store.run_params(id).await?;
         let steps = self.store.steps(id).await?;
         let webhooks = self.store.deliveries(id).await?;
+        let decisions = self.store.decisions(id).await?;
+        let gates = if steps.iter().any(|s| s.approval) {
+            let resolved = self.resolved_of(id, &run.tag).await?;
+            steps
+                .iter()
+                .filter(|step| step.approval)
+                .filter_map(|step| {
+                    let rule = &resolved.steps.get(step.index)?.approval;
+                    (*rule != Default::default()).then(|| (step.name.clone(), rule.clone()))
+                })
+                .collect()
+        } else {
+            Default::default()
+        };
         Ok(RunDetail {
             run,
             params,
             steps,
             webhooks,
+            decisions,
+            gates,
         })
     }
 
@@ -303,8 +331,15 @@ impl Service {
         self.control(&run, Control::Cancel).await
     }
 
-    /// Approves or refuses a step that waits for approval.
-    pub async fn decide_step(&self, id: i64, step: &str, approve: bool) -> ServiceResult<()> {
+    /// Approves or refuses a step that waits for approval, as `who`: one of its approvers,
+    /// and with `four_eyes` not the person who started the run. Recorded with their name.
+    pub async fn decide_step(
+        &self,
+        id: i64,
+        step: &str,
+        approve: bool,
+        who: &Principal,
+    ) -> ServiceResult<()> {
         let run = self.run_summary(id).await?;
         let steps = self.store.steps(id).await?;
         let state = steps
@@ -317,12 +352,36 @@ impl Service {
                 state.status
             )));
         }
+        let resolved = self.resolved_of(id, &run.tag).await?;
+        let rule = resolved
+            .steps
+            .get(state.index)
+            .map(|s| s.approval.clone())
+            .unwrap_or_default();
+        rule.may_decide(who, run.started_by.as_deref(), approve)
+            .map_err(ServiceError::Forbidden)?;
+        match self
+            .store
+            .record_decision(id, state.index, approve, &who.name)
+            .await
+        {
+            Err(StoreError::Decided) => {
+                return Err(ServiceError::Conflict(format!(
+                    "step \"{step}\" was decided already"
+                )))
+            }
+            other => other?,
+        }
         let control = if approve {
-            Control::Approve(state.index)
+            Control::Approve(state.index, who.name.clone())
         } else {
-            Control::Refuse(state.index)
+            Control::Refuse(state.index, who.name.clone())
         };
-        self.control(&run, control).await
+        let sent = self.control(&run, control).await;
+        if sent.is_err() {
+            self.store.forget_decision(id, state.index).await?;
+        }
+        sent
     }
 
     /// Deletes all finished runs of a pipeline (seed 000's `emptytask`).

@@ -10,7 +10,7 @@ use conveyor_core::check::problems_text;
 use conveyor_core::definition::{EngineKind, Params, Problem};
 use conveyor_core::dto::{RunSummary, WorkflowDetail, WorkflowSummary};
 use conveyor_core::plan::plan;
-use conveyor_core::run::{is_valid_tag, Trigger};
+use conveyor_core::run::{is_valid_tag, Start};
 use conveyor_core::workflow::{parse_workflow, Credentials, Workflow, BUILD_STEP, KEPT_SECRET};
 
 use super::host::{find_builder, on_host};
@@ -305,10 +305,10 @@ impl Service {
         name: &str,
         tag: &str,
         params: Params,
-        trigger: Trigger,
+        start: Start,
     ) -> ServiceResult<RunSummary> {
         let (row, version, sealed) = self.workflow_row(name).await?;
-        self.launch_workflow(&row, &version, &sealed, tag, params, trigger)
+        self.launch_workflow(&row, &version, &sealed, tag, params, start)
             .await
     }
 
@@ -320,7 +320,7 @@ impl Service {
         sealed: &[u8],
         tag: &str,
         mut params: Params,
-        trigger: Trigger,
+        start: Start,
     ) -> ServiceResult<RunSummary> {
         let workflow = Self::stored_workflow(&row.name, version)?;
         let credentials = self.open_credentials(&row.name, sealed)?;
@@ -364,7 +364,7 @@ impl Service {
             plan,
             tag,
             params,
-            trigger,
+            start,
             service_account: Some(workflow.name.clone()),
             registry: Some(registry),
             retry: None,

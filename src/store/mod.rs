@@ -4,6 +4,7 @@
 //! connections, in WAL mode.
 
 mod accounts;
+mod decisions;
 mod deliveries;
 mod events;
 mod pipelines;
@@ -42,6 +43,8 @@ pub enum StoreError {
     UserExists(String),
     #[error("the last admin who can sign in must stay an admin")]
     LastAdmin,
+    #[error("the step was decided already")]
+    Decided,
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
 }
@@ -90,7 +93,7 @@ async fn refuse_active_run(
 /// The columns [`run_summary`] reads, from `runs r JOIN pipelines p`.
 const RUN_COLUMNS: &str = "r.id, p.name AS pipeline, r.number, r.version, r.tag, r.status, \
                            r.message, r.created_at, r.started_at, r.finished_at, r.engine, \
-                           r.trigger";
+                           r.trigger, r.started_by";
 
 fn run_summary(row: &SqliteRow) -> StoreResult<RunSummary> {
     Ok(RunSummary {
@@ -106,6 +109,7 @@ fn run_summary(row: &SqliteRow) -> StoreResult<RunSummary> {
         finished_at: row.try_get("finished_at")?,
         engine: row.try_get("engine")?,
         trigger: Trigger::from_str(row.try_get::<&str, _>("trigger")?).map_err(corrupt)?,
+        started_by: row.try_get("started_by")?,
     })
 }
 

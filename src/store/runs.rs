@@ -20,6 +20,8 @@ pub struct NewRun<'a> {
     pub params: &'a Params,
     pub engine: EngineKind,
     pub trigger: Trigger,
+    /// The account that starts it.
+    pub started_by: Option<&'a str>,
     /// Its resolved steps (`conveyor_core::resolve::ResolvedRun`), as JSON.
     pub resolved: &'a str,
 }
@@ -42,8 +44,8 @@ impl Store {
         let params = serde_json::to_string(run.params).map_err(corrupt)?;
         let mut tx = self.writer.begin().await?;
         let inserted = sqlx::query(
-            "INSERT INTO runs (pipeline_id, version, number, tag, params, status, created_at, engine, trigger, resolved) \
-             VALUES (?1, ?2, (SELECT COALESCE(MAX(number), 0) + 1 FROM runs WHERE pipeline_id = ?1), ?3, ?4, 'pending', ?5, ?6, ?7, ?8) \
+            "INSERT INTO runs (pipeline_id, version, number, tag, params, status, created_at, engine, trigger, resolved, started_by) \
+             VALUES (?1, ?2, (SELECT COALESCE(MAX(number), 0) + 1 FROM runs WHERE pipeline_id = ?1), ?3, ?4, 'pending', ?5, ?6, ?7, ?8, ?9) \
              RETURNING id",
         )
         .bind(run.pipeline_id)
@@ -54,6 +56,7 @@ impl Store {
         .bind(run.engine.as_str())
         .bind(run.trigger.as_str())
         .bind(run.resolved)
+        .bind(run.started_by)
         .fetch_one(&mut *tx)
         .await;
         let run_id: i64 = match inserted {

@@ -123,3 +123,71 @@ test('every page hydrates and runs under its Content-Security-Policy', async () 
   assert.deepEqual(violations, []);
   await page.close();
 });
+
+const GATED = `
+name: gated
+stages:
+  - name: build
+    steps:
+      - {name: build, script: 'echo built'}
+  - name: ship
+    steps:
+      - name: gate
+        approval: true
+        approval_params: {approvers: carol, four_eyes: 'true'}
+        script: echo shipped
+`;
+
+test('sign in, run, meet a gate only someone else may approve, sign out; the approver approves', async () => {
+  await app.createPipeline(GATED);
+  for (const name of ['dave', 'carol']) {
+    await app.api('/api/v1/users', {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name, role: 'developer', password: 'a long enough password' }),
+    });
+  }
+  const context = await app.nobody.newContext();
+  const page = await context.newPage();
+  await page.goto(`${app.base}/pipelines/gated`);
+  await page.fill('input[name=name]', 'dave');
+  await page.fill('input[name=password]', 'a long enough password');
+  await page.click('button[type=submit]');
+  await page.waitForURL((url) => url.pathname === '/pipelines/gated');
+  await page.waitForSelector('body[data-hydrated="true"]');
+  await page.fill('#tag', 'v2.0.0');
+  await page.click('#run-button');
+  await page.waitForURL(/\/runs\/\d+$/);
+  const runPath = new URL(page.url()).pathname;
+  await page.locator('#steps tr[data-step="gate"][data-status="waiting_approval"]').waitFor();
+  assert.equal(await page.locator('#run-started-by').innerText(), 'started by dave');
+  const approve = page.locator('#steps tr[data-step="gate"] button', { hasText: 'Approve' });
+  assert.ok(await approve.isDisabled(), 'dave is not an approver');
+  assert.match(await page.locator('#steps tr[data-step="gate"] .gate-why').innerText(), /not one of this step's approvers \(carol\)/);
+  assert.match(await page.locator('#steps tr[data-step="gate"] .gate-who').innerText(), /approvers: carol · not the one who started it/);
+  await page.screenshot({ path: join(shots, 'gate-not-yours.png'), fullPage: true });
+  // The server refuses it too, whatever the page offers.
+  const forced = await page.evaluate(async (path) => {
+    const csrf = document.querySelector('meta[name="csrf-token"]').content;
+    const id = path.split('/').pop();
+    const response = await fetch(`/api/v1/runs/${id}/steps/gate/approve`, { method: 'POST', headers: { 'x-csrf-token': csrf } });
+    return [response.status, (await response.json()).message];
+  }, runPath);
+  assert.equal(forced[0], 403);
+  assert.match(forced[1], /not one of this step's approvers/);
+  await page.click('.topbar .sign-out button');
+  await page.waitForURL((url) => url.pathname === '/login');
+  await context.close();
+
+  const carol = await app.signedIn('carol', 'a long enough password').newPage();
+  await carol.goto(app.base + runPath);
+  await carol.waitForSelector('body[data-hydrated="true"]');
+  const approveAsCarol = carol.locator('#steps tr[data-step="gate"] button', { hasText: 'Approve' });
+  assert.ok(await approveAsCarol.isEnabled());
+  await approveAsCarol.click();
+  await carol.locator('#run-status .badge', { hasText: /succeeded/i }).waitFor();
+  assert.equal(await carol.locator('#steps tr[data-step="gate"]').getAttribute('data-status'), 'succeeded');
+  await carol.reload();
+  await carol.locator('#decisions li[data-step="gate"]', { hasText: 'approved by carol' }).waitFor();
+  await carol.screenshot({ path: join(shots, 'gate-decided.png'), fullPage: true });
+  await carol.close();
+});

@@ -882,6 +882,7 @@ async fn runs_left_in_flight_by_a_crash_are_settled_at_start() {
             params: &Default::default(),
             engine: conveyor_core::definition::EngineKind::Local,
             trigger: Trigger::Api,
+            started_by: None,
             resolved: &serde_json::to_string(&resolved).expect("json"),
         };
         store.create_run(&run, &steps).await.expect("run");

@@ -311,7 +311,7 @@ stages:
       - {name: build, script: 'echo built'}
   - name: release
     steps:
-      - {name: release, approval: true, approval_params: {approvers: ops}, script: 'echo released'}
+      - {name: release, approval: true, approval_params: {approvers: 'ops, role:admin'}, script: 'echo released'}
       - {name: announce, script: 'echo announced'}
 ";
 

@@ -6,6 +6,7 @@ mod support;
 
 mod access;
 mod api;
+mod approvals;
 mod deploy_manifests;
 mod engine;
 mod layout;

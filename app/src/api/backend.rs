@@ -2,12 +2,13 @@
 
 use std::sync::Arc;
 
+use conveyor_core::access::Principal;
 use conveyor_core::definition::Params;
 use conveyor_core::dto::{
     LogLine, PipelineDetail, PipelineSummary, RunDetail, RunPage, RunSummary, RunsQuery,
     VersionComparison, WorkflowDetail,
 };
-use conveyor_core::run::Trigger;
+use conveyor_core::run::Start;
 
 /// What a server function needs to know of a failure: a message fit for the user.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -43,19 +44,26 @@ pub trait Backend: Send + Sync {
         pipeline: &str,
         tag: &str,
         params: Params,
-        trigger: Trigger,
+        start: Start,
     ) -> BackendResult<RunSummary>;
     async fn list_runs(&self, pipeline: Option<&str>, query: &RunsQuery) -> BackendResult<RunPage>;
     async fn get_run(&self, id: i64) -> BackendResult<RunDetail>;
     /// The last `limit` lines of a run's log, oldest first, numbered as the log viewer
     /// numbers them.
     async fn log_tail(&self, id: i64, limit: u32) -> BackendResult<Vec<LogLine>>;
-    async fn cancel_run(&self, id: i64) -> BackendResult<()>;
-    async fn decide_step(&self, id: i64, step: &str, approve: bool) -> BackendResult<()>;
+    async fn cancel_run(&self, id: i64, who: &Principal) -> BackendResult<()>;
+    /// Approves or refuses a waiting step, as `who` (the step may name its approvers).
+    async fn decide_step(
+        &self,
+        id: i64,
+        step: &str,
+        approve: bool,
+        who: &Principal,
+    ) -> BackendResult<()>;
     /// Starts a finished run again: its pipeline's latest version, its tag and params.
-    async fn rerun(&self, id: i64) -> BackendResult<RunSummary>;
+    async fn rerun(&self, id: i64, who: &Principal) -> BackendResult<RunSummary>;
     /// Re-runs the steps of a finished run that did not succeed.
-    async fn retry_failed(&self, id: i64) -> BackendResult<RunSummary>;
+    async fn retry_failed(&self, id: i64, who: &Principal) -> BackendResult<RunSummary>;
     async fn get_workflow(&self, name: &str) -> BackendResult<WorkflowDetail>;
     /// Updates the named workflow, or creates one when `existing` is `None`.
     async fn save_workflow(

@@ -1,9 +1,10 @@
 //! What the pages load: only the fields a page shows cross to the browser, as every type
 //! decoded there costs WASM. The API's own types (in `conveyor_core::dto`) carry more.
 
+use conveyor_core::approval::ApprovalRule;
 use conveyor_core::definition::Params;
 use conveyor_core::dto::{
-    LogLine, PipelineDetail, RunDetail, RunSummary, WebhookDelivery, WorkflowDetail,
+    GateDecision, LogLine, PipelineDetail, RunDetail, RunSummary, WebhookDelivery, WorkflowDetail,
 };
 use conveyor_core::editor::EditorState;
 use conveyor_core::graph::GraphInput;
@@ -77,6 +78,8 @@ pub struct RunPageData {
     pub params: Params,
     pub steps: Vec<StepState>,
     pub webhooks: Vec<WebhookDelivery>,
+    pub decisions: Vec<GateDecision>,
+    pub gates: std::collections::BTreeMap<String, ApprovalRule>,
     /// The last [`LOG_TAIL_LINES`] lines of the log when the page was made, oldest first.
     pub log_tail: Vec<LogLine>,
 }
@@ -88,6 +91,8 @@ impl RunPageData {
             params: detail.params,
             steps: detail.steps,
             webhooks: detail.webhooks,
+            decisions: detail.decisions,
+            gates: detail.gates,
             log_tail,
         }
     }

@@ -23,6 +23,19 @@ fn backend() -> Result<SharedBackend, ServerFnError> {
     use_context::<SharedBackend>().ok_or_else(|| ServerFnError::new("backend missing from context"))
 }
 
+/// The account the request acts for (the server's guard found it before any function runs).
+#[cfg(feature = "ssr")]
+fn caller() -> Result<conveyor_core::access::Principal, ServerFnError> {
+    use_context::<http::request::Parts>()
+        .and_then(|parts| {
+            parts
+                .extensions
+                .get::<conveyor_core::access::Principal>()
+                .cloned()
+        })
+        .ok_or_else(|| ServerFnError::new("sign in first"))
+}
+
 #[cfg(feature = "ssr")]
 fn fail(err: BackendError) -> ServerFnError {
     ServerFnError::new(err.0)
@@ -61,8 +74,9 @@ pub async fn start_run(
 ) -> Result<i64, ServerFnError> {
     let params = conveyor_core::params::parse_param_lines(params.as_deref().unwrap_or_default())
         .map_err(ServerFnError::new)?;
+    let start = conveyor_core::run::Start::by(conveyor_core::run::Trigger::Ui, &caller()?.name);
     let run = backend()?
-        .start_run(&pipeline, &tag, params, conveyor_core::run::Trigger::Ui)
+        .start_run(&pipeline, &tag, params, start)
         .await
         .map_err(fail)?;
     leptos_axum::redirect(&format!("/runs/{}", run.id));
@@ -122,22 +136,29 @@ pub async fn run_control(
     step: Option<String>,
 ) -> Result<Option<i64>, ServerFnError> {
     let backend = backend()?;
+    let who = caller()?;
     let waiting_step = || {
         step.clone()
             .filter(|s| !s.is_empty())
             .ok_or_else(|| ServerFnError::new("which step? `step` is missing"))
     };
     let new_run = match act {
-        RunAct::Cancel => return backend.cancel_run(id).await.map(|()| None).map_err(fail),
+        RunAct::Cancel => {
+            return backend
+                .cancel_run(id, &who)
+                .await
+                .map(|()| None)
+                .map_err(fail)
+        }
         RunAct::Approve | RunAct::Refuse => {
             return backend
-                .decide_step(id, &waiting_step()?, act == RunAct::Approve)
+                .decide_step(id, &waiting_step()?, act == RunAct::Approve, &who)
                 .await
                 .map(|()| None)
                 .map_err(fail);
         }
-        RunAct::Rerun => backend.rerun(id).await.map_err(fail)?,
-        RunAct::RetryFailed => backend.retry_failed(id).await.map_err(fail)?,
+        RunAct::Rerun => backend.rerun(id, &who).await.map_err(fail)?,
+        RunAct::RetryFailed => backend.retry_failed(id, &who).await.map_err(fail)?,
     };
     leptos_axum::redirect(&format!("/runs/{}", new_run.id));
     Ok(Some(new_run.id))

@@ -1,6 +1,6 @@
 //! A run: its status and controls, steps, stage graph, live log and webhook calls.
 
-use conveyor_core::dto::{LogLine, WebhookDelivery};
+use conveyor_core::dto::{GateDecision, LogLine, WebhookDelivery};
 use conveyor_core::format::{format_duration, format_time};
 use conveyor_core::graph::{GraphInput, Pick};
 use conveyor_core::run::{RunStatus, StepStatus};
@@ -73,6 +73,9 @@ fn RunView(detail: RunPageData) -> impl IntoView {
     let viewer = LogViewer::new(lines, shown);
     let control = ServerAction::<RunControl>::new();
     let pipeline = detail.run.pipeline.clone();
+    let gates = detail.gates.clone();
+    let me = crate::viewer::viewer().principal();
+    let started_by = detail.run.started_by.clone();
     let graph = move || GraphInput::from_steps(&steps.read());
     view! {
         <Title text=format!("{} #{} · Conveyor", pipeline, detail.run.number)/>
@@ -84,6 +87,9 @@ fn RunView(detail: RunPageData) -> impl IntoView {
             <span id="run-status">{move || status_badge(run.read().status)}</span>
             <span class="muted">"tag " <code>{detail.run.tag.clone()}</code></span>
             <span class="muted">{format!("version {}", detail.run.version)}</span>
+            {detail.run.started_by.clone().map(|by| view! {
+                <span class="muted" id="run-started-by">"started by " <strong>{by}</strong></span>
+            })}
             <span class="muted" id="run-engine" title="where this run's steps ran">
                 "engine " <code>{detail.run.engine.clone()}</code>
             </span>
@@ -137,6 +143,7 @@ fn RunView(detail: RunPageData) -> impl IntoView {
                                     let pick = name.clone();
                                     let (approve_step, refuse_step) = (name.clone(), name.clone());
                                     let waiting = step.status == StepStatus::WaitingApproval;
+                                    let gate = gates.get(&name).cloned().unwrap_or_default();
                                     view! {
                                         <tr data-step=name.clone() data-status=step.status.as_str()>
                                             <td class="muted">{step.stage.clone()}</td>
@@ -156,13 +163,24 @@ fn RunView(detail: RunPageData) -> impl IntoView {
                                             <td>
                                                 {waiting
                                                     .then(|| {
+                                                        let may = |approve| match &me {
+                                                            Some(me) => gate.may_decide(me, started_by.as_deref(), approve).err(),
+                                                            None => Some("sign in to decide".to_owned()),
+                                                        };
+                                                        let (no_approve, no_refuse) = (may(true), may(false));
+                                                        let who = (!gate.approvers.is_empty()).then(|| {
+                                                            let eyes = if gate.four_eyes { " · not the one who started it" } else { "" };
+                                                            view! { <small class="muted gate-who">{format!("approvers: {}{eyes}", gate.describe())}</small> }
+                                                        });
                                                         view! {
                                                             {control_form(control, run_id, RunAct::Approve, Some(approve_step), view! {
-                                                                <button type="submit" class="primary">"Approve"</button>
+                                                                <button type="submit" class="primary" disabled=no_approve.is_some() title=no_approve.clone()>"Approve"</button>
                                                             })}
                                                             {control_form(control, run_id, RunAct::Refuse, Some(refuse_step), view! {
-                                                                <button type="submit" class="danger">"Refuse"</button>
+                                                                <button type="submit" class="danger" disabled=no_refuse.is_some() title=no_refuse.clone()>"Refuse"</button>
                                                             })}
+                                                            {who}
+                                                            {no_approve.map(|why| view! { <small class="hint gate-why">{why}</small> })}
                                                         }
                                                     })}
                                             </td>
@@ -173,6 +191,7 @@ fn RunView(detail: RunPageData) -> impl IntoView {
                         }}
                     </tbody>
                 </table>
+                <Decisions decisions=detail.decisions.clone()/>
             </section>
             <section class="card">
                 <h2>"Graph"</h2>
@@ -272,6 +291,31 @@ fn control_form(
             {button}
         },
     )
+}
+
+/// Who decided the run's gates, and when (as recorded when the page was loaded; a decision
+/// made since shows in its step's message).
+#[component]
+fn Decisions(decisions: Vec<GateDecision>) -> impl IntoView {
+    (!decisions.is_empty()).then(|| {
+        view! {
+            <ul class="decisions" id="decisions">
+                {decisions
+                    .into_iter()
+                    .map(|d| {
+                        let what = if d.approved { "approved" } else { "refused" };
+                        let step = d.step.clone();
+                        view! {
+                            <li data-step=step>
+                                <code>{d.step}</code> {format!(" {what} by ")} <strong>{d.by}</strong>
+                                <span class="muted">{format!(" · {}", format_time(d.at))}</span>
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+        }
+    })
 }
 
 /// The webhook calls a run made, as recorded when the page was loaded.

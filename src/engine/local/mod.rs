@@ -246,8 +246,8 @@ async fn schedule(context: Arc<RunContext>, mut control: mpsc::Receiver<Control>
                         report(&context.events, cancelled).await;
                     }
                 }
-                Some(Control::Approve(index)) => report(&context.events, schedule.approve(index)).await,
-                Some(Control::Refuse(index)) => report(&context.events, schedule.refuse(index)).await,
+                Some(Control::Approve(index, by)) => report(&context.events, schedule.approve(index, &by)).await,
+                Some(Control::Refuse(index, by)) => report(&context.events, schedule.refuse(index, &by)).await,
             },
         }
     }

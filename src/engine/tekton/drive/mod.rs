@@ -138,12 +138,12 @@ impl Driver {
                         return;
                     }
                     Some(Control::Cancel) => self.cancel().await,
-                    Some(Control::Approve(step)) => {
-                        let decision = self.schedule.approve(step);
+                    Some(Control::Approve(step, by)) => {
+                        let decision = self.schedule.approve(step, &by);
                         report(&self.events, decision).await;
                     }
-                    Some(Control::Refuse(step)) => {
-                        let decision = self.schedule.refuse(step);
+                    Some(Control::Refuse(step, by)) => {
+                        let decision = self.schedule.refuse(step, &by);
                         report(&self.events, decision).await;
                     }
                 },
