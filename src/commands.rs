@@ -20,7 +20,7 @@ pub async fn run_user(action: UserAction, data_dir: &Path) -> Result<String, Str
         } => {
             let (password, made) = password(password_stdin)?;
             accounts
-                .add_user(&name, role, &password)
+                .add_user(None, &name, role, &password)
                 .await
                 .map_err(said)?;
             made.map_or_else(
@@ -34,7 +34,7 @@ pub async fn run_user(action: UserAction, data_dir: &Path) -> Result<String, Str
         } => {
             let (password, made) = password(password_stdin)?;
             accounts
-                .update_user(&name, None, None, Some(&password))
+                .update_user(None, &name, None, None, Some(&password))
                 .await
                 .map_err(said)?;
             made.map_or_else(
@@ -44,14 +44,14 @@ pub async fn run_user(action: UserAction, data_dir: &Path) -> Result<String, Str
         }
         UserAction::Disable { name } => {
             accounts
-                .update_user(&name, None, Some(true), None)
+                .update_user(None, &name, None, Some(true), None)
                 .await
                 .map_err(said)?;
             format!("disabled {name}: its sessions and tokens no longer work")
         }
         UserAction::Enable { name } => {
             accounts
-                .update_user(&name, None, Some(false), None)
+                .update_user(None, &name, None, Some(false), None)
                 .await
                 .map_err(said)?;
             format!("enabled {name}")

@@ -8,6 +8,7 @@ use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::{lazy_route, path, Lazy, LazyRoute, SsrMode};
 
 use crate::api::account::SignOut;
+use crate::pages::audit::AuditPage;
 use crate::pages::dashboard::PipelinesPage;
 use crate::pages::history::HistoryPage;
 use crate::pages::login::LoginPage;
@@ -123,6 +124,7 @@ pub fn App() -> impl IntoView {
     let viewer = Viewer::current();
     provide_context(viewer.clone());
     let signed_in = viewer.name.is_some();
+    let admin = viewer.may(conveyor_core::access::Action::Admin);
     view! {
         <Stylesheet id="leptos" href="/pkg/conveyor.css"/>
         <Title text="Conveyor"/>
@@ -133,6 +135,7 @@ pub fn App() -> impl IntoView {
                     <nav>
                         <A href="/">"Pipelines"</A>
                         <A href="/history">"History"</A>
+                        {admin.then(|| view! { <A href="/audit">"Audit"</A> })}
                     </nav>
                 })}
                 <span class="spacer"></span>
@@ -147,6 +150,7 @@ pub fn App() -> impl IntoView {
             <ShortcutsOverlay/>
             <main>
                 <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
+                    <Route path=path!("/audit") ssr=SsrMode::InOrder view={Lazy::<AuditRoute>::new()}/>
                     <Route path=path!("/login") ssr=SsrMode::InOrder view={Lazy::<LoginRoute>::new()}/>
                     <Route path=path!("/") ssr=SsrMode::InOrder view={Lazy::<PipelinesRoute>::new()}/>
                     <Route path=path!("/new") ssr=SsrMode::InOrder view={Lazy::<NewPipelineRoute>::new()}/>
@@ -185,6 +189,7 @@ macro_rules! lazy_pages {
 
 lazy_pages! {
     LoginRoute => LoginPage,
+    AuditRoute => AuditPage,
     PipelinesRoute => PipelinesPage,
     NewPipelineRoute => NewPipelinePage,
     WorkflowRoute => WorkflowPage,

@@ -131,6 +131,7 @@ const SERVER_FNS: &[(&str, Option<Action>)] = &[
     ("start_run", Some(Action::Run)),
     ("run_control", Some(Action::Run)),
     ("save_workflow", Some(Action::Admin)),
+    ("audit_log", Some(Action::Admin)),
 ];
 
 /// What calling the server function `endpoint` needs. One this table does not know needs an

@@ -8,6 +8,7 @@
 pub mod access;
 pub mod ansi;
 pub mod approval;
+pub mod audit;
 pub mod check;
 pub mod definition;
 pub mod diff;

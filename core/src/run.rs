@@ -44,6 +44,7 @@ macro_rules! status_enum {
         }
     };
 }
+pub(crate) use status_enum;
 
 status_enum!(
     /// Lifecycle of a run.

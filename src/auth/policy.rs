@@ -16,6 +16,9 @@ pub enum Requirement {
 
 use Requirement::{Public, Signed};
 
+/// Pages only admins see.
+pub const ADMIN_PAGES: &[&str] = &["/audit", "/users"];
+
 /// The prefix of every server function's URL.
 pub const SERVER_FN_PREFIX: &str = "/_sfn/";
 
@@ -34,7 +37,9 @@ pub fn requirement(method: &Method, path: &str) -> Requirement {
     if let Some(name) = path.strip_prefix(SERVER_FN_PREFIX) {
         return server_fn_needs(name).map_or(Public, Signed);
     }
-    if reading {
+    if reading && ADMIN_PAGES.contains(&path) {
+        Signed(Action::Admin)
+    } else if reading {
         Signed(Action::Read)
     } else {
         Signed(Action::Admin)
@@ -45,7 +50,7 @@ fn api_requirement(method: &Method, reading: bool, path: &str) -> Requirement {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match segments.as_slice() {
         ["session"] if !reading => Public,
-        ["users", ..] => Signed(Action::Admin),
+        ["users", ..] | ["audit"] => Signed(Action::Admin),
         ["tokens", ..] | ["account", ..] | ["validate"] => Signed(Action::Read),
         // A workflow carries registry and git credentials: saving or deleting one is an
         // admin's; running it is a developer's.
@@ -90,6 +95,9 @@ mod tests {
                 Signed(Action::Run),
             ),
             (Method::GET, "/api/v1/users", Signed(Action::Admin)),
+            (Method::GET, "/api/v1/audit", Signed(Action::Admin)),
+            (Method::GET, "/audit", Signed(Action::Admin)),
+            (Method::GET, "/users", Signed(Action::Admin)),
             (Method::POST, "/api/v1/tokens", Signed(Action::Read)),
             (Method::POST, "/_sfn/start_run", Signed(Action::Run)),
             (Method::POST, "/_sfn/list_runs", Signed(Action::Read)),

@@ -69,9 +69,11 @@ pub(super) async fn sign_in(
 pub(super) async fn sign_out(
     State(service): State<Arc<Service>>,
     session: Option<Extension<SessionId>>,
+    who: Option<Extension<Principal>>,
 ) -> ApiResult<Response> {
     if let Some(Extension(SessionId(id))) = session {
-        service.accounts().sign_out(&id).await?;
+        let who = who.as_ref().map(|Extension(who)| who.name.as_str());
+        service.accounts().sign_out(&id, who).await?;
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
     response
@@ -211,11 +213,17 @@ pub struct AddUser {
               (status = 422, description = "A bad name or a short password", body = ErrorBody)))]
 pub(super) async fn add_user(
     State(service): State<Arc<Service>>,
+    Extension(actor): Extension<Principal>,
     ApiJson(request): ApiJson<AddUser>,
 ) -> ApiResult<(StatusCode, Json<UserSummary>)> {
     let user = service
         .accounts()
-        .add_user(&request.name, request.role, &request.password)
+        .add_user(
+            Some(&actor.name),
+            &request.name,
+            request.role,
+            &request.password,
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
@@ -238,12 +246,14 @@ pub struct UpdateUser {
               (status = 409, description = "It is the last admin who can sign in", body = ErrorBody)))]
 pub(super) async fn update_user(
     State(service): State<Arc<Service>>,
+    Extension(actor): Extension<Principal>,
     ApiPath(name): ApiPath<String>,
     ApiJson(request): ApiJson<UpdateUser>,
 ) -> ApiResult<Json<UserSummary>> {
     let user = service
         .accounts()
         .update_user(
+            Some(&actor.name),
             &name,
             request.role,
             request.disabled,

@@ -94,7 +94,7 @@ pub async fn guard(State(guard): State<Guard>, mut request: Request, next: Next)
                     "{} may not do this (it needs {action:?} rights)",
                     describe(who)
                 );
-                return ApiError::forbidden(message).into_response();
+                return refuse(&path, StatusCode::FORBIDDEN, "forbidden", &message);
             }
             // A browser's session acts only for pages of this very site.
             if let (true, Some(session)) = (changes, &session) {

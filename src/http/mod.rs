@@ -3,6 +3,7 @@
 //! the OpenAPI document, and the web UI's pages and server functions (`pages`).
 
 mod accounts;
+mod audit;
 mod error;
 mod events;
 mod extract;
@@ -94,6 +95,7 @@ api_routes! {
     delete "/tokens/{id}" => accounts::revoke_token,
     post "/account/password" => accounts::change_password,
     get "/users" => accounts::list_users,
+    get "/audit" => audit::audit_log,
     post "/users" => accounts::add_user,
     patch "/users/{name}" => accounts::update_user,
     get "/pipelines" => pipelines::list_pipelines,

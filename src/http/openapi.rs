@@ -3,7 +3,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{accounts, events, pipelines, runs, workflows};
+use super::{accounts, audit, events, pipelines, runs, workflows};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -13,7 +13,7 @@ use super::{accounts, events, pipelines, runs, workflows};
     paths(
         accounts::sign_in, accounts::sign_out, accounts::whoami, accounts::list_tokens, accounts::create_token,
         accounts::revoke_token, accounts::change_password, accounts::list_users, accounts::add_user,
-        accounts::update_user,
+        accounts::update_user, audit::audit_log,
         pipelines::list_pipelines, pipelines::create_pipeline, pipelines::get_pipeline,
         pipelines::update_pipeline, pipelines::delete_pipeline, pipelines::list_versions,
         pipelines::get_version, pipelines::compare_versions, pipelines::validate,
@@ -23,7 +23,7 @@ use super::{accounts, events, pipelines, runs, workflows};
         workflows::list_workflows, workflows::create_workflow, workflows::get_workflow,
         workflows::update_workflow, workflows::delete_workflow, workflows::create_workflow_run
     ),
-    tags((name = "accounts", description = "Signing in, API tokens and users"),
+    tags((name = "accounts", description = "Signing in, API tokens, users and the audit log"),
          (name = "pipelines", description = "Definitions and their versions"),
          (name = "workflows", description = "Build → push → deploy workflows (seed 000)"),
          (name = "runs", description = "Runs, approvals, logs and live events"))

@@ -11,6 +11,7 @@ use axum::extract::ConnectInfo;
 use axum::http;
 use axum::Router;
 use conveyor_core::access::Principal;
+use conveyor_core::audit::{AuditPage, AuditQuery};
 use conveyor_core::definition::Params;
 use conveyor_core::dto::{
     LogLine, PipelineDetail, PipelineSummary, RunDetail, RunPage, RunSummary, RunsQuery,
@@ -59,9 +60,20 @@ impl Backend for ServiceBackend {
     }
     async fn sign_out(&self, request: &http::request::Parts) -> BackendResult<http::HeaderValue> {
         if let Some(SessionId(id)) = request.extensions.get::<SessionId>() {
-            self.0.accounts().sign_out(id).await.map_err(to_backend)?;
+            let who = request
+                .extensions
+                .get::<Principal>()
+                .map(|p| p.name.as_str());
+            self.0
+                .accounts()
+                .sign_out(id, who)
+                .await
+                .map_err(to_backend)?;
         }
         Ok(super::accounts::ended_cookie())
+    }
+    async fn audit_log(&self, query: &AuditQuery) -> BackendResult<AuditPage> {
+        self.0.audit_log(query).await.map_err(to_backend)
     }
     async fn list_pipelines(&self) -> BackendResult<Vec<PipelineSummary>> {
         self.0.list_pipelines().await.map_err(to_backend)
@@ -69,12 +81,24 @@ impl Backend for ServiceBackend {
     async fn get_pipeline(&self, name: &str) -> BackendResult<PipelineDetail> {
         self.0.get_pipeline(name).await.map_err(to_backend)
     }
-    async fn create_pipeline(&self, source: &str) -> BackendResult<PipelineDetail> {
-        self.0.create_pipeline(source).await.map_err(to_backend)
-    }
-    async fn update_pipeline(&self, name: &str, source: &str) -> BackendResult<PipelineDetail> {
+    async fn create_pipeline(
+        &self,
+        source: &str,
+        who: &Principal,
+    ) -> BackendResult<PipelineDetail> {
         self.0
-            .update_pipeline(name, source)
+            .create_pipeline(source, &who.name)
+            .await
+            .map_err(to_backend)
+    }
+    async fn update_pipeline(
+        &self,
+        name: &str,
+        source: &str,
+        who: &Principal,
+    ) -> BackendResult<PipelineDetail> {
+        self.0
+            .update_pipeline(name, source, &who.name)
             .await
             .map_err(to_backend)
     }
@@ -110,8 +134,8 @@ impl Backend for ServiceBackend {
     async fn log_tail(&self, id: i64, limit: u32) -> BackendResult<Vec<LogLine>> {
         self.0.log_tail(id, limit).await.map_err(to_backend)
     }
-    async fn cancel_run(&self, id: i64, _who: &Principal) -> BackendResult<()> {
-        self.0.cancel_run(id).await.map_err(to_backend)
+    async fn cancel_run(&self, id: i64, who: &Principal) -> BackendResult<()> {
+        self.0.cancel_run(id, &who.name).await.map_err(to_backend)
     }
     async fn decide_step(
         &self,
@@ -141,10 +165,11 @@ impl Backend for ServiceBackend {
         &self,
         existing: Option<&str>,
         source: &str,
+        who: &Principal,
     ) -> BackendResult<WorkflowDetail> {
         match existing {
-            Some(name) => self.0.update_workflow(name, source).await,
-            None => self.0.create_workflow(source).await,
+            Some(name) => self.0.update_workflow(name, source, &who.name).await,
+            None => self.0.create_workflow(source, &who.name).await,
         }
         .map_err(to_backend)
     }

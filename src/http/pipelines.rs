@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
+use axum::{Extension, Json};
+use conveyor_core::access::Principal;
 use conveyor_core::dto::{
     PipelineDetail, PipelineSummary, PipelineVersion, Validation, VersionComparison,
 };
@@ -31,11 +32,12 @@ pub(super) async fn list_pipelines(
         (status = 422, description = "The definition has problems", body = ErrorBody)))]
 pub(super) async fn create_pipeline(
     State(service): State<Arc<Service>>,
+    Extension(who): Extension<Principal>,
     Document(source): Document,
 ) -> ApiResult<(StatusCode, Json<PipelineDetail>)> {
     Ok((
         StatusCode::CREATED,
-        Json(service.create_pipeline(&source).await?),
+        Json(service.create_pipeline(&source, &who.name).await?),
     ))
 }
 
@@ -58,10 +60,13 @@ pub(super) async fn get_pipeline(
               (status = 422, description = "The definition has problems", body = ErrorBody)))]
 pub(super) async fn update_pipeline(
     State(service): State<Arc<Service>>,
+    Extension(who): Extension<Principal>,
     ApiPath(name): ApiPath<String>,
     Document(source): Document,
 ) -> ApiResult<Json<PipelineDetail>> {
-    Ok(Json(service.update_pipeline(&name, &source).await?))
+    Ok(Json(
+        service.update_pipeline(&name, &source, &who.name).await?,
+    ))
 }
 
 #[utoipa::path(delete, path = "/api/v1/pipelines/{name}", tag = "pipelines",
@@ -71,9 +76,10 @@ pub(super) async fn update_pipeline(
               (status = 409, description = "A run is in flight", body = ErrorBody)))]
 pub(super) async fn delete_pipeline(
     State(service): State<Arc<Service>>,
+    Extension(who): Extension<Principal>,
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    service.delete_pipeline(&name).await?;
+    service.delete_pipeline(&name, &who.name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

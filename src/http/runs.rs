@@ -83,10 +83,11 @@ pub(super) async fn list_pipeline_runs(
               (status = 409, description = "A run is in flight", body = ErrorBody)))]
 pub(super) async fn delete_runs(
     State(service): State<Arc<Service>>,
+    Extension(who): Extension<Principal>,
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<Deleted>> {
     Ok(Json(Deleted {
-        deleted: service.delete_runs(&name).await?,
+        deleted: service.delete_runs(&name, &who.name).await?,
     }))
 }
 
@@ -118,9 +119,10 @@ pub(super) async fn get_run(
               (status = 409, description = "The run has already ended", body = ErrorBody)))]
 pub(super) async fn cancel_run(
     State(service): State<Arc<Service>>,
+    Extension(who): Extension<Principal>,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
-    service.cancel_run(id).await?;
+    service.cancel_run(id, &who.name).await?;
     Ok(StatusCode::ACCEPTED)
 }
 

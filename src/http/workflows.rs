@@ -31,11 +31,12 @@ pub(super) async fn list_workflows(
         (status = 502, description = "The cluster refused; nothing was saved", body = ErrorBody)))]
 pub(super) async fn create_workflow(
     State(service): State<Arc<Service>>,
+    Extension(who): Extension<Principal>,
     Document(source): Document,
 ) -> ApiResult<(StatusCode, Json<WorkflowDetail>)> {
     Ok((
         StatusCode::CREATED,
-        Json(service.create_workflow(&source).await?),
+        Json(service.create_workflow(&source, &who.name).await?),
     ))
 }
 
@@ -59,10 +60,13 @@ pub(super) async fn get_workflow(
               (status = 502, description = "The cluster refused; nothing was saved", body = ErrorBody)))]
 pub(super) async fn update_workflow(
     State(service): State<Arc<Service>>,
+    Extension(who): Extension<Principal>,
     ApiPath(name): ApiPath<String>,
     Document(source): Document,
 ) -> ApiResult<Json<WorkflowDetail>> {
-    Ok(Json(service.update_workflow(&name, &source).await?))
+    Ok(Json(
+        service.update_workflow(&name, &source, &who.name).await?,
+    ))
 }
 
 #[utoipa::path(delete, path = "/api/v1/workflows/{name}", tag = "workflows",
@@ -73,9 +77,10 @@ pub(super) async fn update_workflow(
               (status = 502, description = "The cluster refused; nothing was deleted", body = ErrorBody)))]
 pub(super) async fn delete_workflow(
     State(service): State<Arc<Service>>,
+    Extension(who): Extension<Principal>,
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    service.delete_workflow(&name).await?;
+    service.delete_workflow(&name, &who.name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -9,12 +9,13 @@ use conveyor_core::access::{
     is_account_name, NewToken, Principal, Role, Scope, TokenSummary, UserSummary,
     MIN_PASSWORD_CHARS,
 };
+use conveyor_core::audit::AuditAction;
 use conveyor_core::definition::Problem;
 
 use super::{ServiceError, ServiceResult};
 use crate::auth::throttle::Throttle;
 use crate::auth::{decoy_hash, digest, hash_password, new_token, password_matches, random_text};
-use crate::store::{now_ms, Store, StoreError, UserRow};
+use crate::store::{now_ms, Audit, Store, StoreError, UserRow};
 
 /// How sessions end, and where the first admin's password is written.
 #[derive(Debug, Clone)]
@@ -128,6 +129,10 @@ impl Accounts {
         let Some(user) = user.filter(|u| matches && !u.disabled && u.password_hash.is_some())
         else {
             self.throttle.failed(&keys);
+            // The name as given, cut short: whatever someone types is not worth a page.
+            let given: String = name.chars().take(64).collect();
+            let entry = Audit::of(Some(&given), AuditAction::SignInFailed, &given).address(address);
+            self.store.record_audit(entry).await?;
             return Err(ServiceError::Unauthorized(WRONG_SIGN_IN.into()));
         };
         self.throttle.succeeded(&keys);
@@ -135,11 +140,20 @@ impl Accounts {
         self.store
             .create_session(&digest(&session), user.id)
             .await?;
+        let entry = Audit::of(Some(name), AuditAction::SignIn, name).address(address);
+        self.store.record_audit(entry).await?;
         Ok((principal(&user), session))
     }
 
-    pub async fn sign_out(&self, session: &str) -> ServiceResult<()> {
-        Ok(self.store.end_session(&digest(session)).await?)
+    /// Ends a session (`who` signed in with it, when it was still good).
+    pub async fn sign_out(&self, session: &str, who: Option<&str>) -> ServiceResult<()> {
+        self.store.end_session(&digest(session)).await?;
+        if let Some(who) = who {
+            self.store
+                .record_audit(Audit::of(Some(who), AuditAction::SignOut, who))
+                .await?;
+        }
+        Ok(())
     }
 
     /// Makes an API token for the caller (or, for an admin, for `owner`), with a scope no
@@ -193,6 +207,10 @@ impl Accounts {
             expires_at,
         };
         let id = self.store.create_token(&new).await?;
+        let detail = format!("{scope} token \"{}\"", name.trim());
+        let target = format!("token {id} of {}", owner.name);
+        let entry = Audit::of(Some(&actor.name), AuditAction::TokenCreate, &target).detail(&detail);
+        self.store.record_audit(entry).await?;
         let summary = self
             .store
             .tokens(Some(owner.id))
@@ -216,7 +234,9 @@ impl Accounts {
     pub async fn revoke_token(&self, actor: &Principal, id: i64) -> ServiceResult<()> {
         let owner = (!actor.may(conveyor_core::access::Action::Admin)).then_some(actor.user_id);
         if self.store.revoke_token(id, owner).await? {
-            Ok(())
+            let target = format!("token {id}");
+            let entry = Audit::of(Some(&actor.name), AuditAction::TokenRevoke, &target);
+            Ok(self.store.record_audit(entry).await?)
         } else {
             Err(ServiceError::NotFound(format!("no token {id} of yours")))
         }
@@ -226,9 +246,11 @@ impl Accounts {
         Ok(self.store.users().await?)
     }
 
-    /// A new account that signs in with `password`.
+    /// A new account that signs in with `password`, made by `actor` (none: on the server's
+    /// shell).
     pub async fn add_user(
         &self,
+        actor: Option<&str>,
         name: &str,
         role: Role,
         password: &str,
@@ -253,18 +275,31 @@ impl Accounts {
             }
             other => other?,
         };
+        let detail = format!("role {role}");
+        self.store
+            .record_audit(Audit::of(actor, AuditAction::UserAdd, name).detail(&detail))
+            .await?;
         self.user_summary(name).await
     }
 
     /// Changes an account's role, whether it is disabled, or its password (each when given).
     pub async fn update_user(
         &self,
+        actor: Option<&str>,
         name: &str,
         role: Option<Role>,
         disabled: Option<bool>,
         password: Option<&str>,
     ) -> ServiceResult<UserSummary> {
         let user = self.account(name).await?;
+        let changes: Vec<String> = [
+            role.map(|r| format!("role {r}")),
+            disabled.map(|d| if d { "disabled" } else { "enabled" }.to_owned()),
+            password.map(|_| "new password".to_owned()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         if let Some(password) = password {
             self.set_password(&user, password).await?;
         }
@@ -277,6 +312,10 @@ impl Accounts {
                 other => other?,
             }
         }
+        let detail = changes.join(", ");
+        self.store
+            .record_audit(Audit::of(actor, AuditAction::UserUpdate, name).detail(&detail))
+            .await?;
         self.user_summary(name).await
     }
 
@@ -298,7 +337,9 @@ impl Accounts {
                 "that is not your current password",
             )]));
         }
-        self.set_password(&user, new).await
+        self.set_password(&user, new).await?;
+        let entry = Audit::of(Some(&actor.name), AuditAction::PasswordChange, &actor.name);
+        Ok(self.store.record_audit(entry).await?)
     }
 
     async fn set_password(&self, user: &UserRow, password: &str) -> ServiceResult<()> {

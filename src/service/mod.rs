@@ -13,6 +13,7 @@ mod workflows;
 use std::sync::Arc;
 use std::time::Duration;
 
+use conveyor_core::audit::{AuditPage, AuditQuery};
 use conveyor_core::check::problems_text;
 use conveyor_core::definition::{EngineKind, Pipeline, Problem};
 use conveyor_core::plan::{plan, Plan};
@@ -23,7 +24,7 @@ use crate::engine::{Control, Engine, EngineError, Engines};
 use crate::hub::Hub;
 use crate::notify::{WebhookConfig, Webhooks};
 use crate::secrets::SecretBox;
-use crate::store::{Store, StoreError, VersionRow};
+use crate::store::{Audit, Store, StoreError, VersionRow};
 use crate::supervisor::{Controls, Supervision};
 
 pub use accounts::{
@@ -116,6 +117,16 @@ impl Service {
     /// Signing in, tokens and users.
     pub fn accounts(&self) -> &Accounts {
         &self.accounts
+    }
+
+    /// Records what someone did in the audit log.
+    async fn audit(&self, entry: Audit<'_>) -> ServiceResult<()> {
+        Ok(self.store.record_audit(entry).await?)
+    }
+
+    /// A page of the audit log, newest first.
+    pub async fn audit_log(&self, query: &AuditQuery) -> ServiceResult<AuditPage> {
+        Ok(self.store.audit(query).await?)
     }
 
     /// The engine runs go to unless their pipeline asks for another.

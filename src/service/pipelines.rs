@@ -1,6 +1,7 @@
 //! Pipelines: create, save new versions, read, compare versions, delete. A definition is
 //! checked and planned once, when it is saved; both are stored with the version.
 
+use conveyor_core::audit::AuditAction;
 use conveyor_core::definition::Problem;
 use conveyor_core::diff::compare_versions;
 use conveyor_core::document::check_document;
@@ -10,7 +11,7 @@ use conveyor_core::dto::{
 };
 
 use super::{stored, to_json, Service, ServiceError, ServiceResult};
-use crate::store::{NewVersion, PipelineRow, StoreError, VersionRow};
+use crate::store::{Audit, NewVersion, PipelineRow, StoreError, VersionRow};
 
 impl Service {
     pub fn validate(&self, source: &str) -> Validation {
@@ -83,7 +84,7 @@ impl Service {
             .next())
     }
 
-    pub async fn create_pipeline(&self, source: &str) -> ServiceResult<PipelineDetail> {
+    pub async fn create_pipeline(&self, source: &str, by: &str) -> ServiceResult<PipelineDetail> {
         let (pipeline, plan) = check_document(source).map_err(ServiceError::Invalid)?;
         let (definition, plan) = (to_json(&pipeline)?, to_json(&plan)?);
         let first = NewVersion {
@@ -97,7 +98,15 @@ impl Service {
             .create_pipeline(&pipeline.name, &first, None)
             .await
         {
-            Ok(_) => self.get_pipeline(&pipeline.name).await,
+            Ok(_) => {
+                self.audit(Audit::of(
+                    Some(by),
+                    AuditAction::PipelineCreate,
+                    &pipeline.name,
+                ))
+                .await?;
+                self.get_pipeline(&pipeline.name).await
+            }
             Err(StoreError::PipelineExists(name)) => Err(ServiceError::Conflict(format!(
                 "a pipeline named \"{name}\" already exists; save a new version of it instead"
             ))),
@@ -106,7 +115,12 @@ impl Service {
     }
 
     /// Saves a new version; the name in the document must be the pipeline's own.
-    pub async fn update_pipeline(&self, name: &str, source: &str) -> ServiceResult<PipelineDetail> {
+    pub async fn update_pipeline(
+        &self,
+        name: &str,
+        source: &str,
+        by: &str,
+    ) -> ServiceResult<PipelineDetail> {
         let (row, _) = self.pipeline_row(name).await?;
         self.refuse_workflow(&row, "edit").await?;
         let (pipeline, plan) = check_document(source).map_err(ServiceError::Invalid)?;
@@ -127,17 +141,25 @@ impl Service {
             plan: &plan,
         };
         self.store.add_version(row.id, &next, None).await?;
-        self.get_pipeline(name).await
+        let detail = self.get_pipeline(name).await?;
+        let version = format!("version {}", detail.version);
+        let entry = Audit::of(Some(by), AuditAction::PipelineUpdate, name).detail(&version);
+        self.audit(entry).await?;
+        Ok(detail)
     }
 
-    pub async fn delete_pipeline(&self, name: &str) -> ServiceResult<()> {
+    pub async fn delete_pipeline(&self, name: &str, by: &str) -> ServiceResult<()> {
         let (row, _) = self.pipeline_row(name).await?;
         self.refuse_workflow(&row, "delete").await?;
         match self.store.delete_pipeline(row.id).await {
             Err(StoreError::ActiveRun) => Err(ServiceError::Conflict(format!(
                 "pipeline \"{name}\" has a run in flight; cancel it before deleting the pipeline"
             ))),
-            other => Ok(other?),
+            other => {
+                other?;
+                self.audit(Audit::of(Some(by), AuditAction::PipelineDelete, name))
+                    .await
+            }
         }
     }
 

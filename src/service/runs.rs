@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use conveyor_core::access::Principal;
+use conveyor_core::audit::AuditAction;
 use conveyor_core::check::check_required_params;
 use conveyor_core::definition::{Params, Pipeline, Problem};
 use conveyor_core::dto::{RunDetail, RunPage, RunSummary, RunsQuery};
@@ -15,7 +16,7 @@ use tokio::sync::mpsc;
 
 use super::{stored, to_json, Service, ServiceError, ServiceResult};
 use crate::engine::{Control, RegistryAccess, Retry, RunRequest};
-use crate::store::{NewRun, NewStep, PipelineRow, StoreError};
+use crate::store::{Audit, NewRun, NewStep, PipelineRow, StoreError};
 use crate::supervisor::{RunHooks, RunState};
 
 /// A run about to be created.
@@ -129,6 +130,10 @@ impl Service {
             }
             Err(err) => return Err(err.into()),
         };
+        let target = format!("run {}", run.id);
+        let detail = format!("{} #{} tag {tag} ({})", row.name, run.number, start.trigger);
+        let entry = Audit::of(start.by.as_deref(), AuditAction::RunStart, &target).detail(&detail);
+        self.audit(entry).await?;
 
         self.hub.open(run.id);
         self.hub.announce(run.id);
@@ -320,7 +325,7 @@ impl Service {
         }
     }
 
-    pub async fn cancel_run(&self, id: i64) -> ServiceResult<()> {
+    pub async fn cancel_run(&self, id: i64, by: &str) -> ServiceResult<()> {
         let run = self.run_summary(id).await?;
         if run.status.is_terminal() {
             return Err(ServiceError::Conflict(format!(
@@ -328,7 +333,10 @@ impl Service {
                 run.status
             )));
         }
-        self.control(&run, Control::Cancel).await
+        self.control(&run, Control::Cancel).await?;
+        let target = format!("run {id}");
+        self.audit(Audit::of(Some(by), AuditAction::RunCancel, &target))
+            .await
     }
 
     /// Approves or refuses a step that waits for approval, as `who`: one of its approvers,
@@ -377,21 +385,35 @@ impl Service {
         } else {
             Control::Refuse(state.index, who.name.clone())
         };
-        let sent = self.control(&run, control).await;
-        if sent.is_err() {
+        if let Err(err) = self.control(&run, control).await {
             self.store.forget_decision(id, state.index).await?;
+            return Err(err);
         }
-        sent
+        let target = format!("run {id}");
+        let action = if approve {
+            AuditAction::RunApprove
+        } else {
+            AuditAction::RunRefuse
+        };
+        let detail = format!("step {step}");
+        self.audit(Audit::of(Some(&who.name), action, &target).detail(&detail))
+            .await
     }
 
     /// Deletes all finished runs of a pipeline (seed 000's `emptytask`).
-    pub async fn delete_runs(&self, name: &str) -> ServiceResult<u64> {
+    pub async fn delete_runs(&self, name: &str, by: &str) -> ServiceResult<u64> {
         let (row, _) = self.pipeline_row(name).await?;
         match self.store.delete_runs(row.id).await {
             Err(StoreError::ActiveRun) => Err(ServiceError::Conflict(format!(
                 "pipeline \"{name}\" has a run in flight; cancel it or wait for it to end first"
             ))),
-            other => Ok(other?),
+            other => {
+                let deleted = other?;
+                let detail = format!("{deleted} runs");
+                let entry = Audit::of(Some(by), AuditAction::RunsDelete, name).detail(&detail);
+                self.audit(entry).await?;
+                Ok(deleted)
+            }
         }
     }
 }

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use conveyor_core::audit::AuditAction;
 use conveyor_core::check::problems_text;
 use conveyor_core::definition::{EngineKind, Params, Problem};
 use conveyor_core::dto::{RunSummary, WorkflowDetail, WorkflowSummary};
@@ -21,7 +22,7 @@ use crate::cluster::objects::{
 };
 use crate::cluster::ClusterError;
 use crate::engine::RegistryAccess;
-use crate::store::{NewVersion, PipelineRow, StoreError, VersionRow};
+use crate::store::{Audit, NewVersion, PipelineRow, StoreError, VersionRow};
 
 impl From<ClusterError> for ServiceError {
     fn from(err: ClusterError) -> Self {
@@ -126,7 +127,7 @@ impl Service {
         Ok(cluster.apply(&objects).await?)
     }
 
-    pub async fn create_workflow(&self, source: &str) -> ServiceResult<WorkflowDetail> {
+    pub async fn create_workflow(&self, source: &str, by: &str) -> ServiceResult<WorkflowDetail> {
         let workflow = parse_workflow(source).map_err(ServiceError::Invalid)?;
         let (shown, credentials) = workflow.split_credentials();
         let mut problems = Vec::new();
@@ -178,7 +179,15 @@ impl Service {
             .create_pipeline(&shown.name, &first, Some(&sealed))
             .await;
         match created {
-            Ok(_) => self.get_workflow(&shown.name).await,
+            Ok(_) => {
+                self.audit(Audit::of(
+                    Some(by),
+                    AuditAction::WorkflowCreate,
+                    &shown.name,
+                ))
+                .await?;
+                self.get_workflow(&shown.name).await
+            }
             Err(err) => {
                 if let Some(cluster) = &self.workflows.cluster {
                     if let Err(cleanup) = cluster
@@ -200,7 +209,12 @@ impl Service {
 
     /// Saves a new version. Passwords given as "********" keep the stored ones; the cluster
     /// objects are applied again, so changed credentials replace the old secrets.
-    pub async fn update_workflow(&self, name: &str, source: &str) -> ServiceResult<WorkflowDetail> {
+    pub async fn update_workflow(
+        &self,
+        name: &str,
+        source: &str,
+        by: &str,
+    ) -> ServiceResult<WorkflowDetail> {
         let (row, _, sealed) = self.workflow_row(name).await?;
         let workflow = parse_workflow(source).map_err(ServiceError::Invalid)?;
         if workflow.name != row.name {
@@ -227,7 +241,11 @@ impl Service {
         self.store
             .add_version(row.id, &next, Some(&resealed))
             .await?;
-        self.get_workflow(name).await
+        let detail = self.get_workflow(name).await?;
+        let version = format!("version {}", detail.version);
+        let entry = Audit::of(Some(by), AuditAction::WorkflowUpdate, name).detail(&version);
+        self.audit(entry).await?;
+        Ok(detail)
     }
 
     pub async fn get_workflow(&self, name: &str) -> ServiceResult<WorkflowDetail> {
@@ -273,7 +291,7 @@ impl Service {
     }
 
     /// Removes the workflow's objects from the cluster, then the workflow and its runs.
-    pub async fn delete_workflow(&self, name: &str) -> ServiceResult<()> {
+    pub async fn delete_workflow(&self, name: &str, by: &str) -> ServiceResult<()> {
         let (row, version, _) = self.workflow_row(name).await?;
         let workflow = Self::stored_workflow(name, &version)?;
         if self
@@ -294,7 +312,11 @@ impl Service {
             Err(StoreError::ActiveRun) => Err(ServiceError::Conflict(format!(
                 "workflow \"{name}\" has a run in flight; cancel it before deleting the workflow"
             ))),
-            other => Ok(other?),
+            other => {
+                other?;
+                self.audit(Audit::of(Some(by), AuditAction::WorkflowDelete, name))
+                    .await
+            }
         }
     }
 

@@ -4,6 +4,7 @@
 //! connections, in WAL mode.
 
 mod accounts;
+mod audit;
 mod decisions;
 mod deliveries;
 mod events;
@@ -25,6 +26,7 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqlitePool};
 
 pub use accounts::{NewToken, UserRow};
+pub use audit::Audit;
 pub use events::Batch;
 pub use pipelines::{NewVersion, PipelineRow, VersionRow};
 pub use runs::{NewRun, NewStep};

@@ -450,7 +450,7 @@ async fn wrong_passwords_say_the_same_for_unknown_accounts_and_are_slowed() {
     let app = TestApp::spawn().await;
     app.service
         .accounts()
-        .add_user("ann", Role::Developer, "ann's long password")
+        .add_user(None, "ann", Role::Developer, "ann's long password")
         .await
         .expect("account");
     let (status, unknown, _) = sign_in(&app, "nobody", "whatever it is").await;

@@ -7,6 +7,7 @@ mod support;
 mod access;
 mod api;
 mod approvals;
+mod audit;
 mod deploy_manifests;
 mod engine;
 mod layout;

@@ -50,3 +50,25 @@ fn set_cookie(cookie: http::HeaderValue) {
         response.append_header(http::header::SET_COOKIE, cookie);
     }
 }
+
+/// A page of the audit log (admins); every filter is optional (empty = none).
+#[server(prefix = "/_sfn", endpoint = "audit_log", output = TextJson)]
+pub async fn audit_log(
+    actor: Option<String>,
+    action: Option<String>,
+    target: Option<String>,
+    before: Option<i64>,
+) -> Result<conveyor_core::audit::AuditPage, ServerFnError> {
+    let action = conveyor_core::run::parse_filter(action.as_deref()).map_err(ServerFnError::new)?;
+    let query = conveyor_core::audit::AuditQuery {
+        actor: actor.filter(|a| !a.is_empty()),
+        action,
+        target: target.filter(|t| !t.is_empty()),
+        before,
+        limit: None,
+    };
+    super::backend()?
+        .audit_log(&query)
+        .await
+        .map_err(super::fail)
+}

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use conveyor_core::access::Principal;
+use conveyor_core::audit::{AuditPage, AuditQuery};
 use conveyor_core::definition::Params;
 use conveyor_core::dto::{
     LogLine, PipelineDetail, PipelineSummary, RunDetail, RunPage, RunSummary, RunsQuery,
@@ -26,12 +27,20 @@ pub trait Backend: Send + Sync {
         name: &str,
         password: &str,
     ) -> BackendResult<http::HeaderValue>;
+    /// A page of the audit log.
+    async fn audit_log(&self, query: &AuditQuery) -> BackendResult<AuditPage>;
     /// Ends the session `request` came with: the `Set-Cookie` that clears it.
     async fn sign_out(&self, request: &http::request::Parts) -> BackendResult<http::HeaderValue>;
     async fn list_pipelines(&self) -> BackendResult<Vec<PipelineSummary>>;
     async fn get_pipeline(&self, name: &str) -> BackendResult<PipelineDetail>;
-    async fn create_pipeline(&self, source: &str) -> BackendResult<PipelineDetail>;
-    async fn update_pipeline(&self, name: &str, source: &str) -> BackendResult<PipelineDetail>;
+    async fn create_pipeline(&self, source: &str, who: &Principal)
+        -> BackendResult<PipelineDetail>;
+    async fn update_pipeline(
+        &self,
+        name: &str,
+        source: &str,
+        who: &Principal,
+    ) -> BackendResult<PipelineDetail>;
     /// Two saved versions of a pipeline and their diff (by default the latest two).
     async fn compare_versions(
         &self,
@@ -70,6 +79,7 @@ pub trait Backend: Send + Sync {
         &self,
         existing: Option<&str>,
         source: &str,
+        who: &Principal,
     ) -> BackendResult<WorkflowDetail>;
 }
 

@@ -51,7 +51,10 @@ pub async fn list_pipelines() -> Result<Vec<PipelineSummary>, ServerFnError> {
 
 #[server(prefix = "/_sfn", endpoint = "create_pipeline", output = TextJson)]
 pub async fn create_pipeline(source: String) -> Result<String, ServerFnError> {
-    let detail = backend()?.create_pipeline(&source).await.map_err(fail)?;
+    let detail = backend()?
+        .create_pipeline(&source, &caller()?)
+        .await
+        .map_err(fail)?;
     leptos_axum::redirect(&format!("/pipelines/{}", detail.name));
     Ok(detail.name)
 }
@@ -59,7 +62,7 @@ pub async fn create_pipeline(source: String) -> Result<String, ServerFnError> {
 #[server(prefix = "/_sfn", endpoint = "update_pipeline", output = TextJson)]
 pub async fn update_pipeline(name: String, source: String) -> Result<i64, ServerFnError> {
     let detail = backend()?
-        .update_pipeline(&name, &source)
+        .update_pipeline(&name, &source, &caller()?)
         .await
         .map_err(fail)?;
     Ok(detail.version)
@@ -246,7 +249,7 @@ pub async fn save_workflow(form: WorkflowForm) -> Result<String, ServerFnError> 
         serde_json::to_string(&workflow).map_err(|err| ServerFnError::new(err.to_string()))?;
     let existing = Some(form.existing.as_str()).filter(|e| !e.is_empty());
     let detail = backend()?
-        .save_workflow(existing, &source)
+        .save_workflow(existing, &source, &caller()?)
         .await
         .map_err(fail)?;
     leptos_axum::redirect(&format!("/workflows/{}", detail.name));

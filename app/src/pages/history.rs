@@ -141,7 +141,10 @@ pub fn HistoryPage() -> impl IntoView {
                                                     <td><code>{run.tag.clone()}</code></td>
                                                     <td>{run.started_at.map(|ms| view! { <Time ms/> })}</td>
                                                     <td>{run.duration_ms().map(format_duration).unwrap_or_default()}</td>
-                                                    <td class="muted" data-trigger=run.trigger.as_str()>{run.trigger.as_str()}</td>
+                                                    <td class="muted" data-trigger=run.trigger.as_str()>
+                                                        {run.started_by.clone().map(|by| format!("{by} · ")).unwrap_or_default()}
+                                                        {run.trigger.as_str()}
+                                                    </td>
                                                 </tr>
                                             }
                                         })
@@ -160,7 +163,7 @@ pub fn HistoryPage() -> impl IntoView {
 }
 
 /// Percent-encodes a query value (dates and tags need little, but `+` and `&` must not leak).
-fn encode(value: &str) -> String {
+pub(crate) fn encode(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {

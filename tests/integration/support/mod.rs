@@ -107,7 +107,7 @@ impl TestApp {
     pub async fn client_as(&self, name: &str, role: Role, scope: Scope) -> reqwest::Client {
         self.service
             .accounts()
-            .add_user(name, role, "a long enough password")
+            .add_user(None, name, role, "a long enough password")
             .await
             .expect("account");
         client_with(Some(&TestApp::token_for(&self.service, name, scope).await))
