@@ -8,6 +8,7 @@ use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::{lazy_route, path, Lazy, LazyRoute, SsrMode};
 
 use crate::api::account::SignOut;
+use crate::pages::account::AccountPage;
 use crate::pages::audit::AuditPage;
 use crate::pages::dashboard::PipelinesPage;
 use crate::pages::history::HistoryPage;
@@ -109,7 +110,7 @@ fn SignedIn(viewer: Viewer) -> impl IntoView {
     let role = viewer.role.map(|role| role.as_str()).unwrap_or_default();
     viewer.name.map(|name| {
         view! {
-            <span class="who" title=format!("signed in as {name} ({role})")>{name.clone()}</span>
+            <a href="/account" class="who" title=format!("signed in as {name} ({role}): your account and API tokens")>{name.clone()}</a>
             <form method="post" action=SignOut::url() class="sign-out">
                 <CsrfField/>
                 <button type="submit">"Sign out"</button>
@@ -150,6 +151,7 @@ pub fn App() -> impl IntoView {
             <ShortcutsOverlay/>
             <main>
                 <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
+                    <Route path=path!("/account") ssr=SsrMode::InOrder view={Lazy::<AccountRoute>::new()}/>
                     <Route path=path!("/audit") ssr=SsrMode::InOrder view={Lazy::<AuditRoute>::new()}/>
                     <Route path=path!("/login") ssr=SsrMode::InOrder view={Lazy::<LoginRoute>::new()}/>
                     <Route path=path!("/") ssr=SsrMode::InOrder view={Lazy::<PipelinesRoute>::new()}/>
@@ -190,6 +192,7 @@ macro_rules! lazy_pages {
 lazy_pages! {
     LoginRoute => LoginPage,
     AuditRoute => AuditPage,
+    AccountRoute => AccountPage,
     PipelinesRoute => PipelinesPage,
     NewPipelineRoute => NewPipelinePage,
     WorkflowRoute => WorkflowPage,

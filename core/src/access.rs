@@ -132,6 +132,9 @@ const SERVER_FNS: &[(&str, Option<Action>)] = &[
     ("run_control", Some(Action::Run)),
     ("save_workflow", Some(Action::Admin)),
     ("audit_log", Some(Action::Admin)),
+    ("account", Some(Action::Read)),
+    ("account_control", Some(Action::Read)),
+    ("user_control", Some(Action::Admin)),
 ];
 
 /// What calling the server function `endpoint` needs. One this table does not know needs an

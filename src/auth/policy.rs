@@ -17,7 +17,7 @@ pub enum Requirement {
 use Requirement::{Public, Signed};
 
 /// Pages only admins see.
-pub const ADMIN_PAGES: &[&str] = &["/audit", "/users"];
+pub const ADMIN_PAGES: &[&str] = &["/audit"];
 
 /// The prefix of every server function's URL.
 pub const SERVER_FN_PREFIX: &str = "/_sfn/";
@@ -97,7 +97,6 @@ mod tests {
             (Method::GET, "/api/v1/users", Signed(Action::Admin)),
             (Method::GET, "/api/v1/audit", Signed(Action::Admin)),
             (Method::GET, "/audit", Signed(Action::Admin)),
-            (Method::GET, "/users", Signed(Action::Admin)),
             (Method::POST, "/api/v1/tokens", Signed(Action::Read)),
             (Method::POST, "/_sfn/start_run", Signed(Action::Run)),
             (Method::POST, "/_sfn/list_runs", Signed(Action::Read)),

@@ -13,11 +13,11 @@ use cookie::{Cookie, SameSite};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::error::{ApiError, ApiResult, ErrorBody};
+use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::guard::SessionId;
 use crate::auth::SESSION_COOKIE;
-use crate::service::Service;
+use crate::service::{token_lifetime, Service};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -134,15 +134,7 @@ pub(super) async fn create_token(
     Extension(principal): Extension<Principal>,
     ApiJson(request): ApiJson<CreateToken>,
 ) -> ApiResult<(StatusCode, Json<NewToken>)> {
-    let expires_in = match request.expires_in.as_deref().filter(|e| !e.is_empty()) {
-        None => None,
-        Some(text) => Some(humantime::parse_duration(text).map_err(|_| {
-            ApiError::bad_request(
-                format!("\"{text}\" is not a lifetime (examples: 12h, 30d)"),
-                "expires_in",
-            )
-        })?),
-    };
+    let expires_in = token_lifetime(request.expires_in.as_deref())?;
     let token = service
         .accounts()
         .create_token(

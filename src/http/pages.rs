@@ -10,7 +10,7 @@ use app::{shell, App};
 use axum::extract::ConnectInfo;
 use axum::http;
 use axum::Router;
-use conveyor_core::access::Principal;
+use conveyor_core::access::{NewToken, Principal, Role, Scope, TokenSummary, UserSummary};
 use conveyor_core::audit::{AuditPage, AuditQuery};
 use conveyor_core::definition::Params;
 use conveyor_core::dto::{
@@ -23,7 +23,7 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::services::ServeDir;
 
 use super::guard::SessionId;
-use crate::service::{Service, ServiceError};
+use crate::service::{token_lifetime, Service, ServiceError};
 
 /// The service as the pages' server functions see it: each method is one service call.
 struct ServiceBackend(Arc<Service>);
@@ -71,6 +71,78 @@ impl Backend for ServiceBackend {
                 .map_err(to_backend)?;
         }
         Ok(super::accounts::ended_cookie())
+    }
+    async fn account(&self, who: &Principal) -> BackendResult<(UserSummary, Vec<TokenSummary>)> {
+        let accounts = self.0.accounts();
+        let me = accounts.user_summary(&who.name).await.map_err(to_backend)?;
+        let tokens = accounts.tokens(who, false).await.map_err(to_backend)?;
+        Ok((me, tokens))
+    }
+    async fn users(&self) -> BackendResult<Vec<UserSummary>> {
+        self.0.accounts().users().await.map_err(to_backend)
+    }
+    async fn create_token(
+        &self,
+        who: &Principal,
+        name: &str,
+        scope: Scope,
+        expires: Option<&str>,
+    ) -> BackendResult<NewToken> {
+        let lifetime = token_lifetime(expires).map_err(to_backend)?;
+        self.0
+            .accounts()
+            .create_token(who, None, name, scope, lifetime)
+            .await
+            .map_err(to_backend)
+    }
+    async fn revoke_token(&self, who: &Principal, id: i64) -> BackendResult<()> {
+        self.0
+            .accounts()
+            .revoke_token(who, id)
+            .await
+            .map_err(to_backend)
+    }
+    async fn change_password(
+        &self,
+        who: &Principal,
+        current: &str,
+        new: &str,
+    ) -> BackendResult<()> {
+        self.0
+            .accounts()
+            .change_password(who, current, new)
+            .await
+            .map_err(to_backend)
+    }
+    async fn add_user(
+        &self,
+        who: &Principal,
+        name: &str,
+        role: Role,
+        password: Option<String>,
+    ) -> BackendResult<Option<String>> {
+        let made = password.is_none().then(|| crate::auth::random_text(15));
+        let password = password.or_else(|| made.clone()).unwrap_or_default();
+        self.0
+            .accounts()
+            .add_user(Some(&who.name), name, role, &password)
+            .await
+            .map_err(to_backend)?;
+        Ok(made)
+    }
+    async fn update_user(
+        &self,
+        who: &Principal,
+        name: &str,
+        role: Option<Role>,
+        disabled: Option<bool>,
+    ) -> BackendResult<()> {
+        self.0
+            .accounts()
+            .update_user(Some(&who.name), name, role, disabled, None)
+            .await
+            .map(|_| ())
+            .map_err(to_backend)
     }
     async fn audit_log(&self, query: &AuditQuery) -> BackendResult<AuditPage> {
         self.0.audit_log(query).await.map_err(to_backend)

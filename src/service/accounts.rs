@@ -365,7 +365,7 @@ impl Accounts {
             .ok_or_else(|| ServiceError::NotFound(format!("no account named \"{name}\"")))
     }
 
-    async fn user_summary(&self, name: &str) -> ServiceResult<UserSummary> {
+    pub async fn user_summary(&self, name: &str) -> ServiceResult<UserSummary> {
         self.store
             .users()
             .await?
@@ -376,6 +376,20 @@ impl Accounts {
 }
 
 /// The account acting for itself (not through a token).
+/// A token's lifetime as people write it (`12h`, `30d`); none or empty: until revoked.
+pub fn token_lifetime(text: Option<&str>) -> ServiceResult<Option<Duration>> {
+    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    match humantime::parse_duration(text) {
+        Ok(lifetime) if !lifetime.is_zero() => Ok(Some(lifetime)),
+        _ => Err(ServiceError::Invalid(vec![Problem::new(
+            "expires_in",
+            format!("\"{text}\" is not a lifetime (examples: 12h, 30d)"),
+        )])),
+    }
+}
+
 /// Where the first admin's password waits in a data directory, until it is changed.
 pub fn initial_password_file(data_dir: &std::path::Path) -> PathBuf {
     data_dir.join("initial-admin-password")

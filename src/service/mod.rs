@@ -28,7 +28,8 @@ use crate::store::{Audit, Store, StoreError, VersionRow};
 use crate::supervisor::{Controls, Supervision};
 
 pub use accounts::{
-    initial_password_file, principal, AccountSettings, Accounts, Credential, FIRST_ADMIN,
+    initial_password_file, principal, token_lifetime, AccountSettings, Accounts, Credential,
+    FIRST_ADMIN,
 };
 pub use host::HostTools;
 

@@ -191,3 +191,46 @@ test('sign in, run, meet a gate only someone else may approve, sign out; the app
   await carol.screenshot({ path: join(shots, 'gate-decided.png'), fullPage: true });
   await carol.close();
 });
+
+test('the account page makes a token shown once, revokes it, and an admin adds an account', async () => {
+  const page = await app.browser.newPage();
+  await page.goto(`${app.base}/`);
+  await page.click('.topbar .who');
+  await page.waitForURL((url) => url.pathname === '/account');
+  await page.waitForSelector('body[data-hydrated="true"]');
+  await page.fill('#token-form input[name=name]', 'deploy script');
+  await page.selectOption('#token-form select[name=scope]', 'read');
+  await page.click('#token-form button[type=submit]');
+  const token = (await page.locator('#new-token').innerText()).trim();
+  assert.match(token, /^cvy_/);
+  await page.locator('#tokens tr[data-token="deploy script"]').waitFor();
+  const asToken = (path) => fetch(app.base + path, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal((await asToken('/api/v1/pipelines')).status, 200, 'the new token works');
+  await page.screenshot({ path: join(shots, 'account-token.png'), fullPage: true });
+  await page.locator('#tokens tr[data-token="deploy script"] button', { hasText: 'Revoke' }).click();
+  await page.locator('#tokens tr[data-token="deploy script"]').waitFor({ state: 'detached' });
+  assert.equal((await asToken('/api/v1/pipelines')).status, 401, 'revoked: it stops working');
+  await page.reload();
+  assert.equal(await page.locator('#new-token').count(), 0, 'never shown again');
+
+  // An admin adds an account; its generated password is shown once and signs in.
+  await page.fill('#add-user input[name=name]', 'erin');
+  await page.selectOption('#add-user select[name=role]', 'viewer');
+  await page.click('#add-user button[type=submit]');
+  const password = (await page.locator('#new-password').innerText()).trim();
+  await page.locator('#accounts tr[data-user="erin"]').waitFor();
+  await page.screenshot({ path: join(shots, 'account-admin.png'), fullPage: true });
+  const erin = await app.signedIn('erin', password).newPage();
+  await erin.goto(`${app.base}/account`);
+  await erin.waitForSelector('body[data-hydrated="true"]');
+  assert.match(await erin.locator('#me').innerText(), /erin \(viewer\)/);
+  assert.equal(await erin.locator('#accounts').count(), 0, 'only admins see the accounts');
+  // Erin changes her password: her sessions end, and the new one signs in.
+  await erin.fill('#password-form input[name=current]', password);
+  await erin.fill('#password-form input[name=password]', 'erin has a new password');
+  await erin.click('#password-form button[type=submit]');
+  await erin.waitForURL((url) => url.pathname === '/login');
+  await app.signedIn('erin', 'erin has a new password').newPage().then((p) => p.close());
+  await erin.close();
+  await page.close();
+});

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use conveyor_core::access::Principal;
+use conveyor_core::access::{NewToken, Principal, Role, Scope, TokenSummary, UserSummary};
 use conveyor_core::audit::{AuditPage, AuditQuery};
 use conveyor_core::definition::Params;
 use conveyor_core::dto::{
@@ -27,6 +27,36 @@ pub trait Backend: Send + Sync {
         name: &str,
         password: &str,
     ) -> BackendResult<http::HeaderValue>;
+    /// `who`'s account and tokens.
+    async fn account(&self, who: &Principal) -> BackendResult<(UserSummary, Vec<TokenSummary>)>;
+    /// Every account.
+    async fn users(&self) -> BackendResult<Vec<UserSummary>>;
+    /// A token of `who`'s, with a lifetime like `30d` (none: until revoked).
+    async fn create_token(
+        &self,
+        who: &Principal,
+        name: &str,
+        scope: Scope,
+        expires: Option<&str>,
+    ) -> BackendResult<NewToken>;
+    async fn revoke_token(&self, who: &Principal, id: i64) -> BackendResult<()>;
+    async fn change_password(&self, who: &Principal, current: &str, new: &str)
+        -> BackendResult<()>;
+    /// Adds an account; without a password one is made and returned.
+    async fn add_user(
+        &self,
+        who: &Principal,
+        name: &str,
+        role: Role,
+        password: Option<String>,
+    ) -> BackendResult<Option<String>>;
+    async fn update_user(
+        &self,
+        who: &Principal,
+        name: &str,
+        role: Option<Role>,
+        disabled: Option<bool>,
+    ) -> BackendResult<()>;
     /// A page of the audit log.
     async fn audit_log(&self, query: &AuditQuery) -> BackendResult<AuditPage>;
     /// Ends the session `request` came with: the `Set-Cookie` that clears it.

@@ -1,6 +1,7 @@
 //! One file per page; each renders on the server first (usable without WASM: forms post
 //! to server functions) and hydrates in the browser.
 
+pub mod account;
 pub mod audit;
 pub mod dashboard;
 pub mod history;
