@@ -5,7 +5,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use crate::config::{TokenAction, UserAction};
+use crate::config::{SecretAction, TokenAction, UserAction};
 use crate::service::{principal, AccountSettings, Accounts, ServiceError};
 use crate::store::Store;
 
@@ -77,7 +77,56 @@ pub async fn run_token(action: TokenAction, data_dir: &Path) -> Result<String, S
     Ok(token.token)
 }
 
-async fn open(data_dir: &Path) -> Result<Accounts, String> {
+/// Sets, removes or lists secrets.
+pub async fn run_secret(
+    action: SecretAction,
+    data_dir: &Path,
+    key_file: Option<&Path>,
+) -> Result<String, String> {
+    let store = open_store(data_dir).await?;
+    let key_file = key_file.map_or_else(|| data_dir.join("secret.key"), Path::to_path_buf);
+    let sealer = crate::secrets::SecretBox::load_or_create(&key_file)
+        .map_err(|err| format!("cannot use the key {}: {err}", key_file.display()))?;
+    let secrets = crate::service::Secrets::new(store, sealer);
+    let shown = |pipeline: &Option<String>, name: &str| {
+        format!(
+            "{}{name}",
+            pipeline
+                .as_ref()
+                .map(|p| format!("{p}/"))
+                .unwrap_or_default()
+        )
+    };
+    match action {
+        SecretAction::Set { name, pipeline } => {
+            let mut value = String::new();
+            std::io::stdin()
+                .read_to_string(&mut value)
+                .map_err(|err| format!("cannot read standard input: {err}"))?;
+            let value = value.strip_suffix('\n').unwrap_or(&value);
+            let value = value.strip_suffix('\r').unwrap_or(value);
+            secrets
+                .set(pipeline.as_deref(), &name, value, None)
+                .await
+                .map_err(said)?;
+            Ok(format!("set secret {}", shown(&pipeline, &name)))
+        }
+        SecretAction::Rm { name, pipeline } => {
+            secrets
+                .delete(pipeline.as_deref(), &name, None)
+                .await
+                .map_err(said)?;
+            Ok(format!("removed secret {}", shown(&pipeline, &name)))
+        }
+        SecretAction::List { pipeline } => {
+            let list = secrets.list(pipeline.as_deref()).await.map_err(said)?;
+            let lines: Vec<String> = list.iter().map(|s| shown(&s.pipeline, &s.name)).collect();
+            Ok(lines.join("\n"))
+        }
+    }
+}
+
+async fn open_store(data_dir: &Path) -> Result<Store, String> {
     let path = data_dir.join("conveyor.db");
     if !path.exists() {
         return Err(format!(
@@ -85,9 +134,13 @@ async fn open(data_dir: &Path) -> Result<Accounts, String> {
             path.display()
         ));
     }
-    let store = Store::open(&path)
+    Store::open(&path)
         .await
-        .map_err(|err| format!("cannot open {}: {err}", path.display()))?;
+        .map_err(|err| format!("cannot open {}: {err}", path.display()))
+}
+
+async fn open(data_dir: &Path) -> Result<Accounts, String> {
+    let store = open_store(data_dir).await?;
     let settings = AccountSettings {
         session_idle: std::time::Duration::ZERO,
         session_max: std::time::Duration::ZERO,

@@ -45,6 +45,18 @@ pub enum Command {
         #[arg(long, env = "CONVEYOR_DATA_DIR", default_value = "data", global = true)]
         data_dir: PathBuf,
     },
+    /// Secrets steps get, set on the server's own machine (values are read from standard
+    /// input and never printed).
+    Secret {
+        #[command(subcommand)]
+        action: SecretAction,
+        /// The server's data directory.
+        #[arg(long, env = "CONVEYOR_DATA_DIR", default_value = "data", global = true)]
+        data_dir: PathBuf,
+        /// The key that seals stored secrets [default: DATA_DIR/secret.key].
+        #[arg(long, env = "CONVEYOR_SECRET_KEY_FILE", global = true)]
+        secret_key_file: Option<PathBuf>,
+    },
     /// Apply a workflow's Deployment (its Service and volume claims) to the cluster of the
     /// kubeconfig, server-side; what a workflow's deploy step runs on the local engine.
     Apply {
@@ -77,6 +89,29 @@ pub enum UserAction {
     Disable { name: String },
     /// Enable a disabled account again.
     Enable { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretAction {
+    /// Create or replace a secret; its value is read from standard input (one trailing
+    /// newline dropped).
+    Set {
+        name: String,
+        /// Only for this pipeline; none: for every pipeline.
+        #[arg(long)]
+        pipeline: Option<String>,
+    },
+    /// Remove a secret.
+    Rm {
+        name: String,
+        #[arg(long)]
+        pipeline: Option<String>,
+    },
+    /// List secrets (names and when they changed).
+    List {
+        #[arg(long)]
+        pipeline: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -32,6 +32,13 @@ async fn main() -> ExitCode {
         Command::Token { action, data_dir } => {
             report(conveyor::commands::run_token(action, &data_dir).await)
         }
+        Command::Secret {
+            action,
+            data_dir,
+            secret_key_file,
+        } => report(
+            conveyor::commands::run_secret(action, &data_dir, secret_key_file.as_deref()).await,
+        ),
         Command::Serve(mut config) => {
             let config = &mut *config;
             config.found_kubeconfig = conveyor::config::default_kubeconfig();

@@ -35,6 +35,7 @@ pub enum SecretError {
 }
 
 /// Seals and opens secrets with the server's key. Its `Debug` shows nothing of the key.
+#[derive(Clone)]
 pub struct SecretBox {
     cipher: XChaCha20Poly1305,
 }

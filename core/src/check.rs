@@ -139,6 +139,12 @@ fn check_step(pipeline: &Pipeline, path: &str, step: &Step, problems: &mut Vec<P
     }
     check_param_names(&format!("{path}.with"), &step.with, problems);
     check_param_names(&format!("{path}.env"), &step.env, problems);
+    crate::secrets::check_step_secrets(
+        &format!("{path}.secrets"),
+        &step.secrets,
+        &step.env,
+        problems,
+    );
     if let Some(timeout) = &step.timeout {
         match humantime::parse_duration(timeout) {
             Err(_) => problems.push(Problem::new(

@@ -146,6 +146,9 @@ pub struct Step {
         deserialize_with = "scalar_map::deserialize"
     )]
     pub env: Params,
+    /// Secrets from the server's store, each in a variable (its own name, or `env`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<SecretUse>,
     /// Steps that must succeed first. Omitted: the step's place in its stage decides.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub needs: Option<Vec<String>>,
@@ -172,6 +175,43 @@ pub struct Step {
         deserialize_with = "scalar_map::deserialize"
     )]
     pub node_selector: Params,
+}
+
+/// A secret a step gets, and the variable it goes in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SecretUse {
+    pub name: String,
+    /// The variable; none: the secret's own name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
+}
+
+impl SecretUse {
+    pub fn variable(&self) -> &str {
+        self.env.as_deref().unwrap_or(&self.name)
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretUse {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Given {
+            Name(String),
+            Full {
+                name: String,
+                #[serde(default)]
+                env: Option<String>,
+            },
+        }
+        match Given::deserialize(deserializer).map_err(|_| {
+            serde::de::Error::custom("a secret is its NAME, or {name: NAME, env: VARIABLE}")
+        })? {
+            Given::Name(name) => Ok(SecretUse { name, env: None }),
+            Given::Full { name, env } => Ok(SecretUse { name, env }),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

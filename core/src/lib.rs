@@ -23,6 +23,7 @@ pub mod plan;
 pub mod resolve;
 pub mod run;
 pub mod schedule;
+pub mod secrets;
 pub mod workflow;
 pub mod yaml;
 pub mod yaml_edit;

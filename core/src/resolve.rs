@@ -9,6 +9,7 @@ use crate::approval::{ApprovalRule, Approver};
 use crate::definition::{Params, Pipeline, Step, Webhook};
 use crate::params::{merge_params, run_params};
 use crate::plan::Plan;
+use crate::secrets::SecretUse;
 
 /// What a step runs. The step's own script or command wins over its action's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,6 +37,10 @@ pub struct ResolvedStep {
     pub env: Params,
     pub webhooks: Vec<Webhook>,
     pub node_selector: Params,
+    /// The secrets it gets (names and variables; their values reach the engine apart, and
+    /// are never on record).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<SecretUse>,
     /// Who may decide its approval gate (runs resolved before gates named anyone: anyone
     /// who may run the pipeline).
     #[serde(default, skip_serializing_if = "is_open")]
@@ -115,6 +120,7 @@ fn resolve_step(pipeline: &Pipeline, step: &Step, given: &Params) -> ResolvedSte
         env,
         webhooks: step.webhooks.clone(),
         node_selector: step.node_selector.clone(),
+        secrets: step.secrets.clone(),
         // A stored definition passed its checks; should one no longer read, only admins
         // decide its gates (never everyone).
         approval: ApprovalRule::read("", &step.approval_params).unwrap_or_else(|_| ApprovalRule {

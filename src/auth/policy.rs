@@ -51,6 +51,8 @@ fn api_requirement(method: &Method, reading: bool, path: &str) -> Requirement {
     match segments.as_slice() {
         ["session"] if !reading => Public,
         ["users", ..] | ["audit"] => Signed(Action::Admin),
+        // Secrets: anyone reads their names; only admins set or remove them.
+        ["secrets", ..] | ["pipelines", _, "secrets", ..] if !reading => Signed(Action::Admin),
         ["tokens", ..] | ["account", ..] | ["validate"] => Signed(Action::Read),
         // A workflow carries registry and git credentials: saving or deleting one is an
         // admin's; running it is a developer's.
@@ -96,6 +98,17 @@ mod tests {
             ),
             (Method::GET, "/api/v1/users", Signed(Action::Admin)),
             (Method::GET, "/api/v1/audit", Signed(Action::Admin)),
+            (Method::PUT, "/api/v1/secrets/X", Signed(Action::Admin)),
+            (
+                Method::DELETE,
+                "/api/v1/pipelines/web/secrets/X",
+                Signed(Action::Admin),
+            ),
+            (
+                Method::GET,
+                "/api/v1/pipelines/web/secrets",
+                Signed(Action::Read),
+            ),
             (Method::GET, "/audit", Signed(Action::Admin)),
             (Method::POST, "/api/v1/tokens", Signed(Action::Read)),
             (Method::POST, "/_sfn/start_run", Signed(Action::Run)),

@@ -1,14 +1,22 @@
 //! Cutting a step's output into log lines, the same way on every engine (so a resumed
-//! engine counts the pieces already on record exactly as they were cut).
+//! engine counts the pieces already on record exactly as they were cut), with secret
+//! values masked before anything is cut.
+
+use std::sync::Arc;
+
+use conveyor_core::secrets::Masker;
 
 /// Longer lines are cut into pieces marked `partial`.
 pub const MAX_LINE_BYTES: usize = 16 * 1024;
 
 /// Cuts a byte stream into lines; a line longer than the cap is cut into pieces, each but
-/// the last marked partial, never inside a UTF-8 character.
+/// the last marked partial, never inside a UTF-8 character. With a [`Masker`], secret values
+/// are masked before any cut: output is held back as long as the longest value, so a value
+/// that arrives in two reads, or would straddle a cut, is masked whole.
 pub struct LineSplitter {
     max: usize,
     pending: Vec<u8>,
+    masker: Option<Arc<Masker>>,
 }
 
 impl LineSplitter {
@@ -16,7 +24,33 @@ impl LineSplitter {
         LineSplitter {
             max,
             pending: Vec::new(),
+            masker: None,
         }
+    }
+
+    /// A splitter that masks the values `masker` knows.
+    pub fn masking(max: usize, masker: Arc<Masker>) -> Self {
+        let masker = (!masker.is_empty()).then_some(masker);
+        LineSplitter {
+            max,
+            pending: Vec::new(),
+            masker,
+        }
+    }
+
+    fn mask_pending(&mut self) {
+        if let Some(masked) = self
+            .masker
+            .as_ref()
+            .and_then(|m| m.mask_bytes(&self.pending))
+        {
+            self.pending = masked;
+        }
+    }
+
+    /// Bytes kept back from a cut while the line goes on.
+    fn holdback(&self) -> usize {
+        self.masker.as_ref().map_or(0, |m| m.longest())
     }
 
     /// Feeds bytes; returns the complete lines (and over-long pieces) they finish.
@@ -27,7 +61,8 @@ impl LineSplitter {
                 Some(end) => {
                     self.pending.extend_from_slice(&bytes[..end]);
                     bytes = &bytes[end + 1..];
-                    self.cut_long(&mut out);
+                    self.mask_pending();
+                    self.cut_long(&mut out, 0);
                     let mut line = std::mem::take(&mut self.pending);
                     if line.last() == Some(&b'\r') {
                         line.pop();
@@ -37,7 +72,10 @@ impl LineSplitter {
                 None => {
                     self.pending.extend_from_slice(bytes);
                     bytes = &[];
-                    self.cut_long(&mut out);
+                    if self.pending.len() > self.max + self.holdback() {
+                        self.mask_pending();
+                        self.cut_long(&mut out, self.holdback());
+                    }
                 }
             }
         }
@@ -46,6 +84,7 @@ impl LineSplitter {
 
     /// What is left when the stream ends without a final newline.
     pub fn finish(&mut self) -> Option<(String, bool)> {
+        self.mask_pending();
         (!self.pending.is_empty()).then(|| {
             (
                 String::from_utf8_lossy(&std::mem::take(&mut self.pending)).into_owned(),
@@ -54,8 +93,9 @@ impl LineSplitter {
         })
     }
 
-    fn cut_long(&mut self, out: &mut Vec<(String, bool)>) {
-        while self.pending.len() > self.max {
+    /// Cuts pieces while more than `keep` bytes would remain past the cap.
+    fn cut_long(&mut self, out: &mut Vec<(String, bool)>, keep: usize) {
+        while self.pending.len() > self.max + keep {
             let mut cut = self.max;
             // Back up to a character boundary (at most 3 bytes for UTF-8).
             while cut > self.max - 3 && cut > 0 && (self.pending[cut] & 0b1100_0000) == 0b1000_0000
@@ -117,5 +157,57 @@ mod tests {
         let mut splitter = LineSplitter::new(10);
         assert_eq!(splitter.push(b"tail"), vec![]);
         assert_eq!(splitter.finish(), Some(("tail".to_string(), false)));
+    }
+}
+
+#[cfg(test)]
+mod masking {
+    use std::sync::Arc;
+
+    use conveyor_core::secrets::{Masker, MASK};
+
+    use super::LineSplitter;
+
+    fn joined(lines: &[(String, bool)]) -> String {
+        lines.iter().map(|(text, _)| text.as_str()).collect()
+    }
+
+    #[test]
+    fn a_value_split_across_reads_is_masked_whole() {
+        let mut splitter = LineSplitter::masking(100, Arc::new(Masker::new(["hunter22"])));
+        assert_eq!(splitter.push(b"pw=hun"), vec![]);
+        assert_eq!(
+            splitter.push(b"ter22 ok\n"),
+            vec![(format!("pw={MASK} ok"), false)]
+        );
+        assert_eq!(splitter.push(b"tail hunter"), vec![]);
+        assert_eq!(splitter.push(b"22"), vec![]);
+        assert_eq!(splitter.finish(), Some((format!("tail {MASK}"), false)));
+    }
+
+    #[test]
+    fn a_value_where_a_long_line_is_cut_is_masked_whole() {
+        let secret = "s3cr3t-value";
+        for offset in 0..20 {
+            let mut splitter = LineSplitter::masking(16, Arc::new(Masker::new([secret])));
+            let line = format!("{}{secret}{}", "a".repeat(offset), "b".repeat(30));
+            // Byte by byte: the worst case for a value straddling a cut.
+            let mut lines = Vec::new();
+            for byte in line.as_bytes() {
+                lines.extend(splitter.push(std::slice::from_ref(byte)));
+            }
+            lines.extend(splitter.push(b"\n"));
+            let text = joined(&lines);
+            assert_eq!(
+                text,
+                format!("{}{MASK}{}", "a".repeat(offset), "b".repeat(30)),
+                "offset {offset}"
+            );
+            assert!(
+                lines.iter().all(|(piece, _)| piece.len() <= 16),
+                "{lines:?}"
+            );
+            assert!(lines.iter().all(|(piece, _)| !piece.contains("s3cr3t")));
+        }
     }
 }

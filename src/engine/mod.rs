@@ -29,6 +29,42 @@ pub struct RunRequest {
     pub registry: Option<RegistryAccess>,
     /// Set when this run re-runs another's failed steps.
     pub retry: Option<Retry>,
+    /// The values of the secrets its steps get.
+    pub secrets: Arc<RunSecrets>,
+}
+
+/// The values of the secrets a run's steps get, by secret name, and the masker that hides
+/// every one of them in the run's output. Taken from the secrets store when the run starts
+/// (or is picked up again); never on record.
+#[derive(Clone, Default)]
+pub struct RunSecrets {
+    values: std::collections::BTreeMap<String, String>,
+    masker: Arc<conveyor_core::secrets::Masker>,
+}
+
+impl RunSecrets {
+    pub fn new(values: std::collections::BTreeMap<String, String>) -> RunSecrets {
+        let masker = conveyor_core::secrets::Masker::new(values.values().map(String::as_str));
+        RunSecrets {
+            values,
+            masker: Arc::new(masker),
+        }
+    }
+
+    pub fn value(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(String::as_str)
+    }
+
+    pub fn masker(&self) -> Arc<conveyor_core::secrets::Masker> {
+        self.masker.clone()
+    }
+}
+
+impl std::fmt::Debug for RunSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Names only: a value never reaches a log by way of a debug print.
+        f.debug_list().entries(self.values.keys()).finish()
+    }
 }
 
 /// A re-run of the steps that did not succeed in an earlier run of the same version: the
@@ -97,6 +133,21 @@ impl RunRequest {
     pub fn step_environment(&self, step: usize, workspace: &str) -> Vec<(String, String)> {
         self.resolved
             .environment(step, self.run_id, &self.tag, workspace)
+    }
+
+    /// A step's secrets as variables: name and value (on this host's engine).
+    pub fn step_secrets(&self, step: usize) -> Vec<(String, String)> {
+        let Some(resolved) = self.resolved.steps.get(step) else {
+            return Vec::new();
+        };
+        resolved
+            .secrets
+            .iter()
+            .filter_map(|use_| {
+                let value = self.secrets.value(&use_.name)?;
+                Some((use_.variable().to_owned(), value.to_owned()))
+            })
+            .collect()
     }
 
     /// What is on record for a run that has not started: the steps a re-run takes over have

@@ -95,6 +95,9 @@ impl From<ServiceError> for ApiError {
             }
             ServiceError::Unauthorized(message) => ApiError::unauthorized(message),
             ServiceError::Forbidden(message) => ApiError::forbidden(message),
+            ServiceError::TooLarge(message) => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
+            }
             throttled @ ServiceError::Throttled(seconds) => {
                 let mut api = ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,

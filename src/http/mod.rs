@@ -12,6 +12,7 @@ mod openapi;
 mod pages;
 mod pipelines;
 mod runs;
+mod secrets;
 mod workflows;
 
 use std::net::SocketAddr;
@@ -96,6 +97,12 @@ api_routes! {
     post "/account/password" => accounts::change_password,
     get "/users" => accounts::list_users,
     get "/audit" => audit::audit_log,
+    get "/secrets" => secrets::list_secrets,
+    put "/secrets/{name}" => secrets::set_global_secret,
+    delete "/secrets/{name}" => secrets::delete_global_secret,
+    get "/pipelines/{name}/secrets" => secrets::list_pipeline_secrets,
+    put "/pipelines/{name}/secrets/{secret}" => secrets::set_pipeline_secret,
+    delete "/pipelines/{name}/secrets/{secret}" => secrets::delete_pipeline_secret,
     post "/users" => accounts::add_user,
     patch "/users/{name}" => accounts::update_user,
     get "/pipelines" => pipelines::list_pipelines,

@@ -3,7 +3,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{accounts, audit, events, pipelines, runs, workflows};
+use super::{accounts, audit, events, pipelines, runs, secrets, workflows};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -14,6 +14,8 @@ use super::{accounts, audit, events, pipelines, runs, workflows};
         accounts::sign_in, accounts::sign_out, accounts::whoami, accounts::list_tokens, accounts::create_token,
         accounts::revoke_token, accounts::change_password, accounts::list_users, accounts::add_user,
         accounts::update_user, audit::audit_log,
+        secrets::list_secrets, secrets::set_global_secret, secrets::delete_global_secret,
+        secrets::list_pipeline_secrets, secrets::set_pipeline_secret, secrets::delete_pipeline_secret,
         pipelines::list_pipelines, pipelines::create_pipeline, pipelines::get_pipeline,
         pipelines::update_pipeline, pipelines::delete_pipeline, pipelines::list_versions,
         pipelines::get_version, pipelines::compare_versions, pipelines::validate,
@@ -26,7 +28,8 @@ use super::{accounts, audit, events, pipelines, runs, workflows};
     tags((name = "accounts", description = "Signing in, API tokens, users and the audit log"),
          (name = "pipelines", description = "Definitions and their versions"),
          (name = "workflows", description = "Build → push → deploy workflows (seed 000)"),
-         (name = "runs", description = "Runs, approvals, logs and live events"))
+         (name = "runs", description = "Runs, approvals, logs and live events"),
+         (name = "secrets", description = "Secrets steps get: set and removed by admins, never shown"))
 )]
 pub struct ApiDoc;
 

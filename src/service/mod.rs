@@ -8,6 +8,7 @@ mod logs;
 mod pipelines;
 mod recovery;
 mod runs;
+mod secrets;
 mod workflows;
 
 use std::sync::Arc;
@@ -32,6 +33,7 @@ pub use accounts::{
     FIRST_ADMIN,
 };
 pub use host::HostTools;
+pub use secrets::Secrets;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -55,6 +57,9 @@ pub enum ServiceError {
     /// Who is asking may not do this.
     #[error("{0}")]
     Forbidden(String),
+    /// The input is larger than this use allows.
+    #[error("{0}")]
+    TooLarge(String),
     /// Too many failed sign-ins: try again after this many seconds.
     #[error("too many failed sign-ins for this account or address; try again in {0} s")]
     Throttled(u64),
@@ -77,6 +82,7 @@ pub struct Service {
     controls: Arc<Controls>,
     supervision: Supervision,
     deliveries: TaskTracker,
+    secrets: Secrets,
     workflows: Workflows,
     accounts: Accounts,
 }
@@ -103,7 +109,8 @@ impl Service {
             controls,
             supervision,
             deliveries,
-            accounts: Accounts::new(store_for_accounts, accounts),
+            accounts: Accounts::new(store_for_accounts.clone(), accounts),
+            secrets: Secrets::new(store_for_accounts, workflows.secrets.clone()),
             workflows,
         });
         service.accounts.ensure_first_admin().await?;
@@ -118,6 +125,11 @@ impl Service {
     /// Signing in, tokens and users.
     pub fn accounts(&self) -> &Accounts {
         &self.accounts
+    }
+
+    /// The secrets steps get.
+    pub fn secrets(&self) -> &Secrets {
+        &self.secrets
     }
 
     /// Records what someone did in the audit log.

@@ -86,6 +86,7 @@ impl Service {
 
     pub async fn create_pipeline(&self, source: &str, by: &str) -> ServiceResult<PipelineDetail> {
         let (pipeline, plan) = check_document(source).map_err(ServiceError::Invalid)?;
+        self.secrets.check_exist(&pipeline).await?;
         let (definition, plan) = (to_json(&pipeline)?, to_json(&plan)?);
         let first = NewVersion {
             description: pipeline.description.as_deref(),
@@ -133,6 +134,7 @@ impl Service {
                 ),
             )]));
         }
+        self.secrets.check_exist(&pipeline).await?;
         let (definition, plan) = (to_json(&pipeline)?, to_json(&plan)?);
         let next = NewVersion {
             description: pipeline.description.as_deref(),
@@ -157,6 +159,7 @@ impl Service {
             ))),
             other => {
                 other?;
+                self.store.delete_scope_secrets(name).await?;
                 self.audit(Audit::of(Some(by), AuditAction::PipelineDelete, name))
                     .await
             }

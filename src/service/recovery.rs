@@ -63,6 +63,15 @@ impl Service {
             .is_workflow(pipeline_id)
             .await?
             .then(|| resolved.pipeline.clone());
+        // Its steps run with the secrets they were given; their values are needed again to
+        // mask what they print from here on.
+        let secrets = match self.secrets.for_run(&resolved).await {
+            Ok(secrets) => secrets,
+            Err(err) => {
+                tracing::warn!(run = run_id, error = %err, "a secret of a resumed run is gone: its value cannot be masked");
+                Default::default()
+            }
+        };
         let request = RunRequest {
             run_id,
             tag: run.tag.clone(),
@@ -70,6 +79,7 @@ impl Service {
             service_account,
             registry: None,
             retry: None,
+            secrets: Arc::new(secrets),
         };
         let (events_tx, events_rx) = mpsc::channel(1024);
         let control = match engine.resume(request, progress, events_tx).await {

@@ -104,6 +104,9 @@ impl Service {
             Some((retry, resolved)) => (Some(retry), resolved),
             None => (None, ResolvedRun::resolve(pipeline, plan, tag, &params)),
         };
+        // Opened before anything is recorded: a secret gone since the definition was saved
+        // stops the run here.
+        let secrets = Arc::new(self.secrets.for_run(&resolved).await?);
         let reused = retry.as_ref().map(|r| r.reused.clone()).unwrap_or_default();
         let steps = new_steps(&resolved, retry.as_ref());
         let new_run = NewRun {
@@ -148,6 +151,7 @@ impl Service {
             service_account,
             registry,
             retry,
+            secrets,
         };
         match engine.start(request, events_tx).await {
             Ok(control) => {

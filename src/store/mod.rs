@@ -10,6 +10,7 @@ mod deliveries;
 mod events;
 mod pipelines;
 mod runs;
+mod secrets;
 #[cfg(feature = "testing")]
 mod testing;
 mod workflows;
@@ -30,6 +31,7 @@ pub use audit::Audit;
 pub use events::Batch;
 pub use pipelines::{NewVersion, PipelineRow, VersionRow};
 pub use runs::{NewRun, NewStep};
+pub use secrets::SecretRow;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -12,6 +12,7 @@ mod deploy_manifests;
 mod engine;
 mod layout;
 mod pages;
+mod secrets;
 mod tekton_compile;
 mod tekton_engine;
 mod webhooks;

@@ -49,6 +49,7 @@ fn request(source: &str, params: Params) -> RunRequest {
         service_account: None,
         registry: None,
         retry: None,
+        secrets: Default::default(),
     }
 }
 

@@ -29,6 +29,7 @@ impl Workflow {
             action: None,
             with: Params::new(),
             env: Params::new(),
+            secrets: Vec::new(),
             needs: None,
             parallel: false,
             timeout: None,

@@ -62,6 +62,7 @@ async fn prepare(context: &RunContext, index: usize) -> Result<Command, Outcome>
     // what every engine gives a step.
     let mut env: Vec<(String, String)> = context.base_env.as_ref().clone();
     env.extend(run.step_environment(index, &context.workspace.to_string_lossy()));
+    env.extend(run.step_secrets(index));
     if let Some(registry) = run
         .registry
         .as_ref()
@@ -364,7 +365,10 @@ async fn pump(
     let Some(output) = output else { return false };
     let events = &context.events;
     let mut reader = BufReader::with_capacity(16 * 1024, output);
-    let mut pieces = LineSplitter::new(context.config.max_line_bytes.max(16));
+    let mut pieces = LineSplitter::masking(
+        context.config.max_line_bytes.max(16),
+        context.run.secrets.masker(),
+    );
     let give_up = async {
         exited.cancelled().await;
         tokio::time::sleep(context.config.drain_grace).await;

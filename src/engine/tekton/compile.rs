@@ -79,6 +79,13 @@ pub fn pipeline_run_name(pipeline: &str, run_id: i64, segment: usize) -> String 
     format!("{}{suffix}", base.trim_end_matches('-'))
 }
 
+/// The Kubernetes Secret holding the values of the secrets a run's steps get: made before
+/// its first PipelineRun, deleted when it ends. Steps read it through `secretKeyRef`, so no
+/// value is ever in a PipelineRun, its params or its annotations.
+pub fn run_secret_name(run_id: i64) -> String {
+    format!("conveyor-run-{run_id}-secrets")
+}
+
 /// Compiles the steps `steps` (plan indices) of a run, binding the workspace to the PVC
 /// `claim`. A need outside `steps` is taken as already met (an earlier segment, or the
 /// earlier run of a re-run); needs inside become `runAfter`.
@@ -128,6 +135,13 @@ pub fn compile(
             task_params.push(json!({"name": variable, "value": format!("$(params.{run_param})")}));
             spec_params.push(json!({"name": variable, "type": "string"}));
             step_env.push(json!({"name": variable, "value": format!("$(params.{variable})")}));
+        }
+
+        for use_ in &step.secrets {
+            step_env.push(json!({
+                "name": use_.variable(),
+                "valueFrom": {"secretKeyRef": {"name": run_secret_name(run.run_id), "key": use_.name}},
+            }));
         }
 
         let pushes = run

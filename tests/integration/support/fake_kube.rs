@@ -1162,8 +1162,28 @@ async fn run_task(
         .into_iter()
         .flatten()
         .map(|e| {
+            let name = e["name"].as_str().unwrap_or_default().to_owned();
+            // `valueFrom.secretKeyRef`: the key of a Secret in the run's namespace, as the
+            // kubelet gives it (a missing Secret or key leaves the variable empty here).
+            if let Some(reference) = e["valueFrom"]["secretKeyRef"].as_object() {
+                let secret = cluster.get(
+                    &cluster.resource_path("secrets"),
+                    ns,
+                    reference["name"].as_str().unwrap_or_default(),
+                );
+                let key = reference["key"].as_str().unwrap_or_default();
+                let value = secret
+                    .and_then(|s| s["data"][key].as_str().map(str::to_owned))
+                    .and_then(|b64| {
+                        use base64::Engine as _;
+                        base64::engine::general_purpose::STANDARD.decode(b64).ok()
+                    })
+                    .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+                    .unwrap_or_default();
+                return (name, value);
+            }
             (
-                e["name"].as_str().unwrap_or_default().to_owned(),
+                name,
                 substitute(e["value"].as_str().unwrap_or_default(), &task_values),
             )
         })

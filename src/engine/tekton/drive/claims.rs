@@ -19,6 +19,9 @@ impl Driver {
     /// deleted, as only the latest run that did not succeed keeps its workspace (a pipeline
     /// has one run at a time, so none is in use).
     pub(crate) async fn prepare(&mut self) {
+        if self.uses_secrets() {
+            self.create_run_secret().await;
+        }
         if let Some(retry) = self.run.retry.clone() {
             let carried = match self.take_over_claim(retry.origin).await {
                 Ok(carried) => carried,

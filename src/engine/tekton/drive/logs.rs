@@ -48,11 +48,13 @@ impl Driver {
             self.logs_tx.clone(),
             self.tracks[step].lines,
         );
+        let masker = self.run.secrets.masker();
         let task = tokio::spawn(async move {
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
-            let lines = read_log(&pods, &pod, &container, step, skip, &events).await;
+            let splitter = LineSplitter::masking(MAX_LINE_BYTES, masker);
+            let lines = read_log(&pods, &pod, &container, step, skip, &events, splitter).await;
             let _ = done.send(LogEnd { step, lines });
         });
         self.tracks[step].log = LogState::Streaming(task);
@@ -84,6 +86,7 @@ async fn read_log(
     step: usize,
     skip: u64,
     events: &mpsc::Sender<EngineEvent>,
+    mut splitter: LineSplitter,
 ) -> u64 {
     let params = LogParams {
         container: Some(container.to_owned()),
@@ -114,7 +117,6 @@ async fn read_log(
             }
         }
     };
-    let mut splitter = LineSplitter::new(MAX_LINE_BYTES);
     let mut emit = |pieces: Vec<(String, bool)>| {
         let mut out = Vec::new();
         for (text, partial) in pieces {

@@ -5,13 +5,14 @@
 mod claims;
 mod logs;
 mod observe;
+mod secrets;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use conveyor_core::run::StepStatus;
 use conveyor_core::schedule::{Batching, Progress, Schedule};
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Secret};
 use kube::api::{DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde_json::json;
@@ -52,6 +53,7 @@ pub(crate) struct Driver {
     task_runs: Api<DynamicObject>,
     pods: Api<Pod>,
     claims: Api<PersistentVolumeClaim>,
+    secrets: Api<Secret>,
     settings: Arc<TektonSettings>,
     run: RunRequest,
     events: mpsc::Sender<EngineEvent>,
@@ -92,7 +94,8 @@ impl Driver {
             runs: Api::namespaced_with(client.clone(), namespace, &Kind::PipelineRun.resource()),
             task_runs: Api::namespaced_with(client.clone(), namespace, &Kind::TaskRun.resource()),
             pods: Api::namespaced(client.clone(), namespace),
-            claims: Api::namespaced(client, namespace),
+            claims: Api::namespaced(client.clone(), namespace),
+            secrets: Api::namespaced(client, namespace),
             settings,
             schedule: Schedule::new(&run.resolved.plan, &progress),
             tracks,
@@ -152,6 +155,9 @@ impl Driver {
         // A run that did not succeed keeps its workspace for a re-run of its failed steps.
         if self.schedule.succeeded() {
             self.delete_claim().await;
+        }
+        if self.uses_secrets() {
+            self.delete_run_secret().await;
         }
         let _ = self.events.send(EngineEvent::Finished).await;
     }
