@@ -16,6 +16,7 @@ use crate::pages::login::LoginPage;
 use crate::pages::new_pipeline::NewPipelinePage;
 use crate::pages::pipeline::PipelinePage;
 use crate::pages::run::RunPage;
+use crate::pages::secrets::SecretsPage;
 use crate::pages::versions::VersionsPage;
 use crate::pages::workflow::WorkflowPage;
 use crate::viewer::{CsrfField, Viewer, ViewerMeta};
@@ -136,6 +137,7 @@ pub fn App() -> impl IntoView {
                     <nav>
                         <A href="/">"Pipelines"</A>
                         <A href="/history">"History"</A>
+                        <A href="/secrets">"Secrets"</A>
                         {admin.then(|| view! { <A href="/audit">"Audit"</A> })}
                     </nav>
                 })}
@@ -152,6 +154,7 @@ pub fn App() -> impl IntoView {
             <main>
                 <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
                     <Route path=path!("/account") ssr=SsrMode::InOrder view={Lazy::<AccountRoute>::new()}/>
+                    <Route path=path!("/secrets") ssr=SsrMode::InOrder view={Lazy::<SecretsRoute>::new()}/>
                     <Route path=path!("/audit") ssr=SsrMode::InOrder view={Lazy::<AuditRoute>::new()}/>
                     <Route path=path!("/login") ssr=SsrMode::InOrder view={Lazy::<LoginRoute>::new()}/>
                     <Route path=path!("/") ssr=SsrMode::InOrder view={Lazy::<PipelinesRoute>::new()}/>
@@ -193,6 +196,7 @@ lazy_pages! {
     LoginRoute => LoginPage,
     AuditRoute => AuditPage,
     AccountRoute => AccountPage,
+    SecretsRoute => SecretsPage,
     PipelinesRoute => PipelinesPage,
     NewPipelineRoute => NewPipelinePage,
     WorkflowRoute => WorkflowPage,

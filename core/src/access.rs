@@ -135,6 +135,8 @@ const SERVER_FNS: &[(&str, Option<Action>)] = &[
     ("account", Some(Action::Read)),
     ("account_control", Some(Action::Read)),
     ("user_control", Some(Action::Admin)),
+    ("list_secrets", Some(Action::Read)),
+    ("secret_control", Some(Action::Admin)),
 ];
 
 /// What calling the server function `endpoint` needs. One this table does not know needs an

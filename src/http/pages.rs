@@ -18,6 +18,7 @@ use conveyor_core::dto::{
     VersionComparison, WorkflowDetail,
 };
 use conveyor_core::run::Start;
+use conveyor_core::secrets::SecretSummary;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::services::ServeDir;
@@ -142,6 +143,35 @@ impl Backend for ServiceBackend {
             .update_user(Some(&who.name), name, role, disabled, None)
             .await
             .map(|_| ())
+            .map_err(to_backend)
+    }
+    async fn secrets(&self) -> BackendResult<Vec<SecretSummary>> {
+        self.0.secrets().list(None).await.map_err(to_backend)
+    }
+    async fn set_secret(
+        &self,
+        who: &Principal,
+        pipeline: Option<&str>,
+        name: &str,
+        value: &str,
+    ) -> BackendResult<()> {
+        self.0
+            .secrets()
+            .set(pipeline, name, value, Some(&who.name))
+            .await
+            .map(|_| ())
+            .map_err(to_backend)
+    }
+    async fn delete_secret(
+        &self,
+        who: &Principal,
+        pipeline: Option<&str>,
+        name: &str,
+    ) -> BackendResult<()> {
+        self.0
+            .secrets()
+            .delete(pipeline, name, Some(&who.name))
+            .await
             .map_err(to_backend)
     }
     async fn audit_log(&self, query: &AuditQuery) -> BackendResult<AuditPage> {

@@ -10,6 +10,7 @@ use conveyor_core::dto::{
     VersionComparison, WorkflowDetail,
 };
 use conveyor_core::run::Start;
+use conveyor_core::secrets::SecretSummary;
 
 /// What a server function needs to know of a failure: a message fit for the user.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -56,6 +57,21 @@ pub trait Backend: Send + Sync {
         name: &str,
         role: Option<Role>,
         disabled: Option<bool>,
+    ) -> BackendResult<()>;
+    /// Every secret, by name (never a value).
+    async fn secrets(&self) -> BackendResult<Vec<SecretSummary>>;
+    async fn set_secret(
+        &self,
+        who: &Principal,
+        pipeline: Option<&str>,
+        name: &str,
+        value: &str,
+    ) -> BackendResult<()>;
+    async fn delete_secret(
+        &self,
+        who: &Principal,
+        pipeline: Option<&str>,
+        name: &str,
     ) -> BackendResult<()>;
     /// A page of the audit log.
     async fn audit_log(&self, query: &AuditQuery) -> BackendResult<AuditPage>;

@@ -6,6 +6,7 @@ pub mod account;
 mod backend;
 pub mod codec;
 pub mod dto;
+pub mod secrets;
 
 use conveyor_core::dto::{PipelineSummary, RunPage, VersionComparison};
 use conveyor_core::editor::{EditorState, GraphEdit};

@@ -9,5 +9,6 @@ pub mod login;
 pub mod new_pipeline;
 pub mod pipeline;
 pub mod run;
+pub mod secrets;
 pub mod versions;
 pub mod workflow;
