@@ -189,6 +189,12 @@ fn check_step(pipeline: &Pipeline, path: &str, step: &Step, problems: &mut Vec<P
                 "name at least one event",
             ));
         }
+        if let Some(secret) = &hook.secret {
+            problems.extend(crate::secrets::check_secret_name(
+                &format!("{hook_path}.secret"),
+                secret,
+            ));
+        }
         for (ei, event) in hook.events.iter().enumerate() {
             if !WEBHOOK_EVENTS.contains(&event.as_str()) {
                 problems.push(Problem::new(

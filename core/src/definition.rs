@@ -220,6 +220,10 @@ impl<'de> Deserialize<'de> for SecretUse {
 pub struct Webhook {
     pub url: String,
     pub events: Vec<String>,
+    /// A secret (by name, from the secrets store) that signs each call: HMAC-SHA256 of
+    /// the timestamp and body, in `X-Conveyor-Signature`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
 }
 
 impl Pipeline {

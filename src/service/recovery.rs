@@ -54,7 +54,6 @@ impl Service {
             log_lines,
             cancel_requested: run.status == RunStatus::Cancelling,
         };
-        let hooks = RunHooks::new(&run, &resolved);
         // A workflow's pods run as its own account. Its registry access is not needed again:
         // a workflow has no approval gates, so a resumed run makes no new PipelineRun.
         let (pipeline_id, _, _) = self.store.run_origin(run_id).await?;
@@ -72,6 +71,7 @@ impl Service {
                 Default::default()
             }
         };
+        let hooks = RunHooks::new(&run, &resolved, &secrets);
         let request = RunRequest {
             run_id,
             tag: run.tag.clone(),

@@ -142,7 +142,7 @@ impl Service {
         self.hub.announce(run.id);
         let resolved = Arc::new(resolved);
         let names: Vec<String> = resolved.plan.steps.iter().map(|s| s.name.clone()).collect();
-        let hooks = RunHooks::new(&run, &resolved);
+        let hooks = RunHooks::new(&run, &resolved, &secrets);
         let (events_tx, events_rx) = mpsc::channel(1024);
         let request = RunRequest {
             run_id: run.id,

@@ -116,24 +116,29 @@ impl Secrets {
             .collect())
     }
 
-    /// Every secret a definition names must exist (the pipeline's own, or global): a
-    /// problem at each that does not.
+    /// Every secret a definition names (for its steps, or to sign their webhook calls) must
+    /// exist, the pipeline's own or a global one: a problem at each that does not.
     pub async fn check_exist(&self, pipeline: &Pipeline) -> ServiceResult<()> {
         let mut problems = Vec::new();
         for (si, stage) in pipeline.stages.iter().enumerate() {
             for (ti, step) in stage.steps.iter().enumerate() {
-                for (ui, use_) in step.secrets.iter().enumerate() {
+                let uses = step.secrets.iter().enumerate();
+                let uses = uses.map(|(ui, use_)| (format!("secrets[{ui}]"), &use_.name));
+                let signs = step.webhooks.iter().enumerate().filter_map(|(wi, hook)| {
+                    Some((format!("webhooks[{wi}].secret"), hook.secret.as_ref()?))
+                });
+                for (place, name) in uses.chain(signs) {
                     if self
                         .store
-                        .sealed_secret(&pipeline.name, &use_.name)
+                        .sealed_secret(&pipeline.name, name)
                         .await?
                         .is_none()
                     {
                         problems.push(Problem::new(
-                            format!("stages[{si}].steps[{ti}].secrets[{ui}]"),
+                            format!("stages[{si}].steps[{ti}].{place}"),
                             format!(
-                                "step \"{}\" needs secret {}, which does not exist (neither the pipeline's nor a global one)",
-                                step.name, use_.name
+                                "step \"{}\" needs secret {name}, which does not exist (neither the pipeline's nor a global one)",
+                                step.name
                             ),
                         ));
                     }
@@ -147,38 +152,34 @@ impl Secrets {
         }
     }
 
-    /// The values of the secrets a run's steps get, opened now for its engine.
+    /// The values of the secrets a run uses (its steps', and those signing their webhook
+    /// calls), opened now for its engine and its webhooks.
     pub async fn for_run(&self, resolved: &ResolvedRun) -> ServiceResult<RunSecrets> {
         let mut values = BTreeMap::new();
         let mut problems = Vec::new();
-        let uses = resolved.plan.steps.iter().zip(&resolved.steps);
-        for (planned, step) in uses {
-            for use_ in &step.secrets {
-                if values.contains_key(&use_.name) {
+        for (planned, step) in resolved.plan.steps.iter().zip(&resolved.steps) {
+            let names = step.secrets.iter().map(|use_| &use_.name);
+            let names = names.chain(step.webhooks.iter().filter_map(|hook| hook.secret.as_ref()));
+            for name in names {
+                if values.contains_key(name) {
                     continue;
                 }
-                match self
-                    .store
-                    .sealed_secret(&resolved.pipeline, &use_.name)
-                    .await?
-                {
+                match self.store.sealed_secret(&resolved.pipeline, name).await? {
                     Some((scope, sealed)) => {
                         let opened = self
                             .sealer
-                            .open(&sealed, &owner(&scope, &use_.name))
-                            .map_err(|err| {
-                                StoreError::Corrupt(format!("secret {}: {err}", use_.name))
-                            })?;
+                            .open(&sealed, &owner(&scope, name))
+                            .map_err(|err| StoreError::Corrupt(format!("secret {name}: {err}")))?;
                         let value = String::from_utf8(opened).map_err(|_| {
-                            StoreError::Corrupt(format!("secret {} is not text", use_.name))
+                            StoreError::Corrupt(format!("secret {name} is not text"))
                         })?;
-                        values.insert(use_.name.clone(), value);
+                        values.insert(name.clone(), value);
                     }
                     None => problems.push(Problem::new(
                         "secrets",
                         format!(
-                            "step \"{}\" needs secret {}, which no longer exists",
-                            planned.name, use_.name
+                            "step \"{}\" needs secret {name}, which no longer exists",
+                            planned.name
                         ),
                     )),
                 }

@@ -6,7 +6,8 @@ use conveyor_core::dto::RunSummary;
 use conveyor_core::resolve::ResolvedRun;
 use conveyor_core::run::StepStatus;
 
-use crate::notify::Notice;
+use crate::engine::RunSecrets;
+use crate::notify::{Notice, SigningKey};
 
 /// A step status change, as webhooks are told of it.
 pub struct StepChange {
@@ -23,12 +24,14 @@ pub struct RunHooks {
     pipeline: String,
     run_number: i64,
     tag: String,
-    /// Per step (plan order): its name, its stage's name and its webhooks.
-    steps: Vec<(String, String, Vec<Webhook>)>,
+    /// Per step (plan order): its name, its stage's name and its webhooks, each with the
+    /// key that signs its calls.
+    steps: Vec<(String, String, Vec<(Webhook, Option<SigningKey>)>)>,
 }
 
 impl RunHooks {
-    pub fn new(run: &RunSummary, resolved: &ResolvedRun) -> RunHooks {
+    /// `secrets` holds the values of the secrets that sign calls.
+    pub fn new(run: &RunSummary, resolved: &ResolvedRun, secrets: &RunSecrets) -> RunHooks {
         let plan = &resolved.plan;
         let steps = plan
             .steps
@@ -40,7 +43,15 @@ impl RunHooks {
                     .get(planned.stage)
                     .map(|s| s.name.clone())
                     .unwrap_or_default();
-                (planned.name.clone(), stage, step.webhooks.clone())
+                let hooks = step
+                    .webhooks
+                    .iter()
+                    .map(|hook| {
+                        let key = hook.secret.as_deref().and_then(|name| secrets.value(name));
+                        (hook.clone(), key.map(|k| SigningKey(k.to_owned())))
+                    })
+                    .collect();
+                (planned.name.clone(), stage, hooks)
             })
             .collect();
         RunHooks {
@@ -55,9 +66,11 @@ impl RunHooks {
         let Some(event) = status.webhook_event() else {
             return false;
         };
-        self.steps
-            .get(step)
-            .is_some_and(|(_, _, hooks)| hooks.iter().any(|h| h.events.iter().any(|e| e == event)))
+        self.steps.get(step).is_some_and(|(_, _, hooks)| {
+            hooks
+                .iter()
+                .any(|(h, _)| h.events.iter().any(|e| e == event))
+        })
     }
 
     /// The calls one change makes: one per webhook that listens for it.
@@ -83,13 +96,14 @@ impl RunHooks {
         });
         hooks
             .iter()
-            .filter(|hook| hook.events.iter().any(|e| e == event))
-            .map(|hook| Notice {
+            .filter(|(hook, _)| hook.events.iter().any(|e| e == event))
+            .map(|(hook, key)| Notice {
                 run_id,
                 step: name.clone(),
                 event,
                 url: hook.url.clone(),
                 payload: payload.clone(),
+                signing_key: key.clone(),
             })
             .collect()
     }

@@ -268,3 +268,104 @@ stages:
     assert_eq!(flaky_calls, 2);
     app.stop().await;
 }
+
+/// A receiver that keeps each call's headers and raw body, to check signatures as a
+/// receiver would.
+async fn raw_receiver() -> (
+    SocketAddr,
+    mpsc::UnboundedReceiver<(String, HeaderMap, axum::body::Bytes)>,
+) {
+    async fn hook(
+        State(calls): State<mpsc::UnboundedSender<(String, HeaderMap, axum::body::Bytes)>>,
+        Path(path): Path<String>,
+        headers: HeaderMap,
+        body: axum::body::Bytes,
+    ) -> StatusCode {
+        let _ = calls.send((path, headers, body));
+        StatusCode::OK
+    }
+    let (tx, calls) = mpsc::unbounded_channel();
+    let router = Router::new().route("/{*path}", post(hook)).with_state(tx);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, router).await.expect("receiver") });
+    (addr, calls)
+}
+
+#[tokio::test]
+async fn a_hook_with_a_secret_signs_each_call_with_its_time_and_body() {
+    use hmac::{Hmac, Mac};
+    let (addr, mut calls) = raw_receiver().await;
+    let app = TestApp::spawn().await;
+    let key = format!("hook-key-{}", std::process::id());
+    let response = app
+        .client
+        .put(app.url("/api/v1/secrets/HOOK_KEY"))
+        .json(&serde_json::json!({"value": key}))
+        .send()
+        .await
+        .expect("secret");
+    assert_eq!(response.status(), 200);
+    let definition = |secret: &str| {
+        format!(
+            "name: signed\nstages: [{{name: s, steps: [{{name: a, script: 'echo hi', webhooks: [\
+             {{url: 'http://{addr}/signed', events: [SUCCEEDED]{secret}}}, {{url: 'http://{addr}/plain', events: [SUCCEEDED]}}]}}]}}]"
+        )
+    };
+    let response = app
+        .client
+        .post(app.url("/api/v1/pipelines"))
+        .body(definition(", secret: NO_SUCH_KEY"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        body["path"], "stages[0].steps[0].webhooks[0].secret",
+        "{body}"
+    );
+    app.create_pipeline(&definition(", secret: HOOK_KEY")).await;
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let run = app.start_run("signed", "v1").await;
+    app.all_events(run).await;
+    let mut got = std::collections::BTreeMap::new();
+    for _ in 0..2 {
+        let (path, headers, body) = calls.recv().await.expect("a call");
+        got.insert(path, (headers, body));
+    }
+    let (headers, body) = &got["signed"];
+    let timestamp = headers["x-conveyor-timestamp"].to_str().unwrap();
+    let at: i64 = timestamp.parse().expect("unix seconds");
+    assert!(at >= before && at <= before + 60, "a current timestamp");
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(format!("{timestamp}.").as_bytes());
+    mac.update(body);
+    let wanted: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        headers["x-conveyor-signature"].to_str().unwrap(),
+        format!("sha256={wanted}")
+    );
+    let payload: serde_json::Value = serde_json::from_slice(body).unwrap();
+    assert_eq!(payload["event"], "SUCCEEDED");
+    assert!(
+        !String::from_utf8_lossy(body).contains(&key),
+        "the key is not in the call"
+    );
+    let (plain, _) = &got["plain"];
+    assert!(
+        plain.get("x-conveyor-signature").is_none(),
+        "a hook without a secret is not signed"
+    );
+    app.stop().await;
+}
