@@ -26,8 +26,11 @@ pub struct RunHooks {
     tag: String,
     /// Per step (plan order): its name, its stage's name and its webhooks, each with the
     /// key that signs its calls.
-    steps: Vec<(String, String, Vec<(Webhook, Option<SigningKey>)>)>,
+    steps: Vec<(String, String, Vec<SignedHook>)>,
 }
+
+/// A webhook and the key that signs its calls, if it names one.
+type SignedHook = (Webhook, Option<SigningKey>);
 
 impl RunHooks {
     /// `secrets` holds the values of the secrets that sign calls.
