@@ -72,6 +72,8 @@ pub struct Server {
     listener: TcpListener,
     router: Router,
     service: Arc<Service>,
+    /// `--public-url`'s origin, when given.
+    public_origin: Option<String>,
 }
 
 impl Server {
@@ -167,12 +169,14 @@ impl Server {
             addr: config.bind,
             source,
         })?;
+        let public_origin = site.public_origin.clone();
         let router = http::router(service.clone(), &config.site_root, addr, site)
             .layer(TraceLayer::new_for_http());
         Ok(Server {
             listener,
             router,
             service,
+            public_origin,
         })
     }
 
@@ -180,6 +184,13 @@ impl Server {
         self.listener
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// Where people open it: the public URL, or the address it listens on.
+    pub fn public_url(&self) -> String {
+        self.public_origin
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.local_addr()))
     }
 
     pub fn service(&self) -> Arc<Service> {

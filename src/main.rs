@@ -54,12 +54,17 @@ async fn main() -> ExitCode {
             };
             // Scripts and tests read this line to find the port when binding to port 0.
             println!("conveyor listening on http://{}", server.local_addr());
+            // The quick start's next step: where to sign in, and (until it is changed) the
+            // first admin's password, on the console only.
             let first_password = conveyor::service::initial_password_file(&config.data_dir);
-            if first_password.exists() {
-                println!(
-                    "sign in as admin with the password in {}",
+            match std::fs::read_to_string(&first_password) {
+                Ok(password) => println!(
+                    "sign in at {}/login as admin with password {} (kept in {} until you change it)",
+                    server.public_url(),
+                    password.trim(),
                     first_password.display()
-                );
+                ),
+                Err(_) => println!("sign in at {}/login", server.public_url()),
             }
             tracing::info!(data_dir = %config.data_dir.display(), "serving");
             match server.run(shutdown_signal()).await {
