@@ -345,8 +345,8 @@ test('the versions page shows the diff between any two saved versions', async ()
   const v2 = "name: evolving\n# now with a second step\nstages:\n  - name: s\n    steps:\n      - {name: a, script: 'echo one'}\n      - {name: b, script: 'echo two'}\n";
   const v3 = v2.replace("echo one", "echo uno");
   await app.createPipeline(v1);
-  await app.api('/api/v1/pipelines/evolving', { method: 'PUT', body: v2 });
-  await app.api('/api/v1/pipelines/evolving', { method: 'PUT', body: v3 });
+  await app.api('/api/v1/pipelines/evolving', { method: 'PUT', headers: { 'content-type': 'application/yaml' }, body: v2 });
+  await app.api('/api/v1/pipelines/evolving', { method: 'PUT', headers: { 'content-type': 'application/yaml' }, body: v3 });
   const page = await app.browser.newPage();
   const errors = await hydrated(page, '/pipelines/evolving');
   await page.getByRole('link', { name: 'Versions' }).click();
