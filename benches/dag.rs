@@ -115,9 +115,34 @@ async fn main() {
     let base = format!("http://{}", server.local_addr());
     let service = server.service();
     tokio::spawn(server.run(std::future::pending()));
-    let client = reqwest::Client::new();
+    // The benchmark acts as the first admin, with a token as a script would.
+    let admin = service
+        .accounts()
+        .account(conveyor::service::FIRST_ADMIN)
+        .await
+        .expect("the first admin");
+    let token = service
+        .accounts()
+        .create_token(
+            &conveyor::service::principal(&admin),
+            None,
+            "benchmark",
+            conveyor_core::access::Scope::Admin,
+            None,
+        )
+        .await
+        .expect("a token")
+        .token;
+    let mut headers = reqwest::header::HeaderMap::new();
+    let bearer = format!("Bearer {token}").parse().expect("header");
+    headers.insert(reqwest::header::AUTHORIZATION, bearer);
+    let client = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("client");
     let created = client
         .post(format!("{base}/api/v1/pipelines"))
+        .header(reqwest::header::CONTENT_TYPE, "application/yaml")
         .body(pipeline_yaml())
         .send()
         .await

@@ -62,7 +62,9 @@ export async function start() {
     const newPage = async (options = {}) => {
       const context = await newContext(options);
       const page = await context.newPage();
-      page.on('close', () => context.close());
+      // When the browser itself closes first (at the end of a file), its contexts are gone
+      // already: nothing is left to close.
+      page.on('close', () => context.close().catch(() => {}));
       return page;
     };
     return { newContext, newPage };
