@@ -146,6 +146,7 @@ async fn open(data_dir: &Path) -> Result<Accounts, String> {
         session_max: std::time::Duration::ZERO,
         initial_password_file: crate::service::initial_password_file(data_dir),
         secure_cookies: false,
+        oidc: None,
     };
     Ok(Accounts::new(store, settings))
 }

@@ -8,6 +8,7 @@ use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 use conveyor_core::access::{Role, Scope};
 use conveyor_core::definition::EngineKind;
+use conveyor_core::sso::RoleMap;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -217,6 +218,48 @@ pub struct ServeConfig {
     /// The built site (WASM, JS, CSS) that cargo-leptos writes.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
+    #[command(flatten)]
+    pub oidc: OidcArgs,
+}
+
+/// Signing in through an OpenID Connect provider (Keycloak, Dex, Gitea, GitLab, Google…),
+/// besides passwords. Register Conveyor at the provider as a confidential client whose
+/// redirect URI is `PUBLIC_URL/auth/oidc/callback`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct OidcArgs {
+    /// The provider's issuer URL (its discovery document is ISSUER/.well-known/openid-configuration).
+    #[arg(long, env = "CONVEYOR_OIDC_ISSUER", value_parser = issuer_url)]
+    pub oidc_issuer: Option<String>,
+    /// The client id Conveyor has at the provider.
+    #[arg(long, env = "CONVEYOR_OIDC_CLIENT_ID", requires = "oidc_issuer")]
+    pub oidc_client_id: Option<String>,
+    /// A file holding the client secret (or give it in CONVEYOR_OIDC_CLIENT_SECRET; never on
+    /// the command line).
+    #[arg(long, env = "CONVEYOR_OIDC_CLIENT_SECRET_FILE")]
+    pub oidc_client_secret_file: Option<PathBuf>,
+    #[arg(skip = std::env::var("CONVEYOR_OIDC_CLIENT_SECRET").ok())]
+    pub oidc_client_secret: Option<String>,
+    /// Scopes to ask for besides `openid`, comma-separated (add `groups` for Dex and Gitea).
+    #[arg(
+        long,
+        env = "CONVEYOR_OIDC_SCOPES",
+        default_value = "profile,email",
+        value_delimiter = ','
+    )]
+    pub oidc_scopes: Vec<String>,
+    /// The ID token claim whose values (a list, or one string) give roles.
+    #[arg(long, env = "CONVEYOR_OIDC_ROLE_CLAIM", default_value = "groups")]
+    pub oidc_role_claim: String,
+    /// Claim values and the role each gives, e.g. `ci-admins=admin,developers=developer`;
+    /// the widest match wins, at every sign-in.
+    #[arg(long, env = "CONVEYOR_OIDC_ROLE_MAP", default_value = "", value_parser = parse::<RoleMap>)]
+    pub oidc_role_map: RoleMap,
+    /// The role of people no mapping matches [default: none; they are refused].
+    #[arg(long, env = "CONVEYOR_OIDC_DEFAULT_ROLE", value_parser = parse::<Role>)]
+    pub oidc_default_role: Option<Role>,
+    /// The provider's name on the sign-in page.
+    #[arg(long, env = "CONVEYOR_OIDC_NAME", default_value = "single sign-on")]
+    pub oidc_name: String,
 }
 
 impl ServeConfig {
@@ -244,7 +287,19 @@ impl ServeConfig {
             self_exe: None,
             found_kubeconfig: None,
             site_root: PathBuf::from("target/site"),
+            oidc: OidcArgs::default(),
         }
+    }
+}
+
+/// `--oidc-issuer`: an http(s) URL, kept exactly as given (tokens must name the issuer
+/// exactly as the provider writes it, trailing slash or not).
+fn issuer_url(text: &str) -> Result<String, String> {
+    match url::Url::parse(text) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => {
+            Ok(text.to_owned())
+        }
+        _ => Err(format!("\"{text}\" is not an http(s) URL")),
     }
 }
 

@@ -26,6 +26,7 @@ use conveyor_core::definition::{EngineKind, Problem};
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
+use crate::auth::oidc::{Oidc, OidcSettings};
 use crate::cluster::Cluster;
 use crate::config::ServeConfig;
 use crate::engine::local::{LocalConfig, LocalEngine};
@@ -57,6 +58,8 @@ pub enum StartError {
     PublicUrlNeeded(SocketAddr),
     #[error("--public-url {0} must be an http(s) URL with a host, without a path")]
     PublicUrl(String),
+    #[error("sign-in provider: {0}")]
+    Oidc(String),
     #[error("could not listen on {addr}")]
     Bind {
         addr: SocketAddr,
@@ -156,6 +159,7 @@ impl Server {
                     .public_origin
                     .as_deref()
                     .is_some_and(|o| o.starts_with("https://")),
+                oidc: oidc_of(config)?,
             },
         )
         .await?;
@@ -241,6 +245,45 @@ fn site_of(config: &ServeConfig) -> Result<Site, StartError> {
         None => None,
     };
     Ok(Site { public_origin })
+}
+
+/// The sign-in provider `--oidc-*` configure, when they do.
+fn oidc_of(config: &ServeConfig) -> Result<Option<Arc<Oidc>>, StartError> {
+    let args = &config.oidc;
+    let Some(issuer) = &args.oidc_issuer else {
+        return Ok(None);
+    };
+    let client_id = args
+        .oidc_client_id
+        .clone()
+        .ok_or_else(|| StartError::Oidc("--oidc-issuer needs --oidc-client-id".into()))?;
+    let client_secret = match &args.oidc_client_secret_file {
+        Some(file) => Some(
+            std::fs::read_to_string(file)
+                .map_err(|err| StartError::Oidc(format!("cannot read {}: {err}", file.display())))?
+                .trim()
+                .to_owned(),
+        ),
+        None => args.oidc_client_secret.clone(),
+    };
+    let settings = OidcSettings {
+        issuer: issuer.clone(),
+        client_id,
+        client_secret: client_secret.filter(|s| !s.is_empty()),
+        scopes: args
+            .oidc_scopes
+            .iter()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty() && s != "openid")
+            .collect(),
+        role_claim: args.oidc_role_claim.clone(),
+        role_map: args.oidc_role_map.clone(),
+        default_role: args.oidc_default_role,
+        label: args.oidc_name.clone(),
+    };
+    Oidc::new(settings)
+        .map(|oidc| Some(Arc::new(oidc)))
+        .map_err(|err| StartError::Oidc(err.to_string()))
 }
 
 /// What `conveyor validate` prints: the problems of a document, or nothing when valid.

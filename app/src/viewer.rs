@@ -12,11 +12,14 @@ pub struct Viewer {
     pub role: Option<Role>,
     /// Empty without a session.
     pub csrf: String,
+    /// The OpenID Connect provider the sign-in page offers, by name.
+    pub provider: Option<String>,
 }
 
 const USER_META: &str = "conveyor-user";
 const ROLE_META: &str = "conveyor-role";
 const CSRF_META: &str = "csrf-token";
+const PROVIDER_META: &str = "conveyor-sign-in-provider";
 
 impl Viewer {
     /// The viewer of the page being rendered or hydrated.
@@ -31,7 +34,7 @@ impl Viewer {
 
     #[cfg(feature = "ssr")]
     fn of_request() -> Viewer {
-        use conveyor_core::access::{CsrfToken, Principal};
+        use conveyor_core::access::{CsrfToken, Principal, SignInProvider};
         let Some(parts) = use_context::<http::request::Parts>() else {
             return Viewer::default();
         };
@@ -44,6 +47,10 @@ impl Viewer {
                 .get::<CsrfToken>()
                 .map(|t| t.0.clone())
                 .unwrap_or_default(),
+            provider: parts
+                .extensions
+                .get::<SignInProvider>()
+                .map(|p| p.0.clone()),
         }
     }
 
@@ -61,6 +68,7 @@ impl Viewer {
             name: meta(USER_META).filter(|name| !name.is_empty()),
             role: meta(ROLE_META).and_then(|r| r.parse().ok()),
             csrf: meta(CSRF_META).unwrap_or_default(),
+            provider: meta(PROVIDER_META).filter(|name| !name.is_empty()),
         }
     }
 
@@ -94,6 +102,7 @@ pub fn ViewerMeta() -> impl IntoView {
         <meta name=USER_META content=viewer.name.unwrap_or_default()/>
         <meta name=ROLE_META content=viewer.role.map(Role::as_str).unwrap_or_default()/>
         <meta name=CSRF_META content=viewer.csrf/>
+        <meta name=PROVIDER_META content=viewer.provider.unwrap_or_default()/>
     }
 }
 

@@ -153,6 +153,11 @@ pub fn server_fn_needs(endpoint: &str) -> Option<Action> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CsrfToken(pub String);
 
+/// The OpenID Connect provider the sign-in page offers, by the name people know it by (the
+/// server puts it on each request when one is configured).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignInProvider(pub String);
+
 /// Where to go after signing in: `next` when it is a path on this site, else the start
 /// page (a link may not send someone elsewhere with their fresh session).
 pub fn local_path(next: &str) -> &str {

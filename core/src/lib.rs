@@ -24,6 +24,7 @@ pub mod resolve;
 pub mod run;
 pub mod schedule;
 pub mod secrets;
+pub mod sso;
 pub mod workflow;
 pub mod yaml;
 pub mod yaml_edit;

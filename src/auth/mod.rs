@@ -3,6 +3,7 @@
 //! failed sign-ins are slowed per account and per address (`throttle`); `policy` says what
 //! every route needs.
 
+pub mod oidc;
 pub mod policy;
 pub mod throttle;
 

@@ -8,7 +8,8 @@ use conveyor_core::access::{server_fn_needs, Action};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Requirement {
-    /// Anyone (the sign-in page, the built site's files, signing in and out).
+    /// Anyone (the sign-in page, the built site's files, signing in and out, the round
+    /// trip through the sign-in provider).
     Public,
     /// A signed-in account, or a token, that may take this action.
     Signed(Action),
@@ -28,6 +29,7 @@ pub fn requirement(method: &Method, path: &str) -> Requirement {
         || path == "/ui.js"
         || path == "/favicon.ico"
         || (reading && path == "/login")
+        || (reading && path.starts_with("/auth/oidc/"))
     {
         return Public;
     }
@@ -78,6 +80,8 @@ mod tests {
         let cases = [
             (Method::GET, "/pkg/conveyor.wasm", Public),
             (Method::GET, "/login", Public),
+            (Method::GET, "/auth/oidc/callback", Public),
+            (Method::POST, "/auth/oidc/callback", Signed(Action::Admin)),
             (Method::POST, "/login", Signed(Action::Admin)),
             (Method::POST, "/api/v1/session", Public),
             (Method::GET, "/api/v1/session", Signed(Action::Read)),

@@ -11,7 +11,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use conveyor_core::access::{CsrfToken, Principal};
+use conveyor_core::access::{CsrfToken, Principal, SignInProvider};
 use cookie::Cookie;
 
 use super::error::ApiError;
@@ -26,6 +26,11 @@ pub struct Site {
     /// loopback name is its own.
     pub public_origin: Option<String>,
 }
+
+/// This server's origin as the request reached it: the public URL's, or on loopback the
+/// loopback name and port the request named.
+#[derive(Debug, Clone)]
+pub struct OwnOrigin(pub String);
 
 /// The session a request came with (for signing out).
 #[derive(Debug, Clone)]
@@ -119,6 +124,11 @@ pub async fn guard(State(guard): State<Guard>, mut request: Request, next: Next)
     if let Some(principal) = principal {
         request.extensions_mut().insert(principal);
     }
+    if let Some(provider) = guard.service.accounts().provider() {
+        let label = SignInProvider(provider.label().to_owned());
+        request.extensions_mut().insert(label);
+    }
+    request.extensions_mut().insert(OwnOrigin(origin));
     next.run(request).await
 }
 
@@ -162,16 +172,20 @@ fn credential(headers: &HeaderMap) -> Result<Option<Credential>, String> {
             .map(|t| Some(Credential::Token(t.to_owned())))
             .ok_or_else(malformed);
     }
-    let session = headers
+    Ok(cookie(headers, SESSION_COOKIE).map(Credential::Session))
+}
+
+/// The value of the request's cookie `name`, when it has a non-empty one.
+pub(super) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(Cookie::split_parse)
         .filter_map(Result::ok)
-        .find(|c| c.name() == SESSION_COOKIE)
+        .find(|c| c.name() == name)
         .map(|c| c.value().to_owned())
-        .filter(|v| !v.is_empty());
-    Ok(session.map(Credential::Session))
+        .filter(|v| !v.is_empty())
 }
 
 /// Whether the browser says the request comes from another site.

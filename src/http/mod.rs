@@ -8,6 +8,7 @@ mod error;
 mod events;
 mod extract;
 mod guard;
+mod oidc;
 mod openapi;
 mod pages;
 mod pipelines;
@@ -28,6 +29,7 @@ use error::ApiError;
 pub use accounts::{ended_cookie, session_cookie};
 pub use error::ErrorBody;
 pub use guard::{csrf_token, SessionId, Site};
+pub use oidc::SSO_ROUTES;
 pub use openapi::ApiDoc;
 pub use pages::route_list;
 
@@ -42,6 +44,7 @@ pub fn router(service: Arc<Service>, site_root: &Path, addr: SocketAddr, site: S
         site: Arc::new(site),
     };
     let router = pages::router(service.clone(), site_root, addr)
+        .merge(oidc::router(service.clone()))
         .nest("/api/v1", api(service))
         .layer(axum::middleware::from_fn_with_state(guard, guard::guard));
     with_security_headers(router)

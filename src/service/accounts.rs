@@ -28,6 +28,8 @@ pub struct AccountSettings {
     pub initial_password_file: PathBuf,
     /// Session cookies are `Secure` (the public URL is https).
     pub secure_cookies: bool,
+    /// The OpenID Connect provider people may sign in with, besides passwords.
+    pub oidc: Option<std::sync::Arc<crate::auth::oidc::Oidc>>,
 }
 
 /// How a request says who it is.
@@ -47,8 +49,8 @@ const WRONG_SIGN_IN: &str = "wrong account name or password";
 /// The account use cases: what the server and the `conveyor user` and `conveyor token`
 /// commands do with accounts (the commands on the server's own shell, without a server).
 pub struct Accounts {
-    store: Store,
-    settings: AccountSettings,
+    pub(super) store: Store,
+    pub(super) settings: AccountSettings,
     throttle: Throttle,
 }
 

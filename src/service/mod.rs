@@ -9,6 +9,7 @@ mod pipelines;
 mod recovery;
 mod runs;
 mod secrets;
+mod sso;
 mod workflows;
 
 use std::sync::Arc;
@@ -34,6 +35,7 @@ pub use accounts::{
 };
 pub use host::HostTools;
 pub use secrets::Secrets;
+pub use sso::SsoSession;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {

@@ -84,6 +84,53 @@ impl Store {
         row.as_ref().map(user_row).transpose()
     }
 
+    /// The account a sign-in provider's person (`issuer subject`) has here.
+    pub async fn user_by_subject(&self, subject: &str) -> StoreResult<Option<UserRow>> {
+        let row = sqlx::query(
+            "SELECT id, name, role, password_hash, disabled FROM users WHERE oidc_subject = ?",
+        )
+        .bind(subject)
+        .fetch_optional(&self.writer)
+        .await?;
+        row.as_ref().map(user_row).transpose()
+    }
+
+    /// A new account for a sign-in provider's person, without a password; the first of
+    /// `names` that is free. [`StoreError::UserExists`] when none is.
+    pub async fn create_provider_user(
+        &self,
+        names: &[String],
+        role: Role,
+        subject: &str,
+    ) -> StoreResult<UserRow> {
+        for name in names {
+            let inserted = sqlx::query(
+                "INSERT INTO users (name, role, oidc_subject, created_at) VALUES (?, ?, ?, ?) \
+                 RETURNING id",
+            )
+            .bind(name)
+            .bind(role.as_str())
+            .bind(subject)
+            .bind(now_ms())
+            .fetch_one(&self.writer)
+            .await;
+            match inserted {
+                Ok(row) => {
+                    return Ok(UserRow {
+                        id: row.try_get("id")?,
+                        name: name.clone(),
+                        role,
+                        password_hash: None,
+                        disabled: false,
+                    })
+                }
+                Err(err) if is_unique_violation(&err) => continue,
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Err(StoreError::UserExists(names.join(", ")))
+    }
+
     pub async fn users(&self) -> StoreResult<Vec<UserSummary>> {
         let rows = sqlx::query(
             "SELECT name, role, disabled, created_at, password_hash IS NOT NULL AS has_password \

@@ -1,7 +1,7 @@
 //! Nobody runs code here unless they may: every route checked before its handler, accounts,
 //! sessions, tokens, roles, and requests that come from another site or name another host.
 
-use conveyor::http::{route_list, API_ROUTES};
+use conveyor::http::{route_list, API_ROUTES, SSO_ROUTES};
 use conveyor_core::access::{Role, Scope};
 use reqwest::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN, SET_COOKIE};
 use serde_json::{json, Value};
@@ -108,6 +108,15 @@ async fn every_route_refuses_a_caller_without_credentials() {
                 "GET {path}: {status} {location}"
             );
         }
+    }
+    // The round trip through a sign-in provider is open to GET (there is none here: 404)
+    // and to nothing else.
+    for path in SSO_ROUTES {
+        let response = no_redirects.get(app.url(path)).send().await.expect("get");
+        assert_eq!(response.status(), 404, "GET {path}");
+        let (status, body) =
+            status_and_body(anonymous.post(app.url(path)).send().await.expect("post")).await;
+        assert_eq!(status, 401, "POST {path}: {body}");
     }
     app.stop().await;
 }

@@ -13,6 +13,7 @@ mod engine;
 mod layout;
 mod pages;
 mod secrets;
+mod sso;
 mod tekton_compile;
 mod tekton_engine;
 mod webhooks;

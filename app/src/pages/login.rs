@@ -1,10 +1,13 @@
-//! The sign-in page: an account name and password, posted as a plain form (it works before
-//! and without the WASM). A refused sign-in comes back here with the error in the URL.
+//! The sign-in page: the sign-in provider's button when one is configured, and an account
+//! name and password, posted as a plain form (it works before and without the WASM). A
+//! refused sign-in comes back here with the error in the URL (a provider's, as a code).
 
+use conveyor_core::sso::SsoFailure;
 use leptos::prelude::*;
 use leptos::server_fn::error::ServerFnUrlError;
 use leptos::server_fn::ServerFn;
 use leptos_router::hooks::use_query_map;
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
 use crate::api::account::SignIn;
 use crate::ui::form::error_text;
@@ -21,6 +24,27 @@ pub fn LoginPage() -> impl IntoView {
         let err = ServerFnUrlError::<ServerFnError>::decode_err(&err);
         Some(view! { <p class="error" role="alert">{error_text(&err)}</p> })
     };
+    let sso_error = move || {
+        let failure = SsoFailure::from_code(&query.read().get("sso")?)?;
+        Some(view! { <p class="error" role="alert">{failure.message()}</p> })
+    };
+    let provider = viewer().provider.map(|name| {
+        let label = format!("Sign in with {name}");
+        let href = move || {
+            let next: String = next();
+            let next = if next.is_empty() {
+                "/".to_owned()
+            } else {
+                next
+            };
+            let next = utf8_percent_encode(&next, NON_ALPHANUMERIC);
+            format!("/auth/oidc/start?next={next}")
+        };
+        view! {
+            <a class="button primary sso" href=href>{label}</a>
+            <p class="or">"or with an account name and password"</p>
+        }
+    });
     let signed_in = viewer().name.map(|name| {
         view! { <p class="hint">"Signed in as " <strong>{name}</strong> ". Sign in again to switch accounts."</p> }
     });
@@ -29,6 +53,8 @@ pub fn LoginPage() -> impl IntoView {
             <h1>"Sign in to Conveyor"</h1>
             {signed_in}
             {error}
+            {sso_error}
+            {provider}
             <form method="post" action=SignIn::url() class="login-form">
                 <input type="hidden" name="next" value=next/>
                 <label>
