@@ -13,11 +13,12 @@ export const shots = join(root, 'target', 'screenshots');
 // cargo honours CARGO_TARGET_DIR for binaries; the site always lands in target/site.
 const binaries = process.env.CARGO_TARGET_DIR ?? join(root, 'target');
 
-/** Starts a server and a browser; `stop()` ends both and removes the data. */
-export async function start() {
+/** Starts a server (with `serve`'s extra `args`) and a browser; `stop()` ends both and
+ *  removes the data. */
+export async function start(args = []) {
   const dataDir = mkdtempSync(join(tmpdir(), 'conveyor-browser-'));
   const binary = process.env.CONVEYOR_BIN ?? join(binaries, 'debug', 'conveyor');
-  const child = spawn(binary, ['serve', '--bind', '127.0.0.1:0', '--data-dir', dataDir, '--site-root', join(root, 'target', 'site')], {
+  const child = spawn(binary, ['serve', '--bind', '127.0.0.1:0', '--data-dir', dataDir, '--site-root', join(root, 'target', 'site'), ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const base = await new Promise((resolvePromise, reject) => {

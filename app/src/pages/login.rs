@@ -41,7 +41,8 @@ pub fn LoginPage() -> impl IntoView {
             format!("/auth/oidc/start?next={next}")
         };
         view! {
-            <a class="button primary sso" href=href>{label}</a>
+            // A server route, not a page of the app: the router must let the browser go.
+            <a class="button primary sso" rel="external" href=href>{label}</a>
             <p class="or">"or with an account name and password"</p>
         }
     });
