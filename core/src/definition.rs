@@ -35,7 +35,35 @@ pub struct Pipeline {
     /// Where this pipeline's runs go, over the server's default engine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine: Option<EngineKind>,
+    /// What a new run does while another of this pipeline is in flight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<Concurrency>,
     pub stages: Vec<Stage>,
+}
+
+/// What a new run does while another run of its pipeline is in flight.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum Concurrency {
+    /// It waits (`queued`) and starts when the runs before it have ended, in order.
+    #[default]
+    Queue,
+    /// It cancels the older runs of its branch, in flight or queued, and waits for them to
+    /// end (GitHub's cancel-in-progress).
+    CancelPrevious,
+    /// It is refused (409) while another run is in flight.
+    Refuse,
+}
+
+impl Concurrency {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Concurrency::Queue => "queue",
+            Concurrency::CancelPrevious => "cancel-previous",
+            Concurrency::Refuse => "refuse",
+        }
+    }
 }
 
 /// The engines a server can have, and a pipeline can ask for by name.

@@ -31,6 +31,12 @@ pub struct RunSummary {
     /// The account that started it (none: the server itself, or before accounts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_by: Option<String>,
+    /// The branch its code came from, when it came from a branch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// A queued run's place in its pipeline's queue: 1 starts next.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_place: Option<i64>,
 }
 
 impl RunSummary {
@@ -45,7 +51,10 @@ impl RunSummary {
         if let Some(message) = message {
             self.message = Some(message.to_owned());
         }
-        self.started_at.get_or_insert(ts);
+        if status != RunStatus::Queued {
+            self.queue_place = None;
+            self.started_at.get_or_insert(ts);
+        }
         if status.is_terminal() {
             self.finished_at = Some(ts);
         }
@@ -417,6 +426,8 @@ mod tests {
             engine: "local".into(),
             trigger: Trigger::Api,
             started_by: None,
+            branch: None,
+            queue_place: None,
         }
     }
 

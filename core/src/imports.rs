@@ -115,6 +115,7 @@ pub fn kubeci_workflow(value: serde_yaml::Value) -> Result<Pipeline, Vec<Problem
         with: Default::default(),
         actions: Vec::new(),
         engine: None,
+        concurrency: None,
         stages: vec![Stage {
             name: "steps".into(),
             needs: None,
@@ -144,6 +145,7 @@ pub fn taskflow_task(value: serde_yaml::Value) -> Result<Pipeline, Vec<Problem>>
         with: Default::default(),
         actions: Vec::new(),
         engine: None,
+        concurrency: None,
         stages: vec![Stage {
             name: "steps".into(),
             needs: None,

@@ -50,6 +50,8 @@ status_enum!(
     /// Lifecycle of a run.
     #[derive(Default)]
     RunStatus ("run status") {
+        /// Waiting for the runs of its pipeline before it to end.
+        Queued = "queued",
         #[default]
         Pending = "pending",
         Running = "running",
@@ -175,6 +177,7 @@ impl RunStatus {
         use RunStatus::*;
         let allowed = self == to && !self.is_terminal()
             || match self {
+                Queued => matches!(to, Pending | Running | Failed | Cancelled),
                 Pending => matches!(to, Running | Cancelling | Failed | Cancelled),
                 Running => matches!(
                     to,

@@ -6,6 +6,7 @@ mod accounts;
 mod host;
 mod logs;
 mod pipelines;
+mod queue;
 mod recovery;
 mod runs;
 mod secrets;
@@ -87,6 +88,10 @@ pub struct Service {
     secrets: Secrets,
     workflows: Workflows,
     accounts: Accounts,
+    /// Held while a queue moves: taking a queued run and cancelling one never cross.
+    queue: tokio::sync::Mutex<()>,
+    /// Set when the server stops: queued runs stay queued for the next process.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 impl Service {
@@ -103,7 +108,14 @@ impl Service {
         let hub = Arc::new(Hub::default());
         let controls = Arc::new(Controls::default());
         let webhooks = Webhooks::start(store.clone(), webhooks, deliveries.clone());
-        let supervision = Supervision::new(store.clone(), hub.clone(), webhooks, controls.clone());
+        let (ended, ended_runs) = tokio::sync::mpsc::unbounded_channel();
+        let supervision = Supervision::new(
+            store.clone(),
+            hub.clone(),
+            webhooks,
+            controls.clone(),
+            ended,
+        );
         let service = Arc::new(Service {
             store,
             engines,
@@ -114,9 +126,12 @@ impl Service {
             accounts: Accounts::new(store_for_accounts.clone(), accounts),
             secrets: Secrets::new(store_for_accounts, workflows.secrets.clone()),
             workflows,
+            queue: tokio::sync::Mutex::new(()),
+            stopping: std::sync::atomic::AtomicBool::new(false),
         });
         service.accounts.ensure_first_admin().await?;
         service.recover().await?;
+        service.keep_queues(ended_runs).await?;
         Ok(service)
     }
 
@@ -172,6 +187,12 @@ impl Service {
     /// run in flight, and waits (up to `grace` in all) for them to be recorded and for the
     /// webhook calls they caused.
     pub async fn shutdown(&self, grace: Duration) {
+        {
+            // No queued run starts from here on; taking the lock waits out one starting now.
+            let _turn = self.queue.lock().await;
+            self.stopping
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        }
         self.hub.close_changes();
         for control in self.controls.all() {
             let _ = control.send(Control::Shutdown).await;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use conveyor_core::access::Principal;
 use conveyor_core::audit::AuditAction;
 use conveyor_core::check::check_required_params;
-use conveyor_core::definition::{Params, Pipeline, Problem};
+use conveyor_core::definition::{Concurrency, Params, Pipeline, Problem};
 use conveyor_core::dto::{RunDetail, RunPage, RunSummary, RunsQuery};
 use conveyor_core::params::{check_param_names, run_params};
 use conveyor_core::plan::Plan;
@@ -15,7 +15,7 @@ use conveyor_core::run::{is_valid_tag, RunStatus, Start, StepStatus, Trigger, TA
 use tokio::sync::mpsc;
 
 use super::{stored, to_json, Service, ServiceError, ServiceResult};
-use crate::engine::{Control, RegistryAccess, Retry, RunRequest};
+use crate::engine::{Control, Engine, RegistryAccess, Retry, RunRequest, RunSecrets};
 use crate::store::{Audit, NewRun, NewStep, PipelineRow, StoreError};
 use crate::supervisor::{RunHooks, RunState};
 
@@ -35,6 +35,19 @@ pub(super) struct Launch<'a> {
     pub registry: Option<RegistryAccess>,
     /// A re-run of another run's failed steps, and that run's resolved steps.
     pub retry: Option<(Retry, ResolvedRun)>,
+    /// Whether it waits for the pipeline's runs in flight, cancels them, or is refused.
+    pub concurrency: Concurrency,
+}
+
+/// A recorded run handed to its engine and a supervisor.
+pub(super) struct Begin {
+    pub run: RunSummary,
+    pub engine: Arc<dyn Engine>,
+    pub resolved: ResolvedRun,
+    pub secrets: Arc<RunSecrets>,
+    pub service_account: Option<String>,
+    pub registry: Option<RegistryAccess>,
+    pub retry: Option<Retry>,
 }
 
 impl Service {
@@ -65,6 +78,7 @@ impl Service {
             service_account: None,
             registry: None,
             retry: None,
+            concurrency: pipeline.concurrency.unwrap_or_default(),
         };
         self.launch(launch).await
     }
@@ -83,6 +97,7 @@ impl Service {
             service_account,
             registry,
             retry,
+            concurrency,
         } = launch;
         let mut problems = Vec::new();
         if !is_valid_tag(tag) {
@@ -107,7 +122,6 @@ impl Service {
         // Opened before anything is recorded: a secret gone since the definition was saved
         // stops the run here.
         let secrets = Arc::new(self.secrets.for_run(&resolved).await?);
-        let reused = retry.as_ref().map(|r| r.reused.clone()).unwrap_or_default();
         let steps = new_steps(&resolved, retry.as_ref());
         let new_run = NewRun {
             pipeline_id: row.id,
@@ -118,6 +132,8 @@ impl Service {
             trigger: start.trigger,
             started_by: start.by.as_deref(),
             resolved: &to_json(&resolved)?,
+            concurrency,
+            branch: None,
         };
         let run = match self.store.create_run(&new_run, &steps).await {
             Ok(run) => run,
@@ -137,7 +153,41 @@ impl Service {
         let detail = format!("{} #{} tag {tag} ({})", row.name, run.number, start.trigger);
         let entry = Audit::of(start.by.as_deref(), AuditAction::RunStart, &target).detail(&detail);
         self.audit(entry).await?;
+        if run.status == RunStatus::Queued {
+            // Followers of the run page wait with it; the live feed shows it in line.
+            self.hub.open(run.id);
+            self.hub.announce(run.id);
+            if concurrency == Concurrency::CancelPrevious {
+                self.cancel_previous(&run, None, start.by.as_deref())
+                    .await?;
+            }
+            return Ok(run);
+        }
+        let begin = Begin {
+            run,
+            engine,
+            resolved,
+            secrets,
+            service_account,
+            registry,
+            retry,
+        };
+        self.begin(begin).await
+    }
 
+    /// Hands a recorded run to its engine and a supervisor. When the engine cannot take
+    /// it, the run ends on record with the reason (and the queue moves on).
+    pub(super) async fn begin(self: &Arc<Self>, begin: Begin) -> ServiceResult<RunSummary> {
+        let Begin {
+            run,
+            engine,
+            resolved,
+            secrets,
+            service_account,
+            registry,
+            retry,
+        } = begin;
+        let reused = retry.as_ref().map(|r| r.reused.clone()).unwrap_or_default();
         self.hub.open(run.id);
         self.hub.announce(run.id);
         let resolved = Arc::new(resolved);
@@ -146,7 +196,7 @@ impl Service {
         let (events_tx, events_rx) = mpsc::channel(1024);
         let request = RunRequest {
             run_id: run.id,
-            tag: tag.to_owned(),
+            tag: run.tag.clone(),
             resolved,
             service_account,
             registry,
@@ -170,6 +220,7 @@ impl Service {
                 ));
                 self.supervision.commit(&mut state).await?;
                 self.hub.close(run.id);
+                self.supervision.ended(run.id);
                 Ok(self.get_run(run.id).await?.run)
             }
         }
@@ -260,6 +311,8 @@ impl Service {
                 },
                 resolved,
             )),
+            // It takes over its origin's workspace now, or not at all.
+            concurrency: Concurrency::Refuse,
         };
         self.launch(launch).await
     }
@@ -337,7 +390,9 @@ impl Service {
                 run.status
             )));
         }
-        self.control(&run, Control::Cancel).await?;
+        if !self.cancel_queued(id, Some(by)).await? {
+            self.control(&run, Control::Cancel).await?;
+        }
         let target = format!("run {id}");
         self.audit(Audit::of(Some(by), AuditAction::RunCancel, &target))
             .await

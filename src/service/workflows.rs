@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use conveyor_core::audit::AuditAction;
 use conveyor_core::check::problems_text;
-use conveyor_core::definition::{EngineKind, Params, Problem};
+use conveyor_core::definition::{Concurrency, EngineKind, Params, Problem};
 use conveyor_core::dto::{RunSummary, WorkflowDetail, WorkflowSummary};
 use conveyor_core::plan::plan;
 use conveyor_core::run::{is_valid_tag, Start};
@@ -390,6 +390,8 @@ impl Service {
             service_account: Some(workflow.name.clone()),
             registry: Some(registry),
             retry: None,
+            // Seed 000: a workflow refuses a run while one is pending or running.
+            concurrency: Concurrency::Refuse,
         };
         self.launch(launch).await
     }

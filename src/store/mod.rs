@@ -9,6 +9,7 @@ mod decisions;
 mod deliveries;
 mod events;
 mod pipelines;
+mod queue;
 mod runs;
 mod secrets;
 #[cfg(feature = "testing")]
@@ -97,7 +98,10 @@ async fn refuse_active_run(
 /// The columns [`run_summary`] reads, from `runs r JOIN pipelines p`.
 const RUN_COLUMNS: &str = "r.id, p.name AS pipeline, r.number, r.version, r.tag, r.status, \
                            r.message, r.created_at, r.started_at, r.finished_at, r.engine, \
-                           r.trigger, r.started_by";
+                           r.trigger, r.started_by, r.branch, \
+                           CASE WHEN r.status = 'queued' THEN (SELECT COUNT(*) FROM runs q \
+                             WHERE q.pipeline_id = r.pipeline_id AND q.status = 'queued' \
+                             AND q.id <= r.id) END AS queue_place";
 
 fn run_summary(row: &SqliteRow) -> StoreResult<RunSummary> {
     Ok(RunSummary {
@@ -114,6 +118,8 @@ fn run_summary(row: &SqliteRow) -> StoreResult<RunSummary> {
         engine: row.try_get("engine")?,
         trigger: Trigger::from_str(row.try_get::<&str, _>("trigger")?).map_err(corrupt)?,
         started_by: row.try_get("started_by")?,
+        branch: row.try_get("branch")?,
+        queue_place: row.try_get("queue_place")?,
     })
 }
 

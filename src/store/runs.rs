@@ -2,7 +2,7 @@
 
 use std::str::FromStr;
 
-use conveyor_core::definition::{EngineKind, Params};
+use conveyor_core::definition::{Concurrency, EngineKind, Params};
 use conveyor_core::dto::{RunSummary, RunsQuery};
 use conveyor_core::run::{StepState, StepStatus, Trigger};
 use sqlx::{QueryBuilder, Row, Sqlite};
@@ -24,6 +24,10 @@ pub struct NewRun<'a> {
     pub started_by: Option<&'a str>,
     /// Its resolved steps (`conveyor_core::resolve::ResolvedRun`), as JSON.
     pub resolved: &'a str,
+    /// Whether it waits for the runs in flight (queued) or is refused.
+    pub concurrency: Concurrency,
+    /// The branch its code came from.
+    pub branch: Option<&'a str>,
 }
 
 /// A step as recorded when its run is created.
@@ -37,17 +41,25 @@ pub struct NewStep {
 }
 
 impl Store {
-    /// Records a new pending run and its steps. Fails with [`StoreError::ActiveRun`] when the
-    /// pipeline already has a run in flight (checked by a unique index, so races lose too).
+    /// Records a new run and its steps: pending, or queued behind the pipeline's runs that
+    /// have not ended. With [`Concurrency::Refuse`], fails with [`StoreError::ActiveRun`] when
+    /// the pipeline has a run in flight (checked by a unique index, so races lose too).
     pub async fn create_run(&self, run: &NewRun<'_>, steps: &[NewStep]) -> StoreResult<RunSummary> {
         let now = now_ms();
         let params = serde_json::to_string(run.params).map_err(corrupt)?;
+        let status = match run.concurrency {
+            Concurrency::Refuse => "'pending'",
+            Concurrency::Queue | Concurrency::CancelPrevious => {
+                "CASE WHEN EXISTS (SELECT 1 FROM runs WHERE pipeline_id = ?1 AND finished_at IS NULL) \
+                 THEN 'queued' ELSE 'pending' END"
+            }
+        };
         let mut tx = self.writer.begin().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO runs (pipeline_id, version, number, tag, params, status, created_at, engine, trigger, resolved, started_by) \
-             VALUES (?1, ?2, (SELECT COALESCE(MAX(number), 0) + 1 FROM runs WHERE pipeline_id = ?1), ?3, ?4, 'pending', ?5, ?6, ?7, ?8, ?9) \
+        let inserted = sqlx::query(&format!(
+            "INSERT INTO runs (pipeline_id, version, number, tag, params, status, created_at, engine, trigger, resolved, started_by, branch) \
+             VALUES (?1, ?2, (SELECT COALESCE(MAX(number), 0) + 1 FROM runs WHERE pipeline_id = ?1), ?3, ?4, {status}, ?5, ?6, ?7, ?8, ?9, ?10) \
              RETURNING id",
-        )
+        ))
         .bind(run.pipeline_id)
         .bind(run.version)
         .bind(run.tag)
@@ -57,6 +69,7 @@ impl Store {
         .bind(run.trigger.as_str())
         .bind(run.resolved)
         .bind(run.started_by)
+        .bind(run.branch)
         .fetch_one(&mut *tx)
         .await;
         let run_id: i64 = match inserted {
@@ -228,11 +241,12 @@ impl Store {
         Ok(Some(range))
     }
 
-    /// Runs left in flight by a previous server process.
+    /// Runs left in flight by a previous server process (queued runs are still waiting).
     pub async fn unfinished_runs(&self) -> StoreResult<Vec<i64>> {
-        let rows = sqlx::query("SELECT id FROM runs WHERE finished_at IS NULL")
-            .fetch_all(&self.writer)
-            .await?;
+        let rows =
+            sqlx::query("SELECT id FROM runs WHERE finished_at IS NULL AND status != 'queued'")
+                .fetch_all(&self.writer)
+                .await?;
         rows.iter().map(|row| Ok(row.try_get("id")?)).collect()
     }
 }

@@ -64,17 +64,32 @@ pub struct Supervision {
     webhooks: Webhooks,
     controls: Arc<Controls>,
     tasks: TaskTracker,
+    /// Hears of every run that ended on record (its pipeline's queue moves on).
+    ended: mpsc::UnboundedSender<i64>,
 }
 
 impl Supervision {
-    pub fn new(store: Store, hub: Arc<Hub>, webhooks: Webhooks, controls: Arc<Controls>) -> Self {
+    /// `ended` hears the id of each run that ends on record.
+    pub fn new(
+        store: Store,
+        hub: Arc<Hub>,
+        webhooks: Webhooks,
+        controls: Arc<Controls>,
+        ended: mpsc::UnboundedSender<i64>,
+    ) -> Self {
         Supervision {
             store,
             hub,
             webhooks,
             controls,
             tasks: TaskTracker::new(),
+            ended,
         }
+    }
+
+    /// Says that a run has ended on record.
+    pub fn ended(&self, run_id: i64) {
+        let _ = self.ended.send(run_id);
     }
 
     /// Supervises a run whose engine took it (`control` steers it) until it ends or the
@@ -141,6 +156,9 @@ impl Supervision {
         }
         self.controls.remove(run_id);
         self.hub.close(run_id);
+        if state.finished {
+            self.ended(run_id);
+        }
     }
 
     /// Persists what the run gathered, then publishes it; webhooks only hear of changes

@@ -201,6 +201,11 @@ impl RunState {
         }
     }
 
+    /// Marks the run as being cancelled (what [`RunState::abandon`] then ends it as).
+    pub fn request_cancel(&mut self) {
+        self.cancel_requested = true;
+    }
+
     /// Ends the run without its engine: unfinished steps are closed and the run fails
     /// (or, if a cancel was under way, is cancelled) with the reason given.
     pub fn abandon(&mut self, reason: &str) {

@@ -146,7 +146,9 @@ async fn a_live_follower_sees_events_as_they_happen() {
 #[tokio::test]
 async fn seed_000_one_run_in_flight_per_pipeline() {
     let app = TestApp::spawn().await;
-    app.create_pipeline(PIPELINE).await;
+    // Seed 000's rule, as `concurrency: refuse` keeps it (runs queue by default).
+    app.create_pipeline(&PIPELINE.replace("name: web\n", "name: web\nconcurrency: refuse\n"))
+        .await;
     let first = app.start_run("web", "v1").await;
     let response = app
         .client
@@ -884,6 +886,8 @@ async fn runs_left_in_flight_by_a_crash_are_settled_at_start() {
             trigger: Trigger::Api,
             started_by: None,
             resolved: &serde_json::to_string(&resolved).expect("json"),
+            concurrency: conveyor_core::definition::Concurrency::Refuse,
+            branch: None,
         };
         store.create_run(&run, &steps).await.expect("run");
         store.close().await;

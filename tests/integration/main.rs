@@ -12,6 +12,7 @@ mod deploy_manifests;
 mod engine;
 mod layout;
 mod pages;
+mod queue;
 mod secrets;
 mod sso;
 mod tekton_compile;

@@ -85,6 +85,13 @@ fn RunView(detail: RunPageData) -> impl IntoView {
                 {format!(" #{}", detail.run.number)}
             </h1>
             <span id="run-status">{move || status_badge(run.read().status)}</span>
+            {move || run.read().queue_place.map(|place| {
+                let ahead = match place {
+                    1 => "next to start, when the run in flight ends".to_owned(),
+                    n => format!("{} queued runs of this pipeline start before it", n - 1),
+                };
+                view! { <span class="muted" id="run-queue-place" title="runs of a pipeline start one at a time, in order">{ahead}</span> }
+            })}
             <span class="muted">"tag " <code>{detail.run.tag.clone()}</code></span>
             <span class="muted">{format!("version {}", detail.run.version)}</span>
             {detail.run.started_by.clone().map(|by| view! {

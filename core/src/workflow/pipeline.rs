@@ -3,7 +3,7 @@
 
 use super::{Credentials, DeploySpec, ImageChange, Workflow, KEPT_SECRET};
 use super::{BUILD_IMAGE, BUILD_STEP, CLONE_IMAGE, DEPLOY_IMAGE, DEPLOY_STEP};
-use crate::definition::{Params, Pipeline, Stage, Step};
+use crate::definition::{Concurrency, Params, Pipeline, Stage, Step};
 
 /// Clones `GIT_URL` (at `GIT_REVISION`, if set) into `src` of the run's workspace. The
 /// values arrive as environment variables, never in the script's text.
@@ -92,6 +92,8 @@ impl Workflow {
             // The server's default: Tekton runs the steps above; the local engine runs the
             // host's git, image builder and `conveyor apply` in their place.
             engine: None,
+            // Seed 000: a workflow refuses a run while one is pending or running.
+            concurrency: Some(Concurrency::Refuse),
             stages,
         }
     }
