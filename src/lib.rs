@@ -14,6 +14,7 @@ pub mod secrets;
 pub mod service;
 pub mod store;
 pub mod supervisor;
+pub mod triggers;
 
 use std::future::Future;
 use std::net::SocketAddr;

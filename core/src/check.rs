@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use crate::definition::{Params, Pipeline, Problem, Step, WEBHOOK_EVENTS};
 use crate::params::{check_param_names, merge_params};
+use crate::secrets::check_secret_name;
+use crate::triggers::{is_clone_url, patterns, On, Repository};
 
 /// Most steps a pipeline may have.
 pub const MAX_STEPS: usize = 1000;
@@ -42,6 +44,56 @@ pub fn check_required_params(pipeline: &Pipeline, run_params: &Params) -> Vec<Pr
     problems
 }
 
+/// The rules of `repository` and `on` that need no pattern matching.
+fn check_triggers(repository: Option<&Repository>, on: Option<&On>, problems: &mut Vec<Problem>) {
+    if let Some(repo) = repository {
+        if !is_clone_url(&repo.url) {
+            problems.push(Problem::new(
+                "repository.url",
+                format!(
+                    "\"{}\" is not a clone URL (https://host/owner/name.git, ssh://… or git@host:owner/name.git)",
+                    repo.url
+                ),
+            ));
+        }
+        if repo.default_branch.as_deref() == Some("") {
+            problems.push(Problem::new(
+                "repository.default_branch",
+                "must not be empty",
+            ));
+        }
+        for (field, secret) in [
+            ("credentials", &repo.credentials),
+            ("webhook_secret", &repo.webhook_secret),
+        ] {
+            if let Some(name) = secret {
+                problems.extend(check_secret_name(&format!("repository.{field}"), name));
+            }
+        }
+    }
+    let Some(on) = on else {
+        return;
+    };
+    let code = on.push.is_some() || on.pull_request.is_some();
+    if code && repository.is_none() {
+        problems.push(Problem::new(
+            "on",
+            "pushes and pull requests need the pipeline's `repository` (its clone URL)",
+        ));
+    }
+    if code && repository.is_some_and(|r| r.webhook_secret.is_none()) {
+        problems.push(Problem::new(
+            "repository.webhook_secret",
+            "pushes and pull requests come from the forge's webhook: name the secret it signs them with",
+        ));
+    }
+    for (place, pattern) in patterns(on) {
+        if pattern.trim().is_empty() {
+            problems.push(Problem::new(place, "a pattern must not be empty"));
+        }
+    }
+}
+
 /// Every field-level problem of a pipeline.
 pub(crate) fn check_fields(pipeline: &Pipeline, problems: &mut Vec<Problem>) {
     check_dns_label("name", &pipeline.name, problems);
@@ -54,6 +106,7 @@ pub(crate) fn check_fields(pipeline: &Pipeline, problems: &mut Vec<Problem>) {
         }
     }
     check_param_names("with", &pipeline.with, problems);
+    check_triggers(pipeline.repository.as_ref(), pipeline.on.as_ref(), problems);
     let mut seen_actions: HashMap<(String, String), usize> = HashMap::new();
     for (ai, action) in pipeline.actions.iter().enumerate() {
         let path = format!("actions[{ai}]");

@@ -8,6 +8,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::triggers::{On, Repository};
+
 /// Parameters and environment: string keys and scalar values, stored as strings.
 pub type Params = BTreeMap<String, String>;
 
@@ -38,6 +40,12 @@ pub struct Pipeline {
     /// What a new run does while another of this pipeline is in flight.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concurrency: Option<Concurrency>,
+    /// Where its code is: runs started by a push or pull request check that commit out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<Repository>,
+    /// What starts its runs besides people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on: Option<On>,
     pub stages: Vec<Stage>,
 }
 

@@ -34,9 +34,38 @@ pub struct RunSummary {
     /// The branch its code came from, when it came from a branch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branch: Option<String>,
+    /// The code it built, when a forge's event started it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<crate::run::Commit>,
     /// A queued run's place in its pipeline's queue: 1 starts next.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue_place: Option<i64>,
+}
+
+/// A forge's delivery as one pipeline saw it: what it was, and the run it started or why
+/// none ("why didn't my push build?").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeliverySummary {
+    /// `github`, `gitea` or `gitlab`.
+    pub forge: String,
+    /// The forge's delivery id.
+    pub delivery: String,
+    pub event: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_ref: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_sha: Option<String>,
+    /// Unix milliseconds.
+    pub received_at: i64,
+    pub pipeline: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_number: Option<i64>,
+    /// Why no run started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl RunSummary {
@@ -427,6 +456,7 @@ mod tests {
             trigger: Trigger::Api,
             started_by: None,
             branch: None,
+            commit: None,
             queue_place: None,
         }
     }

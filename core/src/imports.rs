@@ -116,6 +116,8 @@ pub fn kubeci_workflow(value: serde_yaml::Value) -> Result<Pipeline, Vec<Problem
         actions: Vec::new(),
         engine: None,
         concurrency: None,
+        repository: None,
+        on: None,
         stages: vec![Stage {
             name: "steps".into(),
             needs: None,
@@ -146,6 +148,8 @@ pub fn taskflow_task(value: serde_yaml::Value) -> Result<Pipeline, Vec<Problem>>
         actions: Vec::new(),
         engine: None,
         concurrency: None,
+        repository: None,
+        on: None,
         stages: vec![Stage {
             name: "steps".into(),
             needs: None,

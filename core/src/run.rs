@@ -94,7 +94,16 @@ pub fn parse_filter<T: FromStr<Err = String>>(text: Option<&str>) -> Result<Opti
 status_enum!(
     /// How a run started (runs from before triggers were recorded count as `api`).
     #[derive(Default)]
-    Trigger ("trigger") { Ui = "ui", #[default] Api = "api", Rerun = "rerun" }
+    Trigger ("trigger") {
+        Ui = "ui",
+        #[default]
+        Api = "api",
+        Rerun = "rerun",
+        Push = "push",
+        PullRequest = "pull_request",
+        Schedule = "schedule",
+        Kubernetes = "kubernetes",
+    }
 );
 
 /// How a run starts: what started it, and the account that did (none: the server itself).
@@ -102,6 +111,29 @@ status_enum!(
 pub struct Start {
     pub trigger: Trigger,
     pub by: Option<String>,
+    /// The code it builds, when a forge's event started it.
+    pub commit: Option<Commit>,
+}
+
+/// The code a run built.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Commit {
+    pub sha: String,
+    /// The ref it was fetched by (`refs/heads/main`, `refs/pull/5/head`).
+    pub git_ref: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The pull (merge) request it belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<i64>,
+    /// Its page on the forge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 impl Start {
@@ -110,6 +142,7 @@ impl Start {
         Start {
             trigger,
             by: Some(by.to_owned()),
+            commit: None,
         }
     }
 }

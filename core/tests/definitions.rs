@@ -450,3 +450,38 @@ fn run_form_params_are_name_value_lines() {
     );
     assert!(parse_param_lines("").expect("empty").is_empty());
 }
+
+#[test]
+fn code_triggers_need_a_repository_and_its_webhook_secret() {
+    let paths = |source: &str| -> Vec<String> {
+        check_document(source)
+            .err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| p.path)
+            .collect()
+    };
+    let steps = "stages: [{name: s, steps: [{name: a, script: make}]}]";
+    assert_eq!(
+        paths(&format!("name: w\non: {{push: {{}}}}\n{steps}")),
+        ["on"]
+    );
+    let bad = format!(
+        "name: w\nrepository: {{url: 'not a url', credentials: 'bad name!'}}\non: {{push: {{branches: ['']}}}}\n{steps}"
+    );
+    assert_eq!(
+        paths(&bad),
+        [
+            "repository.url",
+            "repository.credentials",
+            "repository.webhook_secret",
+            "on.push.branches[0]"
+        ]
+    );
+    let good = format!(
+        "name: w\nrepository: {{url: 'https://git.example.com/t/w.git', webhook_secret: HOOK}}\non: {{push: {{branches: [main]}}, pull_request: {{types: [opened]}}, manual: true}}\nconcurrency: cancel-previous\n{steps}"
+    );
+    assert_eq!(paths(&good), Vec::<String>::new());
+    let odd = format!("name: w\non: {{pull_request: {{types: [merged]}}}}\n{steps}");
+    assert!(!paths(&odd).is_empty());
+}

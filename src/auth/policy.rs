@@ -52,6 +52,8 @@ fn api_requirement(method: &Method, reading: bool, path: &str) -> Requirement {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match segments.as_slice() {
         ["session"] if !reading => Public,
+        // A forge's delivery proves itself with the repository's webhook secret.
+        ["hooks", _] if *method == Method::POST => Public,
         ["users", ..] | ["audit"] => Signed(Action::Admin),
         // Secrets: anyone reads their names; only admins set or remove them.
         ["secrets", ..] | ["pipelines", _, "secrets", ..] if !reading => Signed(Action::Admin),
@@ -84,6 +86,8 @@ mod tests {
             (Method::POST, "/auth/oidc/callback", Signed(Action::Admin)),
             (Method::POST, "/login", Signed(Action::Admin)),
             (Method::POST, "/api/v1/session", Public),
+            (Method::POST, "/api/v1/hooks/github", Public),
+            (Method::GET, "/api/v1/hooks/github", Signed(Action::Read)),
             (Method::GET, "/api/v1/session", Signed(Action::Read)),
             (Method::GET, "/", Signed(Action::Read)),
             (Method::GET, "/api/v1/runs/7/events", Signed(Action::Read)),

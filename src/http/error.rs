@@ -60,7 +60,7 @@ impl ApiError {
         err
     }
 
-    fn from_rejection(status: StatusCode, text: String) -> Self {
+    pub(super) fn from_rejection(status: StatusCode, text: String) -> Self {
         let code = match status {
             StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
             StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
@@ -97,6 +97,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::Forbidden(message) => ApiError::forbidden(message),
             ServiceError::TooLarge(message) => {
                 ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
+            }
+            ServiceError::BadRequest(message) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
             }
             throttled @ ServiceError::Throttled(seconds) => {
                 let mut api = ApiError::new(

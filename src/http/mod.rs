@@ -8,6 +8,7 @@ mod error;
 mod events;
 mod extract;
 mod guard;
+mod hooks;
 mod oidc;
 mod openapi;
 mod pages;
@@ -138,6 +139,8 @@ api_routes! {
     get "/runs/{id}/log" => runs::run_log,
     get "/runs/{id}/events" => events::run_events,
     get "/changes" => events::run_changes,
+    post "/hooks/{forge}" => hooks::receive,
+    get "/pipelines/{name}/deliveries" => hooks::list_deliveries,
     get "/openapi.json" => openapi::openapi,
 }
 

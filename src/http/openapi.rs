@@ -3,7 +3,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{accounts, audit, events, pipelines, runs, secrets, workflows};
+use super::{accounts, audit, events, hooks, pipelines, runs, secrets, workflows};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -23,13 +23,15 @@ use super::{accounts, audit, events, pipelines, runs, secrets, workflows};
         runs::cancel_run, runs::rerun, runs::retry_run, runs::approve_step, runs::refuse_step, runs::run_log,
         events::run_events, events::run_changes,
         workflows::list_workflows, workflows::create_workflow, workflows::get_workflow,
-        workflows::update_workflow, workflows::delete_workflow, workflows::create_workflow_run
+        workflows::update_workflow, workflows::delete_workflow, workflows::create_workflow_run,
+        hooks::receive, hooks::list_deliveries
     ),
     tags((name = "accounts", description = "Signing in, API tokens, users and the audit log"),
          (name = "pipelines", description = "Definitions and their versions"),
          (name = "workflows", description = "Build → push → deploy workflows (seed 000)"),
          (name = "runs", description = "Runs, approvals, logs and live events"),
-         (name = "secrets", description = "Secrets steps get: set and removed by admins, never shown"))
+         (name = "secrets", description = "Secrets steps get: set and removed by admins, never shown"),
+         (name = "triggers", description = "Forge deliveries that start runs, and what each did"))
 )]
 pub struct ApiDoc;
 

@@ -3,6 +3,8 @@
 //! workflows). Run state itself is the supervisor's.
 
 mod accounts;
+mod begin;
+mod forge;
 mod host;
 mod logs;
 mod pipelines;
@@ -34,6 +36,7 @@ pub use accounts::{
     initial_password_file, principal, token_lifetime, AccountSettings, Accounts, Credential,
     FIRST_ADMIN,
 };
+pub use forge::Received;
 pub use host::HostTools;
 pub use secrets::Secrets;
 pub use sso::SsoSession;
@@ -63,6 +66,9 @@ pub enum ServiceError {
     /// The input is larger than this use allows.
     #[error("{0}")]
     TooLarge(String),
+    /// The input cannot be read at all (broken JSON, a missing header).
+    #[error("{0}")]
+    BadRequest(String),
     /// Too many failed sign-ins: try again after this many seconds.
     #[error("too many failed sign-ins for this account or address; try again in {0} s")]
     Throttled(u64),

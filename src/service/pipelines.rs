@@ -9,6 +9,7 @@ use conveyor_core::dto::{
     PipelineDetail, PipelineSummary, PipelineVersion, RunSummary, RunsQuery, Validation,
     VersionComparison, RECENT_RUNS,
 };
+use conveyor_core::triggers::repository_key;
 
 use super::{stored, to_json, Service, ServiceError, ServiceResult};
 use crate::store::{Audit, NewVersion, PipelineRow, StoreError, VersionRow};
@@ -87,12 +88,18 @@ impl Service {
     pub async fn create_pipeline(&self, source: &str, by: &str) -> ServiceResult<PipelineDetail> {
         let (pipeline, plan) = check_document(source).map_err(ServiceError::Invalid)?;
         self.secrets.check_exist(&pipeline).await?;
+        crate::triggers::check_patterns(&pipeline).map_err(ServiceError::Invalid)?;
+        let repository = pipeline
+            .repository
+            .as_ref()
+            .and_then(|r| repository_key(&r.url));
         let (definition, plan) = (to_json(&pipeline)?, to_json(&plan)?);
         let first = NewVersion {
             description: pipeline.description.as_deref(),
             source,
             definition: &definition,
             plan: &plan,
+            repository: repository.as_deref(),
         };
         match self
             .store
@@ -135,12 +142,18 @@ impl Service {
             )]));
         }
         self.secrets.check_exist(&pipeline).await?;
+        crate::triggers::check_patterns(&pipeline).map_err(ServiceError::Invalid)?;
+        let repository = pipeline
+            .repository
+            .as_ref()
+            .and_then(|r| repository_key(&r.url));
         let (definition, plan) = (to_json(&pipeline)?, to_json(&plan)?);
         let next = NewVersion {
             description: pipeline.description.as_deref(),
             source,
             definition: &definition,
             plan: &plan,
+            repository: repository.as_deref(),
         };
         self.store.add_version(row.id, &next, None).await?;
         let detail = self.get_pipeline(name).await?;

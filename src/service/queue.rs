@@ -9,7 +9,7 @@ use conveyor_core::dto::RunSummary;
 use conveyor_core::run::RunStatus;
 use tokio::sync::mpsc;
 
-use super::runs::Begin;
+use super::begin::Begin;
 use super::{Service, ServiceError, ServiceResult};
 use crate::engine::Control;
 use crate::store::Audit;

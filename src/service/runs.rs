@@ -6,18 +6,18 @@ use std::sync::Arc;
 use conveyor_core::access::Principal;
 use conveyor_core::audit::AuditAction;
 use conveyor_core::check::check_required_params;
+use conveyor_core::checkout::with_checkout;
 use conveyor_core::definition::{Concurrency, Params, Pipeline, Problem};
 use conveyor_core::dto::{RunDetail, RunPage, RunSummary, RunsQuery};
 use conveyor_core::params::{check_param_names, run_params};
 use conveyor_core::plan::Plan;
 use conveyor_core::resolve::ResolvedRun;
 use conveyor_core::run::{is_valid_tag, RunStatus, Start, StepStatus, Trigger, TAG_RULE};
-use tokio::sync::mpsc;
 
+use super::begin::Begin;
 use super::{stored, to_json, Service, ServiceError, ServiceResult};
-use crate::engine::{Control, Engine, RegistryAccess, Retry, RunRequest, RunSecrets};
+use crate::engine::{Control, RegistryAccess, Retry};
 use crate::store::{Audit, NewRun, NewStep, PipelineRow, StoreError};
-use crate::supervisor::{RunHooks, RunState};
 
 /// A run about to be created.
 pub(super) struct Launch<'a> {
@@ -37,17 +37,6 @@ pub(super) struct Launch<'a> {
     pub retry: Option<(Retry, ResolvedRun)>,
     /// Whether it waits for the pipeline's runs in flight, cancels them, or is refused.
     pub concurrency: Concurrency,
-}
-
-/// A recorded run handed to its engine and a supervisor.
-pub(super) struct Begin {
-    pub run: RunSummary,
-    pub engine: Arc<dyn Engine>,
-    pub resolved: ResolvedRun,
-    pub secrets: Arc<RunSecrets>,
-    pub service_account: Option<String>,
-    pub registry: Option<RegistryAccess>,
-    pub retry: Option<Retry>,
 }
 
 impl Service {
@@ -117,7 +106,14 @@ impl Service {
         let engine = self.engine_for(pipeline)?;
         let (retry, resolved) = match retry {
             Some((retry, resolved)) => (Some(retry), resolved),
-            None => (None, ResolvedRun::resolve(pipeline, plan, tag, &params)),
+            None => {
+                let resolved = ResolvedRun::resolve(pipeline, plan, tag, &params);
+                let resolved = match &pipeline.repository {
+                    Some(repo) => with_checkout(resolved, repo, start.commit.as_ref()),
+                    None => resolved,
+                };
+                (None, resolved)
+            }
         };
         // Opened before anything is recorded: a secret gone since the definition was saved
         // stops the run here.
@@ -133,7 +129,7 @@ impl Service {
             started_by: start.by.as_deref(),
             resolved: &to_json(&resolved)?,
             concurrency,
-            branch: None,
+            commit: start.commit.as_ref(),
         };
         let run = match self.store.create_run(&new_run, &steps).await {
             Ok(run) => run,
@@ -158,7 +154,8 @@ impl Service {
             self.hub.open(run.id);
             self.hub.announce(run.id);
             if concurrency == Concurrency::CancelPrevious {
-                self.cancel_previous(&run, None, start.by.as_deref())
+                let branch = start.commit.as_ref().and_then(|c| c.branch.as_deref());
+                self.cancel_previous(&run, branch, start.by.as_deref())
                     .await?;
             }
             return Ok(run);
@@ -175,57 +172,6 @@ impl Service {
         self.begin(begin).await
     }
 
-    /// Hands a recorded run to its engine and a supervisor. When the engine cannot take
-    /// it, the run ends on record with the reason (and the queue moves on).
-    pub(super) async fn begin(self: &Arc<Self>, begin: Begin) -> ServiceResult<RunSummary> {
-        let Begin {
-            run,
-            engine,
-            resolved,
-            secrets,
-            service_account,
-            registry,
-            retry,
-        } = begin;
-        let reused = retry.as_ref().map(|r| r.reused.clone()).unwrap_or_default();
-        self.hub.open(run.id);
-        self.hub.announce(run.id);
-        let resolved = Arc::new(resolved);
-        let names: Vec<String> = resolved.plan.steps.iter().map(|s| s.name.clone()).collect();
-        let hooks = RunHooks::new(&run, &resolved, &secrets);
-        let (events_tx, events_rx) = mpsc::channel(1024);
-        let request = RunRequest {
-            run_id: run.id,
-            tag: run.tag.clone(),
-            resolved,
-            service_account,
-            registry,
-            retry,
-            secrets,
-        };
-        match engine.start(request, events_tx).await {
-            Ok(control) => {
-                let mut state = RunState::new(run.id, names, &reused, hooks);
-                state.set_run(RunStatus::Running, None);
-                self.supervision.spawn(state, control, events_rx);
-                Ok(run)
-            }
-            Err(err) => {
-                tracing::error!(run = run.id, error = %err, "engine could not start the run");
-                // Nothing ran: the run ends on record, and no webhook hears of it.
-                let mut state = RunState::new(run.id, names, &reused, RunHooks::default());
-                state.abandon(&format!(
-                    "the {} engine could not start the run: {err}",
-                    engine.kind()
-                ));
-                self.supervision.commit(&mut state).await?;
-                self.hub.close(run.id);
-                self.supervision.ended(run.id);
-                Ok(self.get_run(run.id).await?.run)
-            }
-        }
-    }
-
     /// Starts a finished (or running) run again: its pipeline's latest version, with the
     /// same tag and params.
     pub async fn rerun(self: &Arc<Self>, id: i64, by: Option<&str>) -> ServiceResult<RunSummary> {
@@ -234,6 +180,7 @@ impl Service {
         let start = Start {
             trigger: Trigger::Rerun,
             by: by.map(str::to_owned),
+            commit: run.commit.clone(),
         };
         self.start_run(&run.pipeline, &run.tag, params, start).await
     }
@@ -300,6 +247,7 @@ impl Service {
             start: Start {
                 trigger: Trigger::Rerun,
                 by: by.map(str::to_owned),
+                commit: origin.commit.clone(),
             },
             service_account: None,
             registry: None,

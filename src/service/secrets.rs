@@ -145,6 +145,26 @@ impl Secrets {
                 }
             }
         }
+        if let Some(repo) = &pipeline.repository {
+            let named = [
+                ("credentials", &repo.credentials),
+                ("webhook_secret", &repo.webhook_secret),
+            ];
+            for (field, name) in named {
+                let Some(name) = name else { continue };
+                if self
+                    .store
+                    .sealed_secret(&pipeline.name, name)
+                    .await?
+                    .is_none()
+                {
+                    problems.push(Problem::new(
+                        format!("repository.{field}"),
+                        format!("secret {name} does not exist (neither the pipeline's nor a global one)"),
+                    ));
+                }
+            }
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -164,15 +184,8 @@ impl Secrets {
                 if values.contains_key(name) {
                     continue;
                 }
-                match self.store.sealed_secret(&resolved.pipeline, name).await? {
-                    Some((scope, sealed)) => {
-                        let opened = self
-                            .sealer
-                            .open(&sealed, &owner(&scope, name))
-                            .map_err(|err| StoreError::Corrupt(format!("secret {name}: {err}")))?;
-                        let value = String::from_utf8(opened).map_err(|_| {
-                            StoreError::Corrupt(format!("secret {name} is not text"))
-                        })?;
+                match self.value(&resolved.pipeline, name).await? {
+                    Some(value) => {
                         values.insert(name.clone(), value);
                     }
                     None => problems.push(Problem::new(
@@ -190,6 +203,21 @@ impl Secrets {
         } else {
             Err(ServiceError::Invalid(problems))
         }
+    }
+
+    /// A secret's value as a pipeline sees it (its own, else the global one), opened now;
+    /// `None` when there is neither.
+    pub async fn value(&self, pipeline: &str, name: &str) -> ServiceResult<Option<String>> {
+        let Some((scope, sealed)) = self.store.sealed_secret(pipeline, name).await? else {
+            return Ok(None);
+        };
+        let opened = self
+            .sealer
+            .open(&sealed, &owner(&scope, name))
+            .map_err(|err| StoreError::Corrupt(format!("secret {name}: {err}")))?;
+        let value = String::from_utf8(opened)
+            .map_err(|_| StoreError::Corrupt(format!("secret {name} is not text")))?;
+        Ok(Some(value))
     }
 
     /// The scope of a pipeline's secrets (it must exist), or the global one.

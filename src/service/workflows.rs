@@ -173,6 +173,7 @@ impl Service {
             source: &masked,
             definition: &definition,
             plan: &plan,
+            repository: None,
         };
         let created = self
             .store
@@ -237,6 +238,7 @@ impl Service {
             source: &masked,
             definition: &definition,
             plan: &plan,
+            repository: None,
         };
         self.store
             .add_version(row.id, &next, Some(&resealed))

@@ -8,6 +8,7 @@ mod audit;
 mod decisions;
 mod deliveries;
 mod events;
+mod forge;
 mod pipelines;
 mod queue;
 mod runs;
@@ -21,7 +22,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use conveyor_core::dto::RunSummary;
-use conveyor_core::run::{RunStatus, Trigger};
+use conveyor_core::run::{Commit, RunStatus, Trigger};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
@@ -30,6 +31,7 @@ use sqlx::{Row, SqlitePool};
 pub use accounts::{NewToken, UserRow};
 pub use audit::Audit;
 pub use events::Batch;
+pub use forge::NewDelivery;
 pub use pipelines::{NewVersion, PipelineRow, VersionRow};
 pub use runs::{NewRun, NewStep};
 pub use secrets::SecretRow;
@@ -50,6 +52,8 @@ pub enum StoreError {
     LastAdmin,
     #[error("the step was decided already")]
     Decided,
+    #[error("this delivery was received already")]
+    DuplicateDelivery(i64),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
 }
@@ -98,7 +102,8 @@ async fn refuse_active_run(
 /// The columns [`run_summary`] reads, from `runs r JOIN pipelines p`.
 const RUN_COLUMNS: &str = "r.id, p.name AS pipeline, r.number, r.version, r.tag, r.status, \
                            r.message, r.created_at, r.started_at, r.finished_at, r.engine, \
-                           r.trigger, r.started_by, r.branch, \
+                           r.trigger, r.started_by, r.branch, r.commit_sha, r.git_ref, \
+                           r.commit_author, r.commit_message, r.pr_number, r.commit_url, \
                            CASE WHEN r.status = 'queued' THEN (SELECT COUNT(*) FROM runs q \
                              WHERE q.pipeline_id = r.pipeline_id AND q.status = 'queued' \
                              AND q.id <= r.id) END AS queue_place";
@@ -119,6 +124,20 @@ fn run_summary(row: &SqliteRow) -> StoreResult<RunSummary> {
         trigger: Trigger::from_str(row.try_get::<&str, _>("trigger")?).map_err(corrupt)?,
         started_by: row.try_get("started_by")?,
         branch: row.try_get("branch")?,
+        commit: match row.try_get::<Option<String>, _>("commit_sha")? {
+            Some(sha) => Some(Commit {
+                sha,
+                git_ref: row
+                    .try_get::<Option<String>, _>("git_ref")?
+                    .unwrap_or_default(),
+                branch: row.try_get("branch")?,
+                author: row.try_get("commit_author")?,
+                message: row.try_get("commit_message")?,
+                pull_request: row.try_get("pr_number")?,
+                url: row.try_get("commit_url")?,
+            }),
+            None => None,
+        },
         queue_place: row.try_get("queue_place")?,
     })
 }

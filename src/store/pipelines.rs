@@ -44,6 +44,8 @@ pub struct NewVersion<'a> {
     pub source: &'a str,
     pub definition: &'a str,
     pub plan: &'a str,
+    /// The repository it builds (`conveyor_core::triggers::repository_key`).
+    pub repository: Option<&'a str>,
 }
 
 const VERSION_COLUMNS: &str = "v.version, v.created_at, v.source, v.definition, v.plan";
@@ -70,13 +72,14 @@ impl Store {
         let now = now_ms();
         let mut tx = self.writer.begin().await?;
         let inserted = sqlx::query(
-            "INSERT INTO pipelines (name, description, latest_version, created_at, updated_at) \
-             VALUES (?, ?, 1, ?, ?) RETURNING id",
+            "INSERT INTO pipelines (name, description, latest_version, created_at, updated_at, repository) \
+             VALUES (?, ?, 1, ?, ?, ?) RETURNING id",
         )
         .bind(name)
         .bind(first.description)
         .bind(now)
         .bind(now)
+        .bind(first.repository)
         .fetch_one(&mut *tx)
         .await;
         let id: i64 = match inserted {
@@ -116,11 +119,12 @@ impl Store {
         let now = now_ms();
         let mut tx = self.writer.begin().await?;
         let version: i64 = sqlx::query(
-            "UPDATE pipelines SET latest_version = latest_version + 1, description = ?, updated_at = ? \
-             WHERE id = ? RETURNING latest_version",
+            "UPDATE pipelines SET latest_version = latest_version + 1, description = ?, updated_at = ?, \
+             repository = ? WHERE id = ? RETURNING latest_version",
         )
         .bind(next.description)
         .bind(now)
+        .bind(next.repository)
         .bind(pipeline_id)
         .fetch_one(&mut *tx)
         .await?

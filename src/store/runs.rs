@@ -4,7 +4,7 @@ use std::str::FromStr;
 
 use conveyor_core::definition::{Concurrency, EngineKind, Params};
 use conveyor_core::dto::{RunSummary, RunsQuery};
-use conveyor_core::run::{StepState, StepStatus, Trigger};
+use conveyor_core::run::{Commit, StepState, StepStatus, Trigger};
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::{
@@ -26,8 +26,8 @@ pub struct NewRun<'a> {
     pub resolved: &'a str,
     /// Whether it waits for the runs in flight (queued) or is refused.
     pub concurrency: Concurrency,
-    /// The branch its code came from.
-    pub branch: Option<&'a str>,
+    /// The code it builds, when a forge's event started it.
+    pub commit: Option<&'a Commit>,
 }
 
 /// A step as recorded when its run is created.
@@ -56,9 +56,10 @@ impl Store {
         };
         let mut tx = self.writer.begin().await?;
         let inserted = sqlx::query(&format!(
-            "INSERT INTO runs (pipeline_id, version, number, tag, params, status, created_at, engine, trigger, resolved, started_by, branch) \
-             VALUES (?1, ?2, (SELECT COALESCE(MAX(number), 0) + 1 FROM runs WHERE pipeline_id = ?1), ?3, ?4, {status}, ?5, ?6, ?7, ?8, ?9, ?10) \
-             RETURNING id",
+            "INSERT INTO runs (pipeline_id, version, number, tag, params, status, created_at, engine, trigger, resolved, started_by, \
+             branch, commit_sha, git_ref, commit_author, commit_message, pr_number, commit_url) \
+             VALUES (?1, ?2, (SELECT COALESCE(MAX(number), 0) + 1 FROM runs WHERE pipeline_id = ?1), ?3, ?4, {status}, ?5, ?6, ?7, ?8, ?9, \
+             ?10, ?11, ?12, ?13, ?14, ?15, ?16) RETURNING id",
         ))
         .bind(run.pipeline_id)
         .bind(run.version)
@@ -69,7 +70,13 @@ impl Store {
         .bind(run.trigger.as_str())
         .bind(run.resolved)
         .bind(run.started_by)
-        .bind(run.branch)
+        .bind(run.commit.and_then(|c| c.branch.as_deref()))
+        .bind(run.commit.map(|c| c.sha.as_str()))
+        .bind(run.commit.map(|c| c.git_ref.as_str()))
+        .bind(run.commit.and_then(|c| c.author.as_deref()))
+        .bind(run.commit.and_then(|c| c.message.as_deref()))
+        .bind(run.commit.and_then(|c| c.pull_request))
+        .bind(run.commit.and_then(|c| c.url.as_deref()))
         .fetch_one(&mut *tx)
         .await;
         let run_id: i64 = match inserted {

@@ -855,6 +855,7 @@ async fn runs_left_in_flight_by_a_crash_are_settled_at_start() {
             source: PIPELINE,
             definition: &definition,
             plan: &plan_json,
+            repository: None,
         };
         let row = store
             .create_pipeline("web", &first, None)
@@ -887,7 +888,7 @@ async fn runs_left_in_flight_by_a_crash_are_settled_at_start() {
             started_by: None,
             resolved: &serde_json::to_string(&resolved).expect("json"),
             concurrency: conveyor_core::definition::Concurrency::Refuse,
-            branch: None,
+            commit: None,
         };
         store.create_run(&run, &steps).await.expect("run");
         store.close().await;
@@ -1103,7 +1104,7 @@ async fn history_filters_by_tag_and_date_and_refuses_bad_ones() {
     );
     assert_eq!(
         body["message"],
-        "unknown trigger \"cron\"; expected one of: ui, api, rerun"
+        "unknown trigger \"cron\"; expected one of: ui, api, rerun, push, pull_request, schedule, kubernetes"
     );
     app.stop().await;
 }

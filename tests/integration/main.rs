@@ -10,6 +10,7 @@ mod approvals;
 mod audit;
 mod deploy_manifests;
 mod engine;
+mod forge;
 mod layout;
 mod pages;
 mod queue;

@@ -98,6 +98,10 @@ pub fn HistoryPage() -> impl IntoView {
                             Trigger::Ui => "web UI",
                             Trigger::Api => "API",
                             Trigger::Rerun => "re-run",
+                            Trigger::Push => "push",
+                            Trigger::PullRequest => "pull request",
+                            Trigger::Schedule => "schedule",
+                            Trigger::Kubernetes => "Kubernetes change",
                         };
                         view! { <option value=value selected=move || trigger().as_deref() == Some(value)>{label}</option> }
                     })

@@ -94,6 +94,8 @@ impl Workflow {
             engine: None,
             // Seed 000: a workflow refuses a run while one is pending or running.
             concurrency: Some(Concurrency::Refuse),
+            repository: None,
+            on: None,
             stages,
         }
     }

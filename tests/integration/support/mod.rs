@@ -3,6 +3,7 @@
 
 pub mod crd;
 pub mod fake_kube;
+pub mod git_http;
 pub mod oidc_provider;
 
 use std::net::SocketAddr;
