@@ -7,6 +7,7 @@ ALTER TABLE runs ADD COLUMN commit_message TEXT;
 ALTER TABLE runs ADD COLUMN pr_number INTEGER;
 ALTER TABLE runs ADD COLUMN commit_url TEXT;
 CREATE INDEX runs_by_pipeline_branch ON runs (pipeline_id, branch, id);
+CREATE INDEX runs_by_branch ON runs (branch, id);
 
 -- The repository a pipeline's latest version builds (`conveyor_core::triggers::
 -- repository_key`), so a forge's delivery finds its pipelines by index.

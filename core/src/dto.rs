@@ -334,8 +334,11 @@ pub struct RunsQuery {
     pub since: Option<String>,
     /// Only runs created on or before this UTC day (`YYYY-MM-DD`).
     pub until: Option<String>,
-    /// How the runs started: `ui`, `api` or `rerun`.
+    /// How the runs started: `ui`, `api`, `rerun`, `push`, `pull_request`, `schedule` or
+    /// `kubernetes`.
     pub trigger: Option<Trigger>,
+    /// Only runs of code from this branch.
+    pub branch: Option<String>,
     /// Keyset cursor: only runs with a smaller id (the `next_before` of the previous page).
     pub before: Option<i64>,
     /// Page size, 1–500 (default 25).
@@ -382,13 +385,14 @@ impl RunsQuery {
                 "since" => set(&mut query.since, name, value)?,
                 "until" => set(&mut query.until, name, value)?,
                 "trigger" => set(&mut query.trigger, name, value)?,
+                "branch" => set(&mut query.branch, name, value)?,
                 "before" => set(&mut query.before, name, value)?,
                 "limit" => set(&mut query.limit, name, value)?,
                 other => {
                     return Err(Problem::new(
                         other,
                         format!(
-                            "unknown filter \"{other}\"; known: status, tag, since, until, trigger, before, limit"
+                            "unknown filter \"{other}\"; known: status, tag, since, until, trigger, branch, before, limit"
                         ),
                     ))
                 }

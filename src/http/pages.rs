@@ -14,8 +14,8 @@ use conveyor_core::access::{NewToken, Principal, Role, Scope, TokenSummary, User
 use conveyor_core::audit::{AuditPage, AuditQuery};
 use conveyor_core::definition::Params;
 use conveyor_core::dto::{
-    LogLine, PipelineDetail, PipelineSummary, RunDetail, RunPage, RunSummary, RunsQuery,
-    VersionComparison, WorkflowDetail,
+    DeliverySummary, LogLine, PipelineDetail, PipelineSummary, RunDetail, RunPage, RunSummary,
+    RunsQuery, VersionComparison, WorkflowDetail,
 };
 use conveyor_core::run::Start;
 use conveyor_core::secrets::SecretSummary;
@@ -182,6 +182,9 @@ impl Backend for ServiceBackend {
     }
     async fn get_pipeline(&self, name: &str) -> BackendResult<PipelineDetail> {
         self.0.get_pipeline(name).await.map_err(to_backend)
+    }
+    async fn deliveries(&self, pipeline: &str, limit: i64) -> BackendResult<Vec<DeliverySummary>> {
+        self.0.deliveries(pipeline, limit).await.map_err(to_backend)
     }
     async fn create_pipeline(
         &self,

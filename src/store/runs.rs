@@ -282,6 +282,9 @@ pub(super) fn runs_query<'a>(
     if let Some(trigger) = query.trigger {
         sql.push(" AND r.trigger = ").push_bind(trigger.as_str());
     }
+    if let Some(branch) = &query.branch {
+        sql.push(" AND r.branch = ").push_bind(branch.as_str());
+    }
     let (since, until) = query.created_range();
     if since.is_some() {
         sql.push(" AND r.id >= ").push_bind(ids.0);

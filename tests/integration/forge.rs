@@ -96,7 +96,7 @@ impl Forge {
             name,
             &[
                 ("__CLONE_URL__", &self.url),
-                ("__WEB_URL__", &self.url.trim_end_matches(".git").to_owned()),
+                ("__WEB_URL__", self.url.trim_end_matches(".git")),
                 ("__SHA__", sha),
                 ("__BEFORE__", &"1".repeat(40)),
                 ("__REF__", git_ref),
@@ -182,6 +182,13 @@ async fn a_signed_push_runs_exactly_its_commit_once() {
     assert_eq!(deliveries[0]["git_ref"], "refs/heads/feature");
     assert_eq!(deliveries[1]["run_number"], 1);
     assert_eq!(forge.run_count().await, 1);
+    for (branch, count) in [("main", 1), ("feature", 0)] {
+        let (_, page) = forge
+            .app
+            .get_json(&format!("/api/v1/runs?branch={branch}&trigger=push"))
+            .await;
+        assert_eq!(page["runs"].as_array().map(Vec::len), Some(count), "{page}");
+    }
     let _ = &forge.git;
 }
 

@@ -6,8 +6,8 @@ use conveyor_core::access::{NewToken, Principal, Role, Scope, TokenSummary, User
 use conveyor_core::audit::{AuditPage, AuditQuery};
 use conveyor_core::definition::Params;
 use conveyor_core::dto::{
-    LogLine, PipelineDetail, PipelineSummary, RunDetail, RunPage, RunSummary, RunsQuery,
-    VersionComparison, WorkflowDetail,
+    DeliverySummary, LogLine, PipelineDetail, PipelineSummary, RunDetail, RunPage, RunSummary,
+    RunsQuery, VersionComparison, WorkflowDetail,
 };
 use conveyor_core::run::Start;
 use conveyor_core::secrets::SecretSummary;
@@ -79,6 +79,8 @@ pub trait Backend: Send + Sync {
     async fn sign_out(&self, request: &http::request::Parts) -> BackendResult<http::HeaderValue>;
     async fn list_pipelines(&self) -> BackendResult<Vec<PipelineSummary>>;
     async fn get_pipeline(&self, name: &str) -> BackendResult<PipelineDetail>;
+    /// A pipeline's latest forge deliveries, newest first.
+    async fn deliveries(&self, pipeline: &str, limit: i64) -> BackendResult<Vec<DeliverySummary>>;
     async fn create_pipeline(&self, source: &str, who: &Principal)
         -> BackendResult<PipelineDetail>;
     async fn update_pipeline(

@@ -32,6 +32,10 @@ pub struct PipelineHead {
     /// A workflow's stage graph: a workflow's pipeline is edited through its deployment
     /// settings, so its page shows the graph instead of the editor.
     pub workflow_graph: Option<GraphInput>,
+    /// Pushes or pull requests start its runs (its page says where the forge's webhook goes).
+    pub builds_code: bool,
+    /// Its latest forge deliveries, newest first.
+    pub deliveries: Vec<conveyor_core::dto::DeliverySummary>,
 }
 
 impl PipelineHead {
@@ -43,6 +47,12 @@ impl PipelineHead {
             engine: detail.engine,
             latest_run: detail.latest_run.as_ref().map(RunLink::from),
             workflow_graph,
+            builds_code: detail
+                .definition
+                .on
+                .as_ref()
+                .is_some_and(|on| on.push.is_some() || on.pull_request.is_some()),
+            deliveries: Vec::new(),
         }
     }
 }

@@ -87,28 +87,20 @@ pub async fn start_run(
     Ok(run.id)
 }
 
-/// A history page; every filter is optional (empty = none).
+/// A history page. `filters` are the history's query (status, tag, since, until, trigger,
+/// branch), each optional; an unknown or bad one is refused with its name.
 #[server(prefix = "/_sfn", endpoint = "list_runs", output = TextJson)]
 pub async fn list_runs(
     pipeline: Option<String>,
-    status: Option<String>,
-    tag: Option<String>,
-    since: Option<String>,
-    until: Option<String>,
-    trigger: Option<String>,
+    // An empty map is no field at all in the request: none is none.
+    #[server(default)] filters: std::collections::BTreeMap<String, String>,
     before: Option<i64>,
 ) -> Result<RunPage, ServerFnError> {
-    let filters = [
-        ("status", &status),
-        ("tag", &tag),
-        ("since", &since),
-        ("until", &until),
-        ("trigger", &trigger),
-    ];
     let mut query = conveyor_core::dto::RunsQuery::from_pairs(
         filters
             .iter()
-            .filter_map(|(name, value)| Some((*name, value.as_deref()?))),
+            .filter(|(name, _)| !matches!(name.as_str(), "before" | "limit"))
+            .map(|(name, value)| (name.as_str(), value.as_str())),
     )
     .map_err(|problem| ServerFnError::new(problem.message))?;
     query.before = before;
@@ -201,16 +193,24 @@ pub async fn edit_graph(
 /// A saved pipeline and its editor state (`None` for the name: a new pipeline's template).
 #[server(prefix = "/_sfn", endpoint = "pipeline_editor", output = TextJson)]
 pub async fn pipeline_editor(name: Option<String>) -> Result<EditorPage, ServerFnError> {
-    let detail = match name {
-        Some(name) => Some(backend()?.get_pipeline(&name).await.map_err(fail)?),
-        None => None,
+    let (detail, deliveries) = match name {
+        Some(name) => {
+            let backend = backend()?;
+            let detail = backend.get_pipeline(&name).await.map_err(fail)?;
+            let deliveries = backend.deliveries(&name, 10).await.map_err(fail)?;
+            (Some(detail), deliveries)
+        }
+        None => (None, Vec::new()),
     };
     let source = detail.as_ref().map_or_else(
         || conveyor_core::editor::NEW_PIPELINE_TEMPLATE.to_owned(),
         |d| d.source.clone(),
     );
     Ok(EditorPage {
-        head: detail.map(dto::PipelineHead::of),
+        head: detail.map(|detail| dto::PipelineHead {
+            deliveries,
+            ..dto::PipelineHead::of(detail)
+        }),
         state: conveyor_core::editor::inspect(source, None),
     })
 }

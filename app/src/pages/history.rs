@@ -18,12 +18,13 @@ pub fn HistoryPage() -> impl IntoView {
     let query = use_query_map();
     let pipeline = move || params.read().get("name");
     let text = move |key: &'static str| move || query.read().get(key).filter(|s| !s.is_empty());
-    let (status, tag, since, until, trigger) = (
+    let (status, tag, since, until, trigger, branch) = (
         text("status"),
         text("tag"),
         text("since"),
         text("until"),
         text("trigger"),
+        text("branch"),
     );
     let before = move || {
         query
@@ -33,17 +34,20 @@ pub fn HistoryPage() -> impl IntoView {
     };
     let page = Resource::new(
         move || {
-            (
-                pipeline(),
-                status(),
-                tag(),
-                since(),
-                until(),
-                trigger(),
-                before(),
-            )
+            let filters: std::collections::BTreeMap<String, String> = [
+                ("status", status()),
+                ("tag", tag()),
+                ("since", since()),
+                ("until", until()),
+                ("trigger", trigger()),
+                ("branch", branch()),
+            ]
+            .into_iter()
+            .filter_map(|(name, value)| Some((name.to_owned(), value?)))
+            .collect();
+            (pipeline(), filters, before())
         },
-        |(p, s, t, from, to, how, b)| list_runs(p, s, t, from, to, how, b),
+        |(pipeline, filters, before)| list_runs(pipeline, filters, before),
     );
     // The filters as a query string, for the next page's link.
     let filters = move || {
@@ -53,6 +57,7 @@ pub fn HistoryPage() -> impl IntoView {
             ("since", since()),
             ("until", until()),
             ("trigger", trigger()),
+            ("branch", branch()),
         ]
         .into_iter()
         .filter_map(|(key, value)| value.map(|v| format!("&{key}={}", encode(&v))))
@@ -83,6 +88,8 @@ pub fn HistoryPage() -> impl IntoView {
             </select>
             <label for="tag-filter">"Tag"</label>
             <input type="text" name="tag" id="tag-filter" data-filter value=tag placeholder="v1.2.3" size="10"/>
+            <label for="branch-filter">"Branch"</label>
+            <input type="text" name="branch" id="branch-filter" value=branch placeholder="main" size="10"/>
             <label for="since">"From"</label>
             <input type="date" name="since" id="since" value=since/>
             <label for="until">"to"</label>
@@ -142,7 +149,15 @@ pub fn HistoryPage() -> impl IntoView {
                                                         </a>
                                                     </td>
                                                     <td>{status_badge(run.status)}</td>
-                                                    <td><code>{run.tag.clone()}</code></td>
+                                                    <td>
+                                                        <code>{run.tag.clone()}</code>
+                                                        {run.commit.clone().map(|c| view! {
+                                                            <small class="muted commit">
+                                                                {c.pull_request.map(|n| format!(" PR #{n}")).or(c.branch.map(|b| format!(" {b}"))).unwrap_or_default()}
+                                                                {format!(" @{}", c.sha.chars().take(8).collect::<String>())}
+                                                            </small>
+                                                        })}
+                                                    </td>
                                                     <td>{run.started_at.map(|ms| view! { <Time ms/> })}</td>
                                                     <td>{run.duration_ms().map(format_duration).unwrap_or_default()}</td>
                                                     <td class="muted" data-trigger=run.trigger.as_str()>

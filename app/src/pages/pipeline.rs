@@ -1,6 +1,7 @@
 //! A pipeline: its heading, the run form and the definition editor (or, for a workflow,
 //! its stage graph).
 
+use conveyor_core::dto::DeliverySummary;
 use conveyor_core::editor::EditorState;
 use conveyor_core::run::{is_valid_tag, TAG_RULE};
 use leptos::prelude::*;
@@ -13,6 +14,7 @@ use crate::ui::editor::{DefinitionEditor, Saver};
 use crate::ui::form::{action_error, error_text, post_form, start_run_input};
 use crate::ui::graph::StageGraph;
 use crate::ui::status::status_badge;
+use crate::ui::time::Time;
 
 #[component]
 pub fn PipelinePage() -> impl IntoView {
@@ -92,6 +94,7 @@ fn PipelineEditor(head: PipelineHead, state: EditorState) -> impl IntoView {
             {tag_hint}
             {action_error(run)}
         </section>
+        {(head.builds_code || !head.deliveries.is_empty()).then(|| view! { <Deliveries deliveries=head.deliveries/> })}
         {match head.workflow_graph {
             Some(input) => view! {
                 <section class="card" id="workflow-note">
@@ -105,5 +108,45 @@ fn PipelineEditor(head: PipelineHead, state: EditorState) -> impl IntoView {
             .into_any(),
             None => view! { <DefinitionEditor initial=state saver=Saver::Update(StoredValue::new(name), save)/> }.into_any(),
         }}
+    }
+}
+
+/// "Why didn't my push build?": the forge's latest deliveries, each with the run it started
+/// or why none.
+#[component]
+fn Deliveries(deliveries: Vec<DeliverySummary>) -> impl IntoView {
+    let empty = deliveries.is_empty();
+    view! {
+        <section class="card" id="deliveries">
+            <h2>"Forge deliveries"</h2>
+            <p class="muted">
+                "The forge's webhook posts to " <code>"/api/v1/hooks/github"</code> " (or "
+                <code>"gitea"</code> ", " <code>"gitlab"</code> "), signed with the repository's "
+                <code>"webhook_secret"</code> "."
+            </p>
+            {empty.then(|| view! { <p class="empty">"None yet."</p> })}
+            <table class="table">
+                <tbody>
+                    {deliveries
+                        .into_iter()
+                        .map(|d| {
+                            let sha: String = d.commit_sha.clone().unwrap_or_default().chars().take(8).collect();
+                            let outcome = match (d.run_id, d.run_number) {
+                                (Some(id), Some(number)) => view! { <a href=format!("/runs/{id}")>{format!("run #{number}")}</a> }.into_any(),
+                                _ => view! { <span class="muted">{d.reason.clone().unwrap_or_default()}</span> }.into_any(),
+                            };
+                            view! {
+                                <tr data-delivery=d.delivery.clone()>
+                                    <td><Time ms=d.received_at/></td>
+                                    <td>{format!("{} {}", d.forge, d.event)}</td>
+                                    <td><code>{d.git_ref.clone().unwrap_or_default()}</code> " " <code>{sha}</code></td>
+                                    <td>{outcome}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </section>
     }
 }

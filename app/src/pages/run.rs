@@ -97,6 +97,25 @@ fn RunView(detail: RunPageData) -> impl IntoView {
             {detail.run.started_by.clone().map(|by| view! {
                 <span class="muted" id="run-started-by">"started by " <strong>{by}</strong></span>
             })}
+            {detail.run.commit.clone().map(|c| {
+                let short: String = c.sha.chars().take(8).collect();
+                let place = match (c.pull_request, &c.branch) {
+                    (Some(n), _) => format!("PR #{n}"),
+                    (None, Some(branch)) => branch.clone(),
+                    (None, None) => c.git_ref.clone(),
+                };
+                let title = c.message.as_deref().and_then(|m| m.lines().next()).unwrap_or_default().to_owned();
+                let by = c.author.clone().map(|a| format!(" by {a}")).unwrap_or_default();
+                let sha = match c.url.clone() {
+                    Some(url) => view! { <a href=url rel="external noopener" target="_blank"><code>{short}</code></a> }.into_any(),
+                    None => view! { <code>{short}</code> }.into_any(),
+                };
+                view! {
+                    <span class="muted" id="run-commit" title=c.sha.clone()>
+                        {place} " @ " {sha} {by} {(!title.is_empty()).then(|| format!(": {title}"))}
+                    </span>
+                }
+            })}
             <span class="muted" id="run-engine" title="where this run's steps ran">
                 "engine " <code>{detail.run.engine.clone()}</code>
             </span>
