@@ -6,6 +6,7 @@ ALTER TABLE runs ADD COLUMN commit_author TEXT;
 ALTER TABLE runs ADD COLUMN commit_message TEXT;
 ALTER TABLE runs ADD COLUMN pr_number INTEGER;
 ALTER TABLE runs ADD COLUMN commit_url TEXT;
+ALTER TABLE runs ADD COLUMN forge TEXT;
 CREATE INDEX runs_by_pipeline_branch ON runs (pipeline_id, branch, id);
 CREATE INDEX runs_by_branch ON runs (branch, id);
 

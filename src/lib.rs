@@ -175,6 +175,11 @@ impl Server {
             source,
         })?;
         let public_origin = site.public_origin.clone();
+        service.set_public_url(
+            public_origin
+                .clone()
+                .unwrap_or_else(|| format!("http://{addr}")),
+        );
         let router = http::router(service.clone(), &config.site_root, addr, site)
             .layer(TraceLayer::new_for_http());
         Ok(Server {

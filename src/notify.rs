@@ -46,6 +46,21 @@ pub struct Notice {
     pub payload: serde_json::Value,
     /// Signs the call when its webhook names a secret.
     pub signing_key: Option<SigningKey>,
+    /// A header that authorizes the call (a forge's API token).
+    pub authorization: Option<AuthHeader>,
+}
+
+/// A header carrying a credential. Its `Debug` shows its name only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AuthHeader {
+    pub name: &'static str,
+    pub value: String,
+}
+
+impl std::fmt::Debug for AuthHeader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AuthHeader({}: ..)", self.name)
+    }
 }
 
 /// A webhook's signing secret. Its `Debug` shows nothing of it.
@@ -69,9 +84,7 @@ pub fn signature(key: &SigningKey, timestamp: i64, body: &[u8]) -> String {
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
-    let digest = mac.finalize().into_bytes();
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256={hex}")
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
 #[derive(Clone)]
@@ -152,6 +165,9 @@ async fn deliver(
             .post(&notice.url)
             .header("X-Conveyor-Event", notice.event)
             .header(reqwest::header::CONTENT_TYPE, "application/json");
+        if let Some(auth) = &notice.authorization {
+            request = request.header(auth.name, &auth.value);
+        }
         if let Some(key) = &notice.signing_key {
             // Signed afresh on each attempt: a retry carries its own time.
             let timestamp = now_ms() / 1000;

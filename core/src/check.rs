@@ -56,6 +56,14 @@ fn check_triggers(repository: Option<&Repository>, on: Option<&On>, problems: &m
                 ),
             ));
         }
+        if let Some(api) = &repo.api_url {
+            if !(api.starts_with("https://") || api.starts_with("http://")) {
+                problems.push(Problem::new(
+                    "repository.api_url",
+                    format!("\"{api}\" is not an http(s) URL"),
+                ));
+            }
+        }
         if repo.default_branch.as_deref() == Some("") {
             problems.push(Problem::new(
                 "repository.default_branch",
@@ -65,6 +73,7 @@ fn check_triggers(repository: Option<&Repository>, on: Option<&On>, problems: &m
         for (field, secret) in [
             ("credentials", &repo.credentials),
             ("webhook_secret", &repo.webhook_secret),
+            ("status_token", &repo.status_token),
         ] {
             if let Some(name) = secret {
                 problems.extend(check_secret_name(&format!("repository.{field}"), name));

@@ -134,6 +134,9 @@ pub struct Commit {
     /// Its page on the forge.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// The forge that told of it: `github`, `gitea` or `gitlab` (where its status goes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forge: Option<String>,
 }
 
 impl Start {

@@ -22,6 +22,15 @@ pub struct Repository {
     /// token it sends (GitLab).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_secret: Option<String>,
+    /// A secret holding a token for the forge's commit status API: runs of code report
+    /// pending, success or failure on their commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_token: Option<String>,
+    /// The forge's API [default: https://api.github.com for github.com, else the
+    /// repository's host with /api/v3 (GitHub Enterprise), /api/v1 (Gitea) or /api/v4
+    /// (GitLab)].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_url: Option<String>,
 }
 
 impl Repository {

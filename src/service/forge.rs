@@ -103,7 +103,7 @@ impl Service {
             let (run, reason) = match (&parsed, event) {
                 (_, Some(event)) => match wanted(pipeline.on.as_ref(), event) {
                     Err(reason) => (None, Some(reason)),
-                    Ok(()) => match self.start_for_code(&pipeline.name, event).await {
+                    Ok(()) => match self.start_for_code(forge, &pipeline.name, event).await {
                         Ok(run) => (Some(run), None),
                         Err(err) => (None, Some(format!("the run was refused: {err}"))),
                     },
@@ -125,6 +125,7 @@ impl Service {
     /// Starts a run of the pipeline for a commit; its id.
     async fn start_for_code(
         self: &Arc<Self>,
+        forge: Forge,
         pipeline: &str,
         event: &CodeEvent,
     ) -> ServiceResult<i64> {
@@ -147,6 +148,7 @@ impl Service {
                 message: event.message.clone(),
                 pull_request: event.pull_request(),
                 url: event.url.clone(),
+                forge: Some(forge.as_str().to_owned()),
             }),
         };
         let run = self

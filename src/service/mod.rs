@@ -13,6 +13,7 @@ mod recovery;
 mod runs;
 mod secrets;
 mod sso;
+mod statuses;
 mod workflows;
 
 use std::sync::Arc;
@@ -98,6 +99,11 @@ pub struct Service {
     queue: tokio::sync::Mutex<()>,
     /// Set when the server stops: queued runs stay queued for the next process.
     stopping: std::sync::atomic::AtomicBool,
+    /// Outgoing calls off the runs' path (commit statuses; steps' webhooks go through the
+    /// supervisors).
+    webhooks: Webhooks,
+    /// Where people open Conveyor (links in commit statuses), once the server listens.
+    public_url: std::sync::OnceLock<String>,
 }
 
 impl Service {
@@ -118,7 +124,7 @@ impl Service {
         let supervision = Supervision::new(
             store.clone(),
             hub.clone(),
-            webhooks,
+            webhooks.clone(),
             controls.clone(),
             ended,
         );
@@ -134,6 +140,8 @@ impl Service {
             workflows,
             queue: tokio::sync::Mutex::new(()),
             stopping: std::sync::atomic::AtomicBool::new(false),
+            webhooks,
+            public_url: std::sync::OnceLock::new(),
         });
         service.accounts.ensure_first_admin().await?;
         service.recover().await?;
@@ -143,6 +151,15 @@ impl Service {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Says where people open Conveyor (the public URL, or the address it listens on).
+    pub fn set_public_url(&self, url: String) {
+        let _ = self.public_url.set(url);
+    }
+
+    fn public_url(&self) -> &str {
+        self.public_url.get().map_or("", String::as_str)
     }
 
     /// Signing in, tokens and users.

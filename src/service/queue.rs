@@ -39,6 +39,7 @@ impl Service {
                 let Some(service) = service.upgrade() else {
                     break;
                 };
+                service.report_commit_status(run_id).await;
                 if let Err(err) = service.advance_after(run_id).await {
                     tracing::error!(run = run_id, error = %err, "could not start the next queued run");
                 }
@@ -112,6 +113,8 @@ impl Service {
         state.abandon(reason);
         self.supervision.commit(&mut state).await?;
         self.hub.close(run_id);
+        // It ended on record: its commit hears of it (and the queue moves on, if it can).
+        self.supervision.ended(run_id);
         Ok(())
     }
 

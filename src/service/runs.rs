@@ -149,6 +149,7 @@ impl Service {
         let detail = format!("{} #{} tag {tag} ({})", row.name, run.number, start.trigger);
         let entry = Audit::of(start.by.as_deref(), AuditAction::RunStart, &target).detail(&detail);
         self.audit(entry).await?;
+        self.report_commit_status(run.id).await;
         if run.status == RunStatus::Queued {
             // Followers of the run page wait with it; the live feed shows it in line.
             self.hub.open(run.id);

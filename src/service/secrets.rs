@@ -149,6 +149,7 @@ impl Secrets {
             let named = [
                 ("credentials", &repo.credentials),
                 ("webhook_secret", &repo.webhook_secret),
+                ("status_token", &repo.status_token),
             ];
             for (field, name) in named {
                 let Some(name) = name else { continue };

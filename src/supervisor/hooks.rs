@@ -107,6 +107,7 @@ impl RunHooks {
                 url: hook.url.clone(),
                 payload: payload.clone(),
                 signing_key: key.clone(),
+                authorization: None,
             })
             .collect()
     }

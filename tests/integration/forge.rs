@@ -317,3 +317,122 @@ async fn gitea_and_gitlab_pushes_and_a_github_pull_request_start_their_runs() {
         .collect();
     assert_eq!(statuses, ["succeeded"; 3], "{runs}");
 }
+
+/// A forge's status API double: records each call, and answers the first one with a 502
+/// (so a retry is needed).
+async fn status_api() -> (
+    String,
+    tokio::sync::mpsc::UnboundedReceiver<(String, String, Value)>,
+) {
+    use axum::extract::State;
+    use axum::http::{HeaderMap, StatusCode, Uri};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    type Seen = tokio::sync::mpsc::UnboundedSender<(String, String, Value)>;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    async fn record(
+        State((seen, calls)): State<(Seen, Arc<AtomicUsize>)>,
+        uri: Uri,
+        headers: HeaderMap,
+        axum::Json(body): axum::Json<Value>,
+    ) -> StatusCode {
+        if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            return StatusCode::BAD_GATEWAY;
+        }
+        let auth = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let _ = seen.send((uri.path().to_owned(), auth, body));
+        StatusCode::CREATED
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = axum::Router::new()
+        .fallback(axum::routing::post(record))
+        .with_state((tx, Arc::new(AtomicUsize::new(0))));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (base, rx)
+}
+
+#[tokio::test]
+async fn the_forge_hears_pending_then_success_with_the_run_link_and_failed_calls_are_retried() {
+    let (api, mut seen) = status_api().await;
+    let app = TestApp::spawn_with(|config| {
+        config.webhook_retry_delays = vec![std::time::Duration::from_millis(20)];
+    })
+    .await;
+    let git_server = GitServer::start().await;
+    let url = git_server.create("app");
+    for (name, value) in [("HOOK_KEY", KEY), ("STATUS_TOKEN", "forge-api-token")] {
+        let response = app
+            .client
+            .put(app.url(&format!("/api/v1/secrets/{name}")))
+            .json(&json!({"value": value}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    app.create_pipeline(&format!(
+        "name: app\nrepository: {{url: '{url}', webhook_secret: HOOK_KEY, status_token: STATUS_TOKEN, api_url: '{api}'}}\non: {{push: {{}}}}\nstages: [{{name: s, steps: [{{name: t, script: 'cat hello.txt'}}]}}]\n"
+    ))
+    .await;
+    let forge = Forge {
+        app,
+        git: git_server,
+        url,
+        work: tempfile::tempdir().unwrap(),
+    };
+    git(forge.work.path(), &["init", "-q", "-b", "main"]);
+    let sha = forge.commit("one", "main").await;
+    let body = forge.payload("github-push.json", &sha, "refs/heads/main");
+    let (status, outcome) = forge
+        .deliver("github", &github("push", "s-1", &body, KEY), &body)
+        .await;
+    assert_eq!(status, 200, "{outcome}");
+    let run = started_run(&outcome);
+
+    let mut states = Vec::new();
+    while !states.contains(&"success".to_owned()) {
+        let next = tokio::time::timeout(std::time::Duration::from_secs(60), seen.recv());
+        let (path, auth, body) = next.await.expect("a status call").expect("the double");
+        assert_eq!(path, format!("/repos/{}/statuses/{sha}", "app"), "{body}");
+        assert_eq!(auth, "Bearer forge-api-token");
+        assert!(
+            body["target_url"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("/runs/{run}")),
+            "{body}"
+        );
+        assert_eq!(body["context"], "conveyor/app");
+        states.push(body["state"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(states, ["pending", "success"]);
+
+    // Each call's outcome is kept with the run (the server waits for calls in flight as it
+    // stops, so all are on record then).
+    let data = forge.app.stop_keeping_data().await;
+    let app = TestApp::spawn_in(data, |_| {}).await;
+    let (_, detail) = app.get_json(&format!("/api/v1/runs/{run}")).await;
+    let calls: Vec<&Value> = detail["webhooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["step"] == "commit status")
+        .collect();
+    assert_eq!(calls.len(), 2, "{detail}");
+    assert!(calls.iter().all(|c| c["ok"] == true), "{detail}");
+    assert_eq!(
+        calls
+            .iter()
+            .map(|c| c["attempts"].as_i64().unwrap())
+            .sum::<i64>(),
+        3,
+        "one retry: {detail}"
+    );
+    assert!(!detail.to_string().contains("forge-api-token"));
+    let _ = &forge.git;
+}
