@@ -218,6 +218,9 @@ pub struct ServeConfig {
     /// The built site (WASM, JS, CSS) that cargo-leptos writes.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
+    /// Start scheduled runs (`on.schedule`); off for a second server on the same database.
+    #[arg(long, env = "CONVEYOR_SCHEDULER", default_value_t = true, action = clap::ArgAction::Set)]
+    pub scheduler: bool,
     #[command(flatten)]
     pub oidc: OidcArgs,
 }
@@ -287,6 +290,7 @@ impl ServeConfig {
             self_exe: None,
             found_kubeconfig: None,
             site_root: PathBuf::from("target/site"),
+            scheduler: true,
             oidc: OidcArgs::default(),
         }
     }

@@ -174,6 +174,9 @@ impl Server {
             addr: config.bind,
             source,
         })?;
+        if config.scheduler {
+            service.keep_schedules();
+        }
         let public_origin = site.public_origin.clone();
         service.set_public_url(
             public_origin

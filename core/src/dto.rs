@@ -237,6 +237,9 @@ pub struct PipelineDetail {
     /// A workflow's pipeline: edited through its deployment settings, not as a document.
     #[serde(default)]
     pub workflow: bool,
+    /// Its next scheduled runs (Unix milliseconds), soonest first: three at most.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub next_runs: Vec<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

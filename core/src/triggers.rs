@@ -50,9 +50,38 @@ pub struct On {
     /// Pull (merge) requests opened, updated or reopened.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<PullRequestFilter>,
+    /// Times: cron expressions, each in a time zone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub schedule: Vec<Schedule>,
     /// People may start runs: always so (accepted for seed 001's shape).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manual: Option<bool>,
+}
+
+/// A run at each time a cron expression names.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    /// Five fields: minute, hour, day of month, month, day of week (`0 3 * * 1-5`).
+    pub cron: String,
+    /// An IANA time zone (`Europe/Berlin`) [default: UTC].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    /// A time missed while the server was down runs once when it is back [default: true].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catch_up: Option<bool>,
+}
+
+impl Schedule {
+    pub fn timezone(&self) -> &str {
+        self.timezone.as_deref().unwrap_or("UTC")
+    }
+
+    /// What identifies it across saves: its expression and time zone.
+    pub fn key(&self) -> String {
+        format!("{} {}", self.cron.trim(), self.timezone())
+    }
 }
 
 /// Which pushes start a run: glob patterns (`*` within a name, `**` across `/`). With

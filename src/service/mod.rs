@@ -11,6 +11,7 @@ mod pipelines;
 mod queue;
 mod recovery;
 mod runs;
+mod schedules;
 mod secrets;
 mod sso;
 mod statuses;

@@ -11,6 +11,18 @@ use conveyor_core::dto::{
 };
 use conveyor_core::triggers::repository_key;
 
+/// The pipeline's schedules parse (the problems, where not); whether it has any.
+fn check_schedules(pipeline: &conveyor_core::definition::Pipeline) -> ServiceResult<bool> {
+    let problems = crate::triggers::schedule::check_schedules(pipeline);
+    if !problems.is_empty() {
+        return Err(ServiceError::Invalid(problems));
+    }
+    Ok(pipeline
+        .on
+        .as_ref()
+        .is_some_and(|on| !on.schedule.is_empty()))
+}
+
 use super::{stored, to_json, Service, ServiceError, ServiceResult};
 use crate::store::{Audit, NewVersion, PipelineRow, StoreError, VersionRow};
 
@@ -53,7 +65,9 @@ impl Service {
         let (definition, plan) = stored(&version)?;
         let latest_run = self.latest_run(row.id).await?;
         let workflow = self.store.is_workflow(row.id).await?;
+        let next_runs = self.upcoming_runs(&definition, 3);
         Ok(PipelineDetail {
+            next_runs,
             workflow,
             name: row.name,
             version: row.version,
@@ -89,6 +103,7 @@ impl Service {
         let (pipeline, plan) = check_document(source).map_err(ServiceError::Invalid)?;
         self.secrets.check_exist(&pipeline).await?;
         crate::triggers::check_patterns(&pipeline).map_err(ServiceError::Invalid)?;
+        let scheduled = check_schedules(&pipeline)?;
         let repository = pipeline
             .repository
             .as_ref()
@@ -100,6 +115,7 @@ impl Service {
             definition: &definition,
             plan: &plan,
             repository: repository.as_deref(),
+            scheduled,
         };
         match self
             .store
@@ -143,6 +159,7 @@ impl Service {
         }
         self.secrets.check_exist(&pipeline).await?;
         crate::triggers::check_patterns(&pipeline).map_err(ServiceError::Invalid)?;
+        let scheduled = check_schedules(&pipeline)?;
         let repository = pipeline
             .repository
             .as_ref()
@@ -154,6 +171,7 @@ impl Service {
             definition: &definition,
             plan: &plan,
             repository: repository.as_deref(),
+            scheduled,
         };
         self.store.add_version(row.id, &next, None).await?;
         let detail = self.get_pipeline(name).await?;

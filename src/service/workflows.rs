@@ -174,6 +174,7 @@ impl Service {
             definition: &definition,
             plan: &plan,
             repository: None,
+            scheduled: false,
         };
         let created = self
             .store
@@ -239,6 +240,7 @@ impl Service {
             definition: &definition,
             plan: &plan,
             repository: None,
+            scheduled: false,
         };
         self.store
             .add_version(row.id, &next, Some(&resealed))

@@ -12,6 +12,7 @@ mod forge;
 mod pipelines;
 mod queue;
 mod runs;
+mod schedules;
 mod secrets;
 #[cfg(feature = "testing")]
 mod testing;

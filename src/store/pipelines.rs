@@ -46,6 +46,8 @@ pub struct NewVersion<'a> {
     pub plan: &'a str,
     /// The repository it builds (`conveyor_core::triggers::repository_key`).
     pub repository: Option<&'a str>,
+    /// It has `on.schedule`.
+    pub scheduled: bool,
 }
 
 const VERSION_COLUMNS: &str = "v.version, v.created_at, v.source, v.definition, v.plan";
@@ -72,14 +74,15 @@ impl Store {
         let now = now_ms();
         let mut tx = self.writer.begin().await?;
         let inserted = sqlx::query(
-            "INSERT INTO pipelines (name, description, latest_version, created_at, updated_at, repository) \
-             VALUES (?, ?, 1, ?, ?, ?) RETURNING id",
+            "INSERT INTO pipelines (name, description, latest_version, created_at, updated_at, repository, scheduled) \
+             VALUES (?, ?, 1, ?, ?, ?, ?) RETURNING id",
         )
         .bind(name)
         .bind(first.description)
         .bind(now)
         .bind(now)
         .bind(first.repository)
+        .bind(first.scheduled)
         .fetch_one(&mut *tx)
         .await;
         let id: i64 = match inserted {
@@ -120,11 +123,12 @@ impl Store {
         let mut tx = self.writer.begin().await?;
         let version: i64 = sqlx::query(
             "UPDATE pipelines SET latest_version = latest_version + 1, description = ?, updated_at = ?, \
-             repository = ? WHERE id = ? RETURNING latest_version",
+             repository = ?, scheduled = ? WHERE id = ? RETURNING latest_version",
         )
         .bind(next.description)
         .bind(now)
         .bind(next.repository)
+        .bind(next.scheduled)
         .bind(pipeline_id)
         .fetch_one(&mut *tx)
         .await?

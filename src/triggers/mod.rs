@@ -2,6 +2,7 @@
 //! a pipeline's `on` filters ask for (glob patterns through `globset`).
 
 pub mod forge;
+pub mod schedule;
 
 use conveyor_core::definition::{Pipeline, Problem};
 use conveyor_core::triggers::{patterns, On, PullRequestAction};

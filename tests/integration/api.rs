@@ -856,6 +856,7 @@ async fn runs_left_in_flight_by_a_crash_are_settled_at_start() {
             definition: &definition,
             plan: &plan_json,
             repository: None,
+            scheduled: false,
         };
         let row = store
             .create_pipeline("web", &first, None)

@@ -14,6 +14,7 @@ mod forge;
 mod layout;
 mod pages;
 mod queue;
+mod schedules;
 mod secrets;
 mod sso;
 mod tekton_compile;

@@ -36,6 +36,8 @@ pub struct PipelineHead {
     pub builds_code: bool,
     /// Its latest forge deliveries, newest first.
     pub deliveries: Vec<conveyor_core::dto::DeliverySummary>,
+    /// Its next scheduled runs (Unix milliseconds).
+    pub next_runs: Vec<i64>,
 }
 
 impl PipelineHead {
@@ -53,6 +55,7 @@ impl PipelineHead {
                 .as_ref()
                 .is_some_and(|on| on.push.is_some() || on.pull_request.is_some()),
             deliveries: Vec::new(),
+            next_runs: detail.next_runs,
         }
     }
 }

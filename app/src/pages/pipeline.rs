@@ -62,6 +62,12 @@ fn PipelineEditor(head: PipelineHead, state: EditorState) -> impl IntoView {
             </span>
             <a href=history_href>"History"</a>
             <a href=format!("/pipelines/{name}/versions")>"Versions"</a>
+            {(!head.next_runs.is_empty()).then(|| view! {
+                <span class="muted" id="next-runs" title="when its schedules start runs">
+                    "next: "
+                    {head.next_runs.iter().map(|&ms| view! { <Time ms/> " " }).collect_view()}
+                </span>
+            })}
             {head.latest_run.map(|r| view! {
                 <span class="muted">"latest: "</span>
                 <a href=format!("/runs/{}", r.id)>{format!("#{}", r.number)}</a>
