@@ -1,5 +1,7 @@
--- Pipelines whose latest version has `on.schedule` (the scheduler reads only these).
+-- Pipelines whose latest version has `on.schedule` (the scheduler reads only these), and
+-- those with `on.kubernetes` (the watchers are made from these).
 ALTER TABLE pipelines ADD COLUMN scheduled INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE pipelines ADD COLUMN watching INTEGER NOT NULL DEFAULT 0;
 -- The latest slot each schedule (cron expression and time zone) has taken: a slot is taken
 -- once, across restarts, whether its run started or it was skipped (catch_up: false).
 CREATE TABLE schedule_slots (

@@ -96,6 +96,27 @@ fn check_triggers(repository: Option<&Repository>, on: Option<&On>, problems: &m
             "pushes and pull requests come from the forge's webhook: name the secret it signs them with",
         ));
     }
+    for (i, trigger) in on.kubernetes.iter().enumerate() {
+        let place = format!("on.kubernetes[{i}]");
+        for (field, value) in [
+            ("apiVersion", &trigger.api_version),
+            ("kind", &trigger.kind),
+            ("resource", &trigger.resource),
+        ] {
+            if value.trim().is_empty() {
+                problems.push(Problem::new(
+                    format!("{place}.{field}"),
+                    "must not be empty",
+                ));
+            }
+        }
+        if !trigger.on_add_or_update && !trigger.on_delete {
+            problems.push(Problem::new(
+                place,
+                "set onAddOrUpdate or onDelete (or both): with neither, nothing starts a run",
+            ));
+        }
+    }
     for (place, pattern) in patterns(on) {
         if pattern.trim().is_empty() {
             problems.push(Problem::new(place, "a pattern must not be empty"));

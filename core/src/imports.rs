@@ -40,10 +40,9 @@ struct Metadata {
 #[serde(deny_unknown_fields)]
 struct KubeCiSpec {
     steps: Vec<KubeCiStep>,
-    /// Resource triggers are kept out of the pipeline: triggers are configured apart.
+    /// Changes to Kubernetes objects that start a run: the pipeline's `on.kubernetes`.
     #[serde(default)]
-    #[allow(dead_code)]
-    triggers: Vec<serde_yaml::Value>,
+    triggers: Vec<crate::triggers::KubernetesTrigger>,
 }
 
 #[derive(Deserialize)]
@@ -94,6 +93,7 @@ fn tags(metadata: &Metadata) -> Vec<String> {
 
 pub fn kubeci_workflow(value: serde_yaml::Value) -> Result<Pipeline, Vec<Problem>> {
     let manifest: Manifest<KubeCiSpec> = typed(value)?;
+    let triggers = manifest.spec.triggers;
     let steps = manifest
         .spec
         .steps
@@ -117,7 +117,10 @@ pub fn kubeci_workflow(value: serde_yaml::Value) -> Result<Pipeline, Vec<Problem
         engine: None,
         concurrency: None,
         repository: None,
-        on: None,
+        on: (!triggers.is_empty()).then(|| crate::triggers::On {
+            kubernetes: triggers,
+            ..Default::default()
+        }),
         stages: vec![Stage {
             name: "steps".into(),
             needs: None,

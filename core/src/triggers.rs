@@ -53,9 +53,45 @@ pub struct On {
     /// Times: cron expressions, each in a time zone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub schedule: Vec<Schedule>,
+    /// Changes to Kubernetes objects (seed 003's KubeCI `triggers`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kubernetes: Vec<KubernetesTrigger>,
     /// People may start runs: always so (accepted for seed 001's shape).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manual: Option<bool>,
+}
+
+/// A run when a Kubernetes object changes: seed 003's trigger shape.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KubernetesTrigger {
+    /// `v1`, `apps/v1`, …
+    pub api_version: String,
+    pub kind: String,
+    /// The plural resource name (`configmaps`).
+    pub resource: String,
+    /// Only the object of this name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// [default: `default`]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Only objects with all these labels.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub selector: std::collections::BTreeMap<String, String>,
+    /// A run when such an object is created or changed.
+    #[serde(default)]
+    pub on_add_or_update: bool,
+    /// A run when such an object is deleted.
+    #[serde(default)]
+    pub on_delete: bool,
+}
+
+impl KubernetesTrigger {
+    pub fn namespace(&self) -> &str {
+        self.namespace.as_deref().unwrap_or("default")
+    }
 }
 
 /// A run at each time a cron expression names.

@@ -51,6 +51,11 @@ impl Cluster {
         &self.namespace
     }
 
+    /// The client, for watching the objects pipelines' triggers name.
+    pub fn client(&self) -> Client {
+        self.client.clone()
+    }
+
     pub async fn deployment_exists(
         &self,
         namespace: &str,

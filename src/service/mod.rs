@@ -15,6 +15,7 @@ mod schedules;
 mod secrets;
 mod sso;
 mod statuses;
+mod watches;
 mod workflows;
 
 use std::sync::Arc;
@@ -105,6 +106,8 @@ pub struct Service {
     webhooks: Webhooks,
     /// Where people open Conveyor (links in commit statuses), once the server listens.
     public_url: std::sync::OnceLock<String>,
+    /// The watchers of Kubernetes objects pipelines' triggers name (with a cluster).
+    watchers: std::sync::Mutex<Option<watches::Watchers>>,
 }
 
 impl Service {
@@ -143,6 +146,7 @@ impl Service {
             stopping: std::sync::atomic::AtomicBool::new(false),
             webhooks,
             public_url: std::sync::OnceLock::new(),
+            watchers: std::sync::Mutex::new(None),
         });
         service.accounts.ensure_first_admin().await?;
         service.recover().await?;

@@ -104,6 +104,7 @@ impl Service {
         self.secrets.check_exist(&pipeline).await?;
         crate::triggers::check_patterns(&pipeline).map_err(ServiceError::Invalid)?;
         let scheduled = check_schedules(&pipeline)?;
+        let watching = self.check_watches(&pipeline)?;
         let repository = pipeline
             .repository
             .as_ref()
@@ -116,6 +117,7 @@ impl Service {
             plan: &plan,
             repository: repository.as_deref(),
             scheduled,
+            watching,
         };
         match self
             .store
@@ -123,6 +125,7 @@ impl Service {
             .await
         {
             Ok(_) => {
+                self.refresh_watches().await?;
                 self.audit(Audit::of(
                     Some(by),
                     AuditAction::PipelineCreate,
@@ -160,6 +163,7 @@ impl Service {
         self.secrets.check_exist(&pipeline).await?;
         crate::triggers::check_patterns(&pipeline).map_err(ServiceError::Invalid)?;
         let scheduled = check_schedules(&pipeline)?;
+        let watching = self.check_watches(&pipeline)?;
         let repository = pipeline
             .repository
             .as_ref()
@@ -172,8 +176,10 @@ impl Service {
             plan: &plan,
             repository: repository.as_deref(),
             scheduled,
+            watching,
         };
         self.store.add_version(row.id, &next, None).await?;
+        self.refresh_watches().await?;
         let detail = self.get_pipeline(name).await?;
         let version = format!("version {}", detail.version);
         let entry = Audit::of(Some(by), AuditAction::PipelineUpdate, name).detail(&version);
@@ -191,6 +197,7 @@ impl Service {
             other => {
                 other?;
                 self.store.delete_scope_secrets(name).await?;
+                self.refresh_watches().await?;
                 self.audit(Audit::of(Some(by), AuditAction::PipelineDelete, name))
                     .await
             }

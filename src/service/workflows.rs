@@ -175,6 +175,7 @@ impl Service {
             plan: &plan,
             repository: None,
             scheduled: false,
+            watching: false,
         };
         let created = self
             .store
@@ -241,6 +242,7 @@ impl Service {
             plan: &plan,
             repository: None,
             scheduled: false,
+            watching: false,
         };
         self.store
             .add_version(row.id, &next, Some(&resealed))

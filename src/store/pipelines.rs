@@ -48,6 +48,8 @@ pub struct NewVersion<'a> {
     pub repository: Option<&'a str>,
     /// It has `on.schedule`.
     pub scheduled: bool,
+    /// It has `on.kubernetes`.
+    pub watching: bool,
 }
 
 const VERSION_COLUMNS: &str = "v.version, v.created_at, v.source, v.definition, v.plan";
@@ -74,8 +76,8 @@ impl Store {
         let now = now_ms();
         let mut tx = self.writer.begin().await?;
         let inserted = sqlx::query(
-            "INSERT INTO pipelines (name, description, latest_version, created_at, updated_at, repository, scheduled) \
-             VALUES (?, ?, 1, ?, ?, ?, ?) RETURNING id",
+            "INSERT INTO pipelines (name, description, latest_version, created_at, updated_at, repository, scheduled, watching) \
+             VALUES (?, ?, 1, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(name)
         .bind(first.description)
@@ -83,6 +85,7 @@ impl Store {
         .bind(now)
         .bind(first.repository)
         .bind(first.scheduled)
+        .bind(first.watching)
         .fetch_one(&mut *tx)
         .await;
         let id: i64 = match inserted {
@@ -123,12 +126,13 @@ impl Store {
         let mut tx = self.writer.begin().await?;
         let version: i64 = sqlx::query(
             "UPDATE pipelines SET latest_version = latest_version + 1, description = ?, updated_at = ?, \
-             repository = ?, scheduled = ? WHERE id = ? RETURNING latest_version",
+             repository = ?, scheduled = ?, watching = ? WHERE id = ? RETURNING latest_version",
         )
         .bind(next.description)
         .bind(now)
         .bind(next.repository)
         .bind(next.scheduled)
+        .bind(next.watching)
         .bind(pipeline_id)
         .fetch_one(&mut *tx)
         .await?

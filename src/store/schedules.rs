@@ -14,6 +14,14 @@ impl Store {
         rows.iter().map(|row| Ok(row.try_get("name")?)).collect()
     }
 
+    /// The names of the pipelines whose latest version has Kubernetes triggers.
+    pub async fn watching_pipelines(&self) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query("SELECT name FROM pipelines WHERE watching = 1 ORDER BY id")
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(|row| Ok(row.try_get("name")?)).collect()
+    }
+
     /// The latest slot the schedule took (Unix milliseconds), if any.
     pub async fn last_slot(&self, pipeline_id: i64, schedule: &str) -> StoreResult<Option<i64>> {
         let row = sqlx::query(

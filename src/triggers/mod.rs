@@ -1,6 +1,7 @@
 //! What starts runs besides people: forge deliveries (`forge`), and whether an event is one
 //! a pipeline's `on` filters ask for (glob patterns through `globset`).
 
+pub mod changes;
 pub mod forge;
 pub mod schedule;
 

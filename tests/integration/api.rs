@@ -857,6 +857,7 @@ async fn runs_left_in_flight_by_a_crash_are_settled_at_start() {
             plan: &plan_json,
             repository: None,
             scheduled: false,
+            watching: false,
         };
         let row = store
             .create_pipeline("web", &first, None)

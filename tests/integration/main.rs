@@ -19,6 +19,7 @@ mod secrets;
 mod sso;
 mod tekton_compile;
 mod tekton_engine;
+mod watches;
 mod webhooks;
 mod workflow_objects;
 mod workflows;

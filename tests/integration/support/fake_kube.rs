@@ -335,6 +335,14 @@ impl FakeCluster {
         self.cluster.put(&resource, &namespace, object, "ADDED");
     }
 
+    /// Deletes an object as if someone else had (test set-up).
+    pub fn remove(&self, resource: &str, namespace: &str, name: &str) {
+        let resource = self.cluster.resource_path(resource);
+        if let Some(object) = self.cluster.get(&resource, namespace, name) {
+            self.cluster.put(&resource, namespace, object, "DELETED");
+        }
+    }
+
     /// One object by resource (e.g. "secrets"), namespace and name.
     pub fn object(&self, resource: &str, namespace: &str, name: &str) -> Option<Value> {
         self.cluster
