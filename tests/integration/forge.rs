@@ -436,3 +436,81 @@ async fn the_forge_hears_pending_then_success_with_the_run_link_and_failed_calls
     assert!(!detail.to_string().contains("forge-api-token"));
     let _ = &forge.git;
 }
+
+#[tokio::test]
+async fn twenty_deliveries_at_once_queue_twenty_runs_and_a_newer_push_cancels_the_older() {
+    let forge = forge("{push: {branches: [main, 'feature/*']}}").await;
+    let sha = forge.commit("one", "main").await;
+    let body = forge.payload("github-push.json", &sha, "refs/heads/main");
+    let deliveries = (0..20).map(|i| {
+        let headers = github("push", &format!("burst-{i}"), &body, KEY);
+        let forge = &forge;
+        let body = &body;
+        async move { forge.deliver("github", &headers, body).await }
+    });
+    let outcomes = futures::future::join_all(deliveries).await;
+    let mut runs: Vec<i64> = outcomes
+        .iter()
+        .map(|(status, outcome)| {
+            assert_eq!(*status, 200, "{outcome}");
+            started_run(outcome)
+        })
+        .collect();
+    runs.sort();
+    runs.dedup();
+    assert_eq!(runs.len(), 20, "none lost");
+    for &run in &runs {
+        forge.app.all_events(run).await;
+    }
+    let mut previous_end = 0;
+    for &run in &runs {
+        let (_, detail) = forge.app.get_json(&format!("/api/v1/runs/{run}")).await;
+        assert_eq!(detail["status"], "succeeded", "{detail}");
+        let started = detail["started_at"].as_i64().unwrap();
+        assert!(
+            started >= previous_end,
+            "run {run} started before the one before it ended"
+        );
+        previous_end = detail["finished_at"].as_i64().unwrap();
+    }
+
+    // cancel-previous: a second push to a branch cancels its first run.
+    let gated = format!(
+        "name: gated\nconcurrency: cancel-previous\nrepository: {{url: '{}', webhook_secret: HOOK_KEY}}\non: {{push: {{}}}}\nstages: [{{name: s, steps: [{{name: gate, approval: true, script: 'true'}}]}}]\n",
+        forge.url
+    );
+    forge.app.create_pipeline(&gated).await;
+    let feature = forge.commit("two", "HEAD:refs/heads/feature/x").await;
+    let body = forge.payload("github-push.json", &feature, "refs/heads/feature/x");
+    let (_, first) = forge
+        .deliver("github", &github("push", "c-1", &body, KEY), &body)
+        .await;
+    let first = first["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["pipeline"] == "gated")
+        .and_then(|r| r["run_id"].as_i64())
+        .expect("a run of gated");
+    forge
+        .app
+        .events(first, None)
+        .await
+        .until(|e| {
+            matches!(
+                &e.event.body,
+                conveyor_core::run::EventBody::Step {
+                    status: conveyor_core::run::StepStatus::WaitingApproval,
+                    ..
+                }
+            )
+        })
+        .await;
+    let (_, second) = forge
+        .deliver("github", &github("push", "c-2", &body, KEY), &body)
+        .await;
+    assert!(second.to_string().contains("gated"), "{second}");
+    forge.app.all_events(first).await;
+    let (_, detail) = forge.app.get_json(&format!("/api/v1/runs/{first}")).await;
+    assert_eq!(detail["status"], "cancelled", "{detail}");
+}
