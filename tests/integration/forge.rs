@@ -341,6 +341,7 @@ async fn status_api() -> (
         }
         let auth = headers
             .get("authorization")
+            .or_else(|| headers.get("private-token"))
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_owned();
@@ -412,6 +413,26 @@ async fn the_forge_hears_pending_then_success_with_the_run_link_and_failed_calls
     }
     assert_eq!(states, ["pending", "success"]);
 
+    // The same from GitLab: its API's path, its token header, its words.
+    let body = forge.payload("gitlab-push.json", &sha, "refs/heads/main");
+    let headers = vec![
+        ("x-gitlab-event", "Push Hook".to_owned()),
+        ("x-gitlab-event-uuid", "s-2".to_owned()),
+        ("x-gitlab-token", KEY.to_owned()),
+    ];
+    let (status, outcome) = forge.deliver("gitlab", &headers, &body).await;
+    assert_eq!(status, 200, "{outcome}");
+    let mut gitlab = Vec::new();
+    while !gitlab.contains(&"success".to_owned()) {
+        let next = tokio::time::timeout(std::time::Duration::from_secs(60), seen.recv());
+        let (path, auth, body) = next.await.expect("a status call").expect("the double");
+        assert_eq!(path, format!("/projects/app/statuses/{sha}"), "{body}");
+        assert_eq!(auth, "forge-api-token");
+        assert_eq!(body["name"], "conveyor/app");
+        gitlab.push(body["state"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(gitlab, ["pending", "success"]);
+
     // Each call's outcome is kept with the run (the server waits for calls in flight as it
     // stops, so all are on record then).
     let data = forge.app.stop_keeping_data().await;
@@ -425,6 +446,13 @@ async fn the_forge_hears_pending_then_success_with_the_run_link_and_failed_calls
         .collect();
     assert_eq!(calls.len(), 2, "{detail}");
     assert!(calls.iter().all(|c| c["ok"] == true), "{detail}");
+    assert_eq!(
+        calls
+            .iter()
+            .map(|c| c["event"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["pending", "success"]
+    );
     assert_eq!(
         calls
             .iter()

@@ -345,3 +345,56 @@ fn names_stay_within_63_characters() {
     assert!(name.ends_with("-1234567-12"));
     assert_eq!(pipeline_run_name("web", 7, 0), "web-7");
 }
+
+#[test]
+fn a_run_of_code_starts_with_a_checkout_task_tekton_accepts() {
+    let schemas = TektonSchemas::load();
+    let source = "name: web\nrepository: {url: 'https://git.example.com/team/web.git', webhook_secret: HOOK, credentials: GIT_TOKEN}\non: {push: {}}\nstages: [{name: build, steps: [{name: make, image: 'golang:1.23', script: make}]}]\n";
+    let (pipeline, plan) = conveyor_core::document::check_document(source).expect("valid");
+    let resolved = ResolvedRun::resolve(&pipeline, plan, "v1", &Params::new());
+    let commit = conveyor_core::run::Commit {
+        sha: "a".repeat(40),
+        git_ref: "refs/heads/main".into(),
+        branch: Some("main".into()),
+        ..Default::default()
+    };
+    let resolved = conveyor_core::checkout::with_checkout(
+        resolved,
+        pipeline.repository.as_ref().expect("repository"),
+        Some(&commit),
+    );
+    let run = RunRequest {
+        run_id: 7,
+        tag: "v1".into(),
+        resolved: Arc::new(resolved),
+        service_account: None,
+        registry: None,
+        retry: None,
+        secrets: Default::default(),
+    };
+    let object =
+        compile(&run, &all_steps(&run), 0, "conveyor-run-7", &settings()).expect("compiles");
+    assert_eq!(
+        schemas.pipeline_run_problems(&object),
+        Vec::<String>::new(),
+        "{object:#}"
+    );
+    assert_eq!(task(&object, "make")["runAfter"], json!(["checkout"]));
+    let checkout = &task(&object, "checkout")["taskSpec"]["steps"][0];
+    assert!(
+        checkout["image"].as_str().unwrap().contains("alpine/git"),
+        "{checkout:#}"
+    );
+    let env = checkout["env"].to_string();
+    assert!(env.contains("CONVEYOR_COMMIT"), "{env}");
+    // Values reach the task as the run's params (never in its script).
+    let params = object["spec"]["params"].to_string();
+    assert!(params.contains(&"a".repeat(40)), "{params}");
+    // The clone token comes from the run's Secret, never as a value.
+    assert!(env.contains("secretKeyRef"), "{env}");
+    let script = checkout["script"].as_str().unwrap_or_default();
+    assert!(
+        !script.contains("git.example.com"),
+        "the URL is a variable: {script}"
+    );
+}
