@@ -7,6 +7,8 @@ ALTER TABLE runs ADD COLUMN commit_message TEXT;
 ALTER TABLE runs ADD COLUMN pr_number INTEGER;
 ALTER TABLE runs ADD COLUMN commit_url TEXT;
 ALTER TABLE runs ADD COLUMN forge TEXT;
+-- A pull request from a fork: its runs (and re-runs) get none of the pipeline's secrets.
+ALTER TABLE runs ADD COLUMN from_fork INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX runs_by_pipeline_branch ON runs (pipeline_id, branch, id);
 CREATE INDEX runs_by_branch ON runs (branch, id);
 
@@ -15,8 +17,10 @@ CREATE INDEX runs_by_branch ON runs (branch, id);
 ALTER TABLE pipelines ADD COLUMN repository TEXT;
 CREATE INDEX pipelines_by_repository ON pipelines (repository) WHERE repository IS NOT NULL;
 
--- Each forge delivery Conveyor accepted (its signature verified), once per delivery id:
--- what it was, and for each pipeline of its repository the run it started or why none.
+-- Each forge delivery Conveyor accepted (its signature verified), once: what it was, and
+-- for each pipeline of its repository the run it started or why none. Once means once per
+-- fingerprint (SHA-256 of the forge, the body and the pipelines whose secret it proved):
+-- the forge's delivery id is not signed, so a replayed body under a new id is the same.
 CREATE TABLE forge_deliveries (
     id           INTEGER PRIMARY KEY,
     forge        TEXT    NOT NULL,
@@ -25,7 +29,7 @@ CREATE TABLE forge_deliveries (
     git_ref      TEXT,
     commit_sha   TEXT,
     received_at  INTEGER NOT NULL,
-    UNIQUE (forge, delivery)
+    fingerprint  BLOB    NOT NULL UNIQUE
 );
 CREATE TABLE forge_delivery_results (
     delivery_id  INTEGER NOT NULL REFERENCES forge_deliveries (id) ON DELETE CASCADE,

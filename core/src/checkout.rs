@@ -17,14 +17,17 @@ pub const TOKEN_VARIABLE: &str = "CONVEYOR_GIT_TOKEN";
 
 /// Fetches the ref, then checks out the commit (fetched by itself if the ref has moved on
 /// past it); with no commit, the ref's tip.
+/// The token goes to git through its environment (`GIT_CONFIG_*`), never its command line,
+/// where `ps` would show it.
 const SCRIPT: &str = r#"git init -q .
 if [ -n "${CONVEYOR_GIT_TOKEN:-}" ]; then
   auth=$(printf '%s:%s' "${CONVEYOR_GIT_USER:-conveyor}" "$CONVEYOR_GIT_TOKEN" | base64 | tr -d '\n')
-  set -- -c "http.extraHeader=Authorization: Basic $auth"
+  export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=http.extraHeader
+  export GIT_CONFIG_VALUE_0="Authorization: Basic $auth"
 fi
-git "$@" fetch --no-tags -q "$CONVEYOR_REPOSITORY" "$CONVEYOR_REF"
+git fetch --no-tags -q "$CONVEYOR_REPOSITORY" "$CONVEYOR_REF"
 commit="${CONVEYOR_COMMIT:-$(git rev-parse FETCH_HEAD)}"
-git cat-file -e "$commit^{commit}" 2>/dev/null || git "$@" fetch --no-tags -q "$CONVEYOR_REPOSITORY" "$commit"
+git cat-file -e "$commit^{commit}" 2>/dev/null || git fetch --no-tags -q "$CONVEYOR_REPOSITORY" "$commit"
 git -c advice.detachedHead=false checkout -q --detach "$commit"
 git log -1 --format='checked out %H (%an): %s'
 "#;

@@ -137,6 +137,10 @@ pub struct Commit {
     /// The forge that told of it: `github`, `gitea` or `gitlab` (where its status goes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forge: Option<String>,
+    /// A pull request from a fork: code of someone outside the repository, which gets none
+    /// of the pipeline's secrets.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_fork: bool,
 }
 
 impl Start {

@@ -146,6 +146,10 @@ pub struct PullRequestFilter {
     /// [default: opened, synchronize, reopened]
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub types: Vec<PullRequestAction>,
+    /// Build pull requests from forks too: their runs get none of the pipeline's secrets
+    /// [default: false, they are not built].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub forks: bool,
 }
 
 /// What happened to a pull request.

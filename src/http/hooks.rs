@@ -37,8 +37,7 @@ pub struct DeliveryOutcome {
     responses((status = 200, description = "Verified and handled: the runs started, or why none", body = DeliveryOutcome),
               (status = 202, description = "Verified; an event Conveyor does not build, with the reason recorded", body = DeliveryOutcome),
               (status = 400, description = "A header the forge always sends is missing, or the payload is not what it should be", body = ErrorBody),
-              (status = 401, description = "The signature or token is missing or wrong: nothing started", body = ErrorBody),
-              (status = 404, description = "No pipeline builds the payload's repository", body = ErrorBody),
+              (status = 401, description = "The signature or token is missing or wrong, or no pipeline builds the payload's repository: nothing started", body = ErrorBody),
               (status = 413, description = "The payload is over 1 MiB", body = ErrorBody)))]
 pub(super) async fn receive(
     State(service): State<Arc<Service>>,

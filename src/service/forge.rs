@@ -40,12 +40,8 @@ impl Service {
         let urls = repository_urls(forge, body).map_err(ServiceError::BadRequest)?;
         let keys: Vec<String> = urls.iter().filter_map(|u| repository_key(u)).collect();
         let candidates = self.store.pipelines_of_repository(&keys).await?;
-        if candidates.is_empty() {
-            return Err(ServiceError::NotFound(format!(
-                "no pipeline builds repository {}",
-                urls.first().map(String::as_str).unwrap_or_default()
-            )));
-        }
+        // Which repositories Conveyor builds is nobody's business before they prove a
+        // secret: an unknown repository is refused as a wrong signature is.
         let mut proven = Vec::new();
         for name in candidates {
             let (_, version) = self.pipeline_row(&name).await?;
@@ -74,7 +70,20 @@ impl Service {
             Parsed::Code(event) => Some(event.as_ref()),
             Parsed::Ignored(_) => None,
         };
+        let fingerprint = {
+            use sha2::{Digest, Sha256};
+            let mut hash = Sha256::new();
+            hash.update(forge.as_str().as_bytes());
+            hash.update([0]);
+            hash.update(body);
+            for pipeline in &proven {
+                hash.update([0]);
+                hash.update(pipeline.name.as_bytes());
+            }
+            hash.finalize().to_vec()
+        };
         let new = NewDelivery {
+            fingerprint: &fingerprint,
             forge: forge.as_str(),
             delivery: &delivery.id,
             event: match event {
@@ -149,6 +158,7 @@ impl Service {
                 pull_request: event.pull_request(),
                 url: event.url.clone(),
                 forge: Some(forge.as_str().to_owned()),
+                from_fork: event.from_fork,
             }),
         };
         let run = self

@@ -108,6 +108,8 @@ pub struct Service {
     public_url: std::sync::OnceLock<String>,
     /// The watchers of Kubernetes objects pipelines' triggers name (with a cluster).
     watchers: std::sync::Mutex<Option<watches::Watchers>>,
+    /// Held while the watchers are made to match the pipelines.
+    refreshing: tokio::sync::Mutex<()>,
 }
 
 impl Service {
@@ -147,6 +149,7 @@ impl Service {
             webhooks,
             public_url: std::sync::OnceLock::new(),
             watchers: std::sync::Mutex::new(None),
+            refreshing: tokio::sync::Mutex::new(()),
         });
         service.accounts.ensure_first_admin().await?;
         service.recover().await?;

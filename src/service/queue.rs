@@ -122,6 +122,11 @@ impl Service {
     /// queued (any more).
     pub(super) async fn cancel_queued(&self, run_id: i64, by: Option<&str>) -> ServiceResult<bool> {
         let _turn = self.queue.lock().await;
+        self.cancel_queued_in_turn(run_id, by).await
+    }
+
+    /// [`Service::cancel_queued`], with the queue's lock held by the caller.
+    async fn cancel_queued_in_turn(&self, run_id: i64, by: Option<&str>) -> ServiceResult<bool> {
         if self.run_summary(run_id).await?.status != RunStatus::Queued {
             return Ok(false);
         }
@@ -133,22 +138,26 @@ impl Service {
         Ok(true)
     }
 
-    /// `cancel-previous`: the older runs of the new run's branch are cancelled, those in
-    /// flight through their engine and those queued at once.
+    /// `cancel-previous`: the older runs of the new run's branch (a pull request's runs:
+    /// of that pull request) are cancelled, those in flight through their engine and those
+    /// queued at once. Under the queue's lock, so a run being started has its control.
     pub(super) async fn cancel_previous(
         &self,
         newer: &RunSummary,
-        branch: Option<&str>,
         by: Option<&str>,
     ) -> ServiceResult<()> {
+        let _turn = self.queue.lock().await;
         let (pipeline_id, _, _) = self.store.run_origin(newer.id).await?;
+        let commit = newer.commit.as_ref();
+        let branch = commit.and_then(|c| c.branch.as_deref());
+        let pull_request = commit.and_then(|c| c.pull_request);
         let older = self
             .store
-            .older_unfinished(pipeline_id, branch, newer.id)
+            .older_unfinished(pipeline_id, branch, pull_request, newer.id)
             .await?;
         for (run_id, status) in older {
             let cancelled = if status == RunStatus::Queued {
-                self.cancel_queued(run_id, by).await?
+                self.cancel_queued_in_turn(run_id, by).await?
             } else {
                 match self.controls.get(run_id) {
                     Some(control) => control.send(Control::Cancel).await.is_ok(),

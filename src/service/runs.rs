@@ -108,10 +108,16 @@ impl Service {
             Some((retry, resolved)) => (Some(retry), resolved),
             None => {
                 let resolved = ResolvedRun::resolve(pipeline, plan, tag, &params);
-                let resolved = match &pipeline.repository {
+                let mut resolved = match &pipeline.repository {
                     Some(repo) => with_checkout(resolved, repo, start.commit.as_ref()),
                     None => resolved,
                 };
+                if start.commit.as_ref().is_some_and(|c| c.from_fork) {
+                    // Someone else's code: none of the pipeline's secrets.
+                    for step in &mut resolved.steps {
+                        step.secrets.clear();
+                    }
+                }
                 (None, resolved)
             }
         };
@@ -155,9 +161,7 @@ impl Service {
             self.hub.open(run.id);
             self.hub.announce(run.id);
             if concurrency == Concurrency::CancelPrevious {
-                let branch = start.commit.as_ref().and_then(|c| c.branch.as_deref());
-                self.cancel_previous(&run, branch, start.by.as_deref())
-                    .await?;
+                self.cancel_previous(&run, start.by.as_deref()).await?;
             }
             return Ok(run);
         }

@@ -13,11 +13,33 @@ use super::{stored, Service, ServiceResult};
 use crate::triggers::schedule::{due, upcoming};
 
 impl Service {
-    /// Starts the runs the schedules ask for at `now`; their ids.
+    /// Starts the runs the schedules ask for at `now`; their ids. One pipeline that cannot
+    /// be read does not hold the others back.
     pub async fn tick_schedules(self: &Arc<Self>, now: DateTime<Utc>) -> ServiceResult<Vec<i64>> {
         let mut started = Vec::new();
         for name in self.store.scheduled_pipelines().await? {
-            let (row, version) = self.pipeline_row(&name).await?;
+            if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                break;
+            }
+            match self.tick_pipeline(&name, now).await {
+                Ok(runs) => started.extend(runs),
+                Err(err) => {
+                    tracing::error!(pipeline = %name, error = %err, "could not tick its schedules")
+                }
+            }
+        }
+        Ok(started)
+    }
+
+    async fn tick_pipeline(
+        self: &Arc<Self>,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> ServiceResult<Vec<i64>> {
+        let mut started = Vec::new();
+        // One pipeline's schedules, each slot taken before its run starts.
+        {
+            let (row, version) = self.pipeline_row(name).await?;
             let (pipeline, _) = stored(&version)?;
             let schedules = pipeline.on.map(|on| on.schedule).unwrap_or_default();
             for schedule in schedules {
@@ -48,7 +70,7 @@ impl Service {
                     by: None,
                     commit: None,
                 };
-                match self.start_run(&name, &tag, Default::default(), start).await {
+                match self.start_run(name, &tag, Default::default(), start).await {
                     Ok(run) => started.push(run.id),
                     Err(err) => {
                         tracing::warn!(pipeline = %name, slot = %slot, error = %err, "a scheduled run could not start")

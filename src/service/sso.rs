@@ -55,7 +55,11 @@ impl Accounts {
             Ok(done) => done,
             Err(err) => {
                 tracing::warn!(error = %err, "a sign-in through {label} failed");
-                self.record_failure(None, &err.to_string(), address).await;
+                // Unknown states cost a stranger nothing to send: the log has them, the
+                // audit log only what got as far as the provider.
+                if !matches!(err, OidcError::UnknownState) {
+                    self.record_failure(None, &err.to_string(), address).await;
+                }
                 return Err(match err {
                     OidcError::UnknownState => SsoFailure::Expired,
                     _ => SsoFailure::Failed,
@@ -95,6 +99,22 @@ impl Accounts {
             let reason = format!("the provider's claim grants {who} no role here");
             tracing::warn!("a sign-in through {label} was refused: {reason}");
             self.record_failure(Some(&who), &reason, address).await;
+            if let Some(user) = existing.as_ref().filter(|u| !u.disabled) {
+                // The provider took the role away: so does Conveyor, with the account's
+                // sessions (its tokens stop working while it is disabled).
+                match self.store.update_user(user.id, user.role, true).await {
+                    Err(StoreError::LastAdmin) => {
+                        tracing::warn!(account = %user.name, "kept the last admin enabled");
+                    }
+                    other => {
+                        self.check(other)?;
+                        let detail = format!("disabled: {label} grants no role any more");
+                        let entry =
+                            Audit::of(None, AuditAction::UserUpdate, &user.name).detail(&detail);
+                        self.check(self.store.record_audit(entry).await)?;
+                    }
+                }
+            }
             return Err(SsoFailure::NoRole);
         };
         let Some(mut user) = existing else {

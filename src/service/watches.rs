@@ -95,11 +95,13 @@ impl Service {
         self.refresh_watches().await
     }
 
-    /// Makes the watchers match what the pipelines' triggers name now.
+    /// Makes the watchers match what the pipelines' triggers name now (one refresh at a
+    /// time, so an older reading never undoes a newer one).
     pub(super) async fn refresh_watches(&self) -> ServiceResult<()> {
         let Some(cluster) = &self.workflows.cluster else {
             return Ok(());
         };
+        let _one_at_a_time = self.refreshing.lock().await;
         let mut wanted_targets = BTreeSet::new();
         for name in self.store.watching_pipelines().await? {
             let (_, version) = self.pipeline_row(&name).await?;

@@ -14,6 +14,8 @@ pub struct NewDelivery<'a> {
     pub event: &'a str,
     pub git_ref: Option<&'a str>,
     pub commit_sha: Option<&'a str>,
+    /// What makes it the same delivery: SHA-256 of the forge, body and proven pipelines.
+    pub fingerprint: &'a [u8],
 }
 
 fn summary(row: &SqliteRow) -> StoreResult<DeliverySummary> {
@@ -57,11 +59,11 @@ impl Store {
     }
 
     /// Records a delivery once: its row id, or [`StoreError::DuplicateDelivery`] with the
-    /// first one's when the forge sent it before.
+    /// first one's when the same fingerprint came before.
     pub async fn record_forge_delivery(&self, new: &NewDelivery<'_>) -> StoreResult<i64> {
         let inserted = sqlx::query(
-            "INSERT INTO forge_deliveries (forge, delivery, event, git_ref, commit_sha, received_at) \
-             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            "INSERT INTO forge_deliveries (forge, delivery, event, git_ref, commit_sha, received_at, fingerprint) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(new.forge)
         .bind(new.delivery)
@@ -69,15 +71,15 @@ impl Store {
         .bind(new.git_ref)
         .bind(new.commit_sha)
         .bind(now_ms())
+        .bind(new.fingerprint)
         .fetch_one(&self.writer)
         .await;
         match inserted {
             Ok(row) => Ok(row.try_get("id")?),
             Err(err) if is_unique_violation(&err) => {
                 let first: i64 =
-                    sqlx::query("SELECT id FROM forge_deliveries WHERE forge = ? AND delivery = ?")
-                        .bind(new.forge)
-                        .bind(new.delivery)
+                    sqlx::query("SELECT id FROM forge_deliveries WHERE fingerprint = ?")
+                        .bind(new.fingerprint)
                         .fetch_one(&self.writer)
                         .await?
                         .try_get("id")?;

@@ -104,7 +104,7 @@ async fn refuse_active_run(
 const RUN_COLUMNS: &str = "r.id, p.name AS pipeline, r.number, r.version, r.tag, r.status, \
                            r.message, r.created_at, r.started_at, r.finished_at, r.engine, \
                            r.trigger, r.started_by, r.branch, r.commit_sha, r.git_ref, \
-                           r.commit_author, r.commit_message, r.pr_number, r.commit_url, r.forge, \
+                           r.commit_author, r.commit_message, r.pr_number, r.commit_url, r.forge, r.from_fork, \
                            CASE WHEN r.status = 'queued' THEN (SELECT COUNT(*) FROM runs q \
                              WHERE q.pipeline_id = r.pipeline_id AND q.status = 'queued' \
                              AND q.id <= r.id) END AS queue_place";
@@ -137,6 +137,7 @@ fn run_summary(row: &SqliteRow) -> StoreResult<RunSummary> {
                 pull_request: row.try_get("pr_number")?,
                 url: row.try_get("commit_url")?,
                 forge: row.try_get("forge")?,
+                from_fork: row.try_get("from_fork")?,
             }),
             None => None,
         },

@@ -39,20 +39,23 @@ impl Store {
             .collect()
     }
 
-    /// The pipeline's runs from `branch` (none: runs from no branch) made before run
-    /// `before` that have not ended, oldest first, with their statuses.
+    /// The pipeline's runs from `branch` (none: runs from no branch) and of the same pull
+    /// request (none: of none) made before run `before` that have not ended, oldest first,
+    /// with their statuses.
     pub async fn older_unfinished(
         &self,
         pipeline_id: i64,
         branch: Option<&str>,
+        pull_request: Option<i64>,
         before: i64,
     ) -> StoreResult<Vec<(i64, RunStatus)>> {
         let rows = sqlx::query(
             "SELECT id, status FROM runs WHERE pipeline_id = ? AND finished_at IS NULL \
-             AND branch IS ? AND id < ? ORDER BY id",
+             AND branch IS ? AND pr_number IS ? AND id < ? ORDER BY id",
         )
         .bind(pipeline_id)
         .bind(branch)
+        .bind(pull_request)
         .bind(before)
         .fetch_all(&self.writer)
         .await?;

@@ -57,9 +57,9 @@ impl Store {
         let mut tx = self.writer.begin().await?;
         let inserted = sqlx::query(&format!(
             "INSERT INTO runs (pipeline_id, version, number, tag, params, status, created_at, engine, trigger, resolved, started_by, \
-             branch, commit_sha, git_ref, commit_author, commit_message, pr_number, commit_url, forge) \
+             branch, commit_sha, git_ref, commit_author, commit_message, pr_number, commit_url, forge, from_fork) \
              VALUES (?1, ?2, (SELECT COALESCE(MAX(number), 0) + 1 FROM runs WHERE pipeline_id = ?1), ?3, ?4, {status}, ?5, ?6, ?7, ?8, ?9, \
-             ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) RETURNING id",
+             ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) RETURNING id",
         ))
         .bind(run.pipeline_id)
         .bind(run.version)
@@ -78,6 +78,7 @@ impl Store {
         .bind(run.commit.and_then(|c| c.pull_request))
         .bind(run.commit.and_then(|c| c.url.as_deref()))
         .bind(run.commit.and_then(|c| c.forge.as_deref()))
+        .bind(run.commit.is_some_and(|c| c.from_fork))
         .fetch_one(&mut *tx)
         .await;
         let run_id: i64 = match inserted {

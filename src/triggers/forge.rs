@@ -174,10 +174,17 @@ struct Push {
 }
 
 #[derive(Deserialize)]
+struct RepoRef {
+    full_name: Option<String>,
+}
+
+#[derive(Deserialize)]
 struct Branch {
     #[serde(rename = "ref")]
     name: String,
     sha: String,
+    /// The repository the branch is in (none: a deleted fork).
+    repo: Option<RepoRef>,
 }
 
 #[derive(Deserialize)]
@@ -200,6 +207,7 @@ struct PullRequestEvent {
     action: String,
     number: i64,
     pull_request: PullRequest,
+    repository: RepoRef,
 }
 
 #[derive(Deserialize)]
@@ -212,6 +220,8 @@ struct MergeRequest {
     title: Option<String>,
     url: Option<String>,
     oldrev: Option<String>,
+    source_project_id: Option<i64>,
+    target_project_id: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -222,8 +232,27 @@ struct MergeRequestEvent {
 
 const ZERO_SHA: &str = "0000000000000000000000000000000000000000";
 
-/// Reads a verified payload.
+/// A commit id as git writes it: 40 (SHA-1) or 64 (SHA-256) hex digits.
+fn is_sha(text: &str) -> bool {
+    matches!(text.len(), 40 | 64) && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Reads a verified payload; a commit that is not a SHA is refused (it reaches git and the
+/// status API's URL).
 pub fn parse(forge: Forge, event: &str, body: &[u8]) -> Result<Parsed, String> {
+    let parsed = parse_payload(forge, event, body)?;
+    if let Parsed::Code(code) = &parsed {
+        if !is_sha(&code.sha) {
+            return Err(format!(
+                "the payload's commit \"{}\" is not a SHA",
+                code.sha
+            ));
+        }
+    }
+    Ok(parsed)
+}
+
+fn parse_payload(forge: Forge, event: &str, body: &[u8]) -> Result<Parsed, String> {
     let urls = repository_urls(forge, body)?;
     let kind =
         match (forge, event) {
@@ -259,6 +288,13 @@ pub fn parse(forge: Forge, event: &str, body: &[u8]) -> Result<Parsed, String> {
         }
     };
     let request = pr.pull_request;
+    // From a fork when its head is in another repository than the one it is proposed to.
+    let head_repo = request
+        .head
+        .repo
+        .as_ref()
+        .and_then(|r| r.full_name.as_deref());
+    let from_fork = head_repo.is_none() || head_repo != pr.repository.full_name.as_deref();
     Ok(Parsed::Code(Box::new(CodeEvent {
         kind: EventKind::PullRequest {
             number: pr.number,
@@ -273,6 +309,7 @@ pub fn parse(forge: Forge, event: &str, body: &[u8]) -> Result<Parsed, String> {
         message: request.title,
         url: request.html_url,
         changed: None,
+        from_fork,
     })))
 }
 
@@ -312,6 +349,7 @@ fn push_event(push: Push, urls: Vec<String>) -> Parsed {
         message: head.as_ref().and_then(|c| c.message.clone()),
         url: head.and_then(|c| c.url),
         changed: Some(changed),
+        from_fork: false,
     }))
 }
 
@@ -327,6 +365,7 @@ fn merge_request(event: MergeRequestEvent, urls: Vec<String>) -> Parsed {
             return Parsed::Ignored(format!("merge request {what}: nothing to build"));
         }
     };
+    let from_fork = mr.source_project_id != mr.target_project_id;
     Parsed::Code(Box::new(CodeEvent {
         kind: EventKind::PullRequest {
             number: mr.iid,
@@ -341,5 +380,6 @@ fn merge_request(event: MergeRequestEvent, urls: Vec<String>) -> Parsed {
         message: mr.title.or(mr.last_commit.message),
         url: mr.url,
         changed: None,
+        from_fork,
     }))
 }

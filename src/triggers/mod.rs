@@ -26,6 +26,8 @@ pub struct CodeEvent {
     pub url: Option<String>,
     /// Files the pushed commits added, changed or removed (none: not told).
     pub changed: Option<Vec<String>>,
+    /// A pull request from another repository (a fork).
+    pub from_fork: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,6 +146,12 @@ pub fn wanted(on: Option<&On>, event: &CodeEvent) -> Result<(), String> {
             let Some(pr) = &on.pull_request else {
                 return Err("the pipeline has no `on.pull_request`".into());
             };
+            if event.from_fork && !pr.forks {
+                return Err(
+                    "a pull request from a fork: set on.pull_request.forks to build those (without secrets)"
+                        .into(),
+                );
+            }
             if !pr.types().contains(action) {
                 return Err(format!(
                     "pull request {}: not one of its types",
@@ -177,6 +185,7 @@ mod tests {
             message: None,
             url: None,
             changed: Some(changed.iter().map(|s| s.to_string()).collect()),
+            from_fork: false,
         }
     }
 
@@ -211,6 +220,7 @@ mod tests {
             pull_request: Some(PullRequestFilter {
                 branches: vec!["main".into()],
                 types: vec![],
+                forks: false,
             }),
             ..On::default()
         };
@@ -227,5 +237,12 @@ mod tests {
             target: "develop".into(),
         };
         assert!(wanted(Some(&on), &event).unwrap_err().contains("develop"));
+        event.kind = EventKind::PullRequest {
+            number: 6,
+            action: PullRequestAction::Opened,
+            target: "main".into(),
+        };
+        event.from_fork = true;
+        assert!(wanted(Some(&on), &event).unwrap_err().contains("fork"));
     }
 }

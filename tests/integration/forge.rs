@@ -159,11 +159,15 @@ async fn a_signed_push_runs_exactly_its_commit_once() {
     assert_eq!(detail["commit"]["message"], "Say one");
     assert_eq!(detail["tag"], &first[..12]);
 
-    // The forge sends it again: nothing new starts.
+    // The forge sends it again, or someone replays it under another delivery id: nothing
+    // new starts.
     let (status, again) = forge.deliver("github", &headers, &body).await;
     assert_eq!(status, 200, "{again}");
     assert_eq!(again["duplicate"], true);
     assert_eq!(again["results"][0]["run_id"], run);
+    let replayed = github("push", "d-1-replayed", &body, KEY);
+    let (_, again) = forge.deliver("github", &replayed, &body).await;
+    assert_eq!(again["duplicate"], true, "{again}");
     assert_eq!(forge.run_count().await, 1);
 
     // A push to another branch starts nothing, and says why.
@@ -257,7 +261,10 @@ async fn what_is_not_signed_by_the_repository_starts_nothing() {
     let (status, _) = forge
         .deliver("github", &github("push", "x-8", &other, KEY), &other)
         .await;
-    assert_eq!(status, 404, "no pipeline builds that repository");
+    assert_eq!(
+        status, 401,
+        "no pipeline builds that repository: nothing to prove"
+    );
     assert_eq!(forge.run_count().await, 0);
 }
 
@@ -469,11 +476,17 @@ async fn the_forge_hears_pending_then_success_with_the_run_link_and_failed_calls
 async fn twenty_deliveries_at_once_queue_twenty_runs_and_a_newer_push_cancels_the_older() {
     let forge = forge("{push: {branches: [main, 'feature/*']}}").await;
     let sha = forge.commit("one", "main").await;
-    let body = forge.payload("github-push.json", &sha, "refs/heads/main");
-    let deliveries = (0..20).map(|i| {
-        let headers = github("push", &format!("burst-{i}"), &body, KEY);
+    // Twenty pushes (each with its own `before`), all ending at the same commit.
+    let bodies: Vec<String> = (0..20)
+        .map(|i| {
+            forge
+                .payload("github-push.json", &sha, "refs/heads/main")
+                .replace(&"1".repeat(40), &format!("{:040x}", i + 1))
+        })
+        .collect();
+    let deliveries = bodies.iter().enumerate().map(|(i, body)| {
+        let headers = github("push", &format!("burst-{i}"), body, KEY);
         let forge = &forge;
-        let body = &body;
         async move { forge.deliver("github", &headers, body).await }
     });
     let outcomes = futures::future::join_all(deliveries).await;
@@ -534,6 +547,8 @@ async fn twenty_deliveries_at_once_queue_twenty_runs_and_a_newer_push_cancels_th
             )
         })
         .await;
+    // The same branch pushed again (from another `before`).
+    let body = body.replace(&"1".repeat(40), &"2".repeat(40));
     let (_, second) = forge
         .deliver("github", &github("push", "c-2", &body, KEY), &body)
         .await;

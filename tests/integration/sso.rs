@@ -258,6 +258,24 @@ async fn nothing_that_fails_to_verify_signs_anyone_in() {
         landing.location
     );
 
+    // The provider takes a role away: the account goes with it, sessions included.
+    provider.sign_in_as(Person::new("u-9", "hank", &["devs"]));
+    let hank = sign_in(&app, "/").await.session.expect("a session");
+    provider.sign_in_as(Person::new("u-9", "hank", &["visitors"]));
+    let landing = sign_in(&app, "/").await;
+    assert!(
+        landing.location.starts_with("/login?sso=no-role"),
+        "{}",
+        landing.location
+    );
+    let response = reqwest::Client::new()
+        .get(app.url("/api/v1/session"))
+        .header("cookie", format!("conveyor_session={hank}"))
+        .send()
+        .await
+        .expect("whoami");
+    assert_eq!(response.status(), 401, "the old session ended");
+
     let (_, failures) = app.get_json("/api/v1/audit?action=sign_in_failed").await;
     let text = failures.to_string();
     for reason in [
