@@ -201,7 +201,7 @@ async fn deliver(
 }
 
 /// The error and its causes, one sentence.
-fn error_text(err: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn error_text(err: &(dyn std::error::Error + 'static)) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {

@@ -20,6 +20,8 @@ use openidconnect::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::notify::error_text;
+
 /// The path the provider sends browsers back to.
 pub const CALLBACK_PATH: &str = "/auth/oidc/callback";
 /// The cookie that binds a sign-in in progress to the browser that started it.
@@ -204,7 +206,7 @@ impl Oidc {
             .set_pkce_verifier(pending.verifier)
             .request_async(&self.http)
             .await
-            .map_err(|e| OidcError::Token(describe(&e)))?;
+            .map_err(|e| OidcError::Token(error_text(&e)))?;
         let raw = response
             .extra_fields()
             .id_token()
@@ -214,7 +216,7 @@ impl Oidc {
         let verifier = client.id_token_verifier();
         let claims = token
             .claims(&verifier, &pending.nonce)
-            .map_err(|e| OidcError::IdToken(describe(&e)))?;
+            .map_err(|e| OidcError::IdToken(error_text(&e)))?;
         let role = self.settings.role_map.role(
             claims
                 .additional_claims()
@@ -259,7 +261,7 @@ impl Oidc {
                         .map_err(|e| OidcError::Config(e.to_string()))?;
                     let metadata = CoreProviderMetadata::discover_async(issuer, &self.http)
                         .await
-                        .map_err(|e| OidcError::Discovery(describe(&e)))?;
+                        .map_err(|e| OidcError::Discovery(error_text(&e)))?;
                     *cached = Some((Instant::now(), metadata.clone()));
                     metadata
                 }
@@ -274,18 +276,6 @@ impl Oidc {
         )
         .set_redirect_uri(redirect))
     }
-}
-
-/// An error and its causes, on one line.
-fn describe(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut cause = err.source();
-    while let Some(inner) = cause {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        cause = inner.source();
-    }
-    text
 }
 
 fn constant_time_eq(a: &str, b: &str) -> bool {
