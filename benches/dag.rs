@@ -11,7 +11,8 @@ use conveyor::config::ServeConfig;
 use conveyor::Server;
 use conveyor_core::dto::RunsQuery;
 use conveyor_core::run::RunStatus;
-use futures::StreamExt;
+
+mod support;
 
 const STAGES: usize = 10;
 const WIDTH: usize = 20;
@@ -74,19 +75,7 @@ async fn conveyor_round(client: &reqwest::Client, base: &str) -> Duration {
         .await
         .expect("json");
     let id = run["id"].as_i64().expect("run id");
-    let mut events = client
-        .get(format!("{base}/api/v1/runs/{id}/events"))
-        .send()
-        .await
-        .expect("events")
-        .bytes_stream();
-    let mut seen = String::new();
-    while let Some(chunk) = events.next().await {
-        seen.push_str(&String::from_utf8_lossy(&chunk.expect("chunk")));
-        if seen.contains("event: end") {
-            break;
-        }
-    }
+    let seen = support::until_end(client, base, id).await;
     let elapsed = started.elapsed();
     assert!(
         seen.contains(r#""status":"succeeded""#),
@@ -116,30 +105,7 @@ async fn main() {
     let service = server.service();
     tokio::spawn(server.run(std::future::pending()));
     // The benchmark acts as the first admin, with a token as a script would.
-    let admin = service
-        .accounts()
-        .account(conveyor::service::FIRST_ADMIN)
-        .await
-        .expect("the first admin");
-    let token = service
-        .accounts()
-        .create_token(
-            &conveyor::service::principal(&admin),
-            None,
-            "benchmark",
-            conveyor_core::access::Scope::Admin,
-            None,
-        )
-        .await
-        .expect("a token")
-        .token;
-    let mut headers = reqwest::header::HeaderMap::new();
-    let bearer = format!("Bearer {token}").parse().expect("header");
-    headers.insert(reqwest::header::AUTHORIZATION, bearer);
-    let client = reqwest::Client::builder()
-        .default_headers(headers)
-        .build()
-        .expect("client");
+    let client = support::admin_client(&service).await;
     let created = client
         .post(format!("{base}/api/v1/pipelines"))
         .header(reqwest::header::CONTENT_TYPE, "application/yaml")

@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 
 use conveyor::config::ServeConfig;
 use conveyor::Server;
-use futures::StreamExt;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+
+mod support;
 
 const KEY: &str = "benchmark-hook-key";
 const ROUNDS: usize = 200;
@@ -59,22 +60,6 @@ async fn deliver(client: &reqwest::Client, base: &str, id: usize, body: &str) ->
     response.json().await.expect("json")
 }
 
-async fn until_end(client: &reqwest::Client, base: &str, run: i64) {
-    let mut events = client
-        .get(format!("{base}/api/v1/runs/{run}/events"))
-        .send()
-        .await
-        .expect("events")
-        .bytes_stream();
-    let mut seen = String::new();
-    while let Some(chunk) = events.next().await {
-        seen.push_str(&String::from_utf8_lossy(&chunk.expect("chunk")));
-        if seen.contains("event: end") {
-            return;
-        }
-    }
-}
-
 #[tokio::main]
 async fn main() {
     let data_dir = tempfile::tempdir().expect("temp dir");
@@ -83,30 +68,7 @@ async fn main() {
     let base = format!("http://{}", server.local_addr());
     let service = server.service();
     tokio::spawn(server.run(std::future::pending()));
-    let admin = service
-        .accounts()
-        .account(conveyor::service::FIRST_ADMIN)
-        .await
-        .expect("the first admin");
-    let token = service
-        .accounts()
-        .create_token(
-            &conveyor::service::principal(&admin),
-            None,
-            "benchmark",
-            conveyor_core::access::Scope::Admin,
-            None,
-        )
-        .await
-        .expect("a token")
-        .token;
-    let mut headers = reqwest::header::HeaderMap::new();
-    let bearer = format!("Bearer {token}").parse().expect("header");
-    headers.insert(reqwest::header::AUTHORIZATION, bearer);
-    let client = reqwest::Client::builder()
-        .default_headers(headers)
-        .build()
-        .expect("client");
+    let client = support::admin_client(&service).await;
     let put = client
         .put(format!("{base}/api/v1/secrets/HOOK"))
         .json(&serde_json::json!({"value": KEY}))
@@ -147,7 +109,7 @@ async fn main() {
         let run = outcome["results"][0]["run_id"]
             .as_i64()
             .unwrap_or_else(|| panic!("no run started: {outcome}"));
-        until_end(&client, &base, run).await;
+        support::until_end(&client, &base, run).await;
 
         let at = Instant::now();
         let run: serde_json::Value = client
@@ -160,7 +122,7 @@ async fn main() {
             .await
             .expect("json");
         started.push(at.elapsed());
-        until_end(&client, &base, run["id"].as_i64().expect("id")).await;
+        support::until_end(&client, &base, run["id"].as_i64().expect("id")).await;
     }
     let (d50, d99) = (
         percentile(&mut delivered, 0.5),
