@@ -3,7 +3,8 @@
 # present at the right version. Safe to run any number of times.
 #   scripts/setup.sh          build tools (rustfmt, clippy, wasm target, cargo-leptos,
 #                             wasm-bindgen, wasm-opt)
-#   scripts/setup.sh --test   the above plus test tools (Chromium, ChromeDriver)
+#   scripts/setup.sh --test   the above plus test tools (Chromium, ChromeDriver, and git:
+#                             the CI tests serve repositories with `git http-backend`)
 set -euo pipefail
 
 CARGO_LEPTOS_VERSION=0.3.10
@@ -53,6 +54,11 @@ if [[ "${1:-}" == "--test" ]]; then
     log "installing chromium and chromium-driver"
     apt-get update
     apt-get install -y --no-install-recommends chromium chromium-driver
+  fi
+  if ! command -v git >/dev/null; then
+    log "installing git"
+    apt-get update
+    apt-get install -y --no-install-recommends git
   fi
 fi
 log "tools ready"
