@@ -3,8 +3,11 @@
 # present at the right version. Safe to run any number of times.
 #   scripts/setup.sh          build tools (rustfmt, clippy, wasm target, cargo-leptos,
 #                             wasm-bindgen, wasm-opt)
-#   scripts/setup.sh --test   the above plus test tools (Chromium, ChromeDriver, and git:
-#                             the CI tests serve repositories with `git http-backend`)
+#   scripts/setup.sh --test   the above plus test tools: Chromium and ChromeDriver; git (the
+#                             CI tests serve repositories with `git http-backend`); podman
+#                             with runc (container steps), busybox-static (the tests' images
+#                             are made from it), docker-registry and htpasswd (a registry on
+#                             127.0.0.1 with passwords)
 set -euo pipefail
 
 CARGO_LEPTOS_VERSION=0.3.10
@@ -59,6 +62,32 @@ if [[ "${1:-}" == "--test" ]]; then
     log "installing git"
     apt-get update
     apt-get install -y --no-install-recommends git
+  fi
+  if ! command -v podman >/dev/null || ! command -v runc >/dev/null \
+    || ! command -v busybox >/dev/null || ! command -v docker-registry >/dev/null \
+    || ! command -v htpasswd >/dev/null; then
+    log "installing podman, runc, busybox-static, docker-registry and htpasswd"
+    apt-get update
+    apt-get install -y --no-install-recommends podman runc busybox-static docker-registry apache2-utils
+  fi
+  # runc, not crun (crun refuses a hybrid cgroup layout), cgroups without systemd, and no
+  # default ulimits (a container may not raise its own here). A file someone else wrote is
+  # left alone.
+  conf=/etc/containers/containers.conf
+  marker="# written by Conveyor's scripts/setup.sh"
+  if [[ ! -s "$conf" ]] || grep -qxF "$marker" "$conf"; then
+    wanted="$marker
+[containers]
+default_ulimits = []
+
+[engine]
+cgroup_manager = \"cgroupfs\"
+runtime = \"runc\""
+    if [[ "$(cat "$conf" 2>/dev/null)" != "$wanted" ]]; then
+      log "configuring podman in $conf"
+      mkdir -p /etc/containers
+      printf '%s\n' "$wanted" >"$conf"
+    fi
   fi
 fi
 log "tools ready"

@@ -164,6 +164,11 @@ pub struct ServeConfig {
     /// Keep each run's workspace directory after the run ends.
     #[arg(long, env = "CONVEYOR_KEEP_WORKSPACES")]
     pub keep_workspaces: bool,
+    /// What runs the local engine's steps that name an image: `podman`, `docker`, `none`
+    /// (such steps are refused), or `auto` (podman if installed, else a reachable docker).
+    #[arg(long, env = "CONVEYOR_CONTAINER_RUNTIME", default_value = "auto",
+          value_parser = PossibleValuesParser::new(["auto", "podman", "docker", "none"]))]
+    pub container_runtime: String,
     /// Each webhook call's time limit.
     #[arg(long, env = "CONVEYOR_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub webhook_timeout: Duration,
@@ -276,6 +281,7 @@ impl ServeConfig {
             data_dir,
             max_parallel: None,
             keep_workspaces: false,
+            container_runtime: "auto".into(),
             webhook_timeout: Duration::from_secs(10),
             webhook_retry_delays: vec![Duration::from_secs(1), Duration::from_secs(10)],
             engine: EngineKind::Local,

@@ -30,7 +30,7 @@ use tower_http::trace::TraceLayer;
 use crate::auth::oidc::{Oidc, OidcSettings};
 use crate::cluster::Cluster;
 use crate::config::ServeConfig;
-use crate::engine::local::{LocalConfig, LocalEngine};
+use crate::engine::local::{ContainerRuntime, LocalConfig, LocalEngine};
 use crate::engine::tekton::compile::TektonSettings;
 use crate::engine::tekton::{ClusterConfig, TektonEngine};
 use crate::engine::{Engine, Engines};
@@ -59,6 +59,8 @@ pub enum StartError {
     PublicUrlNeeded(SocketAddr),
     #[error("--public-url {0} must be an http(s) URL with a host, without a path")]
     PublicUrl(String),
+    #[error(transparent)]
+    Runtime(#[from] engine::local::RuntimeError),
     #[error("sign-in provider: {0}")]
     Oidc(String),
     #[error("could not listen on {addr}")]
@@ -94,6 +96,13 @@ impl Server {
             local.max_parallel = max.into();
         }
         local.keep_workspaces = config.keep_workspaces;
+        local.runtime = ContainerRuntime::detect(&config.container_runtime, &config.data_dir)
+            .await?
+            .map(Arc::new);
+        match &local.runtime {
+            Some(runtime) => tracing::info!(runtime = runtime.name(), "container steps run here"),
+            None => tracing::info!("no container runtime: steps that name an image are refused"),
+        }
         let webhooks = notify::WebhookConfig {
             timeout: config.webhook_timeout,
             retry_delays: config.webhook_retry_delays.clone(),

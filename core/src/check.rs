@@ -19,6 +19,20 @@ pub fn step_path(stage: usize, step: usize) -> String {
     format!("stages[{stage}].steps[{step}]")
 }
 
+/// Where the step named `name` is in `pipeline`'s document (a step Conveyor adds, such as
+/// the checkout, by its name).
+pub fn path_of_step(pipeline: &Pipeline, name: &str) -> String {
+    pipeline
+        .stages
+        .iter()
+        .enumerate()
+        .find_map(|(si, stage)| {
+            let ti = stage.steps.iter().position(|s| s.name == name)?;
+            Some(step_path(si, ti))
+        })
+        .unwrap_or_else(|| format!("steps.{name}"))
+}
+
 /// Checks each step's action requirements against the merged parameters of a run.
 pub fn check_required_params(pipeline: &Pipeline, run_params: &Params) -> Vec<Problem> {
     let mut problems = Vec::new();
@@ -137,6 +151,7 @@ pub(crate) fn check_fields(pipeline: &Pipeline, problems: &mut Vec<Problem>) {
     }
     check_param_names("with", &pipeline.with, problems);
     check_triggers(pipeline.repository.as_ref(), pipeline.on.as_ref(), problems);
+    check_workspace_paths(&pipeline.workspace_paths, problems);
     let mut seen_actions: HashMap<(String, String), usize> = HashMap::new();
     for (ai, action) in pipeline.actions.iter().enumerate() {
         let path = format!("actions[{ai}]");
@@ -173,6 +188,37 @@ pub(crate) fn check_fields(pipeline: &Pipeline, problems: &mut Vec<Problem>) {
         }
         for (ti, step) in stage.steps.iter().enumerate() {
             check_step(pipeline, &step_path(si, ti), step, problems);
+        }
+    }
+}
+
+/// Where the workspace also appears in containers: clean absolute paths, each once, none
+/// of them a system directory a container needs for itself.
+fn check_workspace_paths(paths: &[String], problems: &mut Vec<Problem>) {
+    const RESERVED: [&str; 9] = [
+        "/", "/bin", "/dev", "/etc", "/lib", "/proc", "/sys", "/usr", "/tmp",
+    ];
+    for (i, path) in paths.iter().enumerate() {
+        let place = format!("workspace_paths[{i}]");
+        let clean = path.starts_with('/')
+            && !path.ends_with('/')
+            && path[1..]
+                .split('/')
+                .all(|part| !part.is_empty() && part != "." && part != "..")
+            && !path.contains([':', ',', '\\'])
+            && !path.chars().any(char::is_control);
+        if !clean {
+            problems.push(Problem::new(
+                place,
+                format!("\"{path}\" is not a clean absolute path (like /kubeci)"),
+            ));
+        } else if RESERVED.contains(&path.as_str()) || path == crate::definition::WORKSPACE_PATH {
+            problems.push(Problem::new(
+                place,
+                format!("\"{path}\" is the container's own (or already the workspace)"),
+            ));
+        } else if paths[..i].contains(path) {
+            problems.push(Problem::new(place, format!("\"{path}\" is listed twice")));
         }
     }
 }
@@ -218,6 +264,19 @@ fn check_step(pipeline: &Pipeline, path: &str, step: &Step, problems: &mut Vec<P
         problems.push(Problem::new(
             path,
             "a step needs a `script`, a `command` or an `image`",
+        ));
+    }
+    let has_image = step.image.is_some() || action.is_some_and(|a| a.image.is_some());
+    if !has_image && step.runner == Some(crate::definition::Runner::Container) {
+        problems.push(Problem::new(
+            format!("{path}.runner"),
+            "a step runs in a container of its image: name the `image`",
+        ));
+    }
+    if !has_image && step.pull.is_some() {
+        problems.push(Problem::new(
+            format!("{path}.pull"),
+            "only meaningful for a step with an `image`",
         ));
     }
     check_param_names(&format!("{path}.with"), &step.with, problems);

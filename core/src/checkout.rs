@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use crate::definition::{Params, SecretUse};
+use crate::definition::{Params, Runner, SecretUse};
 use crate::plan::{Plan, PlannedStage, PlannedStep};
 use crate::resolve::{Program, ResolvedRun, ResolvedStep};
 use crate::run::Commit;
@@ -46,6 +46,7 @@ pub fn with_checkout(run: ResolvedRun, repo: &Repository, commit: Option<&Commit
         pipeline,
         plan,
         steps,
+        workspace_paths,
     } = run;
     let step_names: HashSet<&str> = plan.steps.iter().map(|s| s.name.as_str()).collect();
     let stage_names: HashSet<&str> = plan.stages.iter().map(|s| s.name.as_str()).collect();
@@ -77,6 +78,9 @@ pub fn with_checkout(run: ResolvedRun, repo: &Repository, commit: Option<&Commit
             script: SCRIPT.into(),
         },
         image: Some(CLONE_IMAGE.into()),
+        // The host's own git on the local engine.
+        runner: Runner::Host,
+        pull: Default::default(),
         env,
         webhooks: Vec::new(),
         node_selector: Params::new(),
@@ -95,6 +99,7 @@ pub fn with_checkout(run: ResolvedRun, repo: &Repository, commit: Option<&Commit
         pipeline,
         plan,
         steps,
+        workspace_paths,
     }
 }
 

@@ -13,7 +13,7 @@ use crate::triggers::{On, Repository};
 /// Parameters and environment: string keys and scalar values, stored as strings.
 pub type Params = BTreeMap<String, String>;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Pipeline {
@@ -46,7 +46,57 @@ pub struct Pipeline {
     /// What starts its runs besides people.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on: Option<On>,
+    /// Where its steps run on the local engine unless a step says otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner: Option<Runner>,
+    /// Absolute paths where the run's workspace also appears in every container, besides
+    /// `/workspace` (a KubeCI Workflow's steps share `/kubeci`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workspace_paths: Vec<String>,
     pub stages: Vec<Stage>,
+}
+
+/// Where a container step finds the run's workspace (its working directory), on every
+/// engine.
+pub const WORKSPACE_PATH: &str = "/workspace";
+
+/// Where a step runs on the local engine.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Runner {
+    /// In a container of its image (through podman or docker); a step without an image
+    /// runs on the host.
+    #[default]
+    Container,
+    /// As a process on the Conveyor host, even when it names an image (which then serves
+    /// the Tekton engine only).
+    Host,
+}
+
+/// When the local engine pulls a step's image (Kubernetes' `imagePullPolicy`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum PullPolicy {
+    /// Only when the host does not have it yet.
+    #[default]
+    IfNotPresent,
+    /// Before every run of the step.
+    Always,
+    /// Never: a missing image fails the step.
+    Never,
+}
+
+impl PullPolicy {
+    /// Kubernetes' spelling.
+    pub fn kubernetes(self) -> &'static str {
+        match self {
+            PullPolicy::IfNotPresent => "IfNotPresent",
+            PullPolicy::Always => "Always",
+            PullPolicy::Never => "Never",
+        }
+    }
 }
 
 /// What a new run does while another run of its pipeline is in flight.
@@ -155,9 +205,16 @@ pub struct Stage {
 #[serde(deny_unknown_fields)]
 pub struct Step {
     pub name: String,
-    /// Container image (used by the Tekton engine; the local engine runs on the host).
+    /// Container image the step runs in (on the local engine through podman or docker,
+    /// unless its runner is `host`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// Where it runs on the local engine (over the pipeline's `runner`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner: Option<Runner>,
+    /// When its image is pulled (default: if not present).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull: Option<PullPolicy>,
     /// A shell script, run with `sh -e`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub script: Option<String>,

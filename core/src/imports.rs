@@ -9,6 +9,9 @@ use serde::Deserialize;
 use crate::definition::{Pipeline, Problem, Stage, Step};
 use crate::yaml::typed;
 
+/// Where a KubeCI Workflow's steps find the files they share.
+pub const KUBECI_PATH: &str = "/kubeci";
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct Manifest<S> {
@@ -112,20 +115,18 @@ pub fn kubeci_workflow(value: serde_yaml::Value) -> Result<Pipeline, Vec<Problem
         description: description(&manifest.metadata, "KubeCI Workflow"),
         tags: tags(&manifest.metadata),
         name: manifest.metadata.name,
-        with: Default::default(),
-        actions: Vec::new(),
-        engine: None,
-        concurrency: None,
-        repository: None,
         on: (!triggers.is_empty()).then(|| crate::triggers::On {
             kubernetes: triggers,
             ..Default::default()
         }),
+        // KubeCI steps share their files at /kubeci.
+        workspace_paths: vec![KUBECI_PATH.into()],
         stages: vec![Stage {
             name: "steps".into(),
             needs: None,
             steps,
         }],
+        ..Pipeline::default()
     })
 }
 
@@ -147,16 +148,11 @@ pub fn taskflow_task(value: serde_yaml::Value) -> Result<Pipeline, Vec<Problem>>
         description: description(&manifest.metadata, "taskflow Task"),
         tags: tags(&manifest.metadata),
         name: manifest.metadata.name,
-        with: Default::default(),
-        actions: Vec::new(),
-        engine: None,
-        concurrency: None,
-        repository: None,
-        on: None,
         stages: vec![Stage {
             name: "steps".into(),
             needs: None,
             steps,
         }],
+        ..Pipeline::default()
     })
 }

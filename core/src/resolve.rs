@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::access::Role;
 use crate::approval::{ApprovalRule, Approver};
-use crate::definition::{Params, Pipeline, Step, Webhook};
+use crate::definition::{Params, Pipeline, PullPolicy, Runner, Step, Webhook};
 use crate::params::{merge_params, run_params};
 use crate::plan::Plan;
 use crate::secrets::SecretUse;
@@ -32,6 +32,13 @@ pub struct ResolvedStep {
     pub program: Program,
     /// The container image it names, directly or through its action.
     pub image: Option<String>,
+    /// Where it runs on the local engine: in a container of `image`, or on the host (no
+    /// image, or `runner: host`). Runs resolved before containers ran on the host.
+    #[serde(default = "host", skip_serializing_if = "is_container")]
+    pub runner: Runner,
+    /// When the local engine pulls its image.
+    #[serde(default, skip_serializing_if = "is_default_pull")]
+    pub pull: PullPolicy,
     /// Params by the seeds' precedence (with the run's `TAG`), then the step's `env` over
     /// them: what the step sees besides the host's (or image's) and Conveyor's own.
     pub env: Params,
@@ -47,6 +54,18 @@ pub struct ResolvedStep {
     pub approval: ApprovalRule,
 }
 
+fn host() -> Runner {
+    Runner::Host
+}
+
+fn is_container(runner: &Runner) -> bool {
+    *runner == Runner::Container
+}
+
+fn is_default_pull(pull: &PullPolicy) -> bool {
+    *pull == PullPolicy::IfNotPresent
+}
+
 fn is_open(rule: &ApprovalRule) -> bool {
     *rule == ApprovalRule::default()
 }
@@ -57,6 +76,10 @@ pub struct ResolvedRun {
     pub pipeline: String,
     pub plan: Plan,
     pub steps: Vec<ResolvedStep>,
+    /// Where the workspace also appears in every container, besides
+    /// [`WORKSPACE_PATH`](crate::definition::WORKSPACE_PATH).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workspace_paths: Vec<String>,
 }
 
 impl ResolvedRun {
@@ -74,6 +97,7 @@ impl ResolvedRun {
             pipeline: pipeline.name.clone(),
             plan,
             steps,
+            workspace_paths: pipeline.workspace_paths.clone(),
         }
     }
 
@@ -111,12 +135,16 @@ fn resolve_step(pipeline: &Pipeline, step: &Step, given: &Params) -> ResolvedSte
     let mut env = merge_params(pipeline, step, given);
     env.extend(step.env.clone());
     let action = pipeline.action_of(step);
+    let image = step
+        .image
+        .clone()
+        .or_else(|| action.and_then(|a| a.image.clone()));
+    let asked = step.runner.or(pipeline.runner).unwrap_or_default();
     ResolvedStep {
         program: program(pipeline, step),
-        image: step
-            .image
-            .clone()
-            .or_else(|| action.and_then(|a| a.image.clone())),
+        runner: if image.is_some() { asked } else { Runner::Host },
+        pull: step.pull.unwrap_or_default(),
+        image,
         env,
         webhooks: step.webhooks.clone(),
         node_selector: step.node_selector.clone(),

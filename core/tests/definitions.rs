@@ -47,7 +47,7 @@ fn bad_inputs_get_exact_messages_with_their_place() {
         ),
         (
             "name: a\nstages: [{name: s, steps: [{name: x, scirpt: a}]}]".into(),
-            vec!["stages[0].steps[0].scirpt: unknown field `scirpt`, expected one of `name`, `image`, `script`, `command`, `args`, `action`, `with`, `env`, `secrets`, `needs`, `parallel`, `timeout`, `approval`, `approval_params`, `webhooks`, `node_selector`"],
+            vec!["stages[0].steps[0].scirpt: unknown field `scirpt`, expected one of `name`, `image`, `runner`, `pull`, `script`, `command`, `args`, `action`, `with`, `env`, `secrets`, `needs`, `parallel`, `timeout`, `approval`, `approval_params`, `webhooks`, `node_selector`"],
         ),
         (
             "name: a\nstages: [{name: s, steps: [{name: x, script: a, timeout: 5 parsecs}]}]".into(),

@@ -254,6 +254,13 @@ pub trait Engine: Send + Sync {
 
     /// Stops what the engine runs beside its runs (watchers); called last at shutdown.
     async fn shutdown(&self) {}
+
+    /// What this engine cannot do for `run`: per step (its index), why. Checked when a
+    /// version is saved (`starting` false: what it can never do) and again when a run
+    /// starts (`starting`: also what it cannot do now).
+    fn refusals(&self, _run: &ResolvedRun, _starting: bool) -> Vec<(usize, String)> {
+        Vec::new()
+    }
 }
 
 /// The engines a server has: the default, and any other a pipeline may ask for by name.

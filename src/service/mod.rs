@@ -25,6 +25,7 @@ use conveyor_core::audit::{AuditPage, AuditQuery};
 use conveyor_core::check::problems_text;
 use conveyor_core::definition::{EngineKind, Pipeline, Problem};
 use conveyor_core::plan::{plan, Plan};
+use conveyor_core::resolve::ResolvedRun;
 use tokio_util::task::TaskTracker;
 
 use crate::cluster::Cluster;
@@ -212,6 +213,31 @@ impl Service {
                 ),
             )])
         })
+    }
+
+    /// Refuses what `engine` cannot do for `run` of `pipeline` (see [`Engine::refusals`]),
+    /// each problem at its step.
+    fn check_engine(
+        engine: &dyn Engine,
+        pipeline: &Pipeline,
+        run: &ResolvedRun,
+        starting: bool,
+    ) -> ServiceResult<()> {
+        let problems: Vec<Problem> = engine
+            .refusals(run, starting)
+            .into_iter()
+            .map(|(index, message)| {
+                Problem::new(
+                    conveyor_core::check::path_of_step(pipeline, run.name(index)),
+                    message,
+                )
+            })
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ServiceError::Invalid(problems))
+        }
     }
 
     /// Ends (local engine) or lets go of (Tekton: the cluster goes on running them) every

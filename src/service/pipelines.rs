@@ -9,6 +9,7 @@ use conveyor_core::dto::{
     PipelineDetail, PipelineSummary, PipelineVersion, RunSummary, RunsQuery, Validation,
     VersionComparison, RECENT_RUNS,
 };
+use conveyor_core::resolve::ResolvedRun;
 use conveyor_core::triggers::repository_key;
 
 /// The pipeline's schedules parse (the problems, where not); whether it has any.
@@ -27,6 +28,20 @@ use super::{stored, to_json, Service, ServiceError, ServiceResult};
 use crate::store::{Audit, NewVersion, PipelineRow, StoreError, VersionRow};
 
 impl Service {
+    /// What the pipeline's engine can never do is refused when it is saved (a pipeline
+    /// asking for an engine this server lacks is refused when it runs).
+    fn check_saved_for_engine(
+        &self,
+        pipeline: &conveyor_core::definition::Pipeline,
+        plan: &conveyor_core::plan::Plan,
+    ) -> ServiceResult<()> {
+        let Ok(engine) = self.engine_for(pipeline) else {
+            return Ok(());
+        };
+        let run = ResolvedRun::resolve(pipeline, plan.clone(), "latest", &Default::default());
+        Self::check_engine(engine.as_ref(), pipeline, &run, false)
+    }
+
     pub fn validate(&self, source: &str) -> Validation {
         Validation::of(source)
     }
@@ -103,6 +118,7 @@ impl Service {
         let (pipeline, plan) = check_document(source).map_err(ServiceError::Invalid)?;
         self.secrets.check_exist(&pipeline).await?;
         crate::triggers::check_patterns(&pipeline).map_err(ServiceError::Invalid)?;
+        self.check_saved_for_engine(&pipeline, &plan)?;
         let scheduled = check_schedules(&pipeline)?;
         let watching = self.check_watches(&pipeline)?;
         let repository = pipeline
@@ -162,6 +178,7 @@ impl Service {
         }
         self.secrets.check_exist(&pipeline).await?;
         crate::triggers::check_patterns(&pipeline).map_err(ServiceError::Invalid)?;
+        self.check_saved_for_engine(&pipeline, &plan)?;
         let scheduled = check_schedules(&pipeline)?;
         let watching = self.check_watches(&pipeline)?;
         let repository = pipeline

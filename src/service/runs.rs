@@ -121,6 +121,7 @@ impl Service {
                 (None, resolved)
             }
         };
+        Self::check_engine(engine.as_ref(), pipeline, &resolved, true)?;
         // Opened before anything is recorded: a secret gone since the definition was saved
         // stops the run here.
         let secrets = Arc::new(self.secrets.for_run(&resolved).await?);

@@ -481,7 +481,7 @@ async fn over_long_lines_are_split_and_marked() {
 #[tokio::test]
 async fn a_missing_program_fails_the_step_with_a_clear_message() {
     let app = TestApp::spawn().await;
-    app.create_pipeline("name: nope\nstages:\n  - name: s\n    steps:\n      - {name: ghost, command: [no-such-program-here]}\n      - {name: image-only, needs: [], image: 'alpine:3'}\n").await;
+    app.create_pipeline("name: nope\nstages:\n  - name: s\n    steps:\n      - {name: ghost, command: [no-such-program-here]}\n      - {name: image-only, needs: [], runner: host, image: 'alpine:3'}\n").await;
     let run = app.start_run("nope", "v1").await;
     let events = app.all_events(run).await;
     let messages: Vec<String> = events
@@ -504,7 +504,7 @@ async fn a_missing_program_fails_the_step_with_a_clear_message() {
     assert!(
         messages
             .iter()
-            .any(|m| m.contains("runs only on the Tekton engine")),
+            .any(|m| m.contains("runs on the host (runner: host) but has no script or command")),
         "{messages:?}"
     );
     app.stop().await;

@@ -8,6 +8,7 @@ mod access;
 mod api;
 mod approvals;
 mod audit;
+mod containers;
 mod deploy_manifests;
 mod engine;
 mod forge;

@@ -3,7 +3,7 @@
 
 use super::{Credentials, DeploySpec, ImageChange, Workflow, KEPT_SECRET};
 use super::{BUILD_IMAGE, BUILD_STEP, CLONE_IMAGE, DEPLOY_IMAGE, DEPLOY_STEP};
-use crate::definition::{Concurrency, Params, Pipeline, Stage, Step};
+use crate::definition::{Concurrency, Params, Pipeline, Runner, Stage, Step};
 
 /// Clones `GIT_URL` (at `GIT_REVISION`, if set) into `src` of the run's workspace. The
 /// values arrive as environment variables, never in the script's text.
@@ -37,6 +37,7 @@ impl Workflow {
             approval_params: Params::new(),
             webhooks: Vec::new(),
             node_selector: Params::new(),
+            ..Step::default()
         };
         let mut with = Params::from([
             ("GIT_URL".to_owned(), self.git.url.clone()),
@@ -94,9 +95,11 @@ impl Workflow {
             engine: None,
             // Seed 000: a workflow refuses a run while one is pending or running.
             concurrency: Some(Concurrency::Refuse),
-            repository: None,
-            on: None,
+            // On the local engine the host's own tools do the work (they drive the
+            // container runtime themselves).
+            runner: Some(Runner::Host),
             stages,
+            ..Pipeline::default()
         }
     }
 

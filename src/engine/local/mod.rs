@@ -1,14 +1,19 @@
 //! The embedded engine: steps run as processes on this host, each in its own process group,
 //! in a workspace directory shared by all steps of the run.
 
+mod container;
+mod files;
 mod process;
+
+pub use container::{ContainerRuntime, RuntimeError, RuntimeKind};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use conveyor_core::definition::EngineKind;
+use conveyor_core::definition::{EngineKind, Runner};
+use conveyor_core::resolve::ResolvedRun;
 use conveyor_core::run::{LogStream, StepStatus};
 use conveyor_core::schedule::{Batching, Schedule};
 use tokio::sync::{mpsc, Semaphore};
@@ -35,6 +40,8 @@ pub struct LocalConfig {
     /// How long output is still read after a step's processes are gone. Only a process that
     /// left the step's group (with `setsid`) can hold the pipes open longer; it is not waited for.
     pub drain_grace: Duration,
+    /// What runs the steps that name an image; none: such steps are refused.
+    pub runtime: Option<Arc<ContainerRuntime>>,
 }
 
 impl LocalConfig {
@@ -47,6 +54,7 @@ impl LocalConfig {
             max_line_bytes: MAX_LINE_BYTES,
             max_step_log_bytes: 256 * 1024 * 1024,
             drain_grace: Duration::from_secs(2),
+            runtime: None,
         }
     }
 }
@@ -85,6 +93,29 @@ impl LocalEngine {
 impl Engine for LocalEngine {
     fn kind(&self) -> EngineKind {
         EngineKind::Local
+    }
+
+    fn refusals(&self, run: &ResolvedRun, starting: bool) -> Vec<(usize, String)> {
+        let mut refused = Vec::new();
+        for (index, step) in run.steps.iter().enumerate() {
+            let name = run.name(index);
+            if !step.node_selector.is_empty() {
+                refused.push((
+                    index,
+                    format!(
+                        "step \"{name}\" has a node_selector, which places it on a Kubernetes node: \
+                         only the Tekton engine honours it, and this pipeline runs on the local engine \
+                         (choose `engine: tekton`, or remove node_selector)"
+                    ),
+                ));
+            }
+            if let (true, Runner::Container, Some(image), None) =
+                (starting, step.runner, &step.image, &self.config.runtime)
+            {
+                refused.push((index, process::no_runtime(name, image)));
+            }
+        }
+        refused
     }
 
     async fn start(

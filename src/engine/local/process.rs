@@ -3,13 +3,14 @@
 //! the run's events, and how it ended.
 
 use std::ffi::OsStr;
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
+use conveyor_core::definition::Runner;
 use conveyor_core::resolve::Program;
 use conveyor_core::run::{LogStream, StepStatus};
 use nix::sys::signal::{killpg, Signal};
@@ -19,6 +20,8 @@ use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::container::{self, ContainerRuntime, ContainerStep};
+use super::files::{write_private, write_script};
 use super::{Outcome, RunContext};
 use crate::engine::lines::LineSplitter;
 use crate::engine::EngineEvent;
@@ -40,16 +43,32 @@ pub(super) async fn execute(
         .emit_step(index, StepStatus::Running, None, None)
         .await;
     let outcome = match prepare(context, index).await {
-        Ok(command) => run_process(context, index, command, cancel).await,
+        Ok(Prepared::Host(command)) => run_process(context, index, command, None, cancel).await,
+        Ok(Prepared::Container(step, runtime)) => {
+            match step.ensure_image(context, index, &runtime, &cancel).await {
+                Ok(()) => {
+                    let container = Some((runtime.as_ref(), step.name.as_str()));
+                    run_process(context, index, step.command, container, cancel).await
+                }
+                Err(outcome) => outcome,
+            }
+        }
         Err(outcome) => outcome,
     };
     drop(permit);
     outcome
 }
 
-/// Builds the step's command: a script runs with `sh -e FILE`, a command runs directly.
-/// User text is never spliced into a shell command line.
-async fn prepare(context: &RunContext, index: usize) -> Result<Command, Outcome> {
+/// A step ready to start: a process on this host, or a container.
+enum Prepared {
+    Host(Command),
+    Container(ContainerStep, Arc<ContainerRuntime>),
+}
+
+/// Builds the step's command: a script runs with `sh -e FILE`, a command runs directly;
+/// a step with an image runs in a container of it. User text is never spliced into a
+/// shell command line.
+async fn prepare(context: &RunContext, index: usize) -> Result<Prepared, Outcome> {
     let run = &context.run;
     let name = run.step_name(index);
     let step = run.resolved.steps.get(index).ok_or_else(|| {
@@ -58,6 +77,15 @@ async fn prepare(context: &RunContext, index: usize) -> Result<Command, Outcome>
             "step missing from the run's resolved steps",
         )
     })?;
+    if let (Runner::Container, Some(image)) = (step.runner, &step.image) {
+        let runtime = context
+            .config
+            .runtime
+            .clone()
+            .ok_or_else(|| Outcome::new(StepStatus::Failed, no_runtime(name, image)))?;
+        let prepared = container::prepare(context, index, step, image, &runtime).await?;
+        return Ok(Prepared::Container(prepared, runtime));
+    }
     // The step's whole environment, later entries winning: what the server passes on, then
     // what every engine gives a step.
     let mut env: Vec<(String, String)> = context.base_env.as_ref().clone();
@@ -122,7 +150,7 @@ async fn prepare(context: &RunContext, index: usize) -> Result<Command, Outcome>
         Program::Entrypoint { .. } => {
             return Err(Outcome::new(
                 StepStatus::Failed,
-                "the step has no script or command; an image's own entrypoint runs only on the Tekton engine",
+                "the step runs on the host (runner: host) but has no script or command: only its image's entrypoint, which runs in a container",
             ));
         }
     };
@@ -135,7 +163,16 @@ async fn prepare(context: &RunContext, index: usize) -> Result<Command, Outcome>
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    Ok(command)
+    Ok(Prepared::Host(command))
+}
+
+/// Why a step with an image cannot run on a server without a container runtime.
+pub(super) fn no_runtime(step: &str, image: &str) -> String {
+    format!(
+        "step \"{step}\" runs in image \"{image}\", but this server has no container runtime \
+         (install podman or docker, or start it with --container-runtime podman|docker); \
+         `runner: host` runs the step on the host instead"
+    )
 }
 
 /// Finds a step's program the way its own shell would, with the step's PATH, relative to
@@ -184,23 +221,6 @@ pub(super) fn inherited_env() -> Vec<(String, String)> {
     env
 }
 
-/// `dir/config.json` with `contents`: the directory 0700, the file 0600.
-async fn write_private(dir: &Path, contents: &str) -> std::io::Result<()> {
-    tokio::fs::create_dir_all(dir).await?;
-    tokio::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).await?;
-    let path = dir.join("config.json");
-    let mut options = tokio::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true).mode(0o600);
-    let mut file = options.open(&path).await?;
-    tokio::io::AsyncWriteExt::write_all(&mut file, contents.as_bytes()).await?;
-    file.sync_all().await
-}
-
-async fn write_script(path: &Path, script: &str) -> std::io::Result<()> {
-    tokio::fs::write(path, script).await?;
-    tokio::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).await
-}
-
 enum Ending {
     Exited(std::io::Result<ExitStatus>),
     TimedOut(Duration),
@@ -211,6 +231,7 @@ async fn run_process(
     context: &RunContext,
     index: usize,
     mut command: Command,
+    container: Option<(&ContainerRuntime, &str)>,
     cancel: CancellationToken,
 ) -> Outcome {
     let mut child = match command.spawn() {
@@ -245,7 +266,7 @@ async fn run_process(
             _ = cancel.cancelled() => Ending::Cancelled,
         };
         if !matches!(ending, Ending::Exited(_)) {
-            terminate(&mut child, group, grace).await;
+            terminate(&mut child, group, grace, container).await;
         }
         // The step ends with its main process; anything it left running in its group goes
         // too, so that the output pipes close.
@@ -340,16 +361,31 @@ async fn sleep_or_forever(duration: Option<Duration>) {
     }
 }
 
-/// SIGTERM to the whole process group, then SIGKILL if it has not exited after the grace.
-async fn terminate(child: &mut Child, group: Option<Pid>, grace: Duration) {
-    if let Some(group) = group {
-        let _ = killpg(group, Signal::SIGTERM);
+/// SIGTERM to the whole process group (or the step's container), then SIGKILL if it has
+/// not exited after the grace; a container is removed.
+async fn terminate(
+    child: &mut Child,
+    group: Option<Pid>,
+    grace: Duration,
+    container: Option<(&ContainerRuntime, &str)>,
+) {
+    match container {
+        Some((runtime, name)) => runtime.stop(name, grace).await,
+        None => {
+            if let Some(group) = group {
+                let _ = killpg(group, Signal::SIGTERM);
+            }
+        }
     }
     if tokio::time::timeout(grace, child.wait()).await.is_err() {
         if let Some(group) = group {
             let _ = killpg(group, Signal::SIGKILL);
         }
         let _ = child.wait().await;
+    }
+    // The runtime's client may have gone before its container started: none is left.
+    if let Some((runtime, name)) = container {
+        runtime.remove(name).await;
     }
 }
 
@@ -435,7 +471,7 @@ async fn send_line(
 
 #[cfg(test)]
 mod tests {
-    use super::write_private;
+    use super::super::files::write_private;
     use std::os::unix::fs::PermissionsExt;
     use std::path::Path;
 

@@ -16,6 +16,7 @@
 
 use std::collections::BTreeMap;
 
+use conveyor_core::definition::{PullPolicy, WORKSPACE_PATH};
 use conveyor_core::resolve::Program;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaimSpec, VolumeResourceRequirements};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -148,8 +149,15 @@ pub fn compile(
             .registry
             .as_ref()
             .is_some_and(|r| r.steps.iter().any(|s| s == name));
+        // The workspace at /workspace, as on the local engine, and wherever the pipeline
+        // asks for it besides (a KubeCI Workflow's /kubeci): one volume, mounted again.
         let mut workspaces = vec![json!({"name": WORKSPACE, "workspace": WORKSPACE})];
-        let mut declared_workspaces = vec![json!({"name": WORKSPACE})];
+        let mut declared_workspaces = vec![json!({"name": WORKSPACE, "mountPath": WORKSPACE_PATH})];
+        for (i, path) in run.resolved.workspace_paths.iter().enumerate() {
+            let also = format!("{WORKSPACE}-also-{i}");
+            workspaces.push(json!({"name": also, "workspace": WORKSPACE}));
+            declared_workspaces.push(json!({"name": also, "mountPath": path}));
+        }
         if pushes {
             step_env.push(json!({"name": "DOCKER_CONFIG", "value": format!("$(workspaces.{DOCKER_CONFIG_WORKSPACE}.path)")}));
             workspaces.push(
@@ -188,6 +196,9 @@ pub fn compile(
             }
         }
         tekton_step["image"] = json!(step.image.as_deref().unwrap_or(&settings.default_image));
+        if step.image.is_some() && step.pull != PullPolicy::IfNotPresent {
+            tekton_step["imagePullPolicy"] = json!(step.pull.kubernetes());
+        }
 
         let mut task = json!({
             "name": name,

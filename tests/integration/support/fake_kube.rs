@@ -1105,6 +1105,49 @@ async fn reconcile(cluster: Arc<Cluster>, ns: String, name: String) {
     });
 }
 
+/// The step `host` would run, in a container of the step's image instead, with the
+/// workspace at each of `mounts` (as a kubelet mounts a task's workspaces).
+fn in_container(
+    step: &Value,
+    host: &tokio::process::Command,
+    workspace: &Path,
+    mounts: &[String],
+    env: &[(String, String)],
+) -> tokio::process::Command {
+    let host = host.as_std();
+    let mut command = tokio::process::Command::new("podman");
+    command.args(["run", "--rm", "--network", "host", "--log-driver", "none"]);
+    command.args(["--workdir", "/workspace"]);
+    for mount in mounts {
+        command
+            .arg("--volume")
+            .arg(format!("{}:{mount}", workspace.display()));
+    }
+    for (name, value) in env {
+        command.arg("--env").arg(format!("{name}={value}"));
+    }
+    let program = host.get_program().to_string_lossy().into_owned();
+    let mut args: Vec<String> = host
+        .get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    if program == "/bin/sh" {
+        // The script file: mounted where the step reads it.
+        let script = args.remove(0);
+        command
+            .arg("--volume")
+            .arg(format!("{script}:/tekton/script:ro"));
+        args.insert(0, "/tekton/script".into());
+    }
+    command
+        .arg("--entrypoint")
+        .arg(serde_json::json!([program]).to_string());
+    command
+        .arg(step["image"].as_str().unwrap_or_default())
+        .args(args);
+    command
+}
+
 /// One task: its TaskRun, its pod, and its one step as a real process.
 async fn run_task(
     cluster: Arc<Cluster>,
@@ -1160,10 +1203,22 @@ async fn run_task(
             value,
         );
     }
-    task_values.insert(
-        "workspaces.workspace.path".into(),
-        workspace.display().to_string(),
-    );
+    // A task that mounts the workspace at a path of its own (a KubeCI /kubeci) needs what
+    // a kubelet gives it: a container with those mounts (podman, on this host's images).
+    let mounts: Vec<String> = task["taskSpec"]["workspaces"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|w| w["mountPath"].as_str())
+        .map(str::to_owned)
+        .collect();
+    let contained = mounts.iter().any(|m| m != "/workspace");
+    let workspace_path = if contained {
+        "/workspace".to_owned()
+    } else {
+        workspace.display().to_string()
+    };
+    task_values.insert("workspaces.workspace.path".into(), workspace_path);
     values.extend(task_values.clone());
     let env: Vec<(String, String)> = step["env"]
         .as_array()
@@ -1223,6 +1278,9 @@ async fn run_task(
         );
         command
     };
+    if contained {
+        command = in_container(step, &command, workspace, &mounts, &env);
+    }
     command
         .current_dir(workspace)
         .env_clear()

@@ -4,7 +4,9 @@
 pub mod crd;
 pub mod fake_kube;
 pub mod git_http;
+pub mod images;
 pub mod oidc_provider;
+pub mod seeds;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -1,0 +1,370 @@
+//! Steps that name an image run in a container of it on the local engine (podman), with
+//! Kubernetes' command and args semantics, the workspace at /workspace, and nothing left
+//! behind; the seeds' own examples run as written.
+
+use conveyor_core::run::{EventBody, RunStatus, StepStatus};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use conveyor_core::definition::EngineKind;
+
+use crate::support::fake_kube::FakeCluster;
+use crate::support::images::{containers_of, seed_images, BUSYBOX};
+use crate::support::seeds::seed_yaml;
+use crate::support::{logs, outcome, step_statuses, TestApp};
+
+/// A server whose local engine drives podman, with the seeds' images on the host.
+async fn app() -> TestApp {
+    tokio::task::spawn_blocking(seed_images)
+        .await
+        .expect("images made");
+    TestApp::spawn_with(|config| config.container_runtime = "podman".into()).await
+}
+
+async fn run_detail(app: &TestApp, run: i64) -> Value {
+    let (status, body) = app.get_json(&format!("/api/v1/runs/{run}")).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+fn step_of<'a>(detail: &'a Value, name: &str) -> &'a Value {
+    detail["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no step {name} in {detail}"))
+}
+
+#[tokio::test]
+async fn seed_002s_taskflow_runs_as_written_with_step3_in_its_images_own_entrypoint() {
+    let app = app().await;
+    let source = seed_yaml("002", "kind: Task");
+    app.create_pipeline(&source).await;
+    let run = app.start_run("example-taskflow", "v1").await;
+    let events = app.all_events(run).await;
+    assert_eq!(outcome(&events).0, RunStatus::Succeeded, "{events:?}");
+    assert_eq!(logs(&events, "step1"), ["step1"]);
+    assert_eq!(logs(&events, "step2"), ["step2"]);
+    let step3 = logs(&events, "step3");
+    assert_eq!(
+        step3[0], "This Job will echo message 100 times",
+        "{step3:?}"
+    );
+    assert_eq!(
+        step3.len(),
+        101,
+        "the entrypoint got its argument: {step3:?}"
+    );
+    // In order: each step starts after the one before it succeeded.
+    let order: Vec<String> = events
+        .iter()
+        .filter_map(|e| match &e.event.body {
+            EventBody::Step {
+                step,
+                status: StepStatus::Running,
+                ..
+            } => Some(step.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(order, ["step1", "step2", "step3"]);
+    assert!(containers_of(app.data_dir.path()).is_empty());
+    app.stop().await;
+}
+
+/// Seed 003's Workflow watches a ConfigMap: its server needs a cluster (the API double).
+async fn kubeci_app(cluster: &FakeCluster, engine: EngineKind) -> TestApp {
+    tokio::task::spawn_blocking(seed_images)
+        .await
+        .expect("images made");
+    TestApp::spawn_with(|config| {
+        config.container_runtime = "podman".into();
+        config.kubeconfig = Some(cluster.kubeconfig.clone());
+        config.tekton_namespace = cluster.namespace.clone();
+        config.engine = engine;
+    })
+    .await
+}
+
+/// Runs seed 003's Workflow as written: step-1 → {step-2, step-3} → step-4 → step-5, and
+/// step-5 lists what the others left in /kubeci.
+async fn run_kubeci_seed(app: &TestApp) {
+    let source = seed_yaml("003", "kind: Workflow");
+    app.create_pipeline(&source).await;
+    let run = app.start_run("my-workflow", "v1").await;
+    let events = app.all_events(run).await;
+    assert_eq!(outcome(&events).0, RunStatus::Succeeded, "{events:?}");
+    assert_eq!(
+        logs(&events, "step-5"),
+        ["step-5", "file-1", "file-2", "file-3", "file-4"]
+    );
+    let seq = |step: &str, status| crate::support::seq_of(&events, step, status);
+    for (before, after) in [
+        ("step-1", "step-2"),
+        ("step-1", "step-3"),
+        ("step-2", "step-4"),
+        ("step-3", "step-4"),
+        ("step-4", "step-5"),
+    ] {
+        assert!(
+            seq(before, StepStatus::Succeeded) < seq(after, StepStatus::Running),
+            "{before} before {after}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn seed_003s_kubeci_workflow_shares_its_files_at_kubeci_on_the_local_engine() {
+    let cluster = FakeCluster::start().await;
+    let app = kubeci_app(&cluster, EngineKind::Local).await;
+    run_kubeci_seed(&app).await;
+    assert!(cluster.objects("pipelineruns").is_empty(), "ran here");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn seed_003s_kubeci_workflow_mounts_its_workspace_at_kubeci_on_tekton() {
+    let cluster = FakeCluster::start().await;
+    let app = kubeci_app(&cluster, EngineKind::Tekton).await;
+    run_kubeci_seed(&app).await;
+    let runs = cluster.objects("pipelineruns");
+    assert_eq!(runs.len(), 1);
+    for task in runs[0]["spec"]["pipelineSpec"]["tasks"]
+        .as_array()
+        .expect("tasks")
+    {
+        let declared = &task["taskSpec"]["workspaces"];
+        assert_eq!(declared[0]["mountPath"], "/workspace", "{task}");
+        assert_eq!(declared[1]["mountPath"], "/kubeci", "{task}");
+        assert_eq!(
+            task["workspaces"][1]["workspace"], "workspace",
+            "one volume, mounted again"
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn command_args_and_script_follow_kubernetes_semantics_in_the_workspace() {
+    let app = app().await;
+    let source = format!(
+        r#"
+name: semantics
+stages:
+  - name: s
+    steps:
+      - name: host-writes
+        script: echo from-host > "$CONVEYOR_WORKSPACE/shared.txt"
+      - name: command
+        image: {BUSYBOX}
+        command: [sh, -c]
+        args: ['echo "pwd=$(pwd) ws=$CONVEYOR_WORKSPACE greeting=$GREETING"; cat shared.txt']
+        env: {{GREETING: hello}}
+      - name: script
+        image: {BUSYBOX}
+        script: |
+          echo first
+          false
+          echo never
+      - name: exits
+        needs: [command]
+        image: {BUSYBOX}
+        command: [sh, -c, 'exit 3']
+"#
+    );
+    app.create_pipeline(&source).await;
+    let run = app.start_run("semantics", "v1").await;
+    let events = app.all_events(run).await;
+    assert_eq!(outcome(&events).0, RunStatus::Failed);
+    assert_eq!(
+        logs(&events, "command"),
+        ["pwd=/workspace ws=/workspace greeting=hello", "from-host"]
+    );
+    assert_eq!(logs(&events, "script"), ["first"], "sh -e stops at `false`");
+    let detail = run_detail(&app, run).await;
+    assert_eq!(step_of(&detail, "script")["exit_code"], 1);
+    assert_eq!(step_of(&detail, "exits")["exit_code"], 3);
+    assert_eq!(step_of(&detail, "exits")["status"], "failed");
+    assert!(containers_of(app.data_dir.path()).is_empty());
+    app.stop().await;
+}
+
+/// Every process's command line on this host, as `ps` shows them.
+fn all_command_lines() -> String {
+    let mut all = String::new();
+    for entry in std::fs::read_dir("/proc")
+        .expect("/proc")
+        .filter_map(Result::ok)
+    {
+        if let Ok(line) = std::fs::read(entry.path().join("cmdline")) {
+            all.push_str(&String::from_utf8_lossy(&line).replace('\0', " "));
+            all.push('\n');
+        }
+    }
+    all
+}
+
+#[tokio::test]
+async fn cancelling_stops_and_removes_the_container_and_secrets_stay_off_command_lines() {
+    let app = app().await;
+    let value = format!("s3cret-{}", conveyor::auth::random_text(16));
+    let response = app
+        .client
+        .put(app.url("/api/v1/secrets/API_KEY"))
+        .json(&json!({"value": value}))
+        .send()
+        .await
+        .expect("put secret");
+    assert_eq!(response.status(), 200);
+    let source = format!(
+        r#"
+name: long
+stages:
+  - name: s
+    steps:
+      - name: wait
+        image: {BUSYBOX}
+        secrets: [API_KEY]
+        script: |
+          printf %s "$API_KEY" | sha256sum
+          echo started
+          sleep 300
+"#
+    );
+    app.create_pipeline(&source).await;
+    let run = app.start_run("long", "v1").await;
+    let mut reader = app.events(run, None).await;
+    let seen = reader
+        .until(|e| matches!(&e.event.body, EventBody::Log { text, .. } if text == "started"))
+        .await;
+    let digest: String = Sha256::digest(value.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert!(
+        logs(&seen, "wait").iter().any(|l| l.starts_with(&digest)),
+        "the container got the secret: {seen:?}"
+    );
+    let running = containers_of(app.data_dir.path());
+    assert_eq!(running.len(), 1, "{running:?}");
+    let lines = all_command_lines();
+    assert!(
+        lines.contains(&running[0]),
+        "the runtime is running the step"
+    );
+    assert!(!lines.contains(&value), "a secret on a command line");
+
+    assert_eq!(app.post(&format!("/api/v1/runs/{run}/cancel")).await, 202);
+    let events = reader.until_end().await;
+    assert_eq!(outcome(&events).0, RunStatus::Cancelled);
+    assert_eq!(
+        step_statuses(&events, "wait").last(),
+        Some(&StepStatus::Cancelled)
+    );
+    assert_eq!(containers_of(app.data_dir.path()), Vec::<String>::new());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_timed_out_container_step_fails_and_leaves_nothing_behind() {
+    let app = app().await;
+    let source = format!(
+        "name: slow\nstages:\n  - name: s\n    steps:\n      - {{name: nap, image: '{BUSYBOX}', timeout: 1s, command: [sleep, '300']}}\n"
+    );
+    app.create_pipeline(&source).await;
+    let run = app.start_run("slow", "v1").await;
+    let events = app.all_events(run).await;
+    assert_eq!(outcome(&events).0, RunStatus::Failed);
+    let detail = run_detail(&app, run).await;
+    let message = step_of(&detail, "nap")["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(message.starts_with("timed out after 1s"), "{message}");
+    assert_eq!(containers_of(app.data_dir.path()), Vec::<String>::new());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn pull_failures_fail_the_step_with_the_runtimes_message() {
+    let app = app().await;
+    // Nothing listens on port 9 of this host: the pull is refused at once.
+    let source = "name: pulls\nstages:\n  - name: s\n    steps:\n      - {name: unreachable, image: '127.0.0.1:9/none/such:1', command: ['true']}\n      - {name: never, needs: [], image: 'localhost/conveyor-never-made:1', pull: never, command: ['true']}\n";
+    app.create_pipeline(source).await;
+    let run = app.start_run("pulls", "v1").await;
+    let events = app.all_events(run).await;
+    assert_eq!(outcome(&events).0, RunStatus::Failed);
+    let detail = run_detail(&app, run).await;
+    let unreachable = step_of(&detail, "unreachable")["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        unreachable.starts_with("could not pull image \"127.0.0.1:9/none/such:1\": ")
+            && unreachable.len() > "could not pull image \"127.0.0.1:9/none/such:1\": ".len() + 10,
+        "{unreachable}"
+    );
+    assert_eq!(
+        step_of(&detail, "never")["message"],
+        "image \"localhost/conveyor-never-made:1\" is not on this host, and the step's pull policy is never"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn without_a_runtime_image_steps_are_refused_and_node_selectors_are_tekton_only() {
+    let app = TestApp::spawn_with(|config| config.container_runtime = "none".into()).await;
+    let source = "name: boxed\nstages:\n  - name: s\n    steps:\n      - {name: host, script: 'echo hi'}\n      - {name: boxed, image: 'alpine:3', script: 'echo hi'}\n";
+    app.create_pipeline(source).await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/pipelines/boxed/runs"))
+        .json(&json!({"tag": "v1"}))
+        .send()
+        .await
+        .expect("run");
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.expect("json");
+    let problem = &body["problems"][0];
+    assert_eq!(problem["path"], "stages[0].steps[1]", "{body}");
+    let message = problem["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with(
+            "step \"boxed\" runs in image \"alpine:3\", but this server has no container runtime"
+        ),
+        "{message}"
+    );
+    let (_, runs) = app.get_json("/api/v1/pipelines/boxed/runs").await;
+    assert_eq!(
+        runs["runs"].as_array().map(Vec::len),
+        Some(0),
+        "nothing recorded: {runs}"
+    );
+
+    // `runner: host` runs such a step on the host, as it asks.
+    let hosted = "name: hosted\nrunner: host\nstages:\n  - name: s\n    steps:\n      - {name: boxed, image: 'alpine:3', script: 'echo on-host'}\n";
+    app.create_pipeline(hosted).await;
+    let run = app.start_run("hosted", "v1").await;
+    let events = app.all_events(run).await;
+    assert_eq!(logs(&events, "boxed"), ["on-host"]);
+
+    let placed = "name: placed\nstages:\n  - name: s\n    steps:\n      - {name: gpu, script: 'echo hi', node_selector: {gpu: 'true'}}\n";
+    let response = app
+        .client
+        .post(app.url("/api/v1/pipelines"))
+        .body(placed)
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["problems"][0]["path"], "stages[0].steps[0]", "{body}");
+    assert!(
+        body["problems"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("only the Tekton engine honours it")),
+        "{body}"
+    );
+    app.stop().await;
+}
