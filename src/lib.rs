@@ -10,6 +10,7 @@ pub mod engine;
 pub mod http;
 pub mod hub;
 pub mod notify;
+pub mod registry;
 pub mod secrets;
 pub mod service;
 pub mod store;

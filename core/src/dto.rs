@@ -106,6 +106,9 @@ pub struct RunDetail {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub gates: std::collections::BTreeMap<String, crate::approval::ApprovalRule>,
+    /// The image the run pushed, pinned by digest (`name@sha256:…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
 }
 
 /// Who approved or refused a step, and when.

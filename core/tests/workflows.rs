@@ -127,3 +127,27 @@ fn bad_workflows_get_exact_messages_with_their_place() {
         "build-only workflows need no deploy"
     );
 }
+
+#[test]
+fn a_registry_over_plain_http_is_pushed_to_without_tls_by_kaniko() {
+    let build_args = |source: &str| -> Vec<String> {
+        let pipeline = parse_workflow(source).expect("valid").pipeline();
+        let build = pipeline
+            .stages
+            .iter()
+            .flat_map(|s| &s.steps)
+            .find(|s| s.name == "build")
+            .expect("build step")
+            .clone();
+        build.args
+    };
+    let secure = build_args(GOOD);
+    assert!(
+        !secure.iter().any(|a| a.starts_with("--insecure")),
+        "{secure:?}"
+    );
+    let insecure = GOOD.replace("password: s3cret}", "password: s3cret, insecure: true}");
+    assert_ne!(insecure, GOOD, "the fixture names its registry password");
+    let args = build_args(&insecure);
+    assert_eq!(args[args.len() - 2..], ["--insecure", "--skip-tls-verify"]);
+}

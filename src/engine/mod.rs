@@ -106,6 +106,8 @@ pub struct RegistryAccess {
     pub secret: String,
     /// On this host: the `config.json` itself.
     pub docker_config: String,
+    /// The image the run pushes, whose digest is recorded with the run once it is pushed.
+    pub image: Option<crate::registry::ImageLookup>,
 }
 
 // The docker config holds a password: never in a log line.

@@ -42,6 +42,7 @@ impl Service {
         let resolved = Arc::new(resolved);
         let names: Vec<String> = resolved.plan.steps.iter().map(|s| s.name.clone()).collect();
         let hooks = RunHooks::new(&run, &resolved, &secrets);
+        let image = registry.as_ref().and_then(|r| r.image.clone());
         let (events_tx, events_rx) = mpsc::channel(1024);
         let request = RunRequest {
             run_id: run.id,
@@ -56,6 +57,7 @@ impl Service {
             Ok(control) => {
                 let mut state = RunState::new(run.id, names, &reused, hooks);
                 state.set_run(RunStatus::Running, None);
+                state.image = image;
                 self.supervision.spawn(state, control, events_rx);
                 Ok(run)
             }

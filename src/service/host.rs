@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use conveyor_core::definition::Pipeline;
-use conveyor_core::workflow::{BUILD_STEP, DEPLOY_STEP};
+use conveyor_core::workflow::{BUILD_STEP, DEPLOY_STEP, INSECURE_FLAG};
 
 /// What a workflow needs to run on this host (the local engine).
 #[derive(Debug, Clone, Default)]
@@ -31,7 +31,7 @@ fn build_script(builder: &Path) -> Result<&'static str, String> {
         "podman" | "buildah" => {
             "test -r \"$DOCKER_CONFIG/config.json\" || { echo 'registry credentials missing' >&2; exit 1; }\n\
              \"$BUILDER\" build --file src/Dockerfile --tag \"$IMAGE:$TAG\" src\n\
-             \"$BUILDER\" push --authfile \"$DOCKER_CONFIG/config.json\" \"$IMAGE:$TAG\""
+             \"$BUILDER\" push --tls-verify=\"$TLS_VERIFY\" --authfile \"$DOCKER_CONFIG/config.json\" \"$IMAGE:$TAG\""
         }
         "docker" => {
             "test -r \"$DOCKER_CONFIG/config.json\" || { echo 'registry credentials missing' >&2; exit 1; }\n\
@@ -40,7 +40,7 @@ fn build_script(builder: &Path) -> Result<&'static str, String> {
         }
         "executor" | "kaniko" => {
             "test -r \"$DOCKER_CONFIG/config.json\" || { echo 'registry credentials missing' >&2; exit 1; }\n\
-             \"$BUILDER\" --context \"dir://$PWD/src\" --dockerfile Dockerfile --destination \"$IMAGE:$TAG\""
+             \"$BUILDER\" --context \"dir://$PWD/src\" --dockerfile Dockerfile --destination \"$IMAGE:$TAG\" $INSECURE_FLAGS"
         }
         other => {
             return Err(format!(
@@ -81,6 +81,16 @@ pub(super) fn on_host(
         .flat_map(|stage| stage.steps.iter_mut())
     {
         if step.name == BUILD_STEP {
+            // The registry over plain HTTP, as the Tekton build's kaniko is told.
+            let insecure = step.args.iter().any(|a| a == INSECURE_FLAG);
+            step.env
+                .insert("TLS_VERIFY".into(), (!insecure).to_string());
+            let flags = if insecure {
+                "--insecure --skip-tls-verify"
+            } else {
+                ""
+            };
+            step.env.insert("INSECURE_FLAGS".into(), flags.into());
             step.command.clear();
             step.args.clear();
             step.script = Some(script.to_owned());

@@ -316,6 +316,7 @@ impl Service {
         } else {
             Default::default()
         };
+        let image = self.store.run_image(id).await?;
         Ok(RunDetail {
             run,
             params,
@@ -323,6 +324,7 @@ impl Service {
             webhooks,
             decisions,
             gates,
+            image,
         })
     }
 

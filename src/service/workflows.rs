@@ -22,6 +22,7 @@ use crate::cluster::objects::{
 };
 use crate::cluster::ClusterError;
 use crate::engine::RegistryAccess;
+use crate::registry::ImageLookup;
 use crate::store::{Audit, NewVersion, PipelineRow, StoreError, VersionRow};
 
 impl From<ClusterError> for ServiceError {
@@ -352,10 +353,18 @@ impl Service {
     ) -> ServiceResult<RunSummary> {
         let workflow = Self::stored_workflow(&row.name, version)?;
         let credentials = self.open_credentials(&row.name, sealed)?;
+        let image = ImageLookup {
+            image: workflow.image_ref(tag),
+            step: BUILD_STEP.to_owned(),
+            insecure: workflow.image.insecure,
+            username: credentials.registry_username.clone(),
+            password: credentials.registry_password.clone(),
+        };
         let registry = RegistryAccess {
             steps: vec![BUILD_STEP.to_owned()],
             secret: registry_secret_name(&workflow),
             docker_config: docker_config_json(&workflow, &credentials),
+            image: Some(image),
         };
         if workflow.auto_deploy && is_valid_tag(tag) {
             if let Some(manifest) =

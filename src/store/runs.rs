@@ -142,6 +142,25 @@ impl Store {
         serde_json::from_str(&text).map_err(corrupt)
     }
 
+    /// Records the image a run pushed, pinned by digest.
+    pub async fn set_run_image(&self, id: i64, image: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE runs SET image = ? WHERE id = ?")
+            .bind(image)
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    /// The image a run pushed (`name@sha256:…`), if it pushed one.
+    pub async fn run_image(&self, id: i64) -> StoreResult<Option<String>> {
+        Ok(sqlx::query("SELECT image FROM runs WHERE id = ?")
+            .bind(id)
+            .fetch_one(&self.reader)
+            .await?
+            .try_get("image")?)
+    }
+
     /// The pipeline id and version a run executed, and its resolved steps as JSON (none for
     /// runs from before they were kept).
     pub async fn run_origin(&self, id: i64) -> StoreResult<(i64, i64, Option<String>)> {

@@ -118,7 +118,7 @@ impl Supervision {
             match events.recv().await {
                 None => state.abandon(ENGINE_GONE),
                 Some(event) => {
-                    state.apply(event);
+                    self.apply(&mut state, event).await;
                     // Group commit: gather what arrives within a short window, so that a
                     // burst of small events costs one transaction instead of one each. The
                     // run's end and a full batch are written at once.
@@ -134,7 +134,7 @@ impl Supervision {
                             },
                         };
                         match next {
-                            Some(event) => state.apply(event),
+                            Some(event) => self.apply(&mut state, event).await,
                             None => {
                                 state.abandon(ENGINE_GONE);
                                 break;
@@ -159,6 +159,36 @@ impl Supervision {
         if state.finished {
             self.ended(run_id);
         }
+    }
+
+    /// Folds an engine's event in. Before a run's end, the image it pushed is looked up in
+    /// its registry and recorded by digest, with a line in the pushing step's log.
+    async fn apply(&self, state: &mut RunState, event: EngineEvent) {
+        if event == EngineEvent::Finished {
+            if let Some((step, lookup)) = state.pushed_image() {
+                let text = match lookup.digest().await {
+                    Ok(digest) => {
+                        let pinned = lookup.pinned(&digest);
+                        match self.store.set_run_image(state.run_id, &pinned).await {
+                            Ok(()) => format!("pushed {pinned}"),
+                            Err(err) => {
+                                format!("could not record the pushed image {pinned}: {err}")
+                            }
+                        }
+                    }
+                    Err(err) => {
+                        format!("could not read the pushed image's digest from its registry: {err}")
+                    }
+                };
+                state.apply(EngineEvent::Log {
+                    step,
+                    stream: conveyor_core::run::LogStream::System,
+                    text,
+                    partial: false,
+                });
+            }
+        }
+        state.apply(event);
     }
 
     /// Persists what the run gathered, then publishes it; webhooks only hear of changes

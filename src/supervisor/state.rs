@@ -6,6 +6,7 @@ use conveyor_core::run::{Event, EventBody, RunStatus, StepState, StepStatus};
 
 use super::hooks::{RunHooks, StepChange};
 use crate::engine::EngineEvent;
+use crate::registry::ImageLookup;
 use crate::store::{now_ms, Batch};
 
 pub struct RunState {
@@ -23,6 +24,8 @@ pub struct RunState {
     pub(super) hooks: RunHooks,
     /// Step changes some webhook listens for, to announce once they are committed.
     pub(super) notices: Vec<StepChange>,
+    /// The image the run pushes (a workflow's build), recorded by digest at its end.
+    pub image: Option<ImageLookup>,
 }
 
 impl RunState {
@@ -46,7 +49,15 @@ impl RunState {
             detached: false,
             hooks,
             notices: Vec::new(),
+            image: None,
         }
+    }
+
+    /// The image the run pushed, once the step that pushes it has succeeded (its index).
+    pub(super) fn pushed_image(&self) -> Option<(usize, ImageLookup)> {
+        let lookup = self.image.as_ref()?;
+        let step = self.names.iter().position(|n| *n == lookup.step)?;
+        (self.steps[step] == StepStatus::Succeeded).then(|| (step, lookup.clone()))
     }
 
     /// A run on record, taken up where its events end.

@@ -4,6 +4,7 @@
 //! already refused, and runs going to Tekton as the workflow's own account.
 
 use crate::support::fake_kube::FakeCluster;
+use crate::support::registry::Registry;
 use crate::support::{outcome, TestApp};
 use base64::Engine as _;
 use conveyor_core::definition::EngineKind;
@@ -585,7 +586,12 @@ async fn serve_repository() -> (String, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let work = dir.path().join("work");
     std::fs::create_dir_all(&work).expect("work dir");
-    std::fs::write(work.join("Dockerfile"), "FROM scratch\n").expect("Dockerfile");
+    // Built for real: FROM one of the images the tests make on this host.
+    let dockerfile = format!(
+        "FROM {}\nRUN echo built > /built.txt\n",
+        crate::support::images::BUSYBOX
+    );
+    std::fs::write(work.join("Dockerfile"), dockerfile).expect("Dockerfile");
     let git = |args: &[&str], cwd: &std::path::Path| {
         let status = std::process::Command::new("git")
             .args(args)
@@ -617,25 +623,37 @@ async fn serve_repository() -> (String, tempfile::TempDir) {
 }
 
 #[tokio::test]
-async fn a_local_workflow_run_clones_builds_with_the_host_builder_and_deploys_with_kube_rs() {
+async fn a_local_workflow_run_clones_builds_and_pushes_for_real_and_records_the_digest() {
     let cluster = FakeCluster::start().await;
+    tokio::task::spawn_blocking(crate::support::images::seed_images)
+        .await
+        .expect("images made");
+    let registry = Registry::start().await;
     let (repository, _served) = serve_repository().await;
-    // No container runtime can run here: the builder is /usr/bin/echo under the name
-    // `docker`, so the log shows exactly the command lines a real docker would get.
-    let tools = tempfile::tempdir().expect("temp dir");
-    let docker = tools.path().join("docker");
-    std::os::unix::fs::symlink(which::which("echo").expect("echo"), &docker).expect("symlink");
     let app = TestApp::spawn_with(|config| {
         config.engine = EngineKind::Local;
         config.kubeconfig = Some(cluster.kubeconfig.clone());
         config.tekton_namespace = cluster.namespace.clone();
-        config.builder = Some(docker.clone());
         config.self_exe = Some(env!("CARGO_BIN_EXE_conveyor").into());
     })
     .await;
+    let image = format!("{}/org/web", registry.host);
     let document = WEB
-        .replace("https://git.example.com/org/web.git", &repository)
-        .replace(", username: bot, password: git-s3cret", "");
+        .replace(
+            "{url: 'https://git.example.com/org/web.git', username: bot, password: git-s3cret}",
+            &format!("{{url: '{repository}'}}"),
+        )
+        .replace(
+            "{name: registry.example.com/org/web, username: pusher, password: reg-s3cret}",
+            &format!(
+                "{{name: '{image}', username: {}, password: '{}', insecure: true}}",
+                registry.username, registry.password
+            ),
+        )
+        .replace(
+            "'registry.example.com/org/web:old'",
+            &format!("'{image}:old'"),
+        );
     let (status, body) = send(app.client.post(app.url("/api/v1/workflows")).body(document)).await;
     assert_eq!(status, 201, "{body}");
     // Started the way the pipeline page's Run button does: still run as the workflow it is.
@@ -651,21 +669,33 @@ async fn a_local_workflow_run_clones_builds_with_the_host_builder_and_deploys_wi
         .expect("id");
     let events = app.all_events(run).await;
     assert_eq!(outcome(&events).0, RunStatus::Succeeded, "{events:#?}");
-    let (_, detail) = app.get_json(&format!("/api/v1/runs/{run}")).await;
-    assert_eq!(detail["engine"], "local");
 
     let clone = crate::support::logs(&events, "clone");
     assert!(
         clone.len() == 1 && clone[0].starts_with("cloned ") && clone[0].ends_with(" the app"),
         "{clone:?}"
     );
+    // The registry holds what the build pushed, under the run's tag, and the run recorded
+    // exactly that digest.
+    let digest = registry
+        .digest("org/web", "v2")
+        .await
+        .expect("the image is in the registry");
+    assert!(digest.starts_with("sha256:"), "{digest}");
+    let (_, detail) = app.get_json(&format!("/api/v1/runs/{run}")).await;
+    assert_eq!(detail["engine"], "local");
+    assert_eq!(detail["image"], format!("{image}@{digest}"));
+    let build = crate::support::logs(&events, "build");
     assert_eq!(
-        crate::support::logs(&events, "build"),
-        [
-            "build --file src/Dockerfile --tag registry.example.com/org/web:v2 src",
-            "push registry.example.com/org/web:v2",
-        ]
+        build.last(),
+        Some(&format!("pushed {image}@{digest}")),
+        "{build:?}"
     );
+    assert!(
+        !build.iter().any(|line| line.contains(&registry.password)),
+        "no password in the log"
+    );
+
     assert_eq!(
         crate::support::logs(&events, "deploy"),
         ["applied Deployment ci/web", "applied Service ci/web"]
@@ -675,7 +705,7 @@ async fn a_local_workflow_run_clones_builds_with_the_host_builder_and_deploys_wi
         .expect("deployed");
     assert_eq!(
         deployment["spec"]["template"]["spec"]["containers"][0]["image"],
-        "registry.example.com/org/web:v2"
+        format!("{image}:v2")
     );
     assert_eq!(deployment["spec"]["replicas"], 2);
 
@@ -694,6 +724,11 @@ async fn a_local_workflow_run_clones_builds_with_the_host_builder_and_deploys_wi
         "empty runs"
     );
     app.stop().await;
+    // The build's image stays in this host's store otherwise.
+    let _ = tokio::process::Command::new("podman")
+        .args(["rmi", "--force", &format!("{image}:v2")])
+        .output()
+        .await;
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

@@ -93,6 +93,8 @@ pub struct RunPageData {
     pub webhooks: Vec<WebhookDelivery>,
     pub decisions: Vec<GateDecision>,
     pub gates: std::collections::BTreeMap<String, ApprovalRule>,
+    /// The image the run pushed, pinned by digest.
+    pub image: Option<String>,
     /// The last [`LOG_TAIL_LINES`] lines of the log when the page was made, oldest first.
     pub log_tail: Vec<LogLine>,
 }
@@ -106,6 +108,7 @@ impl RunPageData {
             webhooks: detail.webhooks,
             decisions: detail.decisions,
             gates: detail.gates,
+            image: detail.image,
             log_tail,
         }
     }

@@ -116,6 +116,15 @@ fn RunView(detail: RunPageData) -> impl IntoView {
                     </span>
                 }
             })}
+            {detail.image.clone().map(|image| {
+                let short = match image.split_once("@sha256:") {
+                    Some((name, digest)) => format!("{name}@sha256:{}", &digest[..digest.len().min(12)]),
+                    None => image.clone(),
+                };
+                view! {
+                    <span class="muted" id="run-image" title=image>"pushed " <code>{short}</code></span>
+                }
+            })}
             <span class="muted" id="run-engine" title="where this run's steps ran">
                 "engine " <code>{detail.run.engine.clone()}</code>
             </span>

@@ -210,6 +210,10 @@ fn WorkflowEditor(
                     </label>
                     {field("Registry username", "form[image_username]".into(), form.image_username.clone(), "text", "")}
                     {field("Registry password", "form[image_password]".into(), form.image_password.clone(), "password", "kept encrypted")}
+                    <label class="check">
+                        <input type="checkbox" name="form[image_insecure]" checked=form.image_insecure.is_some()/>
+                        "Plain HTTP (a registry without TLS, e.g. on a LAN)"
+                    </label>
                 </section>
                 <section class="card">
                     <h2>"Deployment"</h2>

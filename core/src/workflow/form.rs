@@ -40,6 +40,9 @@ pub struct WorkflowForm {
     pub image_username: String,
     #[serde(default)]
     pub image_password: String,
+    /// A checkbox: the registry is reached over plain HTTP.
+    #[serde(default)]
+    pub image_insecure: Option<String>,
     /// A checkbox: present (any value) when ticked.
     #[serde(default)]
     pub auto_deploy: Option<String>,
@@ -134,6 +137,7 @@ impl WorkflowForm {
             image_name: workflow.image.name.clone(),
             image_username: workflow.image.username.clone(),
             image_password: workflow.image.password.clone(),
+            image_insecure: workflow.image.insecure.then(|| "on".into()),
             auto_deploy: workflow.auto_deploy.then(|| "on".into()),
             deploy: workflow.deploy.is_some().then(|| "on".into()),
             replicas: deploy.replicas.to_string(),
@@ -306,6 +310,7 @@ impl WorkflowForm {
                 name: self.image_name.trim().to_owned(),
                 username: self.image_username.trim().to_owned(),
                 password: self.image_password.clone(),
+                insecure: self.image_insecure.is_some(),
             },
             auto_deploy: self.auto_deploy.is_some(),
             deploy,

@@ -62,6 +62,13 @@ pub struct ImageTarget {
     pub name: String,
     pub username: String,
     pub password: String,
+    /// The registry is reached over plain HTTP (common on a LAN).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub insecure: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -209,6 +216,7 @@ impl std::fmt::Debug for ImageTarget {
             .field("name", &self.name)
             .field("username", &self.username)
             .field("password", &hidden(Some(&self.password)))
+            .field("insecure", &self.insecure)
             .finish()
     }
 }
@@ -241,6 +249,10 @@ impl Credentials {
 pub const BUILD_STEP: &str = "build";
 /// The step that applies the Deployment.
 pub const DEPLOY_STEP: &str = "deploy";
+
+/// The build step's argument that says the registry is reached over plain HTTP (kaniko's
+/// flag; the host's builder is told the same).
+pub const INSECURE_FLAG: &str = "--insecure";
 
 /// Images of the steps a workflow runs on Tekton (catalog-style: git, kaniko, kubectl).
 pub const CLONE_IMAGE: &str = "docker.io/alpine/git:v2.47.2";

@@ -2,7 +2,7 @@
 //! may be stored in clear.
 
 use super::{Credentials, DeploySpec, ImageChange, Workflow, KEPT_SECRET};
-use super::{BUILD_IMAGE, BUILD_STEP, CLONE_IMAGE, DEPLOY_IMAGE, DEPLOY_STEP};
+use super::{BUILD_IMAGE, BUILD_STEP, CLONE_IMAGE, DEPLOY_IMAGE, DEPLOY_STEP, INSECURE_FLAG};
 use crate::definition::{Concurrency, Params, Pipeline, Runner, Stage, Step};
 
 /// Clones `GIT_URL` (at `GIT_REVISION`, if set) into `src` of the run's workspace. The
@@ -50,13 +50,18 @@ impl Workflow {
             script: Some(CLONE_SCRIPT.to_owned()),
             ..step("clone", CLONE_IMAGE)
         };
+        let mut args = vec![
+            "--context=dir://$(workspaces.workspace.path)/src".to_owned(),
+            "--dockerfile=Dockerfile".to_owned(),
+            "--destination=$(params.IMAGE):$(params.TAG)".to_owned(),
+        ];
+        if self.image.insecure {
+            // Plain HTTP to the registry, and no certificate to check.
+            args.extend([INSECURE_FLAG.to_owned(), "--skip-tls-verify".to_owned()]);
+        }
         let build = Step {
             command: vec!["/kaniko/executor".into()],
-            args: vec![
-                "--context=dir://$(workspaces.workspace.path)/src".into(),
-                "--dockerfile=Dockerfile".into(),
-                "--destination=$(params.IMAGE):$(params.TAG)".into(),
-            ],
+            args,
             ..step(BUILD_STEP, BUILD_IMAGE)
         };
         let mut stages = vec![Stage {

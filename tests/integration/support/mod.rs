@@ -6,6 +6,7 @@ pub mod fake_kube;
 pub mod git_http;
 pub mod images;
 pub mod oidc_provider;
+pub mod registry;
 pub mod seeds;
 
 use std::net::SocketAddr;
