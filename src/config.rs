@@ -169,6 +169,14 @@ pub struct ServeConfig {
     #[arg(long, env = "CONVEYOR_CONTAINER_RUNTIME", default_value = "auto",
           value_parser = PossibleValuesParser::new(["auto", "podman", "docker", "none"]))]
     pub container_runtime: String,
+    /// Registries (`host:port`) the local engine pulls step images from over plain HTTP,
+    /// comma-separated.
+    #[arg(
+        long = "insecure-registry",
+        env = "CONVEYOR_INSECURE_REGISTRIES",
+        value_delimiter = ','
+    )]
+    pub insecure_registries: Vec<String>,
     /// Each webhook call's time limit.
     #[arg(long, env = "CONVEYOR_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub webhook_timeout: Duration,
@@ -282,6 +290,7 @@ impl ServeConfig {
             max_parallel: None,
             keep_workspaces: false,
             container_runtime: "auto".into(),
+            insecure_registries: Vec::new(),
             webhook_timeout: Duration::from_secs(10),
             webhook_retry_delays: vec![Duration::from_secs(1), Duration::from_secs(10)],
             engine: EngineKind::Local,

@@ -99,7 +99,9 @@ impl Server {
         local.keep_workspaces = config.keep_workspaces;
         local.runtime = ContainerRuntime::detect(&config.container_runtime, &config.data_dir)
             .await?
-            .map(Arc::new);
+            .map(|runtime| {
+                Arc::new(runtime.with_insecure_registries(config.insecure_registries.clone()))
+            });
         match &local.runtime {
             Some(runtime) => tracing::info!(runtime = runtime.name(), "container steps run here"),
             None => tracing::info!("no container runtime: steps that name an image are refused"),

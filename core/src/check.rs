@@ -152,6 +152,9 @@ pub(crate) fn check_fields(pipeline: &Pipeline, problems: &mut Vec<Problem>) {
     check_param_names("with", &pipeline.with, problems);
     check_triggers(pipeline.repository.as_ref(), pipeline.on.as_ref(), problems);
     check_workspace_paths(&pipeline.workspace_paths, problems);
+    if let Some(name) = &pipeline.pull_secret {
+        problems.extend(crate::secrets::check_secret_name("pull_secret", name));
+    }
     let mut seen_actions: HashMap<(String, String), usize> = HashMap::new();
     for (ai, action) in pipeline.actions.iter().enumerate() {
         let path = format!("actions[{ai}]");
@@ -271,6 +274,18 @@ fn check_step(pipeline: &Pipeline, path: &str, step: &Step, problems: &mut Vec<P
         problems.push(Problem::new(
             format!("{path}.runner"),
             "a step runs in a container of its image: name the `image`",
+        ));
+    }
+    if let Some(name) = &step.pull_secret {
+        problems.extend(crate::secrets::check_secret_name(
+            &format!("{path}.pull_secret"),
+            name,
+        ));
+    }
+    if !has_image && step.pull_secret.is_some() {
+        problems.push(Problem::new(
+            format!("{path}.pull_secret"),
+            "only meaningful for a step with an `image`",
         ));
     }
     if !has_image && step.pull.is_some() {

@@ -81,6 +81,7 @@ pub fn with_checkout(run: ResolvedRun, repo: &Repository, commit: Option<&Commit
         // The host's own git on the local engine.
         runner: Runner::Host,
         pull: Default::default(),
+        pull_secret: None,
         env,
         webhooks: Vec::new(),
         node_selector: Params::new(),

@@ -49,6 +49,10 @@ pub struct Pipeline {
     /// Where its steps run on the local engine unless a step says otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner: Option<Runner>,
+    /// A secret holding a registry `config.json` (`{"auths": …}`) its steps' images are
+    /// pulled with, unless a step names its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_secret: Option<String>,
     /// Absolute paths where the run's workspace also appears in every container, besides
     /// `/workspace` (a KubeCI Workflow's steps share `/kubeci`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -215,6 +219,9 @@ pub struct Step {
     /// When its image is pulled (default: if not present).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull: Option<PullPolicy>,
+    /// A secret holding the registry `config.json` its image is pulled with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_secret: Option<String>,
     /// A shell script, run with `sh -e`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub script: Option<String>,

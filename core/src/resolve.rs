@@ -39,6 +39,9 @@ pub struct ResolvedStep {
     /// When the local engine pulls its image.
     #[serde(default, skip_serializing_if = "is_default_pull")]
     pub pull: PullPolicy,
+    /// The secret (a registry `config.json`) its image is pulled with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_secret: Option<String>,
     /// Params by the seeds' precedence (with the run's `TAG`), then the step's `env` over
     /// them: what the step sees besides the host's (or image's) and Conveyor's own.
     pub env: Params,
@@ -144,6 +147,11 @@ fn resolve_step(pipeline: &Pipeline, step: &Step, given: &Params) -> ResolvedSte
         program: program(pipeline, step),
         runner: if image.is_some() { asked } else { Runner::Host },
         pull: step.pull.unwrap_or_default(),
+        pull_secret: image.as_ref().and(
+            step.pull_secret
+                .clone()
+                .or_else(|| pipeline.pull_secret.clone()),
+        ),
         image,
         env,
         webhooks: step.webhooks.clone(),

@@ -127,7 +127,11 @@ impl Secrets {
                 let signs = step.webhooks.iter().enumerate().filter_map(|(wi, hook)| {
                     Some((format!("webhooks[{wi}].secret"), hook.secret.as_ref()?))
                 });
-                for (place, name) in uses.chain(signs) {
+                let pulls = step
+                    .pull_secret
+                    .as_ref()
+                    .map(|name| ("pull_secret".to_owned(), name));
+                for (place, name) in uses.chain(signs).chain(pulls) {
                     if self
                         .store
                         .sealed_secret(&pipeline.name, name)
@@ -143,6 +147,21 @@ impl Secrets {
                         ));
                     }
                 }
+            }
+        }
+        if let Some(name) = &pipeline.pull_secret {
+            if self
+                .store
+                .sealed_secret(&pipeline.name, name)
+                .await?
+                .is_none()
+            {
+                problems.push(Problem::new(
+                    "pull_secret",
+                    format!(
+                        "secret {name} does not exist (neither the pipeline's nor a global one)"
+                    ),
+                ));
             }
         }
         if let Some(repo) = &pipeline.repository {
@@ -181,6 +200,7 @@ impl Secrets {
         for (planned, step) in resolved.plan.steps.iter().zip(&resolved.steps) {
             let names = step.secrets.iter().map(|use_| &use_.name);
             let names = names.chain(step.webhooks.iter().filter_map(|hook| hook.secret.as_ref()));
+            let names = names.chain(step.pull_secret.as_ref());
             for name in names {
                 if values.contains_key(name) {
                     continue;

@@ -368,3 +368,66 @@ async fn without_a_runtime_image_steps_are_refused_and_node_selectors_are_tekton
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn images_in_a_private_registry_are_pulled_with_the_steps_pull_secret() {
+    use base64::Engine as _;
+
+    tokio::task::spawn_blocking(seed_images)
+        .await
+        .expect("images made");
+    let registry = crate::support::registry::Registry::start().await;
+    registry.push(BUSYBOX, "private/busybox", "1").await;
+    let image = format!("{}/private/busybox:1", registry.host);
+    let app = TestApp::spawn_with(|config| {
+        config.container_runtime = "podman".into();
+        config.insecure_registries = vec![registry.host.clone()];
+    })
+    .await;
+    let auth = base64::engine::general_purpose::STANDARD
+        .encode(format!("{}:{}", registry.username, registry.password));
+    let config = json!({"auths": {registry.host.clone(): {"auth": auth}}}).to_string();
+    let response = app
+        .client
+        .put(app.url("/api/v1/secrets/REGISTRY_AUTH"))
+        .json(&json!({"value": config}))
+        .send()
+        .await
+        .expect("put secret");
+    assert_eq!(response.status(), 200);
+
+    // Without the credentials the registry refuses, and the step says so.
+    let anonymous = format!(
+        "name: anonymous\nstages:\n  - name: s\n    steps:\n      - {{name: pull, image: '{image}', pull: always, command: [echo, pulled]}}\n"
+    );
+    app.create_pipeline(&anonymous).await;
+    let run = app.start_run("anonymous", "v1").await;
+    let events = app.all_events(run).await;
+    assert_eq!(outcome(&events).0, RunStatus::Failed);
+    let detail = run_detail(&app, run).await;
+    let message = step_of(&detail, "pull")["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        message.starts_with(&format!("could not pull image \"{image}\": "))
+            && message.contains("authentication required"),
+        "{message}"
+    );
+
+    let private = format!(
+        "name: private\npull_secret: REGISTRY_AUTH\nstages:\n  - name: s\n    steps:\n      - {{name: pull, image: '{image}', command: [echo, pulled]}}\n"
+    );
+    app.create_pipeline(&private).await;
+    let run = app.start_run("private", "v1").await;
+    let events = app.all_events(run).await;
+    assert_eq!(outcome(&events).0, RunStatus::Succeeded, "{events:?}");
+    assert_eq!(
+        logs(&events, "pull"),
+        [format!("pulled image {image}"), "pulled".to_owned()]
+    );
+    app.stop().await;
+    let _ = crate::support::images::podman()
+        .args(["rmi", "--force", &image])
+        .output();
+}

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
-use super::files::{write_private_file, write_script};
+use super::files::{write_private, write_private_file, write_script};
 use super::{Outcome, RunContext};
 use crate::engine::EngineEvent;
 
@@ -64,6 +64,8 @@ pub struct ContainerRuntime {
     instance: String,
     /// The server's data directory, as a label on every container.
     data_dir: String,
+    /// Registries (`host[:port]`) pulled from over plain HTTP.
+    insecure: Vec<String>,
 }
 
 /// Why `--container-runtime` could not be honoured.
@@ -109,6 +111,7 @@ impl ContainerRuntime {
                 program,
                 instance: instance.clone(),
                 data_dir: data_dir.clone(),
+                insecure: Vec::new(),
             };
             match runtime.answers().await {
                 Ok(()) => return Ok(Some(runtime)),
@@ -123,6 +126,13 @@ impl ContainerRuntime {
 
     pub fn name(&self) -> &'static str {
         self.kind.as_str()
+    }
+
+    /// Pulls from these registries (`host[:port]`) go over plain HTTP (podman; docker's
+    /// daemon has its own `insecure-registries`).
+    pub fn with_insecure_registries(mut self, registries: Vec<String>) -> ContainerRuntime {
+        self.insecure = registries;
+        self
     }
 
     fn command(&self) -> Command {
@@ -155,11 +165,13 @@ impl ContainerRuntime {
         format!("conveyor-{}-{run_id}-{step}", self.instance)
     }
 
-    /// Makes sure `image` is on this host as `pull` asks; the runtime's message when not.
+    /// Makes sure `image` is on this host as `pull` asks, pulling with the registry
+    /// `config.json` in `auth` (a directory) if any; the runtime's message when not.
     async fn ensure_image(
         &self,
         image: &str,
         pull: PullPolicy,
+        auth: Option<&Path>,
         cancel: &CancellationToken,
     ) -> Result<bool, String> {
         let present = || async {
@@ -181,7 +193,20 @@ impl ContainerRuntime {
             PullPolicy::IfNotPresent | PullPolicy::Always => {}
         }
         let mut command = self.command();
-        command.args(["pull", "--quiet", image]);
+        command.args(["pull", "--quiet"]);
+        if let Some(dir) = auth {
+            match self.kind {
+                RuntimeKind::Podman => command.arg("--authfile").arg(dir.join("config.json")),
+                RuntimeKind::Docker => command.env("DOCKER_CONFIG", dir),
+            };
+        }
+        let registry = registry_of(image);
+        if self.kind == RuntimeKind::Podman
+            && registry.is_some_and(|r| self.insecure.iter().any(|i| i == r))
+        {
+            command.arg("--tls-verify=false");
+        }
+        command.arg(image);
         let output = tokio::select! {
             output = command.output() => output,
             () = cancel.cancelled() => return Err("cancelled while pulling its image".into()),
@@ -211,6 +236,12 @@ impl ContainerRuntime {
     }
 }
 
+/// The registry an image name starts with (`host[:port]`), if it names one.
+fn registry_of(image: &str) -> Option<&str> {
+    let (first, _) = image.split_once('/')?;
+    (first.contains(['.', ':']) || first == "localhost").then_some(first)
+}
+
 /// The runtime's last words, for a step's message.
 fn last_lines(stderr: &[u8]) -> String {
     let text = String::from_utf8_lossy(stderr);
@@ -233,6 +264,8 @@ pub(super) struct ContainerStep {
     pub name: String,
     image: String,
     pull: PullPolicy,
+    /// A directory holding the registry `config.json` to pull with.
+    auth: Option<PathBuf>,
 }
 
 impl ContainerStep {
@@ -244,7 +277,11 @@ impl ContainerStep {
         runtime: &ContainerRuntime,
         cancel: &CancellationToken,
     ) -> Result<(), Outcome> {
-        match runtime.ensure_image(&self.image, self.pull, cancel).await {
+        let auth = self.auth.as_deref();
+        match runtime
+            .ensure_image(&self.image, self.pull, auth, cancel)
+            .await
+        {
             Ok(pulled) => {
                 if pulled {
                     let text = format!("pulled image {}", self.image);
@@ -373,17 +410,53 @@ pub(super) async fn prepare(
             command.arg(image).args(args);
         }
     }
+    let auth = match &step.pull_secret {
+        None => None,
+        Some(secret) => {
+            let config = run.secrets.value(secret).unwrap_or_default();
+            let readable = serde_json::from_str::<serde_json::Value>(config)
+                .is_ok_and(|json| json["auths"].is_object());
+            if !readable {
+                return Err(Outcome::new(
+                    StepStatus::Failed,
+                    format!("secret {secret} (the step's pull_secret) is not a registry config.json: it needs an \"auths\" object"),
+                ));
+            }
+            let dir = context.scripts.join(format!("pull-{step_name}"));
+            write_private(&dir, config)
+                .await
+                .map_err(|err| failed("could not write the registry credentials", &err))?;
+            Some(dir)
+        }
+    };
     Ok(ContainerStep {
         command,
         name,
         image: image.to_owned(),
         pull: step.pull,
+        auth,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::last_lines;
+
+    #[test]
+    fn an_images_registry_is_its_first_part_when_that_names_a_host() {
+        use super::registry_of;
+        assert_eq!(
+            registry_of("127.0.0.1:5000/org/app:1"),
+            Some("127.0.0.1:5000")
+        );
+        assert_eq!(
+            registry_of("registry.example.com/app"),
+            Some("registry.example.com")
+        );
+        assert_eq!(registry_of("localhost/app"), Some("localhost"));
+        assert_eq!(registry_of("org/app:1"), None);
+        assert_eq!(registry_of("busybox:1.28"), None);
+    }
 
     #[test]
     fn the_runtimes_last_lines_make_the_message() {
