@@ -5,8 +5,10 @@
 //! pipeline's `workspace_paths`). Variables reach the container through a private file or
 //! the runtime's own environment, never its command line.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use conveyor_core::definition::{PullPolicy, WORKSPACE_PATH};
@@ -19,6 +21,9 @@ use tokio_util::sync::CancellationToken;
 use super::files::{write_private, write_private_file, write_script};
 use super::{Outcome, RunContext};
 use crate::engine::EngineEvent;
+
+/// The exit code of `podman run` (and `docker run`) when the runtime itself failed.
+pub(super) const RUNTIME_FAILED: i32 = 125;
 
 /// Where a script step's file is mounted in its container.
 const SCRIPT_PATH: &str = "/conveyor/script.sh";
@@ -66,6 +71,9 @@ pub struct ContainerRuntime {
     data_dir: String,
     /// Registries (`host[:port]`) pulled from over plain HTTP.
     insecure: Vec<String>,
+    /// Images seen on this host already: a step that may use a present image does not ask
+    /// the runtime again (one process less per step).
+    present: Arc<Mutex<HashSet<String>>>,
 }
 
 /// Why `--container-runtime` could not be honoured.
@@ -112,6 +120,7 @@ impl ContainerRuntime {
                 instance: instance.clone(),
                 data_dir: data_dir.clone(),
                 insecure: Vec::new(),
+                present: Arc::default(),
             };
             match runtime.answers().await {
                 Ok(()) => return Ok(Some(runtime)),
@@ -174,13 +183,21 @@ impl ContainerRuntime {
         auth: Option<&Path>,
         cancel: &CancellationToken,
     ) -> Result<bool, String> {
+        let known = self.present.lock().is_ok_and(|set| set.contains(image));
+        if known && pull != PullPolicy::Always {
+            return Ok(false);
+        }
         let present = || async {
             let mut command = self.command();
             match self.kind {
                 RuntimeKind::Podman => command.args(["image", "exists", image]),
                 RuntimeKind::Docker => command.args(["image", "inspect", image]),
             };
-            command.status().await.is_ok_and(|status| status.success())
+            let found = command.status().await.is_ok_and(|status| status.success());
+            if found {
+                self.remember(image);
+            }
+            found
         };
         match pull {
             PullPolicy::Never if present().await => return Ok(false),
@@ -212,12 +229,28 @@ impl ContainerRuntime {
             () = cancel.cancelled() => return Err("cancelled while pulling its image".into()),
         };
         match output {
-            Ok(output) if output.status.success() => Ok(true),
+            Ok(output) if output.status.success() => {
+                self.remember(image);
+                Ok(true)
+            }
             Ok(output) => Err(format!(
                 "could not pull image \"{image}\": {}",
                 last_lines(&output.stderr)
             )),
             Err(err) => Err(format!("could not run {}: {err}", self.name())),
+        }
+    }
+
+    /// Asks the runtime again next time whether `image` is here.
+    pub fn forget(&self, image: &str) {
+        if let Ok(mut set) = self.present.lock() {
+            set.remove(image);
+        }
+    }
+
+    fn remember(&self, image: &str) {
+        if let Ok(mut set) = self.present.lock() {
+            set.insert(image.to_owned());
         }
     }
 
@@ -262,7 +295,7 @@ fn last_lines(stderr: &[u8]) -> String {
 pub(super) struct ContainerStep {
     pub command: Command,
     pub name: String,
-    image: String,
+    pub image: String,
     pull: PullPolicy,
     /// A directory holding the registry `config.json` to pull with.
     auth: Option<PathBuf>,

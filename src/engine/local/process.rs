@@ -48,7 +48,20 @@ pub(super) async fn execute(
             match step.ensure_image(context, index, &runtime, &cancel).await {
                 Ok(()) => {
                     let container = Some((runtime.as_ref(), step.name.as_str()));
-                    run_process(context, index, step.command, container, cancel).await
+                    let image = step.image.clone();
+                    let mut outcome =
+                        run_process(context, index, step.command, container, cancel).await;
+                    if outcome.exit_code == Some(container::RUNTIME_FAILED) {
+                        // The runtime itself failed (its error is in the log); the image may
+                        // have gone since it was seen.
+                        runtime.forget(&image);
+                        outcome.message = Some(format!(
+                            "{} could not run the container (exit code {}; its error is in the log)",
+                            runtime.name(),
+                            container::RUNTIME_FAILED
+                        ));
+                    }
+                    outcome
                 }
                 Err(outcome) => outcome,
             }

@@ -1,0 +1,192 @@
+//! Benchmarks (not tests) of container steps on the local engine (podman), printed as
+//! ratios measured in one run:
+//! 1. a 200-step DAG (10 stages x 20 parallel steps, each `true` in a container) run
+//!    through the HTTP API, against the same DAG of `podman run` calls driven by `make -j2`;
+//! 2. the overhead of one container step over one host step.
+//!
+//! Run: `cargo bench --bench containers` (needs podman: `scripts/setup.sh --test`).
+
+use std::time::{Duration, Instant};
+
+use conveyor::config::ServeConfig;
+use conveyor::Server;
+
+#[path = "../tests/integration/support/images.rs"]
+#[allow(dead_code)]
+mod images;
+mod support;
+
+const STAGES: usize = 10;
+const WIDTH: usize = 20;
+const ROUNDS: usize = 3;
+const SINGLE_ROUNDS: usize = 15;
+
+fn dag_yaml() -> String {
+    let mut yaml = String::from("name: dag\nstages:\n");
+    for stage in 0..STAGES {
+        yaml.push_str(&format!("  - name: s{stage}\n    steps:\n"));
+        for step in 0..WIDTH {
+            yaml.push_str(&format!(
+                "      - {{name: s{stage}-{step}, parallel: true, image: '{}', command: ['true']}}\n",
+                images::BUSYBOX
+            ));
+        }
+    }
+    yaml
+}
+
+/// The same DAG for make: each target one `podman run` of the same image and command,
+/// with the flags Conveyor gives it (host network, no log copy, removed at exit).
+fn makefile() -> String {
+    let name = |stage: usize, step: usize| format!("s{stage}_{step}");
+    let mut make = String::from(".PHONY: all");
+    for stage in 0..STAGES {
+        for step in 0..WIDTH {
+            make.push_str(&format!(" {}", name(stage, step)));
+        }
+    }
+    make.push_str("\nall:");
+    for step in 0..WIDTH {
+        make.push_str(&format!(" {}", name(STAGES - 1, step)));
+    }
+    make.push('\n');
+    for stage in 0..STAGES {
+        for step in 0..WIDTH {
+            make.push_str(&format!("{}:", name(stage, step)));
+            if stage > 0 {
+                for before in 0..WIDTH {
+                    make.push_str(&format!(" {}", name(stage - 1, before)));
+                }
+            }
+            make.push_str(&format!(
+                "\n\tpodman run --rm --network host --log-driver none --pull never --entrypoint '[\"true\"]' {}\n",
+                images::BUSYBOX
+            ));
+        }
+    }
+    make
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+async fn run_once(client: &reqwest::Client, base: &str, pipeline: &str) -> Duration {
+    let started = Instant::now();
+    let run: serde_json::Value = client
+        .post(format!("{base}/api/v1/pipelines/{pipeline}/runs"))
+        .json(&serde_json::json!({"tag": "bench"}))
+        .send()
+        .await
+        .expect("start run")
+        .json()
+        .await
+        .expect("json");
+    let id = run["id"].as_i64().expect("run id");
+    let seen = support::until_end(client, base, id).await;
+    let elapsed = started.elapsed();
+    assert!(
+        seen.contains(r#""status":"succeeded""#),
+        "the benchmark run of {pipeline} failed: {seen}"
+    );
+    elapsed
+}
+
+fn make_round(dir: &std::path::Path) -> Duration {
+    let started = Instant::now();
+    let status = std::process::Command::new("make")
+        .args(["-s", "-j2", "-f", "Makefile", "all"])
+        .current_dir(dir)
+        .status()
+        .expect("make runs");
+    assert!(status.success());
+    started.elapsed()
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+#[tokio::main]
+async fn main() {
+    tokio::task::spawn_blocking(images::seed_images)
+        .await
+        .expect("images");
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let mut config = ServeConfig::for_data_dir(data_dir.path().to_path_buf());
+    config.max_parallel = Some(2);
+    config.container_runtime = "podman".into();
+    let server = Server::bind(&config).await.expect("server");
+    let base = format!("http://{}", server.local_addr());
+    let service = server.service();
+    tokio::spawn(server.run(std::future::pending()));
+    let client = support::admin_client(&service).await;
+    let single = |name: &str, step: &str| {
+        format!("name: {name}\nstages:\n  - name: s\n    steps:\n      - {step}\n")
+    };
+    for document in [
+        dag_yaml(),
+        single(
+            "boxed",
+            &format!(
+                "{{name: one, image: '{}', command: ['true']}}",
+                images::BUSYBOX
+            ),
+        ),
+        single("hosted", "{name: one, command: ['true']}"),
+    ] {
+        let created = client
+            .post(format!("{base}/api/v1/pipelines"))
+            .header(reqwest::header::CONTENT_TYPE, "application/yaml")
+            .body(document)
+            .send()
+            .await
+            .expect("create");
+        assert_eq!(created.status(), 201);
+    }
+
+    // One step: a container against a host process, alternating.
+    run_once(&client, &base, "boxed").await;
+    run_once(&client, &base, "hosted").await;
+    let (mut boxed, mut hosted) = (Vec::new(), Vec::new());
+    for _ in 0..SINGLE_ROUNDS {
+        boxed.push(run_once(&client, &base, "boxed").await);
+        hosted.push(run_once(&client, &base, "hosted").await);
+    }
+    let (boxed, hosted) = (median(boxed), median(hosted));
+    println!("one step, a run through the HTTP API to its end, median of {SINGLE_ROUNDS}:");
+    println!("  in a container (podman, `true`): {:>8.1} ms", ms(boxed));
+    println!("  on the host (`true`):            {:>8.1} ms", ms(hosted));
+    println!(
+        "  overhead of a container step:    {:>8.1} ms ({:.1}x the host step)",
+        ms(boxed) - ms(hosted),
+        boxed.as_secs_f64() / hosted.as_secs_f64()
+    );
+
+    let make_dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(make_dir.path().join("Makefile"), makefile()).expect("Makefile");
+    run_once(&client, &base, "dag").await;
+    make_round(make_dir.path());
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        ours.push(run_once(&client, &base, "dag").await);
+        theirs.push(make_round(make_dir.path()));
+    }
+    let (ours, theirs) = (median(ours), median(theirs));
+    println!(
+        "\n200-step DAG of container steps ({STAGES} stages x {WIDTH} parallel), median of {ROUNDS}, 2 at a time:"
+    );
+    println!(
+        "  conveyor (HTTP API, podman, SQLite, SSE to the end): {:>9.1} ms",
+        ms(ours)
+    );
+    println!(
+        "  make -j2 of the same `podman run` calls:             {:>9.1} ms",
+        ms(theirs)
+    );
+    println!(
+        "  ratio conveyor / make: {:.2}",
+        ours.as_secs_f64() / theirs.as_secs_f64()
+    );
+}
