@@ -32,6 +32,8 @@ status_enum!(
         RunsDelete = "runs_delete",
         SecretSet = "secret_set",
         SecretDelete = "secret_delete",
+        ActionCreate = "action_create",
+        ActionDelete = "action_delete",
     }
 );
 

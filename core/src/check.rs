@@ -1,12 +1,14 @@
 //! The rules a pipeline's fields must follow, each problem at its place (a path like
 //! `stages[1].steps[0].timeout`). Names and dependencies are checked while planning
-//! ([`crate::plan`]); params given when a run starts, by [`check_required_params`].
+//! ([`crate::plan`]); params given when a run starts, by [`crate::params::check_action_params`].
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::definition::{Params, Pipeline, Problem, Step, WEBHOOK_EVENTS};
-use crate::params::{check_param_names, merge_params};
+use crate::definition::{Action, Pipeline, Problem, Step, WEBHOOK_EVENTS};
+pub use crate::naming::{check_dns_label, did_you_mean, is_dns_label};
+use crate::naming::{check_kubernetes_names, check_step_name};
+use crate::params::check_param_names;
 use crate::secrets::check_secret_name;
 use crate::triggers::{is_clone_url, patterns, On, Repository};
 
@@ -15,9 +17,7 @@ pub const MAX_STEPS: usize = 1000;
 /// Longest step timeout.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
 
-pub fn step_path(stage: usize, step: usize) -> String {
-    format!("stages[{stage}].steps[{step}]")
-}
+pub use crate::definition::step_path;
 
 /// Where the step named `name` is in `pipeline`'s document (a step Conveyor adds, such as
 /// the checkout, by its name).
@@ -31,31 +31,6 @@ pub fn path_of_step(pipeline: &Pipeline, name: &str) -> String {
             Some(step_path(si, ti))
         })
         .unwrap_or_else(|| format!("steps.{name}"))
-}
-
-/// Checks each step's action requirements against the merged parameters of a run.
-pub fn check_required_params(pipeline: &Pipeline, run_params: &Params) -> Vec<Problem> {
-    let mut problems = Vec::new();
-    for (si, stage) in pipeline.stages.iter().enumerate() {
-        for (ti, step) in stage.steps.iter().enumerate() {
-            let Some(action) = pipeline.action_of(step) else {
-                continue;
-            };
-            let merged = merge_params(pipeline, step, run_params);
-            for required in &action.required {
-                if merged.get(required).is_none_or(|v| v.is_empty()) {
-                    problems.push(Problem::new(
-                        step_path(si, ti),
-                        format!(
-                            "action \"{}@{}\" needs param \"{required}\"; set it in the step's `with`, the pipeline's `with` or the run's params",
-                            action.name, action.version
-                        ),
-                    ));
-                }
-            }
-        }
-    }
-    problems
 }
 
 /// The rules of `repository` and `on` that need no pattern matching.
@@ -158,10 +133,7 @@ pub(crate) fn check_fields(pipeline: &Pipeline, problems: &mut Vec<Problem>) {
     let mut seen_actions: HashMap<(String, String), usize> = HashMap::new();
     for (ai, action) in pipeline.actions.iter().enumerate() {
         let path = format!("actions[{ai}]");
-        check_dns_label(&format!("{path}.name"), &action.name, problems);
-        if action.version.is_empty() {
-            problems.push(Problem::new(format!("{path}.version"), "must not be empty"));
-        }
+        check_action(&path, action, problems);
         if let Some(first) = seen_actions.insert((action.name.clone(), action.version.clone()), ai)
         {
             problems.push(Problem::new(
@@ -172,8 +144,12 @@ pub(crate) fn check_fields(pipeline: &Pipeline, problems: &mut Vec<Problem>) {
                 ),
             ));
         }
-        check_program(&path, action.script.as_deref(), &action.command, problems);
-        check_param_names(&format!("{path}.defaults"), &action.defaults, problems);
+    }
+    if pipeline.mount.is_some() {
+        problems.push(Problem::new(
+            "mount",
+            "Conveyor mounts no files into steps: the run's workspace is shared at /workspace (and at `workspace_paths`), and secrets reach steps through `secrets`",
+        ));
     }
     if pipeline.stages.is_empty() {
         problems.push(Problem::new(
@@ -192,6 +168,64 @@ pub(crate) fn check_fields(pipeline: &Pipeline, problems: &mut Vec<Problem>) {
         for (ti, step) in stage.steps.iter().enumerate() {
             check_step(pipeline, &step_path(si, ti), step, problems);
         }
+    }
+    check_kubernetes_names(pipeline, problems);
+    problems.extend(crate::params::check_action_params(pipeline, None));
+}
+
+/// An action's own problems (inline in a pipeline, or saved to the catalog) at `path`.
+pub fn check_action(path: &str, action: &Action, problems: &mut Vec<Problem>) {
+    check_dns_label(&format!("{path}.name"), &action.name, problems);
+    if action.version.is_empty() {
+        problems.push(Problem::new(format!("{path}.version"), "must not be empty"));
+    } else if action.version.len() > 63
+        || !action
+            .version
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    {
+        problems.push(Problem::new(
+            format!("{path}.version"),
+            format!(
+                "\"{}\" is not a version: 1-63 letters, digits, '.', '-' and '_'",
+                action.version
+            ),
+        ));
+    }
+    check_program(path, action.script.as_deref(), &action.command, problems);
+    if action.script.is_none() && action.command.is_empty() && action.image.is_none() {
+        problems.push(Problem::new(
+            path,
+            "an action needs a `script`, a `command` or an `image`",
+        ));
+    }
+    check_param_names(&format!("{path}.defaults"), &action.defaults, problems);
+    for (name, rule) in &action.params {
+        let place = format!("{path}.params.{name}");
+        check_param_names(&place, &[(name.clone(), String::new())].into(), problems);
+        if let Some(pattern) = &rule.pattern {
+            if let Err(err) = crate::params::pattern(pattern) {
+                problems.push(Problem::new(
+                    format!("{place}.pattern"),
+                    format!("\"{pattern}\" is not a regular expression: {err}"),
+                ));
+            }
+        }
+        if let Some(value) = action.defaults.get(name) {
+            if let Err(why) = crate::params::admits(rule, value) {
+                problems.push(Problem::new(
+                    format!("{path}.defaults.{name}"),
+                    format!("the default \"{value}\" {why}"),
+                ));
+            }
+        }
+    }
+    for (i, name) in action.required.iter().enumerate() {
+        check_param_names(
+            &format!("{path}.required[{i}]"),
+            &[(name.clone(), String::new())].into(),
+            problems,
+        );
     }
 }
 
@@ -227,7 +261,7 @@ fn check_workspace_paths(paths: &[String], problems: &mut Vec<Problem>) {
 }
 
 fn check_step(pipeline: &Pipeline, path: &str, step: &Step, problems: &mut Vec<Problem>) {
-    check_dns_label(&format!("{path}.name"), &step.name, problems);
+    check_step_name(&format!("{path}.name"), &step.name, problems);
     check_program(path, step.script.as_deref(), &step.command, problems);
     let action = match &step.action {
         None => None,
@@ -241,16 +275,18 @@ fn check_step(pipeline: &Pipeline, path: &str, step: &Step, problems: &mut Vec<P
             }
             Some(_) => {
                 let found = pipeline.action_of(step);
-                if found.is_none() {
+                // Not inline, and the catalog not looked up: the server checks it there.
+                if found.is_none() && pipeline.catalog.is_some() {
                     let known: Vec<String> = pipeline
                         .actions
                         .iter()
-                        .map(|a| format!("{}@{}", a.name, a.version))
+                        .chain(pipeline.catalog.iter().flatten())
+                        .map(Action::reference)
                         .collect();
                     problems.push(Problem::new(
                         format!("{path}.action"),
                         format!(
-                            "unknown action \"{reference}\"{}",
+                            "unknown action \"{reference}\": neither in the pipeline's `actions` nor in the catalog{}",
                             did_you_mean(reference, known.iter().map(String::as_str))
                         ),
                     ));
@@ -259,7 +295,11 @@ fn check_step(pipeline: &Pipeline, path: &str, step: &Step, problems: &mut Vec<P
             }
         },
     };
-    let has_program = step.script.is_some()
+    // A step naming an action the server will look up runs what that action runs.
+    // An unknown action is said once, above; one the server will look up runs what it runs.
+    let from_catalog = step.action.as_deref().is_some_and(|a| a.contains('@')) && action.is_none();
+    let has_program = from_catalog
+        || step.script.is_some()
         || !step.command.is_empty()
         || step.image.is_some()
         || action.is_some_and(|a| a.script.is_some() || !a.command.is_empty() || a.image.is_some());
@@ -269,7 +309,20 @@ fn check_step(pipeline: &Pipeline, path: &str, step: &Step, problems: &mut Vec<P
             "a step needs a `script`, a `command` or an `image`",
         ));
     }
-    let has_image = step.image.is_some() || action.is_some_and(|a| a.image.is_some());
+    let has_image =
+        from_catalog || step.image.is_some() || action.is_some_and(|a| a.image.is_some());
+    if step.with_notify == Some(true) || !step.notify_params.is_empty() {
+        problems.push(Problem::new(
+            format!("{path}.with_notify"),
+            "Conveyor notifies through the step's `webhooks` (url and events, optionally signed with a secret): write the notification as a webhook",
+        ));
+    }
+    if step.namespace.is_some() {
+        problems.push(Problem::new(
+            format!("{path}.namespace"),
+            "a step runs in its engine's namespace (the Tekton engine's --tekton-namespace; none on the local engine): it cannot choose its own",
+        ));
+    }
     if !has_image && step.runner == Some(crate::definition::Runner::Container) {
         problems.push(Problem::new(
             format!("{path}.runner"),
@@ -382,36 +435,6 @@ fn check_program(
     if script.is_some_and(|s| s.trim().is_empty()) {
         problems.push(Problem::new(format!("{path}.script"), "must not be empty"));
     }
-}
-
-/// True for a DNS label: 1–63 of `a-z0-9-`, starting and ending with a letter or digit.
-pub fn is_dns_label(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
-}
-
-pub fn check_dns_label(path: &str, name: &str, problems: &mut Vec<Problem>) {
-    if !is_dns_label(name) {
-        problems.push(Problem::new(
-            path,
-            format!("\"{name}\" is not a valid name: use 1-63 lowercase letters, digits and '-', starting and ending with a letter or digit"),
-        ));
-    }
-}
-
-/// ` (did you mean "x"?)` when a known name is close to the given one, else nothing.
-pub fn did_you_mean<'a>(given: &str, known: impl Iterator<Item = &'a str>) -> String {
-    known
-        .map(|candidate| (strsim::damerau_levenshtein(given, candidate), candidate))
-        .filter(|&(distance, candidate)| distance <= 2.max(candidate.len() / 3))
-        .min()
-        .map(|(_, candidate)| format!(" (did you mean \"{candidate}\"?)"))
-        .unwrap_or_default()
 }
 
 /// Problems as one line of text, `; `-separated.

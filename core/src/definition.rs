@@ -8,6 +8,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::action::{Action, ParamRule, PullPolicy, Runner, WORKSPACE_PATH};
 use crate::triggers::{On, Repository};
 
 /// Parameters and environment: string keys and scalar values, stored as strings.
@@ -28,7 +29,7 @@ pub struct Pipeline {
         default,
         rename = "with",
         skip_serializing_if = "Params::is_empty",
-        deserialize_with = "scalar_map::deserialize"
+        deserialize_with = "crate::scalar_map::deserialize"
     )]
     pub with: Params,
     /// Reusable, versioned step templates referenced by `step.action` as `name@version`.
@@ -57,50 +58,16 @@ pub struct Pipeline {
     /// `/workspace` (a KubeCI Workflow's steps share `/kubeci`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub workspace_paths: Vec<String>,
+    /// Seed 001's files to mount: refused with the reason (see `workspace_paths`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub mount: Option<serde_json::Value>,
     pub stages: Vec<Stage>,
-}
-
-/// Where a container step finds the run's workspace (its working directory), on every
-/// engine.
-pub const WORKSPACE_PATH: &str = "/workspace";
-
-/// Where a step runs on the local engine.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "lowercase")]
-pub enum Runner {
-    /// In a container of its image (through podman or docker); a step without an image
-    /// runs on the host.
-    #[default]
-    Container,
-    /// As a process on the Conveyor host, even when it names an image (which then serves
-    /// the Tekton engine only).
-    Host,
-}
-
-/// When the local engine pulls a step's image (Kubernetes' `imagePullPolicy`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "kebab-case")]
-pub enum PullPolicy {
-    /// Only when the host does not have it yet.
-    #[default]
-    IfNotPresent,
-    /// Before every run of the step.
-    Always,
-    /// Never: a missing image fails the step.
-    Never,
-}
-
-impl PullPolicy {
-    /// Kubernetes' spelling.
-    pub fn kubernetes(self) -> &'static str {
-        match self {
-            PullPolicy::IfNotPresent => "IfNotPresent",
-            PullPolicy::Always => "Always",
-            PullPolicy::Never => "Never",
-        }
-    }
+    /// The catalog's actions its steps name, attached by the server (never stored: a
+    /// version names them). `None`: not looked up (the browser, `conveyor validate`), so a
+    /// step naming an action that is not inline is left for the server to check.
+    #[serde(skip)]
+    pub catalog: Option<Vec<Action>>,
 }
 
 /// What a new run does while another run of its pipeline is in flight.
@@ -170,33 +137,10 @@ impl std::str::FromStr for EngineKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
-pub struct Action {
-    pub name: String,
-    pub version: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub image: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub script: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub command: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub args: Vec<String>,
-    /// Lowest-precedence parameter values.
-    #[serde(
-        default,
-        skip_serializing_if = "Params::is_empty",
-        deserialize_with = "scalar_map::deserialize"
-    )]
-    pub defaults: Params,
-    /// Parameters that must have a value once all sources are merged.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub required: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
 pub struct Stage {
+    /// Seed 001's stage number: kept, not used (stages are known by name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
     pub name: String,
     /// Stages that must succeed first. Omitted: the previous stage. `[]`: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -237,13 +181,13 @@ pub struct Step {
         default,
         rename = "with",
         skip_serializing_if = "Params::is_empty",
-        deserialize_with = "scalar_map::deserialize"
+        deserialize_with = "crate::scalar_map::deserialize"
     )]
     pub with: Params,
     #[serde(
         default,
         skip_serializing_if = "Params::is_empty",
-        deserialize_with = "scalar_map::deserialize"
+        deserialize_with = "crate::scalar_map::deserialize"
     )]
     pub env: Params,
     /// Secrets from the server's store, each in a variable (its own name, or `env`).
@@ -252,19 +196,22 @@ pub struct Step {
     /// Steps that must succeed first. Omitted: the step's place in its stage decides.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub needs: Option<Vec<String>>,
-    /// Runs alongside the neighbouring parallel steps of its stage.
-    #[serde(default, skip_serializing_if = "is_false")]
+    /// Runs alongside the neighbouring parallel steps of its stage (seed 001:
+    /// `is_parallel`).
+    #[serde(default, alias = "is_parallel", skip_serializing_if = "is_false")]
     pub parallel: bool,
     /// Like `30s`, `5m`, `1h30m`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<String>,
-    /// Waits for a person to approve before it runs.
-    #[serde(default, skip_serializing_if = "is_false")]
+    /// Waits for a person to approve before it runs (seed 001: `with_audit`).
+    #[serde(default, alias = "with_audit", skip_serializing_if = "is_false")]
     pub approval: bool,
+    /// Who may decide (seed 001: `audit_params`).
     #[serde(
         default,
+        alias = "audit_params",
         skip_serializing_if = "Params::is_empty",
-        deserialize_with = "scalar_map::deserialize"
+        deserialize_with = "crate::scalar_map::deserialize"
     )]
     pub approval_params: Params,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -272,9 +219,23 @@ pub struct Step {
     #[serde(
         default,
         skip_serializing_if = "Params::is_empty",
-        deserialize_with = "scalar_map::deserialize"
+        deserialize_with = "crate::scalar_map::deserialize"
     )]
     pub node_selector: Params,
+    /// Seed 001's notification switch and params: `false` and none are accepted; anything
+    /// else is refused with the reason (notifications are `webhooks`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub with_notify: Option<bool>,
+    #[serde(
+        default,
+        skip_serializing_if = "Params::is_empty",
+        deserialize_with = "crate::scalar_map::deserialize"
+    )]
+    pub notify_params: Params,
+    /// Seed 001's namespace of a step: refused with the reason (steps run in their
+    /// engine's namespace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
 }
 
 /// A secret a step gets, and the variable it goes in.
@@ -328,12 +289,46 @@ pub struct Webhook {
 
 impl Pipeline {
     /// The action a step uses (`action: name@version`), if it names one that exists.
+    /// Inline actions first, then the catalog's (when the server attached them).
     pub fn action_of(&self, step: &Step) -> Option<&Action> {
         let (name, version) = step.action.as_deref()?.split_once('@')?;
         self.actions
             .iter()
+            .chain(self.catalog.iter().flatten())
             .find(|a| a.name == name && a.version == version)
     }
+
+    /// The `name@version` references of its steps that no inline action answers: what the
+    /// server looks up in the catalog.
+    pub fn catalog_references(&self) -> Vec<(String, String)> {
+        let mut wanted: Vec<(String, String)> = self
+            .stages
+            .iter()
+            .flat_map(|stage| &stage.steps)
+            .filter_map(|step| step.action.as_deref()?.split_once('@'))
+            .filter(|(name, version)| {
+                !self
+                    .actions
+                    .iter()
+                    .any(|a| a.name == *name && a.version == *version)
+            })
+            .map(|(name, version)| (name.to_owned(), version.to_owned()))
+            .collect();
+        wanted.sort();
+        wanted.dedup();
+        wanted
+    }
+}
+
+/// Where a step is in a document: `stages[1].steps[0]`.
+pub fn step_path(stage: usize, step: usize) -> String {
+    format!("stages[{stage}].steps[{step}]")
+}
+
+/// A step's name where Kubernetes needs a DNS label (a Tekton pipeline task, its
+/// container): step names may hold '.' (seed 001's `step1.1`), which becomes '-'.
+pub fn kubernetes_name(step: &str) -> String {
+    step.replace('.', "-")
 }
 
 /// Step outcomes a webhook may subscribe to.
@@ -380,62 +375,4 @@ impl fmt::Display for Problem {
 /// Serializes a pipeline as YAML (the form the editor starts from for imported documents).
 pub fn to_yaml(pipeline: &Pipeline) -> String {
     serde_yaml::to_string(pipeline).unwrap_or_default()
-}
-
-/// Maps whose values may be written as any YAML scalar (`replicas: 3`), kept as strings.
-mod scalar_map {
-    use super::Params;
-    use serde::de::{self, Deserializer, MapAccess, Visitor};
-    use std::fmt;
-
-    struct Scalar(String);
-
-    impl<'de> serde::Deserialize<'de> for Scalar {
-        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            struct ScalarVisitor;
-            impl Visitor<'_> for ScalarVisitor {
-                type Value = Scalar;
-                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                    f.write_str("a string, number or boolean")
-                }
-                fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
-                    Ok(Scalar(v.to_owned()))
-                }
-                fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar, E> {
-                    Ok(Scalar(v.to_string()))
-                }
-                fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
-                    Ok(Scalar(v.to_string()))
-                }
-                fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
-                    Ok(Scalar(v.to_string()))
-                }
-                // Documents reach the browser with every value already a string, and float
-                // formatting would add its own code to the WASM: only the server reads floats.
-                #[cfg(not(target_arch = "wasm32"))]
-                fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
-                    Ok(Scalar(v.to_string()))
-                }
-            }
-            deserializer.deserialize_any(ScalarVisitor)
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Params, D::Error> {
-        struct MapVisitor;
-        impl<'de> Visitor<'de> for MapVisitor {
-            type Value = Params;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a map of names to scalar values")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Params, A::Error> {
-                let mut params = Params::new();
-                while let Some((key, Scalar(value))) = access.next_entry::<String, Scalar>()? {
-                    params.insert(key, value);
-                }
-                Ok(params)
-            }
-        }
-        deserializer.deserialize_map(MapVisitor)
-    }
 }

@@ -122,6 +122,7 @@ pub fn kubeci_workflow(value: serde_yaml::Value) -> Result<Pipeline, Vec<Problem
         // KubeCI steps share their files at /kubeci.
         workspace_paths: vec![KUBECI_PATH.into()],
         stages: vec![Stage {
+            id: None,
             name: "steps".into(),
             needs: None,
             steps,
@@ -149,6 +150,7 @@ pub fn taskflow_task(value: serde_yaml::Value) -> Result<Pipeline, Vec<Problem>>
         tags: tags(&manifest.metadata),
         name: manifest.metadata.name,
         stages: vec![Stage {
+            id: None,
             name: "steps".into(),
             needs: None,
             steps,

@@ -6,9 +6,11 @@
 //! axum or Kubernetes.
 
 pub mod access;
+pub mod action;
 pub mod ansi;
 pub mod approval;
 pub mod audit;
+pub mod catalog;
 pub mod check;
 pub mod checkout;
 pub mod definition;
@@ -19,10 +21,12 @@ pub mod editor;
 pub mod format;
 pub mod graph;
 pub mod imports;
+pub mod naming;
 pub mod params;
 pub mod plan;
 pub mod resolve;
 pub mod run;
+pub mod scalar_map;
 pub mod schedule;
 pub mod secrets;
 pub mod sso;

@@ -1,6 +1,6 @@
 //! Params: where a step's variables come from, and how forms write them.
 
-use crate::definition::{Params, Pipeline, Problem, Step};
+use crate::definition::{step_path, ParamRule, Params, Pipeline, Problem, Step};
 
 /// A run's params as steps see them: those given when it started, plus the image `TAG`.
 pub fn run_params(params: &Params, tag: &str) -> Params {
@@ -20,6 +20,70 @@ pub fn merge_params(pipeline: &Pipeline, step: &Step, run_params: &Params) -> Pa
     merged.extend(run_params.clone());
     merged.extend(step.with.clone());
     merged
+}
+
+/// An action param's pattern, matching whole values.
+pub fn pattern(pattern: &str) -> Result<regex_lite::Regex, regex_lite::Error> {
+    regex_lite::Regex::new(&format!("^(?:{pattern})$"))
+}
+
+/// Whether `rule` lets a param be `value`; what is wrong when not.
+pub fn admits(rule: &ParamRule, value: &str) -> Result<(), String> {
+    if !rule.allowed.is_empty() && !rule.allowed.iter().any(|a| a == value) {
+        return Err(format!("is not one of {}", rule.allowed.join(", ")));
+    }
+    if let Some(text) = &rule.pattern {
+        // A pattern that does not compile was refused with its action.
+        if pattern(text).is_ok_and(|re| !re.is_match(value)) {
+            return Err(format!("does not match the pattern {text}"));
+        }
+    }
+    Ok(())
+}
+
+/// Checks the params of every step that uses an action against that action, after the
+/// sources are merged (seed 004's order): each value its rules cover, and with the run's
+/// params (`Some`, when a run starts) each required one.
+pub fn check_action_params(pipeline: &Pipeline, run_params: Option<&Params>) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let none = Params::new();
+    for (si, stage) in pipeline.stages.iter().enumerate() {
+        for (ti, step) in stage.steps.iter().enumerate() {
+            let Some(action) = pipeline.action_of(step) else {
+                continue;
+            };
+            let merged = merge_params(pipeline, step, run_params.unwrap_or(&none));
+            let reference = action.reference();
+            if run_params.is_some() {
+                for required in &action.required {
+                    if merged.get(required).is_none_or(|v| v.is_empty()) {
+                        problems.push(Problem::new(
+                            step_path(si, ti),
+                            format!(
+                                "step \"{}\": action \"{reference}\" needs param \"{required}\"; set it in the step's `with`, the pipeline's `with` or the run's params",
+                                step.name
+                            ),
+                        ));
+                    }
+                }
+            }
+            for (name, rule) in &action.params {
+                let Some(value) = merged.get(name) else {
+                    continue;
+                };
+                if let Err(why) = admits(rule, value) {
+                    problems.push(Problem::new(
+                        format!("{}.with.{name}", step_path(si, ti)),
+                        format!(
+                            "step \"{}\": param {name} = \"{value}\" {why}, as action \"{reference}\" requires",
+                            step.name
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    problems
 }
 
 /// True for a name usable as an environment variable: letters, digits and '_', not

@@ -142,10 +142,20 @@ fn resolve_step(pipeline: &Pipeline, step: &Step, given: &Params) -> ResolvedSte
         .image
         .clone()
         .or_else(|| action.and_then(|a| a.image.clone()));
-    let asked = step.runner.or(pipeline.runner).unwrap_or_default();
+    // The step's say, then its action's (seed 004 picks the runner by the action), then the
+    // pipeline's; without an image only Kubernetes keeps a step off the host.
+    let asked = step
+        .runner
+        .or(action.and_then(|a| a.runner))
+        .or(pipeline.runner)
+        .unwrap_or_default();
     ResolvedStep {
         program: program(pipeline, step),
-        runner: if image.is_some() { asked } else { Runner::Host },
+        runner: match (&image, asked) {
+            (_, Runner::Kubernetes) => Runner::Kubernetes,
+            (Some(_), asked) => asked,
+            (None, _) => Runner::Host,
+        },
         pull: step.pull.unwrap_or_default(),
         pull_secret: image.as_ref().and(
             step.pull_secret

@@ -1,7 +1,7 @@
 //! The pipeline format, imports, validation messages, planning and status transitions.
 
-use conveyor_core::check::check_required_params;
 use conveyor_core::document::{check_document, parse_document};
+use conveyor_core::params::check_action_params;
 use conveyor_core::params::merge_params;
 use conveyor_core::plan::plan;
 use conveyor_core::run::{is_valid_tag, RunStatus, StepStatus};
@@ -47,7 +47,7 @@ fn bad_inputs_get_exact_messages_with_their_place() {
         ),
         (
             "name: a\nstages: [{name: s, steps: [{name: x, scirpt: a}]}]".into(),
-            vec!["stages[0].steps[0].scirpt: unknown field `scirpt`, expected one of `name`, `image`, `runner`, `pull`, `script`, `command`, `args`, `action`, `with`, `env`, `secrets`, `needs`, `parallel`, `timeout`, `approval`, `approval_params`, `webhooks`, `node_selector`"],
+            vec!["stages[0].steps[0].scirpt: unknown field `scirpt`, expected one of `name`, `image`, `runner`, `pull`, `pull_secret`, `script`, `command`, `args`, `action`, `with`, `env`, `secrets`, `needs`, `is_parallel`, `parallel`, `timeout`, `approval`, `with_audit`, `approval_params`, `audit_params`, `webhooks`, `node_selector`, `with_notify`, `notify_params`, `namespace`"],
         ),
         (
             "name: a\nstages: [{name: s, steps: [{name: x, script: a, timeout: 5 parsecs}]}]".into(),
@@ -285,15 +285,15 @@ stages:
     assert_eq!(merged["B"], "run");
     assert_eq!(merged["C"], "pipeline");
     assert_eq!(merged["D"], "action");
-    let missing = check_required_params(&pipeline, &run);
+    let missing = check_action_params(&pipeline, Some(&run));
     assert_eq!(
         missing.iter().map(ToString::to_string).collect::<Vec<_>>(),
         [
-            r#"stages[0].steps[0]: action "notify@1" needs param "CHANNEL"; set it in the step's `with`, the pipeline's `with` or the run's params"#
+            r#"stages[0].steps[0]: step "x": action "notify@1" needs param "CHANNEL"; set it in the step's `with`, the pipeline's `with` or the run's params"#
         ]
     );
     let with_channel = [("CHANNEL".to_string(), "ops".to_string())].into();
-    assert!(check_required_params(&pipeline, &with_channel).is_empty());
+    assert!(check_action_params(&pipeline, Some(&with_channel)).is_empty());
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! the OpenAPI document, and the web UI's pages and server functions (`pages`).
 
 mod accounts;
+mod actions;
 mod audit;
 mod error;
 mod events;
@@ -120,6 +121,12 @@ api_routes! {
     get "/pipelines/{name}/runs" => runs::list_pipeline_runs,
     post "/pipelines/{name}/runs" => runs::create_run,
     delete "/pipelines/{name}/runs" => runs::delete_runs,
+    get "/actions" => actions::list_actions,
+    post "/actions" => actions::create_action,
+    get "/actions/{name}" => actions::action_versions,
+    post "/actions/{name}/versions" => actions::create_action_version,
+    get "/actions/{name}/versions/{version}" => actions::get_action,
+    delete "/actions/{name}/versions/{version}" => actions::delete_action,
     get "/workflows" => workflows::list_workflows,
     post "/workflows" => workflows::create_workflow,
     get "/workflows/{name}" => workflows::get_workflow,

@@ -3,7 +3,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{accounts, audit, events, hooks, pipelines, runs, secrets, workflows};
+use super::{accounts, actions, audit, events, hooks, pipelines, runs, secrets, workflows};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -24,12 +24,15 @@ use super::{accounts, audit, events, hooks, pipelines, runs, secrets, workflows}
         events::run_events, events::run_changes,
         workflows::list_workflows, workflows::create_workflow, workflows::get_workflow,
         workflows::update_workflow, workflows::delete_workflow, workflows::create_workflow_run,
-        hooks::receive, hooks::list_deliveries
+        hooks::receive, hooks::list_deliveries,
+        actions::list_actions, actions::create_action, actions::action_versions,
+        actions::create_action_version, actions::get_action, actions::delete_action
     ),
     tags((name = "accounts", description = "Signing in, API tokens, users and the audit log"),
          (name = "pipelines", description = "Definitions and their versions"),
          (name = "workflows", description = "Build → push → deploy workflows (seed 000)"),
          (name = "runs", description = "Runs, approvals, logs and live events"),
+         (name = "actions", description = "The action catalog: versioned step templates (seeds 001 and 004)"),
          (name = "secrets", description = "Secrets steps get: set and removed by admins, never shown"),
          (name = "triggers", description = "Forge deliveries that start runs, and what each did"))
 )]

@@ -3,6 +3,7 @@
 //! workflows). Run state itself is the supervisor's.
 
 mod accounts;
+mod actions;
 mod begin;
 mod forge;
 mod host;

@@ -2,13 +2,15 @@
 //! checked and planned once, when it is saved; both are stored with the version.
 
 use conveyor_core::audit::AuditAction;
+use conveyor_core::definition::Pipeline;
 use conveyor_core::definition::Problem;
 use conveyor_core::diff::compare_versions;
-use conveyor_core::document::check_document;
+use conveyor_core::document::parse_document;
 use conveyor_core::dto::{
     PipelineDetail, PipelineSummary, PipelineVersion, RunSummary, RunsQuery, Validation,
     VersionComparison, RECENT_RUNS,
 };
+use conveyor_core::plan::{plan, Plan};
 use conveyor_core::resolve::ResolvedRun;
 use conveyor_core::triggers::repository_key;
 
@@ -114,8 +116,20 @@ impl Service {
             .next())
     }
 
+    /// Reads a document, looks the actions its steps name up in the catalog, then checks
+    /// and plans it; the catalog actions it uses.
+    async fn check_with_catalog(
+        &self,
+        source: &str,
+    ) -> ServiceResult<(Pipeline, Plan, Vec<(String, String)>)> {
+        let mut pipeline = parse_document(source).map_err(ServiceError::Invalid)?;
+        let uses = self.attach_catalog(&mut pipeline).await?;
+        let plan = plan(&pipeline).map_err(ServiceError::Invalid)?;
+        Ok((pipeline, plan, uses))
+    }
+
     pub async fn create_pipeline(&self, source: &str, by: &str) -> ServiceResult<PipelineDetail> {
-        let (pipeline, plan) = check_document(source).map_err(ServiceError::Invalid)?;
+        let (pipeline, plan, uses) = self.check_with_catalog(source).await?;
         self.secrets.check_exist(&pipeline).await?;
         crate::triggers::check_patterns(&pipeline).map_err(ServiceError::Invalid)?;
         self.check_saved_for_engine(&pipeline, &plan)?;
@@ -134,6 +148,7 @@ impl Service {
             repository: repository.as_deref(),
             scheduled,
             watching,
+            actions: &uses,
         };
         match self
             .store
@@ -153,6 +168,7 @@ impl Service {
             Err(StoreError::PipelineExists(name)) => Err(ServiceError::Conflict(format!(
                 "a pipeline named \"{name}\" already exists; save a new version of it instead"
             ))),
+            Err(err @ StoreError::ActionMissing(_)) => Err(ServiceError::Conflict(err.to_string())),
             Err(err) => Err(err.into()),
         }
     }
@@ -166,7 +182,7 @@ impl Service {
     ) -> ServiceResult<PipelineDetail> {
         let (row, _) = self.pipeline_row(name).await?;
         self.refuse_workflow(&row, "edit").await?;
-        let (pipeline, plan) = check_document(source).map_err(ServiceError::Invalid)?;
+        let (pipeline, plan, uses) = self.check_with_catalog(source).await?;
         if pipeline.name != row.name {
             return Err(ServiceError::Invalid(vec![Problem::new(
                 "name",
@@ -194,8 +210,15 @@ impl Service {
             repository: repository.as_deref(),
             scheduled,
             watching,
+            actions: &uses,
         };
-        self.store.add_version(row.id, &next, None).await?;
+        self.store
+            .add_version(row.id, &next, None)
+            .await
+            .map_err(|err| match err {
+                StoreError::ActionMissing(_) => ServiceError::Conflict(err.to_string()),
+                other => other.into(),
+            })?;
         self.refresh_watches().await?;
         let detail = self.get_pipeline(name).await?;
         let version = format!("version {}", detail.version);

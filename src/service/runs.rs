@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use conveyor_core::access::Principal;
 use conveyor_core::audit::AuditAction;
-use conveyor_core::check::check_required_params;
+
 use conveyor_core::checkout::with_checkout;
 use conveyor_core::definition::{Concurrency, Params, Pipeline, Problem};
 use conveyor_core::dto::{RunDetail, RunPage, RunSummary, RunsQuery};
@@ -88,6 +88,15 @@ impl Service {
             retry,
             concurrency,
         } = launch;
+        // The catalog's actions its steps name, as they are now: one deleted since the
+        // version was saved, or params its rules refuse, stop the run here.
+        let mut attached = pipeline.clone();
+        if !self.attach_catalog(&mut attached).await?.is_empty()
+            || !attached.catalog_references().is_empty()
+        {
+            conveyor_core::plan::plan(&attached).map_err(ServiceError::Invalid)?;
+        }
+        let pipeline = &attached;
         let mut problems = Vec::new();
         if !is_valid_tag(tag) {
             problems.push(Problem::new(
@@ -99,7 +108,8 @@ impl Service {
         if !problems.is_empty() {
             return Err(ServiceError::Invalid(problems));
         }
-        let missing = check_required_params(pipeline, &run_params(&params, tag));
+        let missing =
+            conveyor_core::params::check_action_params(pipeline, Some(&run_params(&params, tag)));
         if !missing.is_empty() {
             return Err(ServiceError::Invalid(missing));
         }

@@ -177,6 +177,7 @@ impl Service {
             repository: None,
             scheduled: false,
             watching: false,
+            actions: &[],
         };
         let created = self
             .store
@@ -244,6 +245,7 @@ impl Service {
             repository: None,
             scheduled: false,
             watching: false,
+            actions: &[],
         };
         self.store
             .add_version(row.id, &next, Some(&resealed))

@@ -4,6 +4,7 @@
 //! connections, in WAL mode.
 
 mod accounts;
+mod actions;
 mod audit;
 mod decisions;
 mod deliveries;
@@ -30,6 +31,7 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqlitePool};
 
 pub use accounts::{NewToken, UserRow};
+pub use actions::{ActionRow, Undeletable};
 pub use audit::Audit;
 pub use events::Batch;
 pub use forge::NewDelivery;
@@ -55,6 +57,10 @@ pub enum StoreError {
     Decided,
     #[error("this delivery was received already")]
     DuplicateDelivery(i64),
+    #[error("action \"{0}\" is saved already: a version is immutable; save a new version")]
+    ActionExists(String),
+    #[error("action \"{0}\" is not in the catalog (deleted meanwhile?)")]
+    ActionMissing(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
 }

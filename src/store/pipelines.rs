@@ -50,6 +50,8 @@ pub struct NewVersion<'a> {
     pub scheduled: bool,
     /// It has `on.kubernetes`.
     pub watching: bool,
+    /// The catalog actions (`name`, `version`) its steps name.
+    pub actions: &'a [(String, String)],
 }
 
 const VERSION_COLUMNS: &str = "v.version, v.created_at, v.source, v.definition, v.plan";
@@ -279,5 +281,5 @@ async fn insert_version(
     .bind(now)
     .execute(&mut **tx)
     .await?;
-    Ok(())
+    super::actions::set_uses(tx, pipeline_id, new.actions).await
 }

@@ -858,6 +858,7 @@ async fn runs_left_in_flight_by_a_crash_are_settled_at_start() {
             repository: None,
             scheduled: false,
             watching: false,
+            actions: &[],
         };
         let row = store
             .create_pipeline("web", &first, None)

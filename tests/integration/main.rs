@@ -5,6 +5,7 @@
 mod support;
 
 mod access;
+mod actions;
 mod api;
 mod approvals;
 mod audit;

@@ -398,3 +398,32 @@ fn a_run_of_code_starts_with_a_checkout_task_tekton_accepts() {
         "the URL is a variable: {script}"
     );
 }
+
+#[test]
+fn seed_001s_step_names_become_task_names_kubernetes_takes() {
+    // Seed 001's test44 with its action inline (the compiler sees a resolved run either way).
+    let seed = crate::support::seeds::seed_yaml("001", "name: test44");
+    let source = seed.replacen(
+        "stages:",
+        "actions:\n  - {name: action01, version: v1, image: busybox:1.28, script: 'echo \"$ENV1\"'}\nstages:",
+        1,
+    );
+    let run = request(&source, Params::new());
+    let object =
+        compile(&run, &all_steps(&run), 0, "conveyor-run-42", &settings()).expect("compiles");
+    assert_eq!(
+        TektonSchemas::load().pipeline_run_problems(&object),
+        Vec::<String>::new(),
+        "{object:#}"
+    );
+    let step = &task(&object, "step1-3")["taskSpec"]["steps"][0];
+    assert_eq!(step["name"], "step1-3");
+    assert_eq!(
+        task(&object, "step2-1")["runAfter"],
+        json!(["step1-1", "step1-2", "step1-3"])
+    );
+    assert_eq!(
+        task(&object, "step1-1")["taskSpec"]["workspaces"][0]["mountPath"],
+        "/workspace"
+    );
+}

@@ -65,6 +65,7 @@ impl Workflow {
             ..step(BUILD_STEP, BUILD_IMAGE)
         };
         let mut stages = vec![Stage {
+            id: None,
             name: "build".into(),
             needs: None,
             steps: vec![clone, build],
@@ -75,6 +76,7 @@ impl Workflow {
                 ..step(DEPLOY_STEP, DEPLOY_IMAGE)
             };
             stages.push(Stage {
+                id: None,
                 name: "deploy".into(),
                 needs: None,
                 steps: vec![deploy],

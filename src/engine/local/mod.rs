@@ -109,6 +109,16 @@ impl Engine for LocalEngine {
                     ),
                 ));
             }
+            if step.runner == Runner::Kubernetes {
+                refused.push((
+                    index,
+                    format!(
+                        "step \"{name}\" runs on Kubernetes (runner: kubernetes, its own or its action's): \
+                         only the Tekton engine runs it, and this pipeline runs on the local engine \
+                         (choose `engine: tekton`)"
+                    ),
+                ));
+            }
             if let (true, Runner::Container, Some(image), None) =
                 (starting, step.runner, &step.image, &self.config.runtime)
             {

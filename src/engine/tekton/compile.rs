@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 
-use conveyor_core::definition::{PullPolicy, WORKSPACE_PATH};
+use conveyor_core::definition::{kubernetes_name, PullPolicy, WORKSPACE_PATH};
 use conveyor_core::resolve::Program;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaimSpec, VolumeResourceRequirements};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -113,7 +113,9 @@ pub fn compile(
             .steps
             .get(index)
             .ok_or(CompileError::UnknownStep(index))?;
-        let name = planned.name.as_str();
+        // A Tekton task and its container are named for Kubernetes (no '.').
+        let task_name = kubernetes_name(&planned.name);
+        let name = task_name.as_str();
         let stage = &plan.stages[planned.stage].name;
 
         // Variables: run param `<step>--<NAME>` → task param `NAME` → env `NAME`.
@@ -148,7 +150,7 @@ pub fn compile(
         let pushes = run
             .registry
             .as_ref()
-            .is_some_and(|r| r.steps.iter().any(|s| s == name));
+            .is_some_and(|r| r.steps.iter().any(|s| *s == planned.name));
         // The workspace at /workspace, as on the local engine, and wherever the pipeline
         // asks for it besides (a KubeCI Workflow's /kubeci): one volume, mounted again.
         let mut workspaces = vec![json!({"name": WORKSPACE, "workspace": WORKSPACE})];
@@ -211,11 +213,11 @@ pub fn compile(
                 "steps": [tekton_step],
             },
         });
-        let run_after: Vec<&str> = planned
+        let run_after: Vec<String> = planned
             .needs
             .iter()
             .filter(|need| steps.contains(need))
-            .map(|&need| plan.steps[need].name.as_str())
+            .map(|&need| kubernetes_name(&plan.steps[need].name))
             .collect();
         if !run_after.is_empty() {
             task["runAfter"] = json!(run_after);

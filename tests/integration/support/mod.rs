@@ -6,6 +6,7 @@ pub mod fake_kube;
 pub mod git_http;
 pub mod images;
 pub mod oidc_provider;
+pub mod receiver;
 pub mod registry;
 pub mod seeds;
 

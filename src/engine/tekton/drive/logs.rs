@@ -41,7 +41,10 @@ impl Driver {
         let Some(pod) = self.tracks[step].pod.clone() else {
             return;
         };
-        let container = format!("step-{}", self.run.step_name(step));
+        let container = format!(
+            "step-{}",
+            conveyor_core::definition::kubernetes_name(self.run.step_name(step))
+        );
         let (pods, events, done, skip) = (
             self.pods.clone(),
             self.events.clone(),

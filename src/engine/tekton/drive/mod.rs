@@ -166,13 +166,14 @@ impl Driver {
         self.schedule.ended() && self.segments.values().all(|s| s.done)
     }
 
+    /// The step whose pipeline task is `name`.
     fn step_index(&self, name: &str) -> Option<usize> {
         self.run
             .resolved
             .plan
             .steps
             .iter()
-            .position(|s| s.name == name)
+            .position(|s| conveyor_core::definition::kubernetes_name(&s.name) == name)
     }
 
     async fn emit(&self, event: EngineEvent) {

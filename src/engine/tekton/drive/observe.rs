@@ -139,7 +139,8 @@ impl Driver {
             self.deferred.insert(step, object.clone());
             return;
         }
-        let state = task_run_state(object, self.run.step_name(step));
+        let task = conveyor_core::definition::kubernetes_name(self.run.step_name(step));
+        let state = task_run_state(object, &task);
         if let Some(pod) = state.pod {
             self.tracks[step].pod = Some(pod);
         }
@@ -238,7 +239,8 @@ impl Driver {
             {
                 continue;
             }
-            let name = self.run.step_name(step).to_owned();
+            // Tekton's skippedTasks name pipeline tasks.
+            let name = conveyor_core::definition::kubernetes_name(self.run.step_name(step));
             let never_ran = self.schedule.status(step) == StepStatus::Pending;
             if let Some((_, why)) = skipped
                 .iter()
