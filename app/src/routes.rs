@@ -9,6 +9,7 @@ use leptos_router::{lazy_route, path, Lazy, LazyRoute, SsrMode};
 
 use crate::api::account::SignOut;
 use crate::pages::account::AccountPage;
+use crate::pages::actions::ActionsPage;
 use crate::pages::audit::AuditPage;
 use crate::pages::dashboard::PipelinesPage;
 use crate::pages::history::HistoryPage;
@@ -137,6 +138,7 @@ pub fn App() -> impl IntoView {
                     <nav>
                         <A href="/">"Pipelines"</A>
                         <A href="/history">"History"</A>
+                        <A href="/actions">"Actions"</A>
                         <A href="/secrets">"Secrets"</A>
                         {admin.then(|| view! { <A href="/audit">"Audit"</A> })}
                     </nav>
@@ -155,6 +157,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
                     <Route path=path!("/account") ssr=SsrMode::InOrder view={Lazy::<AccountRoute>::new()}/>
                     <Route path=path!("/secrets") ssr=SsrMode::InOrder view={Lazy::<SecretsRoute>::new()}/>
+                    <Route path=path!("/actions") ssr=SsrMode::InOrder view={Lazy::<ActionsRoute>::new()}/>
                     <Route path=path!("/audit") ssr=SsrMode::InOrder view={Lazy::<AuditRoute>::new()}/>
                     <Route path=path!("/login") ssr=SsrMode::InOrder view={Lazy::<LoginRoute>::new()}/>
                     <Route path=path!("/") ssr=SsrMode::InOrder view={Lazy::<PipelinesRoute>::new()}/>
@@ -197,6 +200,7 @@ lazy_pages! {
     AuditRoute => AuditPage,
     AccountRoute => AccountPage,
     SecretsRoute => SecretsPage,
+    ActionsRoute => ActionsPage,
     PipelinesRoute => PipelinesPage,
     NewPipelineRoute => NewPipelinePage,
     WorkflowRoute => WorkflowPage,

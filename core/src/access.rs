@@ -136,6 +136,7 @@ const SERVER_FNS: &[(&str, Option<Action>)] = &[
     ("account_control", Some(Action::Read)),
     ("user_control", Some(Action::Admin)),
     ("list_secrets", Some(Action::Read)),
+    ("list_actions", Some(Action::Read)),
     ("secret_control", Some(Action::Admin)),
 ];
 

@@ -148,6 +148,9 @@ impl Backend for ServiceBackend {
     async fn secrets(&self) -> BackendResult<Vec<SecretSummary>> {
         self.0.secrets().list(None).await.map_err(to_backend)
     }
+    async fn actions(&self) -> BackendResult<Vec<conveyor_core::catalog::ActionEntry>> {
+        self.0.list_actions().await.map_err(to_backend)
+    }
     async fn set_secret(
         &self,
         who: &Principal,

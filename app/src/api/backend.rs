@@ -60,6 +60,8 @@ pub trait Backend: Send + Sync {
     ) -> BackendResult<()>;
     /// Every secret, by name (never a value).
     async fn secrets(&self) -> BackendResult<Vec<SecretSummary>>;
+    /// Every version of every catalog action, with the pipelines that use it.
+    async fn actions(&self) -> BackendResult<Vec<conveyor_core::catalog::ActionEntry>>;
     async fn set_secret(
         &self,
         who: &Principal,

@@ -2,6 +2,7 @@
 //! calls one method and maps the error. Forms post to them before hydration.
 
 pub mod account;
+pub mod actions;
 #[cfg(feature = "ssr")]
 mod backend;
 pub mod codec;

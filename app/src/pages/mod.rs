@@ -2,6 +2,7 @@
 //! to server functions) and hydrates in the browser.
 
 pub mod account;
+pub mod actions;
 pub mod audit;
 pub mod dashboard;
 pub mod history;
