@@ -103,7 +103,16 @@ impl Server {
                 Arc::new(runtime.with_insecure_registries(config.insecure_registries.clone()))
             });
         match &local.runtime {
-            Some(runtime) => tracing::info!(runtime = runtime.name(), "container steps run here"),
+            Some(runtime) => {
+                let removed = runtime.remove_leftovers().await;
+                if removed > 0 {
+                    tracing::warn!(
+                        removed,
+                        "removed the step containers a previous process left"
+                    );
+                }
+                tracing::info!(runtime = runtime.name(), "container steps run here")
+            }
             None => tracing::info!("no container runtime: steps that name an image are refused"),
         }
         let webhooks = notify::WebhookConfig {

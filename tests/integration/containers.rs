@@ -431,3 +431,27 @@ async fn images_in_a_private_registry_are_pulled_with_the_steps_pull_secret() {
         .args(["rmi", "--force", &image])
         .output();
 }
+
+#[tokio::test]
+async fn a_restarted_server_removes_the_containers_its_killed_process_left() {
+    tokio::task::spawn_blocking(seed_images)
+        .await
+        .expect("images made");
+    let data = tempfile::tempdir().expect("temp dir");
+    // What a killed server leaves: a step's container, still running, with its labels.
+    let left = crate::support::images::podman()
+        .args(["run", "--detach", "--label"])
+        .arg(format!("conveyor.data-dir={}", data.path().display()))
+        .args([BUSYBOX, "sleep", "300"])
+        .output()
+        .expect("podman run");
+    assert!(
+        left.status.success(),
+        "{}",
+        String::from_utf8_lossy(&left.stderr)
+    );
+    assert_eq!(containers_of(data.path()).len(), 1);
+    let app = TestApp::spawn_in(data, |config| config.container_runtime = "podman".into()).await;
+    assert_eq!(containers_of(app.data_dir.path()), Vec::<String>::new());
+    app.stop().await;
+}

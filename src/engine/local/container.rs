@@ -241,6 +241,28 @@ impl ContainerRuntime {
         }
     }
 
+    /// Removes the containers a previous process of this server left (it was killed while
+    /// steps ran: nothing of theirs goes on now); how many.
+    pub async fn remove_leftovers(&self) -> usize {
+        let mut list = self.command();
+        list.stdout(Stdio::piped())
+            .args(["ps", "--all", "--quiet", "--filter"]);
+        list.arg(format!("label=conveyor.data-dir={}", self.data_dir));
+        let Ok(output) = list.output().await else {
+            return 0;
+        };
+        let ids: Vec<String> = String::from_utf8_lossy(&output.stdout)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        if !ids.is_empty() {
+            let mut remove = self.force_remove();
+            remove.args(&ids);
+            let _ = remove.status().await;
+        }
+        ids.len()
+    }
+
     /// Asks the runtime again next time whether `image` is here.
     pub fn forget(&self, image: &str) {
         if let Ok(mut set) = self.present.lock() {
@@ -263,9 +285,20 @@ impl ContainerRuntime {
 
     /// Removes a step's container if it is still there (a cancelled step leaves none).
     pub async fn remove(&self, name: &str) {
-        let mut command = self.command();
-        command.args(["rm", "--force", name]);
+        let mut command = self.force_remove();
+        command.arg(name);
         let _ = command.status().await;
+    }
+
+    /// `rm --force`, killing at once (podman would wait out a stop timeout first; docker
+    /// kills at once).
+    fn force_remove(&self) -> Command {
+        let mut command = self.command();
+        command.args(["rm", "--force"]);
+        if self.kind == RuntimeKind::Podman {
+            command.args(["--time", "0"]);
+        }
+        command
     }
 }
 
