@@ -150,7 +150,7 @@ pub fn compile(
         let pushes = run
             .registry
             .as_ref()
-            .is_some_and(|r| r.steps.iter().any(|s| *s == planned.name));
+            .is_some_and(|r| r.steps.contains(&planned.name));
         // The workspace at /workspace, as on the local engine, and wherever the pipeline
         // asks for it besides (a KubeCI Workflow's /kubeci): one volume, mounted again.
         let mut workspaces = vec![json!({"name": WORKSPACE, "workspace": WORKSPACE})];
