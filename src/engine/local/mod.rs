@@ -4,8 +4,9 @@
 mod container;
 mod files;
 mod process;
+mod runtime;
 
-pub use container::{ContainerRuntime, RuntimeError, RuntimeKind};
+pub use runtime::{ContainerRuntime, RuntimeError, RuntimeKind};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -20,8 +20,9 @@ use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::container::{self, ContainerRuntime, ContainerStep};
+use super::container::{self, ContainerStep};
 use super::files::{write_private, write_script};
+use super::runtime::{ContainerRuntime, RUNTIME_FAILED};
 use super::{Outcome, RunContext};
 use crate::engine::lines::LineSplitter;
 use crate::engine::EngineEvent;
@@ -51,14 +52,14 @@ pub(super) async fn execute(
                     let image = step.image.clone();
                     let mut outcome =
                         run_process(context, index, step.command, container, cancel).await;
-                    if outcome.exit_code == Some(container::RUNTIME_FAILED) {
+                    if outcome.exit_code == Some(RUNTIME_FAILED) {
                         // The runtime itself failed (its error is in the log); the image may
                         // have gone since it was seen.
                         runtime.forget(&image);
                         outcome.message = Some(format!(
                             "{} could not run the container (exit code {}; its error is in the log)",
                             runtime.name(),
-                            container::RUNTIME_FAILED
+                            RUNTIME_FAILED
                         ));
                     }
                     outcome
