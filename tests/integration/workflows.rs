@@ -771,6 +771,13 @@ async fn no_password_reaches_the_server_log() {
         .spawn()
         .expect("server starts");
     let mut stdout = BufReader::new(server.stdout.take().expect("stdout"));
+    // Its debug log is read as it comes: a full pipe would stop the server mid-request.
+    let mut stderr = server.stderr.take().expect("stderr");
+    let stderr_read = tokio::spawn(async move {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text).await;
+        text
+    });
     let mut log = String::new();
     let base = loop {
         let mut line = String::new();
@@ -850,13 +857,7 @@ async fn no_password_reaches_the_server_log() {
         .read_to_string(&mut log)
         .await
         .expect("rest of stdout");
-    server
-        .stderr
-        .take()
-        .expect("stderr")
-        .read_to_string(&mut log)
-        .await
-        .expect("stderr");
+    log.push_str(&stderr_read.await.expect("stderr read"));
     assert!(
         log.contains("DEBUG") || log.contains("debug"),
         "debug logging was on: {log}"
