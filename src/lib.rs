@@ -92,7 +92,10 @@ impl Server {
             source,
         })?;
         let store = Store::open(&config.data_dir.join("conveyor.db")).await?;
-        let mut local = LocalConfig::new(config.data_dir.clone());
+        // Absolute: container runtimes read a relative mount source as a volume name.
+        let data_dir =
+            std::path::absolute(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
+        let mut local = LocalConfig::new(data_dir);
         if let Some(max) = config.max_parallel {
             local.max_parallel = max.into();
         }

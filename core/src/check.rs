@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::definition::{Action, Pipeline, Problem, Step, WEBHOOK_EVENTS};
 pub use crate::naming::{check_dns_label, did_you_mean, is_dns_label};
-use crate::naming::{check_kubernetes_names, check_step_name};
+use crate::naming::{check_image, check_kubernetes_names, check_step_name};
 use crate::params::check_param_names;
 use crate::secrets::check_secret_name;
 use crate::triggers::{is_clone_url, patterns, On, Repository};
@@ -193,6 +193,9 @@ pub fn check_action(path: &str, action: &Action, problems: &mut Vec<Problem>) {
         ));
     }
     check_program(path, action.script.as_deref(), &action.command, problems);
+    if let Some(image) = &action.image {
+        check_image(&format!("{path}.image"), image, problems);
+    }
     if action.script.is_none() && action.command.is_empty() && action.image.is_none() {
         problems.push(Problem::new(
             path,
@@ -262,6 +265,9 @@ fn check_workspace_paths(paths: &[String], problems: &mut Vec<Problem>) {
 
 fn check_step(pipeline: &Pipeline, path: &str, step: &Step, problems: &mut Vec<Problem>) {
     check_step_name(&format!("{path}.name"), &step.name, problems);
+    if let Some(image) = &step.image {
+        check_image(&format!("{path}.image"), image, problems);
+    }
     check_program(path, step.script.as_deref(), &step.command, problems);
     let action = match &step.action {
         None => None,

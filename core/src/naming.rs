@@ -68,3 +68,18 @@ pub fn did_you_mean<'a>(given: &str, known: impl Iterator<Item = &'a str>) -> St
         .map(|(_, candidate)| format!(" (did you mean \"{candidate}\"?)"))
         .unwrap_or_default()
 }
+
+/// An image reference as runtimes read it: no spaces, and nothing a command line would take
+/// for an option (`-…`).
+pub fn check_image(path: &str, image: &str, problems: &mut Vec<Problem>) {
+    let readable = !image.is_empty()
+        && image.len() <= 512
+        && !image.starts_with(['-', ':', '/', '@'])
+        && !image.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !readable {
+        problems.push(Problem::new(
+            path,
+            format!("\"{image}\" is not an image reference (like alpine:3.20 or registry.example.com/team/app:1)"),
+        ));
+    }
+}

@@ -52,7 +52,10 @@ pub fn check_action_params(pipeline: &Pipeline, run_params: Option<&Params>) -> 
             let Some(action) = pipeline.action_of(step) else {
                 continue;
             };
-            let merged = merge_params(pipeline, step, run_params.unwrap_or(&none));
+            // What the step sees: its `env` comes over the merged params, so it is held to
+            // the same rules.
+            let mut merged = merge_params(pipeline, step, run_params.unwrap_or(&none));
+            merged.extend(step.env.clone());
             let reference = action.reference();
             if run_params.is_some() {
                 for required in &action.required {

@@ -33,8 +33,9 @@ pub struct ResolvedStep {
     /// The container image it names, directly or through its action.
     pub image: Option<String>,
     /// Where it runs on the local engine: in a container of `image`, or on the host (no
-    /// image, or `runner: host`). Runs resolved before containers ran on the host.
-    #[serde(default = "host", skip_serializing_if = "is_container")]
+    /// image, or `runner: host`). Always written: runs resolved before containers (which
+    /// lack it) ran on the host.
+    #[serde(default = "host")]
     pub runner: Runner,
     /// When the local engine pulls its image.
     #[serde(default, skip_serializing_if = "is_default_pull")]
@@ -59,10 +60,6 @@ pub struct ResolvedStep {
 
 fn host() -> Runner {
     Runner::Host
-}
-
-fn is_container(runner: &Runner) -> bool {
-    *runner == Runner::Container
 }
 
 fn is_default_pull(pull: &PullPolicy) -> bool {

@@ -485,3 +485,39 @@ fn code_triggers_need_a_repository_and_its_webhook_secret() {
     let odd = format!("name: w\non: {{pull_request: {{types: [merged]}}}}\n{steps}");
     assert!(!paths(&odd).is_empty());
 }
+
+#[test]
+fn resolved_runs_keep_where_each_step_runs_across_a_round_trip() {
+    // Queued runs and re-runs of failed steps start from their stored resolved steps.
+    let source = "name: r\nrunner: host\nstages:\n  - name: s\n    steps:\n      - {name: boxed, image: alpine, runner: container, script: 'true', pull: always}\n      - {name: hosted, image: alpine, script: 'true'}\n      - {name: plain, script: 'true'}\n";
+    let (pipeline, plan) = conveyor_core::document::check_document(source).expect("valid");
+    let run = conveyor_core::resolve::ResolvedRun::resolve(
+        &pipeline,
+        plan,
+        "v1",
+        &conveyor_core::definition::Params::new(),
+    );
+    use conveyor_core::definition::{PullPolicy, Runner};
+    let runners: Vec<Runner> = run.steps.iter().map(|s| s.runner).collect();
+    assert_eq!(runners, [Runner::Container, Runner::Host, Runner::Host]);
+    assert_eq!(run.steps[0].pull, PullPolicy::Always);
+    let json = serde_json::to_string(&run).expect("json");
+    let back: conveyor_core::resolve::ResolvedRun = serde_json::from_str(&json).expect("back");
+    assert_eq!(back, run);
+    // A run stored before container steps existed ran every step on the host.
+    let old = json.replace(r#""runner":"container","#, "");
+    let old: conveyor_core::resolve::ResolvedRun = serde_json::from_str(&old).expect("old");
+    assert_eq!(old.steps[0].runner, Runner::Host);
+}
+
+#[test]
+fn a_steps_env_is_held_to_its_actions_param_rules() {
+    let source = "name: r\nactions:\n  - {name: a, version: '1', script: 'true', params: {MODE: {allowed: [safe]}}}\nstages:\n  - name: s\n    steps:\n      - {name: s1, action: a@1, env: {MODE: unsafe}}\n";
+    let problems = conveyor_core::document::check_document(source).expect_err("refused");
+    assert_eq!(
+        problems.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        [
+            r#"stages[0].steps[0].with.MODE: step "s1": param MODE = "unsafe" is not one of safe, as action "a@1" requires"#
+        ]
+    );
+}

@@ -57,6 +57,9 @@ impl Controls {
 }
 
 /// What supervisors need, shared by all of them.
+/// How long the registry has to say which digest a run pushed.
+const DIGEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 #[derive(Clone)]
 pub struct Supervision {
     store: Store,
@@ -166,7 +169,12 @@ impl Supervision {
     async fn apply(&self, state: &mut RunState, event: EngineEvent) {
         if event == EngineEvent::Finished {
             if let Some((step, lookup)) = state.pushed_image() {
-                let text = match lookup.digest().await {
+                // A registry that stops answering must not hold the run's end.
+                let asked = tokio::time::timeout(DIGEST_TIMEOUT, lookup.digest()).await;
+                let found = asked.unwrap_or_else(|_| {
+                    Err(format!("no answer in {} s", DIGEST_TIMEOUT.as_secs()))
+                });
+                let text = match found {
                     Ok(digest) => {
                         let pinned = lookup.pinned(&digest);
                         match self.store.set_run_image(state.run_id, &pinned).await {

@@ -676,3 +676,36 @@ async fn a_new_run_drops_the_workspace_an_earlier_failed_run_kept() {
     assert_eq!(outcome(&events).0, RunStatus::Failed);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn steps_named_with_dots_run_on_tekton_under_kubernetes_names() {
+    let target = Target::new().await;
+    let app = target.app().await;
+    let name = unique("dotted");
+    app.create_pipeline(&format!(
+        "name: {name}\nstages:\n  - name: s\n    steps:\n      - {{name: step1.1, script: 'echo one'}}\n      - {{name: step1.2, script: 'echo two'}}\n"
+    ))
+    .await;
+    let run = app.start_run(&name, "v1").await;
+    let events = app.all_events(run).await;
+    assert_eq!(
+        outcome(&events).0,
+        RunStatus::Succeeded,
+        "{:#?}",
+        statuses(&events)
+    );
+    assert_eq!(logs(&events, "step1.1"), ["one"]);
+    assert_eq!(logs(&events, "step1.2"), ["two"]);
+    assert!(
+        seq_of(&events, "step1.1", StepStatus::Succeeded)
+            < seq_of(&events, "step1.2", StepStatus::Running)
+    );
+    if let Some(cluster) = target.fake("task names") {
+        let runs = cluster.objects("pipelineruns");
+        assert_eq!(
+            runs[0]["spec"]["pipelineSpec"]["tasks"][1]["runAfter"],
+            serde_json::json!(["step1-1"])
+        );
+    }
+    app.stop().await;
+}

@@ -14,30 +14,13 @@ use conveyor_core::run::{LogStream, StepStatus};
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
-use super::files::{write_private, write_private_file, write_script};
-use super::runtime::{ContainerRuntime, RuntimeKind};
+use super::files::{step_dir, write_private, write_private_file, write_script};
+use super::runtime::{ContainerRuntime, RuntimeKind, RUNTIME_OWN};
 use super::{Outcome, RunContext};
 use crate::engine::EngineEvent;
 
 /// Where a script step's file is mounted in its container.
 const SCRIPT_PATH: &str = "/conveyor/script.sh";
-
-/// Variables the runtime itself reads from its environment: a step's value for one of
-/// these goes through the variables file, never the runtime's environment.
-const RUNTIME_OWN: [&str; 12] = [
-    "PATH",
-    "HOME",
-    "TMPDIR",
-    "XDG_RUNTIME_DIR",
-    "XDG_CONFIG_HOME",
-    "XDG_DATA_HOME",
-    "DOCKER_HOST",
-    "DOCKER_CONFIG",
-    "CONTAINER_HOST",
-    "CONTAINERS_CONF",
-    "REGISTRY_AUTH_FILE",
-    "STORAGE_DRIVER",
-];
 
 /// A step's container, ready to run.
 pub(super) struct ContainerStep {
@@ -59,10 +42,14 @@ impl ContainerStep {
         cancel: &CancellationToken,
     ) -> Result<(), Outcome> {
         let auth = self.auth.as_deref();
-        match runtime
+        let pulled = runtime
             .ensure_image(&self.image, self.pull, auth, cancel)
-            .await
-        {
+            .await;
+        if let Some(dir) = auth {
+            // The registry's password is on disk only while the pull needs it.
+            let _ = tokio::fs::remove_dir_all(dir).await;
+        }
+        match pulled {
             Ok(pulled) => {
                 if pulled {
                     let text = format!("pulled image {}", self.image);
@@ -108,8 +95,6 @@ pub(super) async fn prepare(
     let name = runtime.container_name(run.run_id, index);
     let mut command = runtime.command();
     command.stdout(Stdio::piped()).process_group(0);
-    // The runtime's own variables: the few of the server's it needs, nothing of the step's.
-    command.env_clear().envs(context.base_env.iter().cloned());
     command.args(["run", "--rm", "--name", &name, "--network", "host"]);
     command.args(["--pull", "never", "--log-driver", "none"]);
     for label in [
@@ -151,7 +136,10 @@ pub(super) async fn prepare(
             file.push('\n');
         }
     }
-    let env_file = context.scripts.join(format!("{step_name}.env"));
+    let own = step_dir(&context.scripts, index)
+        .await
+        .map_err(|err| failed("could not make the step's directory", &err))?;
+    let env_file = own.join("variables.env");
     write_private_file(&env_file, &file)
         .await
         .map_err(|err| failed("could not write the step's variables", &err))?;
@@ -167,7 +155,7 @@ pub(super) async fn prepare(
     };
     match &step.program {
         Program::Script { script } => {
-            let path = context.scripts.join(format!("{step_name}.sh"));
+            let path = own.join("script.sh");
             write_script(&path, script)
                 .await
                 .map_err(|err| failed("could not write the step script", &err))?;
@@ -203,7 +191,7 @@ pub(super) async fn prepare(
                     format!("secret {secret} (the step's pull_secret) is not a registry config.json: it needs an \"auths\" object"),
                 ));
             }
-            let dir = context.scripts.join(format!("pull-{step_name}"));
+            let dir = own.join("pull");
             write_private(&dir, config)
                 .await
                 .map_err(|err| failed("could not write the registry credentials", &err))?;

@@ -2,7 +2,16 @@
 //! credentials), in the run's scripts directory and readable by this user only.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// A step's own directory among its run's scripts (by its index: names of different steps
+/// never meet in it), readable by this user only.
+pub(super) async fn step_dir(scripts: &Path, index: usize) -> std::io::Result<PathBuf> {
+    let dir = scripts.join(format!("step-{index}"));
+    tokio::fs::create_dir_all(&dir).await?;
+    tokio::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).await?;
+    Ok(dir)
+}
 
 /// `path` with `contents`, readable by this user only, replaced whole.
 pub(super) async fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
@@ -20,8 +29,10 @@ pub(super) async fn write_private(dir: &Path, contents: &str) -> std::io::Result
     write_private_file(&dir.join("config.json"), contents).await
 }
 
-/// A step's script, executable by this user.
+/// A step's script (no secret: the definition's own text). Readable by anyone, so that a
+/// container whose image runs as another user can read it where it is mounted; its
+/// directory keeps other users of the host out.
 pub(super) async fn write_script(path: &Path, script: &str) -> std::io::Result<()> {
     tokio::fs::write(path, script).await?;
-    tokio::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).await
+    tokio::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).await
 }

@@ -68,6 +68,9 @@ pub struct LocalEngine {
 
 impl LocalEngine {
     pub fn new(config: LocalConfig) -> Self {
+        // This engine's runs end with the process that ran them: the step files (scripts,
+        // variables, registry credentials) a killed process left are no one's.
+        let _ = std::fs::remove_dir_all(config.data_dir.join("scripts"));
         let slots = Arc::new(Semaphore::new(config.max_parallel.max(1)));
         LocalEngine {
             config: Arc::new(config),

@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::container::{self, ContainerStep};
-use super::files::{write_private, write_script};
+use super::files::{step_dir, write_private, write_script};
 use super::runtime::{ContainerRuntime, RUNTIME_FAILED};
 use super::{Outcome, RunContext};
 use crate::engine::lines::LineSplitter;
@@ -53,13 +53,12 @@ pub(super) async fn execute(
                     let mut outcome =
                         run_process(context, index, step.command, container, cancel).await;
                     if outcome.exit_code == Some(RUNTIME_FAILED) {
-                        // The runtime itself failed (its error is in the log); the image may
-                        // have gone since it was seen.
+                        // Most likely the runtime itself failed (a step may exit 125 too); the
+                        // image may have gone since it was seen: ask again next time.
                         runtime.forget(&image);
                         outcome.message = Some(format!(
-                            "{} could not run the container (exit code {}; its error is in the log)",
-                            runtime.name(),
-                            RUNTIME_FAILED
+                            "exited with code {RUNTIME_FAILED}, {}'s code when it cannot run a container (its error, if so, is in the log)",
+                            runtime.name()
                         ));
                     }
                     outcome
@@ -111,7 +110,13 @@ async fn prepare(context: &RunContext, index: usize) -> Result<Prepared, Outcome
         .filter(|r| r.steps.iter().any(|s| s == name))
     {
         // The registry's config.json, readable by this user only, gone with the run's scripts.
-        let dir = context.scripts.join(format!("docker-{name}"));
+        let own = step_dir(&context.scripts, index).await.map_err(|err| {
+            Outcome::new(
+                StepStatus::Failed,
+                format!("could not make the step's directory: {err}"),
+            )
+        })?;
+        let dir = own.join("docker");
         write_private(&dir, &registry.docker_config)
             .await
             .map_err(|err| {
@@ -127,7 +132,15 @@ async fn prepare(context: &RunContext, index: usize) -> Result<Prepared, Outcome
 
     let mut command = match &step.program {
         Program::Script { script } => {
-            let path = context.scripts.join(format!("{name}.sh"));
+            let path = step_dir(&context.scripts, index)
+                .await
+                .map_err(|err| {
+                    Outcome::new(
+                        StepStatus::Failed,
+                        format!("could not make the step's directory: {err}"),
+                    )
+                })?
+                .join("script.sh");
             write_script(&path, script).await.map_err(|err| {
                 Outcome::new(
                     StepStatus::Failed,

@@ -13,6 +13,26 @@ use sha2::{Digest, Sha256};
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
+/// Variables the runtime itself reads from its environment: a step's value for one of
+/// these goes through the variables file, never the runtime's environment.
+pub(super) const RUNTIME_OWN: [&str; 12] = [
+    "PATH",
+    "HOME",
+    "TMPDIR",
+    "XDG_RUNTIME_DIR",
+    "XDG_CONFIG_HOME",
+    "XDG_DATA_HOME",
+    "DOCKER_HOST",
+    "DOCKER_CONFIG",
+    "CONTAINER_HOST",
+    "CONTAINERS_CONF",
+    "REGISTRY_AUTH_FILE",
+    "STORAGE_DRIVER",
+];
+
+/// The server's variables every runtime command gets besides [`RUNTIME_OWN`].
+const PASSED_ON: [&str; 6] = ["LANG", "LC_ALL", "TZ", "USER", "LOGNAME", "SHELL"];
+
 /// The exit code of `podman run` (and `docker run`) when the runtime itself failed.
 pub(super) const RUNTIME_FAILED: i32 = 125;
 
@@ -42,6 +62,9 @@ pub struct ContainerRuntime {
     pub(super) data_dir: String,
     /// Registries (`host[:port]`) pulled from over plain HTTP.
     insecure: Vec<String>,
+    /// The environment of every runtime command (the same for all, so that each finds the
+    /// same daemon, storage and containers): the server's runtime settings, nothing else.
+    env: Vec<(String, String)>,
     /// Images seen on this host already: a step that may use a present image does not ask
     /// the runtime again (one process less per step).
     present: Arc<Mutex<HashSet<String>>>,
@@ -91,6 +114,7 @@ impl ContainerRuntime {
                 instance: instance.clone(),
                 data_dir: data_dir.clone(),
                 insecure: Vec::new(),
+                env: runtime_env(),
                 present: Arc::default(),
             };
             match runtime.answers().await {
@@ -118,6 +142,8 @@ impl ContainerRuntime {
     pub(super) fn command(&self) -> Command {
         let mut command = Command::new(&self.program);
         command
+            .env_clear()
+            .envs(self.env.iter().cloned())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -271,6 +297,23 @@ impl ContainerRuntime {
         }
         command
     }
+}
+
+/// What the server's environment says about the runtime (where its daemon, storage and
+/// settings are), and a `PATH` to find its helpers.
+fn runtime_env() -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = RUNTIME_OWN
+        .iter()
+        .chain(&PASSED_ON)
+        .filter_map(|key| Some((key.to_string(), std::env::var(key).ok()?)))
+        .collect();
+    if !env.iter().any(|(key, _)| key == "PATH") {
+        env.push((
+            "PATH".into(),
+            "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin".into(),
+        ));
+    }
+    env
 }
 
 /// The registry an image name starts with (`host[:port]`), if it names one.

@@ -636,7 +636,19 @@ fn create_object(
         );
     };
     if resource == PIPELINE_RUNS {
-        let problems = cluster.schemas.pipeline_run_problems(&object);
+        let mut problems = cluster.schemas.pipeline_run_problems(&object);
+        // Tekton's admission webhook: pipeline task (and so pod container) names are DNS
+        // labels, which the CRD schema does not say.
+        for task in object["spec"]["pipelineSpec"]["tasks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let task_name = task["name"].as_str().unwrap_or_default();
+            if !conveyor_core::check::is_dns_label(task_name) {
+                problems.push(format!("invalid value: {task_name}: spec.pipelineSpec.tasks[].name must be a DNS label"));
+            }
+        }
         if !problems.is_empty() {
             return status(
                 StatusCode::UNPROCESSABLE_ENTITY,
