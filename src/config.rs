@@ -231,6 +231,17 @@ pub struct ServeConfig {
     /// The built site (WASM, JS, CSS) that cargo-leptos writes.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
+    /// Pipelines without a `retention` of their own keep their last N finished runs (and
+    /// always their latest successful one) [default: every run].
+    #[arg(long, env = "CONVEYOR_KEEP_RUNS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep_runs: Option<u32>,
+    /// Pipelines without a `retention` of their own keep the runs of their last D days
+    /// (with --keep-runs: a run either keeps is kept).
+    #[arg(long, env = "CONVEYOR_KEEP_DAYS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep_days: Option<u32>,
+    /// Between two pruning passes (each pipeline's runs by its retention policy).
+    #[arg(long, env = "CONVEYOR_PRUNE_INTERVAL", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub prune_interval: Duration,
     /// Start scheduled runs (`on.schedule`); off for a second server on the same database.
     #[arg(long, env = "CONVEYOR_SCHEDULER", default_value_t = true, action = clap::ArgAction::Set)]
     pub scheduler: bool,
@@ -279,6 +290,20 @@ pub struct OidcArgs {
 }
 
 impl ServeConfig {
+    /// How runs are pruned: the default policy and the pass interval.
+    pub fn pruning(&self) -> crate::service::Pruning {
+        let default = (self.keep_runs.is_some() || self.keep_days.is_some()).then_some(
+            conveyor_core::definition::Retention {
+                runs: self.keep_runs,
+                days: self.keep_days,
+            },
+        );
+        crate::service::Pruning {
+            default,
+            every: self.prune_interval,
+        }
+    }
+
     /// Defaults for a data directory (used by tests and benchmarks).
     pub fn for_data_dir(data_dir: PathBuf) -> Self {
         ServeConfig {
@@ -305,6 +330,9 @@ impl ServeConfig {
             self_exe: None,
             found_kubeconfig: None,
             site_root: PathBuf::from("target/site"),
+            keep_runs: None,
+            keep_days: None,
+            prune_interval: Duration::from_secs(600),
             scheduler: true,
             oidc: OidcArgs::default(),
         }

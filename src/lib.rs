@@ -201,6 +201,7 @@ impl Server {
         if config.scheduler {
             service.keep_schedules();
         }
+        service.keep_pruning(config.pruning());
         service.keep_watches().await?;
         let public_origin = site.public_origin.clone();
         service.set_public_url(

@@ -30,6 +30,7 @@ status_enum!(
         RunApprove = "run_approve",
         RunRefuse = "run_refuse",
         RunsDelete = "runs_delete",
+        RunsPrune = "runs_prune",
         SecretSet = "secret_set",
         SecretDelete = "secret_delete",
         ActionCreate = "action_create",

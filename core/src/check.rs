@@ -127,6 +127,9 @@ pub(crate) fn check_fields(pipeline: &Pipeline, problems: &mut Vec<Problem>) {
     check_param_names("with", &pipeline.with, problems);
     check_triggers(pipeline.repository.as_ref(), pipeline.on.as_ref(), problems);
     check_workspace_paths(&pipeline.workspace_paths, problems);
+    if let Some(retention) = &pipeline.retention {
+        check_retention("retention", retention, problems);
+    }
     if let Some(name) = &pipeline.pull_secret {
         problems.extend(crate::secrets::check_secret_name("pull_secret", name));
     }
@@ -171,6 +174,32 @@ pub(crate) fn check_fields(pipeline: &Pipeline, problems: &mut Vec<Problem>) {
     }
     check_kubernetes_names(pipeline, problems);
     problems.extend(crate::params::check_action_params(pipeline, None));
+}
+
+/// A retention policy keeps something: at least one run, or at least one day.
+pub fn check_retention(
+    path: &str,
+    retention: &crate::definition::Retention,
+    problems: &mut Vec<Problem>,
+) {
+    if retention.runs.is_none() && retention.days.is_none() {
+        problems.push(Problem::new(
+            path,
+            "give `runs` (keep the last N) and/or `days` (keep the last D days)",
+        ));
+    }
+    if retention.runs == Some(0) {
+        problems.push(Problem::new(
+            format!("{path}.runs"),
+            "a retention policy of zero runs would keep none: at least 1",
+        ));
+    }
+    if retention.days == Some(0) {
+        problems.push(Problem::new(
+            format!("{path}.days"),
+            "a retention policy of zero days would keep none: at least 1",
+        ));
+    }
 }
 
 /// An action's own problems (inline in a pipeline, or saved to the catalog) at `path`.

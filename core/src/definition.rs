@@ -58,6 +58,9 @@ pub struct Pipeline {
     /// `/workspace` (a KubeCI Workflow's steps share `/kubeci`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub workspace_paths: Vec<String>,
+    /// How many of its finished runs are kept (over the server's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<Retention>,
     /// Seed 001's files to mount: refused with the reason (see `workspace_paths`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
@@ -68,6 +71,18 @@ pub struct Pipeline {
     /// step naming an action that is not inline is left for the server to check.
     #[serde(skip)]
     pub catalog: Option<Vec<Action>>,
+}
+
+/// Which finished runs a pipeline keeps: its last `runs`, and/or those of its last `days`
+/// (a run either keeps is kept); its latest successful run is always kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runs: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days: Option<u32>,
 }
 
 /// What a new run does while another run of its pipeline is in flight.

@@ -257,6 +257,10 @@ pub trait Engine: Send + Sync {
     /// Stops what the engine runs beside its runs (watchers); called last at shutdown.
     async fn shutdown(&self) {}
 
+    /// Removes what the engine keeps of ended runs of `pipeline` that were pruned or
+    /// emptied (workspaces; on a cluster their objects).
+    async fn forget(&self, _pipeline: &str, _runs: &[i64]) {}
+
     /// What this engine cannot do for `run`: per step (its index), why. Checked when a
     /// version is saved (`starting` false: what it can never do) and again when a run
     /// starts (`starting`: also what it cannot do now).

@@ -11,6 +11,7 @@ mod logs;
 mod pipelines;
 mod queue;
 mod recovery;
+mod retention;
 mod runs;
 mod schedules;
 mod secrets;
@@ -43,6 +44,7 @@ pub use accounts::{
 };
 pub use forge::Received;
 pub use host::HostTools;
+pub use retention::Pruning;
 pub use secrets::Secrets;
 pub use sso::SsoSession;
 

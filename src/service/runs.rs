@@ -428,12 +428,20 @@ impl Service {
     /// Deletes all finished runs of a pipeline (seed 000's `emptytask`).
     pub async fn delete_runs(&self, name: &str, by: &str) -> ServiceResult<u64> {
         let (row, _) = self.pipeline_row(name).await?;
+        let ids = self.store.run_ids(row.id).await?;
         match self.store.delete_runs(row.id).await {
             Err(StoreError::ActiveRun) => Err(ServiceError::Conflict(format!(
                 "pipeline \"{name}\" has a run in flight; cancel it or wait for it to end first"
             ))),
             other => {
                 let deleted = other?;
+                // Their workspaces and cluster objects go too, beside the answer.
+                let (engines, pipeline) = (self.engines.clone(), name.to_owned());
+                tokio::spawn(async move {
+                    for engine in engines.iter() {
+                        engine.forget(&pipeline, &ids).await;
+                    }
+                });
                 let detail = format!("{deleted} runs");
                 let entry = Audit::of(Some(by), AuditAction::RunsDelete, name).detail(&detail);
                 self.audit(entry).await?;

@@ -12,6 +12,7 @@ mod events;
 mod forge;
 mod pipelines;
 mod queue;
+mod retention;
 mod runs;
 mod schedules;
 mod secrets;
@@ -163,9 +164,22 @@ impl Store {
             .busy_timeout(Duration::from_secs(10));
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(options.clone())
+            // Pruned runs give their pages back to the file system (see `reclaim_space`).
+            .connect_with(
+                options
+                    .clone()
+                    .auto_vacuum(sqlx::sqlite::SqliteAutoVacuum::Incremental),
+            )
             .await?;
         sqlx::migrate!("./migrations").run(&writer).await?;
+        // A file made before pruning existed: converted once (a rewrite of the file).
+        let mode: i64 = sqlx::query_scalar("PRAGMA auto_vacuum")
+            .fetch_one(&writer)
+            .await?;
+        if mode != 2 {
+            tracing::info!("converting the database to incremental vacuum (once)");
+            sqlx::query("VACUUM").execute(&writer).await?;
+        }
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))

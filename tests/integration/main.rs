@@ -16,6 +16,7 @@ mod forge;
 mod layout;
 mod pages;
 mod queue;
+mod retention;
 mod schedules;
 mod secrets;
 mod sso;

@@ -132,6 +132,13 @@ impl Engine for LocalEngine {
         refused
     }
 
+    async fn forget(&self, pipeline: &str, runs: &[i64]) {
+        for run in runs {
+            let kept = Self::workspace_dir(&self.config.data_dir, pipeline, *run);
+            let _ = tokio::fs::remove_dir_all(kept).await;
+        }
+    }
+
     async fn start(
         &self,
         run: RunRequest,

@@ -13,6 +13,7 @@
 
 pub mod compile;
 mod drive;
+mod forget;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -198,6 +199,10 @@ impl Engine for TektonEngine {
 
     fn kind(&self) -> EngineKind {
         EngineKind::Tekton
+    }
+
+    async fn forget(&self, _pipeline: &str, runs: &[i64]) {
+        forget::forget_runs(&self.client, &self.settings.namespace, runs).await;
     }
 
     async fn start(

@@ -857,7 +857,25 @@ fn delete_object(cluster: &Cluster, resource: &str, ns: &str, name: &str) -> Res
     cluster.record("delete", resource);
     match cluster.get(resource, ns, name) {
         Some(object) => {
+            let uid = object["metadata"]["uid"].clone();
             cluster.put(resource, ns, object, "DELETED");
+            // Kubernetes' garbage collector: what the object owned goes with it.
+            let owned: Vec<(String, String)> = cluster
+                .lock()
+                .objects
+                .iter()
+                .filter(|((_, n, _), o)| {
+                    n == ns
+                        && !uid.is_null()
+                        && o["metadata"]["ownerReferences"]
+                            .as_array()
+                            .is_some_and(|refs| refs.iter().any(|r| r["uid"] == uid))
+                })
+                .map(|((r, _, name), _)| (r.clone(), name.clone()))
+                .collect();
+            for (kind, name) in owned {
+                delete_object(cluster, &kind, ns, &name);
+            }
             if resource == CLAIMS {
                 // The volume goes with its claim.
                 let _ = std::fs::remove_dir_all(cluster.claim_dir(name));
