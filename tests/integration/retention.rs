@@ -183,7 +183,12 @@ async fn pruned_tekton_runs_take_their_pipeline_runs_and_task_runs_with_them() {
         cluster
             .objects(resource)
             .into_iter()
-            .filter(|o| o["metadata"]["labels"]["conveyor.dev/run"] == run.to_string())
+            .filter(|o| {
+                o["metadata"]["labels"]["conveyor.dev/run"]
+                    .as_str()
+                    .and_then(|v| v.parse::<i64>().ok())
+                    == Some(run)
+            })
             .count()
     };
     assert_eq!(
