@@ -428,3 +428,63 @@ async fn on_tekton_steps_read_secrets_from_a_run_secret_that_is_gone_when_the_ru
     cluster.assert_granted_by_deployed_role();
     app.stop().await;
 }
+
+#[tokio::test]
+async fn on_tekton_a_pull_secret_becomes_the_runs_own_image_pull_secret() {
+    let cluster = FakeCluster::start().await;
+    let app = TestApp::spawn_with(|config| {
+        config.engine = conveyor_core::definition::EngineKind::Tekton;
+        config.kubeconfig = Some(cluster.kubeconfig.clone());
+        config.tekton_namespace = cluster.namespace.clone();
+    })
+    .await;
+    let config = r#"{"auths":{"registry.example.com":{"auth":"Y2k6cHc="}}}"#;
+    let (status, _) = put_secret(
+        &app.client,
+        app.url("/api/v1/secrets/REGISTRY_AUTH"),
+        config,
+    )
+    .await;
+    assert_eq!(status, 200);
+    app.create_pipeline(
+        "name: private\nstages: [{name: s, steps: [{name: first, script: 'true'}, {name: use, image: 'registry.example.com/team/tool:1', pull_secret: REGISTRY_AUTH, script: 'echo pulled'}]}]",
+    )
+    .await;
+    cluster.hold("use");
+    let run = app.start_run("private", "v1").await;
+    let pull = format!("conveyor-run-{run}-pull-registry-auth");
+    let secrets = cluster
+        .until("secrets", |all| {
+            all.iter().any(|s| s["metadata"]["name"] == pull)
+        })
+        .await;
+    let secret = secrets
+        .iter()
+        .find(|s| s["metadata"]["name"] == pull)
+        .expect("pull secret");
+    assert_eq!(secret["type"], "kubernetes.io/dockerconfigjson");
+    let data = secret["data"][".dockerconfigjson"].as_str().expect("data");
+    let decoded = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .expect("base64")
+    };
+    assert_eq!(String::from_utf8_lossy(&decoded), config);
+    let runs = cluster.until("pipelineruns", |runs| !runs.is_empty()).await;
+    assert_eq!(
+        runs[0]["spec"]["taskRunSpecs"],
+        json!([{"pipelineTaskName": "use", "podTemplate": {"imagePullSecrets": [{"name": pull}]}}])
+    );
+    cluster.release("use");
+    let events = app.all_events(run).await;
+    assert_eq!(outcome(&events).0, conveyor_core::run::RunStatus::Succeeded);
+    assert!(
+        !cluster
+            .objects("secrets")
+            .iter()
+            .any(|s| s["metadata"]["name"] == pull),
+        "gone with the run"
+    );
+    app.stop().await;
+}

@@ -87,6 +87,15 @@ pub fn run_secret_name(run_id: i64) -> String {
     format!("conveyor-run-{run_id}-secrets")
 }
 
+/// The run's `kubernetes.io/dockerconfigjson` copy of a pull secret (secret names are
+/// `A-Z0-9_`: lowercase, with '-' for '_', they cannot meet).
+pub fn pull_secret_name(run_id: i64, secret: &str) -> String {
+    format!(
+        "conveyor-run-{run_id}-pull-{}",
+        secret.to_ascii_lowercase().replace('_', "-")
+    )
+}
+
 /// Compiles the steps `steps` (plan indices) of a run, binding the workspace to the PVC
 /// `claim`. A need outside `steps` is taken as already met (an earlier segment, or the
 /// earlier run of a re-run); needs inside become `runAfter`.
@@ -227,11 +236,20 @@ pub fn compile(
         }
         tasks.push(task);
 
+        // Where its pod goes, and what its image is pulled with (the run's copy of the
+        // step's pull secret).
+        let mut pod = serde_json::Map::new();
         if !step.node_selector.is_empty() {
-            task_run_specs.push(json!({
-                "pipelineTaskName": name,
-                "podTemplate": {"nodeSelector": step.node_selector},
-            }));
+            pod.insert("nodeSelector".into(), json!(step.node_selector));
+        }
+        if let Some(secret) = &step.pull_secret {
+            pod.insert(
+                "imagePullSecrets".into(),
+                json!([{"name": pull_secret_name(run.run_id, secret)}]),
+            );
+        }
+        if !pod.is_empty() {
+            task_run_specs.push(json!({"pipelineTaskName": name, "podTemplate": pod}));
         }
     }
 

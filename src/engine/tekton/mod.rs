@@ -20,7 +20,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use conveyor_core::definition::EngineKind;
-use conveyor_core::resolve::ResolvedRun;
 use futures::StreamExt;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -179,24 +178,6 @@ fn routes_remove(all: &Routes, run_id: i64) {
 
 #[async_trait::async_trait]
 impl Engine for TektonEngine {
-    fn refusals(&self, run: &ResolvedRun, _starting: bool) -> Vec<(usize, String)> {
-        run.steps
-            .iter()
-            .enumerate()
-            .filter(|(_, step)| step.pull_secret.is_some())
-            .map(|(index, _)| {
-                (
-                    index,
-                    format!(
-                        "step \"{}\" names a pull_secret, which the local engine uses; on Tekton the \
-                         run's service account pulls, with its imagePullSecrets",
-                        run.name(index)
-                    ),
-                )
-            })
-            .collect()
-    }
-
     fn kind(&self) -> EngineKind {
         EngineKind::Tekton
     }
