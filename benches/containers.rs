@@ -6,7 +6,7 @@
 //!
 //! Run: `cargo bench --bench containers` (needs podman: `scripts/setup.sh --test`).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use conveyor::config::ServeConfig;
 use conveyor::Server;
@@ -67,43 +67,6 @@ fn makefile() -> String {
     make
 }
 
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
-async fn run_once(client: &reqwest::Client, base: &str, pipeline: &str) -> Duration {
-    let started = Instant::now();
-    let run: serde_json::Value = client
-        .post(format!("{base}/api/v1/pipelines/{pipeline}/runs"))
-        .json(&serde_json::json!({"tag": "bench"}))
-        .send()
-        .await
-        .expect("start run")
-        .json()
-        .await
-        .expect("json");
-    let id = run["id"].as_i64().expect("run id");
-    let seen = support::until_end(client, base, id).await;
-    let elapsed = started.elapsed();
-    assert!(
-        seen.contains(r#""status":"succeeded""#),
-        "the benchmark run of {pipeline} failed: {seen}"
-    );
-    elapsed
-}
-
-fn make_round(dir: &std::path::Path) -> Duration {
-    let started = Instant::now();
-    let status = std::process::Command::new("make")
-        .args(["-s", "-j2", "-f", "Makefile", "all"])
-        .current_dir(dir)
-        .status()
-        .expect("make runs");
-    assert!(status.success());
-    started.elapsed()
-}
-
 fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
@@ -147,14 +110,14 @@ async fn main() {
     }
 
     // One step: a container against a host process, alternating.
-    run_once(&client, &base, "boxed").await;
-    run_once(&client, &base, "hosted").await;
+    support::timed_run(&client, &base, "boxed").await;
+    support::timed_run(&client, &base, "hosted").await;
     let (mut boxed, mut hosted) = (Vec::new(), Vec::new());
     for _ in 0..SINGLE_ROUNDS {
-        boxed.push(run_once(&client, &base, "boxed").await);
-        hosted.push(run_once(&client, &base, "hosted").await);
+        boxed.push(support::timed_run(&client, &base, "boxed").await);
+        hosted.push(support::timed_run(&client, &base, "hosted").await);
     }
-    let (boxed, hosted) = (median(boxed), median(hosted));
+    let (boxed, hosted) = (support::median(boxed), support::median(hosted));
     println!("one step, a run through the HTTP API to its end, median of {SINGLE_ROUNDS}:");
     println!("  in a container (podman, `true`): {:>8.1} ms", ms(boxed));
     println!("  on the host (`true`):            {:>8.1} ms", ms(hosted));
@@ -166,14 +129,14 @@ async fn main() {
 
     let make_dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(make_dir.path().join("Makefile"), makefile()).expect("Makefile");
-    run_once(&client, &base, "dag").await;
-    make_round(make_dir.path());
+    support::timed_run(&client, &base, "dag").await;
+    support::make_round(make_dir.path());
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
-        ours.push(run_once(&client, &base, "dag").await);
-        theirs.push(make_round(make_dir.path()));
+        ours.push(support::timed_run(&client, &base, "dag").await);
+        theirs.push(support::make_round(make_dir.path()));
     }
-    let (ours, theirs) = (median(ours), median(theirs));
+    let (ours, theirs) = (support::median(ours), support::median(theirs));
     println!(
         "\n200-step DAG of container steps ({STAGES} stages x {WIDTH} parallel), median of {ROUNDS}, 2 at a time:"
     );

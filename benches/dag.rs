@@ -5,7 +5,7 @@
 //!
 //! Run: `cargo bench --bench dag`
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use conveyor::config::ServeConfig;
 use conveyor::Server;
@@ -58,43 +58,6 @@ fn makefile() -> String {
     make
 }
 
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
-async fn conveyor_round(client: &reqwest::Client, base: &str) -> Duration {
-    let started = Instant::now();
-    let run: serde_json::Value = client
-        .post(format!("{base}/api/v1/pipelines/dag/runs"))
-        .json(&serde_json::json!({"tag": "bench"}))
-        .send()
-        .await
-        .expect("start run")
-        .json()
-        .await
-        .expect("json");
-    let id = run["id"].as_i64().expect("run id");
-    let seen = support::until_end(client, base, id).await;
-    let elapsed = started.elapsed();
-    assert!(
-        seen.contains(r#""status":"succeeded""#),
-        "the benchmark run failed"
-    );
-    elapsed
-}
-
-fn make_round(dir: &std::path::Path) -> Duration {
-    let started = Instant::now();
-    let status = std::process::Command::new("make")
-        .args(["-s", "-j2", "-f", "Makefile", "all"])
-        .current_dir(dir)
-        .status()
-        .expect("make runs");
-    assert!(status.success());
-    started.elapsed()
-}
-
 #[tokio::main]
 async fn main() {
     let data_dir = tempfile::tempdir().expect("temp dir");
@@ -119,14 +82,14 @@ async fn main() {
     std::fs::write(make_dir.path().join("Makefile"), makefile()).expect("Makefile");
 
     // Warm up both once, then alternate rounds so machine noise hits both alike.
-    conveyor_round(&client, &base).await;
-    make_round(make_dir.path());
+    support::timed_run(&client, &base, "dag").await;
+    support::make_round(make_dir.path());
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
-        ours.push(conveyor_round(&client, &base).await);
-        theirs.push(make_round(make_dir.path()));
+        ours.push(support::timed_run(&client, &base, "dag").await);
+        theirs.push(support::make_round(make_dir.path()));
     }
-    let (ours, theirs) = (median(ours), median(theirs));
+    let (ours, theirs) = (support::median(ours), support::median(theirs));
     println!("200-step DAG ({STAGES} stages x {WIDTH} parallel no-op steps), median of {ROUNDS}, 2 at a time:");
     println!(
         "  conveyor (HTTP API, SQLite, SSE to the end): {:>8.1} ms",
@@ -198,7 +161,7 @@ async fn main() {
         }
         println!(
             "  {what:<30} {:>7.3} ms (median of 20)",
-            median(samples).as_secs_f64() * 1000.0
+            support::median(samples).as_secs_f64() * 1000.0
         );
     }
 }

@@ -1,7 +1,9 @@
 //! What the benchmarks share: a client acting as the first admin (with a token, as a
-//! script would), and reading a run's event stream to its end.
+//! script would), reading a run's event stream to its end, timing a run through the API
+//! and a `make -j2` of the same work, and medians.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use conveyor::service::Service;
 use futures::StreamExt;
@@ -50,4 +52,48 @@ pub async fn until_end(client: &reqwest::Client, base: &str, run: i64) -> String
         }
     }
     seen
+}
+
+/// The middle sample.
+#[allow(dead_code)]
+pub fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+/// Starts a run of `pipeline` and reads its events to the end: how long that took. The run
+/// must succeed.
+#[allow(dead_code)]
+pub async fn timed_run(client: &reqwest::Client, base: &str, pipeline: &str) -> Duration {
+    let started = Instant::now();
+    let run: serde_json::Value = client
+        .post(format!("{base}/api/v1/pipelines/{pipeline}/runs"))
+        .json(&serde_json::json!({"tag": "bench"}))
+        .send()
+        .await
+        .expect("start run")
+        .json()
+        .await
+        .expect("json");
+    let id = run["id"].as_i64().expect("run id");
+    let seen = until_end(client, base, id).await;
+    let elapsed = started.elapsed();
+    assert!(
+        seen.contains(r#""status":"succeeded""#),
+        "the benchmark run of {pipeline} failed: {seen}"
+    );
+    elapsed
+}
+
+/// `make -s -j2` of the Makefile in `dir`: how long it took.
+#[allow(dead_code)]
+pub fn make_round(dir: &std::path::Path) -> Duration {
+    let started = Instant::now();
+    let status = std::process::Command::new("make")
+        .args(["-s", "-j2", "-f", "Makefile", "all"])
+        .current_dir(dir)
+        .status()
+        .expect("make runs");
+    assert!(status.success());
+    started.elapsed()
 }
