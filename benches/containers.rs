@@ -21,52 +21,6 @@ const WIDTH: usize = 20;
 const ROUNDS: usize = 3;
 const SINGLE_ROUNDS: usize = 15;
 
-fn dag_yaml() -> String {
-    let mut yaml = String::from("name: dag\nstages:\n");
-    for stage in 0..STAGES {
-        yaml.push_str(&format!("  - name: s{stage}\n    steps:\n"));
-        for step in 0..WIDTH {
-            yaml.push_str(&format!(
-                "      - {{name: s{stage}-{step}, parallel: true, image: '{}', command: ['true']}}\n",
-                images::BUSYBOX
-            ));
-        }
-    }
-    yaml
-}
-
-/// The same DAG for make: each target one `podman run` of the same image and command,
-/// with the flags Conveyor gives it (host network, no log copy, removed at exit).
-fn makefile() -> String {
-    let name = |stage: usize, step: usize| format!("s{stage}_{step}");
-    let mut make = String::from(".PHONY: all");
-    for stage in 0..STAGES {
-        for step in 0..WIDTH {
-            make.push_str(&format!(" {}", name(stage, step)));
-        }
-    }
-    make.push_str("\nall:");
-    for step in 0..WIDTH {
-        make.push_str(&format!(" {}", name(STAGES - 1, step)));
-    }
-    make.push('\n');
-    for stage in 0..STAGES {
-        for step in 0..WIDTH {
-            make.push_str(&format!("{}:", name(stage, step)));
-            if stage > 0 {
-                for before in 0..WIDTH {
-                    make.push_str(&format!(" {}", name(stage - 1, before)));
-                }
-            }
-            make.push_str(&format!(
-                "\n\tpodman run --rm --network host --log-driver none --pull never --entrypoint '[\"true\"]' {}\n",
-                images::BUSYBOX
-            ));
-        }
-    }
-    make
-}
-
 fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
@@ -89,7 +43,11 @@ async fn main() {
         format!("name: {name}\nstages:\n  - name: s\n    steps:\n      - {step}\n")
     };
     for document in [
-        dag_yaml(),
+        support::dag_yaml(
+            STAGES,
+            WIDTH,
+            &format!("image: '{}', command: ['true']", images::BUSYBOX),
+        ),
         single(
             "boxed",
             &format!(
@@ -128,7 +86,17 @@ async fn main() {
     );
 
     let make_dir = tempfile::tempdir().expect("temp dir");
-    std::fs::write(make_dir.path().join("Makefile"), makefile()).expect("Makefile");
+    // Each target one `podman run` of the same image and command, with the flags Conveyor
+    // gives it (host network, no log copy, removed at exit).
+    let recipe = format!(
+        "podman run --rm --network host --log-driver none --pull never --entrypoint '[\"true\"]' {}",
+        images::BUSYBOX
+    );
+    std::fs::write(
+        make_dir.path().join("Makefile"),
+        support::dag_makefile(STAGES, WIDTH, &recipe),
+    )
+    .expect("Makefile");
     support::timed_run(&client, &base, "dag").await;
     support::make_round(make_dir.path());
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());

@@ -18,46 +18,6 @@ const STAGES: usize = 10;
 const WIDTH: usize = 20;
 const ROUNDS: usize = 5;
 
-fn pipeline_yaml() -> String {
-    let mut yaml = String::from("name: dag\nstages:\n");
-    for stage in 0..STAGES {
-        yaml.push_str(&format!("  - name: s{stage}\n    steps:\n"));
-        for step in 0..WIDTH {
-            yaml.push_str(&format!(
-                "      - {{name: s{stage}-{step}, parallel: true, command: ['true']}}\n"
-            ));
-        }
-    }
-    yaml
-}
-
-fn makefile() -> String {
-    let name = |stage: usize, step: usize| format!("s{stage}_{step}");
-    let mut make = String::from(".PHONY: all");
-    for stage in 0..STAGES {
-        for step in 0..WIDTH {
-            make.push_str(&format!(" {}", name(stage, step)));
-        }
-    }
-    make.push_str("\nall:");
-    for step in 0..WIDTH {
-        make.push_str(&format!(" {}", name(STAGES - 1, step)));
-    }
-    make.push('\n');
-    for stage in 0..STAGES {
-        for step in 0..WIDTH {
-            make.push_str(&format!("{}:", name(stage, step)));
-            if stage > 0 {
-                for before in 0..WIDTH {
-                    make.push_str(&format!(" {}", name(stage - 1, before)));
-                }
-            }
-            make.push_str("\n\ttrue\n");
-        }
-    }
-    make
-}
-
 #[tokio::main]
 async fn main() {
     let data_dir = tempfile::tempdir().expect("temp dir");
@@ -72,14 +32,18 @@ async fn main() {
     let created = client
         .post(format!("{base}/api/v1/pipelines"))
         .header(reqwest::header::CONTENT_TYPE, "application/yaml")
-        .body(pipeline_yaml())
+        .body(support::dag_yaml(STAGES, WIDTH, "command: ['true']"))
         .send()
         .await
         .expect("create");
     assert_eq!(created.status(), 201);
 
     let make_dir = tempfile::tempdir().expect("temp dir");
-    std::fs::write(make_dir.path().join("Makefile"), makefile()).expect("Makefile");
+    std::fs::write(
+        make_dir.path().join("Makefile"),
+        support::dag_makefile(STAGES, WIDTH, "true"),
+    )
+    .expect("Makefile");
 
     // Warm up both once, then alternate rounds so machine noise hits both alike.
     support::timed_run(&client, &base, "dag").await;

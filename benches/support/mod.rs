@@ -97,3 +97,49 @@ pub fn make_round(dir: &std::path::Path) -> Duration {
     assert!(status.success());
     started.elapsed()
 }
+
+/// A pipeline of `stages` stages of `width` parallel steps, each `{name: …, parallel: true,
+/// STEP}`; every stage waits for the one before.
+#[allow(dead_code)]
+pub fn dag_yaml(stages: usize, width: usize, step: &str) -> String {
+    let mut yaml = String::from("name: dag\nstages:\n");
+    for stage in 0..stages {
+        yaml.push_str(&format!("  - name: s{stage}\n    steps:\n"));
+        for index in 0..width {
+            yaml.push_str(&format!(
+                "      - {{name: s{stage}-{index}, parallel: true, {step}}}\n"
+            ));
+        }
+    }
+    yaml
+}
+
+/// The same DAG for make (`make all`): each target runs `recipe` once its stage's
+/// predecessors are made.
+#[allow(dead_code)]
+pub fn dag_makefile(stages: usize, width: usize, recipe: &str) -> String {
+    let name = |stage: usize, step: usize| format!("s{stage}_{step}");
+    let mut make = String::from(".PHONY: all");
+    for stage in 0..stages {
+        for step in 0..width {
+            make.push_str(&format!(" {}", name(stage, step)));
+        }
+    }
+    make.push_str("\nall:");
+    for step in 0..width {
+        make.push_str(&format!(" {}", name(stages - 1, step)));
+    }
+    make.push('\n');
+    for stage in 0..stages {
+        for step in 0..width {
+            make.push_str(&format!("{}:", name(stage, step)));
+            if stage > 0 {
+                for before in 0..width {
+                    make.push_str(&format!(" {}", name(stage - 1, before)));
+                }
+            }
+            make.push_str(&format!("\n\t{recipe}\n"));
+        }
+    }
+    make
+}
