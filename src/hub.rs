@@ -1,17 +1,29 @@
-//! Fan-out of a live run's events to its followers. Bounded: a follower that falls behind
-//! is told it lagged and catches up from the store, so nothing is lost and nobody blocks
-//! the supervisor. Besides, one feed of "this run changed status" for live dashboards.
+//! What followers of a live run need to know: how far its stream is committed (the last
+//! sequence number, and each step's log layout at that point). Followers read the lines and
+//! events themselves from the store, at their own pace: one that falls behind holds back
+//! neither the run nor the others, and nothing is copied per follower here. Besides, one
+//! feed of "this run changed status" for live dashboards.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use conveyor_core::run::{Event, EventBody};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
-const CAPACITY: usize = 4096;
+use crate::store::logs::Layout;
+
+/// How far a live run is committed.
+#[derive(Debug, Default)]
+pub struct Committed {
+    /// Everything up to this sequence number is in the store.
+    pub seq: i64,
+    /// Each step's committed log at that point.
+    pub layout: Layout,
+}
+
+pub type Following = watch::Receiver<Arc<Committed>>;
 
 pub struct Hub {
-    runs: Mutex<HashMap<i64, broadcast::Sender<Arc<Event>>>>,
+    runs: Mutex<HashMap<i64, watch::Sender<Arc<Committed>>>>,
     /// Ids of runs whose status changed; `None` once the server is shutting down.
     changes: Mutex<Option<broadcast::Sender<i64>>>,
 }
@@ -49,41 +61,37 @@ impl Hub {
         self.changes().take();
     }
 
-    fn runs(&self) -> std::sync::MutexGuard<'_, HashMap<i64, broadcast::Sender<Arc<Event>>>> {
+    fn runs(&self) -> std::sync::MutexGuard<'_, HashMap<i64, watch::Sender<Arc<Committed>>>> {
         // The map stays consistent even if a holder panicked: every operation is one call.
         self.runs
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Marks a run live; called before its first event is persisted.
+    /// Marks a run live; called before its first event is persisted. Until its supervisor
+    /// publishes, followers see nothing committed and wait.
     pub fn open(&self, run_id: i64) {
         self.runs()
             .entry(run_id)
-            .or_insert_with(|| broadcast::channel(CAPACITY).0);
+            .or_insert_with(|| watch::channel(Arc::default()).0);
     }
 
-    /// A receiver of events published from now on, or None when the run is not live.
-    pub fn subscribe(&self, run_id: i64) -> Option<broadcast::Receiver<Arc<Event>>> {
-        self.runs().get(&run_id).map(|sender| sender.subscribe())
+    /// How far the run is committed, as it changes; None when the run is not live.
+    pub fn subscribe(&self, run_id: i64) -> Option<Following> {
+        self.runs().get(&run_id).map(watch::Sender::subscribe)
     }
 
-    /// Publishes events already persisted.
-    pub fn publish(&self, run_id: i64, events: impl IntoIterator<Item = Event>) {
-        let mut changed = false;
+    /// Says that the run is committed up to here (`run_changed`: its status changed).
+    pub fn publish(&self, run_id: i64, committed: Committed, run_changed: bool) {
         if let Some(sender) = self.runs().get(&run_id) {
-            for event in events {
-                changed |= matches!(event.body, EventBody::Run { .. });
-                // No receivers is fine: nobody is watching.
-                let _ = sender.send(Arc::new(event));
-            }
+            sender.send_replace(Arc::new(committed));
         }
-        if changed {
+        if run_changed {
             self.announce(run_id);
         }
     }
 
-    /// Ends a run's fan-out; receivers see the channel close after the last event.
+    /// Ends a run's fan-out; followers see the channel close after the last publication.
     pub fn close(&self, run_id: i64) {
         self.runs().remove(&run_id);
     }

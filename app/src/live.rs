@@ -5,35 +5,57 @@
 use leptos::prelude::*;
 
 use conveyor_core::dto::{LogLine, PipelineSummary, RunSummary};
-use conveyor_core::run::{EventBody, LogStream, RunEvent, RunStatus, StepState, StepStatus};
+use conveyor_core::run::{EventBody, LogBatch, RunEvent, RunStatus, StepState, StepStatus};
 
-/// Folds a batch of events into the page state: all their log lines in one update (a
-/// replay of a long log arrives in large bursts), step and run changes one by one.
-/// `counts` numbers each step's lines.
+/// What one SSE message of a run's stream carries.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Incoming {
+    Event(RunEvent),
+    Lines(LogBatch),
+}
+
+impl Incoming {
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    fn last_seq(&self) -> i64 {
+        match self {
+            Incoming::Event(event) => event.seq,
+            Incoming::Lines(batch) => batch.last_seq(),
+        }
+    }
+}
+
+/// Folds what arrived into the page state: all log lines in one update (a replay of a long
+/// log arrives in large bursts), step and run changes one by one. Lines carry their numbers.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 fn apply(
-    events: Vec<RunEvent>,
+    incoming: Vec<Incoming>,
     run: RwSignal<RunSummary>,
     steps: RwSignal<Vec<StepState>>,
     lines: RwSignal<Vec<LogLine>>,
-    counts: &mut std::collections::HashMap<String, usize>,
 ) {
     let mut new_lines = Vec::new();
-    for event in events {
+    for item in incoming {
+        let event =
+            match item {
+                Incoming::Lines(batch) => {
+                    let (seq, line, step, stream) =
+                        (batch.seq, batch.line, batch.step, batch.stream);
+                    new_lines.extend(batch.lines.into_iter().enumerate().map(|(i, text)| {
+                        LogLine {
+                            seq: seq + i as i64,
+                            step: step.clone(),
+                            number: (line + i as u64) as usize,
+                            stream,
+                            text,
+                        }
+                    }));
+                    continue;
+                }
+                Incoming::Event(event) => event,
+            };
         match event.body {
-            EventBody::Log {
-                step, stream, text, ..
-            } => {
-                let number = counts.entry(step.clone()).or_insert(0);
-                *number += 1;
-                new_lines.push(LogLine {
-                    seq: event.seq,
-                    step,
-                    number: *number,
-                    stream,
-                    text,
-                });
-            }
+            // Lines come in batches; a single line event is not sent any more.
+            EventBody::Log { .. } => {}
             // `try_`: a flush may come after the page has gone (nothing to update then).
             EventBody::Step {
                 step,
@@ -57,22 +79,12 @@ fn apply(
     }
 }
 
-/// Reads one SSE message of a run's stream. The event name says which kind it is, so each
+/// Reads one SSE message of a run's stream (`logs`, `step`, `run`, `end`). The event name says which kind it is, so each
 /// kind is read as a plain struct: `RunEvent` itself is a flattened, tagged enum, and serde
 /// buffers those through machinery that costs WASM.
-pub fn decode_event(name: &str, data: &str) -> Option<RunEvent> {
+pub fn decode_event(name: &str, data: &str) -> Option<Incoming> {
     use serde::Deserialize;
 
-    #[derive(Deserialize)]
-    struct LogData {
-        seq: i64,
-        ts: i64,
-        step: String,
-        stream: LogStream,
-        text: String,
-        #[serde(default)]
-        partial: bool,
-    }
     #[derive(Deserialize)]
     struct StepData {
         seq: i64,
@@ -91,19 +103,7 @@ pub fn decode_event(name: &str, data: &str) -> Option<RunEvent> {
     }
 
     let (seq, ts, body) = match name {
-        "log" => {
-            let d: LogData = serde_json::from_str(data).ok()?;
-            (
-                d.seq,
-                d.ts,
-                EventBody::Log {
-                    step: d.step,
-                    stream: d.stream,
-                    text: d.text,
-                    partial: d.partial,
-                },
-            )
-        }
+        "logs" => return serde_json::from_str(data).ok().map(Incoming::Lines),
         "step" => {
             let d: StepData = serde_json::from_str(data).ok()?;
             (
@@ -130,7 +130,7 @@ pub fn decode_event(name: &str, data: &str) -> Option<RunEvent> {
         }
         _ => return None,
     };
-    Some(RunEvent { seq, ts, body })
+    Some(Incoming::Event(RunEvent { seq, ts, body }))
 }
 
 /// Starts following a run (in the browser only; on the server this does nothing).
@@ -156,7 +156,7 @@ pub fn follow_run(
             let Ok(mut source) = EventSource::new(&format!("/api/v1/runs/{run_id}/events")) else {
                 return;
             };
-            let subscriptions: Vec<_> = ["log", "step", "run", "end"]
+            let subscriptions: Vec<_> = ["logs", "step", "run", "end"]
                 .into_iter()
                 .filter_map(|name| source.subscribe(name).ok())
                 .collect();
@@ -174,20 +174,18 @@ pub fn follow_run(
                 // log would redraw the page once per line. Events are gathered instead and
                 // shown at most every 50 ms (and at once when the run ends).
                 struct Pending {
-                    events: Vec<RunEvent>,
+                    events: Vec<Incoming>,
                     scheduled: bool,
-                    counts: std::collections::HashMap<String, usize>,
                 }
                 let pending = Rc::new(RefCell::new(Pending {
                     events: Vec::new(),
                     scheduled: false,
-                    counts: Default::default(),
                 }));
                 let flush = move |pending: &Rc<RefCell<Pending>>| {
                     let mut state = pending.borrow_mut();
                     state.scheduled = false;
                     let batch = std::mem::take(&mut state.events);
-                    apply(batch, run, steps, lines, &mut state.counts);
+                    apply(batch, run, steps, lines);
                 };
                 let mut events = futures::stream::select_all(subscriptions);
                 let mut last_seq = 0;
@@ -199,10 +197,12 @@ pub fn follow_run(
                     let Some(event) = decode_event(&name, &data) else {
                         continue;
                     };
-                    if event.seq <= last_seq {
+                    // A resumed stream starts after the last id the browser saw: nothing
+                    // arrives twice, but a duplicate would be skipped here.
+                    if event.last_seq() <= last_seq {
                         continue;
                     }
-                    last_seq = event.seq;
+                    last_seq = event.last_seq();
                     pending.borrow_mut().events.push(event);
                     if name == "end" {
                         flush(&pending);

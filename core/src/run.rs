@@ -420,3 +420,63 @@ impl Event {
         self.clone().with_step(|index| names.get(index).cloned())
     }
 }
+
+/// Log lines of one step and stream with consecutive sequence numbers, as the event stream
+/// sends them (the `logs` event, whose `id:` is the last line's sequence): line `i` has
+/// sequence `seq + i` and is line `line + i` of its step (1-based, what `#step-<name>-L<n>`
+/// links point at).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LogBatch<S = String> {
+    pub seq: i64,
+    /// When the first line was written (Unix milliseconds).
+    pub ts: i64,
+    pub step: S,
+    pub line: u64,
+    pub stream: LogStream,
+    pub lines: Vec<String>,
+    /// Indices into `lines` of pieces of an over-long line that continue in the next.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partial: Vec<u32>,
+}
+
+impl<S> LogBatch<S> {
+    /// The sequence number of the last line.
+    pub fn last_seq(&self) -> i64 {
+        self.seq + self.lines.len() as i64 - 1
+    }
+
+    /// The same lines with their step told another way.
+    pub fn with_step<T>(self, step: T) -> LogBatch<T> {
+        LogBatch {
+            seq: self.seq,
+            ts: self.ts,
+            step,
+            line: self.line,
+            stream: self.stream,
+            lines: self.lines,
+            partial: self.partial,
+        }
+    }
+}
+
+impl LogBatch {
+    /// One event per line, as a reader that takes lines one by one wants them.
+    pub fn into_events(self) -> impl Iterator<Item = RunEvent> {
+        let (seq, ts, step, stream, partial) =
+            (self.seq, self.ts, self.step, self.stream, self.partial);
+        self.lines
+            .into_iter()
+            .enumerate()
+            .map(move |(i, text)| RunEvent {
+                seq: seq + i as i64,
+                ts,
+                body: EventBody::Log {
+                    step: step.clone(),
+                    stream,
+                    text,
+                    partial: partial.contains(&(i as u32)),
+                },
+            })
+    }
+}

@@ -175,6 +175,12 @@ pub enum EngineEvent {
         text: String,
         partial: bool,
     },
+    /// Several lines of one step's output at once (what one read gave): `(text, partial)`.
+    Lines {
+        step: usize,
+        stream: LogStream,
+        lines: Vec<(String, bool)>,
+    },
     /// A cancel request was accepted; steps are being stopped.
     Cancelling,
     /// Every step has ended; nothing follows.

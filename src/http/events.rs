@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use conveyor_core::run::RunEvent;
+use conveyor_core::run::LogBatch;
 use futures::{Stream, StreamExt};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -16,6 +16,7 @@ use utoipa::IntoParams;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiPath, ApiQuery};
 use crate::service::Service;
+use crate::store::logs::LogItem;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -28,7 +29,7 @@ pub struct EventsQuery {
 #[utoipa::path(get, path = "/api/v1/runs/{id}/events", tag = "runs",
     params(("id" = i64, Path, description = "Run id"), EventsQuery,
            ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this event")),
-    responses((status = 200, description = "Server-sent events: `log`, `step`, `run`, and a final `end` with the run's outcome; `id:` is the event's `seq`. Each `data:` is a RunEvent.", content_type = "text/event-stream", body = RunEvent),
+    responses((status = 200, description = "Server-sent events: `logs` (a LogBatch: consecutive lines of one step, `id:` the last line's `seq`), `step`, `run`, and a final `end` with the run's outcome (a RunEvent, `id:` its `seq`). Lines are sent as they are committed, in batches at most every 50 ms while a run writes.", content_type = "text/event-stream", body = LogBatch),
               (status = 400, description = "Bad Last-Event-ID", body = ErrorBody),
               (status = 404, description = "No such run", body = ErrorBody)))]
 pub(super) async fn run_events(
@@ -52,14 +53,23 @@ pub(super) async fn run_events(
     };
     let following = service.follow(id, after).await?;
     let names = following.names;
-    let events = following.events.filter_map(move |event| {
-        let named: Option<RunEvent> = event.named(&names);
-        std::future::ready(named.map(|event| {
-            Ok(Event::default()
-                .id(event.seq.to_string())
-                .event(event.sse_name())
-                .data(serde_json::to_string(&event).unwrap_or_default()))
-        }))
+    let events = following.events.filter_map(move |item| {
+        let event = match item {
+            LogItem::Event(event) => event.named(&names).map(|event| {
+                Event::default()
+                    .id(event.seq.to_string())
+                    .event(event.sse_name())
+                    .data(serde_json::to_string(&event).unwrap_or_default())
+            }),
+            LogItem::Lines(batch) => names.get(batch.step).map(|name| {
+                let batch = batch.with_step(name.as_str());
+                Event::default()
+                    .id(batch.last_seq().to_string())
+                    .event("logs")
+                    .data(serde_json::to_string(&batch).unwrap_or_default())
+            }),
+        };
+        std::future::ready(event.map(Ok))
     });
     Ok(Sse::new(events).keep_alive(
         KeepAlive::new()

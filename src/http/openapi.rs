@@ -28,6 +28,8 @@ use super::{accounts, actions, audit, events, hooks, pipelines, runs, secrets, w
         actions::list_actions, actions::create_action, actions::action_versions,
         actions::create_action_version, actions::get_action, actions::delete_action
     ),
+    // The event stream's other `data:` (step, run and end events).
+    components(schemas(conveyor_core::run::RunEvent)),
     tags((name = "accounts", description = "Signing in, API tokens, users and the audit log"),
          (name = "pipelines", description = "Definitions and their versions"),
          (name = "workflows", description = "Build → push → deploy workflows (seed 000)"),

@@ -69,7 +69,7 @@ impl Service {
                     "the {} engine could not start the run: {err}",
                     engine.kind()
                 ));
-                self.supervision.commit(&mut state).await?;
+                self.supervision.commit_unstarted(&mut state).await?;
                 self.hub.close(run.id);
                 self.supervision.ended(run.id);
                 Ok(self.get_run(run.id).await?.run)

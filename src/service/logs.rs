@@ -4,17 +4,21 @@
 use std::sync::Arc;
 
 use conveyor_core::dto::{LogLine, RunSummary};
-use conveyor_core::run::Event;
 use futures::Stream;
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::{Service, ServiceError, ServiceResult};
-use crate::hub::Hub;
+use crate::store::logs::read::Take;
+use crate::store::logs::{Layout, LogItem};
 use crate::store::{Store, StoreError};
 
-/// Events read from the store per query when replaying.
-const REPLAY_PAGE: u32 = 2000;
+/// Text per page of the raw log.
+const RAW_PAGE: usize = 256 * 1024;
+/// Lines per event-stream read (about; at least one line).
+const PAGE_BYTES: usize = 256 * 1024;
+/// How often a live follower is sent what was committed since it last read.
+pub const LIVE_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// A run's events as a reader follows them, and its step names (by index) to show them with.
 pub struct Following<S> {
@@ -30,7 +34,7 @@ impl Service {
     }
 
     /// The run's log as plain text (every step's lines prefixed by its name, or one step's
-    /// alone), produced page by page.
+    /// alone), produced page by page from the log store.
     pub async fn raw_log(
         &self,
         id: i64,
@@ -52,29 +56,42 @@ impl Service {
             ),
             None => None,
         };
-        let names: Vec<String> = steps.into_iter().map(|s| s.name).collect();
+        let names: Arc<Vec<String>> = Arc::new(steps.into_iter().map(|s| s.name).collect());
         let width = names.iter().map(String::len).max().unwrap_or(0);
-        let store = self.store.clone();
-        Ok(futures::stream::try_unfold(Some(0i64), move |after| {
-            let (store, names) = (store.clone(), names.clone());
+        let scan = self.store.log_scan(id, only).await?;
+        Ok(futures::stream::try_unfold(Some(scan), move |scan| {
+            let names = names.clone();
             async move {
-                let Some(after) = after else { return Ok(None) };
-                let lines = store.log_lines(id, only, after, REPLAY_PAGE).await?;
-                let Some(last) = lines.last().map(|l| l.0) else {
+                let Some(mut scan) = scan else {
                     return Ok(None);
                 };
-                let mut text = String::new();
-                for (_, step, line, partial) in &lines {
-                    if only.is_none() {
-                        let name = names.get(*step).map_or("", String::as_str);
-                        text.push_str(&format!("{name:<width$} | "));
-                    }
-                    text.push_str(line);
-                    if !*partial {
-                        text.push('\n');
-                    }
+                let (scan, text) = tokio::task::spawn_blocking(move || {
+                    let mut text = String::with_capacity(RAW_PAGE + 1024);
+                    let done = scan.visit(|hit| {
+                        if only.is_none() {
+                            let name = names.get(hit.step).map_or("", String::as_str);
+                            text.push_str(name);
+                            text.extend(std::iter::repeat_n(' ', width - name.len()));
+                            text.push_str(" | ");
+                        }
+                        text.push_str(&String::from_utf8_lossy(hit.text));
+                        if !hit.record.partial {
+                            text.push('\n');
+                        }
+                        if text.len() >= RAW_PAGE {
+                            Take::Last
+                        } else {
+                            Take::More
+                        }
+                    })?;
+                    Ok::<_, StoreError>(((!done).then_some(scan), text))
+                })
+                .await
+                .map_err(|err| StoreError::Corrupt(format!("reading a log failed: {err}")))??;
+                if text.is_empty() {
+                    return Ok(None);
                 }
-                Ok(Some((text, Some(last))))
+                Ok(Some((text, scan)))
             }
         }))
     }
@@ -112,13 +129,14 @@ impl Service {
         ReceiverStream::new(rx)
     }
 
-    /// The run's events after `after`: a replay of what is stored, then, while the run is
-    /// live, what happens next. Ends after the run's final event.
+    /// The run's events and log lines after `after`: what is stored, then, while the run is
+    /// live, what is committed next, in batches at most every [`LIVE_EVERY`]. Ends after the
+    /// run's final event.
     pub async fn follow(
         &self,
         id: i64,
         after: i64,
-    ) -> ServiceResult<Following<impl Stream<Item = Event>>> {
+    ) -> ServiceResult<Following<impl Stream<Item = LogItem>>> {
         self.run_summary(id).await?;
         let names = self
             .store
@@ -127,18 +145,10 @@ impl Service {
             .into_iter()
             .map(|s| s.name)
             .collect();
-        let (tx, rx) = mpsc::channel(256);
-        // Subscribing before reading the store means an event is either in the store read or
-        // in the subscription (or both, and then skipped by seq): no gap, no duplicate.
+        let (tx, rx) = mpsc::channel(16);
+        // Subscribing before reading the store: what is committed later is announced.
         let live = self.hub.subscribe(id);
-        tokio::spawn(stream_events(
-            self.store.clone(),
-            self.hub.clone(),
-            id,
-            after,
-            live,
-            tx,
-        ));
+        tokio::spawn(stream_items(self.store.clone(), id, after, live, tx));
         Ok(Following {
             names,
             events: ReceiverStream::new(rx),
@@ -146,62 +156,76 @@ impl Service {
     }
 }
 
-/// Feeds one follower: store replay, then live events, re-reading the store after a lag.
-async fn stream_events(
+/// Feeds one follower from the store: everything up to what is committed, page by page,
+/// then waits for more while the run is live (no more often than every [`LIVE_EVERY`], so
+/// that a burst of lines goes out in few events, whatever the number of followers).
+async fn stream_items(
     store: Store,
-    hub: Arc<Hub>,
     run_id: i64,
     mut after: i64,
-    mut live: Option<broadcast::Receiver<Arc<Event>>>,
-    tx: mpsc::Sender<Event>,
+    mut live: Option<crate::hub::Following>,
+    tx: mpsc::Sender<LogItem>,
 ) {
+    let mut stored: Option<(i64, Layout)> = None;
     loop {
-        loop {
-            let page = match store.events_after(run_id, after, REPLAY_PAGE).await {
-                Ok(page) => page,
+        let read_at = tokio::time::Instant::now();
+        let (upto, layout) = match &mut live {
+            Some(committed) => {
+                let committed = committed.borrow_and_update().clone();
+                (committed.seq, Layout::clone(&committed.layout))
+            }
+            None => match &stored {
+                Some(stored) => stored.clone(),
+                None => {
+                    let read = async {
+                        Ok::<_, StoreError>((
+                            store.last_seq(run_id).await?,
+                            store.log_layout(run_id).await?,
+                        ))
+                    };
+                    match read.await {
+                        Ok(read) => stored.insert(read).clone(),
+                        Err(err) => {
+                            tracing::warn!(run = run_id, error = %err, "could not read the run's log");
+                            return;
+                        }
+                    }
+                }
+            },
+        };
+        while after < upto {
+            let (items, read_to) = match store
+                .items_after(run_id, &layout, after, upto, PAGE_BYTES)
+                .await
+            {
+                Ok(read) => read,
                 Err(err) => {
-                    tracing::warn!(run = run_id, error = %err, "could not replay run events");
+                    tracing::warn!(run = run_id, error = %err, "could not read the run's log");
                     return;
                 }
             };
-            if page.is_empty() {
-                break;
-            }
-            for event in page {
-                after = event.seq;
-                let end = event.is_end();
-                if tx.send(event).await.is_err() || end {
+            after = read_to;
+            for item in items {
+                let end = matches!(&item, LogItem::Event(event) if event.is_end());
+                if tx.send(item).await.is_err() || end {
                     return;
                 }
             }
         }
-        let Some(receiver) = live.as_mut() else {
+        let Some(committed) = live.as_mut() else {
             return;
         };
-        loop {
-            let received = tokio::select! {
-                received = receiver.recv() => received,
-                _ = tx.closed() => return,
-            };
-            match received {
-                Ok(event) if event.seq <= after => continue,
-                Ok(event) => {
-                    after = event.seq;
-                    let event = Arc::unwrap_or_clone(event);
-                    let end = event.is_end();
-                    if tx.send(event).await.is_err() || end {
-                        return;
-                    }
-                }
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    live = hub.subscribe(run_id);
-                    break;
-                }
-                Err(broadcast::error::RecvError::Closed) => {
-                    live = None;
-                    break;
-                }
-            }
+        tokio::select! {
+            changed = committed.changed() => if changed.is_err() {
+                // The run's fan-out closed: what is left is on record.
+                live = None;
+                continue;
+            },
+            _ = tx.closed() => return,
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(read_at + LIVE_EVERY) => {}
+            _ = tx.closed() => return,
         }
     }
 }

@@ -111,7 +111,7 @@ impl Service {
             state.request_cancel();
         }
         state.abandon(reason);
-        self.supervision.commit(&mut state).await?;
+        self.supervision.commit_unstarted(&mut state).await?;
         self.hub.close(run_id);
         // It ended on record: its commit hears of it (and the queue moves on, if it can).
         self.supervision.ended(run_id);

@@ -14,12 +14,18 @@ use crate::store::StoreError;
 use crate::supervisor::{RunHooks, RunState};
 
 impl Service {
-    /// Settles every run a previous server process left in flight.
+    /// Puts the log store in order, then settles every run a previous server process left
+    /// in flight; the logs of ended runs not compressed yet are compressed in the background.
     pub(super) async fn recover(self: &Arc<Self>) -> ServiceResult<()> {
+        let mut unpacked = self.store.tidy_logs().await?;
         for run_id in self.store.unfinished_runs().await? {
             if !self.resume(run_id).await? {
                 self.settle_interrupted(run_id).await?;
+                unpacked.push(run_id);
             }
+        }
+        for run_id in unpacked {
+            self.supervision.pack(run_id);
         }
         Ok(())
     }
@@ -144,6 +150,6 @@ impl Service {
             run = run_id,
             "settled a run left in flight by a previous server process"
         );
-        Ok(self.supervision.commit(&mut state).await?)
+        Ok(self.supervision.commit_unstarted(&mut state).await?)
     }
 }

@@ -1,38 +1,74 @@
 //! Each run's event stream: log lines, step and run status changes under one per-run
 //! sequence, and the step and run rows those changes fold into.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::str::FromStr;
 
-use conveyor_core::dto::{LogLine, RunSummary};
+use conveyor_core::dto::RunSummary;
 use conveyor_core::run::{Event, EventBody, LogStream, RunStatus, StepState, StepStatus};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
+use super::logs::{Line, RunLog, StepLog};
 use super::{corrupt, Store, StoreResult};
 
-/// Everything one supervisor batch writes, in one transaction.
+/// Everything one supervisor batch writes, in one transaction: status events, and log lines
+/// (by step index) for the log store.
 #[derive(Default)]
 pub struct Batch {
     pub events: Vec<Event>,
+    pub lines: Vec<(usize, Line)>,
+}
+
+impl Batch {
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.lines.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.events.len() + self.lines.len()
+    }
 }
 
 impl Store {
-    /// The last event sequence number of a run (0 when it has none).
+    /// The last sequence number of a run, events and log lines alike (0 when it has none).
     pub async fn last_seq(&self, run_id: i64) -> StoreResult<i64> {
-        Ok(
-            sqlx::query("SELECT COALESCE(MAX(seq), 0) AS seq FROM run_events WHERE run_id = ?")
-                .bind(run_id)
-                .fetch_one(&self.writer)
-                .await?
-                .try_get("seq")?,
+        Ok(sqlx::query(
+            "SELECT MAX(COALESCE((SELECT MAX(seq) FROM run_events WHERE run_id = ?1), 0), \
+             COALESCE((SELECT MAX(log_last_seq) FROM steps WHERE run_id = ?1), 0)) AS seq",
         )
+        .bind(run_id)
+        .fetch_one(&self.writer)
+        .await?
+        .try_get("seq")?)
     }
 
-    /// Persists a supervisor batch: its events, and the step and run rows they change
-    /// (folded as the browser folds them), in one transaction of a few multi-row statements.
-    pub async fn append(&self, run_id: i64, batch: &Batch) -> StoreResult<()> {
+    /// Persists a supervisor batch: its lines to their segments, then in one transaction its
+    /// events, the step and run rows they change (folded as the browser folds them) and how
+    /// far each segment is committed. A failed commit cuts the segments back.
+    pub async fn append(&self, log: &mut RunLog, batch: &Batch) -> StoreResult<()> {
+        let next = self.write_lines(log, &batch.lines)?;
+        match self.append_events(log, batch, &next).await {
+            Ok(()) => {
+                log.committed(next);
+                Ok(())
+            }
+            Err(err) => {
+                self.cut_back(log);
+                Err(err)
+            }
+        }
+    }
+
+    async fn append_events(
+        &self,
+        log: &RunLog,
+        batch: &Batch,
+        lines: &std::collections::BTreeMap<usize, StepLog>,
+    ) -> StoreResult<()> {
+        let run_id = log.run_id();
         let mut tx = self.writer.begin().await?;
+        Store::commit_lines(&mut tx, log, lines).await?;
         // Each row binds 10 values; SQLite allows 32766 per statement.
         for events in batch.events.chunks(3000) {
             let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
@@ -153,100 +189,26 @@ impl Store {
         Ok(())
     }
 
-    /// Events of a run with `seq > after`, in order, at most `limit`.
+    /// Status events of a run with `after < seq <= upto`, in order, at most `limit`.
     pub async fn events_after(
         &self,
         run_id: i64,
         after: i64,
+        upto: i64,
         limit: u32,
     ) -> StoreResult<Vec<Event>> {
         let rows = sqlx::query(
             "SELECT seq, ts, kind, step, stream, partial, status, exit_code, text \
-             FROM run_events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+             FROM run_events WHERE run_id = ? AND seq > ? AND seq <= ? AND kind != 'log' \
+             ORDER BY seq LIMIT ?",
         )
         .bind(run_id)
         .bind(after)
+        .bind(upto)
         .bind(limit as i64)
         .fetch_all(&self.reader)
         .await?;
         rows.iter().map(run_event).collect()
-    }
-
-    /// Log lines of a run (optionally of one step), in order, at most `limit` after `after`:
-    /// sequence, step, text and whether the line continues in the next.
-    pub async fn log_lines(
-        &self,
-        run_id: i64,
-        step: Option<usize>,
-        after: i64,
-        limit: u32,
-    ) -> StoreResult<Vec<(i64, usize, String, bool)>> {
-        let rows = sqlx::query(
-            "SELECT seq, step, text, partial FROM run_events \
-             WHERE run_id = ?1 AND kind = 'log' AND (?2 IS NULL OR step = ?2) AND seq > ?3 \
-             ORDER BY seq LIMIT ?4",
-        )
-        .bind(run_id)
-        .bind(step.map(|s| s as i64))
-        .bind(after)
-        .bind(limit as i64)
-        .fetch_all(&self.reader)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok((
-                    row.try_get("seq")?,
-                    row.try_get::<i64, _>("step")? as usize,
-                    row.try_get::<Option<String>, _>("text")?
-                        .unwrap_or_default(),
-                    row.try_get("partial")?,
-                ))
-            })
-            .collect()
-    }
-
-    /// The last `limit` log lines of a run, oldest first, each numbered within its step as
-    /// the log viewer numbers them (every log event of the step counts). Read in one
-    /// transaction, so the numbers agree with the lines even while the run is writing.
-    pub async fn log_tail(&self, run_id: i64, limit: u32) -> StoreResult<Vec<LogLine>> {
-        let mut tx = self.reader.begin().await?;
-        let counts = sqlx::query(
-            "SELECT step, COUNT(*) AS n FROM run_events WHERE run_id = ?1 AND kind = 'log' GROUP BY step",
-        )
-        .bind(run_id)
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut next: HashMap<i64, usize> = HashMap::new();
-        for row in &counts {
-            next.insert(row.try_get("step")?, row.try_get::<i64, _>("n")? as usize);
-        }
-        let rows = sqlx::query(
-            "SELECT e.seq, e.step AS idx, s.name AS step, e.stream, e.text FROM run_events e \
-             JOIN steps s ON s.run_id = e.run_id AND s.idx = e.step \
-             WHERE e.run_id = ?1 AND e.kind = 'log' ORDER BY e.seq DESC LIMIT ?2",
-        )
-        .bind(run_id)
-        .bind(limit as i64)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        let mut lines = Vec::with_capacity(rows.len());
-        for row in &rows {
-            // Newest first: each step's lines count down from its total.
-            let number = next.entry(row.try_get("idx")?).or_insert(0);
-            lines.push(LogLine {
-                seq: row.try_get("seq")?,
-                step: row.try_get("step")?,
-                number: *number,
-                stream: stream(row)?,
-                text: row
-                    .try_get::<Option<String>, _>("text")?
-                    .unwrap_or_default(),
-            });
-            *number = number.saturating_sub(1);
-        }
-        lines.reverse();
-        Ok(lines)
     }
 
     /// Per step of a run: log pieces recorded from the step itself (the engines' system
@@ -258,15 +220,12 @@ impl Store {
     ) -> StoreResult<(Vec<u64>, Vec<bool>)> {
         let mut lines = vec![0u64; steps];
         let mut waited = vec![false; steps];
-        let counts = sqlx::query(
-            "SELECT step, COUNT(*) AS n FROM run_events \
-             WHERE run_id = ? AND kind = 'log' AND stream != 'system' GROUP BY step",
-        )
-        .bind(run_id)
-        .fetch_all(&self.writer)
-        .await?;
+        let counts = sqlx::query("SELECT idx, log_own FROM steps WHERE run_id = ?")
+            .bind(run_id)
+            .fetch_all(&self.writer)
+            .await?;
         for row in counts {
-            let (step, count): (i64, i64) = (row.try_get("step")?, row.try_get("n")?);
+            let (step, count): (i64, i64) = (row.try_get("idx")?, row.try_get("log_own")?);
             if let Some(slot) = lines.get_mut(step as usize) {
                 *slot = count as u64;
             }

@@ -10,6 +10,7 @@ mod decisions;
 mod deliveries;
 mod events;
 mod forge;
+pub mod logs;
 mod pipelines;
 mod queue;
 mod retention;
@@ -64,6 +65,9 @@ pub enum StoreError {
     ActionMissing(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A log segment was compressed while it was being opened (read the layout again).
+    #[error("a log segment moved while it was read")]
+    LogMoved,
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -72,6 +76,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub struct Store {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// Runs' log segments: `logs/` beside the database file.
+    logs: logs::LogDir,
 }
 
 pub fn now_ms() -> i64 {
@@ -184,7 +190,12 @@ impl Store {
             .max_connections(4)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(Store { writer, reader })
+        let logs = logs::LogDir::new(path.parent().unwrap_or_else(|| Path::new(".")).join("logs"));
+        Ok(Store {
+            writer,
+            reader,
+            logs,
+        })
     }
 
     pub async fn close(&self) {

@@ -242,11 +242,16 @@ impl Store {
     pub async fn delete_pipeline(&self, pipeline_id: i64) -> StoreResult<()> {
         let mut tx = self.writer.begin().await?;
         refuse_active_run(&mut tx, pipeline_id).await?;
+        let runs: Vec<i64> = sqlx::query_scalar("SELECT id FROM runs WHERE pipeline_id = ?")
+            .bind(pipeline_id)
+            .fetch_all(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM pipelines WHERE id = ?")
             .bind(pipeline_id)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.remove_run_logs(&runs);
         Ok(())
     }
 }

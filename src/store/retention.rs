@@ -42,18 +42,20 @@ impl Store {
         )
     }
 
-    /// Deletes finished runs with everything that hangs off them (steps, events, webhook
-    /// deliveries, gate decisions), in one statement; how many went.
+    /// Deletes finished runs with everything that hangs off them (steps, events, log
+    /// segments and their index, webhook deliveries, gate decisions); how many went.
     pub async fn delete_finished_runs(&self, ids: &[i64]) -> StoreResult<u64> {
         let ids = serde_json::to_string(ids).map_err(super::corrupt)?;
-        let deleted = sqlx::query(
-            "DELETE FROM runs WHERE finished_at IS NOT NULL AND id IN (SELECT value FROM json_each(?))",
+        let deleted: Vec<i64> = sqlx::query_scalar(
+            "DELETE FROM runs WHERE finished_at IS NOT NULL AND id IN (SELECT value FROM json_each(?)) \
+             RETURNING id",
         )
         .bind(ids)
-        .execute(&self.writer)
-        .await?
-        .rows_affected();
-        Ok(deleted)
+        .fetch_all(&self.writer)
+        .await?;
+        // Off the record first: a crash in between leaves files that start-up removes.
+        self.remove_run_logs(&deleted);
+        Ok(deleted.len() as u64)
     }
 
     /// Gives the pages pruned runs freed back to the file system, a little at a time, then

@@ -208,12 +208,14 @@ impl Store {
     pub async fn delete_runs(&self, pipeline_id: i64) -> StoreResult<u64> {
         let mut tx = self.writer.begin().await?;
         refuse_active_run(&mut tx, pipeline_id).await?;
-        let deleted = sqlx::query("DELETE FROM runs WHERE pipeline_id = ?")
-            .bind(pipeline_id)
-            .execute(&mut *tx)
-            .await?;
+        let deleted: Vec<i64> =
+            sqlx::query_scalar("DELETE FROM runs WHERE pipeline_id = ? RETURNING id")
+                .bind(pipeline_id)
+                .fetch_all(&mut *tx)
+                .await?;
         tx.commit().await?;
-        Ok(deleted.rows_affected())
+        self.remove_run_logs(&deleted);
+        Ok(deleted.len() as u64)
     }
 
     /// One page of runs (of one pipeline, or all), newest first, by keyset (`before` = the

@@ -13,15 +13,16 @@ use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
 
 use crate::engine::{Control, EngineEvent};
-use crate::hub::Hub;
+use crate::hub::{Committed, Hub};
 use crate::notify::Webhooks;
+use crate::store::logs::RunLog;
 use crate::store::{Store, StoreResult};
 
 pub use hooks::RunHooks;
 pub use state::RunState;
 
-/// Most events persisted in one transaction.
-const BATCH_MAX: usize = 1024;
+/// Most events and lines persisted in one transaction.
+const BATCH_MAX: usize = 16 * 1024;
 /// Why a run ends when its engine stops reporting before it finished.
 const ENGINE_GONE: &str = "the engine stopped reporting on this run";
 /// How long a batch gathers events before it is written: the most a live log lags.
@@ -117,6 +118,27 @@ impl Supervision {
 
     async fn supervise(self, mut state: RunState, mut events: mpsc::Receiver<EngineEvent>) {
         let run_id = state.run_id;
+        let mut log = match self.store.open_run_log(run_id).await {
+            Ok(log) => log,
+            Err(err) => {
+                // Without its log the run cannot be recorded: stop it, and end it on record.
+                tracing::error!(run = run_id, error = %err, "could not open the run's log; cancelling the run");
+                if let Some(control) = self.controls.get(run_id) {
+                    let _ = control.send(Control::Cancel).await;
+                }
+                state.abandon(&format!("could not open the run's log: {err}"));
+                state.batch.lines.clear();
+                if let Err(err) = self.commit_unstarted(&mut state).await {
+                    tracing::error!(run = run_id, error = %err, "could not end the run on record");
+                }
+                self.controls.remove(run_id);
+                self.hub.close(run_id);
+                self.ended(run_id);
+                return;
+            }
+        };
+        // Followers of a resumed run start from what is on record.
+        self.publish(&state, &log, false);
         loop {
             match events.recv().await {
                 None => state.abandon(ENGINE_GONE),
@@ -126,8 +148,7 @@ impl Supervision {
                     // burst of small events costs one transaction instead of one each. The
                     // run's end and a full batch are written at once.
                     let deadline = tokio::time::Instant::now() + COMMIT_WINDOW;
-                    while !state.finished && !state.detached && state.batch.events.len() < BATCH_MAX
-                    {
+                    while !state.finished && !state.detached && state.batch.len() < BATCH_MAX {
                         let next = match events.try_recv() {
                             Ok(event) => Some(event),
                             Err(mpsc::error::TryRecvError::Disconnected) => None,
@@ -146,7 +167,7 @@ impl Supervision {
                     }
                 }
             }
-            if let Err(err) = self.commit(&mut state).await {
+            if let Err(err) = self.commit(&mut state, &mut log).await {
                 // The run cannot be recorded any more; stop it rather than run unrecorded.
                 tracing::error!(run = run_id, error = %err, "could not persist run events; cancelling the run");
                 if let Some(control) = self.controls.get(run_id) {
@@ -161,7 +182,28 @@ impl Supervision {
         self.hub.close(run_id);
         if state.finished {
             self.ended(run_id);
+            self.pack(run_id);
         }
+    }
+
+    /// Compresses the log of a run that has ended (its lines no longer grow), in the
+    /// background.
+    pub fn pack(&self, run_id: i64) {
+        let store = self.store.clone();
+        self.tasks.spawn(async move {
+            if let Err(err) = store.pack_run(run_id).await {
+                tracing::warn!(run = run_id, error = %err, "could not compress the run's log");
+            }
+        });
+    }
+
+    fn publish(&self, state: &RunState, log: &RunLog, run_changed: bool) {
+        let committed = Committed {
+            // Every entry of the batch not yet written took one number.
+            seq: state.seq() - state.batch.len() as i64,
+            layout: log.layout().clone(),
+        };
+        self.hub.publish(state.run_id, committed, run_changed);
     }
 
     /// Folds an engine's event in. Before a run's end, the image it pushed is looked up in
@@ -199,20 +241,47 @@ impl Supervision {
         state.apply(event);
     }
 
+    /// Persists the status changes of a run no engine runs (it never started, or its
+    /// supervisor is gone): no log lines, nothing published to followers (they read what
+    /// is on record once the run's fan-out closes).
+    pub async fn commit_unstarted(&self, state: &mut RunState) -> StoreResult<()> {
+        let batch = std::mem::take(&mut state.batch);
+        self.store
+            .append(&mut RunLog::unopened(state.run_id), &batch)
+            .await?;
+        if batch
+            .events
+            .iter()
+            .any(|e| matches!(e.body, conveyor_core::run::EventBody::Run { .. }))
+        {
+            self.hub.announce(state.run_id);
+        }
+        self.notify(state);
+        Ok(())
+    }
+
     /// Persists what the run gathered, then publishes it; webhooks only hear of changes
     /// that are on record.
-    pub async fn commit(&self, state: &mut RunState) -> StoreResult<()> {
+    async fn commit(&self, state: &mut RunState, log: &mut RunLog) -> StoreResult<()> {
         let batch = std::mem::take(&mut state.batch);
-        if batch.events.is_empty() {
+        if batch.is_empty() {
             return Ok(());
         }
-        self.store.append(state.run_id, &batch).await?;
-        self.hub.publish(state.run_id, batch.events);
+        self.store.append(log, &batch).await?;
+        let run_changed = batch
+            .events
+            .iter()
+            .any(|e| matches!(e.body, conveyor_core::run::EventBody::Run { .. }));
+        self.publish(state, log, run_changed);
+        self.notify(state);
+        Ok(())
+    }
+
+    fn notify(&self, state: &mut RunState) {
         for change in std::mem::take(&mut state.notices) {
             for notice in state.hooks.notices(state.run_id, change) {
                 self.webhooks.notify(notice);
             }
         }
-        Ok(())
     }
 }

@@ -2,11 +2,12 @@
 //! `conveyor_core::run` and becomes an event of the batch to persist.
 
 use conveyor_core::dto::RunSummary;
-use conveyor_core::run::{Event, EventBody, RunStatus, StepState, StepStatus};
+use conveyor_core::run::{Event, EventBody, LogStream, RunStatus, StepState, StepStatus};
 
 use super::hooks::{RunHooks, StepChange};
 use crate::engine::EngineEvent;
 use crate::registry::ImageLookup;
+use crate::store::logs::Line;
 use crate::store::{now_ms, Batch};
 
 pub struct RunState {
@@ -74,6 +75,37 @@ impl RunState {
         state.cancel_requested = run.status == RunStatus::Cancelling;
         state.seq = last_seq;
         state
+    }
+
+    /// The last sequence number given out.
+    pub(super) fn seq(&self) -> i64 {
+        self.seq
+    }
+
+    fn push_lines(
+        &mut self,
+        step: usize,
+        stream: LogStream,
+        lines: impl IntoIterator<Item = (String, bool)>,
+    ) {
+        if step >= self.steps.len() {
+            tracing::warn!(run = self.run_id, step, "log line for an unknown step");
+            return;
+        }
+        let ts = now_ms();
+        for (text, partial) in lines {
+            self.seq += 1;
+            self.batch.lines.push((
+                step,
+                Line {
+                    seq: self.seq,
+                    ts,
+                    stream,
+                    partial,
+                    text,
+                },
+            ));
+        }
     }
 
     fn push(&mut self, body: EventBody<usize>) {
@@ -148,18 +180,12 @@ impl RunState {
                 stream,
                 text,
                 partial,
-            } => {
-                if step < self.steps.len() {
-                    self.push(EventBody::Log {
-                        step,
-                        stream,
-                        text,
-                        partial,
-                    });
-                } else {
-                    tracing::warn!(run = self.run_id, step, "log line for an unknown step");
-                }
-            }
+            } => self.push_lines(step, stream, [(text, partial)]),
+            EngineEvent::Lines {
+                step,
+                stream,
+                lines,
+            } => self.push_lines(step, stream, lines),
             EngineEvent::Step {
                 step,
                 status,

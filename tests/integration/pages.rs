@@ -2,25 +2,32 @@
 //! run page's button names as the `run_control` server function reads them.
 
 use app::api::dto::RunAct;
-use app::live::decode_event;
-use conveyor_core::run::{EventBody, LogStream, RunEvent, RunStatus, StepStatus};
+use app::live::{decode_event, Incoming};
+use conveyor_core::run::{EventBody, LogBatch, LogStream, RunEvent, RunStatus, StepStatus};
 
 /// Every kind of event reads back as the server wrote it, under its SSE name.
 #[test]
 fn events_read_back_under_their_sse_names() {
+    let batch = LogBatch {
+        seq: 7,
+        ts: 1_700_000_000_000,
+        step: "build".to_string(),
+        line: 3,
+        stream: LogStream::Stderr,
+        lines: vec![
+            "\u{1b}[31mred".into(),
+            String::new(),
+            "\"quoted\" \\ é".into(),
+        ],
+        partial: vec![0],
+    };
+    let data = serde_json::to_string(&batch).unwrap();
+    assert_eq!(
+        decode_event("logs", &data),
+        Some(Incoming::Lines(batch)),
+        "{data}"
+    );
     let events = [
-        EventBody::Log {
-            step: "build".into(),
-            stream: LogStream::Stderr,
-            text: "\u{1b}[31mred".into(),
-            partial: true,
-        },
-        EventBody::Log {
-            step: "build".into(),
-            stream: LogStream::Stdout,
-            text: String::new(),
-            partial: false,
-        },
         EventBody::Step {
             step: "build".into(),
             status: StepStatus::Failed,
@@ -51,12 +58,15 @@ fn events_read_back_under_their_sse_names() {
         let data = serde_json::to_string(&event).unwrap();
         assert_eq!(
             decode_event(event.sse_name(), &data),
-            Some(event.clone()),
+            Some(Incoming::Event(event.clone())),
             "{data}"
         );
     }
     assert_eq!(
-        decode_event("log", r#"{"seq":1,"ts":2,"type":"run","status":"running"}"#),
+        decode_event(
+            "logs",
+            r#"{"seq":1,"ts":2,"type":"run","status":"running"}"#
+        ),
         None
     );
     assert_eq!(decode_event("other", "{}"), None);

@@ -771,7 +771,7 @@ async fn no_password_reaches_the_server_log() {
         .spawn()
         .expect("server starts");
     let mut stdout = BufReader::new(server.stdout.take().expect("stdout"));
-    // Its debug log is read as it comes: a full pipe would stop the server mid-request.
+    // Its output is read as it comes: a full pipe would stop the server mid-request.
     let mut stderr = server.stderr.take().expect("stderr");
     let stderr_read = tokio::spawn(async move {
         let mut text = String::new();
@@ -790,6 +790,12 @@ async fn no_password_reaches_the_server_log() {
             break url.to_owned();
         }
     };
+    // The log goes to standard output: read on as it comes, like standard error.
+    let stdout_read = tokio::spawn(async move {
+        let mut rest = String::new();
+        let _ = stdout.read_to_string(&mut rest).await;
+        rest
+    });
     // A token made on the server's shell, as automation bootstraps itself.
     let token = tokio::process::Command::new(env!("CARGO_BIN_EXE_conveyor"))
         .args([
@@ -853,10 +859,7 @@ async fn no_password_reaches_the_server_log() {
     )
     .expect("SIGTERM");
     assert!(server.wait().await.expect("exits").success());
-    stdout
-        .read_to_string(&mut log)
-        .await
-        .expect("rest of stdout");
+    log.push_str(&stdout_read.await.expect("stdout read"));
     log.push_str(&stderr_read.await.expect("stderr read"));
     assert!(
         log.contains("DEBUG") || log.contains("debug"),

@@ -3,6 +3,7 @@
 
 mod container;
 mod files;
+mod output;
 mod process;
 mod runtime;
 

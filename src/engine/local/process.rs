@@ -15,16 +15,14 @@ use conveyor_core::resolve::Program;
 use conveyor_core::run::{LogStream, StepStatus};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::container::{self, ContainerStep};
 use super::files::{step_dir, write_private, write_script};
+use super::output;
 use super::runtime::{ContainerRuntime, RUNTIME_FAILED};
 use super::{Outcome, RunContext};
-use crate::engine::lines::LineSplitter;
 use crate::engine::EngineEvent;
 
 /// Runs one step to its end and says how it ended.
@@ -305,7 +303,7 @@ async fn run_process(
     };
     let (ending, out_open, err_open) = tokio::join!(
         waiting,
-        pump(
+        output::pump(
             context,
             index,
             LogStream::Stdout,
@@ -314,7 +312,7 @@ async fn run_process(
             &dropped,
             &exited
         ),
-        pump(
+        output::pump(
             context,
             index,
             LogStream::Stderr,
@@ -414,86 +412,6 @@ async fn terminate(
     if let Some((runtime, name)) = container {
         runtime.remove(name).await;
     }
-}
-
-async fn pump(
-    context: &RunContext,
-    step: usize,
-    stream: LogStream,
-    output: Option<impl AsyncRead + Unpin>,
-    budget: &AtomicU64,
-    dropped: &AtomicU64,
-    exited: &CancellationToken,
-) -> bool {
-    let Some(output) = output else { return false };
-    let events = &context.events;
-    let mut reader = BufReader::with_capacity(16 * 1024, output);
-    let mut pieces = LineSplitter::masking(
-        context.config.max_line_bytes.max(16),
-        context.run.secrets.masker(),
-    );
-    let give_up = async {
-        exited.cancelled().await;
-        tokio::time::sleep(context.config.drain_grace).await;
-    };
-    tokio::pin!(give_up);
-    let mut still_open = false;
-    loop {
-        let chunk = tokio::select! {
-            biased;
-            read = reader.fill_buf() => match read {
-                Ok([]) | Err(_) => break,
-                Ok(chunk) => chunk,
-            },
-            () = &mut give_up => {
-                still_open = true;
-                break;
-            }
-        };
-        let consumed = chunk.len();
-        let lines = pieces.push(chunk);
-        reader.consume(consumed);
-        for (text, partial) in lines {
-            if !send_line(events, step, stream, text, partial, budget, dropped).await {
-                return false;
-            }
-        }
-    }
-    if let Some((text, partial)) = pieces.finish() {
-        send_line(events, step, stream, text, partial, budget, dropped).await;
-    }
-    still_open
-}
-
-/// Sends a line unless the step's log budget is spent; false when nobody listens any more.
-async fn send_line(
-    events: &mpsc::Sender<EngineEvent>,
-    step: usize,
-    stream: LogStream,
-    text: String,
-    partial: bool,
-    budget: &AtomicU64,
-    dropped: &AtomicU64,
-) -> bool {
-    let size = text.len() as u64 + 1;
-    let kept = budget
-        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
-            left.checked_sub(size)
-        })
-        .is_ok();
-    if !kept {
-        dropped.fetch_add(size, Ordering::Relaxed);
-        return true;
-    }
-    events
-        .send(EngineEvent::Log {
-            step,
-            stream,
-            text,
-            partial,
-        })
-        .await
-        .is_ok()
 }
 
 #[cfg(test)]

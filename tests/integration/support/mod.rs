@@ -202,6 +202,8 @@ impl TestApp {
         SseReader {
             stream: Box::pin(response.bytes_stream()),
             buffer: String::new(),
+            lines: Default::default(),
+            numbers: Default::default(),
         }
     }
 
@@ -236,12 +238,20 @@ pub struct SseEvent {
 pub struct SseReader {
     stream: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
     buffer: String,
+    /// Lines of a `logs` batch not handed out yet, one event each.
+    lines: std::collections::VecDeque<SseEvent>,
+    /// Each step's next line number: batches must number lines without a gap.
+    numbers: std::collections::HashMap<String, u64>,
 }
 
 impl SseReader {
-    /// The next event (comments such as keep-alives are skipped); None when the stream ends.
+    /// The next event, a `logs` batch handed out line by line as `log` events (comments
+    /// such as keep-alives are skipped); None when the stream ends.
     pub async fn next(&mut self) -> Option<SseEvent> {
         loop {
+            if let Some(line) = self.lines.pop_front() {
+                return Some(line);
+            }
             if let Some(end) = self.buffer.find("\n\n") {
                 let frame: String = self.buffer.drain(..end + 2).collect();
                 let (mut id, mut name, mut data) = (None, String::from("message"), String::new());
@@ -264,6 +274,27 @@ impl SseReader {
                     }
                 }
                 if data.is_empty() {
+                    continue;
+                }
+                if name == "logs" {
+                    let batch: conveyor_core::run::LogBatch =
+                        serde_json::from_str(&data).expect("logs data is a LogBatch");
+                    assert!(!batch.lines.is_empty(), "an empty batch: {data}");
+                    assert_eq!(
+                        id,
+                        Some(batch.last_seq()),
+                        "the SSE id is the batch's last seq"
+                    );
+                    if let Some(next) = self.numbers.get(&batch.step) {
+                        assert_eq!(batch.line, *next, "line numbers go on without a gap");
+                    }
+                    self.numbers
+                        .insert(batch.step.clone(), batch.line + batch.lines.len() as u64);
+                    self.lines.extend(batch.into_events().map(|event| SseEvent {
+                        id: event.seq,
+                        name: "log".into(),
+                        event,
+                    }));
                     continue;
                 }
                 let event: RunEvent =

@@ -1,0 +1,176 @@
+//! What the service asks of the log store: a run's events and lines after a sequence number
+//! (for the event stream and its replay), the last lines of a run (the page's tail) and the
+//! raw log, page by page.
+
+use conveyor_core::dto::LogLine;
+use conveyor_core::run::{Event, LogBatch};
+
+use super::read::{moved, Batcher, From, Located, Scan, Take};
+use super::Layout;
+use crate::store::{Store, StoreResult};
+
+/// Status events read per query when merging them with lines.
+const EVENTS_PAGE: u32 = 1000;
+
+/// An entry of a run's stream: a status event, or a batch of log lines.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LogItem {
+    Event(Event),
+    Lines(LogBatch<usize>),
+}
+
+impl LogItem {
+    pub fn first_seq(&self) -> i64 {
+        match self {
+            LogItem::Event(event) => event.seq,
+            LogItem::Lines(batch) => batch.seq,
+        }
+    }
+
+    pub fn last_seq(&self) -> i64 {
+        match self {
+            LogItem::Event(event) => event.seq,
+            LogItem::Lines(batch) => batch.last_seq(),
+        }
+    }
+}
+
+/// Runs a blocking read of a run's log on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> StoreResult<T> + Send + 'static,
+) -> StoreResult<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|err| crate::store::corrupt(format!("a log read failed: {err}")))?
+}
+
+impl Store {
+    /// A run's events and log lines with sequences in `(after, upto]`, in order, about
+    /// `budget` bytes of lines at most (at least one item when there is one); the sequence
+    /// read up to (`after` again when there was nothing). `layout` is what is committed up
+    /// to `upto` (the live layout of a running run, or the stored one).
+    pub async fn items_after(
+        &self,
+        run_id: i64,
+        layout: &Layout,
+        after: i64,
+        upto: i64,
+        budget: usize,
+    ) -> StoreResult<(Vec<LogItem>, i64)> {
+        let events = self.events_after(run_id, after, upto, EVENTS_PAGE).await?;
+        // With a full page of events, lines may go only as far as its last one.
+        let bound = match events.last() {
+            Some(last) if events.len() == EVENTS_PAGE as usize => last.seq,
+            _ => upto,
+        };
+        let mut layout = layout.clone();
+        let (batches, read_to) = loop {
+            let dir = self.logs.clone();
+            let steps = layout.clone();
+            let read = blocking(move || {
+                let mut scan = Scan::open(&dir, run_id, &steps, None, From::After(after))?;
+                let mut batcher = Batcher::default();
+                let mut last = None;
+                let done = scan.visit(|hit| {
+                    if hit.record.seq > bound {
+                        return Take::Stop;
+                    }
+                    batcher.push(hit);
+                    last = Some(hit.record.seq);
+                    if batcher.bytes >= budget {
+                        Take::Last
+                    } else {
+                        Take::More
+                    }
+                })?;
+                // Stopped by the budget: nothing past the last line is read yet.
+                let read_to = match (done, last) {
+                    (false, Some(last)) if batcher.bytes >= budget => last,
+                    _ => bound,
+                };
+                Ok((batcher.batches, read_to))
+            })
+            .await;
+            match read {
+                Err(err) if moved(&err) => layout = self.log_layout(run_id).await?,
+                other => break other?,
+            }
+        };
+        let mut items: Vec<LogItem> = events
+            .into_iter()
+            .filter(|e| e.seq <= read_to)
+            .map(LogItem::Event)
+            .chain(batches.into_iter().map(LogItem::Lines))
+            .collect();
+        items.sort_by_key(LogItem::first_seq);
+        Ok((items, read_to.max(after)))
+    }
+
+    /// The last `limit` log lines of a run, oldest first, numbered within their steps.
+    pub async fn log_tail(&self, run_id: i64, limit: u32) -> StoreResult<Vec<LogLine>> {
+        let names: Vec<String> = self
+            .steps(run_id)
+            .await?
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        let mut layout = self.log_layout(run_id).await?;
+        let lines = loop {
+            let (dir, steps) = (self.logs.clone(), layout.clone());
+            let read = blocking(move || {
+                let mut lines = Vec::new();
+                for step in 0..steps.len() {
+                    let mut scan = Scan::open(
+                        &dir,
+                        run_id,
+                        &steps,
+                        Some(step),
+                        From::Last(u64::from(limit)),
+                    )?;
+                    scan.visit(|hit| {
+                        lines.push(Located {
+                            seq: hit.record.seq,
+                            step: hit.step,
+                            number: hit.number,
+                            stream: hit.record.stream,
+                            text: hit.text(),
+                        });
+                        Take::More
+                    })?;
+                }
+                lines.sort_by_key(|line| line.seq);
+                let skip = lines.len().saturating_sub(limit as usize);
+                Ok(lines.split_off(skip))
+            })
+            .await;
+            match read {
+                Err(err) if moved(&err) => layout = self.log_layout(run_id).await?,
+                other => break other?,
+            }
+        };
+        Ok(lines
+            .into_iter()
+            .map(|line| LogLine {
+                seq: line.seq,
+                step: names.get(line.step).cloned().unwrap_or_default(),
+                number: line.number as usize,
+                stream: line.stream,
+                text: line.text,
+            })
+            .collect())
+    }
+
+    /// A scan of a run's whole log (or one step's), for the raw log.
+    pub async fn log_scan(&self, run_id: i64, only: Option<usize>) -> StoreResult<Scan> {
+        let mut layout = self.log_layout(run_id).await?;
+        loop {
+            let (dir, steps) = (self.logs.clone(), layout.clone());
+            let opened =
+                blocking(move || Scan::open(&dir, run_id, &steps, only, From::After(0))).await;
+            match opened {
+                Err(err) if moved(&err) => layout = self.log_layout(run_id).await?,
+                other => return other,
+            }
+        }
+    }
+}
