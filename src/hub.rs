@@ -16,6 +16,8 @@ use crate::store::logs::Layout;
 pub struct Committed {
     /// Everything up to this sequence number is in the store.
     pub seq: i64,
+    /// The sequence number of the last status event (step or run) in it.
+    pub last_event: i64,
     /// Each step's committed log at that point.
     pub layout: Layout,
 }

@@ -438,6 +438,10 @@ pub struct LogBatch<S = String> {
     /// Indices into `lines` of pieces of an over-long line that continue in the next.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub partial: Vec<u32>,
+    /// `[index, ts]` where a line was written at another time than the line before it (lines
+    /// read at once share their time, so these are few).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub times: Vec<(u32, i64)>,
 }
 
 impl<S> LogBatch<S> {
@@ -456,6 +460,15 @@ impl<S> LogBatch<S> {
             stream: self.stream,
             lines: self.lines,
             partial: self.partial,
+            times: self.times,
+        }
+    }
+
+    /// When line `index` was written.
+    pub fn ts_of(&self, index: usize) -> i64 {
+        match self.times.partition_point(|(i, _)| (*i as usize) <= index) {
+            0 => self.ts,
+            at => self.times[at - 1].1,
         }
     }
 }
@@ -463,14 +476,14 @@ impl<S> LogBatch<S> {
 impl LogBatch {
     /// One event per line, as a reader that takes lines one by one wants them.
     pub fn into_events(self) -> impl Iterator<Item = RunEvent> {
-        let (seq, ts, step, stream, partial) =
-            (self.seq, self.ts, self.step, self.stream, self.partial);
+        let times: Vec<i64> = (0..self.lines.len()).map(|i| self.ts_of(i)).collect();
+        let (seq, step, stream, partial) = (self.seq, self.step, self.stream, self.partial);
         self.lines
             .into_iter()
             .enumerate()
             .map(move |(i, text)| RunEvent {
                 seq: seq + i as i64,
-                ts,
+                ts: times[i],
                 body: EventBody::Log {
                     step: step.clone(),
                     stream,

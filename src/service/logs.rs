@@ -17,6 +17,8 @@ use crate::store::{Store, StoreError};
 const RAW_PAGE: usize = 256 * 1024;
 /// Lines per event-stream read (about; at least one line).
 const PAGE_BYTES: usize = 256 * 1024;
+/// Lines per read while the run writes, one read per [`LIVE_EVERY`].
+const LIVE_PAGE_BYTES: usize = 32 * 1024;
 /// How often a live follower is sent what was committed since it last read.
 pub const LIVE_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
 
@@ -169,13 +171,14 @@ async fn stream_items(
     let mut stored: Option<(i64, Layout)> = None;
     loop {
         let read_at = tokio::time::Instant::now();
-        let (upto, layout) = match &mut live {
+        let (upto, layout, last_event) = match &mut live {
             Some(committed) => {
                 let committed = committed.borrow_and_update().clone();
-                (committed.seq, Layout::clone(&committed.layout))
+                let known = (committed.last_event > 0).then_some(committed.last_event);
+                (committed.seq, Layout::clone(&committed.layout), known)
             }
             None => match &stored {
-                Some(stored) => stored.clone(),
+                Some((upto, layout)) => (*upto, layout.clone(), None),
                 None => {
                     let read = async {
                         Ok::<_, StoreError>((
@@ -184,7 +187,10 @@ async fn stream_items(
                         ))
                     };
                     match read.await {
-                        Ok(read) => stored.insert(read).clone(),
+                        Ok(read) => {
+                            let (upto, layout) = stored.insert(read).clone();
+                            (upto, layout, None)
+                        }
                         Err(err) => {
                             tracing::warn!(run = run_id, error = %err, "could not read the run's log");
                             return;
@@ -193,9 +199,13 @@ async fn stream_items(
                 }
             },
         };
+        // While the run writes, one page per tick: followers of a fast step fall behind and
+        // catch up once it ends, instead of taking the machine from it.
+        let paced = live.is_some();
         while after < upto {
+            let budget = if paced { LIVE_PAGE_BYTES } else { PAGE_BYTES };
             let (items, read_to) = match store
-                .items_after(run_id, &layout, after, upto, PAGE_BYTES)
+                .items_after(run_id, &layout, (after, upto), last_event, budget)
                 .await
             {
                 Ok(read) => read,
@@ -211,17 +221,25 @@ async fn stream_items(
                     return;
                 }
             }
+            if paced {
+                break;
+            }
         }
         let Some(committed) = live.as_mut() else {
             return;
         };
-        tokio::select! {
-            changed = committed.changed() => if changed.is_err() {
-                // The run's fan-out closed: what is left is on record.
-                live = None;
-                continue;
-            },
-            _ = tx.closed() => return,
+        if after >= upto {
+            tokio::select! {
+                changed = committed.changed() => if changed.is_err() {
+                    // The run's fan-out closed: what is left is on record.
+                    live = None;
+                    continue;
+                },
+                _ = tx.closed() => return,
+            }
+        } else if committed.has_changed().is_err() {
+            live = None;
+            continue;
         }
         tokio::select! {
             _ = tokio::time::sleep_until(read_at + LIVE_EVERY) => {}

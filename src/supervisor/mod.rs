@@ -201,6 +201,7 @@ impl Supervision {
         let committed = Committed {
             // Every entry of the batch not yet written took one number.
             seq: state.seq() - state.batch.len() as i64,
+            last_event: state.last_event,
             layout: log.layout().clone(),
         };
         self.hub.publish(state.run_id, committed, run_changed);
@@ -268,6 +269,9 @@ impl Supervision {
             return Ok(());
         }
         self.store.append(log, &batch).await?;
+        if let Some(last) = batch.events.last() {
+            state.last_event = last.seq;
+        }
         let run_changed = batch
             .events
             .iter()

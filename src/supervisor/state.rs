@@ -18,6 +18,9 @@ pub struct RunState {
     run: RunStatus,
     cancel_requested: bool,
     seq: i64,
+    /// The sequence number of the last status event committed (0: unknown, on a resumed
+    /// run: followers then ask the store).
+    pub(super) last_event: i64,
     pub(super) batch: Batch,
     pub(super) finished: bool,
     /// The engine let go of the run without ending it; a later process resumes it.
@@ -45,6 +48,7 @@ impl RunState {
             run: RunStatus::Pending,
             cancel_requested: false,
             seq: 0,
+            last_event: 0,
             batch: Batch::default(),
             finished: false,
             detached: false,

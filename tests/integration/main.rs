@@ -14,6 +14,7 @@ mod deploy_manifests;
 mod engine;
 mod forge;
 mod layout;
+mod logs;
 mod pages;
 mod queue;
 mod retention;

@@ -20,6 +20,7 @@ fn events_read_back_under_their_sse_names() {
             "\"quoted\" \\ é".into(),
         ],
         partial: vec![0],
+        times: vec![(2, 1_700_000_000_009)],
     };
     let data = serde_json::to_string(&batch).unwrap();
     assert_eq!(

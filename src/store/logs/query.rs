@@ -48,16 +48,22 @@ impl Store {
     /// A run's events and log lines with sequences in `(after, upto]`, in order, about
     /// `budget` bytes of lines at most (at least one item when there is one); the sequence
     /// read up to (`after` again when there was nothing). `layout` is what is committed up
-    /// to `upto` (the live layout of a running run, or the stored one).
+    /// to `upto` (the live layout of a running run, or the stored one); `last_event`, when
+    /// known, the sequence of the run's last status event.
     pub async fn items_after(
         &self,
         run_id: i64,
         layout: &Layout,
-        after: i64,
-        upto: i64,
+        (after, upto): (i64, i64),
+        last_event: Option<i64>,
         budget: usize,
     ) -> StoreResult<(Vec<LogItem>, i64)> {
-        let events = self.events_after(run_id, after, upto, EVENTS_PAGE).await?;
+        // Without a status event past `after` (a follower of a live run knows), no query.
+        let events = if last_event.is_some_and(|last| last <= after) {
+            Vec::new()
+        } else {
+            self.events_after(run_id, after, upto, EVENTS_PAGE).await?
+        };
         // With a full page of events, lines may go only as far as its last one.
         let bound = match events.last() {
             Some(last) if events.len() == EVENTS_PAGE as usize => last.seq,

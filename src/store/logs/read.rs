@@ -278,8 +278,12 @@ impl Batcher {
                 && last.stream == record.stream
                 && last.last_seq() + 1 == record.seq
             {
+                let index = last.lines.len() as u32;
                 if record.partial {
-                    last.partial.push(last.lines.len() as u32);
+                    last.partial.push(index);
+                }
+                if last.times.last().map_or(last.ts, |(_, ts)| *ts) != record.ts {
+                    last.times.push((index, record.ts));
                 }
                 last.lines.push(text);
                 return;
@@ -293,6 +297,7 @@ impl Batcher {
             stream: record.stream,
             lines: vec![text],
             partial: if record.partial { vec![0] } else { Vec::new() },
+            times: Vec::new(),
         });
     }
 }

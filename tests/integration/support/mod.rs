@@ -6,6 +6,7 @@ pub mod fake_kube;
 pub mod git_http;
 pub mod images;
 pub mod oidc_provider;
+pub mod process;
 pub mod receiver;
 pub mod registry;
 pub mod seeds;
@@ -198,13 +199,7 @@ impl TestApp {
         }
         let response = request.send().await.expect("events request");
         assert_eq!(response.status(), 200);
-        assert_eq!(response.headers()["content-type"], "text/event-stream");
-        SseReader {
-            stream: Box::pin(response.bytes_stream()),
-            buffer: String::new(),
-            lines: Default::default(),
-            numbers: Default::default(),
-        }
+        SseReader::new(response)
     }
 
     /// Every event of a run from the start to its end.
@@ -245,6 +240,16 @@ pub struct SseReader {
 }
 
 impl SseReader {
+    pub fn new(response: reqwest::Response) -> SseReader {
+        assert_eq!(response.headers()["content-type"], "text/event-stream");
+        SseReader {
+            stream: Box::pin(response.bytes_stream()),
+            buffer: String::new(),
+            lines: Default::default(),
+            numbers: Default::default(),
+        }
+    }
+
     /// The next event, a `logs` batch handed out line by line as `log` events (comments
     /// such as keep-alives are skipped); None when the stream ends.
     pub async fn next(&mut self) -> Option<SseEvent> {
