@@ -120,20 +120,20 @@ async fn read_log(
             }
         }
     };
+    // A read's lines go to the supervisor at once, past those already on record.
     let mut emit = |pieces: Vec<(String, bool)>| {
-        let mut out = Vec::new();
-        for (text, partial) in pieces {
-            count += 1;
-            if count > skip {
-                out.push(EngineEvent::Log {
-                    step,
-                    stream: LogStream::Stdout,
-                    text,
-                    partial,
-                });
-            }
-        }
-        out
+        let fresh: Vec<(String, bool)> = pieces
+            .into_iter()
+            .filter(|_| {
+                count += 1;
+                count > skip
+            })
+            .collect();
+        (!fresh.is_empty()).then_some(EngineEvent::Lines {
+            step,
+            stream: LogStream::Stdout,
+            lines: fresh,
+        })
     };
     loop {
         let chunk = match reader.fill_buf().await {
@@ -143,13 +143,13 @@ async fn read_log(
         let length = chunk.len();
         let pieces = splitter.push(chunk);
         reader.consume_unpin(length);
-        for event in emit(pieces) {
+        if let Some(event) = emit(pieces) {
             if events.send(event).await.is_err() {
                 return count;
             }
         }
     }
-    for event in emit(splitter.finish().into_iter().collect()) {
+    if let Some(event) = emit(splitter.finish().into_iter().collect()) {
         let _ = events.send(event).await;
     }
     count.max(skip)
