@@ -169,6 +169,8 @@ async fn stream_items(
     tx: mpsc::Sender<LogItem>,
 ) {
     let mut stored: Option<(i64, Layout)> = None;
+    // Where this follower is in each step's segment, from one read to the next.
+    let mut scan = None;
     loop {
         let read_at = tokio::time::Instant::now();
         let (upto, layout, last_event) = match &mut live {
@@ -205,7 +207,14 @@ async fn stream_items(
         while after < upto {
             let budget = if paced { LIVE_PAGE_BYTES } else { PAGE_BYTES };
             let (items, read_to) = match store
-                .items_after(run_id, &layout, (after, upto), last_event, budget)
+                .items_after(
+                    run_id,
+                    &layout,
+                    (after, upto),
+                    last_event,
+                    budget,
+                    &mut scan,
+                )
                 .await
             {
                 Ok(read) => read,

@@ -47,7 +47,13 @@ impl Store {
     /// events, the step and run rows they change (folded as the browser folds them) and how
     /// far each segment is committed. A failed commit cuts the segments back.
     pub async fn append(&self, log: &mut RunLog, batch: &Batch) -> StoreResult<()> {
-        let next = self.write_lines(log, &batch.lines)?;
+        let next = match self.write_lines(log, &batch.lines) {
+            Ok(next) => next,
+            Err(err) => {
+                self.cut_back(log);
+                return Err(err);
+            }
+        };
         match self.append_events(log, batch, &next).await {
             Ok(()) => {
                 log.committed(next);

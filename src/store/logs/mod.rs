@@ -14,7 +14,7 @@ pub mod segment;
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use conveyor_core::run::LogStream;
@@ -186,6 +186,18 @@ impl Store {
                     .write(true)
                     .open(&path)
                     .map_err(|err| io_error("could not open", &path, err))?;
+                let length = file
+                    .metadata()
+                    .map_err(|err| io_error("could not read", &path, err))?
+                    .len();
+                // Shorter than committed: written lines are missing (never pad them).
+                if length < log.bytes {
+                    return Err(corrupt(format!(
+                        "{} has {length} bytes, {} are on record",
+                        path.display(),
+                        log.bytes
+                    )));
+                }
                 file.set_len(log.bytes)
                     .map_err(|err| io_error("could not cut back", &path, err))?;
             }
@@ -223,6 +235,7 @@ impl Store {
                 )));
             }
             let mut updated = current.clone();
+            let current_bytes = current.bytes;
             let mut bytes = Vec::new();
             let mut start = 0;
             while start < lines.len() {
@@ -266,13 +279,15 @@ impl Store {
                     }
                     let file = OpenOptions::new()
                         .create(true)
-                        .append(true)
+                        .write(true)
+                        .truncate(false)
                         .open(&path)
                         .map_err(|err| io_error("could not open", &path, err))?;
                     slot.insert(file)
                 }
             };
-            if let Err(err) = file.write_all(&bytes) {
+            // At the committed length: bytes a failed write left past it are overwritten.
+            if let Err(err) = file.write_all_at(&bytes, current_bytes) {
                 let path = self.logs.segment(log.run_id, step);
                 self.cut_back(log);
                 return Err(io_error("could not write", &path, err));

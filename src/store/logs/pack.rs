@@ -90,11 +90,42 @@ impl Store {
             }
             let dir = self.logs.clone();
             let marks = log.marks.clone();
+            let (bytes, last_seq) = (log.bytes, log.last_seq);
             let (offsets, size) =
                 tokio::task::spawn_blocking(move || compress_step(&dir, run_id, step, &log))
                     .await
                     .map_err(|err| corrupt(format!("compressing a log failed: {err}")))??;
             let mut tx = self.writer.begin().await?;
+            // Only the log that was compressed: the run has ended and its step is as it was
+            // read (a run deleted meanwhile may have left its id to a new one).
+            let recorded = sqlx::query(
+                "UPDATE steps SET log_packed = ?1 WHERE run_id = ?2 AND idx = ?3 \
+                 AND log_packed IS NULL AND log_bytes = ?4 AND log_last_seq = ?5 \
+                 AND run_id IN (SELECT id FROM runs WHERE finished_at IS NOT NULL)",
+            )
+            .bind(size as i64)
+            .bind(run_id)
+            .bind(step as i64)
+            .bind(bytes as i64)
+            .bind(last_seq)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if recorded == 0 {
+                let packed: Option<Option<i64>> =
+                    sqlx::query_scalar("SELECT log_packed FROM steps WHERE run_id = ? AND idx = ?")
+                        .bind(run_id)
+                        .bind(step as i64)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                drop(tx);
+                // Unless another compression of the same log got there first, the file is
+                // of nothing on record.
+                if !matches!(packed, Some(Some(_))) {
+                    remove_file(&self.logs.packed(run_id, step));
+                }
+                continue;
+            }
             for (mark, offset) in marks.iter().zip(&offsets) {
                 sqlx::query(
                     "UPDATE log_marks SET packed = ? WHERE run_id = ? AND step = ? AND line = ?",
@@ -106,12 +137,6 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            sqlx::query("UPDATE steps SET log_packed = ? WHERE run_id = ? AND idx = ?")
-                .bind(size as i64)
-                .bind(run_id)
-                .bind(step as i64)
-                .execute(&mut *tx)
-                .await?;
             tx.commit().await?;
             fault("packed-committed");
             remove_file(&self.logs.segment(run_id, step));

@@ -49,7 +49,8 @@ impl Store {
     /// `budget` bytes of lines at most (at least one item when there is one); the sequence
     /// read up to (`after` again when there was nothing). `layout` is what is committed up
     /// to `upto` (the live layout of a running run, or the stored one); `last_event`, when
-    /// known, the sequence of the run's last status event.
+    /// known, the sequence of the run's last status event. `scan` carries the read position
+    /// from one page to the next (a follower keeps it; `None` starts afresh at `after`).
     pub async fn items_after(
         &self,
         run_id: i64,
@@ -57,6 +58,7 @@ impl Store {
         (after, upto): (i64, i64),
         last_event: Option<i64>,
         budget: usize,
+        scan: &mut Option<Scan>,
     ) -> StoreResult<(Vec<LogItem>, i64)> {
         // Without a status event past `after` (a follower of a live run knows), no query.
         let events = if last_event.is_some_and(|last| last <= after) {
@@ -70,11 +72,19 @@ impl Store {
             _ => upto,
         };
         let mut layout = layout.clone();
-        let (batches, read_to) = loop {
+        let mut kept = scan.take();
+        let (batches, read_to, kept_scan) = loop {
             let dir = self.logs.clone();
             let steps = layout.clone();
+            let previous = kept.take();
             let read = blocking(move || {
-                let mut scan = Scan::open(&dir, run_id, &steps, None, From::After(after))?;
+                let mut scan = match previous {
+                    Some(mut scan) => {
+                        scan.extend(&dir, run_id, &steps, after)?;
+                        scan
+                    }
+                    None => Scan::open(&dir, run_id, &steps, None, From::After(after))?,
+                };
                 let mut batcher = Batcher::default();
                 let mut last = None;
                 let done = scan.visit(|hit| {
@@ -94,14 +104,15 @@ impl Store {
                     (false, Some(last)) if batcher.bytes >= budget => last,
                     _ => bound,
                 };
-                Ok((batcher.batches, read_to))
+                Ok((batcher.batches, read_to, scan))
             })
             .await;
             match read {
-                Err(err) if moved(&err) => layout = self.log_layout(run_id).await?,
+                Err(err) if moved(&err) => layout = self.moved_layout(run_id, &layout).await?,
                 other => break other?,
             }
         };
+        *scan = Some(kept_scan);
         let mut items: Vec<LogItem> = events
             .into_iter()
             .filter(|e| e.seq <= read_to)
@@ -150,7 +161,7 @@ impl Store {
             })
             .await;
             match read {
-                Err(err) if moved(&err) => layout = self.log_layout(run_id).await?,
+                Err(err) if moved(&err) => layout = self.moved_layout(run_id, &layout).await?,
                 other => break other?,
             }
         };
@@ -166,6 +177,23 @@ impl Store {
             .collect())
     }
 
+    /// The layout to read again after a segment was not where `stale` says: only a step
+    /// compressed meanwhile explains that; a segment that is simply gone is an error.
+    async fn moved_layout(&self, run_id: i64, stale: &Layout) -> StoreResult<Layout> {
+        let fresh = self.log_layout(run_id).await?;
+        let packed_since = stale
+            .iter()
+            .zip(&fresh)
+            .any(|(old, new)| old.packed.is_none() && new.packed.is_some());
+        if packed_since {
+            Ok(fresh)
+        } else {
+            Err(crate::store::corrupt(format!(
+                "a log segment of run {run_id} is missing"
+            )))
+        }
+    }
+
     /// A scan of a run's whole log (or one step's), for the raw log.
     pub async fn log_scan(&self, run_id: i64, only: Option<usize>) -> StoreResult<Scan> {
         let mut layout = self.log_layout(run_id).await?;
@@ -174,7 +202,7 @@ impl Store {
             let opened =
                 blocking(move || Scan::open(&dir, run_id, &steps, only, From::After(0))).await;
             match opened {
-                Err(err) if moved(&err) => layout = self.log_layout(run_id).await?,
+                Err(err) if moved(&err) => layout = self.moved_layout(run_id, &layout).await?,
                 other => return other,
             }
         }

@@ -52,6 +52,8 @@ struct Cursor {
     pos: usize,
     /// 0-based line index of `records[pos]`.
     line: u64,
+    /// Where the decoded bytes of a plain segment end (a live one may have grown since).
+    loaded_end: u64,
 }
 
 /// The segment a layout says a step's log is in has moved (compressed meanwhile): read the
@@ -88,6 +90,7 @@ impl Cursor {
             records: Vec::new(),
             pos: 0,
             line: 0,
+            loaded_end: 0,
         }))
     }
 
@@ -130,16 +133,57 @@ impl Cursor {
         self.pos = 0;
         self.line = mark.line;
         self.frame = frame + 1;
+        self.loaded_end = raw_end;
+        Ok(true)
+    }
+
+    /// Decodes what was committed to the current frame of a plain segment since it was
+    /// read (a live run's); false when nothing was.
+    fn load_more(&mut self) -> StoreResult<bool> {
+        if self.packed || self.frame == 0 {
+            return Ok(false);
+        }
+        let end = self
+            .log
+            .marks
+            .get(self.frame)
+            .map_or(self.log.bytes, |m| m.offset);
+        if end <= self.loaded_end {
+            return Ok(false);
+        }
+        let mut buffer = vec![0; (end - self.loaded_end) as usize];
+        self.file
+            .read_exact_at(&mut buffer, self.loaded_end)
+            .map_err(|err| corrupt(self, &format!("could not read: {err}")))?;
+        self.bytes = buffer;
+        self.records.clear();
+        segment::decode(&self.bytes, &mut self.records).map_err(|err| corrupt(self, &err))?;
+        self.pos = 0;
+        self.loaded_end = end;
         Ok(true)
     }
 
     fn peek(&mut self) -> StoreResult<Option<Record>> {
         while self.pos >= self.records.len() {
-            if !self.load(self.frame)? {
+            if !self.load_more()? && !self.load(self.frame)? {
                 return Ok(None);
             }
         }
         Ok(Some(self.records[self.pos]))
+    }
+
+    /// Takes what was committed since the cursor's layout (a plain segment only grows).
+    fn grow(&mut self, log: &StepLog) {
+        if self.packed || log.bytes <= self.log.bytes {
+            return;
+        }
+        self.log.bytes = log.bytes;
+        let known = self.log.marks.len();
+        self.log
+            .marks
+            .extend_from_slice(&log.marks[known.min(log.marks.len())..]);
+        self.log.lines = log.lines;
+        self.log.last_seq = log.last_seq;
     }
 
     fn advance(&mut self) {
@@ -230,6 +274,42 @@ impl Scan {
             }
         }
         Ok(scan)
+    }
+
+    /// Takes in what a live run committed since: more lines of the steps already read, and
+    /// steps that had none past `after` before.
+    pub fn extend(
+        &mut self,
+        dir: &LogDir,
+        run_id: i64,
+        layout: &[StepLog],
+        after: i64,
+    ) -> StoreResult<()> {
+        for (step, log) in layout.iter().enumerate() {
+            match self.cursors.iter().position(|c| c.step == step) {
+                Some(index) => {
+                    let cursor = &mut self.cursors[index];
+                    let idle = !self.heap.iter().any(|Reverse((_, i))| *i == index);
+                    cursor.grow(log);
+                    if idle {
+                        if let Some(record) = cursor.peek()? {
+                            self.heap.push(Reverse((record.seq, index)));
+                        }
+                    }
+                }
+                None if log.last_seq > after => {
+                    if let Some(mut cursor) = Cursor::open(dir, run_id, step, log)? {
+                        cursor.seek_seq(after)?;
+                        if let Some(record) = cursor.peek()? {
+                            self.heap.push(Reverse((record.seq, self.cursors.len())));
+                        }
+                        self.cursors.push(cursor);
+                    }
+                }
+                None => {}
+            }
+        }
+        Ok(())
     }
 
     /// Shows lines in sequence order to `take` until it stops or none are left; true when
