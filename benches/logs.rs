@@ -162,6 +162,19 @@ struct Round {
     run: i64,
 }
 
+/// The run as `GET /api/v1/runs/{id}` shows it.
+async fn run_detail(server: &Server, id: i64) -> serde_json::Value {
+    server
+        .client
+        .get(format!("{}/api/v1/runs/{id}", server.base))
+        .send()
+        .await
+        .expect("run")
+        .json()
+        .await
+        .expect("json")
+}
+
 async fn round(server: &Server, watchers: usize) -> Round {
     let client = &server.client;
     let run: serde_json::Value = client
@@ -182,18 +195,7 @@ async fn round(server: &Server, watchers: usize) -> Round {
             format!("{}/api/v1/runs/{id}/events", server.base),
         )));
     }
-    loop {
-        let detail: serde_json::Value = client
-            .get(format!("{}/api/v1/runs/{id}", server.base))
-            .send()
-            .await
-            .expect("run")
-            .json()
-            .await
-            .expect("json");
-        if detail["steps"][0]["status"] == "waiting_approval" {
-            break;
-        }
+    while run_detail(server, id).await["steps"][0]["status"] != "waiting_approval" {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let approved = client
@@ -206,15 +208,8 @@ async fn round(server: &Server, watchers: usize) -> Round {
         .expect("approve");
     assert_eq!(approved.status(), 202);
     let detail = loop {
-        let detail: serde_json::Value = client
-            .get(format!("{}/api/v1/runs/{id}", server.base))
-            .send()
-            .await
-            .expect("run")
-            .json()
-            .await
-            .expect("json");
-        if detail["run"]["finished_at"].is_i64() || detail["finished_at"].is_i64() {
+        let detail = run_detail(server, id).await;
+        if detail["finished_at"].is_i64() {
             break detail;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -28,6 +28,13 @@ impl Batch {
     pub fn len(&self) -> usize {
         self.events.len() + self.lines.len()
     }
+
+    /// Whether the batch changes the run's status (dashboards hear of it).
+    pub fn changes_run(&self) -> bool {
+        self.events
+            .iter()
+            .any(|e| matches!(e.body, EventBody::Run { .. }))
+    }
 }
 
 impl Store {
@@ -47,15 +54,12 @@ impl Store {
     /// events, the step and run rows they change (folded as the browser folds them) and how
     /// far each segment is committed. A failed commit cuts the segments back.
     pub async fn append(&self, log: &mut RunLog, batch: &Batch) -> StoreResult<()> {
-        let next = match self.write_lines(log, &batch.lines) {
-            Ok(next) => next,
-            Err(err) => {
-                self.cut_back(log);
-                return Err(err);
-            }
+        let written = match self.write_lines(log, &batch.lines) {
+            Ok(next) => self.append_events(log, batch, &next).await.map(|()| next),
+            Err(err) => Err(err),
         };
-        match self.append_events(log, batch, &next).await {
-            Ok(()) => {
+        match written {
+            Ok(next) => {
                 log.committed(next);
                 Ok(())
             }

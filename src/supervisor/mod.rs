@@ -250,11 +250,7 @@ impl Supervision {
         self.store
             .append(&mut RunLog::unopened(state.run_id), &batch)
             .await?;
-        if batch
-            .events
-            .iter()
-            .any(|e| matches!(e.body, conveyor_core::run::EventBody::Run { .. }))
-        {
+        if batch.changes_run() {
             self.hub.announce(state.run_id);
         }
         self.notify(state);
@@ -272,10 +268,7 @@ impl Supervision {
         if let Some(last) = batch.events.last() {
             state.last_event = last.seq;
         }
-        let run_changed = batch
-            .events
-            .iter()
-            .any(|e| matches!(e.body, conveyor_core::run::EventBody::Run { .. }));
+        let run_changed = batch.changes_run();
         self.publish(state, log, run_changed);
         self.notify(state);
         Ok(())

@@ -210,7 +210,8 @@ impl Store {
     }
 
     /// Writes a batch's lines to their segments, before the transaction that commits them;
-    /// returns the steps' layouts to take once it commits.
+    /// returns the steps' layouts to take once it commits. On an error the caller cuts the
+    /// segments back ([`Store::append`]).
     pub(super) fn write_lines(
         &self,
         log: &mut RunLog,
@@ -289,7 +290,6 @@ impl Store {
             // At the committed length: bytes a failed write left past it are overwritten.
             if let Err(err) = file.write_all_at(&bytes, current_bytes) {
                 let path = self.logs.segment(log.run_id, step);
-                self.cut_back(log);
                 return Err(io_error("could not write", &path, err));
             }
             next.insert(step, updated);

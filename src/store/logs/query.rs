@@ -6,7 +6,7 @@ use conveyor_core::dto::LogLine;
 use conveyor_core::run::{Event, LogBatch};
 
 use super::read::{moved, Batcher, From, Located, Scan, Take};
-use super::Layout;
+use super::{Layout, LogDir};
 use crate::store::{Store, StoreResult};
 
 /// Status events read per query when merging them with lines.
@@ -131,19 +131,12 @@ impl Store {
             .into_iter()
             .map(|s| s.name)
             .collect();
-        let mut layout = self.log_layout(run_id).await?;
-        let lines = loop {
-            let (dir, steps) = (self.logs.clone(), layout.clone());
-            let read = blocking(move || {
+        let lines = self
+            .read_stored(run_id, move |dir, steps| {
                 let mut lines = Vec::new();
                 for step in 0..steps.len() {
-                    let mut scan = Scan::open(
-                        &dir,
-                        run_id,
-                        &steps,
-                        Some(step),
-                        From::Last(u64::from(limit)),
-                    )?;
+                    let mut scan =
+                        Scan::open(dir, run_id, steps, Some(step), From::Last(u64::from(limit)))?;
                     scan.visit(|hit| {
                         lines.push(Located {
                             seq: hit.record.seq,
@@ -159,12 +152,7 @@ impl Store {
                 let skip = lines.len().saturating_sub(limit as usize);
                 Ok(lines.split_off(skip))
             })
-            .await;
-            match read {
-                Err(err) if moved(&err) => layout = self.moved_layout(run_id, &layout).await?,
-                other => break other?,
-            }
-        };
+            .await?;
         Ok(lines
             .into_iter()
             .map(|line| LogLine {
@@ -196,12 +184,23 @@ impl Store {
 
     /// A scan of a run's whole log (or one step's), for the raw log.
     pub async fn log_scan(&self, run_id: i64, only: Option<usize>) -> StoreResult<Scan> {
+        self.read_stored(run_id, move |dir, steps| {
+            Scan::open(dir, run_id, steps, only, From::After(0))
+        })
+        .await
+    }
+
+    /// Runs `read` on the blocking pool over the run's stored layout, once more with the
+    /// layout read again if a segment was compressed meanwhile.
+    async fn read_stored<T: Send + 'static>(
+        &self,
+        run_id: i64,
+        read: impl Fn(&LogDir, &Layout) -> StoreResult<T> + Clone + Send + 'static,
+    ) -> StoreResult<T> {
         let mut layout = self.log_layout(run_id).await?;
         loop {
-            let (dir, steps) = (self.logs.clone(), layout.clone());
-            let opened =
-                blocking(move || Scan::open(&dir, run_id, &steps, only, From::After(0))).await;
-            match opened {
+            let (dir, steps, read) = (self.logs.clone(), layout.clone(), read.clone());
+            match blocking(move || read(&dir, &steps)).await {
                 Err(err) if moved(&err) => layout = self.moved_layout(run_id, &layout).await?,
                 other => return other,
             }
