@@ -245,6 +245,10 @@ pub struct ServeConfig {
     /// Start scheduled runs (`on.schedule`); off for a second server on the same database.
     #[arg(long, env = "CONVEYOR_SCHEDULER", default_value_t = true, action = clap::ArgAction::Set)]
     pub scheduler: bool,
+    /// Keep the search index over every log (`false`: no indexing; only one run's log can
+    /// be searched at a time).
+    #[arg(long, env = "CONVEYOR_SEARCH_INDEX", default_value_t = true, action = clap::ArgAction::Set)]
+    pub search_index: bool,
     #[command(flatten)]
     pub oidc: OidcArgs,
 }
@@ -334,6 +338,7 @@ impl ServeConfig {
             keep_days: None,
             prune_interval: Duration::from_secs(600),
             scheduler: true,
+            search_index: true,
             oidc: OidcArgs::default(),
         }
     }

@@ -202,6 +202,9 @@ impl Server {
             service.keep_schedules();
         }
         service.keep_pruning(config.pruning());
+        if config.search_index {
+            service.keep_index().await?;
+        }
         service.keep_watches().await?;
         let public_origin = site.public_origin.clone();
         service.set_public_url(

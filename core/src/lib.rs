@@ -28,6 +28,7 @@ pub mod resolve;
 pub mod run;
 pub mod scalar_map;
 pub mod schedule;
+pub mod search;
 pub mod secrets;
 pub mod sso;
 pub mod triggers;

@@ -15,6 +15,7 @@ mod openapi;
 mod pages;
 mod pipelines;
 mod runs;
+mod search;
 mod secrets;
 mod workflows;
 
@@ -137,6 +138,7 @@ api_routes! {
     delete "/workflows/{name}/runs" => runs::delete_runs,
     post "/validate" => pipelines::validate,
     get "/runs" => runs::list_runs,
+    get "/search" => search::search,
     get "/runs/{id}" => runs::get_run,
     post "/runs/{id}/cancel" => runs::cancel_run,
     post "/runs/{id}/rerun" => runs::rerun,

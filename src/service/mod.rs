@@ -14,6 +14,7 @@ mod recovery;
 mod retention;
 mod runs;
 mod schedules;
+mod search;
 mod secrets;
 mod sso;
 mod statuses;

@@ -16,6 +16,7 @@ mod queue;
 mod retention;
 mod runs;
 mod schedules;
+mod search;
 mod secrets;
 #[cfg(feature = "testing")]
 mod testing;
@@ -39,6 +40,7 @@ pub use events::Batch;
 pub use forge::NewDelivery;
 pub use pipelines::{NewVersion, PipelineRow, VersionRow};
 pub use runs::{NewRun, NewStep};
+pub use search::{Indexed, SearchIndex};
 pub use secrets::SecretRow;
 
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +80,8 @@ pub struct Store {
     reader: SqlitePool,
     /// Runs' log segments: `logs/` beside the database file.
     logs: logs::LogDir,
+    /// The search index over every log: `search.db` beside the database file.
+    search: std::sync::Arc<SearchIndex>,
 }
 
 pub fn now_ms() -> i64 {
@@ -190,16 +194,20 @@ impl Store {
             .max_connections(4)
             .connect_with(options.read_only(true))
             .await?;
-        let logs = logs::LogDir::new(path.parent().unwrap_or_else(|| Path::new(".")).join("logs"));
+        let dir = path.parent().unwrap_or_else(|| Path::new("."));
+        let logs = logs::LogDir::new(dir.join("logs"));
+        let search = std::sync::Arc::new(SearchIndex::open(&dir.join("search.db")).await?);
         Ok(Store {
             writer,
             reader,
             logs,
+            search,
         })
     }
 
     pub async fn close(&self) {
         self.reader.close().await;
         self.writer.close().await;
+        self.search.close().await;
     }
 }

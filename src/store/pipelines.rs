@@ -251,7 +251,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        self.remove_run_logs(&runs);
+        self.forget_runs(&runs).await;
         Ok(())
     }
 }

@@ -54,12 +54,12 @@ impl Store {
         .fetch_all(&self.writer)
         .await?;
         // Off the record first: a crash in between leaves files that start-up removes.
-        self.remove_run_logs(&deleted);
+        self.forget_runs(&deleted).await;
         Ok(deleted.len() as u64)
     }
 
     /// Gives the pages pruned runs freed back to the file system, a little at a time, then
-    /// truncates the write-ahead log.
+    /// truncates the write-ahead log; the search index's too.
     pub async fn reclaim_space(&self) -> StoreResult<()> {
         loop {
             let free: i64 = sqlx::query_scalar("PRAGMA freelist_count")
@@ -76,6 +76,6 @@ impl Store {
         sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
             .execute(&self.writer)
             .await?;
-        Ok(())
+        self.search.reclaim().await
     }
 }

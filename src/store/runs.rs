@@ -214,7 +214,7 @@ impl Store {
                 .fetch_all(&mut *tx)
                 .await?;
         tx.commit().await?;
-        self.remove_run_logs(&deleted);
+        self.forget_runs(&deleted).await;
         Ok(deleted.len() as u64)
     }
 
@@ -282,7 +282,8 @@ impl Store {
 }
 
 /// The run listing: only the conditions in use, so SQLite picks the matching index.
-/// `ids` bounds the run ids (both inclusive): a date range made an id range.
+/// `ids` bounds the run ids (both inclusive; `(0, i64::MAX)`: no bounds): a date range made
+/// an id range.
 pub(super) fn runs_query<'a>(
     prefix: &str,
     pipeline_id: Option<i64>,
@@ -308,11 +309,10 @@ pub(super) fn runs_query<'a>(
     if let Some(branch) = &query.branch {
         sql.push(" AND r.branch = ").push_bind(branch.as_str());
     }
-    let (since, until) = query.created_range();
-    if since.is_some() {
+    if ids.0 > 0 {
         sql.push(" AND r.id >= ").push_bind(ids.0);
     }
-    if until.is_some() {
+    if ids.1 < i64::MAX {
         sql.push(" AND r.id <= ").push_bind(ids.1);
     }
     if let Some(before) = query.before {

@@ -19,6 +19,7 @@ mod pages;
 mod queue;
 mod retention;
 mod schedules;
+mod search;
 mod secrets;
 mod sso;
 mod tekton_compile;

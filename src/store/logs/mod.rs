@@ -178,6 +178,8 @@ impl Store {
     /// Opens a run's log for appending: what a crash left past the committed length of a
     /// segment (never shown to anyone) is cut off.
     pub async fn open_run_log(&self, run_id: i64) -> StoreResult<RunLog> {
+        // Its lines are not all in the search index from now on.
+        self.search.touch(run_id);
         let steps = self.log_layout(run_id).await?;
         for (step, log) in steps.iter().enumerate() {
             let path = self.logs.segment(run_id, step);

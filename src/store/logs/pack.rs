@@ -144,8 +144,17 @@ impl Store {
         Ok(())
     }
 
-    /// Removes the log files of runs (deleted or pruned).
-    pub fn remove_run_logs(&self, ids: &[i64]) {
+    /// Removes what the log store and the search index hold of runs (deleted or pruned; off
+    /// the record first: what a crash leaves behind, start-up removes).
+    pub(crate) async fn forget_runs(&self, ids: &[i64]) {
+        self.remove_run_logs(ids);
+        if let Err(err) = self.search.forget(ids).await {
+            tracing::warn!(error = %err, "could not remove runs from the search index");
+        }
+    }
+
+    /// Removes the log files of runs.
+    fn remove_run_logs(&self, ids: &[i64]) {
         for id in ids {
             let dir = self.logs.run(*id);
             if let Err(err) = std::fs::remove_dir_all(&dir) {

@@ -192,7 +192,7 @@ impl Store {
 
     /// Runs `read` on the blocking pool over the run's stored layout, once more with the
     /// layout read again if a segment was compressed meanwhile.
-    async fn read_stored<T: Send + 'static>(
+    pub(crate) async fn read_stored<T: Send + 'static>(
         &self,
         run_id: i64,
         read: impl Fn(&LogDir, &Layout) -> StoreResult<T> + Clone + Send + 'static,

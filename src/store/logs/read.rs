@@ -231,6 +231,8 @@ pub enum From {
     After(i64),
     /// The last lines of each step, this many.
     Last(u64),
+    /// Line number (0-based) in each step.
+    Line(u64),
 }
 
 /// The lines of some steps of a run, merged in sequence order.
@@ -267,6 +269,7 @@ impl Scan {
             match from {
                 From::After(after) => cursor.seek_seq(after)?,
                 From::Last(count) => cursor.seek_line(log.lines.saturating_sub(count))?,
+                From::Line(line) => cursor.seek_line(line)?,
             }
             if let Some(record) = cursor.peek()? {
                 scan.heap.push(Reverse((record.seq, scan.cursors.len())));
