@@ -9,12 +9,15 @@
 //!
 //! Run: `cargo bench --bench logs`.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+
+#[path = "support/process.rs"]
+mod process;
+
+use process::{dir_size, run_detail, start_server, Server};
 
 const LINES: u64 = 1_000_000;
 const WATCHERS: usize = 50;
@@ -28,71 +31,6 @@ stages:
     steps:
       - {name: count, command: [seq, '1', '1000000']}
 ";
-
-struct Server {
-    child: Child,
-    base: String,
-    client: reqwest::Client,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_server(data: &Path) -> Server {
-    let exe = env!("CARGO_BIN_EXE_conveyor");
-    let mut child = Command::new(exe)
-        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-        .arg(data)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the server starts");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    let base = loop {
-        let mut line = String::new();
-        assert!(
-            stdout.read_line(&mut line).expect("read") > 0,
-            "the server exited"
-        );
-        if let Some(url) = line.trim().strip_prefix("conveyor listening on ") {
-            break url.to_owned();
-        }
-    };
-    // Its output is read on, so that a full pipe never stops it.
-    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-    let token = Command::new(exe)
-        .args([
-            "token",
-            "create",
-            "--user",
-            "admin",
-            "--scope",
-            "admin",
-            "--data-dir",
-        ])
-        .arg(data)
-        .output()
-        .expect("token create");
-    assert!(token.status.success());
-    let token = String::from_utf8(token.stdout).expect("utf-8");
-    let mut headers = reqwest::header::HeaderMap::new();
-    let bearer = format!("Bearer {}", token.trim()).parse().expect("header");
-    headers.insert(reqwest::header::AUTHORIZATION, bearer);
-    let client = reqwest::Client::builder()
-        .default_headers(headers)
-        .build()
-        .expect("client");
-    Server {
-        child,
-        base,
-        client,
-    }
-}
 
 /// What one watcher got: bytes, and whether its batches numbered every line once.
 async fn watch(client: reqwest::Client, url: String) -> (u64, u64) {
@@ -140,39 +78,10 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-fn dir_size(path: &Path) -> u64 {
-    std::fs::read_dir(path).map_or(0, |entries| {
-        entries
-            .flatten()
-            .map(|entry| {
-                let meta = entry.metadata().expect("metadata");
-                if meta.is_dir() {
-                    dir_size(&entry.path())
-                } else {
-                    meta.len()
-                }
-            })
-            .sum()
-    })
-}
-
 struct Round {
     step: Duration,
     watcher_bytes: u64,
     run: i64,
-}
-
-/// The run as `GET /api/v1/runs/{id}` shows it.
-async fn run_detail(server: &Server, id: i64) -> serde_json::Value {
-    server
-        .client
-        .get(format!("{}/api/v1/runs/{id}", server.base))
-        .send()
-        .await
-        .expect("run")
-        .json()
-        .await
-        .expect("json")
 }
 
 async fn round(server: &Server, watchers: usize) -> Round {
@@ -255,7 +164,7 @@ async fn main() {
     let log_bytes = std::fs::metadata(&file).expect("file").len();
 
     let data = tempfile::tempdir().expect("temp dir");
-    let server = start_server(data.path());
+    let server = start_server(data.path(), &[]);
     let created = server
         .client
         .post(format!("{}/api/v1/pipelines", server.base))

@@ -17,6 +17,7 @@ use crate::pages::login::LoginPage;
 use crate::pages::new_pipeline::NewPipelinePage;
 use crate::pages::pipeline::PipelinePage;
 use crate::pages::run::RunPage;
+use crate::pages::search::SearchPage;
 use crate::pages::secrets::SecretsPage;
 use crate::pages::versions::VersionsPage;
 use crate::pages::workflow::WorkflowPage;
@@ -138,6 +139,7 @@ pub fn App() -> impl IntoView {
                     <nav>
                         <A href="/">"Pipelines"</A>
                         <A href="/history">"History"</A>
+                        <A href="/search">"Search"</A>
                         <A href="/actions">"Actions"</A>
                         <A href="/secrets">"Secrets"</A>
                         {admin.then(|| view! { <A href="/audit">"Audit"</A> })}
@@ -168,6 +170,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/pipelines/:name/history") ssr=SsrMode::InOrder view={Lazy::<HistoryRoute>::new()}/>
                     <Route path=path!("/pipelines/:name/versions") ssr=SsrMode::InOrder view={Lazy::<VersionsRoute>::new()}/>
                     <Route path=path!("/history") ssr=SsrMode::InOrder view={Lazy::<HistoryRoute>::new()}/>
+                    <Route path=path!("/search") ssr=SsrMode::InOrder view={Lazy::<SearchRoute>::new()}/>
                     <Route path=path!("/runs/:id") ssr=SsrMode::InOrder view={Lazy::<RunRoute>::new()}/>
                 </Routes>
             </main>
@@ -208,4 +211,5 @@ lazy_pages! {
     HistoryRoute => HistoryPage,
     VersionsRoute => VersionsPage,
     RunRoute => RunPage,
+    SearchRoute => SearchPage,
 }

@@ -122,6 +122,7 @@ const SERVER_FNS: &[(&str, Option<Action>)] = &[
     ("list_pipelines", Some(Action::Read)),
     ("list_runs", Some(Action::Read)),
     ("get_run", Some(Action::Read)),
+    ("search_logs", Some(Action::Read)),
     ("version_diff", Some(Action::Read)),
     ("edit_graph", Some(Action::Read)),
     ("pipeline_editor", Some(Action::Read)),

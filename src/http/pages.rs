@@ -239,6 +239,12 @@ impl Backend for ServiceBackend {
     async fn get_run(&self, id: i64) -> BackendResult<RunDetail> {
         self.0.get_run(id).await.map_err(to_backend)
     }
+    async fn search(
+        &self,
+        query: &conveyor_core::search::SearchQuery,
+    ) -> BackendResult<conveyor_core::search::SearchPage> {
+        self.0.search(query).await.map_err(to_backend)
+    }
     async fn log_tail(&self, id: i64, limit: u32) -> BackendResult<Vec<LogLine>> {
         self.0.log_tail(id, limit).await.map_err(to_backend)
     }

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use conveyor_core::definition::Problem;
 use conveyor_core::search::{SearchPage, SearchQuery};
@@ -12,10 +12,11 @@ use conveyor_core::search::{SearchPage, SearchQuery};
 use super::{Service, ServiceError, ServiceResult};
 use crate::store::Indexed;
 
-/// Between two indexing passes while runs are pending.
-const PASS: Duration = Duration::from_secs(1);
-/// A live run's waiting lines are indexed, however few, every this many passes.
-const FLUSH_EVERY: u32 = 3;
+/// Between two indexing passes while runs are pending and none had lines ready.
+const PASS: Duration = Duration::from_millis(500);
+/// A live run's waiting lines are indexed, however few, once its last lines were indexed
+/// this long ago.
+const FLUSH_AFTER: Duration = Duration::from_secs(3);
 
 impl Service {
     /// A page of log lines that contain the query, newest run first. Without the index
@@ -52,7 +53,8 @@ impl Service {
         self.store.search_index().enable();
         let service: Weak<Service> = Arc::downgrade(self);
         tokio::spawn(async move {
-            let mut passes: HashMap<i64, u32> = HashMap::new();
+            // When each pending run last had lines indexed.
+            let mut written: HashMap<i64, Instant> = HashMap::new();
             loop {
                 let Some(live) = service.upgrade() else {
                     break;
@@ -62,17 +64,27 @@ impl Service {
                 }
                 let index = live.store.search_index();
                 let pending = index.pending();
-                passes.retain(|run, _| pending.contains(run));
+                written.retain(|run, _| pending.contains(run));
+                let mut wrote = false;
                 for run_id in pending {
-                    let pass = passes.entry(run_id).or_default();
-                    *pass += 1;
-                    let flush = (*pass).is_multiple_of(FLUSH_EVERY);
+                    let last = *written.entry(run_id).or_insert_with(Instant::now);
+                    let flush = last.elapsed() >= FLUSH_AFTER;
                     loop {
                         match live.store.index_run(run_id, flush).await {
-                            Ok(Indexed::More) => tokio::task::yield_now().await,
-                            Ok(Indexed::Partly) => break,
+                            Ok(Indexed::More) => {
+                                wrote = true;
+                                written.insert(run_id, Instant::now());
+                                tokio::task::yield_now().await;
+                            }
+                            Ok(Indexed::Partly) => {
+                                wrote = true;
+                                written.insert(run_id, Instant::now());
+                                break;
+                            }
+                            Ok(Indexed::Waiting) => break,
                             Ok(Indexed::Complete | Indexed::Gone) => {
-                                passes.remove(&run_id);
+                                wrote = true;
+                                written.remove(&run_id);
                                 break;
                             }
                             Err(err) => {
@@ -90,6 +102,9 @@ impl Service {
                     let _ =
                         tokio::time::timeout(Duration::from_secs(5), store.search_index().noted())
                             .await;
+                } else if wrote {
+                    // Lines keep coming: another pass at once.
+                    tokio::task::yield_now().await;
                 } else {
                     tokio::time::sleep(PASS).await;
                 }

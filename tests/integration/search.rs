@@ -169,7 +169,9 @@ async fn finds_lines_of_every_run_newest_first_with_filters_pages_and_highlights
         vec![]
     );
 
-    // Deleting the runs takes their index entries.
+    // Deleting the runs takes their index entries, and the space comes back.
+    let index = app.service.store().search_index();
+    let before = index.size().await.expect("size");
     let response = app
         .client
         .delete(app.url("/api/v1/pipelines/alpha/runs"))
@@ -183,6 +185,12 @@ async fn finds_lines_of_every_run_newest_first_with_filters_pages_and_highlights
     );
     assert_eq!(chunks_of(app.data_dir.path(), first).await, 0);
     assert_eq!(chunks_of(app.data_dir.path(), last).await, 0);
+    app.service.store().reclaim_space().await.expect("reclaim");
+    let after = index.size().await.expect("size");
+    assert!(
+        after < before,
+        "the index shrank: {before} -> {after} bytes"
+    );
     app.stop().await;
 }
 

@@ -107,6 +107,11 @@ pub trait Backend: Send + Sync {
     ) -> BackendResult<RunSummary>;
     async fn list_runs(&self, pipeline: Option<&str>, query: &RunsQuery) -> BackendResult<RunPage>;
     async fn get_run(&self, id: i64) -> BackendResult<RunDetail>;
+    /// Log lines that contain a text, newest run first.
+    async fn search(
+        &self,
+        query: &conveyor_core::search::SearchQuery,
+    ) -> BackendResult<conveyor_core::search::SearchPage>;
     /// The last `limit` lines of a run's log, oldest first, numbered as the log viewer
     /// numbers them.
     async fn log_tail(&self, id: i64, limit: u32) -> BackendResult<Vec<LogLine>>;

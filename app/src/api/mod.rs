@@ -112,6 +112,21 @@ pub async fn list_runs(
         .map_err(fail)
 }
 
+/// A page of log lines that contain `q` (every run, or `run`'s), with the search page's
+/// filters; a filter in the wrong form or a bad query is refused saying why.
+#[server(prefix = "/_sfn", endpoint = "search_logs", output = TextJson)]
+pub async fn search_logs(
+    #[server(default)] params: std::collections::BTreeMap<String, String>,
+) -> Result<conveyor_core::search::SearchPage, ServerFnError> {
+    let query = conveyor_core::search::SearchQuery::from_pairs(
+        params
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str())),
+    )
+    .map_err(|problem| ServerFnError::new(format!("{}: {}", problem.path, problem.message)))?;
+    backend()?.search(&query).await.map_err(fail)
+}
+
 #[server(prefix = "/_sfn", endpoint = "get_run", output = TextJson)]
 pub async fn get_run(id: i64) -> Result<RunPageData, ServerFnError> {
     let backend = backend()?;

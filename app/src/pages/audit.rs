@@ -7,7 +7,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::account::audit_log;
-use crate::pages::history::encode;
+use crate::ui::filters::encode;
 use crate::ui::form::error_text;
 use crate::ui::time::Time;
 

@@ -10,6 +10,7 @@ pub mod login;
 pub mod new_pipeline;
 pub mod pipeline;
 pub mod run;
+pub mod search;
 pub mod secrets;
 pub mod versions;
 pub mod workflow;

@@ -4,15 +4,17 @@ use conveyor_core::dto::{GateDecision, LogLine, WebhookDelivery};
 use conveyor_core::format::{format_duration, format_time};
 use conveyor_core::graph::{GraphInput, Pick};
 use conveyor_core::run::{RunStatus, StepStatus};
+use conveyor_core::search::{Needle, SearchPage, MIN_QUERY};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::dto::{RunAct, RunPageData};
-use crate::api::{get_run, RunControl};
+use crate::api::{get_run, search_logs, RunControl};
 use crate::live::follow_run;
 use crate::ui::form::{action_error, error_text, post_form, Fields};
 use crate::ui::graph::StageGraph;
+use crate::ui::hits::marked;
 use crate::ui::log_viewer::LogViewer;
 use crate::ui::status::status_badge;
 
@@ -56,7 +58,7 @@ fn RunView(detail: RunPageData) -> impl IntoView {
     // building a million-entry list).
     let shown: Memo<Option<Vec<usize>>> = Memo::new(move |_| {
         let filter = selected.get();
-        let needle = search.get().to_lowercase();
+        let needle = Needle::new(&search.get());
         if filter.is_none() && needle.is_empty() {
             return None;
         }
@@ -65,12 +67,29 @@ fn RunView(detail: RunPageData) -> impl IntoView {
                 .iter()
                 .enumerate()
                 .filter(|(_, line)| filter.as_ref().is_none_or(|s| *s == line.step))
-                .filter(|(_, line)| needle.is_empty() || line.text.to_lowercase().contains(&needle))
+                .filter(|(_, line)| needle.is_empty() || needle.is_in(&line.text))
                 .map(|(i, _)| i)
                 .collect()
         }))
     });
     let viewer = LogViewer::new(lines, shown);
+    // The same search over the whole stored log (not only the lines loaded so far).
+    let whole = Resource::new(
+        move || search.get(),
+        move |needle| async move {
+            if needle.len() < MIN_QUERY {
+                return Ok(None);
+            }
+            let params = [
+                ("q", needle),
+                ("run", run_id.to_string()),
+                ("limit", WHOLE_LOG_HITS.to_string()),
+            ];
+            search_logs(params.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+                .await
+                .map(Some)
+        },
+    );
     let control = ServerAction::<RunControl>::new();
     let pipeline = detail.run.pipeline.clone();
     let gates = detail.gates.clone();
@@ -292,6 +311,15 @@ fn RunView(detail: RunPageData) -> impl IntoView {
                     " follow"
                 </label>
             </div>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match whole.await {
+                        Ok(Some(found)) => whole_log_hits(found).into_any(),
+                        Ok(None) => ().into_any(),
+                        Err(err) => view! { <p class="error">{error_text(&err)}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
             {viewer.view(tail)}
         </section>
         {(!detail.webhooks.is_empty()).then(|| view! { <WebhookTable deliveries=detail.webhooks.clone()/> })}
@@ -387,5 +415,43 @@ fn WebhookTable(deliveries: Vec<WebhookDelivery>) -> impl IntoView {
                 </tbody>
             </table>
         </section>
+    }
+}
+
+/// Matches of the log search listed from the whole stored log, at most this many.
+const WHOLE_LOG_HITS: u32 = 100;
+
+/// The log search's matches in the whole stored log, each linked to its line.
+fn whole_log_hits(found: SearchPage) -> impl IntoView {
+    let count = found.hits.len();
+    let summary = match (count, found.next.is_some()) {
+        (0, false) => "no match in the whole log".to_owned(),
+        (1, false) => "1 match in the whole log".to_owned(),
+        (n, false) => format!("{n} matches in the whole log"),
+        (n, true) => {
+            format!("the first {n} matches in the whole log (refine the search for the rest)")
+        }
+    };
+    let open = count > 0;
+    view! {
+        <details class="whole-log" id="log-search-whole" open=open>
+            <summary class="muted">{summary}</summary>
+            <ol class="search-hits compact">
+                {found
+                    .hits
+                    .into_iter()
+                    .map(|hit| {
+                        let anchor = format!("#step-{}-L{}", hit.step, hit.line);
+                        view! {
+                            <li>
+                                <a href=anchor>{format!("{} {}", hit.step, hit.line)}</a>
+                                " "
+                                <code>{marked(&hit.text, &hit.matches)}</code>
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ol>
+        </details>
     }
 }

@@ -44,12 +44,15 @@ impl LogViewer {
             reached: StoredValue::new(false),
             node: NodeRef::new(),
         };
-        // The link in the address, now and whenever it changes.
+        // The link in the address, now and whenever it changes: by the router (a link
+        // clicked in the page) or by the browser (an address typed, history).
+        let location = leptos_router::hooks::use_location();
         Effect::new(move |started: Option<()>| {
-            viewer.read_hash();
+            viewer.read_hash(&location.hash.get());
             if started.is_none() {
-                let listener =
-                    window_event_listener(leptos::ev::hashchange, move |_| viewer.read_hash());
+                let listener = window_event_listener(leptos::ev::hashchange, move |_| {
+                    viewer.read_hash(&window().location().hash().unwrap_or_default())
+                });
                 on_cleanup(move || listener.remove());
             }
         });
@@ -75,9 +78,8 @@ impl LogViewer {
         viewer
     }
 
-    fn read_hash(self) {
-        let hash = window().location().hash().unwrap_or_default();
-        if let Some(target) = parse_line_anchor(&hash) {
+    fn read_hash(self, hash: &str) {
+        if let Some(target) = parse_line_anchor(hash) {
             self.follow.set(false);
             self.reached.set_value(false);
             self.linked.set(Some(target));

@@ -3,8 +3,10 @@
 
 pub mod charts;
 pub mod editor;
+pub mod filters;
 pub mod form;
 pub mod graph;
+pub mod hits;
 mod inspector;
 pub mod log_viewer;
 pub mod status;

@@ -12,9 +12,12 @@ fn gram(bytes: &[u8]) -> u32 {
         | u32::from(bytes[2].to_ascii_lowercase())
 }
 
+/// A trigram as six hex digits (a token FTS5's `ascii` tokenizer keeps whole).
 fn token(gram: u32, out: &mut String) {
-    use std::fmt::Write;
-    let _ = write!(out, "{gram:06x}");
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for shift in [20, 16, 12, 8, 4, 0] {
+        out.push(char::from(HEX[((gram >> shift) & 0xf) as usize]));
+    }
 }
 
 /// The distinct trigrams of a chunk's lines, gathered line by line.
@@ -35,8 +38,13 @@ impl Default for Grams {
 
 impl Grams {
     pub fn add_line(&mut self, line: &[u8]) {
-        for window in line.windows(3) {
-            let gram = gram(window);
+        let mut gram = 0u32;
+        for (i, byte) in line.iter().enumerate() {
+            // The last three bytes, folded, rolled into one number.
+            gram = ((gram << 8) | u32::from(byte.to_ascii_lowercase())) & 0xff_ffff;
+            if i < 2 {
+                continue;
+            }
             let (word, bit) = ((gram / 64) as usize, gram % 64);
             if self.seen[word] & (1 << bit) == 0 {
                 self.seen[word] |= 1 << bit;

@@ -23,8 +23,10 @@ const CALL_CHUNKS: usize = 64;
 pub enum Indexed {
     /// Every line of the ended run is indexed.
     Complete,
-    /// The run is live (or its lines could not all be indexed): more to do later.
+    /// The run is live (or its lines could not all be indexed); some lines were indexed.
     Partly,
+    /// The run is live and not enough of its new lines wait yet.
+    Waiting,
     /// More is ready to index now (this call wrote as much as one call may).
     More,
     /// The run is not on record (any index entries of it are gone).
@@ -132,11 +134,13 @@ impl Store {
             .await?;
         let mut reached: Vec<(u64, u64)> = (0..layout.len()).map(done).collect();
         let mut full = false;
+        let mut inserted = 0;
         for chunk in &chunks {
             if next > MAX_CHUNKS {
                 full = true;
                 break;
             }
+            inserted += 1;
             let id = chunk_ids(run_id).0 | next;
             next += 1;
             sqlx::query("INSERT INTO grams (rowid, body) VALUES (?, ?)")
@@ -154,7 +158,7 @@ impl Store {
             let step = &mut reached[chunk.step];
             *step = (chunk.first_line + chunk.lines, step.1 + chunk.text);
         }
-        let steps: HashSet<usize> = chunks.iter().map(|c| c.step).collect();
+        let steps: HashSet<usize> = chunks[..inserted].iter().map(|c| c.step).collect();
         for step in steps {
             let (lines, text) = reached[step];
             sqlx::query(
@@ -189,6 +193,8 @@ impl Store {
         if complete {
             index.settle(run_id);
             Ok(Indexed::Complete)
+        } else if inserted == 0 {
+            Ok(Indexed::Waiting)
         } else if chunks.len() >= CALL_CHUNKS && !full {
             Ok(Indexed::More)
         } else {
