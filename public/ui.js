@@ -100,6 +100,7 @@
       pendingG = false;
       if (event.key === 'p') { window.location.href = '/'; event.preventDefault(); }
       if (event.key === 'h') { window.location.href = '/history'; event.preventDefault(); }
+      if (event.key === 's') { window.location.href = '/search'; event.preventDefault(); }
       return;
     }
     switch (event.key) {

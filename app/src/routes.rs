@@ -83,6 +83,7 @@ const SHORTCUTS: &[(&str, &str)] = &[
     ("t", "switch colour theme (system, dark, light)"),
     ("g p", "go to pipelines"),
     ("g h", "go to history"),
+    ("g s", "go to search"),
     ("Esc", "close"),
 ];
 

@@ -17,6 +17,10 @@ const PASS: Duration = Duration::from_millis(500);
 /// A live run's waiting lines are indexed, however few, once its last lines were indexed
 /// this long ago.
 const FLUSH_AFTER: Duration = Duration::from_secs(3);
+/// A run whose log could not be indexed is tried again after this, doubling each time up
+/// to [`RETRY_MOST`].
+const RETRY_FIRST: Duration = Duration::from_secs(2);
+const RETRY_MOST: Duration = Duration::from_secs(600);
 
 impl Service {
     /// A page of log lines that contain the query, newest run first. Without the index
@@ -55,6 +59,8 @@ impl Service {
         tokio::spawn(async move {
             // When each pending run last had lines indexed.
             let mut written: HashMap<i64, Instant> = HashMap::new();
+            // Runs whose log could not be indexed: how often, and when to try again.
+            let mut failed: HashMap<i64, (u32, Instant)> = HashMap::new();
             loop {
                 let Some(live) = service.upgrade() else {
                     break;
@@ -65,8 +71,15 @@ impl Service {
                 let index = live.store.search_index();
                 let pending = index.pending();
                 written.retain(|run, _| pending.contains(run));
+                failed.retain(|run, _| pending.contains(run));
                 let mut wrote = false;
                 for run_id in pending {
+                    if failed
+                        .get(&run_id)
+                        .is_some_and(|(_, next)| Instant::now() < *next)
+                    {
+                        continue;
+                    }
                     let last = *written.entry(run_id).or_insert_with(Instant::now);
                     let flush = last.elapsed() >= FLUSH_AFTER;
                     loop {
@@ -88,10 +101,21 @@ impl Service {
                                 break;
                             }
                             Err(err) => {
-                                tracing::warn!(run = run_id, error = %err, "could not index the run's log");
+                                let (count, next) =
+                                    failed.entry(run_id).or_insert((0, Instant::now()));
+                                *count += 1;
+                                let wait = RETRY_FIRST * 2u32.pow((*count - 1).min(8));
+                                *next = Instant::now() + wait.min(RETRY_MOST);
+                                tracing::warn!(run = run_id, error = %err, retry_in = ?wait.min(RETRY_MOST), "could not index the run's log");
                                 break;
                             }
                         }
+                    }
+                    if failed
+                        .get(&run_id)
+                        .is_none_or(|(_, next)| *next <= Instant::now())
+                    {
+                        failed.remove(&run_id);
                     }
                 }
                 let idle = index.pending().is_empty();

@@ -424,12 +424,15 @@ const WHOLE_LOG_HITS: u32 = 100;
 /// The log search's matches in the whole stored log, each linked to its line.
 fn whole_log_hits(found: SearchPage) -> impl IntoView {
     let count = found.hits.len();
-    let summary = match (count, found.next.is_some()) {
-        (0, false) => "no match in the whole log".to_owned(),
-        (1, false) => "1 match in the whole log".to_owned(),
-        (n, false) => format!("{n} matches in the whole log"),
-        (n, true) => {
+    let summary = match (count, found.next.is_some(), found.partial) {
+        (0, false, _) => "no match in the whole log".to_owned(),
+        (1, false, _) => "1 match in the whole log".to_owned(),
+        (n, false, _) => format!("{n} matches in the whole log"),
+        (n, true, false) => {
             format!("the first {n} matches in the whole log (refine the search for the rest)")
+        }
+        (n, true, true) => {
+            format!("{n} matches in the part of the log searched in time (refine the search)")
         }
     };
     let open = count > 0;

@@ -61,7 +61,7 @@ impl Store {
         };
         loop {
             let candidate = match query.run {
-                Some(run) => (run <= hi).then_some(run),
+                Some(run) => (lo..=hi).contains(&run).then_some(run),
                 None => self.next_candidate(&grams, lo, hi).await?,
             };
             let Some(run_id) = candidate else {
@@ -73,9 +73,20 @@ impl Store {
                 .map_or((0, 0), |c| (c.step, c.line));
             if let Some(run) = self.matching_run(run_id, pipeline_id, &filters).await? {
                 let room = limit - page.hits.len();
-                let (found, stopped) = self
+                let verified = self
                     .verify(run_id, &grams, query, after, room, deadline)
-                    .await?;
+                    .await;
+                let (found, stopped) = match verified {
+                    Ok(verified) => verified,
+                    // Deleted meanwhile (pruning), or a log that cannot be read: the other
+                    // runs' hits still count.
+                    Err(err) => {
+                        if self.run_created(run_id).await?.is_some() {
+                            tracing::warn!(run = run_id, error = %err, "a search could not read the run's log");
+                        }
+                        (Vec::new(), None)
+                    }
+                };
                 let names: Vec<String> = self
                     .steps(run_id)
                     .await?
@@ -95,7 +106,7 @@ impl Store {
                     return Ok(page);
                 }
             }
-            if run_id <= lo {
+            if run_id <= lo || query.run.is_some() {
                 return Ok(page);
             }
             hi = run_id - 1;
@@ -144,6 +155,8 @@ impl Store {
 
     /// The newest run in `lo..=hi` with a chunk that may match, or lines not indexed yet.
     async fn next_candidate(&self, grams: &str, lo: i64, hi: i64) -> StoreResult<Option<i64>> {
+        // Pending first: a run the indexer completes meanwhile is then in the index.
+        let pending = self.search.pending_below(lo, hi);
         let chunk: Option<i64> = sqlx::query_scalar(
             "SELECT rowid FROM grams WHERE grams MATCH ? AND rowid BETWEEN ? AND ? \
              ORDER BY rowid DESC LIMIT 1",
@@ -154,7 +167,6 @@ impl Store {
         .fetch_optional(&self.search.reader)
         .await?;
         let indexed = chunk.map(run_of);
-        let pending = self.search.pending_below(lo, hi);
         Ok(indexed.max(pending))
     }
 
@@ -183,6 +195,9 @@ impl Store {
         room: usize,
         deadline: Instant,
     ) -> StoreResult<Verified> {
+        // How far the index goes, read before its chunks: a chunk written in between is then
+        // read twice (the second time skipped), never missed.
+        let indexed = self.search.progress(run_id).await?;
         let (first, last) = chunk_ids(run_id);
         let rows = sqlx::query(
             "SELECT step, first_line, lines FROM chunks WHERE id IN \
@@ -202,7 +217,6 @@ impl Store {
                 end: first + row.try_get::<i64, _>("lines")? as u64,
             });
         }
-        let indexed = self.search.progress(run_id).await?;
         let needle = Needle::new(&query.q);
         self.read_stored(run_id, move |dir, layout| {
             let mut pieces = chunks.clone();
@@ -222,7 +236,8 @@ impl Store {
             let mut scratch = Vec::new();
             let mut reached = after;
             let mut read = 0u32;
-            for piece in pieces {
+            let last = pieces.len();
+            for (index, piece) in pieces.into_iter().enumerate() {
                 if (piece.step, piece.end) <= reached {
                     continue;
                 }
@@ -261,7 +276,8 @@ impl Store {
                         Take::More
                     }
                 })?;
-                if stop || Instant::now() >= deadline {
+                let more = index + 1 < last;
+                if stop || (more && Instant::now() >= deadline) {
                     return Ok((found, Some(reached)));
                 }
             }

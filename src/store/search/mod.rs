@@ -131,7 +131,8 @@ impl SearchIndex {
         self.pending_runs().iter().copied().collect()
     }
 
-    fn settle(&self, run_id: i64) {
+    /// Notes that the index has a run fully (or that it is gone).
+    pub(super) fn settle(&self, run_id: i64) {
         self.pending_runs().remove(&run_id);
     }
 
@@ -143,7 +144,8 @@ impl SearchIndex {
         self.pending_runs().range(lo..=hi).next_back().copied()
     }
 
-    /// Removes everything the index has of these runs (pruned or deleted).
+    /// Removes everything the index has of these runs (pruned or deleted, or an earlier
+    /// run's entries under a reused id).
     pub(super) async fn forget(&self, ids: &[i64]) -> StoreResult<()> {
         for &run_id in ids {
             let (first, last) = chunk_ids(run_id);
@@ -169,7 +171,6 @@ impl SearchIndex {
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
-            self.settle(run_id);
         }
         Ok(())
     }

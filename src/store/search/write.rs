@@ -54,6 +54,7 @@ impl Store {
         .await?;
         let Some(row) = row else {
             index.forget(&[run_id]).await?;
+            index.settle(run_id);
             return Ok(Indexed::Gone);
         };
         let created_at: i64 = row.try_get("created_at")?;
@@ -78,6 +79,13 @@ impl Store {
             })
             .map(|(step, log)| (step, done(step).0, log.lines))
             .collect();
+        let all_read = layout
+            .iter()
+            .enumerate()
+            .all(|(step, log)| done(step).0 >= log.lines);
+        if work.is_empty() && !(ended && all_read) {
+            return Ok(Indexed::Waiting);
+        }
         let chunks = if work.is_empty() {
             Vec::new()
         } else {
@@ -181,14 +189,19 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        // Deleted meanwhile: what was just written goes too.
-        let still: Option<i64> = sqlx::query_scalar("SELECT id FROM runs WHERE id = ?")
-            .bind(run_id)
-            .fetch_optional(&self.reader)
-            .await?;
-        if still.is_none() {
-            index.forget(&[run_id]).await?;
-            return Ok(Indexed::Gone);
+        // Deleted meanwhile (and the id perhaps taken by a new run): what was just written
+        // goes too, and a new run is indexed afresh.
+        match self.run_created(run_id).await? {
+            None => {
+                index.forget(&[run_id]).await?;
+                index.settle(run_id);
+                return Ok(Indexed::Gone);
+            }
+            Some(now) if now != created_at => {
+                index.forget(&[run_id]).await?;
+                return Ok(Indexed::Partly);
+            }
+            Some(_) => {}
         }
         if complete {
             index.settle(run_id);
@@ -200,6 +213,16 @@ impl Store {
         } else {
             Ok(Indexed::Partly)
         }
+    }
+
+    /// When the run with this id was created, if there is one.
+    pub(super) async fn run_created(&self, run_id: i64) -> StoreResult<Option<i64>> {
+        Ok(
+            sqlx::query_scalar("SELECT created_at FROM runs WHERE id = ?")
+                .bind(run_id)
+                .fetch_optional(&self.reader)
+                .await?,
+        )
     }
 
     /// Brings the index in line with the database at start: entries of runs no longer on
