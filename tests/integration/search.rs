@@ -164,7 +164,11 @@ async fn finds_lines_of_every_run_newest_first_with_filters_pages_and_highlights
     // A line's own text, found however deep in the log it is.
     let page = search(&app, &format!("q=59999+padding&run={first}")).await;
     assert_eq!(places(&page), vec![(first, "build".to_owned(), 59999)]);
-    assert_eq!(page["next"], Value::Null, "one run searched through: nothing more");
+    assert_eq!(
+        page["next"],
+        Value::Null,
+        "one run searched through: nothing more"
+    );
     let page = search(&app, &format!("q=needle-one&run={first}&since=2999-01-01")).await;
     assert_eq!(places(&page), vec![], "the run is outside the dates");
     assert_eq!(
