@@ -9,6 +9,7 @@ pub mod config;
 pub mod engine;
 pub mod http;
 pub mod hub;
+pub mod metrics;
 pub mod notify;
 pub mod registry;
 pub mod secrets;

@@ -11,6 +11,7 @@ use conveyor_core::dto::WebhookDelivery;
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::task::{task_tracker::TaskTrackerToken, TaskTracker};
 
+use crate::metrics::Metrics;
 use crate::store::{now_ms, Store};
 
 #[derive(Debug, Clone)]
@@ -98,7 +99,12 @@ pub struct Webhooks {
 impl Webhooks {
     /// Starts the delivery worker; each call, from the moment it is queued until it is
     /// recorded, is tracked by `tracker` so shutdown can wait for it.
-    pub fn start(store: Store, config: WebhookConfig, tracker: TaskTracker) -> Webhooks {
+    pub fn start(
+        store: Store,
+        config: WebhookConfig,
+        tracker: TaskTracker,
+        metrics: Arc<Metrics>,
+    ) -> Webhooks {
         let (queue, mut notices) = mpsc::channel::<(Notice, TaskTrackerToken)>(config.queue.max(1));
         let client = reqwest::Client::builder()
             .timeout(config.timeout)
@@ -114,9 +120,15 @@ impl Webhooks {
                     break;
                 };
                 let (client, config, store) = (client.clone(), config.clone(), store.clone());
+                let metrics = metrics.clone();
                 tokio::spawn(async move {
                     let delivery = deliver(&client, &config, &notice).await;
                     drop(slot);
+                    metrics.webhook_call(match (delivery.ok, delivery.status_code) {
+                        (true, _) => "delivered",
+                        (false, Some(_)) => "failed",
+                        (false, None) => "error",
+                    });
                     if !delivery.ok {
                         tracing::warn!(run = notice.run_id, step = %notice.step, event = notice.event,
                             target = %delivery.target, attempts = delivery.attempts,

@@ -260,6 +260,11 @@ pub trait Engine: Send + Sync {
         Ok(None)
     }
 
+    /// Whether the engine can take runs now (on a cluster: its API answers); why not.
+    async fn ready(&self) -> Result<(), String> {
+        Ok(())
+    }
+
     /// Stops what the engine runs beside its runs (watchers); called last at shutdown.
     async fn shutdown(&self) {}
 

@@ -53,7 +53,10 @@ pub(super) async fn run_events(
     };
     let following = service.follow(id, after).await?;
     let names = following.names;
+    let watching = service.metrics().watching();
     let events = following.events.filter_map(move |item| {
+        // Counted as a live client for as long as the stream is open.
+        let _ = &watching;
         let event = match item {
             LogItem::Event(event) => event.named(&names).map(|event| {
                 Event::default()
@@ -84,7 +87,9 @@ pub(super) async fn run_changes(
     State(service): State<Arc<Service>>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let ready = futures::stream::once(async { Ok(Event::default().event("ready").data("ready")) });
-    let changes = service.watch_runs().map(|change| {
+    let watching = service.metrics().watching();
+    let changes = service.watch_runs().map(move |change| {
+        let _ = &watching;
         Ok(match change {
             Some(run) => Event::default()
                 .event("run")

@@ -160,7 +160,7 @@ fn own_origin(site: &Site, headers: &HeaderMap) -> Option<String> {
 
 /// The credential a request carries; `Err` for an `Authorization` header that is not a
 /// bearer token.
-fn credential(headers: &HeaderMap) -> Result<Option<Credential>, String> {
+pub(super) fn credential(headers: &HeaderMap) -> Result<Option<Credential>, String> {
     if let Some(value) = headers.get(header::AUTHORIZATION) {
         let malformed = || "malformed Authorization header: give `Bearer <token>`".to_owned();
         let text = value.to_str().map_err(|_| malformed())?;

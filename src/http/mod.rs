@@ -9,6 +9,7 @@ mod error;
 mod events;
 mod extract;
 mod guard;
+mod health;
 mod hooks;
 mod oidc;
 mod openapi;
@@ -40,7 +41,7 @@ pub use pages::route_list;
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Every route: the pages and server functions, the built site's files, and the API, all
-/// behind the one guard.
+/// behind the one guard; beside it, health, readiness and metrics.
 pub fn router(service: Arc<Service>, site_root: &Path, addr: SocketAddr, site: Site) -> Router {
     let guard = guard::Guard {
         service: service.clone(),
@@ -48,8 +49,9 @@ pub fn router(service: Arc<Service>, site_root: &Path, addr: SocketAddr, site: S
     };
     let router = pages::router(service.clone(), site_root, addr)
         .merge(oidc::router(service.clone()))
-        .nest("/api/v1", api(service))
-        .layer(axum::middleware::from_fn_with_state(guard, guard::guard));
+        .nest("/api/v1", api(service.clone()))
+        .layer(axum::middleware::from_fn_with_state(guard, guard::guard))
+        .merge(health::router(service));
     with_security_headers(router)
 }
 

@@ -6,6 +6,7 @@ mod accounts;
 mod actions;
 mod begin;
 mod forge;
+mod health;
 mod host;
 mod logs;
 mod pipelines;
@@ -34,6 +35,7 @@ use tokio_util::task::TaskTracker;
 use crate::cluster::Cluster;
 use crate::engine::{Control, Engine, EngineError, Engines};
 use crate::hub::Hub;
+use crate::metrics::Metrics;
 use crate::notify::{WebhookConfig, Webhooks};
 use crate::secrets::SecretBox;
 use crate::store::{Audit, Store, StoreError, VersionRow};
@@ -93,6 +95,8 @@ pub struct Workflows {
 }
 
 pub struct Service {
+    /// What the server counts for Prometheus.
+    metrics: Arc<Metrics>,
     store: Store,
     engines: Engines,
     hub: Arc<Hub>,
@@ -130,7 +134,9 @@ impl Service {
         let store_for_accounts = store.clone();
         let hub = Arc::new(Hub::default());
         let controls = Arc::new(Controls::default());
-        let webhooks = Webhooks::start(store.clone(), webhooks, deliveries.clone());
+        let metrics = Arc::new(Metrics::default());
+        let webhooks =
+            Webhooks::start(store.clone(), webhooks, deliveries.clone(), metrics.clone());
         let (ended, ended_runs) = tokio::sync::mpsc::unbounded_channel();
         let supervision = Supervision::new(
             store.clone(),
@@ -138,8 +144,10 @@ impl Service {
             webhooks.clone(),
             controls.clone(),
             ended,
+            metrics.clone(),
         );
         let service = Arc::new(Service {
+            metrics,
             store,
             engines,
             hub,
@@ -164,6 +172,10 @@ impl Service {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// Says where people open Conveyor (the public URL, or the address it listens on).

@@ -162,6 +162,7 @@ impl Service {
             }
             Err(err) => return Err(err.into()),
         };
+        self.metrics.run_started(start.trigger);
         let target = format!("run {}", run.id);
         let detail = format!("{} #{} tag {tag} ({})", row.name, run.number, start.trigger);
         let entry = Audit::of(start.by.as_deref(), AuditAction::RunStart, &target).detail(&detail);

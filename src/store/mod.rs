@@ -10,6 +10,7 @@ mod decisions;
 mod deliveries;
 mod events;
 mod forge;
+mod health;
 pub mod logs;
 mod pipelines;
 mod queue;

@@ -14,6 +14,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::engine::{Control, EngineEvent};
 use crate::hub::{Committed, Hub};
+use crate::metrics::Metrics;
 use crate::notify::Webhooks;
 use crate::store::logs::RunLog;
 use crate::store::{Store, StoreResult};
@@ -70,6 +71,7 @@ pub struct Supervision {
     tasks: TaskTracker,
     /// Hears of every run that ended on record (its pipeline's queue moves on).
     ended: mpsc::UnboundedSender<i64>,
+    metrics: Arc<Metrics>,
 }
 
 impl Supervision {
@@ -80,6 +82,7 @@ impl Supervision {
         webhooks: Webhooks,
         controls: Arc<Controls>,
         ended: mpsc::UnboundedSender<i64>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Supervision {
             store,
@@ -88,6 +91,7 @@ impl Supervision {
             controls,
             tasks: TaskTracker::new(),
             ended,
+            metrics,
         }
     }
 
@@ -183,6 +187,18 @@ impl Supervision {
         if state.finished {
             self.ended(run_id);
             self.pack(run_id);
+            self.count_end(run_id).await;
+        }
+    }
+
+    /// Counts a run that ended, with its steps' durations.
+    async fn count_end(&self, run_id: i64) {
+        match (self.store.run(run_id).await, self.store.steps(run_id).await) {
+            (Ok(Some(run)), Ok(steps)) => self.metrics.run_ended(&run, &steps),
+            (Err(err), _) | (_, Err(err)) => {
+                tracing::warn!(run = run_id, error = %err, "could not count the run's end");
+            }
+            (Ok(None), _) => {}
         }
     }
 
@@ -265,6 +281,12 @@ impl Supervision {
             return Ok(());
         }
         self.store.append(log, &batch).await?;
+        let bytes = batch
+            .lines
+            .iter()
+            .map(|(_, line)| line.text.len() as u64)
+            .sum();
+        self.metrics.lines(batch.lines.len() as u64, bytes);
         if let Some(last) = batch.events.last() {
             state.last_event = last.seq;
         }

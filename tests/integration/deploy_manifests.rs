@@ -136,3 +136,15 @@ fn the_server_role_grants_exactly_what_conveyor_uses() {
         "bind only the deployer role"
     );
 }
+
+#[test]
+fn the_deployment_probes_health_and_readiness() {
+    let deployment = documents("conveyor.yaml")
+        .into_iter()
+        .find(|d| d["kind"] == "Deployment")
+        .expect("a Deployment");
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/healthz");
+    assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
+    assert_eq!(container["readinessProbe"]["httpGet"]["port"], "http");
+}

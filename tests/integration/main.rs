@@ -13,6 +13,7 @@ mod containers;
 mod deploy_manifests;
 mod engine;
 mod forge;
+mod health;
 mod layout;
 mod logs;
 mod pages;

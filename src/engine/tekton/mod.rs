@@ -182,6 +182,25 @@ impl Engine for TektonEngine {
         EngineKind::Tekton
     }
 
+    /// The cluster answers a list of this namespace's PipelineRuns (the API is reachable,
+    /// Tekton's resources are installed and this server may read them).
+    async fn ready(&self) -> Result<(), String> {
+        let api: Api<DynamicObject> = Api::namespaced_with(
+            self.client.clone(),
+            &self.settings.namespace,
+            &Kind::PipelineRun.resource(),
+        );
+        api.list(&kube::api::ListParams::default().limit(1))
+            .await
+            .map(|_| ())
+            .map_err(|err| {
+                format!(
+                    "cannot list PipelineRuns in {}: {err}",
+                    self.settings.namespace
+                )
+            })
+    }
+
     async fn forget(&self, _pipeline: &str, runs: &[i64]) {
         forget::forget_runs(&self.client, &self.settings.namespace, runs).await;
     }
