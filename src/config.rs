@@ -58,9 +58,11 @@ pub enum Command {
         #[arg(long, env = "CONVEYOR_SECRET_KEY_FILE", global = true)]
         secret_key_file: Option<PathBuf>,
     },
+    #[command(flatten)]
+    Client(crate::client::ClientCommand),
     /// Apply a workflow's Deployment (its Service and volume claims) to the cluster of the
     /// kubeconfig, server-side; what a workflow's deploy step runs on the local engine.
-    Apply {
+    DeployManifest {
         /// A `v1` List of objects as JSON; absent: the `MANIFEST` environment variable.
         #[arg(long)]
         file: Option<PathBuf>,
@@ -220,7 +222,7 @@ pub struct ServeConfig {
     /// `executor` [default: the first of them on PATH].
     #[arg(long, env = "CONVEYOR_BUILDER")]
     pub builder: Option<PathBuf>,
-    /// The conveyor binary a local workflow's deploy step runs (`conveyor apply`)
+    /// The conveyor binary a local workflow's deploy step runs (`conveyor deploy-manifest`)
     /// [default: this one].
     #[arg(long, env = "CONVEYOR_SELF", hide = true)]
     pub self_exe: Option<PathBuf>,

@@ -3,6 +3,7 @@
 #![recursion_limit = "256"]
 
 pub mod auth;
+pub mod client;
 pub mod cluster;
 pub mod commands;
 pub mod config;

@@ -25,7 +25,14 @@ async fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Apply { file } => apply(file).await,
+        Command::DeployManifest { file } => deploy_manifest(file).await,
+        Command::Client(command) => match conveyor::client::run_client(command).await {
+            Ok(code) => ExitCode::from(code),
+            Err(err) => {
+                eprintln!("conveyor: {}", err.message);
+                ExitCode::from(err.code)
+            }
+        },
         Command::User { action, data_dir } => {
             report(conveyor::commands::run_user(action, &data_dir).await)
         }
@@ -113,8 +120,8 @@ async fn shutdown_signal() {
     }
 }
 
-/// `conveyor apply`: what a local workflow's deploy step runs.
-async fn apply(file: Option<std::path::PathBuf>) -> ExitCode {
+/// `conveyor deploy-manifest`: what a local workflow's deploy step runs.
+async fn deploy_manifest(file: Option<std::path::PathBuf>) -> ExitCode {
     let text = match file {
         Some(path) => std::fs::read_to_string(&path)
             .map_err(|err| format!("cannot read {}: {err}", path.display())),
@@ -137,7 +144,7 @@ async fn apply(file: Option<std::path::PathBuf>) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(message) => {
-            eprintln!("conveyor apply: {message}");
+            eprintln!("conveyor deploy-manifest: {message}");
             ExitCode::FAILURE
         }
     }

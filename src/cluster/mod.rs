@@ -136,7 +136,7 @@ where
 }
 
 /// Applies every object of a `v1` List server-side (the workflow deploy step on the local
-/// engine, through `conveyor apply`); returns a line per object applied.
+/// engine, through `conveyor deploy-manifest`); returns a line per object applied.
 pub async fn apply_manifest(
     client: Client,
     manifest: &serde_json::Value,

@@ -1,5 +1,5 @@
 //! A workflow on the local engine: clone with the host's git, build and push with the host's
-//! image builder, deploy with `conveyor apply` (kube-rs).
+//! image builder, deploy with `conveyor deploy-manifest` (kube-rs).
 
 use std::path::{Path, PathBuf};
 
@@ -66,7 +66,7 @@ pub(super) fn find_builder(configured: Option<&Path>) -> Result<PathBuf, String>
 }
 
 /// The workflow's pipeline as the local engine runs it: clone with the host's git, build
-/// and push with the host's builder, deploy with `conveyor apply` (kube-rs).
+/// and push with the host's builder, deploy with `conveyor deploy-manifest` (kube-rs).
 pub(super) fn on_host(
     pipeline: &Pipeline,
     builder: &Path,
@@ -98,7 +98,10 @@ pub(super) fn on_host(
                 .insert("BUILDER".into(), builder.display().to_string());
         } else if step.name == DEPLOY_STEP {
             step.script = None;
-            step.command = vec![tools.conveyor.display().to_string(), "apply".into()];
+            step.command = vec![
+                tools.conveyor.display().to_string(),
+                "deploy-manifest".into(),
+            ];
             step.env
                 .insert("KUBECONFIG".into(), kubeconfig.display().to_string());
         }

@@ -9,6 +9,7 @@ mod actions;
 mod api;
 mod approvals;
 mod audit;
+mod cli;
 mod containers;
 mod deploy_manifests;
 mod engine;

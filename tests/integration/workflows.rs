@@ -456,19 +456,19 @@ async fn without_a_cluster_a_workflow_is_kept_and_its_run_says_what_is_missing()
 }
 
 #[tokio::test]
-async fn conveyor_apply_puts_the_tagged_deployment_on_the_cluster() {
+async fn conveyor_deploy_manifest_puts_the_tagged_deployment_on_the_cluster() {
     let cluster = FakeCluster::start().await;
     let workflow = conveyor_core::workflow::parse_workflow(WEB).expect("workflow");
     let manifest =
         conveyor::cluster::objects::deploy_manifest(&workflow, "v7", "ci").expect("a manifest");
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_conveyor"))
-        .arg("apply")
+        .arg("deploy-manifest")
         .env_clear()
         .env("KUBECONFIG", &cluster.kubeconfig)
         .env("MANIFEST", manifest.to_string())
         .output()
         .await
-        .expect("conveyor apply runs");
+        .expect("conveyor deploy-manifest runs");
     assert!(
         output.status.success(),
         "{}",
@@ -496,7 +496,7 @@ async fn conveyor_apply_puts_the_tagged_deployment_on_the_cluster() {
     let next =
         conveyor::cluster::objects::deploy_manifest(&workflow, "v8", "ci").expect("a manifest");
     let again = tokio::process::Command::new(env!("CARGO_BIN_EXE_conveyor"))
-        .args(["apply"])
+        .args(["deploy-manifest"])
         .env_clear()
         .env("KUBECONFIG", &cluster.kubeconfig)
         .env("MANIFEST", next.to_string())
@@ -514,7 +514,7 @@ async fn conveyor_apply_puts_the_tagged_deployment_on_the_cluster() {
 
     // No cluster: a clear error, exit 1.
     let lost = tokio::process::Command::new(env!("CARGO_BIN_EXE_conveyor"))
-        .arg("apply")
+        .arg("deploy-manifest")
         .env_clear()
         .env("KUBECONFIG", "/nonexistent/kubeconfig")
         .env("HOME", "/nonexistent")
@@ -525,7 +525,7 @@ async fn conveyor_apply_puts_the_tagged_deployment_on_the_cluster() {
     assert_eq!(lost.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&lost.stderr)
-            .starts_with("conveyor apply: no cluster to deploy to"),
+            .starts_with("conveyor deploy-manifest: no cluster to deploy to"),
         "{}",
         String::from_utf8_lossy(&lost.stderr)
     );

@@ -98,7 +98,7 @@ impl Workflow {
             with,
             actions: Vec::new(),
             // The server's default: Tekton runs the steps above; the local engine runs the
-            // host's git, image builder and `conveyor apply` in their place.
+            // host's git, image builder and `conveyor deploy-manifest` in their place.
             engine: None,
             // Seed 000: a workflow refuses a run while one is pending or running.
             concurrency: Some(Concurrency::Refuse),
