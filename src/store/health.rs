@@ -38,12 +38,6 @@ impl Store {
 
     /// Size of the database in bytes (its pages).
     pub async fn database_bytes(&self) -> StoreResult<u64> {
-        let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
-            .fetch_one(&self.reader)
-            .await?;
-        let size: i64 = sqlx::query_scalar("PRAGMA page_size")
-            .fetch_one(&self.reader)
-            .await?;
-        Ok((pages * size) as u64)
+        super::file_bytes(&self.reader).await
     }
 }

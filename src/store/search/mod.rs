@@ -228,12 +228,6 @@ impl SearchIndex {
 
     /// Size of the index's files in bytes.
     pub async fn size(&self) -> StoreResult<u64> {
-        let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
-            .fetch_one(&self.reader)
-            .await?;
-        let size: i64 = sqlx::query_scalar("PRAGMA page_size")
-            .fetch_one(&self.reader)
-            .await?;
-        Ok((pages * size) as u64)
+        super::file_bytes(&self.reader).await
     }
 }
