@@ -66,6 +66,9 @@ pub enum Command {
         /// A `v1` List of objects as JSON; absent: the `MANIFEST` environment variable.
         #[arg(long)]
         file: Option<PathBuf>,
+        /// How long to wait for each Deployment to roll out before failing (30s, 5m, 1h).
+        #[arg(long, env = "ROLLOUT_TIMEOUT", default_value = "5m", value_parser = humantime::parse_duration)]
+        rollout_timeout: std::time::Duration,
     },
 }
 

@@ -25,7 +25,10 @@ async fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::DeployManifest { file } => deploy_manifest(file).await,
+        Command::DeployManifest {
+            file,
+            rollout_timeout,
+        } => deploy_manifest(file, rollout_timeout).await,
         Command::Client(command) => match conveyor::client::run_client(command).await {
             Ok(code) => ExitCode::from(code),
             Err(err) => {
@@ -120,8 +123,12 @@ async fn shutdown_signal() {
     }
 }
 
-/// `conveyor deploy-manifest`: what a local workflow's deploy step runs.
-async fn deploy_manifest(file: Option<std::path::PathBuf>) -> ExitCode {
+/// `conveyor deploy-manifest`: what a local workflow's deploy step runs. Applies the
+/// manifest, then waits for each of its Deployments to roll out.
+async fn deploy_manifest(
+    file: Option<std::path::PathBuf>,
+    timeout: std::time::Duration,
+) -> ExitCode {
     let text = match file {
         Some(path) => std::fs::read_to_string(&path)
             .map_err(|err| format!("cannot read {}: {err}", path.display())),
@@ -133,16 +140,24 @@ async fn deploy_manifest(file: Option<std::path::PathBuf>) -> ExitCode {
         let client = kube::Client::try_default().await.map_err(|err| {
             format!("no cluster to deploy to (set KUBECONFIG, or start the server with --kubeconfig): {err}")
         })?;
-        conveyor::cluster::apply_manifest(client, &manifest).await
+        for line in conveyor::cluster::apply_manifest(client.clone(), &manifest).await? {
+            println!("{line}");
+        }
+        for (namespace, name) in conveyor::cluster::deployments_of(&manifest) {
+            conveyor::cluster::rollout::wait_for_rollout(
+                client.clone(),
+                &namespace,
+                &name,
+                timeout,
+                |line| println!("{line}"),
+            )
+            .await?;
+        }
+        Ok::<(), String>(())
     }
     .await;
     match result {
-        Ok(lines) => {
-            for line in lines {
-                println!("{line}");
-            }
-            ExitCode::SUCCESS
-        }
+        Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("conveyor deploy-manifest: {message}");
             ExitCode::FAILURE

@@ -33,10 +33,37 @@ impl std::fmt::Debug for ImageLookup {
 impl ImageLookup {
     /// The image's digest (`sha256:…`), as its registry serves it now.
     pub async fn digest(&self) -> Result<String, String> {
-        let reference: Reference = self
-            .image
-            .parse()
-            .map_err(|err| format!("\"{}\" is not an image reference: {err}", self.image))?;
+        self.ask()
+            .await
+            .map_err(|err| format!("{}: {err}", self.image))
+    }
+
+    /// The digest of the image when the registry holds it, `None` when it does not.
+    pub async fn existing_digest(&self) -> Result<Option<String>, String> {
+        use oci_client::errors::{OciDistributionError as Error, OciErrorCode as Code};
+        match self.ask().await {
+            Ok(digest) => Ok(Some(digest)),
+            Err(Error::ImageManifestNotFoundError(_)) => Ok(None),
+            Err(Error::ServerError { code: 404, .. }) => Ok(None),
+            Err(Error::RegistryError { envelope, .. })
+                if envelope
+                    .errors
+                    .iter()
+                    .all(|e| matches!(e.code, Code::ManifestUnknown | Code::NameUnknown)) =>
+            {
+                Ok(None)
+            }
+            Err(err) => Err(format!("{}: {err}", self.image)),
+        }
+    }
+
+    async fn ask(&self) -> Result<String, oci_client::errors::OciDistributionError> {
+        let reference: Reference = self.image.parse().map_err(|err| {
+            oci_client::errors::OciDistributionError::GenericError(Some(format!(
+                "\"{}\" is not an image reference: {err}",
+                self.image
+            )))
+        })?;
         let protocol = if self.insecure {
             ClientProtocol::Http
         } else {
@@ -51,10 +78,7 @@ impl ImageLookup {
         } else {
             RegistryAuth::Basic(self.username.clone(), self.password.clone())
         };
-        client
-            .fetch_manifest_digest(&reference, &auth)
-            .await
-            .map_err(|err| format!("{}: {err}", self.image))
+        client.fetch_manifest_digest(&reference, &auth).await
     }
 
     /// `name@digest`: the image exactly as pushed.

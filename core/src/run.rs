@@ -103,6 +103,7 @@ status_enum!(
         PullRequest = "pull_request",
         Schedule = "schedule",
         Kubernetes = "kubernetes",
+        Rollback = "rollback",
     }
 );
 

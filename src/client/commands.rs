@@ -84,6 +84,22 @@ pub enum ClientCommand {
         #[command(flatten)]
         opts: ClientOpts,
     },
+    /// List a workflow's releases (its deploys), newest first; `*` marks what runs now.
+    Releases {
+        workflow: String,
+        #[command(flatten)]
+        opts: ClientOpts,
+    },
+    /// Deploy an earlier release of a workflow again, by digest, without building.
+    Rollback {
+        workflow: String,
+        /// The release's id (see `conveyor releases`).
+        release: i64,
+        #[arg(short = 'f', long)]
+        follow: bool,
+        #[command(flatten)]
+        opts: ClientOpts,
+    },
     /// Re-run a run's failed steps (the steps that succeeded are taken over).
     Retry {
         run: i64,
@@ -168,6 +184,20 @@ pub async fn run_client(command: ClientCommand) -> CliResult<u8> {
                 json!({"run": run, "cancelling": true}),
             );
             Ok(0)
+        }
+        ClientCommand::Releases { workflow, opts } => {
+            releases(&Api::from_opts(&opts)?, &workflow).await
+        }
+        ClientCommand::Rollback {
+            workflow,
+            release,
+            follow: and_follow,
+            opts,
+        } => {
+            let api = Api::from_opts(&opts)?;
+            let path = format!("/workflows/{workflow}/releases/{release}/rollback");
+            let run = api.json(api.request(Method::POST, &path)).await?;
+            started(&api, &run, and_follow).await
         }
         ClientCommand::Retry {
             run,
@@ -262,7 +292,7 @@ async fn ls(api: &Api) -> CliResult<u8> {
         println!("{pipelines}");
         return Ok(0);
     }
-    let rows: Vec<[String; 4]> = pipelines
+    let rows: Vec<Vec<String>> = pipelines
         .as_array()
         .map(Vec::as_slice)
         .unwrap_or_default()
@@ -279,7 +309,7 @@ async fn ls(api: &Api) -> CliResult<u8> {
             } else {
                 "-".to_owned()
             };
-            [
+            vec![
                 p["name"].as_str().unwrap_or_default().to_owned(),
                 p["version"].to_string(),
                 run,
@@ -287,17 +317,23 @@ async fn ls(api: &Api) -> CliResult<u8> {
             ]
         })
         .collect();
-    let header = ["NAME", "VERSION", "LATEST RUN", "DESCRIPTION"].map(str::to_owned);
-    let widths: Vec<usize> = (0..4)
+    table(&["NAME", "VERSION", "LATEST RUN", "DESCRIPTION"], &rows);
+    Ok(0)
+}
+
+/// Prints rows under a header, in columns as wide as their widest cell.
+fn table(header: &[&str], rows: &[Vec<String>]) {
+    let header: Vec<String> = header.iter().map(|h| (*h).to_owned()).collect();
+    let widths: Vec<usize> = (0..header.len())
         .map(|i| {
             rows.iter()
                 .chain([&header])
-                .map(|r| r[i].chars().count())
+                .map(|r| r.get(i).map_or(0, |c| c.chars().count()))
                 .max()
                 .unwrap_or(0)
         })
         .collect();
-    for row in [&header].into_iter().chain(&rows) {
+    for row in [&header].into_iter().chain(rows) {
         let line: Vec<String> = row
             .iter()
             .zip(&widths)
@@ -305,6 +341,43 @@ async fn ls(api: &Api) -> CliResult<u8> {
             .collect();
         println!("{}", line.join("  ").trim_end());
     }
+}
+
+async fn releases(api: &Api, workflow: &str) -> CliResult<u8> {
+    let page = api
+        .json(api.request(Method::GET, &format!("/workflows/{workflow}/releases")))
+        .await?;
+    if api.output == Output::Json {
+        println!("{page}");
+        return Ok(0);
+    }
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    let rows: Vec<Vec<String>> = page["releases"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|r| {
+            let mark = if r["live"] == true { "*" } else { "" };
+            let outcome = match r["reason"].as_str() {
+                Some(reason) => format!("{}: {reason}", text(&r["outcome"])),
+                None => text(&r["outcome"]),
+            };
+            vec![
+                format!("{mark}{}", r["id"]),
+                text(&r["tag"]),
+                format!("#{}", r["run_number"]),
+                text(&r["trigger"]),
+                r["started_by"].as_str().unwrap_or("-").to_owned(),
+                text(&r["image"]),
+                outcome,
+            ]
+        })
+        .collect();
+    table(
+        &["ID", "TAG", "RUN", "TRIGGER", "BY", "IMAGE", "OUTCOME"],
+        &rows,
+    );
     Ok(0)
 }
 

@@ -5,6 +5,7 @@
 //! those objects and a run's deploy manifest.
 
 pub mod objects;
+pub mod rollout;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
@@ -133,6 +134,23 @@ where
         }
     }
     Ok(())
+}
+
+/// The Deployments of a `v1` List: `(namespace, name)` of each.
+pub fn deployments_of(manifest: &serde_json::Value) -> Vec<(String, String)> {
+    manifest["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|item| item["kind"] == "Deployment")
+        .filter_map(|item| {
+            let meta = &item["metadata"];
+            Some((
+                meta["namespace"].as_str()?.to_owned(),
+                meta["name"].as_str()?.to_owned(),
+            ))
+        })
+        .collect()
 }
 
 /// Applies every object of a `v1` List server-side (the workflow deploy step on the local

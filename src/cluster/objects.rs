@@ -202,12 +202,13 @@ pub fn workflow_objects(
     }
 }
 
-/// What the deploy step applies for a run with `tag`: the Deployment (every container whose
-/// image contains the workflow's image name runs `image.name:tag`), its volumes' claims, and
-/// its Service, as one `v1` List. `None` without a `deploy` section.
+/// What the deploy step applies to deploy `image` (`name:tag`, or a release's
+/// `name@sha256:…`): the Deployment (every container whose image contains the workflow's
+/// image name runs `image`), its volumes' claims, and its Service, as one `v1` List. `None`
+/// without a `deploy` section.
 pub fn deploy_manifest(
     workflow: &Workflow,
-    tag: &str,
+    image: &str,
     namespace: &str,
 ) -> Option<serde_json::Value> {
     use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
@@ -220,7 +221,7 @@ pub fn deploy_manifest(
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
     use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-    let (spec, _) = workflow.deploy_for_tag(tag)?;
+    let (spec, _) = workflow.deploy_for_image(image)?;
     let selector = BTreeMap::from([("app.kubernetes.io/name".to_owned(), workflow.name.clone())]);
     let mut labels = selector.clone();
     labels.insert(LABEL_WORKFLOW.to_owned(), workflow.name.clone());

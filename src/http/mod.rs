@@ -138,6 +138,8 @@ api_routes! {
     get "/workflows/{name}/runs" => runs::list_pipeline_runs,
     post "/workflows/{name}/runs" => workflows::create_workflow_run,
     delete "/workflows/{name}/runs" => runs::delete_runs,
+    get "/workflows/{name}/releases" => workflows::list_releases,
+    post "/workflows/{name}/releases/{id}/rollback" => workflows::roll_back,
     post "/validate" => pipelines::validate,
     get "/runs" => runs::list_runs,
     get "/search" => search::search,

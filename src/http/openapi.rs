@@ -24,6 +24,7 @@ use super::{accounts, actions, audit, events, hooks, pipelines, runs, search, se
         search::search, events::run_events, events::run_changes,
         workflows::list_workflows, workflows::create_workflow, workflows::get_workflow,
         workflows::update_workflow, workflows::delete_workflow, workflows::create_workflow_run,
+        workflows::list_releases, workflows::roll_back,
         hooks::receive, hooks::list_deliveries,
         actions::list_actions, actions::create_action, actions::action_versions,
         actions::create_action_version, actions::get_action, actions::delete_action

@@ -8,9 +8,10 @@ use axum::{Extension, Json};
 use conveyor_core::access::Principal;
 use conveyor_core::dto::{RunSummary, WorkflowDetail, WorkflowSummary};
 use conveyor_core::run::{Start, Trigger};
+use conveyor_core::workflow::ReleasePage;
 
 use super::error::{ApiResult, ErrorBody};
-use super::extract::{ApiJson, ApiPath, Document};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Document};
 use super::runs::CreateRun;
 use crate::service::Service;
 
@@ -101,5 +102,47 @@ pub(super) async fn create_workflow_run(
     let run = service
         .start_workflow_run(&name, &request.tag, request.params, start)
         .await?;
+    Ok((StatusCode::CREATED, Json(run)))
+}
+
+/// Which releases to list.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ReleasesQuery {
+    /// Releases older than this release id (the previous page's `next_before`).
+    before: Option<i64>,
+    /// At most this many (1–200, default 50).
+    limit: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/api/v1/workflows/{name}/releases", tag = "workflows",
+    params(("name" = String, Path, description = "Workflow name"), ReleasesQuery),
+    responses((status = 200, description = "Its deploys, newest first: tag, image by digest, run, who, when, the rollout's outcome; `live` marks what runs now", body = ReleasePage),
+              (status = 400, description = "A query parameter in the wrong form", body = ErrorBody),
+              (status = 404, description = "No such workflow", body = ErrorBody)))]
+pub(super) async fn list_releases(
+    State(service): State<Arc<Service>>,
+    ApiPath(name): ApiPath<String>,
+    ApiQuery(query): ApiQuery<ReleasesQuery>,
+) -> ApiResult<Json<ReleasePage>> {
+    Ok(Json(
+        service
+            .list_releases(&name, query.before, query.limit)
+            .await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/workflows/{name}/releases/{id}/rollback", tag = "workflows",
+    params(("name" = String, Path, description = "Workflow name"), ("id" = i64, Path, description = "Release id")),
+    responses((status = 201, description = "A run deploying that release's image by digest (no build), trigger `rollback`", body = RunSummary),
+              (status = 404, description = "No such workflow or release", body = ErrorBody),
+              (status = 409, description = "The workflow has a run in flight", body = ErrorBody),
+              (status = 422, description = "The release never rolled out, or has no digest", body = ErrorBody)))]
+pub(super) async fn roll_back(
+    State(service): State<Arc<Service>>,
+    Extension(who): Extension<Principal>,
+    ApiPath((name, id)): ApiPath<(String, i64)>,
+) -> ApiResult<(StatusCode, Json<RunSummary>)> {
+    let run = service.roll_back(&name, id, Some(&who.name)).await?;
     Ok((StatusCode::CREATED, Json(run)))
 }

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 
 use super::{Service, ServiceResult};
 use crate::engine::{Engine, RegistryAccess, Retry, RunRequest, RunSecrets};
-use crate::supervisor::{RunHooks, RunState};
+use crate::supervisor::{ReleasePlan, RunHooks, RunState};
 
 /// A recorded run handed to its engine and a supervisor.
 pub(super) struct Begin {
@@ -20,6 +20,7 @@ pub(super) struct Begin {
     pub secrets: Arc<RunSecrets>,
     pub service_account: Option<String>,
     pub registry: Option<RegistryAccess>,
+    pub release: Option<ReleasePlan>,
     pub retry: Option<Retry>,
 }
 
@@ -34,6 +35,7 @@ impl Service {
             secrets,
             service_account,
             registry,
+            release,
             retry,
         } = begin;
         let reused = retry.as_ref().map(|r| r.reused.clone()).unwrap_or_default();
@@ -58,6 +60,7 @@ impl Service {
                 let mut state = RunState::new(run.id, names, &reused, hooks);
                 state.set_run(RunStatus::Running, None);
                 state.image = image;
+                state.release = release;
                 self.supervision.spawn(state, control, events_rx);
                 Ok(run)
             }

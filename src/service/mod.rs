@@ -5,6 +5,7 @@
 mod accounts;
 mod actions;
 mod begin;
+mod deploys;
 mod forge;
 mod health;
 mod host;

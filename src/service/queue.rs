@@ -95,6 +95,7 @@ impl Service {
             secrets,
             service_account: None,
             registry: None,
+            release: None,
             retry: None,
         };
         self.begin(begin).await

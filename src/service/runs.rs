@@ -18,6 +18,7 @@ use super::begin::Begin;
 use super::{stored, to_json, Service, ServiceError, ServiceResult};
 use crate::engine::{Control, RegistryAccess, Retry};
 use crate::store::{Audit, NewRun, NewStep, PipelineRow, StoreError};
+use crate::supervisor::ReleasePlan;
 
 /// A run about to be created.
 pub(super) struct Launch<'a> {
@@ -33,6 +34,8 @@ pub(super) struct Launch<'a> {
     /// The account a cluster runs its steps as (a workflow's own).
     pub service_account: Option<String>,
     pub registry: Option<RegistryAccess>,
+    /// A workflow's deploy, recorded as a release when the run ends.
+    pub release: Option<ReleasePlan>,
     /// A re-run of another run's failed steps, and that run's resolved steps.
     pub retry: Option<(Retry, ResolvedRun)>,
     /// Whether it waits for the pipeline's runs in flight, cancels them, or is refused.
@@ -66,6 +69,7 @@ impl Service {
             start,
             service_account: None,
             registry: None,
+            release: None,
             retry: None,
             concurrency: pipeline.concurrency.unwrap_or_default(),
         };
@@ -85,6 +89,7 @@ impl Service {
             start,
             service_account,
             registry,
+            release,
             retry,
             concurrency,
         } = launch;
@@ -184,6 +189,7 @@ impl Service {
             secrets,
             service_account,
             registry,
+            release,
             retry,
         };
         self.begin(begin).await
@@ -268,6 +274,7 @@ impl Service {
             },
             service_account: None,
             registry: None,
+            release: None,
             retry: Some((
                 Retry {
                     origin: id,

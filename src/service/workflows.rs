@@ -3,26 +3,16 @@
 //! the pipelines' own; its credentials are sealed with the server's key; its Kubernetes
 //! objects (secrets, service account, role binding) follow it on the cluster.
 
-use std::path::PathBuf;
-use std::sync::Arc;
-
 use conveyor_core::audit::AuditAction;
 use conveyor_core::check::problems_text;
-use conveyor_core::definition::{Concurrency, EngineKind, Params, Problem};
-use conveyor_core::dto::{RunSummary, WorkflowDetail, WorkflowSummary};
+use conveyor_core::definition::Problem;
+use conveyor_core::dto::{WorkflowDetail, WorkflowSummary};
 use conveyor_core::plan::plan;
-use conveyor_core::run::{is_valid_tag, Start};
-use conveyor_core::workflow::{parse_workflow, Credentials, Workflow, BUILD_STEP, KEPT_SECRET};
+use conveyor_core::workflow::{parse_workflow, Credentials, Workflow, KEPT_SECRET};
 
-use super::host::{find_builder, on_host};
-use super::runs::Launch;
 use super::{stored, to_json, Service, ServiceError, ServiceResult};
-use crate::cluster::objects::{
-    deploy_manifest, docker_config_json, registry_secret_name, workflow_objects,
-};
+use crate::cluster::objects::workflow_objects;
 use crate::cluster::ClusterError;
-use crate::engine::RegistryAccess;
-use crate::registry::ImageLookup;
 use crate::store::{Audit, NewVersion, PipelineRow, StoreError, VersionRow};
 
 impl From<ClusterError> for ServiceError {
@@ -46,7 +36,10 @@ impl Service {
 
     /// A workflow, its latest version and its sealed credentials; 404 when there is none
     /// of that name.
-    async fn workflow_row(&self, name: &str) -> ServiceResult<(PipelineRow, VersionRow, Vec<u8>)> {
+    pub(super) async fn workflow_row(
+        &self,
+        name: &str,
+    ) -> ServiceResult<(PipelineRow, VersionRow, Vec<u8>)> {
         let missing = || ServiceError::NotFound(format!("no workflow named \"{name}\""));
         let (row, version) = self.store.pipeline(name).await?.ok_or_else(missing)?;
         let sealed = self
@@ -58,7 +51,7 @@ impl Service {
     }
 
     /// The workflow document a version holds (its passwords masked).
-    fn stored_workflow(name: &str, version: &VersionRow) -> ServiceResult<Workflow> {
+    pub(super) fn stored_workflow(name: &str, version: &VersionRow) -> ServiceResult<Workflow> {
         parse_workflow(&version.source).map_err(|problems| {
             StoreError::Corrupt(format!(
                 "stored workflow {name}: {}",
@@ -77,7 +70,7 @@ impl Service {
         Ok((to_json(&pipeline)?, to_json(&plan)?))
     }
 
-    fn open_credentials(&self, name: &str, sealed: &[u8]) -> ServiceResult<Credentials> {
+    pub(super) fn open_credentials(&self, name: &str, sealed: &[u8]) -> ServiceResult<Credentials> {
         let bytes = self
             .workflows
             .secrets
@@ -97,7 +90,7 @@ impl Service {
     }
 
     /// The namespace a workflow deploys to: its own, or the cluster's.
-    fn deploy_namespace(&self, workflow: &Workflow) -> String {
+    pub(super) fn deploy_namespace(&self, workflow: &Workflow) -> String {
         workflow
             .namespace
             .clone()
@@ -327,89 +320,5 @@ impl Service {
                     .await
             }
         }
-    }
-
-    /// Starts a run: build `image.name:tag`, and with autoDeploy apply the Deployment with
-    /// that image (its manifest is made now, for this tag, and passed as `MANIFEST`).
-    pub async fn start_workflow_run(
-        self: &Arc<Self>,
-        name: &str,
-        tag: &str,
-        params: Params,
-        start: Start,
-    ) -> ServiceResult<RunSummary> {
-        let (row, version, sealed) = self.workflow_row(name).await?;
-        self.launch_workflow(&row, &version, &sealed, tag, params, start)
-            .await
-    }
-
-    /// Starts a run of the workflow in `row`, whose credentials are `sealed`.
-    pub(super) async fn launch_workflow(
-        self: &Arc<Self>,
-        row: &PipelineRow,
-        version: &VersionRow,
-        sealed: &[u8],
-        tag: &str,
-        mut params: Params,
-        start: Start,
-    ) -> ServiceResult<RunSummary> {
-        let workflow = Self::stored_workflow(&row.name, version)?;
-        let credentials = self.open_credentials(&row.name, sealed)?;
-        let image = ImageLookup {
-            image: workflow.image_ref(tag),
-            step: BUILD_STEP.to_owned(),
-            insecure: workflow.image.insecure,
-            username: credentials.registry_username.clone(),
-            password: credentials.registry_password.clone(),
-        };
-        let registry = RegistryAccess {
-            steps: vec![BUILD_STEP.to_owned()],
-            secret: registry_secret_name(&workflow),
-            docker_config: docker_config_json(&workflow, &credentials),
-            image: Some(image),
-        };
-        if workflow.auto_deploy && is_valid_tag(tag) {
-            if let Some(manifest) =
-                deploy_manifest(&workflow, tag, &self.deploy_namespace(&workflow))
-            {
-                params.insert("MANIFEST".into(), manifest.to_string());
-            }
-        }
-        let (stored, plan) = stored(version)?;
-        let local = self.engine_for(&stored)?.kind() == EngineKind::Local;
-        let definition = if local {
-            let tools = &self.workflows.host;
-            let builder = find_builder(tools.builder.as_deref())
-                .map_err(|message| ServiceError::Invalid(vec![Problem::new("build", message)]))?;
-            let kubeconfig = match (&tools.kubeconfig, workflow.auto_deploy) {
-                (Some(path), _) => path.clone(),
-                (None, false) => PathBuf::new(),
-                (None, true) => {
-                    return Err(ServiceError::Invalid(vec![Problem::new(
-                        "deploy",
-                        "autoDeploy needs a cluster to deploy to: start the server with --kubeconfig (or set KUBECONFIG)",
-                    )]))
-                }
-            };
-            on_host(&stored, &builder, tools, &kubeconfig)
-                .map_err(|message| ServiceError::Invalid(vec![Problem::new("build", message)]))?
-        } else {
-            stored
-        };
-        let launch = Launch {
-            row,
-            version: version.version,
-            pipeline: &definition,
-            plan,
-            tag,
-            params,
-            start,
-            service_account: Some(workflow.name.clone()),
-            registry: Some(registry),
-            retry: None,
-            // Seed 000: a workflow refuses a run while one is pending or running.
-            concurrency: Concurrency::Refuse,
-        };
-        self.launch(launch).await
     }
 }

@@ -3,6 +3,7 @@
 //! and hands the step changes webhooks listen for to delivery.
 
 mod hooks;
+mod release;
 mod state;
 
 use std::collections::HashMap;
@@ -20,7 +21,7 @@ use crate::store::logs::RunLog;
 use crate::store::{Store, StoreResult};
 
 pub use hooks::RunHooks;
-pub use state::RunState;
+pub use state::{ReleasePlan, RunState};
 
 /// Most events and lines persisted in one transaction.
 const BATCH_MAX: usize = 16 * 1024;
@@ -224,36 +225,11 @@ impl Supervision {
     }
 
     /// Folds an engine's event in. Before a run's end, the image it pushed is looked up in
-    /// its registry and recorded by digest, with a line in the pushing step's log.
+    /// its registry and recorded by digest, and its deploy recorded as a release.
     async fn apply(&self, state: &mut RunState, event: EngineEvent) {
         if event == EngineEvent::Finished {
-            if let Some((step, lookup)) = state.pushed_image() {
-                // A registry that stops answering must not hold the run's end.
-                let asked = tokio::time::timeout(DIGEST_TIMEOUT, lookup.digest()).await;
-                let found = asked.unwrap_or_else(|_| {
-                    Err(format!("no answer in {} s", DIGEST_TIMEOUT.as_secs()))
-                });
-                let text = match found {
-                    Ok(digest) => {
-                        let pinned = lookup.pinned(&digest);
-                        match self.store.set_run_image(state.run_id, &pinned).await {
-                            Ok(()) => format!("pushed {pinned}"),
-                            Err(err) => {
-                                format!("could not record the pushed image {pinned}: {err}")
-                            }
-                        }
-                    }
-                    Err(err) => {
-                        format!("could not read the pushed image's digest from its registry: {err}")
-                    }
-                };
-                state.apply(EngineEvent::Log {
-                    step,
-                    stream: conveyor_core::run::LogStream::System,
-                    text,
-                    partial: false,
-                });
-            }
+            self.record_pushed(state).await;
+            self.record_release(state).await;
         }
         state.apply(event);
     }

@@ -30,6 +30,23 @@ pub struct RunState {
     pub(super) notices: Vec<StepChange>,
     /// The image the run pushes (a workflow's build), recorded by digest at its end.
     pub image: Option<ImageLookup>,
+    /// The digest the registry gave for it.
+    pub(super) pushed: Option<String>,
+    /// The deploy the run makes (a workflow's), recorded as a release at its end.
+    pub release: Option<ReleasePlan>,
+    /// The deploy step's last line: why it failed, when it did.
+    pub(super) deploy_said: Option<String>,
+}
+
+/// A workflow run's deploy, recorded as a release when the run ends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReleasePlan {
+    /// The step that deploys.
+    pub step: String,
+    /// The image the manifest names (`name:tag`), pinned once the build's digest is known.
+    pub image: String,
+    /// A rollback: the release it deploys again, and that release's digest.
+    pub rollback: Option<(i64, String)>,
 }
 
 impl RunState {
@@ -55,6 +72,9 @@ impl RunState {
             hooks,
             notices: Vec::new(),
             image: None,
+            pushed: None,
+            release: None,
+            deploy_said: None,
         }
     }
 
@@ -63,6 +83,18 @@ impl RunState {
         let lookup = self.image.as_ref()?;
         let step = self.names.iter().position(|n| *n == lookup.step)?;
         (self.steps[step] == StepStatus::Succeeded).then(|| (step, lookup.clone()))
+    }
+
+    /// The outcome of the run's deploy once it ended (none when it never ran, or was
+    /// cancelled), with the step's last words when it failed.
+    pub(super) fn deploy_outcome(&self) -> Option<(bool, Option<String>)> {
+        let plan = self.release.as_ref()?;
+        let step = self.names.iter().position(|n| *n == plan.step)?;
+        match self.steps[step] {
+            StepStatus::Succeeded => Some((true, None)),
+            StepStatus::Failed => Some((false, self.deploy_said.clone())),
+            _ => None,
+        }
     }
 
     /// A run on record, taken up where its events end.
@@ -97,7 +129,14 @@ impl RunState {
             return;
         }
         let ts = now_ms();
+        let deploys = self
+            .release
+            .as_ref()
+            .is_some_and(|plan| plan.step == self.names[step]);
         for (text, partial) in lines {
+            if deploys && !text.trim().is_empty() {
+                self.deploy_said = Some(text.clone());
+            }
             self.seq += 1;
             self.batch.lines.push((
                 step,

@@ -1107,7 +1107,7 @@ async fn history_filters_by_tag_and_date_and_refuses_bad_ones() {
     );
     assert_eq!(
         body["message"],
-        "unknown trigger \"cron\"; expected one of: ui, api, rerun, push, pull_request, schedule, kubernetes"
+        "unknown trigger \"cron\"; expected one of: ui, api, rerun, push, pull_request, schedule, kubernetes, rollback"
     );
     app.stop().await;
 }

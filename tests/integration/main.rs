@@ -19,6 +19,7 @@ mod layout;
 mod logs;
 mod pages;
 mod queue;
+mod releases;
 mod retention;
 mod schedules;
 mod search;

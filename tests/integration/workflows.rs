@@ -379,6 +379,28 @@ async fn a_workflow_run_goes_to_tekton_as_its_own_account_with_the_tagged_deploy
         .find(|p| p["name"] == "deploy--MANIFEST")
         .and_then(|p| p["value"].as_str())
         .expect("the deploy step's manifest");
+    // The deploy step applies it, then waits for the rollout in the Deployment's namespace
+    // for the workflow's timeout (kubectl's own wait: ProgressDeadlineExceeded fails it).
+    let namespace = spec["params"]
+        .as_array()
+        .expect("params")
+        .iter()
+        .find(|p| p["name"] == "deploy--NAMESPACE")
+        .and_then(|p| p["value"].as_str());
+    assert_eq!(namespace, Some(cluster.namespace.as_str()));
+    let deploy_step = &spec["pipelineSpec"]["tasks"][2]["taskSpec"]["steps"][0];
+    assert!(
+        deploy_step["script"].as_str().is_some_and(|s| s.contains(
+            "kubectl rollout status \"deployment/$DEPLOYMENT\" --namespace \"$NAMESPACE\" --timeout \"$ROLLOUT_TIMEOUT\""
+        )),
+        "{deploy_step}"
+    );
+    let run_params = spec["params"].as_array().expect("params");
+    assert!(
+        run_params.contains(&json!({"name": "deploy--ROLLOUT_TIMEOUT", "value": "300s"}))
+            && run_params.contains(&json!({"name": "deploy--DEPLOYMENT", "value": "web"})),
+        "{run_params:?}"
+    );
     let manifest: Value = serde_json::from_str(manifest).expect("manifest JSON");
     let containers = &manifest["items"][0]["spec"]["template"]["spec"]["containers"];
     assert_eq!(
@@ -460,7 +482,8 @@ async fn conveyor_deploy_manifest_puts_the_tagged_deployment_on_the_cluster() {
     let cluster = FakeCluster::start().await;
     let workflow = conveyor_core::workflow::parse_workflow(WEB).expect("workflow");
     let manifest =
-        conveyor::cluster::objects::deploy_manifest(&workflow, "v7", "ci").expect("a manifest");
+        conveyor::cluster::objects::deploy_manifest(&workflow, &workflow.image_ref("v7"), "ci")
+            .expect("a manifest");
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_conveyor"))
         .arg("deploy-manifest")
         .env_clear()
@@ -476,7 +499,8 @@ async fn conveyor_deploy_manifest_puts_the_tagged_deployment_on_the_cluster() {
     );
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
-        "applied Deployment ci/web\napplied Service ci/web\n"
+        "applied Deployment ci/web\napplied Service ci/web\nDeployment ci/web rolled out\n",
+        "applied, then waited for the rollout the API double reports"
     );
     let deployment = cluster
         .object("deployments", "ci", "web")
@@ -494,7 +518,8 @@ async fn conveyor_deploy_manifest_puts_the_tagged_deployment_on_the_cluster() {
 
     // Applying again (the next tag) updates in place.
     let next =
-        conveyor::cluster::objects::deploy_manifest(&workflow, "v8", "ci").expect("a manifest");
+        conveyor::cluster::objects::deploy_manifest(&workflow, &workflow.image_ref("v8"), "ci")
+            .expect("a manifest");
     let again = tokio::process::Command::new(env!("CARGO_BIN_EXE_conveyor"))
         .args(["deploy-manifest"])
         .env_clear()
@@ -511,6 +536,40 @@ async fn conveyor_deploy_manifest_puts_the_tagged_deployment_on_the_cluster() {
         deployment["spec"]["template"]["spec"]["containers"][0]["image"],
         "registry.example.com/org/web:v8"
     );
+
+    // A rollout that cannot complete fails the command with the reason; one that does not
+    // progress fails at the timeout.
+    for (how, timeout, expected) in [
+        (
+            crate::support::fake_kube::Rollouts::DeadlineExceeded,
+            "5m",
+            "Deployment ci/web did not roll out: ProgressDeadlineExceeded",
+        ),
+        (
+            crate::support::fake_kube::Rollouts::Stuck,
+            "1s",
+            "Deployment ci/web did not roll out within 1s: 0 of 2 replicas updated",
+        ),
+    ] {
+        cluster.rollouts(how);
+        let image = workflow.image_ref(&format!("v-{timeout}"));
+        let manifest = conveyor::cluster::objects::deploy_manifest(&workflow, &image, "ci")
+            .expect("a manifest");
+        let failed = tokio::process::Command::new(env!("CARGO_BIN_EXE_conveyor"))
+            .args(["deploy-manifest", "--rollout-timeout", timeout])
+            .env_clear()
+            .env("KUBECONFIG", &cluster.kubeconfig)
+            .env("MANIFEST", manifest.to_string())
+            .output()
+            .await
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&failed.stderr);
+        assert_eq!(failed.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.starts_with(&format!("conveyor deploy-manifest: {expected}")),
+            "{stderr}"
+        );
+    }
 
     // No cluster: a clear error, exit 1.
     let lost = tokio::process::Command::new(env!("CARGO_BIN_EXE_conveyor"))
@@ -698,7 +757,11 @@ async fn a_local_workflow_run_clones_builds_and_pushes_for_real_and_records_the_
 
     assert_eq!(
         crate::support::logs(&events, "deploy"),
-        ["applied Deployment ci/web", "applied Service ci/web"]
+        [
+            "applied Deployment ci/web",
+            "applied Service ci/web",
+            "Deployment ci/web rolled out"
+        ]
     );
     let deployment = cluster
         .object("deployments", "ci", "web")

@@ -214,6 +214,10 @@ fn WorkflowEditor(
                         <input type="checkbox" name="form[image_insecure]" checked=form.image_insecure.is_some()/>
                         "Plain HTTP (a registry without TLS, e.g. on a LAN)"
                     </label>
+                    <label class="check">
+                        <input type="checkbox" name="form[image_overwrite_tags]" checked=form.image_overwrite_tags.is_some()/>
+                        "Allow pushing a tag the registry already has (replaces that image)"
+                    </label>
                 </section>
                 <section class="card">
                     <h2>"Deployment"</h2>
@@ -229,6 +233,10 @@ fn WorkflowEditor(
                         <label class="inline">
                             "Replicas "
                             <input type="number" min="0" max="1000" name="form[replicas]" value=form.replicas.clone() class="narrow"/>
+                        </label>
+                        <label class="inline">
+                            "Rollout timeout "
+                            <input name="form[rollout_timeout]" value=form.rollout_timeout.clone() placeholder="5m" class="narrow" title="How long a deploy waits for the Deployment to roll out (30s, 5m, 1h)"/>
                         </label>
                     </div>
                     <section class="preview" id="image-preview" aria-live="polite">

@@ -82,6 +82,7 @@ pub fn RunFilterFields() -> impl IntoView {
                         Trigger::PullRequest => "pull request",
                         Trigger::Schedule => "schedule",
                         Trigger::Kubernetes => "Kubernetes change",
+                        Trigger::Rollback => "rollback",
                     };
                     view! { <option value=value selected=move || trigger().as_deref() == Some(value)>{label}</option> }
                 })

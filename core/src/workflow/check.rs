@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{DeploySpec, Workflow};
+use super::{DeploySpec, Workflow, MAX_ROLLOUT_TIMEOUT};
 use crate::check::check_dns_label;
 use crate::definition::Problem;
 use crate::params::check_param_names;
@@ -109,6 +109,17 @@ pub fn check_workflow(workflow: &Workflow) -> Vec<Problem> {
 fn check_deploy(workflow: &Workflow, deploy: &DeploySpec, problems: &mut Vec<Problem>) {
     if deploy.replicas > 1000 {
         problems.push(Problem::new("deploy.replicas", "at most 1000"));
+    }
+    if let Some(text) = &deploy.rollout_timeout {
+        match humantime::parse_duration(text) {
+            Ok(wait)
+                if wait >= std::time::Duration::from_secs(1) && wait <= MAX_ROLLOUT_TIMEOUT => {}
+            Ok(_) => problems.push(Problem::new("deploy.rolloutTimeout", "from 1s to 6h")),
+            Err(_) => problems.push(Problem::new(
+                "deploy.rolloutTimeout",
+                format!("\"{text}\" is not a duration (examples: 90s, 5m, 1h)"),
+            )),
+        }
     }
     if deploy.containers.is_empty() {
         problems.push(Problem::new(

@@ -43,6 +43,9 @@ pub struct WorkflowForm {
     /// A checkbox: the registry is reached over plain HTTP.
     #[serde(default)]
     pub image_insecure: Option<String>,
+    /// A checkbox: a run may push a tag the registry already holds.
+    #[serde(default)]
+    pub image_overwrite_tags: Option<String>,
     /// A checkbox: present (any value) when ticked.
     #[serde(default)]
     pub auto_deploy: Option<String>,
@@ -51,6 +54,9 @@ pub struct WorkflowForm {
     pub deploy: Option<String>,
     #[serde(default)]
     pub replicas: String,
+    /// How long a deploy waits for its rollout; empty for the default.
+    #[serde(default)]
+    pub rollout_timeout: String,
     #[serde(default)]
     pub containers: BTreeMap<u32, ContainerForm>,
     #[serde(default)]
@@ -138,9 +144,11 @@ impl WorkflowForm {
             image_username: workflow.image.username.clone(),
             image_password: workflow.image.password.clone(),
             image_insecure: workflow.image.insecure.then(|| "on".into()),
+            image_overwrite_tags: workflow.image.overwrite_tags.then(|| "on".into()),
             auto_deploy: workflow.auto_deploy.then(|| "on".into()),
             deploy: workflow.deploy.is_some().then(|| "on".into()),
             replicas: deploy.replicas.to_string(),
+            rollout_timeout: deploy.rollout_timeout.clone().unwrap_or_default(),
             containers: deploy
                 .containers
                 .iter()
@@ -294,6 +302,7 @@ impl WorkflowForm {
                 containers,
                 volumes,
                 service,
+                rollout_timeout: optional(&self.rollout_timeout),
             }
         });
         let workflow = Workflow {
@@ -311,6 +320,7 @@ impl WorkflowForm {
                 username: self.image_username.trim().to_owned(),
                 password: self.image_password.clone(),
                 insecure: self.image_insecure.is_some(),
+                overwrite_tags: self.image_overwrite_tags.is_some(),
             },
             auto_deploy: self.auto_deploy.is_some(),
             deploy,

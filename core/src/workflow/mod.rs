@@ -9,6 +9,7 @@
 mod check;
 pub mod form;
 mod pipeline;
+mod release;
 
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +17,7 @@ use crate::definition::Params;
 
 pub use check::{check_workflow, parse_workflow};
 pub use pipeline::takes_new_image;
+pub use release::{Release, ReleasePage, RolloutOutcome};
 
 /// Shown (and accepted back on update) in place of a stored password.
 pub const KEPT_SECRET: &str = "********";
@@ -65,6 +67,10 @@ pub struct ImageTarget {
     /// The registry is reached over plain HTTP (common on a LAN).
     #[serde(default, skip_serializing_if = "is_false")]
     pub insecure: bool,
+    /// A run may push a tag the registry already holds (replacing that image). Off by
+    /// default: a deployed image is never silently replaced.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub overwrite_tags: bool,
 }
 
 fn is_false(value: &bool) -> bool {
@@ -84,6 +90,25 @@ pub struct DeploySpec {
     /// Joins the service network: a Service named after the workflow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<ServiceSpec>,
+    /// How long a deploy waits for the Deployment to roll out before it fails (`30s`, `5m`,
+    /// `1h`); [`DEFAULT_ROLLOUT_TIMEOUT`] when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout_timeout: Option<String>,
+}
+
+/// How long a deploy waits for its rollout when the workflow does not say.
+pub const DEFAULT_ROLLOUT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+/// The longest rollout wait a workflow may ask for.
+pub const MAX_ROLLOUT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+
+impl DeploySpec {
+    /// The rollout wait: the workflow's (checked when saved), else the default.
+    pub fn rollout_timeout(&self) -> std::time::Duration {
+        self.rollout_timeout
+            .as_deref()
+            .and_then(|text| humantime::parse_duration(text).ok())
+            .unwrap_or(DEFAULT_ROLLOUT_TIMEOUT)
+    }
 }
 
 fn one() -> u32 {
@@ -217,6 +242,7 @@ impl std::fmt::Debug for ImageTarget {
             .field("username", &self.username)
             .field("password", &hidden(Some(&self.password)))
             .field("insecure", &self.insecure)
+            .field("overwrite_tags", &self.overwrite_tags)
             .finish()
     }
 }

@@ -12,8 +12,11 @@ git clone --quiet "$GIT_URL" src
 if [ -n "${GIT_REVISION:-}" ]; then git -C src checkout --quiet "$GIT_REVISION"; fi
 git -C src log -1 --format='cloned %H %s'"#;
 
-/// Applies the manifest the run was given (the Deployment with the new image).
-const DEPLOY_SCRIPT: &str = r#"printf '%s\n' "$MANIFEST" | kubectl apply -f -"#;
+/// Applies the manifest the run was given (the Deployment with the new image), then waits
+/// for the Deployment to roll out (`kubectl rollout status` fails on
+/// `ProgressDeadlineExceeded` and at the timeout, with the reason).
+const DEPLOY_SCRIPT: &str = r#"printf '%s\n' "$MANIFEST" | kubectl apply -f -
+kubectl rollout status "deployment/$DEPLOYMENT" --namespace "$NAMESPACE" --timeout "$ROLLOUT_TIMEOUT""#;
 
 impl Workflow {
     /// The pipeline a workflow runs: stage `build` (clone, then build the top-level
@@ -70,17 +73,8 @@ impl Workflow {
             needs: None,
             steps: vec![clone, build],
         }];
-        if self.auto_deploy && self.deploy.is_some() {
-            let deploy = Step {
-                script: Some(DEPLOY_SCRIPT.to_owned()),
-                ..step(DEPLOY_STEP, DEPLOY_IMAGE)
-            };
-            stages.push(Stage {
-                id: None,
-                name: "deploy".into(),
-                needs: None,
-                steps: vec![deploy],
-            });
+        if self.auto_deploy {
+            stages.extend(self.deploy_stage());
         }
         let summary = if self.auto_deploy {
             "build, push and deploy"
@@ -110,6 +104,40 @@ impl Workflow {
         }
     }
 
+    /// The pipeline of a rollback: the deploy stage alone (an image already in the registry
+    /// is deployed again, nothing is built).
+    pub fn rollback_pipeline(&self) -> Pipeline {
+        let mut pipeline = self.pipeline();
+        pipeline.stages = self.deploy_stage().into_iter().collect();
+        pipeline.description = Some(format!("Roll back {} to an earlier release", self.name));
+        pipeline
+    }
+
+    /// Stage `deploy`: apply the run's `MANIFEST`, wait for the rollout.
+    fn deploy_stage(&self) -> Option<Stage> {
+        let deploy = self.deploy.as_ref()?;
+        let env = Params::from([
+            ("DEPLOYMENT".to_owned(), self.name.clone()),
+            (
+                "ROLLOUT_TIMEOUT".to_owned(),
+                format!("{}s", deploy.rollout_timeout().as_secs()),
+            ),
+        ]);
+        let step = Step {
+            name: DEPLOY_STEP.to_owned(),
+            image: Some(DEPLOY_IMAGE.to_owned()),
+            script: Some(DEPLOY_SCRIPT.to_owned()),
+            env,
+            ..Step::default()
+        };
+        Some(Stage {
+            id: None,
+            name: "deploy".into(),
+            needs: None,
+            steps: vec![step],
+        })
+    }
+
     /// The document as YAML (what is stored and shown, once passwords are masked).
     pub fn to_yaml(&self) -> String {
         serde_yaml::to_string(self).unwrap_or_default()
@@ -123,8 +151,13 @@ impl Workflow {
     /// Seed 000's rule: every deploy container whose image contains the workflow's image
     /// name runs `image.name:tag`; the others are left as they are.
     pub fn deploy_for_tag(&self, tag: &str) -> Option<(DeploySpec, Vec<ImageChange>)> {
+        self.deploy_for_image(&self.image_ref(tag))
+    }
+
+    /// The same rule for an image given whole (a release's `name@sha256:…`).
+    pub fn deploy_for_image(&self, to: &str) -> Option<(DeploySpec, Vec<ImageChange>)> {
         let mut deploy = self.deploy.clone()?;
-        let to = self.image_ref(tag);
+        let to = to.to_owned();
         let mut changes = Vec::new();
         for container in &mut deploy.containers {
             if takes_new_image(&container.image, &self.image.name) {

@@ -42,6 +42,19 @@ const PIPELINE_RUNS: &str = "tekton.dev/v1/pipelineruns";
 const TASK_RUNS: &str = "tekton.dev/v1/taskruns";
 const PODS: &str = "v1/pods";
 const CLAIMS: &str = "v1/persistentvolumeclaims";
+const DEPLOYMENTS: &str = "apps/v1/deployments";
+
+/// How the double's Deployment controller rolls out a Deployment's new generation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Rollouts {
+    /// Every replica updated and available.
+    #[default]
+    Complete,
+    /// Pods never become ready: `Progressing` turns false with `ProgressDeadlineExceeded`.
+    DeadlineExceeded,
+    /// The new generation is observed, but no replica is ever updated.
+    Stuck,
+}
 
 type Key = (String, String, String); // resource, namespace, name
 
@@ -73,6 +86,7 @@ struct Inner {
     held: HashSet<String>,
     /// Every (verb, API group, resource) a client used, as RBAC names them.
     used: HashSet<(String, String, String)>,
+    rollouts: Rollouts,
 }
 
 struct Cluster {
@@ -283,6 +297,11 @@ impl FakeCluster {
             _dir: dir,
             server,
         }
+    }
+
+    /// How Deployments applied from now on roll out.
+    pub fn rollouts(&self, how: Rollouts) {
+        self.cluster.lock().rollouts = how;
     }
 
     /// Tasks with this name wait (not created) until released.
@@ -672,6 +691,8 @@ fn create_object(
     let created = cluster.put(&resource, &ns, object, "ADDED");
     if resource == PIPELINE_RUNS {
         tokio::spawn(reconcile(cluster.clone(), ns, name));
+    } else if resource == DEPLOYMENTS {
+        tokio::spawn(roll_out(cluster.clone(), ns, name));
     }
     (StatusCode::CREATED, Json(created)).into_response()
 }
@@ -791,13 +812,27 @@ fn patch_object(
             }
             let replaced = cluster.update(&resource, &ns, &name, |object| {
                 let identity = object["metadata"].clone();
+                // Status is a subresource: applying the object leaves it; a changed spec
+                // is a new generation.
+                let status = object["status"].take();
+                let generation = identity["generation"].as_i64().unwrap_or(1)
+                    + i64::from(object["spec"] != patch["spec"]);
                 *object = patch.clone();
                 for key in ["uid", "creationTimestamp", "namespace"] {
                     object["metadata"][key] = identity[key].clone();
                 }
+                object["metadata"]["generation"] = json!(generation);
+                if !status.is_null() {
+                    object["status"] = status;
+                }
             });
             match replaced {
-                Some(object) => Json(object).into_response(),
+                Some(object) => {
+                    if resource == DEPLOYMENTS {
+                        tokio::spawn(roll_out(cluster.clone(), ns, name));
+                    }
+                    Json(object).into_response()
+                }
                 None => create_object(cluster, resource, ns, patch),
             }
         }
@@ -807,6 +842,41 @@ fn patch_object(
             "merge patches and server-side apply only",
         ),
     }
+}
+
+/// The Deployment controller, as far as a rollout's status goes: after the apply has
+/// answered, the new generation is observed and rolled out as [`Rollouts`] says.
+async fn roll_out(cluster: Arc<Cluster>, ns: String, name: String) {
+    tokio::task::yield_now().await;
+    let how = cluster.lock().rollouts;
+    cluster.update(DEPLOYMENTS, &ns, &name, |deployment| {
+        let generation = deployment["metadata"]["generation"].clone();
+        let wanted = deployment["spec"]["replicas"].as_i64().unwrap_or(1);
+        deployment["status"] = match how {
+            Rollouts::Complete => json!({
+                "observedGeneration": generation, "replicas": wanted, "updatedReplicas": wanted,
+                "readyReplicas": wanted, "availableReplicas": wanted,
+                "conditions": [
+                    {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"},
+                    {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable",
+                     "message": format!("ReplicaSet \"{name}-1\" has successfully progressed.")},
+                ],
+            }),
+            Rollouts::DeadlineExceeded => json!({
+                "observedGeneration": generation, "replicas": wanted, "updatedReplicas": 1,
+                "unavailableReplicas": wanted,
+                "conditions": [
+                    {"type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable"},
+                    {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+                     "message": format!("ReplicaSet \"{name}-2\" has timed out progressing.")},
+                ],
+            }),
+            Rollouts::Stuck => json!({
+                "observedGeneration": generation, "replicas": wanted, "updatedReplicas": 0,
+                "availableReplicas": wanted,
+            }),
+        };
+    });
 }
 
 /// RFC 7386 JSON merge patch.

@@ -1,0 +1,371 @@
+//! Releases and rollback (seed 000) with real parts: a git repository over HTTP, a real
+//! build pushed to a real registry (htpasswd), the deploy on the Kubernetes API double,
+//! which reports each rollout's status. Every deploy is a release (tag, digest, run, who,
+//! outcome); a tag the registry holds is never pushed again unless the workflow allows it;
+//! a rollback deploys an earlier release by digest, building nothing.
+
+use std::path::Path;
+
+use crate::support::fake_kube::{FakeCluster, Rollouts};
+use crate::support::git_http::{git, GitServer};
+use crate::support::registry::Registry;
+use crate::support::{outcome, TestApp};
+use conveyor_core::definition::EngineKind;
+use conveyor_core::run::RunStatus;
+use serde_json::{json, Value};
+
+/// The app's source: a Dockerfile from one of this host's test images, whose `RUN` line
+/// makes each version's image (and digest) its own.
+async fn push_version(work: &Path, url: &str, version: &str) {
+    let (work, url, version) = (work.to_owned(), url.to_owned(), version.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let dockerfile = format!(
+            "FROM {}\nRUN echo {version} > /version.txt\n",
+            crate::support::images::BUSYBOX
+        );
+        std::fs::write(work.join("Dockerfile"), dockerfile).expect("Dockerfile");
+        git(&work, &["add", "Dockerfile"]);
+        git(
+            &work,
+            &["commit", "-q", "-m", &format!("version {version}")],
+        );
+        git(&work, &["push", "-q", &url, "HEAD:main"]);
+    })
+    .await
+    .expect("git");
+}
+
+fn workflow(
+    repository: &str,
+    registry: &Registry,
+    extra_deploy: &str,
+    extra_image: &str,
+) -> String {
+    format!(
+        "
+name: web
+git: {{url: '{repository}'}}
+image: {{name: '{host}/org/web', username: {user}, password: '{password}', insecure: true{extra_image}}}
+autoDeploy: true
+deploy:
+  replicas: 2
+  containers:
+    - {{name: web, image: '{host}/org/web:old'}}
+{extra_deploy}",
+        host = registry.host,
+        user = registry.username,
+        password = registry.password,
+    )
+}
+
+async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Starts a run of tag `tag`; its id.
+async fn start(app: &TestApp, tag: &str) -> i64 {
+    let (status, body) = send(
+        app.client
+            .post(app.url("/api/v1/workflows/web/runs"))
+            .json(&json!({"tag": tag})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    body["id"].as_i64().expect("run id")
+}
+
+async fn releases(app: &TestApp) -> Vec<Value> {
+    let (status, page) = app.get_json("/api/v1/workflows/web/releases").await;
+    assert_eq!(status, 200, "{page}");
+    page["releases"].as_array().expect("releases").clone()
+}
+
+fn deployed_image(cluster: &FakeCluster) -> String {
+    cluster
+        .object("deployments", "ci", "web")
+        .expect("deployed")["spec"]["template"]["spec"]["containers"][0]["image"]
+        .as_str()
+        .expect("image")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn deploys_are_releases_tags_are_never_replaced_and_rollbacks_deploy_by_digest() {
+    let cluster = FakeCluster::start().await;
+    tokio::task::spawn_blocking(crate::support::images::seed_images)
+        .await
+        .expect("images made");
+    let registry = Registry::start().await;
+    let forge = GitServer::start().await;
+    let repository = forge.create("web");
+    let work = tempfile::tempdir().expect("work tree");
+    git(work.path(), &["init", "-q", "-b", "main"]);
+    push_version(work.path(), &repository, "one").await;
+    let app = TestApp::spawn_with(|config| {
+        config.engine = EngineKind::Local;
+        config.kubeconfig = Some(cluster.kubeconfig.clone());
+        config.tekton_namespace = cluster.namespace.clone();
+        config.self_exe = Some(env!("CARGO_BIN_EXE_conveyor").into());
+    })
+    .await;
+    let image = format!("{}/org/web", registry.host);
+    let (status, body) = send(app.client.post(app.url("/api/v1/workflows")).body(workflow(
+        &repository,
+        &registry,
+        "  rolloutTimeout: 2s\n",
+        "",
+    )))
+    .await;
+    assert_eq!(status, 201, "{body}");
+
+    // v1: built, pushed, rolled out; a release with the digest the registry holds.
+    let first = start(&app, "v1").await;
+    let events = app.all_events(first).await;
+    assert_eq!(outcome(&events).0, RunStatus::Succeeded, "{events:#?}");
+    let deploy = crate::support::logs(&events, "deploy");
+    assert_eq!(
+        deploy.last().map(String::as_str),
+        Some("Deployment ci/web rolled out"),
+        "the deploy waits for the rollout: {deploy:?}"
+    );
+    let v1_digest = registry.digest("org/web", "v1").await.expect("pushed");
+    let listed = releases(&app).await;
+    assert_eq!(listed.len(), 1, "{listed:#?}");
+    let v1 = &listed[0];
+    assert_eq!(v1["tag"], "v1");
+    assert_eq!(v1["digest"], v1_digest.as_str());
+    assert_eq!(v1["image"], format!("{image}@{v1_digest}"));
+    assert_eq!(v1["run_id"], first);
+    assert_eq!(v1["run_number"], 1);
+    assert_eq!(v1["trigger"], "api");
+    assert_eq!(v1["started_by"], conveyor::service::FIRST_ADMIN);
+    assert_eq!(v1["outcome"], "rolled_out");
+    assert_eq!(v1["live"], true);
+    assert!(v1["created_at"].as_i64().is_some_and(|t| t > 0));
+    assert_eq!(deployed_image(&cluster), format!("{image}:v1"));
+
+    // The same tag again would replace the deployed image: refused, nothing recorded.
+    let (status, body) = send(
+        app.client
+            .post(app.url("/api/v1/workflows/web/runs"))
+            .json(&json!({"tag": "v1"})),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(&format!(
+            "{image}:v1 is already in the registry ({v1_digest})"
+        )) && message.contains("image.overwriteTags"),
+        "{body}"
+    );
+    let (_, runs) = app.get_json("/api/v1/workflows/web/runs").await;
+    assert_eq!(
+        runs["runs"].as_array().map(Vec::len),
+        Some(1),
+        "no run made"
+    );
+
+    // v2: its pods never get ready; the deploy fails with the controller's reason.
+    push_version(work.path(), &repository, "two").await;
+    cluster.rollouts(Rollouts::DeadlineExceeded);
+    let second = start(&app, "v2").await;
+    let events = app.all_events(second).await;
+    assert_eq!(outcome(&events).0, RunStatus::Failed);
+    let said = crate::support::logs(&events, "deploy");
+    assert!(
+        said.last()
+            .is_some_and(|l| l.contains("ProgressDeadlineExceeded")
+                && l.contains("ReplicaSet \"web-2\" has timed out progressing.")),
+        "{said:?}"
+    );
+    // v3: the rollout never progresses; the deploy gives up after the workflow's 2 s.
+    push_version(work.path(), &repository, "three").await;
+    cluster.rollouts(Rollouts::Stuck);
+    let third = start(&app, "v3").await;
+    let events = app.all_events(third).await;
+    assert_eq!(outcome(&events).0, RunStatus::Failed);
+    let said = crate::support::logs(&events, "deploy");
+    assert!(
+        said.last()
+            .is_some_and(|l| l
+                .contains("Deployment ci/web did not roll out within 2s: 0 of 2 replicas updated")),
+        "{said:?}"
+    );
+    let listed = releases(&app).await;
+    let outcomes: Vec<(&str, &str, bool)> = listed
+        .iter()
+        .map(|r| {
+            (
+                r["tag"].as_str().unwrap_or_default(),
+                r["outcome"].as_str().unwrap_or_default(),
+                r["live"] == true,
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("v3", "failed", false),
+            ("v2", "failed", false),
+            ("v1", "rolled_out", true)
+        ],
+        "newest first; what runs now is still v1"
+    );
+    assert!(listed[1]["reason"]
+        .as_str()
+        .is_some_and(|r| r.contains("ProgressDeadlineExceeded")));
+    let v2_digest = registry.digest("org/web", "v2").await.expect("pushed");
+    assert_ne!(v2_digest, v1_digest, "each version is its own image");
+
+    // v4 rolls out; then roll back to v1: its image by digest, nothing built.
+    push_version(work.path(), &repository, "four").await;
+    cluster.rollouts(Rollouts::Complete);
+    let fourth = start(&app, "v4").await;
+    assert_eq!(
+        outcome(&app.all_events(fourth).await).0,
+        RunStatus::Succeeded
+    );
+    assert_eq!(deployed_image(&cluster), format!("{image}:v4"));
+    let v1_id = v1["id"].as_i64().expect("release id");
+    let (status, rollback) = send(
+        app.client
+            .post(app.url(&format!("/api/v1/workflows/web/releases/{v1_id}/rollback"))),
+    )
+    .await;
+    assert_eq!(status, 201, "{rollback}");
+    assert_eq!(rollback["trigger"], "rollback");
+    assert_eq!(rollback["tag"], "v1");
+    let back = rollback["id"].as_i64().expect("run id");
+    let events = app.all_events(back).await;
+    assert_eq!(outcome(&events).0, RunStatus::Succeeded, "{events:#?}");
+    let (_, detail) = app.get_json(&format!("/api/v1/runs/{back}")).await;
+    let steps: Vec<&str> = detail["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(steps, ["deploy"], "a rollback builds nothing");
+    assert_eq!(deployed_image(&cluster), format!("{image}@{v1_digest}"));
+    let listed = releases(&app).await;
+    let newest = &listed[0];
+    assert_eq!(newest["trigger"], "rollback");
+    assert_eq!(newest["rollback_of"], v1_id);
+    assert_eq!(newest["digest"], v1_digest.as_str());
+    assert_eq!(newest["live"], true);
+    assert_eq!(
+        listed.iter().filter(|r| r["live"] == true).count(),
+        1,
+        "one release runs"
+    );
+
+    // Refused: a release that never rolled out, one that does not exist.
+    let v2_id = listed
+        .iter()
+        .find(|r| r["tag"] == "v2")
+        .and_then(|r| r["id"].as_i64())
+        .expect("v2");
+    let (status, body) = send(
+        app.client
+            .post(app.url(&format!("/api/v1/workflows/web/releases/{v2_id}/rollback"))),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.to_string().contains("never rolled out"), "{body}");
+    let (status, _) = send(
+        app.client
+            .post(app.url("/api/v1/workflows/web/releases/999/rollback")),
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // The CLI lists them and rolls back too (to v4, following the run to its end).
+    let cli = |args: &[&str]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_conveyor"));
+        command.args(args);
+        command
+    };
+    let token = TestApp::token_for(
+        &app.service,
+        conveyor::service::FIRST_ADMIN,
+        conveyor_core::access::Scope::Admin,
+    )
+    .await;
+    let url = app.url("");
+    let listing = tokio::task::spawn_blocking({
+        let (url, token) = (url.clone(), token.clone());
+        move || {
+            cli(&["releases", "web", "--url", &url, "--token", &token])
+                .output()
+                .expect("conveyor releases")
+        }
+    })
+    .await
+    .expect("ran");
+    assert!(listing.status.success());
+    let text = String::from_utf8_lossy(&listing.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("ID") && lines.len() == 6, "{text}");
+    assert!(
+        lines[1].starts_with('*') && lines[1].contains("rollback"),
+        "{text}"
+    );
+    let v4_id = listed
+        .iter()
+        .find(|r| r["tag"] == "v4")
+        .and_then(|r| r["id"].as_i64())
+        .expect("v4");
+    let rolled = tokio::task::spawn_blocking(move || {
+        cli(&[
+            "rollback",
+            "web",
+            &v4_id.to_string(),
+            "--follow",
+            "--url",
+            &url,
+            "--token",
+            &token,
+        ])
+        .output()
+        .expect("conveyor rollback")
+    })
+    .await
+    .expect("ran");
+    assert_eq!(
+        rolled.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&rolled.stderr)
+    );
+    assert!(String::from_utf8_lossy(&rolled.stdout).contains("Deployment ci/web rolled out"));
+    let v4_digest = registry.digest("org/web", "v4").await.expect("pushed");
+    assert_eq!(deployed_image(&cluster), format!("{image}@{v4_digest}"));
+
+    // A workflow that allows overwriting tags builds v1 again.
+    let (status, body) = send(
+        app.client
+            .put(app.url("/api/v1/workflows/web"))
+            .body(workflow(
+                &repository,
+                &registry,
+                "",
+                ", overwriteTags: true",
+            )),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let again = start(&app, "v1").await;
+    assert_eq!(
+        outcome(&app.all_events(again).await).0,
+        RunStatus::Succeeded
+    );
+    app.stop().await;
+    let _ = tokio::process::Command::new("podman")
+        .args(["rmi", "--force"])
+        .args(["v1", "v2", "v3", "v4"].map(|t| format!("{image}:{t}")))
+        .output()
+        .await;
+}
