@@ -119,7 +119,7 @@ async fn main() {
         let mut samples = Vec::new();
         for _ in 0..20 {
             let started = Instant::now();
-            let (runs, _) = store.runs(pipeline, &query).await.expect("page");
+            let (runs, _, _) = store.runs(pipeline, &query).await.expect("page");
             samples.push(started.elapsed());
             assert_eq!(runs.len(), 25);
         }

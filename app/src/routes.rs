@@ -21,6 +21,7 @@ use crate::pages::search::SearchPage;
 use crate::pages::secrets::SecretsPage;
 use crate::pages::versions::VersionsPage;
 use crate::pages::workflow::WorkflowPage;
+use crate::pages::workflows::{ReleasesPage, WorkflowsPage};
 use crate::viewer::{CsrfField, Viewer, ViewerMeta};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -139,6 +140,7 @@ pub fn App() -> impl IntoView {
                 {signed_in.then(|| view! {
                     <nav>
                         <A href="/">"Pipelines"</A>
+                        <A href="/workflows">"Workflows"</A>
                         <A href="/history">"History"</A>
                         <A href="/search">"Search"</A>
                         <A href="/actions">"Actions"</A>
@@ -166,7 +168,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") ssr=SsrMode::InOrder view={Lazy::<PipelinesRoute>::new()}/>
                     <Route path=path!("/new") ssr=SsrMode::InOrder view={Lazy::<NewPipelineRoute>::new()}/>
                     <Route path=path!("/new/workflow") ssr=SsrMode::InOrder view={Lazy::<WorkflowRoute>::new()}/>
+                    <Route path=path!("/workflows") ssr=SsrMode::InOrder view={Lazy::<WorkflowsRoute>::new()}/>
                     <Route path=path!("/workflows/:name") ssr=SsrMode::InOrder view={Lazy::<WorkflowRoute>::new()}/>
+                    <Route path=path!("/workflows/:name/releases") ssr=SsrMode::InOrder view={Lazy::<ReleasesRoute>::new()}/>
                     <Route path=path!("/pipelines/:name") ssr=SsrMode::InOrder view={Lazy::<PipelineRoute>::new()}/>
                     <Route path=path!("/pipelines/:name/history") ssr=SsrMode::InOrder view={Lazy::<HistoryRoute>::new()}/>
                     <Route path=path!("/pipelines/:name/versions") ssr=SsrMode::InOrder view={Lazy::<VersionsRoute>::new()}/>
@@ -208,6 +212,8 @@ lazy_pages! {
     PipelinesRoute => PipelinesPage,
     NewPipelineRoute => NewPipelinePage,
     WorkflowRoute => WorkflowPage,
+    WorkflowsRoute => WorkflowsPage,
+    ReleasesRoute => ReleasesPage,
     PipelineRoute => PipelinePage,
     HistoryRoute => HistoryPage,
     VersionsRoute => VersionsPage,

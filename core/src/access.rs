@@ -138,6 +138,11 @@ const SERVER_FNS: &[(&str, Option<Action>)] = &[
     ("user_control", Some(Action::Admin)),
     ("list_secrets", Some(Action::Read)),
     ("list_actions", Some(Action::Read)),
+    ("list_workflows", Some(Action::Read)),
+    ("list_releases", Some(Action::Read)),
+    ("roll_back", Some(Action::Run)),
+    // Deleting a workflow needs an admin: checked again where it is deleted.
+    ("remove", Some(Action::Run)),
     ("secret_control", Some(Action::Admin)),
 ];
 

@@ -163,6 +163,9 @@ pub struct RunPage {
     pub runs: Vec<RunSummary>,
     /// Pass as `before` to get the next (older) page; absent on the last page.
     pub next_before: Option<i64>,
+    /// Pass as `after` to get the previous (newer) page; absent on the newest page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -347,6 +350,9 @@ pub struct RunsQuery {
     pub branch: Option<String>,
     /// Keyset cursor: only runs with a smaller id (the `next_before` of the previous page).
     pub before: Option<i64>,
+    /// Keyset cursor the other way: only runs with a larger id, the oldest of them (the
+    /// `next_after` of a page: the newer runs before it).
+    pub after: Option<i64>,
     /// Page size, 1–500 (default 25).
     pub limit: Option<u32>,
 }
@@ -374,7 +380,7 @@ impl RunsQuery {
             }
             if !value.is_empty() {
                 let parsed = value.parse().map_err(|err: T::Err| match name {
-                    "before" | "limit" => {
+                    "before" | "after" | "limit" => {
                         Problem::new(name, format!("\"{value}\" is not a number"))
                     }
                     _ => Problem::new(name, err.to_string()),
@@ -393,12 +399,13 @@ impl RunsQuery {
                 "trigger" => set(&mut query.trigger, name, value)?,
                 "branch" => set(&mut query.branch, name, value)?,
                 "before" => set(&mut query.before, name, value)?,
+                "after" => set(&mut query.after, name, value)?,
                 "limit" => set(&mut query.limit, name, value)?,
                 other => {
                     return Err(Problem::new(
                         other,
                         format!(
-                            "unknown filter \"{other}\"; known: status, tag, since, until, trigger, branch, before, limit"
+                            "unknown filter \"{other}\"; known: status, tag, since, until, trigger, branch, before, after, limit"
                         ),
                     ))
                 }
@@ -433,6 +440,12 @@ impl RunsQuery {
                     "\"{tag}\" is not a valid image tag: {}",
                     crate::run::TAG_RULE
                 ),
+            ));
+        }
+        if self.before.is_some() && self.after.is_some() {
+            problems.push(Problem::new(
+                "after",
+                "give `before` (older runs) or `after` (newer runs), not both",
             ));
         }
         problems

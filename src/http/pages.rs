@@ -275,6 +275,42 @@ impl Backend for ServiceBackend {
     async fn get_workflow(&self, name: &str) -> BackendResult<WorkflowDetail> {
         self.0.get_workflow(name).await.map_err(to_backend)
     }
+    async fn list_workflows(&self) -> BackendResult<Vec<conveyor_core::dto::WorkflowSummary>> {
+        self.0.list_workflows().await.map_err(to_backend)
+    }
+    async fn releases(
+        &self,
+        name: &str,
+        before: Option<i64>,
+    ) -> BackendResult<conveyor_core::workflow::ReleasePage> {
+        self.0
+            .list_releases(name, before, None)
+            .await
+            .map_err(to_backend)
+    }
+    async fn roll_back(
+        &self,
+        name: &str,
+        release: i64,
+        who: &Principal,
+    ) -> BackendResult<RunSummary> {
+        self.0
+            .roll_back(name, release, Some(&who.name))
+            .await
+            .map_err(to_backend)
+    }
+    async fn delete_pipeline(&self, name: &str, who: &Principal) -> BackendResult<()> {
+        self.0
+            .delete_pipeline_or_workflow(name, who)
+            .await
+            .map_err(to_backend)
+    }
+    async fn delete_runs(&self, name: &str, who: &Principal) -> BackendResult<u64> {
+        self.0
+            .delete_runs(name, &who.name)
+            .await
+            .map_err(to_backend)
+    }
     async fn save_workflow(
         &self,
         existing: Option<&str>,

@@ -304,8 +304,12 @@ impl Service {
         if !problems.is_empty() {
             return Err(ServiceError::Invalid(problems));
         }
-        let (runs, next_before) = self.store.runs(pipeline_id, query).await?;
-        Ok(RunPage { runs, next_before })
+        let (runs, next_before, next_after) = self.store.runs(pipeline_id, query).await?;
+        Ok(RunPage {
+            runs,
+            next_before,
+            next_after,
+        })
     }
 
     pub(super) async fn run_summary(&self, id: i64) -> ServiceResult<RunSummary> {

@@ -292,6 +292,25 @@ impl Service {
         Ok(out)
     }
 
+    /// Deletes a pipeline, or a workflow (its cluster objects too) when it is one. A workflow
+    /// carries credentials: only an admin deletes it, as only an admin saves one.
+    pub async fn delete_pipeline_or_workflow(
+        &self,
+        name: &str,
+        who: &conveyor_core::access::Principal,
+    ) -> ServiceResult<()> {
+        let (row, _) = self.pipeline_row(name).await?;
+        if !self.store.is_workflow(row.id).await? {
+            return self.delete_pipeline(name, &who.name).await;
+        }
+        if !who.may(conveyor_core::access::Action::Admin) {
+            return Err(ServiceError::Forbidden(format!(
+                "\"{name}\" is a workflow: deleting it needs the admin role"
+            )));
+        }
+        self.delete_workflow(name, &who.name).await
+    }
+
     /// Removes the workflow's objects from the cluster, then the workflow and its runs.
     pub async fn delete_workflow(&self, name: &str, by: &str) -> ServiceResult<()> {
         let (row, version, _) = self.workflow_row(name).await?;

@@ -224,23 +224,53 @@ impl Store {
         &self,
         pipeline_id: Option<i64>,
         query: &RunsQuery,
-    ) -> StoreResult<(Vec<RunSummary>, Option<i64>)> {
+    ) -> StoreResult<(Vec<RunSummary>, Option<i64>, Option<i64>)> {
         let limit = i64::from(query.page_size());
         let Some(ids) = self.id_range(query).await? else {
-            return Ok((Vec::new(), None));
+            return Ok((Vec::new(), None, None));
         };
         let rows = runs_query("", pipeline_id, query, ids, limit + 1)
             .build()
             .fetch_all(&self.reader)
             .await?;
         let mut runs: Vec<RunSummary> = rows.iter().map(run_summary).collect::<StoreResult<_>>()?;
-        let next = if runs.len() as i64 > limit {
-            runs.truncate(limit as usize);
-            runs.last().map(|r| r.id)
-        } else {
-            None
+        let more = runs.len() as i64 > limit;
+        runs.truncate(limit as usize);
+        if query.after.is_some() {
+            // Read oldest first from the cursor up: the page shows newest first.
+            runs.reverse();
+        }
+        let (newest, oldest) = (runs.first().map(|r| r.id), runs.last().map(|r| r.id));
+        // Whether a run the filters allow lies beyond `edge` (older, or newer).
+        let beyond = |edge: Option<i64>, older: bool| async move {
+            let Some(edge) = edge else {
+                return Ok::<_, StoreError>(None);
+            };
+            let probe = RunsQuery {
+                before: older.then_some(edge),
+                after: (!older).then_some(edge),
+                ..query.clone()
+            };
+            let found = runs_query("", pipeline_id, &probe, ids, 1)
+                .build()
+                .fetch_optional(&self.reader)
+                .await?;
+            Ok(found.map(|_| edge))
         };
-        Ok((runs, next))
+        let (next_before, next_after) = match query.after {
+            None => (
+                if more { oldest } else { None },
+                match query.before {
+                    Some(_) => beyond(newest, false).await?,
+                    None => None,
+                },
+            ),
+            Some(_) => (
+                beyond(oldest, true).await?,
+                if more { newest } else { None },
+            ),
+        };
+        Ok((runs, next_before, next_after))
     }
 
     /// The ids a date filter allows, found through the `created_at` index; `None` when no
@@ -318,6 +348,14 @@ pub(super) fn runs_query<'a>(
     if let Some(before) = query.before {
         sql.push(" AND r.id < ").push_bind(before);
     }
-    sql.push(" ORDER BY r.id DESC LIMIT ").push_bind(limit);
+    match query.after {
+        Some(after) => {
+            sql.push(" AND r.id > ").push_bind(after);
+            sql.push(" ORDER BY r.id ASC LIMIT ").push_bind(limit);
+        }
+        None => {
+            sql.push(" ORDER BY r.id DESC LIMIT ").push_bind(limit);
+        }
+    }
     sql
 }

@@ -61,8 +61,15 @@ impl Supervision {
         } else {
             RolloutOutcome::Failed
         };
-        let reason =
-            (!rolled_out).then(|| said.unwrap_or_else(|| "the deploy step failed".to_owned()));
+        // The deploy step's last words, without the program's name (`conveyor
+        // deploy-manifest: …` on this host).
+        let reason = (!rolled_out).then(|| match said {
+            Some(line) => line
+                .strip_prefix("conveyor deploy-manifest: ")
+                .unwrap_or(&line)
+                .to_owned(),
+            None => "the deploy step failed".to_owned(),
+        });
         let new = NewRelease {
             run_id: state.run_id,
             image: &image,

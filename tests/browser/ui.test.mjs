@@ -99,6 +99,15 @@ test('history pages through runs and filters them by status', async () => {
   await page.locator('#history tbody td code', { hasText: /^v5$/ }).waitFor();
   const second = await tags();
   assert.deepEqual(second, ['v5', 'v4', 'v3', 'v2', 'v1'], 'the rest, with no overlap');
+  assert.equal(await page.getByRole('link', { name: /Older runs/ }).count(), 0, 'the last page');
+  // And back: the newer page is the first one again.
+  await page.getByRole('link', { name: /Newer runs/ }).click();
+  await page.waitForURL(/after=/);
+  await page.locator('#history tbody td code', { hasText: /^v30$/ }).waitFor();
+  assert.deepEqual(await tags(), first, 'Newer gives the page before, exactly');
+  assert.equal(await page.getByRole('link', { name: /Newer runs/ }).count(), 0, 'nothing newer than the newest');
+  await page.goBack();
+  await page.locator('#history tbody td code', { hasText: /^v1$/ }).waitFor();
 
   await page.selectOption('#status', 'failed');
   await page.getByRole('button', { name: 'Filter' }).click();

@@ -399,6 +399,7 @@ async fn keyset_pages_walk_the_history_without_overlap() {
         .expect("insert");
 
     let mut seen = Vec::new();
+    let mut pages: Vec<(Vec<i64>, Option<i64>)> = Vec::new();
     let mut url = app.url("/api/v1/pipelines/many/runs?limit=25");
     loop {
         let (status, page) = json_of(app.client.get(&url).send().await.expect("get")).await;
@@ -414,7 +415,8 @@ async fn keyset_pages_walk_the_history_without_overlap() {
             .expect("runs")
             .iter()
             .all(|r| r["pipeline"] == "many"));
-        seen.extend(ids);
+        seen.extend(ids.clone());
+        pages.push((ids, page["next_after"].as_i64()));
         match page["next_before"].as_i64() {
             Some(before) => {
                 url = app.url(&format!(
@@ -428,6 +430,43 @@ async fn keyset_pages_walk_the_history_without_overlap() {
     assert!(
         seen.windows(2).all(|w| w[0] > w[1]),
         "newest first, no repeats"
+    );
+    // Back the other way: each page's `next_after` gives the page before it, exactly.
+    assert_eq!(pages.len(), 3);
+    assert_eq!(pages[0].1, None, "nothing newer than the first page");
+    for at in (1..pages.len()).rev() {
+        let after = pages[at].1.expect("a newer page");
+        let (status, page) = app
+            .get_json(&format!(
+                "/api/v1/pipelines/many/runs?limit=25&after={after}"
+            ))
+            .await;
+        assert_eq!(status, 200, "{page}");
+        let ids: Vec<i64> = page["runs"]
+            .as_array()
+            .expect("runs")
+            .iter()
+            .map(|r| r["id"].as_i64().expect("id"))
+            .collect();
+        assert_eq!(
+            ids,
+            pages[at - 1].0,
+            "newest first, the same page as before"
+        );
+        assert_eq!(page["next_after"].as_i64(), pages[at - 1].1);
+        assert_eq!(
+            page["next_before"].as_i64(),
+            pages[at - 1].0.last().copied(),
+            "and older again from there"
+        );
+    }
+    let (status, body) = app
+        .get_json("/api/v1/pipelines/many/runs?before=10&after=5")
+        .await;
+    assert_eq!(
+        (status, body["path"].as_str()),
+        (422, Some("after")),
+        "{body}"
     );
 
     let (_, failed) = app.get_json("/api/v1/runs?status=failed&limit=500").await;

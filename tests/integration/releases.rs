@@ -214,9 +214,13 @@ async fn deploys_are_releases_tags_are_never_replaced_and_rollbacks_deploy_by_di
         ],
         "newest first; what runs now is still v1"
     );
-    assert!(listed[1]["reason"]
-        .as_str()
-        .is_some_and(|r| r.contains("ProgressDeadlineExceeded")));
+    assert!(
+        listed[1]["reason"].as_str().is_some_and(
+            |r| r.starts_with("Deployment ci/web did not roll out: ProgressDeadlineExceeded")
+        ),
+        "the deploy step's reason: {}",
+        listed[1]
+    );
     let v2_digest = registry.digest("org/web", "v2").await.expect("pushed");
     assert_ne!(v2_digest, v1_digest, "each version is its own image");
 
@@ -282,7 +286,29 @@ async fn deploys_are_releases_tags_are_never_replaced_and_rollbacks_deploy_by_di
     .await;
     assert_eq!(status, 404);
 
-    // The CLI lists them and rolls back too (to v4, following the run to its end).
+    // In the browser: the workflows list leads to the releases; "Roll back to this" on v4.
+    let v4_id = listed
+        .iter()
+        .find(|r| r["tag"] == "v4")
+        .and_then(|r| r["id"].as_i64())
+        .expect("v4");
+    let clicked = drive_releases_page(&app, v4_id, listed.len()).await;
+    let events = app.all_events(clicked).await;
+    assert_eq!(outcome(&events).0, RunStatus::Succeeded, "{events:#?}");
+    let v4_digest = registry.digest("org/web", "v4").await.expect("pushed");
+    assert_eq!(deployed_image(&cluster), format!("{image}@{v4_digest}"));
+    let newest = releases(&app).await.remove(0);
+    assert_eq!(
+        (
+            &newest["trigger"],
+            &newest["rollback_of"],
+            &newest["started_by"]
+        ),
+        (&json!("rollback"), &json!(v4_id), &json!("admin")),
+        "{newest}"
+    );
+
+    // The CLI lists them and rolls back too (to v1 again, following the run to its end).
     let cli = |args: &[&str]| {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_conveyor"));
         command.args(args);
@@ -308,21 +334,16 @@ async fn deploys_are_releases_tags_are_never_replaced_and_rollbacks_deploy_by_di
     assert!(listing.status.success());
     let text = String::from_utf8_lossy(&listing.stdout);
     let lines: Vec<&str> = text.lines().collect();
-    assert!(lines[0].starts_with("ID") && lines.len() == 6, "{text}");
+    assert!(lines[0].starts_with("ID") && lines.len() == 7, "{text}");
     assert!(
         lines[1].starts_with('*') && lines[1].contains("rollback"),
         "{text}"
     );
-    let v4_id = listed
-        .iter()
-        .find(|r| r["tag"] == "v4")
-        .and_then(|r| r["id"].as_i64())
-        .expect("v4");
     let rolled = tokio::task::spawn_blocking(move || {
         cli(&[
             "rollback",
             "web",
-            &v4_id.to_string(),
+            &v1_id.to_string(),
             "--follow",
             "--url",
             &url,
@@ -341,8 +362,7 @@ async fn deploys_are_releases_tags_are_never_replaced_and_rollbacks_deploy_by_di
         String::from_utf8_lossy(&rolled.stderr)
     );
     assert!(String::from_utf8_lossy(&rolled.stdout).contains("Deployment ci/web rolled out"));
-    let v4_digest = registry.digest("org/web", "v4").await.expect("pushed");
-    assert_eq!(deployed_image(&cluster), format!("{image}@{v4_digest}"));
+    assert_eq!(deployed_image(&cluster), format!("{image}@{v1_digest}"));
 
     // A workflow that allows overwriting tags builds v1 again.
     let (status, body) = send(
@@ -368,4 +388,35 @@ async fn deploys_are_releases_tags_are_never_replaced_and_rollbacks_deploy_by_di
         .args(["v1", "v2", "v3", "v4"].map(|t| format!("{image}:{t}")))
         .output()
         .await;
+}
+
+/// Runs the releases page's browser script (tests/browser/driven/releases.mjs) against the
+/// server: it checks the page and clicks "Roll back to this" on release `target`; the run
+/// that started.
+async fn drive_releases_page(app: &TestApp, target: i64, rows: usize) -> i64 {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    assert!(
+        root.join("tests/browser/node_modules/playwright-core").exists(),
+        "the browser tests' packages are missing: run `npm ci` in tests/browser (scripts/test does)"
+    );
+    let password = std::fs::read_to_string(app.data_dir.path().join("initial-admin-password"))
+        .expect("the first admin's password");
+    let output = tokio::process::Command::new("node")
+        .arg(root.join("tests/browser/driven/releases.mjs"))
+        .env("CONVEYOR_BASE", app.url(""))
+        .env("CONVEYOR_ADMIN_PASSWORD", password.trim())
+        .env("ROLL_BACK_TO", target.to_string())
+        .env("EXPECT_ROWS", rows.to_string())
+        .env("SHOTS", root.join("target/screenshots"))
+        .output()
+        .await
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let said: Value = serde_json::from_str(stdout.trim()).expect("the script's JSON");
+    said["run"].as_i64().expect("the rollback's run")
 }

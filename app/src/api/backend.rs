@@ -129,6 +129,24 @@ pub trait Backend: Send + Sync {
     /// Re-runs the steps of a finished run that did not succeed.
     async fn retry_failed(&self, id: i64, who: &Principal) -> BackendResult<RunSummary>;
     async fn get_workflow(&self, name: &str) -> BackendResult<WorkflowDetail>;
+    async fn list_workflows(&self) -> BackendResult<Vec<conveyor_core::dto::WorkflowSummary>>;
+    /// A workflow's releases, newest first.
+    async fn releases(
+        &self,
+        name: &str,
+        before: Option<i64>,
+    ) -> BackendResult<conveyor_core::workflow::ReleasePage>;
+    /// Deploys a release of a workflow again, by digest (a run with trigger `rollback`).
+    async fn roll_back(
+        &self,
+        name: &str,
+        release: i64,
+        who: &Principal,
+    ) -> BackendResult<RunSummary>;
+    /// Deletes a pipeline (a workflow: admins only) with its runs.
+    async fn delete_pipeline(&self, name: &str, who: &Principal) -> BackendResult<()>;
+    /// Deletes a pipeline's runs (not those in flight); how many went.
+    async fn delete_runs(&self, name: &str, who: &Principal) -> BackendResult<u64>;
     /// Updates the named workflow, or creates one when `existing` is `None`.
     async fn save_workflow(
         &self,

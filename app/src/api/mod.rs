@@ -7,6 +7,7 @@ pub mod actions;
 mod backend;
 pub mod codec;
 pub mod dto;
+pub mod manage;
 pub mod secrets;
 
 use conveyor_core::dto::{PipelineSummary, RunPage, VersionComparison};
@@ -96,15 +97,17 @@ pub async fn list_runs(
     // An empty map is no field at all in the request: none is none.
     #[server(default)] filters: std::collections::BTreeMap<String, String>,
     before: Option<i64>,
+    after: Option<i64>,
 ) -> Result<RunPage, ServerFnError> {
     let mut query = conveyor_core::dto::RunsQuery::from_pairs(
         filters
             .iter()
-            .filter(|(name, _)| !matches!(name.as_str(), "before" | "limit"))
+            .filter(|(name, _)| !matches!(name.as_str(), "before" | "after" | "limit"))
             .map(|(name, value)| (name.as_str(), value.as_str())),
     )
     .map_err(|problem| ServerFnError::new(problem.message))?;
     query.before = before;
+    query.after = after;
     query.limit = Some(PAGE_SIZE);
     backend()?
         .list_runs(pipeline.as_deref().filter(|p| !p.is_empty()), &query)

@@ -17,15 +17,17 @@ pub fn HistoryPage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
     let pipeline = move || params.read().get("name");
-    let before = move || {
-        query
-            .read()
-            .get("before")
-            .and_then(|b| b.parse::<i64>().ok())
-    };
+    let cursor = move |name: &str| query.read().get(name).and_then(|b| b.parse::<i64>().ok());
     let page = Resource::new(
-        move || (pipeline(), run_filters(&query.read()), before()),
-        |(pipeline, filters, before)| list_runs(pipeline, filters, before),
+        move || {
+            (
+                pipeline(),
+                run_filters(&query.read()),
+                cursor("before"),
+                cursor("after"),
+            )
+        },
+        |(pipeline, filters, before, after)| list_runs(pipeline, filters, before, after),
     );
     // The filters as a query string, for the next page's link.
     let filters = move || filters_query(&run_filters(&query.read()));
@@ -47,6 +49,7 @@ pub fn HistoryPage() -> impl IntoView {
                     Ok(page) if page.runs.is_empty() => view! { <p class="empty">"No runs."</p> }.into_any(),
                     Ok(page) => {
                         let next = page.next_before.map(|b| format!("?before={b}{}", filters()));
+                        let newer = page.next_after.map(|a| format!("?after={a}{}", filters()));
                         view! {
                             <RunsChart runs=page.runs.clone()/>
                             <table class="table" id="history">
@@ -94,7 +97,10 @@ pub fn HistoryPage() -> impl IntoView {
                                         .collect_view()}
                                 </tbody>
                             </table>
-                            {next.map(|href| view! { <a class="next" href=href>"Older runs →"</a> })}
+                            <nav class="pages">
+                                {newer.map(|href| view! { <a class="newer" href=href>"← Newer runs"</a> })}
+                                {next.map(|href| view! { <a class="next" href=href>"Older runs →"</a> })}
+                            </nav>
                         }
                             .into_any()
                     }

@@ -14,3 +14,4 @@ pub mod search;
 pub mod secrets;
 pub mod versions;
 pub mod workflow;
+pub mod workflows;

@@ -10,6 +10,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::dto::{EditorPage, PipelineHead};
 use crate::api::{pipeline_editor, StartRun, UpdatePipeline};
+use crate::ui::danger::DangerZone;
 use crate::ui::editor::{DefinitionEditor, Saver};
 use crate::ui::form::{action_error, error_text, post_form, start_run_input};
 use crate::ui::graph::StageGraph;
@@ -101,19 +102,24 @@ fn PipelineEditor(head: PipelineHead, state: EditorState) -> impl IntoView {
             {action_error(run)}
         </section>
         {(head.builds_code || !head.deliveries.is_empty()).then(|| view! { <Deliveries deliveries=head.deliveries/> })}
-        {match head.workflow_graph {
+        {let is_workflow = head.workflow_graph.is_some();
+        let danger = view! { <DangerZone name=name.clone() workflow=is_workflow/> };
+        let body = match head.workflow_graph {
             Some(input) => view! {
                 <section class="card" id="workflow-note">
                     <p>
                         "This pipeline is a workflow: its stages come from its "
-                        <a href=format!("/workflows/{name}") id="deployment-settings">"deployment settings"</a> "."
+                        <a href=format!("/workflows/{name}") id="deployment-settings">"deployment settings"</a>
+                        "; what each deploy put on the cluster is under its "
+                        <a href=format!("/workflows/{name}/releases") id="releases-link">"releases"</a> "."
                     </p>
                     <StageGraph input/>
                 </section>
             }
             .into_any(),
-            None => view! { <DefinitionEditor initial=state saver=Saver::Update(StoredValue::new(name), save)/> }.into_any(),
-        }}
+            None => view! { <DefinitionEditor initial=state saver=Saver::Update(StoredValue::new(name.clone()), save)/> }.into_any(),
+        };
+        view! { {body} {danger} }}
     }
 }
 

@@ -178,6 +178,7 @@ fn WorkflowEditor(
             {existing.then(|| view! {
                 <a href=format!("/pipelines/{}", form.name)>"Runs and pipeline"</a>
                 <a href=format!("/pipelines/{}/history", form.name)>"History"</a>
+                <a href=format!("/workflows/{}/releases", form.name) id="releases-link">"Releases"</a>
             })}
         </div>
         {status.map(|status| view! { <StatusBox status/> })}

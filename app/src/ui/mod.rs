@@ -2,6 +2,7 @@
 //! and the definition editor.
 
 pub mod charts;
+pub mod danger;
 pub mod editor;
 pub mod filters;
 pub mod form;
