@@ -98,3 +98,95 @@ fn pickable_markup_reads_back_as_picks() {
     assert_eq!(parse_pick("step:x"), None);
     assert_eq!(parse_pick("edge:1"), None);
 }
+
+/// Seed 003's `my-workflow` (one stage: step-1 → {step-2, step-3} → step-4 → step-5, and
+/// step-5 also waits for step-1) reads as a DAG: a column per depth, the parallel pair
+/// stacked in one column, every arrow from a node's right side to a later node's left side.
+#[test]
+fn a_dag_inside_one_stage_is_drawn_in_columns_by_depth() {
+    use conveyor_core::graph::{layout, step_depths};
+    let step = |name: &str, needs: Vec<usize>| GraphStep {
+        name: name.into(),
+        stage: 0,
+        needs,
+        status: None,
+        problem: None,
+        duration_ms: None,
+    };
+    let input = GraphInput {
+        stages: vec![GraphStage {
+            name: "my-workflow".into(),
+            steps: vec![0, 1, 2, 3, 4],
+            problem: None,
+        }],
+        steps: vec![
+            step("step-1", vec![]),
+            step("step-2", vec![0]),
+            step("step-3", vec![0]),
+            step("step-4", vec![1, 2]),
+            step("step-5", vec![0, 3]),
+        ],
+    };
+    assert_eq!(step_depths(&input), [0, 1, 1, 2, 3]);
+    let placed = layout(&input);
+    let (x, y): (Vec<i32>, Vec<i32>) = placed.steps.iter().map(|r| (r.x, r.y)).unzip();
+    assert!(
+        x[0] < x[1] && x[1] == x[2] && x[2] < x[3] && x[3] < x[4],
+        "{x:?}"
+    );
+    assert!(y[1] < y[2], "the parallel pair stacks: {y:?}");
+    assert_eq!(
+        (y[0], y[3], y[4]),
+        (y[1], y[1], y[1]),
+        "one row for the rest"
+    );
+    let stage = placed.stages[0];
+    for node in &placed.steps {
+        assert!(node.x >= stage.x && node.x + node.width <= stage.x + stage.width);
+        assert!(node.y >= stage.y && node.y + node.height <= stage.y + stage.height);
+    }
+    assert!(stage.x + stage.width <= placed.width && stage.y + stage.height <= placed.height);
+    // step-1 → step-5 skips three columns: it runs along a lane under every node.
+    assert_eq!(placed.lanes.len(), 1);
+    let (from, to, lane) = placed.lanes[0];
+    assert_eq!((from, to), (0, 4));
+    let lowest = placed.steps.iter().map(|r| r.y + r.height).max().unwrap();
+    assert!(lane > lowest && lane < stage.y + stage.height, "{lane} {lowest} {stage:?}");
+
+    let svg = svg_markup(&input, false, None);
+    for (from, to) in [
+        ("step-1", "step-2"),
+        ("step-1", "step-3"),
+        ("step-2", "step-4"),
+        ("step-3", "step-4"),
+        ("step-4", "step-5"),
+        ("step-1", "step-5"),
+    ] {
+        let edge =
+            format!(r#"<path class="edge step-edge" data-from="{from}" data-to="{to}" d="M"#);
+        let at = svg
+            .find(&edge)
+            .unwrap_or_else(|| panic!("{from} → {to}: {svg}"));
+        let d = &svg[at + edge.len() - 1..];
+        let d = &d[..d.find('"').expect("end of d")];
+        let numbers: Vec<i32> = d
+            .split(|c: char| !(c.is_ascii_digit() || c == '-'))
+            .filter(|n| !n.is_empty())
+            .map(|n| n.parse().expect("number"))
+            .collect();
+        let (f, t) = (
+            placed.steps[input.steps.iter().position(|s| s.name == from).unwrap()],
+            placed.steps[input.steps.iter().position(|s| s.name == to).unwrap()],
+        );
+        assert_eq!(
+            (numbers[0], numbers[1]),
+            (f.x + f.width, f.y + f.height / 2),
+            "starts at {from}'s right side: {d}"
+        );
+        assert_eq!(
+            (numbers[numbers.len() - 2], numbers[numbers.len() - 1]),
+            (t.x, t.y + t.height / 2),
+            "ends at {to}'s left side: {d}"
+        );
+    }
+}

@@ -1,5 +1,6 @@
 //! A read-only stage graph in SVG: stages as columns (by dependency depth), steps as nodes,
-//! stage dependencies as arrows between columns, in-stage step dependencies as curves.
+//! stage dependencies as arrows between columns; inside a stage, steps in columns by their
+//! depth among the stage's steps, with arrows from each step to those that wait for it.
 
 use serde::{Deserialize, Serialize};
 
@@ -7,8 +8,10 @@ use crate::definition::{Pipeline, Problem};
 use crate::plan::{outline, Plan};
 use crate::run::{StepState, StepStatus};
 
+mod layout;
 mod svg;
 
+pub use layout::{layout, step_depths, Layout, Rect};
 pub use svg::svg_markup;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

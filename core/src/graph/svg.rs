@@ -1,16 +1,9 @@
 //! The stage graph drawn as SVG text: the server renders it into pages, and the browser
 //! sets it as inner HTML (one string instead of an element tree's worth of WASM).
 
+use super::layout::{layout, NODE_HEIGHT, NODE_WIDTH, PADDING};
 use super::{GraphInput, Pick};
 use crate::format::format_duration;
-
-const COLUMN_WIDTH: i32 = 230;
-const NODE_WIDTH: i32 = 180;
-const NODE_HEIGHT: i32 = 26;
-const ROW: i32 = 34;
-const STAGE_HEAD: i32 = 30;
-const STAGE_GAP: i32 = 18;
-const MARGIN: i32 = 14;
 
 /// Text for SVG/HTML content and attribute values.
 fn escape(text: &str) -> String {
@@ -29,36 +22,14 @@ fn escape(text: &str) -> String {
 }
 
 /// The stage graph as SVG markup: stage boxes in columns by dependency depth, step nodes
-/// in them (classed by status, `picked` and `invalid`), arrows between stages and curves
-/// between steps of one stage. `pickable` makes stages and steps focusable buttons.
+/// in them in columns of their own (classed by status, `picked` and `invalid`), arrows
+/// between stages and between steps of one stage, each naming its ends (`data-from`,
+/// `data-to`). `pickable` makes stages and steps focusable buttons.
 pub fn svg_markup(input: &GraphInput, pickable: bool, picked: Option<Pick>) -> String {
     use std::fmt::Write;
 
-    let levels = input.stage_levels();
-    let columns = levels.iter().copied().max().map_or(0, |m| m + 1);
-    // Stage boxes: (x, y, height), stacked within their column.
-    let mut column_bottom = vec![MARGIN; columns];
-    let mut boxes = Vec::with_capacity(input.stages.len());
-    for (si, stage) in input.stages.iter().enumerate() {
-        let x = MARGIN + levels[si] as i32 * COLUMN_WIDTH;
-        let y = column_bottom[levels[si]];
-        let height = STAGE_HEAD + stage.steps.len() as i32 * ROW;
-        column_bottom[levels[si]] = y + height + STAGE_GAP;
-        boxes.push((x, y, height));
-    }
-    let node_position = |step: usize| -> (i32, i32) {
-        let stage = input.steps[step].stage;
-        let row = input.stages[stage]
-            .steps
-            .iter()
-            .position(|&s| s == step)
-            .unwrap_or(0);
-        let (x, y, _) = boxes[stage];
-        (x + 10, y + STAGE_HEAD + row as i32 * ROW)
-    };
-    let width = MARGIN * 2 + columns as i32 * COLUMN_WIDTH;
-    let height = column_bottom.iter().copied().fold(MARGIN, i32::max) + MARGIN;
-
+    let layout = layout(input);
+    let (width, height) = (layout.width, layout.height);
     let mut stage_edges: Vec<(usize, usize)> = Vec::new();
     let mut step_edges: Vec<(usize, usize)> = Vec::new();
     for (index, step) in input.steps.iter().enumerate() {
@@ -89,7 +60,8 @@ pub fn svg_markup(input: &GraphInput, pickable: bool, picked: Option<Pick>) -> S
         r#"<svg class="stage-graph" role="img" aria-label="Stage graph" width="{width}" height="{height}" viewBox="0 0 {width} {height}"><defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z"></path></marker></defs>"#
     );
     for (si, stage) in input.stages.iter().enumerate() {
-        let (x, y, h) = boxes[si];
+        let rect = layout.stages[si];
+        let (x, y) = (rect.x, rect.y);
         let class = format!(
             "stage{}{}",
             if picked == Some(Pick::Stage(si)) {
@@ -113,35 +85,59 @@ pub fn svg_markup(input: &GraphInput, pickable: bool, picked: Option<Pick>) -> S
             name = escape(&stage.name),
             button = button(&format!("stage:{si}"), &label),
             title = escape(&label),
-            w = NODE_WIDTH + 20,
-            rh = h - 4,
-            tx = x + 10,
+            w = rect.width,
+            rh = rect.height - 4,
+            tx = x + PADDING,
             ty = y + 19,
         );
     }
     for (from, to) in stage_edges {
-        let (fx, fy, fh) = boxes[from];
-        let (tx, ty, th) = boxes[to];
-        let (x1, y1) = (fx + NODE_WIDTH + 20, fy + fh / 2);
-        let (x2, y2) = (tx, ty + th / 2);
+        let (f, t) = (layout.stages[from], layout.stages[to]);
+        let (x1, y1) = (f.x + f.width, f.y + f.height / 2);
+        let (x2, y2) = (t.x, t.y + t.height / 2);
         let mid = (x1 + x2) / 2;
         let _ = write!(
             svg,
-            r#"<path class="edge stage-edge" d="M{x1},{y1} C{mid},{y1} {mid},{y2} {x2},{y2}" marker-end="url(#arrow)"></path>"#
+            r#"<path class="edge stage-edge" data-from="{}" data-to="{}" d="M{x1},{y1} C{mid},{y1} {mid},{y2} {x2},{y2}" marker-end="url(#arrow)"></path>"#,
+            escape(&input.stages[from].name),
+            escape(&input.stages[to].name),
         );
     }
+    // A step's dependency inside its stage: from the right side of the step it waits for
+    // to its left side, with an arrow (a cycle in a definition that does not validate bends
+    // back on the left).
     for (from, to) in step_edges {
-        let (fx, fy) = node_position(from);
-        let (_, ty) = node_position(to);
-        let (y1, y2) = (fy + NODE_HEIGHT / 2, ty + NODE_HEIGHT / 2);
-        let bend = fx - 8;
+        let (f, t) = (layout.steps[from], layout.steps[to]);
+        let (y1, y2) = (f.y + NODE_HEIGHT / 2, t.y + NODE_HEIGHT / 2);
+        let lane = layout
+            .lanes
+            .iter()
+            .find(|&&(a, b, _)| (a, b) == (from, to))
+            .map(|&(_, _, y)| y);
+        let d = if let (Some(ly), true) = (lane, t.x > f.x) {
+            // Down to its lane under the rows, along it, and up into the step.
+            let (x1, x2) = (f.x + NODE_WIDTH, t.x);
+            let (a, b) = (x1 + 12, x2 - 12);
+            format!(
+                "M{x1},{y1} C{a},{y1} {x1},{ly} {a},{ly} L{b},{ly} C{x2},{ly} {b},{y2} {x2},{y2}"
+            )
+        } else if t.x > f.x {
+            let (x1, x2) = (f.x + NODE_WIDTH, t.x);
+            let mid = (x1 + x2) / 2;
+            format!("M{x1},{y1} C{mid},{y1} {mid},{y2} {x2},{y2}")
+        } else {
+            let bend = f.x - 8;
+            format!("M{},{y1} C{bend},{y1} {bend},{y2} {},{y2}", f.x, t.x)
+        };
         let _ = write!(
             svg,
-            r#"<path class="edge step-edge" d="M{fx},{y1} C{bend},{y1} {bend},{y2} {fx},{y2}"></path>"#
+            r#"<path class="edge step-edge" data-from="{}" data-to="{}" d="{d}" marker-end="url(#arrow)"></path>"#,
+            escape(&input.steps[from].name),
+            escape(&input.steps[to].name),
         );
     }
     for (index, step) in input.steps.iter().enumerate() {
-        let (x, y) = node_position(index);
+        let (x, y) = (layout.steps[index].x, layout.steps[index].y);
         let status = step.status.map(|s| s.as_str()).unwrap_or("planned");
         let class = format!(
             "node {status}{}{}",
