@@ -63,8 +63,11 @@ if [[ "${1:-}" == "--test" ]]; then
     apt-get update
     apt-get install -y --no-install-recommends git
   fi
+  # The tests' images hold busybox-static's binary: a dynamically linked busybox (Debian's
+  # `busybox` package) would not run in them.
   if ! command -v podman >/dev/null || ! command -v runc >/dev/null \
-    || ! command -v busybox >/dev/null || ! command -v docker-registry >/dev/null \
+    || ! dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' \
+    || ! command -v docker-registry >/dev/null \
     || ! command -v htpasswd >/dev/null; then
     log "installing podman, runc, busybox-static, docker-registry and htpasswd"
     apt-get update

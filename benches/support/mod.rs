@@ -9,6 +9,7 @@ use conveyor::service::Service;
 use futures::StreamExt;
 
 /// A client whose every request carries a new admin token of the first admin.
+#[allow(dead_code)]
 pub async fn admin_client(service: &Arc<Service>) -> reqwest::Client {
     let admin = service
         .accounts()

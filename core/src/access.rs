@@ -139,6 +139,7 @@ const SERVER_FNS: &[(&str, Option<Action>)] = &[
     ("list_secrets", Some(Action::Read)),
     ("list_actions", Some(Action::Read)),
     ("list_workflows", Some(Action::Read)),
+    ("load_stats", Some(Action::Read)),
     ("list_releases", Some(Action::Read)),
     ("roll_back", Some(Action::Run)),
     // Deleting a workflow needs an admin: checked again where it is deleted.

@@ -223,7 +223,7 @@ pub fn success_rate(recent: &[RecentRun]) -> Option<u32> {
         .iter()
         .filter(|r| r.status == RunStatus::Succeeded)
         .count();
-    (finished > 0).then(|| ((succeeded * 100 + finished / 2) / finished) as u32)
+    crate::stats::percent(succeeded as i64, finished as i64)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -22,6 +22,13 @@ pub fn format_time(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// `2026-11-21`: the UTC day of a time; empty for a time out of range.
+pub fn format_day(ms: i64) -> String {
+    utc_fields(ms)
+        .map(|(y, mo, d, ..)| format!("{y:04}-{mo:02}-{d:02}"))
+        .unwrap_or_default()
+}
+
 /// `2026-11-21T14:03:09Z`, for `<time datetime>`; empty for a time out of range.
 pub fn iso_time(ms: i64) -> String {
     utc_fields(ms)

@@ -31,6 +31,7 @@ pub mod schedule;
 pub mod search;
 pub mod secrets;
 pub mod sso;
+pub mod stats;
 pub mod triggers;
 pub mod workflow;
 pub mod yaml;

@@ -151,7 +151,10 @@ fn a_dag_inside_one_stage_is_drawn_in_columns_by_depth() {
     let (from, to, lane) = placed.lanes[0];
     assert_eq!((from, to), (0, 4));
     let lowest = placed.steps.iter().map(|r| r.y + r.height).max().unwrap();
-    assert!(lane > lowest && lane < stage.y + stage.height, "{lane} {lowest} {stage:?}");
+    assert!(
+        lane > lowest && lane < stage.y + stage.height,
+        "{lane} {lowest} {stage:?}"
+    );
 
     let svg = svg_markup(&input, false, None);
     for (from, to) in [

@@ -18,6 +18,7 @@ mod pipelines;
 mod runs;
 mod search;
 mod secrets;
+mod stats;
 mod workflows;
 
 use std::net::SocketAddr;
@@ -143,6 +144,7 @@ api_routes! {
     post "/validate" => pipelines::validate,
     get "/runs" => runs::list_runs,
     get "/search" => search::search,
+    get "/stats" => stats::stats,
     get "/runs/{id}" => runs::get_run,
     post "/runs/{id}/cancel" => runs::cancel_run,
     post "/runs/{id}/rerun" => runs::rerun,

@@ -3,7 +3,9 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{accounts, actions, audit, events, hooks, pipelines, runs, search, secrets, workflows};
+use super::{
+    accounts, actions, audit, events, hooks, pipelines, runs, search, secrets, stats, workflows,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -21,7 +23,7 @@ use super::{accounts, actions, audit, events, hooks, pipelines, runs, search, se
         pipelines::get_version, pipelines::compare_versions, pipelines::validate,
         runs::create_run, runs::list_pipeline_runs, runs::delete_runs, runs::list_runs, runs::get_run,
         runs::cancel_run, runs::rerun, runs::retry_run, runs::approve_step, runs::refuse_step, runs::run_log,
-        search::search, events::run_events, events::run_changes,
+        search::search, stats::stats, events::run_events, events::run_changes,
         workflows::list_workflows, workflows::create_workflow, workflows::get_workflow,
         workflows::update_workflow, workflows::delete_workflow, workflows::create_workflow_run,
         workflows::list_releases, workflows::roll_back,

@@ -275,6 +275,9 @@ impl Backend for ServiceBackend {
     async fn get_workflow(&self, name: &str) -> BackendResult<WorkflowDetail> {
         self.0.get_workflow(name).await.map_err(to_backend)
     }
+    async fn stats(&self, days: u32) -> BackendResult<conveyor_core::stats::Stats> {
+        self.0.stats(None, days).await.map_err(to_backend)
+    }
     async fn list_workflows(&self) -> BackendResult<Vec<conveyor_core::dto::WorkflowSummary>> {
         self.0.list_workflows().await.map_err(to_backend)
     }

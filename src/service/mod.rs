@@ -19,6 +19,7 @@ mod schedules;
 mod search;
 mod secrets;
 mod sso;
+mod stats;
 mod statuses;
 mod watches;
 mod workflows;

@@ -27,6 +27,9 @@ impl Service {
         for run_id in unpacked {
             self.supervision.pack(run_id);
         }
+        // Runs that ended under an earlier version (or whose count a stop interrupted)
+        // join the dashboard's aggregates.
+        self.store.count_ended_runs().await?;
         Ok(())
     }
 

@@ -20,6 +20,7 @@ mod runs;
 mod schedules;
 mod search;
 mod secrets;
+mod stats;
 #[cfg(feature = "testing")]
 mod testing;
 mod workflows;

@@ -243,6 +243,7 @@ impl Supervision {
             .append(&mut RunLog::unopened(state.run_id), &batch)
             .await?;
         if batch.changes_run() {
+            self.count_ended(state).await;
             self.hub.announce(state.run_id);
         }
         self.notify(state);
@@ -267,9 +268,23 @@ impl Supervision {
             state.last_event = last.seq;
         }
         let run_changed = batch.changes_run();
+        if run_changed {
+            self.count_ended(state).await;
+        }
         self.publish(state, log, run_changed);
         self.notify(state);
         Ok(())
+    }
+
+    /// Once a run's end is on record, it joins the dashboard's daily aggregates (before
+    /// anyone hears of the end, so whoever reads the panel then finds it counted).
+    async fn count_ended(&self, state: &RunState) {
+        if !state.ended() {
+            return;
+        }
+        if let Err(err) = self.store.count_ended_runs().await {
+            tracing::warn!(run = state.run_id, error = %err, "could not count the run in the dashboard's aggregates");
+        }
     }
 
     fn notify(&self, state: &mut RunState) {

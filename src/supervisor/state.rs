@@ -113,6 +113,11 @@ impl RunState {
         state
     }
 
+    /// Whether the run has ended (its status is final).
+    pub(super) fn ended(&self) -> bool {
+        self.run.is_terminal()
+    }
+
     /// The last sequence number given out.
     pub(super) fn seq(&self) -> i64 {
         self.seq

@@ -388,3 +388,46 @@ async fn seed_001s_test44_runs_as_written_with_action01_from_the_catalog() {
     );
     app.stop().await;
 }
+
+/// A run checks its catalog actions again when it starts: re-running the failed steps of a
+/// version whose action has since been deleted is refused, naming the step.
+#[tokio::test]
+async fn a_run_whose_catalog_action_is_gone_is_refused_naming_the_step() {
+    let app = TestApp::spawn().await;
+    let failing = "name: flaky\nversion: v1\nscript: exit 1\n";
+    assert_eq!(post_yaml(&app, "/api/v1/actions", failing).await.0, 201);
+    let uses = "name: p\nstages:\n  - name: s\n    steps:\n      - {name: a, action: flaky@v1}\n";
+    app.create_pipeline(uses).await;
+    let run = app.start_run("p", "v1").await;
+    assert_eq!(
+        crate::support::outcome(&app.all_events(run).await).0,
+        conveyor_core::run::RunStatus::Failed
+    );
+    // A new version no longer uses it, so the catalog lets it go.
+    let (status, _) = send(
+        app.client
+            .put(app.url("/api/v1/pipelines/p"))
+            .header("content-type", "application/yaml")
+            .body("name: p\nstages:\n  - name: s\n    steps:\n      - {name: a, script: 'true'}\n"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, body) = send(
+        app.client
+            .delete(app.url("/api/v1/actions/flaky/versions/v1")),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    // Re-running the failed step runs version 1 as it was resolved: its action is gone.
+    let (status, body) = send(
+        app.client
+            .post(app.url(&format!("/api/v1/runs/{run}/retry"))),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(
+        messages(&body),
+        ["stages[0].steps[0].action: unknown action \"flaky@v1\": neither in the pipeline's `actions` nor in the catalog"]
+    );
+    app.stop().await;
+}

@@ -25,6 +25,7 @@ mod schedules;
 mod search;
 mod secrets;
 mod sso;
+mod stats;
 mod tekton_compile;
 mod tekton_engine;
 mod watches;

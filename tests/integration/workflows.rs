@@ -932,3 +932,51 @@ async fn no_password_reaches_the_server_log() {
         assert!(!log.contains(secret), "{secret} is in the server's log");
     }
 }
+
+/// The pages delete a pipeline and a workflow through one call: a workflow (it carries
+/// credentials) only for an admin, as only an admin saves one.
+#[tokio::test]
+async fn deleting_a_workflow_from_the_pages_needs_an_admin() {
+    use conveyor_core::access::{Principal, Role};
+    let app = TestApp::spawn().await;
+    let (status, body) = send(app.client.post(app.url("/api/v1/workflows")).body(WEB)).await;
+    assert_eq!(status, 201, "{body}");
+    app.create_pipeline("name: plain\nstages: [{name: s, steps: [{name: a, script: 'true'}]}]")
+        .await;
+    let developer = Principal {
+        user_id: 0,
+        name: "dev".into(),
+        role: Role::Developer,
+        scope: None,
+    };
+    let refused = app
+        .service
+        .delete_pipeline_or_workflow("web", &developer)
+        .await
+        .expect_err("a developer may not");
+    assert_eq!(
+        refused.to_string(),
+        "\"web\" is a workflow: deleting it needs the admin role"
+    );
+    assert_eq!(
+        app.get_json("/api/v1/workflows/web").await.0,
+        200,
+        "still there"
+    );
+    app.service
+        .delete_pipeline_or_workflow("plain", &developer)
+        .await
+        .expect("a developer deletes a pipeline");
+    let admin = Principal {
+        role: Role::Admin,
+        name: "boss".into(),
+        ..developer
+    };
+    app.service
+        .delete_pipeline_or_workflow("web", &admin)
+        .await
+        .expect("an admin deletes the workflow");
+    assert_eq!(app.get_json("/api/v1/workflows/web").await.0, 404);
+    assert_eq!(app.get_json("/api/v1/pipelines/plain").await.0, 404);
+    app.stop().await;
+}

@@ -130,6 +130,8 @@ pub trait Backend: Send + Sync {
     async fn retry_failed(&self, id: i64, who: &Principal) -> BackendResult<RunSummary>;
     async fn get_workflow(&self, name: &str) -> BackendResult<WorkflowDetail>;
     async fn list_workflows(&self) -> BackendResult<Vec<conveyor_core::dto::WorkflowSummary>>;
+    /// The dashboard's panel over the last `days` days, of every pipeline.
+    async fn stats(&self, days: u32) -> BackendResult<conveyor_core::stats::Stats>;
     /// A workflow's releases, newest first.
     async fn releases(
         &self,

@@ -11,6 +11,15 @@ use super::codec::TextJson;
 #[cfg(feature = "ssr")]
 use super::{backend, caller, fail};
 
+/// The dashboard's panel over `days` (7, 30 or 90; 7 when absent), of every pipeline.
+#[server(prefix = "/_sfn", endpoint = "load_stats", output = TextJson)]
+pub async fn load_stats(
+    days: Option<String>,
+) -> Result<conveyor_core::stats::Stats, ServerFnError> {
+    let days = conveyor_core::stats::parse_window(days.as_deref()).map_err(ServerFnError::new)?;
+    backend()?.stats(days).await.map_err(fail)
+}
+
 #[server(prefix = "/_sfn", endpoint = "list_workflows", output = TextJson)]
 pub async fn list_workflows() -> Result<Vec<WorkflowSummary>, ServerFnError> {
     backend()?.list_workflows().await.map_err(fail)

@@ -9,6 +9,7 @@ use crate::api::list_pipelines;
 use crate::live::follow_changes;
 use crate::ui::charts::Sparkline;
 use crate::ui::form::error_text;
+use crate::ui::panel::StatsPanel;
 use crate::ui::status::status_badge;
 use crate::ui::time::Time;
 
@@ -30,6 +31,7 @@ pub fn PipelinesPage() -> impl IntoView {
                 on:input=move |ev| filter.set(event_target_value(&ev).to_lowercase())
             />
         </div>
+        <StatsPanel/>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match pipelines.await {

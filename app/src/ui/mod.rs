@@ -10,5 +10,6 @@ pub mod graph;
 pub mod hits;
 mod inspector;
 pub mod log_viewer;
+pub mod panel;
 pub mod status;
 pub mod time;
