@@ -46,10 +46,11 @@ impl ImageLookup {
             Err(Error::ImageManifestNotFoundError(_)) => Ok(None),
             Err(Error::ServerError { code: 404, .. }) => Ok(None),
             Err(Error::RegistryError { envelope, .. })
-                if envelope
-                    .errors
-                    .iter()
-                    .all(|e| matches!(e.code, Code::ManifestUnknown | Code::NameUnknown)) =>
+                if !envelope.errors.is_empty()
+                    && envelope
+                        .errors
+                        .iter()
+                        .all(|e| matches!(e.code, Code::ManifestUnknown | Code::NameUnknown)) =>
             {
                 Ok(None)
             }

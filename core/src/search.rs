@@ -107,7 +107,7 @@ impl SearchQuery {
                     }
                 }
                 "pipeline" | "run" | "cursor" | "limit" => {}
-                "before" => {
+                "before" | "after" => {
                     return Err(Problem::new(
                         name,
                         "a search pages with \"cursor\" (the \"next\" of the previous page)",

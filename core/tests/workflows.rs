@@ -103,7 +103,9 @@ fn bad_workflows_get_exact_messages_with_their_place() {
         ("targetPort: 80,", "targetPort: 81,", "deploy.service.ports[0].targetPort: no container lists port 81"),
         ("size: 1Gi", "size: big", "deploy.volumes[0].size: \"big\" is not a size, e.g. 1Gi"),
         ("image: zdnscloud/singlecloud:v1.0", "image: other/app:v1.0", "deploy.containers: no container image contains \"zdnscloud/singlecloud\", so deploying a new tag would change nothing"),
-        ("replicas: 2", "replicas: 2\n  replica: 3", "deploy.replica: unknown field `replica`, expected one of `replicas`, `containers`, `volumes`, `service`"),
+        ("replicas: 2", "replicas: 2\n  replica: 3", "deploy.replica: unknown field `replica`, expected one of `replicas`, `containers`, `volumes`, `service`, `rolloutTimeout`"),
+        ("replicas: 2", "replicas: 2\n  rolloutTimeout: soon", "deploy.rolloutTimeout: \"soon\" is not a duration (examples: 90s, 5m, 1h)"),
+        ("replicas: 2", "replicas: 2\n  rolloutTimeout: 7h", "deploy.rolloutTimeout: from 1s to 6h"),
         ("LOG_LEVEL: debug", "9LOG: debug", "deploy.containers[0].env: \"9LOG\" is not a valid variable name (letters, digits and '_', not starting with a digit)"),
     ];
     assert_eq!(problems(GOOD), Vec::<String>::new());

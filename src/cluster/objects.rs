@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
-use conveyor_core::workflow::{Credentials, Workflow};
+use conveyor_core::workflow::{takes_new_image, Credentials, Workflow};
 use k8s_openapi::api::core::v1::{LocalObjectReference, ObjectReference, Secret, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -17,6 +17,8 @@ use k8s_openapi::ByteString;
 use crate::engine::tekton::compile::{LABEL_MANAGED_BY, MANAGED_BY};
 
 pub const LABEL_WORKFLOW: &str = "conveyor.dev/workflow";
+/// On a deployed pod template: when that deploy was made (Unix ms), so each deploy rolls.
+pub const DEPLOYED_AT: &str = "conveyor.dev/deployed-at";
 /// The ClusterRole in `deploy/rbac.yaml` that workflows' accounts are bound to.
 pub const DEPLOYER_ROLE: &str = "conveyor-deployer";
 
@@ -245,6 +247,11 @@ pub fn deploy_manifest(
         .map(|c| Container {
             name: c.name.clone(),
             image: Some(c.image.clone()),
+            // A tag the workflow may push again is pulled again: a node's cached image
+            // of that tag may be an older build.
+            image_pull_policy: (workflow.image.overwrite_tags
+                && takes_new_image(&c.image, &workflow.image.name))
+            .then(|| "Always".to_owned()),
             command: (!c.command.is_empty()).then(|| c.command.clone()),
             args: (!c.args.is_empty()).then(|| c.args.clone()),
             ports: (!c.ports.is_empty()).then(|| {
@@ -315,6 +322,15 @@ pub fn deploy_manifest(
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(labels.clone()),
+                    // Every deploy is a new rollout, even of the image that runs now (a
+                    // rebuilt tag, a rollback to the live digest).
+                    annotations: Some(BTreeMap::from([(
+                        DEPLOYED_AT.to_owned(),
+                        std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0, |d| d.as_millis())
+                            .to_string(),
+                    )])),
                     ..Default::default()
                 }),
                 spec: Some(PodSpec {

@@ -82,11 +82,17 @@ pub async fn wait_for_rollout(
     let deadline = tokio::time::Instant::now() + timeout;
     let mut last = String::new();
     loop {
-        let deployment = api
-            .get(name)
-            .await
-            .map_err(|err| format!("could not read Deployment {namespace}/{name}: {err}"))?;
-        match rollout_state(&deployment) {
+        // A read that fails (or does not answer) is tried again until the deadline.
+        let read = tokio::time::timeout_at(deadline, api.get(name)).await;
+        let state = match read {
+            Ok(Ok(deployment)) => rollout_state(&deployment),
+            Ok(Err(kube::Error::Api(status))) if status.is_not_found() => {
+                return Err(format!("Deployment {namespace}/{name} is gone"));
+            }
+            Ok(Err(err)) => Rollout::Progressing(format!("could not read it: {err}")),
+            Err(_) => Rollout::Progressing(last.clone()),
+        };
+        match state {
             Rollout::Complete => {
                 say(&format!("Deployment {namespace}/{name} rolled out"));
                 return Ok(());

@@ -13,7 +13,7 @@ use conveyor_core::workflow::{Release, ReleasePage, Workflow, BUILD_STEP, DEPLOY
 
 use super::host::{find_builder, on_host};
 use super::runs::Launch;
-use super::{stored, Service, ServiceError, ServiceResult};
+use super::{Service, ServiceError, ServiceResult};
 use crate::cluster::objects::{deploy_manifest, docker_config_json, registry_secret_name};
 use crate::engine::RegistryAccess;
 use crate::registry::ImageLookup;
@@ -109,16 +109,44 @@ impl Service {
             commit: None,
         };
         let tag = release.tag.clone();
-        self.launch_deploying(
-            &row,
-            &version,
-            &sealed,
-            &tag,
-            Params::new(),
-            start,
-            Deploying::Rollback(&release),
-        )
-        .await
+        let run = self
+            .launch_deploying(
+                &row,
+                &version,
+                &sealed,
+                &tag,
+                Params::new(),
+                start,
+                Deploying::Rollback(&release),
+            )
+            .await?;
+        // The image it deploys, on record with the run (and for a re-run of it).
+        self.store.set_run_image(run.id, &release.image).await?;
+        Ok(run)
+    }
+
+    /// A re-run of a rollback: the same release deployed again (never a build of its tag).
+    pub(super) async fn roll_back_again(
+        self: &Arc<Self>,
+        run: &RunSummary,
+        by: Option<&str>,
+    ) -> ServiceResult<RunSummary> {
+        let (row, _) = self.pipeline_row(&run.pipeline).await?;
+        let image = self.store.run_image(run.id).await?;
+        let release = match image {
+            Some(image) => self.store.release_with_image(row.id, &image).await?,
+            None => None,
+        };
+        let Some(release) = release else {
+            return Err(ServiceError::Invalid(vec![Problem::new(
+                "run",
+                format!(
+                    "run #{} rolled back to a release no longer on record: roll back from the releases",
+                    run.number
+                ),
+            )]));
+        };
+        self.roll_back(&run.pipeline, release, by).await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -167,8 +195,7 @@ impl Service {
                 params.insert("NAMESPACE".into(), namespace.clone());
             }
         }
-        let (definition, plan) =
-            self.workflow_definition(&workflow, version, rollback.is_some())?;
+        let (definition, plan) = self.workflow_definition(&workflow, rollback.is_some())?;
         let release = (deploys && workflow.deploy.is_some()).then(|| ReleasePlan {
             step: DEPLOY_STEP.to_owned(),
             image: deployed,
@@ -203,22 +230,21 @@ impl Service {
         self.launch(launch).await
     }
 
-    /// The pipeline a workflow run runs (the deploy stage alone for a rollback), and on the
-    /// local engine with the host's tools in place of the cluster's images.
+    /// The pipeline a workflow run runs (the deploy stage alone for a rollback), made from
+    /// the stored workflow document by this build's rules (a version saved by an earlier
+    /// one gets today's steps, such as waiting for the rollout), and on the local engine
+    /// with the host's tools in place of the cluster's images.
     fn workflow_definition(
         &self,
         workflow: &Workflow,
-        version: &VersionRow,
         rollback: bool,
     ) -> ServiceResult<(Pipeline, Plan)> {
-        let (stored, stored_plan) = stored(version)?;
-        let (pipeline, plan) = if rollback {
-            let pipeline = workflow.rollback_pipeline();
-            let plan = plan(&pipeline).map_err(ServiceError::Invalid)?;
-            (pipeline, plan)
+        let pipeline = if rollback {
+            workflow.rollback_pipeline()
         } else {
-            (stored, stored_plan)
+            workflow.pipeline()
         };
+        let plan = plan(&pipeline).map_err(ServiceError::Invalid)?;
         if self.engine_for(&pipeline)?.kind() != EngineKind::Local {
             return Ok((pipeline, plan));
         }

@@ -199,6 +199,9 @@ impl Service {
     /// same tag and params.
     pub async fn rerun(self: &Arc<Self>, id: i64, by: Option<&str>) -> ServiceResult<RunSummary> {
         let run = self.run_summary(id).await?;
+        if run.trigger == Trigger::Rollback {
+            return self.roll_back_again(&run, by).await;
+        }
         let params = self.store.run_params(id).await?;
         let start = Start {
             trigger: Trigger::Rerun,

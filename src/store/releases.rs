@@ -106,15 +106,18 @@ impl Store {
         row.as_ref().map(release).transpose()
     }
 
-    /// The release a run made, if its deploy has ended.
-    pub async fn release_of_run(&self, run_id: i64) -> StoreResult<Option<Release>> {
-        let row = sqlx::query(&format!(
-            "SELECT {RELEASE_COLUMNS} FROM releases r JOIN pipelines p ON p.id = r.pipeline_id \
-             WHERE r.run_id = ?"
-        ))
-        .bind(run_id)
-        .fetch_optional(&self.reader)
-        .await?;
-        row.as_ref().map(release).transpose()
+    /// The newest release of a workflow that rolled out `image` (`name@sha256:…`).
+    pub async fn release_with_image(
+        &self,
+        pipeline_id: i64,
+        image: &str,
+    ) -> StoreResult<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT MAX(id) FROM releases WHERE pipeline_id = ? AND image = ? AND outcome = 'rolled_out'",
+        )
+        .bind(pipeline_id)
+        .bind(image)
+        .fetch_one(&self.reader)
+        .await?)
     }
 }

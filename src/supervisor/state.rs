@@ -93,6 +93,11 @@ impl RunState {
         match self.steps[step] {
             StepStatus::Succeeded => Some((true, None)),
             StepStatus::Failed => Some((false, self.deploy_said.clone())),
+            // Cancelled once it had begun (it said something): the cluster may hold the
+            // new image, half rolled out.
+            StepStatus::Cancelled if self.deploy_said.is_some() => {
+                Some((false, Some("cancelled while deploying".to_owned())))
+            }
             _ => None,
         }
     }

@@ -382,6 +382,42 @@ async fn deploys_are_releases_tags_are_never_replaced_and_rollbacks_deploy_by_di
         outcome(&app.all_events(again).await).0,
         RunStatus::Succeeded
     );
+    // The tag is pulled again on every node (a cached v1 may be the old build), and the
+    // pods roll even though the Deployment names the same tag.
+    let deployment = cluster
+        .object("deployments", "ci", "web")
+        .expect("deployed");
+    let template = &deployment["spec"]["template"];
+    assert_eq!(
+        template["spec"]["containers"][0]["image"],
+        format!("{image}:v1")
+    );
+    assert_eq!(
+        template["spec"]["containers"][0]["imagePullPolicy"],
+        "Always"
+    );
+    assert!(template["metadata"]["annotations"]["conveyor.dev/deployed-at"].is_string());
+
+    // Re-running a rollback deploys the same release again: never a build of its tag.
+    let (status, rerun) = send(
+        app.client
+            .post(app.url(&format!("/api/v1/runs/{back}/rerun"))),
+    )
+    .await;
+    assert_eq!(status, 201, "{rerun}");
+    assert_eq!(
+        (&rerun["trigger"], &rerun["tag"]),
+        (&json!("rollback"), &json!("v1"))
+    );
+    let events = app.all_events(rerun["id"].as_i64().expect("id")).await;
+    assert_eq!(outcome(&events).0, RunStatus::Succeeded);
+    assert_eq!(deployed_image(&cluster), format!("{image}@{v1_digest}"));
+    let newest = releases(&app).await.remove(0);
+    assert_eq!(
+        (&newest["trigger"], &newest["digest"], &newest["live"]),
+        (&json!("rollback"), &json!(v1_digest), &json!(true)),
+        "{newest}"
+    );
     app.stop().await;
     let _ = tokio::process::Command::new("podman")
         .args(["rmi", "--force"])

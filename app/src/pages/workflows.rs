@@ -5,7 +5,7 @@ use conveyor_core::dto::WorkflowSummary;
 use conveyor_core::workflow::{Release, RolloutOutcome};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::manage::{list_releases, list_workflows, RollBack};
 use crate::ui::form::{action_error, error_text, post_form, Fields};
@@ -76,8 +76,18 @@ fn WorkflowTable(workflows: Vec<WorkflowSummary>) -> impl IntoView {
 #[component]
 pub fn ReleasesPage() -> impl IntoView {
     let params = use_params_map();
+    let query = use_query_map();
     let name = move || params.read().get("name").unwrap_or_default();
-    let releases = Resource::new(name, |name| list_releases(name, None));
+    let before = move || {
+        query
+            .read()
+            .get("before")
+            .and_then(|b| b.parse::<i64>().ok())
+    };
+    let releases = Resource::new(
+        move || (name(), before()),
+        |(name, before)| list_releases(name, before),
+    );
     let roll_back = ServerAction::<RollBack>::new();
     view! {
         <Title text=move || format!("Releases of {} · Conveyor", name())/>
@@ -95,7 +105,10 @@ pub fn ReleasesPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match releases.await {
                     Ok(page) if page.releases.is_empty() => view! { <p class="empty">"Nothing deployed yet: a run with autoDeploy makes the first release."</p> }.into_any(),
-                    Ok(page) => view! { <ReleaseTable releases=page.releases action=roll_back/> }.into_any(),
+                    Ok(page) => {
+                        let older = page.next_before.map(|b| view! { <a class="next" href=format!("?before={b}")>"Older releases →"</a> });
+                        view! { <ReleaseTable releases=page.releases action=roll_back/> {older} }.into_any()
+                    }
                     Err(err) => view! { <p class="error">{error_text(&err)}</p> }.into_any(),
                 }
             })}
