@@ -195,23 +195,20 @@ impl Service {
                 params.insert("NAMESPACE".into(), namespace.clone());
             }
         }
-        let (definition, plan) = self.workflow_definition(&workflow, rollback.is_some())?;
+        let rolling_back = rollback.is_some();
+        let (definition, plan) = self.workflow_definition(&workflow, rolling_back)?;
         let release = (deploys && workflow.deploy.is_some()).then(|| ReleasePlan {
             step: DEPLOY_STEP.to_owned(),
             image: deployed,
             rollback,
         });
-        let registry = match &release {
-            Some(ReleasePlan {
-                rollback: Some(_), ..
-            }) => None,
-            _ => Some(RegistryAccess {
-                steps: vec![BUILD_STEP.to_owned()],
-                secret: registry_secret_name(&workflow),
-                docker_config: docker_config_json(&workflow, &credentials),
-                image: Some(image),
-            }),
-        };
+        // A rollback builds and pushes nothing: no registry credentials in its run.
+        let registry = (!rolling_back).then(|| RegistryAccess {
+            steps: vec![BUILD_STEP.to_owned()],
+            secret: registry_secret_name(&workflow),
+            docker_config: docker_config_json(&workflow, &credentials),
+            image: Some(image),
+        });
         let launch = Launch {
             row,
             version: version.version,
