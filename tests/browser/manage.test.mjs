@@ -73,3 +73,29 @@ test('without the WASM the forms post, and the server holds them to the name too
   assert.equal((await runsOf('plain')).length, 0);
   await context.close();
 });
+
+test('a workflow\'s page offers its deletion to admins only', async () => {
+  await app.api('/api/v1/workflows', {
+    method: 'POST', headers: { 'content-type': 'application/yaml' },
+    body: "name: shop\ngit: {url: 'https://git.example/shop.git'}\nimage: {name: registry.example/shop, username: bot, password: pw}\n",
+  });
+  await app.api('/api/v1/users', {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'dev', role: 'developer', password: 'a long enough password' }),
+  });
+  const developer = await app.signedIn('dev', 'a long enough password').newPage();
+  await developer.goto(`${app.base}/pipelines/shop`);
+  await developer.waitForSelector('body[data-hydrated="true"]');
+  assert.match(await developer.textContent('#delete-pipeline'), /Deleting a workflow needs the admin role/);
+  assert.equal(await developer.locator('#delete-pipeline button').count(), 0);
+  assert.equal(await developer.locator('#empty-runs button').count(), 1, 'emptying its runs is a developer\'s');
+
+  const admin = await app.browser.newPage();
+  await admin.goto(`${app.base}/pipelines/shop`);
+  await admin.waitForSelector('body[data-hydrated="true"]');
+  await admin.locator('#delete-pipeline input[name="confirm"]').fill('shop');
+  await admin.getByRole('button', { name: 'Delete workflow' }).click();
+  await admin.waitForURL(`${app.base}/`);
+  const gone = await fetch(`${app.base}/api/v1/workflows/shop`, { headers: app.authorization });
+  assert.equal(gone.status, 404);
+});

@@ -6,6 +6,8 @@ use leptos::prelude::*;
 
 use crate::api::manage::{Removal, Remove};
 use crate::ui::form::{action_error, post_form, Fields};
+use crate::viewer::viewer;
+use conveyor_core::access::Action;
 
 #[component]
 pub fn DangerZone(name: String, workflow: bool) -> impl IntoView {
@@ -23,9 +25,14 @@ pub fn DangerZone(name: String, workflow: bool) -> impl IntoView {
             {confirmed_form(remove, name.clone(), Removal::Runs, "empty-runs",
                 format!("Empty runs: delete every run of {name} that has ended, with its logs."),
                 "Empty runs")}
-            {confirmed_form(remove, name.clone(), Removal::Pipeline, "delete-pipeline",
-                format!("Delete the {what} {name} with {gone}."),
-                if workflow { "Delete workflow" } else { "Delete pipeline" })}
+            {if workflow && !viewer().may(Action::Admin) {
+                // It carries credentials: only an admin deletes it (the server says so too).
+                view! { <p class="hint denied-why" id="delete-pipeline">"Deleting a workflow needs the admin role."</p> }.into_any()
+            } else {
+                confirmed_form(remove, name.clone(), Removal::Pipeline, "delete-pipeline",
+                    format!("Delete the {what} {name} with {gone}."),
+                    if workflow { "Delete workflow" } else { "Delete pipeline" }).into_any()
+            }}
         </section>
     }
 }
