@@ -9,16 +9,10 @@ use serde_json::{json, Value};
 use crate::support::images::{seed_images, BUSYBOX};
 use crate::support::receiver::receiver;
 use crate::support::seeds::seed_yaml;
-use crate::support::{logs, outcome, seq_of, TestApp};
-
-async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
+use crate::support::{logs, outcome, send_json, seq_of, TestApp};
 
 async fn post_yaml(app: &TestApp, path: &str, body: &str) -> (u16, Value) {
-    send(app.client.post(app.url(path)).body(body.to_owned())).await
+    send_json(app.client.post(app.url(path)).body(body.to_owned())).await
 }
 
 fn messages(body: &Value) -> Vec<String> {
@@ -145,7 +139,7 @@ async fn catalog_versions_never_change_and_one_in_use_cannot_be_deleted() {
         .expect("v1")
         .clone();
     assert_eq!(v1["used_by"], json!(["deploy"]));
-    let (status, body) = send(
+    let (status, body) = send_json(
         app.client
             .delete(app.url("/api/v1/actions/check/versions/v1")),
     )
@@ -158,13 +152,13 @@ async fn catalog_versions_never_change_and_one_in_use_cannot_be_deleted() {
             .contains("used by the latest version of deploy"),
         "{body}"
     );
-    let (status, _) = send(
+    let (status, _) = send_json(
         app.client
             .delete(app.url("/api/v1/actions/check/versions/v2")),
     )
     .await;
     assert_eq!(status, 204);
-    let (status, _) = send(
+    let (status, _) = send_json(
         app.client
             .delete(app.url("/api/v1/actions/check/versions/v2")),
     )
@@ -174,14 +168,14 @@ async fn catalog_versions_never_change_and_one_in_use_cannot_be_deleted() {
         "action: check@v1, with: {TARGET: staging}",
         "script: echo done",
     );
-    let (status, body) = send(
+    let (status, body) = send_json(
         app.client
             .put(app.url("/api/v1/pipelines/deploy"))
             .body(moved),
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let (status, _) = send(
+    let (status, _) = send_json(
         app.client
             .delete(app.url("/api/v1/actions/check/versions/v1")),
     )
@@ -216,7 +210,7 @@ async fn steps_take_actions_inline_first_then_from_the_catalog_and_their_params_
     let source = "name: p\nwith: {LEVEL: '2'}\nstages:\n  - name: s\n    steps:\n      - {name: a, action: check@v1}\n";
     app.create_pipeline(source).await;
     let start = |params: Value| {
-        send(
+        send_json(
             app.client
                 .post(app.url("/api/v1/pipelines/p/runs"))
                 .json(&json!({"tag": "v1", "params": params})),
@@ -320,7 +314,7 @@ async fn seed_001s_test44_runs_as_written_with_action01_from_the_catalog() {
         json!([0, 1]),
         "step1.1 and step1.2 together: {body}"
     );
-    let (status, _) = send(app.client.delete(app.url("/api/v1/pipelines/test44"))).await;
+    let (status, _) = send_json(app.client.delete(app.url("/api/v1/pipelines/test44"))).await;
     assert_eq!(status, 204);
 
     // The same document with its hooks pointed here (the chat service is not reachable
@@ -338,7 +332,7 @@ async fn seed_001s_test44_runs_as_written_with_action01_from_the_catalog() {
     stream
         .until(|e| matches!(&e.event.body, EventBody::Step { step, status: StepStatus::WaitingApproval, .. } if step == "step1.3"))
         .await;
-    let (status, body) = send(
+    let (status, body) = send_json(
         app.client
             .post(app.url(&format!("/api/v1/runs/{run}/steps/step1.3/approve"))),
     )
@@ -404,7 +398,7 @@ async fn a_run_whose_catalog_action_is_gone_is_refused_naming_the_step() {
         conveyor_core::run::RunStatus::Failed
     );
     // A new version no longer uses it, so the catalog lets it go.
-    let (status, _) = send(
+    let (status, _) = send_json(
         app.client
             .put(app.url("/api/v1/pipelines/p"))
             .header("content-type", "application/yaml")
@@ -412,14 +406,14 @@ async fn a_run_whose_catalog_action_is_gone_is_refused_naming_the_step() {
     )
     .await;
     assert_eq!(status, 200);
-    let (status, body) = send(
+    let (status, body) = send_json(
         app.client
             .delete(app.url("/api/v1/actions/flaky/versions/v1")),
     )
     .await;
     assert_eq!(status, 204, "{body}");
     // Re-running the failed step runs version 1 as it was resolved: its action is gone.
-    let (status, body) = send(
+    let (status, body) = send_json(
         app.client
             .post(app.url(&format!("/api/v1/runs/{run}/retry"))),
     )

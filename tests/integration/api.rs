@@ -404,12 +404,7 @@ async fn keyset_pages_walk_the_history_without_overlap() {
     loop {
         let (status, page) = json_of(app.client.get(&url).send().await.expect("get")).await;
         assert_eq!(status, 200);
-        let ids: Vec<i64> = page["runs"]
-            .as_array()
-            .expect("runs")
-            .iter()
-            .map(|r| r["id"].as_i64().expect("id"))
-            .collect();
+        let ids = crate::support::run_ids(&page);
         assert!(page["runs"]
             .as_array()
             .expect("runs")
@@ -442,12 +437,7 @@ async fn keyset_pages_walk_the_history_without_overlap() {
             ))
             .await;
         assert_eq!(status, 200, "{page}");
-        let ids: Vec<i64> = page["runs"]
-            .as_array()
-            .expect("runs")
-            .iter()
-            .map(|r| r["id"].as_i64().expect("id"))
-            .collect();
+        let ids = crate::support::run_ids(&page);
         assert_eq!(
             ids,
             pages[at - 1].0,

@@ -9,8 +9,7 @@ use std::path::Path;
 use crate::support::fake_kube::{FakeCluster, Rollouts};
 use crate::support::git_http::{git, GitServer};
 use crate::support::registry::Registry;
-use crate::support::{outcome, TestApp};
-use conveyor_core::definition::EngineKind;
+use crate::support::{outcome, send_json, TestApp};
 use conveyor_core::run::RunStatus;
 use serde_json::{json, Value};
 
@@ -58,24 +57,6 @@ deploy:
     )
 }
 
-async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-/// Starts a run of tag `tag`; its id.
-async fn start(app: &TestApp, tag: &str) -> i64 {
-    let (status, body) = send(
-        app.client
-            .post(app.url("/api/v1/workflows/web/runs"))
-            .json(&json!({"tag": tag})),
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
-    body["id"].as_i64().expect("run id")
-}
-
 async fn releases(app: &TestApp) -> Vec<Value> {
     let (status, page) = app.get_json("/api/v1/workflows/web/releases").await;
     assert_eq!(status, 200, "{page}");
@@ -103,15 +84,9 @@ async fn deploys_are_releases_tags_are_never_replaced_and_rollbacks_deploy_by_di
     let work = tempfile::tempdir().expect("work tree");
     git(work.path(), &["init", "-q", "-b", "main"]);
     push_version(work.path(), &repository, "one").await;
-    let app = TestApp::spawn_with(|config| {
-        config.engine = EngineKind::Local;
-        config.kubeconfig = Some(cluster.kubeconfig.clone());
-        config.tekton_namespace = cluster.namespace.clone();
-        config.self_exe = Some(env!("CARGO_BIN_EXE_conveyor").into());
-    })
-    .await;
+    let app = TestApp::local_deploying_to(&cluster).await;
     let image = format!("{}/org/web", registry.host);
-    let (status, body) = send(app.client.post(app.url("/api/v1/workflows")).body(workflow(
+    let (status, body) = send_json(app.client.post(app.url("/api/v1/workflows")).body(workflow(
         &repository,
         &registry,
         "  rolloutTimeout: 2s\n",
@@ -121,7 +96,7 @@ async fn deploys_are_releases_tags_are_never_replaced_and_rollbacks_deploy_by_di
     assert_eq!(status, 201, "{body}");
 
     // v1: built, pushed, rolled out; a release with the digest the registry holds.
-    let first = start(&app, "v1").await;
+    let first = app.start_run("web", "v1").await;
     let events = app.all_events(first).await;
     assert_eq!(outcome(&events).0, RunStatus::Succeeded, "{events:#?}");
     let deploy = crate::support::logs(&events, "deploy");
@@ -147,7 +122,7 @@ async fn deploys_are_releases_tags_are_never_replaced_and_rollbacks_deploy_by_di
     assert_eq!(deployed_image(&cluster), format!("{image}:v1"));
 
     // The same tag again would replace the deployed image: refused, nothing recorded.
-    let (status, body) = send(
+    let (status, body) = send_json(
         app.client
             .post(app.url("/api/v1/workflows/web/runs"))
             .json(&json!({"tag": "v1"})),
@@ -171,7 +146,7 @@ async fn deploys_are_releases_tags_are_never_replaced_and_rollbacks_deploy_by_di
     // v2: its pods never get ready; the deploy fails with the controller's reason.
     push_version(work.path(), &repository, "two").await;
     cluster.rollouts(Rollouts::DeadlineExceeded);
-    let second = start(&app, "v2").await;
+    let second = app.start_run("web", "v2").await;
     let events = app.all_events(second).await;
     assert_eq!(outcome(&events).0, RunStatus::Failed);
     let said = crate::support::logs(&events, "deploy");
@@ -184,7 +159,7 @@ async fn deploys_are_releases_tags_are_never_replaced_and_rollbacks_deploy_by_di
     // v3: the rollout never progresses; the deploy gives up after the workflow's 2 s.
     push_version(work.path(), &repository, "three").await;
     cluster.rollouts(Rollouts::Stuck);
-    let third = start(&app, "v3").await;
+    let third = app.start_run("web", "v3").await;
     let events = app.all_events(third).await;
     assert_eq!(outcome(&events).0, RunStatus::Failed);
     let said = crate::support::logs(&events, "deploy");
@@ -227,14 +202,14 @@ async fn deploys_are_releases_tags_are_never_replaced_and_rollbacks_deploy_by_di
     // v4 rolls out; then roll back to v1: its image by digest, nothing built.
     push_version(work.path(), &repository, "four").await;
     cluster.rollouts(Rollouts::Complete);
-    let fourth = start(&app, "v4").await;
+    let fourth = app.start_run("web", "v4").await;
     assert_eq!(
         outcome(&app.all_events(fourth).await).0,
         RunStatus::Succeeded
     );
     assert_eq!(deployed_image(&cluster), format!("{image}:v4"));
     let v1_id = v1["id"].as_i64().expect("release id");
-    let (status, rollback) = send(
+    let (status, rollback) = send_json(
         app.client
             .post(app.url(&format!("/api/v1/workflows/web/releases/{v1_id}/rollback"))),
     )
@@ -272,14 +247,14 @@ async fn deploys_are_releases_tags_are_never_replaced_and_rollbacks_deploy_by_di
         .find(|r| r["tag"] == "v2")
         .and_then(|r| r["id"].as_i64())
         .expect("v2");
-    let (status, body) = send(
+    let (status, body) = send_json(
         app.client
             .post(app.url(&format!("/api/v1/workflows/web/releases/{v2_id}/rollback"))),
     )
     .await;
     assert_eq!(status, 422, "{body}");
     assert!(body.to_string().contains("never rolled out"), "{body}");
-    let (status, _) = send(
+    let (status, _) = send_json(
         app.client
             .post(app.url("/api/v1/workflows/web/releases/999/rollback")),
     )
@@ -365,19 +340,12 @@ async fn deploys_are_releases_tags_are_never_replaced_and_rollbacks_deploy_by_di
     assert_eq!(deployed_image(&cluster), format!("{image}@{v1_digest}"));
 
     // A workflow that allows overwriting tags builds v1 again.
-    let (status, body) = send(
-        app.client
-            .put(app.url("/api/v1/workflows/web"))
-            .body(workflow(
-                &repository,
-                &registry,
-                "",
-                ", overwriteTags: true",
-            )),
-    )
+    let (status, body) = send_json(app.client.put(app.url("/api/v1/workflows/web")).body(
+        workflow(&repository, &registry, "", ", overwriteTags: true"),
+    ))
     .await;
     assert_eq!(status, 200, "{body}");
-    let again = start(&app, "v1").await;
+    let again = app.start_run("web", "v1").await;
     assert_eq!(
         outcome(&app.all_events(again).await).0,
         RunStatus::Succeeded
@@ -399,7 +367,7 @@ async fn deploys_are_releases_tags_are_never_replaced_and_rollbacks_deploy_by_di
     assert!(template["metadata"]["annotations"]["conveyor.dev/deployed-at"].is_string());
 
     // Re-running a rollback deploys the same release again: never a build of its tag.
-    let (status, rerun) = send(
+    let (status, rerun) = send_json(
         app.client
             .post(app.url(&format!("/api/v1/runs/{back}/rerun"))),
     )

@@ -57,12 +57,7 @@ async fn pruning_keeps_the_last_runs_the_latest_success_and_what_is_in_flight() 
     assert_eq!(app.service.prune_runs(&pruning).await.expect("prune"), 1);
     // The last two (#3 and the one in flight) by the policy, #1 as the latest success.
     let (_, page) = app.get_json("/api/v1/pipelines/kept/runs").await;
-    let ids: Vec<i64> = page["runs"]
-        .as_array()
-        .expect("runs")
-        .iter()
-        .map(|r| r["id"].as_i64().expect("id"))
-        .collect();
+    let ids = crate::support::run_ids(&page);
     assert_eq!(ids, [waiting, failed[1], first]);
     let (status, _) = app.get_json(&format!("/api/v1/runs/{}", failed[0])).await;
     assert_eq!(status, 404, "the pruned run is gone with its record");

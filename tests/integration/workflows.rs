@@ -689,13 +689,7 @@ async fn a_local_workflow_run_clones_builds_and_pushes_for_real_and_records_the_
         .expect("images made");
     let registry = Registry::start().await;
     let (repository, _served) = serve_repository().await;
-    let app = TestApp::spawn_with(|config| {
-        config.engine = EngineKind::Local;
-        config.kubeconfig = Some(cluster.kubeconfig.clone());
-        config.tekton_namespace = cluster.namespace.clone();
-        config.self_exe = Some(env!("CARGO_BIN_EXE_conveyor").into());
-    })
-    .await;
+    let app = TestApp::local_deploying_to(&cluster).await;
     let image = format!("{}/org/web", registry.host);
     let document = WEB
         .replace(

@@ -347,6 +347,40 @@ impl SseReader {
     }
 }
 
+/// Sends a request; its status and JSON body (`null` when the body is not JSON).
+pub async fn send_json(request: reqwest::RequestBuilder) -> (u16, serde_json::Value) {
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    (
+        status,
+        response.json().await.unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// The run ids of a page of runs, in its order.
+pub fn run_ids(page: &serde_json::Value) -> Vec<i64> {
+    page["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .map(|r| r["id"].as_i64().expect("id"))
+        .collect()
+}
+
+impl TestApp {
+    /// A server whose workflows run on the local engine: built by this host's podman,
+    /// deployed by this build's `conveyor deploy-manifest` to the API double.
+    pub async fn local_deploying_to(cluster: &fake_kube::FakeCluster) -> TestApp {
+        TestApp::spawn_with(|config| {
+            config.engine = conveyor_core::definition::EngineKind::Local;
+            config.kubeconfig = Some(cluster.kubeconfig.clone());
+            config.tekton_namespace = cluster.namespace.clone();
+            config.self_exe = Some(env!("CARGO_BIN_EXE_conveyor").into());
+        })
+        .await
+    }
+}
+
 /// The log lines of a step, in order.
 pub fn logs(events: &[SseEvent], step: &str) -> Vec<String> {
     events
