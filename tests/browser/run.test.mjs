@@ -31,6 +31,9 @@ test('type a tag, click Run, watch live logs until Succeeded', async () => {
   const page = await app.browser.newPage();
   const errors = [];
   page.on('pageerror', (err) => errors.push(err.message));
+  // What a panic in the WASM printed (its message and place), to say more than the trap.
+  const said = [];
+  page.on('console', (message) => message.type() === 'error' && said.push(message.text()));
 
   await page.goto(`${app.base}/pipelines/demo`);
   await page.waitForSelector('body[data-hydrated="true"]');
@@ -71,8 +74,9 @@ test('type a tag, click Run, watch live logs until Succeeded', async () => {
   await page.locator('#history').getByText('demo #1').waitFor();
   await page.screenshot({ path: join(shots, 'history.png'), fullPage: true });
   await page.goto(`${app.base}/`);
+  await page.waitForSelector('body[data-hydrated="true"]');
   await page.screenshot({ path: join(shots, 'pipelines.png'), fullPage: true });
-  assert.deepEqual(errors, [], 'no script errors on the pages');
+  assert.deepEqual(errors, [], `no script errors on the pages; the console said: ${said.join('\n')}`);
 });
 
 test('the editor validates as you type with the shared rules', async () => {
