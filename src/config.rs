@@ -254,6 +254,10 @@ pub struct ServeConfig {
     /// be searched at a time).
     #[arg(long, env = "CONVEYOR_SEARCH_INDEX", default_value_t = true, action = clap::ArgAction::Set)]
     pub search_index: bool,
+    /// A watched Kubernetes object (`on.kubernetes`) must stay unchanged this long before
+    /// its changes start one run.
+    #[arg(long, env = "CONVEYOR_CHANGE_QUIET", default_value = "500ms", value_parser = humantime::parse_duration)]
+    pub change_quiet: Duration,
     #[command(flatten)]
     pub oidc: OidcArgs,
 }
@@ -344,6 +348,7 @@ impl ServeConfig {
             prune_interval: Duration::from_secs(600),
             scheduler: true,
             search_index: true,
+            change_quiet: Duration::from_millis(500),
             oidc: OidcArgs::default(),
         }
     }

@@ -207,7 +207,7 @@ impl Server {
         if config.search_index {
             service.keep_index().await?;
         }
-        service.keep_watches().await?;
+        service.keep_watches(config.change_quiet).await?;
         let public_origin = site.public_origin.clone();
         service.set_public_url(
             public_origin

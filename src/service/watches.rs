@@ -16,9 +16,6 @@ use tokio::time::Instant;
 use super::{stored, Service, ServiceError, ServiceResult};
 use crate::triggers::changes::{wanted, watch, KubeChange, WatchTarget};
 
-/// How long an object must stay unchanged before its burst of changes starts a run.
-pub const QUIET: Duration = Duration::from_millis(500);
-
 /// The watchers running, by what they watch.
 pub struct Watchers {
     changes: mpsc::UnboundedSender<KubeChange>,
@@ -42,8 +39,9 @@ impl Service {
         Ok(watching)
     }
 
-    /// Starts watching for the pipelines' Kubernetes triggers, when the server has a cluster.
-    pub async fn keep_watches(self: &Arc<Self>) -> ServiceResult<()> {
+    /// Starts watching for the pipelines' Kubernetes triggers, when the server has a cluster;
+    /// an object's changes start a run once it has stayed unchanged for `quiet`.
+    pub async fn keep_watches(self: &Arc<Self>, quiet: Duration) -> ServiceResult<()> {
         if self.workflows.cluster.is_none() {
             return Ok(());
         }
@@ -59,7 +57,10 @@ impl Service {
             loop {
                 let next = waiting.values().map(|(at, _)| *at).min();
                 let change = match next {
+                    // Changes already received come before any deadline: a burst that
+                    // arrived while this task waited is still one burst.
                     Some(at) => tokio::select! {
+                        biased;
                         change = incoming.recv() => change.map(Some),
                         _ = tokio::time::sleep_until(at) => Some(None),
                     },
@@ -73,7 +74,7 @@ impl Service {
                     Some(change) => {
                         for pipeline in service.pipelines_wanting(&change).await {
                             let key = (pipeline, change.uid.clone());
-                            waiting.insert(key, (Instant::now() + QUIET, change.clone()));
+                            waiting.insert(key, (Instant::now() + quiet, change.clone()));
                         }
                     }
                     None => {
