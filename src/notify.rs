@@ -4,11 +4,13 @@
 //! Failed calls (network errors, 5xx, 429) are retried; each call's outcome is recorded and
 //! shown with the run. Only `scheme://host` of a URL is ever logged or stored.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use conveyor_core::dto::WebhookDelivery;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::oneshot::error::TryRecvError;
+use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio_util::task::{task_tracker::TaskTrackerToken, TaskTracker};
 
 use crate::metrics::Metrics;
@@ -49,6 +51,9 @@ pub struct Notice {
     pub signing_key: Option<SigningKey>,
     /// A header that authorizes the call (a forge's API token).
     pub authorization: Option<AuthHeader>,
+    /// Calls queued with the same key are made one after another, in the order queued
+    /// (a commit's statuses: a retried `pending` must never land after `success`).
+    pub in_order: Option<String>,
 }
 
 /// A header carrying a credential. Its `Debug` shows its name only.
@@ -115,14 +120,28 @@ impl Webhooks {
         let slots = Arc::new(Semaphore::new(config.max_in_flight.max(1)));
         let config = Arc::new(config);
         tokio::spawn(async move {
+            // By ordering key: the end of the last call queued with it.
+            let mut chains: HashMap<String, oneshot::Receiver<()>> = HashMap::new();
             while let Some((notice, token)) = notices.recv().await {
                 let Ok(slot) = slots.clone().acquire_owned().await else {
                     break;
                 };
+                // Chains whose last call has ended are done with.
+                chains.retain(|_, ended| matches!(ended.try_recv(), Err(TryRecvError::Empty)));
+                let (done, ended) = oneshot::channel();
+                let earlier = notice
+                    .in_order
+                    .clone()
+                    .and_then(|key| chains.insert(key, ended));
                 let (client, config, store) = (client.clone(), config.clone(), store.clone());
                 let metrics = metrics.clone();
                 tokio::spawn(async move {
+                    if let Some(earlier) = earlier {
+                        // Ended or dropped: either way it is out of the way.
+                        let _ = earlier.await;
+                    }
                     let delivery = deliver(&client, &config, &notice).await;
+                    let _ = done.send(());
                     drop(slot);
                     metrics.webhook_call(match (delivery.ok, delivery.status_code) {
                         (true, _) => "delivered",

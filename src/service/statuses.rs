@@ -120,6 +120,8 @@ impl Service {
             run_id,
             step: STATUS_CALL.to_owned(),
             event: state,
+            // One commit's statuses land in the order they were sent.
+            in_order: Some(url.clone()),
             url,
             payload,
             signing_key: None,

@@ -108,6 +108,7 @@ impl RunHooks {
                 payload: payload.clone(),
                 signing_key: key.clone(),
                 authorization: None,
+                in_order: None,
             })
             .collect()
     }

@@ -367,8 +367,10 @@ async fn status_api() -> (
 #[tokio::test]
 async fn the_forge_hears_pending_then_success_with_the_run_link_and_failed_calls_are_retried() {
     let (api, mut seen) = status_api().await;
+    // The first call (`pending`) fails and is retried after a wait long enough for the run
+    // to end meanwhile: `success` must still land after it.
     let app = TestApp::spawn_with(|config| {
-        config.webhook_retry_delays = vec![std::time::Duration::from_millis(20)];
+        config.webhook_retry_delays = vec![std::time::Duration::from_secs(2)];
     })
     .await;
     let git_server = GitServer::start().await;
