@@ -254,6 +254,10 @@ pub struct ServeConfig {
     /// be searched at a time).
     #[arg(long, env = "CONVEYOR_SEARCH_INDEX", default_value_t = true, action = clap::ArgAction::Set)]
     pub search_index: bool,
+    /// How long one page of a log search may read before it returns what it found so far,
+    /// with a cursor that goes on from there.
+    #[arg(long, env = "CONVEYOR_SEARCH_PAGE_TIME", default_value = "300ms", value_parser = humantime::parse_duration)]
+    pub search_page_time: Duration,
     /// A watched Kubernetes object (`on.kubernetes`) must stay unchanged this long before
     /// its changes start one run.
     #[arg(long, env = "CONVEYOR_CHANGE_QUIET", default_value = "500ms", value_parser = humantime::parse_duration)]
@@ -348,6 +352,7 @@ impl ServeConfig {
             prune_interval: Duration::from_secs(600),
             scheduler: true,
             search_index: true,
+            search_page_time: Duration::from_millis(300),
             change_quiet: Duration::from_millis(500),
             oidc: OidcArgs::default(),
         }

@@ -94,6 +94,7 @@ impl Server {
             source,
         })?;
         let store = Store::open(&config.data_dir.join("conveyor.db")).await?;
+        store.search_index().set_page_time(config.search_page_time);
         // Absolute: container runtimes read a relative mount source as a volume name.
         let data_dir =
             std::path::absolute(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());

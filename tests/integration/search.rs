@@ -176,8 +176,26 @@ async fn finds_lines_of_every_run_newest_first_with_filters_pages_and_highlights
         vec![]
     );
 
-    // Deleting the runs takes their index entries, and the space comes back.
+    // A page out of time returns what it found with a cursor (`partial`); following the
+    // cursors finds the same hits in the same order.
     let index = app.service.store().search_index();
+    index.set_page_time(Duration::ZERO);
+    let (mut paged, mut cursor, mut partial) = (Vec::new(), String::new(), 0);
+    for round in 0.. {
+        assert!(round < 10_000, "the cursors never end: {paged:?}");
+        let page = search(&app, &format!("q=needle-one&cursor={cursor}")).await;
+        paged.extend(places(&page));
+        partial += usize::from(page["partial"] == true);
+        match page["next"].as_str() {
+            Some(next) => cursor = next.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(paged, want);
+    assert!(partial > 0, "no page ran out of time");
+    index.set_page_time(Duration::from_secs(120));
+
+    // Deleting the runs takes their index entries, and the space comes back.
     let before = index.size().await.expect("size");
     let response = app
         .client

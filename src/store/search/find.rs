@@ -1,9 +1,9 @@
 //! Answering a search: runs newest first, each run's candidate chunks (FTS5: chunks holding
 //! every trigram of the query) and its unindexed lines read back from the log store, lines
-//! kept that contain the query. A page stops when it is full or after [`PAGE_TIME`]; its
-//! cursor says where the next one goes on.
+//! kept that contain the query. A page stops when it is full or out of its time
+//! (`--search-page-time`); its cursor says where the next one goes on.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use conveyor_core::dto::{RunSummary, RunsQuery};
 use conveyor_core::search::{excerpt, Needle, SearchCursor, SearchHit, SearchPage, SearchQuery};
@@ -14,8 +14,6 @@ use crate::store::logs::read::{From, Scan, Take};
 use crate::store::runs::runs_query;
 use crate::store::{run_summary, Store, StoreResult};
 
-/// How long one page may search before it returns what it found.
-const PAGE_TIME: Duration = Duration::from_millis(300);
 /// Lines read between two looks at the clock.
 const CLOCK_EVERY: u32 = 4096;
 
@@ -50,7 +48,7 @@ impl Store {
             return Ok(page);
         };
         let limit = query.page_size();
-        let deadline = Instant::now() + PAGE_TIME;
+        let deadline = Instant::now() + self.search.page_time();
         let Some((lo, mut hi)) = self.search_bounds(query, pipeline_id).await? else {
             return Ok(page);
         };

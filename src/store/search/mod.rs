@@ -20,7 +20,7 @@ pub use write::Indexed;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -46,6 +46,9 @@ fn run_of(chunk: i64) -> i64 {
 }
 
 /// The search index's database, and which runs it has yet to index fully.
+/// How long one page of a search may read logs unless the server says otherwise.
+pub const DEFAULT_PAGE_TIME: Duration = Duration::from_millis(300);
+
 pub struct SearchIndex {
     writer: SqlitePool,
     reader: SqlitePool,
@@ -56,6 +59,8 @@ pub struct SearchIndex {
     enabled: AtomicBool,
     /// Wakes the indexer when a run is noted.
     wake: tokio::sync::Notify,
+    /// How long one page of a search may read logs (milliseconds).
+    page_time: AtomicU64,
 }
 
 impl SearchIndex {
@@ -92,6 +97,7 @@ impl SearchIndex {
             pending: Mutex::default(),
             enabled: AtomicBool::new(false),
             wake: tokio::sync::Notify::new(),
+            page_time: AtomicU64::new(DEFAULT_PAGE_TIME.as_millis() as u64),
         })
     }
 
@@ -113,6 +119,17 @@ impl SearchIndex {
 
     pub fn is_enabled(&self) -> bool {
         self.enabled.load(Ordering::SeqCst)
+    }
+
+    /// How long one page of a search may read logs before it returns what it found, with
+    /// a cursor that goes on from there (`--search-page-time`).
+    pub fn set_page_time(&self, time: Duration) {
+        let millis = u64::try_from(time.as_millis()).unwrap_or(u64::MAX);
+        self.page_time.store(millis, Ordering::SeqCst);
+    }
+
+    pub(super) fn page_time(&self) -> Duration {
+        Duration::from_millis(self.page_time.load(Ordering::SeqCst))
     }
 
     /// Notes that a run has (or may have) lines the index lacks.
