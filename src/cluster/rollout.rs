@@ -9,6 +9,9 @@ use kube::{Api, Client};
 
 /// How often the Deployment is read while it rolls out.
 const POLL: Duration = Duration::from_millis(500);
+/// However close the deadline, a read gets this long to answer, so that the verdict (and
+/// how far the rollout got) comes from the Deployment as it is, not from a slow API.
+const READ_GRACE: Duration = Duration::from_secs(5);
 
 /// Where a rollout stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,7 +86,8 @@ pub async fn wait_for_rollout(
     let mut last = String::new();
     loop {
         // A read that fails (or does not answer) is tried again until the deadline.
-        let read = tokio::time::timeout_at(deadline, api.get(name)).await;
+        let answer_by = deadline.max(tokio::time::Instant::now() + READ_GRACE);
+        let read = tokio::time::timeout_at(answer_by, api.get(name)).await;
         let state = match read {
             Ok(Ok(deployment)) => rollout_state(&deployment),
             Ok(Err(kube::Error::Api(status))) if status.is_not_found() => {
