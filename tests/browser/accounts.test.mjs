@@ -53,6 +53,7 @@ test('sign in from a link, land where it pointed, sign out', async () => {
   await page.waitForURL((url) => url.pathname === '/login');
   await page.goto(`${app.base}/`);
   assert.equal(new URL(page.url()).pathname, '/login', 'signed out: the session no longer works');
+  await page.waitForSelector('body[data-hydrated="true"]');
   // The old cookie, replayed, opens nothing either.
   const replay = await fetch(`${app.base}/api/v1/session`, { headers: { cookie: `conveyor_session=${cookie.value}` } });
   assert.equal(replay.status, 401);

@@ -15,6 +15,9 @@ const binaries = process.env.CARGO_TARGET_DIR ?? join(root, 'target');
 
 /** Starts a server (with `serve`'s extra `args`) and a browser; `stop()` ends both and
  *  removes the data. */
+/** How long a wait or a navigation may take before a test fails. */
+const WAIT = 120_000;
+
 export async function start(args = []) {
   const dataDir = mkdtempSync(join(tmpdir(), 'conveyor-browser-'));
   const binary = process.env.CONVEYOR_BIN ?? join(binaries, 'debug', 'conveyor');
@@ -35,6 +38,20 @@ export async function start(args = []) {
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync'],
   });
+  // Waits and navigations get two minutes (Playwright's own default is 30 s): on a loaded
+  // CI machine a debug build's pages can take long to hydrate, and a run long to end.
+  const newContext = nobody.newContext.bind(nobody);
+  nobody.newContext = async (options) => {
+    const context = await newContext(options);
+    context.setDefaultTimeout(WAIT);
+    return context;
+  };
+  nobody.newPage = async (options) => {
+    const context = await nobody.newContext(options);
+    const page = await context.newPage();
+    page.on('close', () => context.close().catch(() => {}));
+    return page;
+  };
   mkdirSync(shots, { recursive: true });
 
   // The first admin: its password is in the data directory; its token for the API comes

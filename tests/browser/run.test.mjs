@@ -2,20 +2,26 @@
 // log arrive live until the run ends Succeeded. Real server binary, real Chromium.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve, shots } from './harness.mjs';
 
 const app = serve();
 
+// The compile step prints its first line, then waits until the test has seen the run live.
+const gate = join(mkdtempSync(join(tmpdir(), 'conveyor-gate-')), 'open');
 const DEMO = `
 name: demo
-description: Prints lines slowly so they arrive while the run is live
+description: Prints a line, waits, then prints the rest, so lines arrive while the run is live
 stages:
   - name: build
     steps:
       - name: compile
         script: |
-          for i in 1 2 3 4 5 6; do echo "line-$i of $CONVEYOR_TAG"; sleep 0.4; done
+          echo "line-1 of $CONVEYOR_TAG"
+          while [ ! -f '${gate}' ]; do sleep 0.02; done
+          for i in 2 3 4 5 6; do echo "line-$i of $CONVEYOR_TAG"; sleep 0.1; done
   - name: test
     steps:
       - name: unit
@@ -50,6 +56,7 @@ test('type a tag, click Run, watch live logs until Succeeded', async () => {
   const statusWhileFirstLine = await page.locator('#run-status .badge').innerText();
   assert.match(statusWhileFirstLine.toLowerCase(), /running|pending/, 'the first line arrived before the run ended');
   await page.screenshot({ path: join(shots, 'run-live.png'), fullPage: true });
+  writeFileSync(gate, 'go');
 
   await page.locator('#run-status .badge', { hasText: /succeeded/i }).waitFor();
   const lines = await page.locator('#log .line').allInnerTexts();
@@ -72,6 +79,9 @@ test('type a tag, click Run, watch live logs until Succeeded', async () => {
 
   await page.goto(`${app.base}/history`);
   await page.locator('#history').getByText('demo #1').waitFor();
+  // Leaving a page while its WASM chunks still load makes Leptos panic on the aborted
+  // fetch (`load callback should succeed`): the next page waits for this one to hydrate.
+  await page.waitForSelector('body[data-hydrated="true"]');
   await page.screenshot({ path: join(shots, 'history.png'), fullPage: true });
   await page.goto(`${app.base}/`);
   await page.waitForSelector('body[data-hydrated="true"]');

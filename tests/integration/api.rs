@@ -1075,21 +1075,29 @@ async fn history_filters_by_tag_and_date_and_refuses_bad_ones() {
     let (_, page) = app.get_json("/api/v1/pipelines/web/runs?tag=v2").await;
     assert_eq!(page["runs"].as_array().map(Vec::len), Some(1));
 
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_millis() as i64;
-    let today = chrono::DateTime::from_timestamp_millis(now)
-        .expect("now")
-        .format("%Y-%m-%d")
-        .to_string();
+    // From the day of the first run to today (UTC midnight may pass in between).
+    let (_, all) = app.get_json("/api/v1/runs").await;
+    let first_made = all["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .filter_map(|r| r["created_at"].as_i64())
+        .min()
+        .expect("a run");
+    let day = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .expect("a time")
+            .format("%Y-%m-%d")
+            .to_string()
+    };
+    let (since, until) = (day(first_made), day(chrono::Utc::now().timestamp_millis()));
     let (_, page) = app
-        .get_json(&format!("/api/v1/runs?since={today}&until={today}"))
+        .get_json(&format!("/api/v1/runs?since={since}&until={until}"))
         .await;
     assert_eq!(
         page["runs"].as_array().map(Vec::len),
         Some(3),
-        "all were made today"
+        "all were made in those days"
     );
     let (_, page) = app.get_json("/api/v1/runs?until=2000-01-01").await;
     assert_eq!(page["runs"], json!([]), "none that old");

@@ -13,14 +13,29 @@ use crate::support::{logs, outcome, SseEvent, TestApp};
 
 const LINES: usize = 30_000;
 
-/// Two steps writing at once (their lines interleave), one with an over-long line that is
-/// cut into pieces, and stderr.
+/// Two steps writing at once, one with an over-long line that is cut into pieces, and
+/// stderr. Their lines interleave for certain: `a` writes half, more than a pipe holds, then
+/// waits for `b` to write all of its own (again more than a pipe holds) before the rest.
 const TWO_WRITERS: &str = "name: two
 stages:
   - name: s
     steps:
-      - {name: a, parallel: true, script: 'seq 1 30000'}
-      - {name: b, parallel: true, script: 'seq 1 30000 | sed s/^/b/; head -c 40000 /dev/zero | tr \"\\0\" x; echo; echo warn >&2'}
+      - name: a
+        parallel: true
+        script: |
+          seq 1 15000
+          touch a-half
+          until [ -f b-done ]; do sleep 0.01; done
+          seq 15001 30000
+      - name: b
+        parallel: true
+        script: |
+          until [ -f a-half ]; do sleep 0.01; done
+          seq 1 30000 | sed s/^/b/
+          head -c 40000 /dev/zero | tr '\\0' x
+          echo
+          echo warn >&2
+          touch b-done
 ";
 
 /// Whether the run's segments are all compressed (none left plain).

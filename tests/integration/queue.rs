@@ -56,14 +56,21 @@ async fn create(app: &TestApp, pipeline: &str) -> Value {
 #[tokio::test]
 async fn twenty_runs_at_once_run_one_at_a_time_in_order_and_none_is_lost() {
     let app = TestApp::spawn().await;
-    app.create_pipeline("name: burst\nstages: [{name: s, steps: [{name: a, script: 'echo run'}]}]")
-        .await;
+    // Runs wait for the gate, so the first is still running when the last is asked for.
+    let gate = app.data_dir.path().join("gate");
+    app.create_pipeline(&format!(
+        "name: burst\nstages: [{{name: s, steps: [{{name: a, script: 'until [ -f {} ]; do sleep 0.01; done; echo run'}}]}}]",
+        gate.display()
+    ))
+    .await;
     let starts = (0..20).map(|_| create(&app, "burst"));
     let made: Vec<Value> = futures::future::join_all(starts).await;
+    std::fs::write(&gate, "go").expect("open the gate");
     let mut ids: Vec<i64> = made.iter().map(|r| r["id"].as_i64().unwrap()).collect();
     ids.sort();
-    assert!(
-        made.iter().filter(|r| r["status"] == "queued").count() >= 18,
+    assert_eq!(
+        made.iter().filter(|r| r["status"] == "queued").count(),
+        19,
         "all but the first wait their turn: {made:?}"
     );
     for &id in &ids {

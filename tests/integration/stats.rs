@@ -92,7 +92,7 @@ async fn the_panel_counts_each_ended_run_once_over_its_window() {
     // Every run sleeps 0.3 s: both percentiles say so (within the buckets' 10 %).
     let p50 = mix["p50_ms"].as_i64().expect("p50");
     let p95 = mix["p95_ms"].as_i64().expect("p95");
-    assert!((270..5_000).contains(&p50) && p50 <= p95, "{p50} {p95}");
+    assert!(p50 >= 270 && p50 <= p95 && p95 < 60_000, "{p50} {p95}");
     let slowest = &mix["slowest_steps"][0];
     assert_eq!(
         (&slowest["pipeline"], &slowest["step"]),

@@ -137,7 +137,9 @@ async fn failed_calls_are_retried_and_never_hold_up_the_run() {
         .expect("addr");
     let app = TestApp::spawn_with(|config| {
         config.webhook_retry_delays = vec![Duration::from_millis(10), Duration::from_millis(10)];
-        config.webhook_timeout = Duration::from_millis(500);
+        // Long enough that a loaded machine answering the flaky hook late is not a
+        // timeout; only the hanging hook waits it out (three times).
+        config.webhook_timeout = Duration::from_secs(3);
     })
     .await;
     app.create_pipeline(&format!(
