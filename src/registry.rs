@@ -79,7 +79,14 @@ impl ImageLookup {
         } else {
             RegistryAuth::Basic(self.username.clone(), self.password.clone())
         };
-        client.fetch_manifest_digest(&reference, &auth).await
+        let digest = client.fetch_manifest_digest(&reference, &auth).await?;
+        if is_digest(&digest) {
+            Ok(digest)
+        } else {
+            Err(oci_client::errors::OciDistributionError::GenericError(
+                Some("the registry answered with something that is not a sha256 digest".to_owned()),
+            ))
+        }
     }
 
     /// `name@digest`: the image exactly as pushed.
@@ -93,9 +100,30 @@ impl ImageLookup {
     }
 }
 
+/// `sha256:` and 64 lowercase hex digits: the only digest Conveyor records or deploys.
+fn is_digest(text: &str) -> bool {
+    text.strip_prefix("sha256:").is_some_and(|hex| {
+        hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
 #[cfg(test)]
 mod tests {
-    use super::ImageLookup;
+    use super::{is_digest, ImageLookup};
+
+    #[test]
+    fn only_sha256_digests_are_taken() {
+        let good = format!("sha256:{}", "0123456789abcdef".repeat(4));
+        assert!(is_digest(&good));
+        assert!(!is_digest(&good.replace('a', "A")));
+        assert!(!is_digest(&good[..good.len() - 1]));
+        assert!(!is_digest(&format!("{good}0")));
+        assert!(!is_digest(&good.replace("sha256", "md5")));
+        assert!(!is_digest(&format!("sha256:{}é", "0".repeat(63))));
+    }
 
     #[test]
     fn the_pinned_name_drops_the_tag_but_keeps_a_port() {

@@ -137,7 +137,7 @@ fn RunView(detail: RunPageData) -> impl IntoView {
             })}
             {detail.image.clone().map(|image| {
                 let short = match image.split_once("@sha256:") {
-                    Some((name, digest)) => format!("{name}@sha256:{}", &digest[..digest.len().min(12)]),
+                    Some((name, digest)) => format!("{name}@sha256:{}", digest.chars().take(12).collect::<String>()),
                     None => image.clone(),
                 };
                 view! {
