@@ -8,8 +8,10 @@ use std::sync::Arc;
 use conveyor_core::definition::{Concurrency, EngineKind, Params, Pipeline, Problem};
 use conveyor_core::dto::RunSummary;
 use conveyor_core::plan::{plan, Plan};
-use conveyor_core::run::{is_valid_tag, Start};
-use conveyor_core::workflow::{Release, ReleasePage, Workflow, BUILD_STEP, DEPLOY_STEP};
+use conveyor_core::run::{is_valid_tag, Start, Trigger};
+use conveyor_core::workflow::{
+    Credentials, Release, ReleasePage, Workflow, BUILD_STEP, DEPLOY_STEP,
+};
 
 use super::host::{find_builder, on_host};
 use super::runs::Launch;
@@ -17,7 +19,7 @@ use super::{Service, ServiceError, ServiceResult};
 use crate::cluster::objects::{deploy_manifest, docker_config_json, registry_secret_name};
 use crate::engine::RegistryAccess;
 use crate::registry::ImageLookup;
-use crate::store::{PipelineRow, VersionRow};
+use crate::store::{PipelineRow, StoreError, VersionRow};
 use crate::supervisor::ReleasePlan;
 
 /// Most releases on one page.
@@ -149,6 +151,41 @@ impl Service {
         self.roll_back(&run.pipeline, release, by).await
     }
 
+    /// What a workflow run that a restarted server resumes pushes (its digest is asked for
+    /// when it ends) and deploys (its plan, kept with the run when it started).
+    pub(super) async fn resumed_deploy(
+        &self,
+        run: &RunSummary,
+        pipeline_id: i64,
+    ) -> ServiceResult<(Option<ImageLookup>, Option<ReleasePlan>)> {
+        let Some(sealed) = self.store.workflow_credentials(pipeline_id).await? else {
+            return Ok((None, None));
+        };
+        let corrupt = |what: String| StoreError::Corrupt(format!("run {}: {what}", run.id));
+        let release = match self.store.run_release_plan(run.id).await? {
+            Some(json) => Some(
+                serde_json::from_str::<ReleasePlan>(&json)
+                    .map_err(|err| corrupt(format!("its release plan: {err}")))?,
+            ),
+            None => None,
+        };
+        if run.trigger == Trigger::Rollback {
+            // A rollback builds nothing.
+            return Ok((None, release));
+        }
+        let version = self
+            .store
+            .version(pipeline_id, run.version)
+            .await?
+            .ok_or_else(|| corrupt(format!("its version {} is gone", run.version)))?;
+        let workflow = Self::stored_workflow(&run.pipeline, &version)?;
+        let credentials = self.open_credentials(&run.pipeline, &sealed)?;
+        Ok((
+            Some(pushed_image(&workflow, &run.tag, &credentials)),
+            release,
+        ))
+    }
+
     #[allow(clippy::too_many_arguments)]
     async fn launch_deploying(
         self: &Arc<Self>,
@@ -162,13 +199,7 @@ impl Service {
     ) -> ServiceResult<RunSummary> {
         let workflow = Self::stored_workflow(&row.name, version)?;
         let credentials = self.open_credentials(&row.name, sealed)?;
-        let image = ImageLookup {
-            image: workflow.image_ref(tag),
-            step: BUILD_STEP.to_owned(),
-            insecure: workflow.image.insecure,
-            username: credentials.registry_username.clone(),
-            password: credentials.registry_password.clone(),
-        };
+        let image = pushed_image(&workflow, tag, &credentials);
         let namespace = self.deploy_namespace(&workflow);
         let (deployed, rollback) = match deploying {
             Deploying::Build => {
@@ -267,6 +298,17 @@ impl Service {
         let host = on_host(&pipeline, &builder, tools, &kubeconfig)
             .map_err(|message| ServiceError::Invalid(vec![Problem::new("build", message)]))?;
         Ok((host, plan))
+    }
+}
+
+/// The image a workflow's build pushes for a tag, and how to ask its registry about it.
+fn pushed_image(workflow: &Workflow, tag: &str, credentials: &Credentials) -> ImageLookup {
+    ImageLookup {
+        image: workflow.image_ref(tag),
+        step: BUILD_STEP.to_owned(),
+        insecure: workflow.image.insecure,
+        username: credentials.registry_username.clone(),
+        password: credentials.registry_password.clone(),
     }
 }
 

@@ -69,11 +69,19 @@ impl Service {
         // A workflow's pods run as its own account. Its registry access is not needed again:
         // a workflow has no approval gates, so a resumed run makes no new PipelineRun.
         let (pipeline_id, _, _) = self.store.run_origin(run_id).await?;
-        let service_account = self
-            .store
-            .is_workflow(pipeline_id)
-            .await?
-            .then(|| resolved.pipeline.clone());
+        let workflow = self.store.is_workflow(pipeline_id).await?;
+        let service_account = workflow.then(|| resolved.pipeline.clone());
+        // What it pushes and deploys, recorded (the image by digest, the release) at its end.
+        let (image, release) = if workflow {
+            self.resumed_deploy(&run, pipeline_id)
+                .await
+                .unwrap_or_else(|err| {
+                    tracing::warn!(run = run_id, error = %err, "a resumed workflow run will record no image or release");
+                    (None, None)
+                })
+        } else {
+            (None, None)
+        };
         // Its steps run with the secrets they were given; their values are needed again to
         // mask what they print from here on.
         let secrets = match self.secrets.for_run(&resolved).await {
@@ -102,7 +110,9 @@ impl Service {
                 return Ok(false);
             }
         };
-        let state = RunState::restore(&run, &steps, self.store.last_seq(run_id).await?, hooks);
+        let mut state = RunState::restore(&run, &steps, self.store.last_seq(run_id).await?, hooks);
+        state.image = image;
+        state.release = release;
         tracing::info!(
             run = run_id,
             engine = %engine.kind(),

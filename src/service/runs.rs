@@ -141,6 +141,7 @@ impl Service {
         // stops the run here.
         let secrets = Arc::new(self.secrets.for_run(&resolved).await?);
         let steps = new_steps(&resolved, retry.as_ref());
+        let release_plan = release.as_ref().map(to_json).transpose()?;
         let new_run = NewRun {
             pipeline_id: row.id,
             version,
@@ -152,6 +153,7 @@ impl Service {
             resolved: &to_json(&resolved)?,
             concurrency,
             commit: start.commit.as_ref(),
+            release_plan: release_plan.as_deref(),
         };
         let run = match self.store.create_run(&new_run, &steps).await {
             Ok(run) => run,

@@ -28,6 +28,8 @@ pub struct NewRun<'a> {
     pub concurrency: Concurrency,
     /// The code it builds, when a forge's event started it.
     pub commit: Option<&'a Commit>,
+    /// A workflow run's deploy as planned (JSON), recorded as a release when it ends.
+    pub release_plan: Option<&'a str>,
 }
 
 /// A step as recorded when its run is created.
@@ -57,9 +59,9 @@ impl Store {
         let mut tx = self.writer.begin().await?;
         let inserted = sqlx::query(&format!(
             "INSERT INTO runs (pipeline_id, version, number, tag, params, status, created_at, engine, trigger, resolved, started_by, \
-             branch, commit_sha, git_ref, commit_author, commit_message, pr_number, commit_url, forge, from_fork) \
+             branch, commit_sha, git_ref, commit_author, commit_message, pr_number, commit_url, forge, from_fork, release_plan) \
              VALUES (?1, ?2, (SELECT COALESCE(MAX(number), 0) + 1 FROM runs WHERE pipeline_id = ?1), ?3, ?4, {status}, ?5, ?6, ?7, ?8, ?9, \
-             ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) RETURNING id",
+             ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19) RETURNING id",
         ))
         .bind(run.pipeline_id)
         .bind(run.version)
@@ -79,6 +81,7 @@ impl Store {
         .bind(run.commit.and_then(|c| c.url.as_deref()))
         .bind(run.commit.and_then(|c| c.forge.as_deref()))
         .bind(run.commit.is_some_and(|c| c.from_fork))
+        .bind(run.release_plan)
         .fetch_one(&mut *tx)
         .await;
         let run_id: i64 = match inserted {
@@ -159,6 +162,15 @@ impl Store {
             .fetch_one(&self.reader)
             .await?
             .try_get("image")?)
+    }
+
+    /// A workflow run's deploy as planned when it started (JSON), if it deploys.
+    pub async fn run_release_plan(&self, id: i64) -> StoreResult<Option<String>> {
+        Ok(sqlx::query("SELECT release_plan FROM runs WHERE id = ?")
+            .bind(id)
+            .fetch_one(&self.reader)
+            .await?
+            .try_get("release_plan")?)
     }
 
     /// The pipeline id and version a run executed, and its resolved steps as JSON (none for

@@ -38,8 +38,9 @@ pub struct RunState {
     pub(super) deploy_said: Option<String>,
 }
 
-/// A workflow run's deploy, recorded as a release when the run ends.
-#[derive(Debug, Clone, PartialEq)]
+/// A workflow run's deploy, recorded as a release when the run ends (kept with the run, for
+/// a server that resumes it).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReleasePlan {
     /// The step that deploys.
     pub step: String,

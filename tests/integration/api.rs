@@ -921,6 +921,7 @@ async fn runs_left_in_flight_by_a_crash_are_settled_at_start() {
             resolved: &serde_json::to_string(&resolved).expect("json"),
             concurrency: conveyor_core::definition::Concurrency::Refuse,
             commit: None,
+            release_plan: None,
         };
         store.create_run(&run, &steps).await.expect("run");
         store.close().await;

@@ -5,10 +5,10 @@
 
 use crate::support::fake_kube::FakeCluster;
 use crate::support::registry::Registry;
-use crate::support::{outcome, TestApp};
+use crate::support::{logs, outcome, TestApp};
 use base64::Engine as _;
 use conveyor_core::definition::EngineKind;
-use conveyor_core::run::{EventBody, RunStatus};
+use conveyor_core::run::{EventBody, RunStatus, StepStatus};
 use serde_json::{json, Value};
 
 const WEB: &str = "
@@ -27,12 +27,16 @@ deploy:
 const SECRETS: [&str; 2] = ["reg-s3cret", "git-s3cret"];
 
 async fn app_with(cluster: &FakeCluster) -> TestApp {
-    TestApp::spawn_with(|config| {
+    TestApp::spawn_with(on_tekton(cluster)).await
+}
+
+/// A server whose engine is Tekton on the API double.
+fn on_tekton(cluster: &FakeCluster) -> impl FnOnce(&mut conveyor::config::ServeConfig) + '_ {
+    |config| {
         config.engine = EngineKind::Tekton;
         config.kubeconfig = Some(cluster.kubeconfig.clone());
         config.tekton_namespace = cluster.namespace.clone();
-    })
-    .await
+    }
 }
 
 async fn send(request: reqwest::RequestBuilder) -> (u16, String) {
@@ -438,6 +442,73 @@ async fn a_workflow_run_goes_to_tekton_as_its_own_account_with_the_tagged_deploy
     let events = app.all_events(run).await;
     assert_eq!(outcome(&events).0, RunStatus::Cancelled);
     assert!(events.iter().all(|e| !matches!(&e.event.body, EventBody::Log { text, .. } if SECRETS.iter().any(|s| text.contains(s)))));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_workflow_run_that_a_restarted_server_resumes_is_still_recorded_as_a_release() {
+    let cluster = FakeCluster::start().await;
+    // This host cannot run git's, kaniko's and kubectl's images: their tasks stand in.
+    for task in ["clone", "build", "deploy"] {
+        cluster.stand_in(task, &format!("echo {task} done"));
+    }
+    cluster.hold("deploy");
+    // A registry address nothing listens on: asking it for digests fails at once.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind")
+        .local_addr()
+        .expect("addr");
+    let web = WEB
+        .replace(
+            "registry.example.com/org/web,",
+            &format!("'{closed}/org/web',"),
+        )
+        .replace(
+            "'registry.example.com/org/web:old'",
+            &format!("'{closed}/org/web:old'"),
+        );
+    let app = app_with(&cluster).await;
+    let (status, body) = send(app.client.post(app.url("/api/v1/workflows")).body(web)).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = send(
+        app.client
+            .post(app.url("/api/v1/workflows/web/runs"))
+            .json(&json!({"tag": "v2"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let run = serde_json::from_str::<Value>(&body).expect("json")["id"]
+        .as_i64()
+        .expect("id");
+    // Built; the server stops while the deploy waits its turn on the cluster.
+    let mut events = app.events(run, None).await;
+    events
+        .until(|e| matches!(&e.event.body, EventBody::Step { step, status: StepStatus::Succeeded, .. } if step == "build"))
+        .await;
+    drop(events);
+    let data = app.stop_keeping_data().await;
+
+    cluster.release("deploy");
+    let app = TestApp::spawn_in(data, on_tekton(&cluster)).await;
+    let events = app.all_events(run).await;
+    assert_eq!(outcome(&events).0, RunStatus::Succeeded, "{events:#?}");
+    let (status, page) = app.get_json("/api/v1/workflows/web/releases").await;
+    assert_eq!(status, 200, "{page}");
+    let releases = page["releases"].as_array().expect("releases");
+    assert_eq!(releases.len(), 1, "{page}");
+    assert_eq!(releases[0]["run_id"], run);
+    assert_eq!(releases[0]["tag"], "v2");
+    assert_eq!(releases[0]["outcome"], "rolled_out");
+    assert_eq!(releases[0]["image"], format!("{closed}/org/web:v2"));
+    // The build was asked about after the restart too: its registry's answer is on record.
+    assert!(
+        logs(&events, "build")
+            .iter()
+            .any(|line| line.starts_with("could not read the pushed image's digest")),
+        "{:?}",
+        logs(&events, "build")
+    );
     app.stop().await;
 }
 
