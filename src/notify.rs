@@ -123,9 +123,6 @@ impl Webhooks {
             // By ordering key: the end of the last call queued with it.
             let mut chains: HashMap<String, oneshot::Receiver<()>> = HashMap::new();
             while let Some((notice, token)) = notices.recv().await {
-                let Ok(slot) = slots.clone().acquire_owned().await else {
-                    break;
-                };
                 // Chains whose last call has ended are done with.
                 chains.retain(|_, ended| matches!(ended.try_recv(), Err(TryRecvError::Empty)));
                 let (done, ended) = oneshot::channel();
@@ -133,13 +130,29 @@ impl Webhooks {
                     .in_order
                     .clone()
                     .and_then(|key| chains.insert(key, ended));
+                // A call takes its slot here (all taken: the queue waits), unless it waits for
+                // an earlier one: then once that has ended, so that waiting holds no slot.
+                let slot = match earlier {
+                    Some(_) => None,
+                    None => match slots.clone().acquire_owned().await {
+                        Ok(slot) => Some(slot),
+                        Err(_) => break,
+                    },
+                };
                 let (client, config, store) = (client.clone(), config.clone(), store.clone());
-                let metrics = metrics.clone();
+                let (metrics, slots) = (metrics.clone(), slots.clone());
                 tokio::spawn(async move {
                     if let Some(earlier) = earlier {
                         // Ended or dropped: either way it is out of the way.
                         let _ = earlier.await;
                     }
+                    let slot = match slot {
+                        Some(slot) => slot,
+                        None => match slots.acquire_owned().await {
+                            Ok(slot) => slot,
+                            Err(_) => return,
+                        },
+                    };
                     let delivery = deliver(&client, &config, &notice).await;
                     let _ = done.send(());
                     drop(slot);

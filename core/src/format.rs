@@ -1,4 +1,4 @@
-//! Times and durations as people read them. Formatted by hand from integer parts: chrono's
+//! Times, durations and pinned images as people read them. Formatted by hand from integer parts: chrono's
 //! format-string parser, and float formatting, would add their own code to the WASM.
 
 /// A Unix time in milliseconds as UTC (year, month, day, hour, minute, second).
@@ -54,4 +54,37 @@ pub fn format_duration(ms: i64) -> String {
 pub fn day_start_ms(day: &str) -> Option<i64> {
     let date = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()?;
     Some(date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis())
+}
+
+/// `name@sha256:0123456789ab…`: an image pinned by digest, with the digest's first 12
+/// characters (enough to tell it); any other image as it is.
+pub fn short_image(image: &str) -> String {
+    match image.split_once("@sha256:") {
+        Some((name, digest)) if digest.chars().count() > 12 => {
+            let start: String = digest.chars().take(12).collect();
+            format!("{name}@sha256:{start}…")
+        }
+        _ => image.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_image;
+
+    #[test]
+    fn a_pinned_image_shows_the_start_of_its_digest() {
+        let digest = "0123456789abcdef".repeat(4);
+        assert_eq!(
+            short_image(&format!("127.0.0.1:5000/org/web@sha256:{digest}")),
+            "127.0.0.1:5000/org/web@sha256:0123456789ab…"
+        );
+        assert_eq!(short_image("org/web:v1"), "org/web:v1");
+        assert_eq!(short_image("web@sha256:abc"), "web@sha256:abc");
+        // Characters, not bytes: a stored oddity never splits one.
+        assert_eq!(
+            short_image("web@sha256:ééééééééééééé"),
+            "web@sha256:éééééééééééé…"
+        );
+    }
 }

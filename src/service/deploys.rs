@@ -151,39 +151,42 @@ impl Service {
         self.roll_back(&run.pipeline, release, by).await
     }
 
-    /// What a workflow run that a restarted server resumes pushes (its digest is asked for
-    /// when it ends) and deploys (its plan, kept with the run when it started).
-    pub(super) async fn resumed_deploy(
+    /// A workflow run's deploy as planned when it started (for a server that resumes it).
+    pub(super) async fn resumed_release(
+        &self,
+        run: &RunSummary,
+    ) -> ServiceResult<Option<ReleasePlan>> {
+        let Some(json) = self.store.run_release_plan(run.id).await? else {
+            return Ok(None);
+        };
+        let plan = serde_json::from_str(&json)
+            .map_err(|err| StoreError::Corrupt(format!("run {}'s release plan: {err}", run.id)))?;
+        Ok(Some(plan))
+    }
+
+    /// The image a workflow run that a restarted server resumes pushes (its digest is asked
+    /// for when the run ends); none for a rollback, which builds nothing.
+    pub(super) async fn resumed_image(
         &self,
         run: &RunSummary,
         pipeline_id: i64,
-    ) -> ServiceResult<(Option<ImageLookup>, Option<ReleasePlan>)> {
-        let Some(sealed) = self.store.workflow_credentials(pipeline_id).await? else {
-            return Ok((None, None));
-        };
-        let corrupt = |what: String| StoreError::Corrupt(format!("run {}: {what}", run.id));
-        let release = match self.store.run_release_plan(run.id).await? {
-            Some(json) => Some(
-                serde_json::from_str::<ReleasePlan>(&json)
-                    .map_err(|err| corrupt(format!("its release plan: {err}")))?,
-            ),
-            None => None,
-        };
+    ) -> ServiceResult<Option<ImageLookup>> {
         if run.trigger == Trigger::Rollback {
-            // A rollback builds nothing.
-            return Ok((None, release));
+            return Ok(None);
         }
+        let Some(sealed) = self.store.workflow_credentials(pipeline_id).await? else {
+            return Ok(None);
+        };
         let version = self
             .store
             .version(pipeline_id, run.version)
             .await?
-            .ok_or_else(|| corrupt(format!("its version {} is gone", run.version)))?;
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!("run {}'s version {} is gone", run.id, run.version))
+            })?;
         let workflow = Self::stored_workflow(&run.pipeline, &version)?;
         let credentials = self.open_credentials(&run.pipeline, &sealed)?;
-        Ok((
-            Some(pushed_image(&workflow, &run.tag, &credentials)),
-            release,
-        ))
+        Ok(Some(pushed_image(&workflow, &run.tag, &credentials)))
     }
 
     #[allow(clippy::too_many_arguments)]

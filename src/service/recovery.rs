@@ -73,12 +73,15 @@ impl Service {
         let service_account = workflow.then(|| resolved.pipeline.clone());
         // What it pushes and deploys, recorded (the image by digest, the release) at its end.
         let (image, release) = if workflow {
-            self.resumed_deploy(&run, pipeline_id)
-                .await
-                .unwrap_or_else(|err| {
-                    tracing::warn!(run = run_id, error = %err, "a resumed workflow run will record no image or release");
-                    (None, None)
-                })
+            let image = self.resumed_image(&run, pipeline_id).await.unwrap_or_else(|err| {
+                tracing::warn!(run = run_id, error = %err, "a resumed workflow run will record no pushed image");
+                None
+            });
+            let release = self.resumed_release(&run).await.unwrap_or_else(|err| {
+                tracing::warn!(run = run_id, error = %err, "a resumed workflow run will record no release");
+                None
+            });
+            (image, release)
         } else {
             (None, None)
         };
@@ -111,6 +114,16 @@ impl Service {
             }
         };
         let mut state = RunState::restore(&run, &steps, self.store.last_seq(run_id).await?, hooks);
+        // The deploy's last words so far: why it failed, or that it had begun when cancelled.
+        if let Some(step) = release
+            .as_ref()
+            .and_then(|plan| steps.iter().position(|s| s.name == plan.step))
+        {
+            state.deploy_said = self.store.last_words(run_id, step).await.unwrap_or_else(|err| {
+                tracing::warn!(run = run_id, error = %err, "could not read what a resumed run's deploy step said");
+                None
+            });
+        }
         state.image = image;
         state.release = release;
         tracing::info!(

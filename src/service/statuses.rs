@@ -120,8 +120,8 @@ impl Service {
             run_id,
             step: STATUS_CALL.to_owned(),
             event: state,
-            // One commit's statuses land in the order they were sent.
-            in_order: Some(url.clone()),
+            // A commit's statuses of one pipeline land in the order they were sent.
+            in_order: Some(format!("{url} {context}")),
             url,
             payload,
             signing_key: None,

@@ -70,25 +70,22 @@ impl Service {
                 let Some(service) = service.upgrade() else {
                     break;
                 };
-                match change {
-                    Some(change) => {
-                        for pipeline in service.pipelines_wanting(&change).await {
-                            let key = (pipeline, change.uid.clone());
-                            waiting.insert(key, (Instant::now() + quiet, change.clone()));
-                        }
+                if let Some(change) = change {
+                    for pipeline in service.pipelines_wanting(&change).await {
+                        let key = (pipeline, change.uid.clone());
+                        waiting.insert(key, (Instant::now() + quiet, change.clone()));
                     }
-                    None => {
-                        let now = Instant::now();
-                        let due: Vec<(String, String)> = waiting
-                            .iter()
-                            .filter(|(_, (at, _))| *at <= now)
-                            .map(|(key, _)| key.clone())
-                            .collect();
-                        for key in due {
-                            if let Some((_, change)) = waiting.remove(&key) {
-                                service.start_for_change(&key.0, &change).await;
-                            }
-                        }
+                }
+                // What is due starts, also while changes to other objects keep coming.
+                let now = Instant::now();
+                let due: Vec<(String, String)> = waiting
+                    .iter()
+                    .filter(|(_, (at, _))| *at <= now)
+                    .map(|(key, _)| key.clone())
+                    .collect();
+                for key in due {
+                    if let Some((_, change)) = waiting.remove(&key) {
+                        service.start_for_change(&key.0, &change).await;
                     }
                 }
             }

@@ -35,7 +35,7 @@ pub struct RunState {
     /// The deploy the run makes (a workflow's), recorded as a release at its end.
     pub release: Option<ReleasePlan>,
     /// The deploy step's last line: why it failed, when it did.
-    pub(super) deploy_said: Option<String>,
+    pub deploy_said: Option<String>,
 }
 
 /// A workflow run's deploy, recorded as a release when the run ends (kept with the run, for

@@ -13,11 +13,11 @@ export const shots = join(root, 'target', 'screenshots');
 // cargo honours CARGO_TARGET_DIR for binaries; the site always lands in target/site.
 const binaries = process.env.CARGO_TARGET_DIR ?? join(root, 'target');
 
-/** Starts a server (with `serve`'s extra `args`) and a browser; `stop()` ends both and
- *  removes the data. */
 /** How long a wait or a navigation may take before a test fails. */
 const WAIT = 120_000;
 
+/** Starts a server (with `serve`'s extra `args`) and a browser; `stop()` ends both and
+ *  removes the data. */
 export async function start(args = []) {
   const dataDir = mkdtempSync(join(tmpdir(), 'conveyor-browser-'));
   const binary = process.env.CONVEYOR_BIN ?? join(binaries, 'debug', 'conveyor');

@@ -20,7 +20,7 @@ stages:
       - name: compile
         script: |
           echo "line-1 of $CONVEYOR_TAG"
-          while [ ! -f '${gate}' ]; do sleep 0.02; done
+          i=0; while [ ! -f '${gate}' ] && [ $i -lt 6000 ]; do sleep 0.02; i=$((i+1)); done
           for i in 2 3 4 5 6; do echo "line-$i of $CONVEYOR_TAG"; sleep 0.1; done
   - name: test
     steps:

@@ -11,6 +11,7 @@ use std::process::Output;
 
 use conveyor::service::FIRST_ADMIN;
 use conveyor_core::access::Scope;
+use conveyor_core::run::{EventBody, StepStatus};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::TestApp;
@@ -164,17 +165,20 @@ async fn the_client_signs_in_applies_runs_follows_and_says_what_went_wrong() {
     app.create_pipeline(GATED).await;
     let (_, out, _) = call(home, &["run", "cli-gated", "--tag", "v1"]).await;
     let gated = run_id(&out);
-    tokio::time::timeout(std::time::Duration::from_secs(60), async {
-        loop {
-            let (_, detail) = app.get_json(&format!("/api/v1/runs/{gated}")).await;
-            if detail["steps"][0]["status"] == "waiting_approval" {
-                break;
+    let mut events = app.events(gated.parse().expect("a run id"), None).await;
+    let waiting = events.until(|e| {
+        matches!(
+            &e.event.body,
+            EventBody::Step {
+                status: StepStatus::WaitingApproval,
+                ..
             }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("the gate waits");
+        )
+    });
+    tokio::time::timeout(std::time::Duration::from_secs(60), waiting)
+        .await
+        .expect("the gate waits");
+    drop(events);
     let (code, out, err) = call(home, &["approve", &gated, "gate"]).await;
     assert_eq!(
         (code, out.trim()),

@@ -509,6 +509,46 @@ async fn a_workflow_run_that_a_restarted_server_resumes_is_still_recorded_as_a_r
         "{:?}",
         logs(&events, "build")
     );
+
+    // A deploy that said why it is stuck before the restart, and fails after it without a
+    // word more: its release fails for the reason it gave.
+    let gate = tempfile::tempdir().expect("temp dir");
+    let gate = gate.path().join("open");
+    cluster.stand_in(
+        "deploy",
+        &format!(
+            "echo 'Deployment ci/web: 1 of 2 updated replicas available'; \
+             i=0; until [ -f '{}' ] || [ $i -ge 6000 ]; do sleep 0.02; i=$((i+1)); done; exit 1",
+            gate.display()
+        ),
+    );
+    let (status, body) = send(
+        app.client
+            .post(app.url("/api/v1/workflows/web/runs"))
+            .json(&json!({"tag": "v3"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let stuck = serde_json::from_str::<Value>(&body).expect("json")["id"]
+        .as_i64()
+        .expect("id");
+    let mut events = app.events(stuck, None).await;
+    events
+        .until(|e| matches!(&e.event.body, EventBody::Log { step, text, .. } if step == "deploy" && text.contains("1 of 2")))
+        .await;
+    drop(events);
+    let data = app.stop_keeping_data().await;
+    std::fs::write(&gate, "go").expect("open the gate");
+    let app = TestApp::spawn_in(data, on_tekton(&cluster)).await;
+    assert_eq!(outcome(&app.all_events(stuck).await).0, RunStatus::Failed);
+    let (_, page) = app.get_json("/api/v1/workflows/web/releases").await;
+    let newest = &page["releases"][0];
+    assert_eq!(newest["run_id"], stuck, "{page}");
+    assert_eq!(newest["outcome"], "failed");
+    assert_eq!(
+        newest["reason"],
+        "Deployment ci/web: 1 of 2 updated replicas available"
+    );
     app.stop().await;
 }
 

@@ -136,10 +136,7 @@ fn RunView(detail: RunPageData) -> impl IntoView {
                 }
             })}
             {detail.image.clone().map(|image| {
-                let short = match image.split_once("@sha256:") {
-                    Some((name, digest)) => format!("{name}@sha256:{}", digest.chars().take(12).collect::<String>()),
-                    None => image.clone(),
-                };
+                let short = conveyor_core::format::short_image(&image);
                 view! {
                     <span class="muted" id="run-image" title=image>"pushed " <code>{short}</code></span>
                 }

@@ -2,6 +2,7 @@
 //! the cluster, by digest, how its rollout ended — with "Roll back to this".
 
 use conveyor_core::dto::WorkflowSummary;
+use conveyor_core::format::short_image;
 use conveyor_core::workflow::{Release, RolloutOutcome};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -181,13 +182,5 @@ fn release_row(release: Release, action: ServerAction<RollBack>) -> impl IntoVie
                 })}
             </td>
         </tr>
-    }
-}
-
-/// `name@sha256:0123456789ab…`: the digest's first 12 hex digits are enough to tell.
-fn short_image(image: &str) -> String {
-    match image.split_once("@sha256:") {
-        Some((name, digest)) if digest.len() > 12 => format!("{name}@sha256:{}…", &digest[..12]),
-        _ => image.to_owned(),
     }
 }

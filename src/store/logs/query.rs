@@ -165,6 +165,25 @@ impl Store {
             .collect())
     }
 
+    /// A step's last line that is not blank (among its last 20), if any.
+    pub async fn last_words(&self, run_id: i64, step: usize) -> StoreResult<Option<String>> {
+        self.read_stored(run_id, move |dir, steps| {
+            let mut said = None;
+            if step < steps.len() {
+                let mut scan = Scan::open(dir, run_id, steps, Some(step), From::Last(20))?;
+                scan.visit(|hit| {
+                    let text = hit.text();
+                    if !text.trim().is_empty() {
+                        said = Some(text);
+                    }
+                    Take::More
+                })?;
+            }
+            Ok(said)
+        })
+        .await
+    }
+
     /// The layout to read again after a segment was not where `stale` says: only a step
     /// compressed meanwhile explains that; a segment that is simply gone is an error.
     async fn moved_layout(&self, run_id: i64, stale: &Layout) -> StoreResult<Layout> {

@@ -45,10 +45,10 @@ fn run_of(chunk: i64) -> i64 {
     chunk >> RUN_SHIFT
 }
 
-/// The search index's database, and which runs it has yet to index fully.
 /// How long one page of a search may read logs unless the server says otherwise.
 pub const DEFAULT_PAGE_TIME: Duration = Duration::from_millis(300);
 
+/// The search index's database, and which runs it has yet to index fully.
 pub struct SearchIndex {
     writer: SqlitePool,
     reader: SqlitePool,
