@@ -244,6 +244,11 @@ impl Supervision {
             .await?;
         if batch.changes_run() {
             self.count_ended(state).await;
+            if state.ended() {
+                // Never started, refused, cancelled in the queue, settled after a restart:
+                // ended all the same, for /metrics too.
+                self.count_end(state.run_id).await;
+            }
             self.hub.announce(state.run_id);
         }
         self.notify(state);

@@ -197,3 +197,121 @@ stages:
     drop(changes);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn queued_runs_are_counted_and_so_is_a_run_cancelled_before_it_started() {
+    let app = TestApp::spawn().await;
+    // The first run holds the pipeline until the gate opens; the others wait in its queue.
+    let gate = app.data_dir.path().join("gate");
+    app.create_pipeline(&format!(
+        "name: lined\nstages: [{{name: s, steps: [{{name: a, script: 'until [ -f {} ]; do sleep 0.01; done'}}]}}]\n",
+        gate.display()
+    ))
+    .await;
+    let first = app.start_run("lined", "v1").await;
+    let second = app.start_run("lined", "v2").await;
+    let third = app.start_run("lined", "v3").await;
+    let text = scrape(&app).await;
+    assert_eq!(sample(&text, "conveyor_runs_queued"), Some(2.0), "{text}");
+
+    assert_eq!(
+        app.post(&format!("/api/v1/runs/{second}/cancel")).await,
+        202
+    );
+    assert_eq!(
+        outcome(&app.all_events(second).await).0,
+        RunStatus::Cancelled
+    );
+    let text = scrape(&app).await;
+    assert_eq!(sample(&text, "conveyor_runs_queued"), Some(1.0), "{text}");
+    assert_eq!(
+        sample(
+            &text,
+            "conveyor_runs_ended_total{status=\"cancelled\",trigger=\"api\"}"
+        ),
+        Some(1.0),
+        "a run cancelled in the queue ended too: {text}"
+    );
+
+    std::fs::write(&gate, "go").expect("open the gate");
+    for run in [first, third] {
+        assert_eq!(outcome(&app.all_events(run).await).0, RunStatus::Succeeded);
+    }
+    let text = scrape(&app).await;
+    assert_eq!(sample(&text, "conveyor_runs_queued"), Some(0.0), "{text}");
+    assert_eq!(
+        sample(
+            &text,
+            "conveyor_runs_ended_total{status=\"succeeded\",trigger=\"api\"}"
+        ),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "conveyor_runs_started_total{trigger=\"api\"}"),
+        Some(3.0)
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn readiness_says_when_the_database_takes_no_writes_or_lacks_a_migration() {
+    use sqlx::Connection;
+    let app = TestApp::spawn().await;
+    let failed = |body: &serde_json::Value, name: &str| -> String {
+        let check = body["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} check in {body}"))
+            .clone();
+        assert_eq!(check["ok"], false, "{body}");
+        check["message"].as_str().expect("why").to_owned()
+    };
+    let url = format!(
+        "sqlite://{}",
+        app.data_dir.path().join("conveyor.db").display()
+    );
+    let mut other = sqlx::SqliteConnection::connect(&url)
+        .await
+        .expect("a second connection to the database");
+
+    // Another process holds the write lock: the server cannot write (past its busy wait).
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut other)
+        .await
+        .expect("lock");
+    let (status, body) = app.get_json("/readyz").await;
+    assert_eq!(status, 503, "{body}");
+    let why = failed(&body, "database");
+    assert!(
+        why.contains("takes no writes") && why.contains("locked"),
+        "{why}"
+    );
+    sqlx::query("ROLLBACK")
+        .execute(&mut other)
+        .await
+        .expect("unlock");
+    let (status, body) = app.get_json("/readyz").await;
+    assert_eq!(status, 200, "{body}");
+
+    // The newest migration is not on record as applied.
+    let newest: i64 = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
+        .fetch_one(&mut other)
+        .await
+        .expect("migrations");
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = ?")
+        .bind(newest)
+        .execute(&mut other)
+        .await
+        .expect("forget one");
+    let (status, body) = app.get_json("/readyz").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(
+        failed(&body, "migrations"),
+        format!("migrations not applied: [{newest}]")
+    );
+    other.close().await.expect("close");
+    app.stop().await;
+}
