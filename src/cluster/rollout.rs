@@ -122,3 +122,77 @@ pub async fn wait_for_rollout(
         tokio::time::sleep(POLL.min(deadline - tokio::time::Instant::now())).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{rollout_state, Rollout};
+    use k8s_openapi::api::apps::v1::Deployment;
+
+    /// A Deployment of 3 replicas at `generation`, with the status fields given.
+    fn deployment(generation: i64, status: serde_json::Value) -> Deployment {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "web", "generation": generation},
+            "spec": {"replicas": 3, "selector": {}, "template": {}},
+            "status": status,
+        }))
+        .expect("a Deployment")
+    }
+
+    fn progressing(what: &str) -> Rollout {
+        Rollout::Progressing(what.to_owned())
+    }
+
+    #[test]
+    fn each_stage_of_a_rollout_reads_as_kubectl_says_it() {
+        let settled = serde_json::json!({"observedGeneration": 2, "replicas": 3,
+            "updatedReplicas": 3, "availableReplicas": 3});
+        assert_eq!(
+            rollout_state(&deployment(2, settled.clone())),
+            Rollout::Complete
+        );
+        // The controller has not seen the new spec yet: the old status says nothing of it.
+        assert_eq!(
+            rollout_state(&deployment(3, settled)),
+            progressing("waiting for the controller to see generation 3")
+        );
+        let at = |updated: i32, total: i32, available: i32| {
+            rollout_state(&deployment(
+                2,
+                serde_json::json!({"observedGeneration": 2, "replicas": total,
+                    "updatedReplicas": updated, "availableReplicas": available}),
+            ))
+        };
+        assert_eq!(at(1, 4, 3), progressing("1 of 3 replicas updated"));
+        assert_eq!(
+            at(3, 4, 3),
+            progressing("1 old replicas are pending termination")
+        );
+        assert_eq!(
+            at(3, 3, 2),
+            progressing("2 of 3 updated replicas available")
+        );
+        let stuck = deployment(
+            2,
+            serde_json::json!({"observedGeneration": 2, "replicas": 4, "updatedReplicas": 1,
+                "conditions": [{"type": "Progressing", "status": "False",
+                    "reason": "ProgressDeadlineExceeded",
+                    "message": "ReplicaSet \"web-2\" has timed out progressing."}]}),
+        );
+        assert_eq!(
+            rollout_state(&stuck),
+            Rollout::Failed(
+                "ProgressDeadlineExceeded: the rollout exceeded its progress deadline \
+                 (ReplicaSet \"web-2\" has timed out progressing.)"
+                    .into()
+            )
+        );
+        let unseen: Deployment = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "web", "generation": 1}, "spec": {"selector": {}, "template": {}}
+        }))
+        .expect("a Deployment");
+        assert_eq!(
+            rollout_state(&unseen),
+            progressing("waiting for the controller to see the deployment")
+        );
+    }
+}
