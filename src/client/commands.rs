@@ -159,6 +159,10 @@ pub async fn run_client(command: ClientCommand) -> CliResult<u8> {
             if let Some(step) = &step {
                 request = request.query(&[("step", step)]);
             }
+            if api.output == Output::Json {
+                // One JSON object per line: step, line number, stream, text.
+                request = request.query(&[("format", "jsonl")]);
+            }
             let text = api
                 .send(request)
                 .await?

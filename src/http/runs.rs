@@ -36,6 +36,16 @@ pub struct CreateRun {
 pub struct LogQuery {
     /// Only this step's lines (without the step-name prefix).
     pub step: Option<String>,
+    /// `text` (the default), or `jsonl`: one JSON object per line (`seq`, `step`, `number`,
+    /// `stream`, `text`), for scripts.
+    pub format: Option<LogFormat>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Jsonl,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -192,14 +202,20 @@ pub(super) async fn refuse_step(
 
 #[utoipa::path(get, path = "/api/v1/runs/{id}/log", tag = "runs",
     params(("id" = i64, Path, description = "Run id"), LogQuery),
-    responses((status = 200, description = "The log as plain text (every step, each line prefixed by its step name)", content_type = "text/plain", body = String),
+    responses((status = 200, description = "The log as plain text (every step, each line prefixed by its step name), or as JSON Lines (`format=jsonl`)", content_type = "text/plain", body = String),
               (status = 404, description = "No such run or step", body = ErrorBody)))]
 pub(super) async fn run_log(
     State(service): State<Arc<Service>>,
     ApiPath(id): ApiPath<i64>,
     ApiQuery(query): ApiQuery<LogQuery>,
 ) -> ApiResult<Response> {
-    let text = service.raw_log(id, query.step.as_deref()).await?;
+    let json = query.format == Some(LogFormat::Jsonl);
+    let text = service.raw_log(id, query.step.as_deref(), json).await?;
     let body = Body::from_stream(text.map(|chunk| chunk.map(Bytes::from)));
-    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response())
+    let kind = if json {
+        "application/jsonl; charset=utf-8"
+    } else {
+        "text/plain; charset=utf-8"
+    };
+    Ok(([(header::CONTENT_TYPE, kind)], body).into_response())
 }

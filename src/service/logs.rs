@@ -36,11 +36,13 @@ impl Service {
     }
 
     /// The run's log as plain text (every step's lines prefixed by its name, or one step's
-    /// alone), produced page by page from the log store.
+    /// alone), or with `json` as JSON Lines (a [`LogLine`] each), produced page by page
+    /// from the log store.
     pub async fn raw_log(
         &self,
         id: i64,
         step: Option<&str>,
+        json: bool,
     ) -> ServiceResult<impl Stream<Item = Result<String, StoreError>>> {
         let steps = self.store.steps(id).await?;
         if steps.is_empty() && self.store.run(id).await?.is_none() {
@@ -70,15 +72,29 @@ impl Service {
                 let (scan, text) = tokio::task::spawn_blocking(move || {
                     let mut text = String::with_capacity(RAW_PAGE + 1024);
                     let done = scan.visit(|hit| {
-                        if only.is_none() {
+                        if json {
+                            let line = LogLine {
+                                seq: hit.record.seq,
+                                step: names.get(hit.step).cloned().unwrap_or_default(),
+                                number: hit.number as usize,
+                                stream: hit.record.stream,
+                                text: hit.text(),
+                            };
+                            if let Ok(line) = serde_json::to_string(&line) {
+                                text.push_str(&line);
+                                text.push('\n');
+                            }
+                        } else if only.is_none() {
                             let name = names.get(hit.step).map_or("", String::as_str);
                             text.push_str(name);
                             text.extend(std::iter::repeat_n(' ', width - name.len()));
                             text.push_str(" | ");
                         }
-                        text.push_str(&String::from_utf8_lossy(hit.text));
-                        if !hit.record.partial {
-                            text.push('\n');
+                        if !json {
+                            text.push_str(&String::from_utf8_lossy(hit.text));
+                            if !hit.record.partial {
+                                text.push('\n');
+                            }
                         }
                         if text.len() >= RAW_PAGE {
                             Take::Last

@@ -59,6 +59,23 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// Waits (60 s at most) until the run's gate waits for a decision.
+async fn until_waiting(app: &TestApp, run: &str) {
+    let mut events = app.events(run.parse().expect("a run id"), None).await;
+    let waiting = events.until(|e| {
+        matches!(
+            &e.event.body,
+            EventBody::Step {
+                status: StepStatus::WaitingApproval,
+                ..
+            }
+        )
+    });
+    tokio::time::timeout(std::time::Duration::from_secs(60), waiting)
+        .await
+        .expect("the gate waits");
+}
+
 /// Exit code, stdout, stderr.
 async fn call(home: &Path, args: &[&str]) -> (i32, String, String) {
     let out = conveyor(home, args).await;
@@ -156,6 +173,23 @@ async fn the_client_signs_in_applies_runs_follows_and_says_what_went_wrong() {
     let (code, out, _) = call(home, &["logs", &failed, "--step", "build"]).await;
     assert_eq!(code, 0);
     assert_eq!(out.lines().next(), Some("row-1"));
+    // For scripts: a JSON object per line, with its step, number and stream.
+    let (code, json_out, err) = call(home, &["logs", &failed, "-o", "json"]).await;
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<serde_json::Value> = json_out
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+    let build: Vec<&serde_json::Value> = lines.iter().filter(|l| l["step"] == "build").collect();
+    assert_eq!(build.len(), out.lines().count(), "{json_out}");
+    assert_eq!(
+        (&build[0]["number"], &build[0]["stream"], &build[0]["text"]),
+        (
+            &serde_json::json!(1),
+            &serde_json::json!("stdout"),
+            &serde_json::json!("row-1")
+        )
+    );
     let (code, out, err) = call(home, &["retry", &failed, "-o", "json"]).await;
     assert_eq!(code, 0, "{err}");
     let retried: serde_json::Value = serde_json::from_str(&out).expect("JSON");
@@ -165,20 +199,7 @@ async fn the_client_signs_in_applies_runs_follows_and_says_what_went_wrong() {
     app.create_pipeline(GATED).await;
     let (_, out, _) = call(home, &["run", "cli-gated", "--tag", "v1"]).await;
     let gated = run_id(&out);
-    let mut events = app.events(gated.parse().expect("a run id"), None).await;
-    let waiting = events.until(|e| {
-        matches!(
-            &e.event.body,
-            EventBody::Step {
-                status: StepStatus::WaitingApproval,
-                ..
-            }
-        )
-    });
-    tokio::time::timeout(std::time::Duration::from_secs(60), waiting)
-        .await
-        .expect("the gate waits");
-    drop(events);
+    until_waiting(&app, &gated).await;
     let (code, out, err) = call(home, &["approve", &gated, "gate"]).await;
     assert_eq!(
         (code, out.trim()),
@@ -188,6 +209,17 @@ async fn the_client_signs_in_applies_runs_follows_and_says_what_went_wrong() {
     let (code, out, _) = call(home, &["logs", "-f", &gated]).await;
     assert_eq!(code, 0);
     assert!(out.contains("after │ after the gate"), "{out}");
+    // … and refused: the run fails there, the step after never runs.
+    let (_, out, _) = call(home, &["run", "cli-gated", "--tag", "v2"]).await;
+    let refused = run_id(&out);
+    until_waiting(&app, &refused).await;
+    let (code, out, err) = call(home, &["refuse", &refused, "gate", "-o", "json"]).await;
+    assert_eq!(code, 0, "{err}");
+    let said: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(said["decision"], "refused");
+    let (code, out, _) = call(home, &["logs", "-f", &refused]).await;
+    assert_eq!(code, 1, "a refused gate fails the run: {out}");
+    assert!(!out.contains("after the gate"), "{out}");
 
     // Cancel.
     app.create_pipeline(SLOW).await;
