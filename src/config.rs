@@ -169,10 +169,10 @@ pub struct ServeConfig {
     /// Keep each run's workspace directory after the run ends.
     #[arg(long, env = "CONVEYOR_KEEP_WORKSPACES")]
     pub keep_workspaces: bool,
-    /// What runs the local engine's steps that name an image: `podman`, `docker`, `none`
-    /// (such steps are refused), or `auto` (podman if installed, else a reachable docker).
-    #[arg(long, env = "CONVEYOR_CONTAINER_RUNTIME", default_value = "auto",
-          value_parser = PossibleValuesParser::new(["auto", "podman", "docker", "none"]))]
+    /// What runs the local engine's steps that name an image: `podman`, `docker` (or the
+    /// path of either), `none` (such steps are refused), or `auto` (podman if installed,
+    /// else a reachable docker).
+    #[arg(long, env = "CONVEYOR_CONTAINER_RUNTIME", default_value = "auto")]
     pub container_runtime: String,
     /// Registries (`host:port`) the local engine pulls step images from over plain HTTP,
     /// comma-separated.

@@ -455,3 +455,58 @@ async fn a_restarted_server_removes_the_containers_its_killed_process_left() {
     assert_eq!(containers_of(app.data_dir.path()), Vec::<String>::new());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn readiness_says_when_the_container_runtime_stops_answering() {
+    // The server's podman is found at a path of our own, which then goes away.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let podman = dir.path().join("podman");
+    std::os::unix::fs::symlink(which::which("podman").expect("podman"), &podman).expect("link");
+    let named = podman.display().to_string();
+    let app = TestApp::spawn_with(move |config| config.container_runtime = named).await;
+    let engine_check = |body: &Value| {
+        body["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .find(|c| c["name"] == "engine local")
+            .cloned()
+            .expect("the local engine's check")
+    };
+    let (status, body) = app.get_json("/readyz").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(engine_check(&body)["ok"], true);
+
+    std::fs::remove_file(&podman).expect("unlink");
+    let (status, body) = app.get_json("/readyz").await;
+    assert_eq!(status, 503, "{body}");
+    let message = engine_check(&body)["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        message.starts_with("the container runtime (podman) does not answer: could not run"),
+        "{message}"
+    );
+    app.stop().await;
+
+    // What is not a runtime stops the server from starting, saying what would be.
+    for (choice, why) in [
+        ("bogus", "not a runtime"),
+        ("/nowhere/podman", "/nowhere/podman not found"),
+        ("/usr/bin/auto", "not a runtime"),
+    ] {
+        let data = tempfile::tempdir().expect("temp dir");
+        let mut config = conveyor::config::ServeConfig::for_data_dir(data.path().to_path_buf());
+        config.container_runtime = choice.into();
+        let err = conveyor::Server::bind(&config)
+            .await
+            .err()
+            .expect("refused");
+        assert!(
+            err.to_string()
+                .contains(&format!("--container-runtime {choice}: {why}")),
+            "{err}"
+        );
+    }
+}

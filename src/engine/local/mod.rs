@@ -133,6 +133,19 @@ impl Engine for LocalEngine {
         refused
     }
 
+    /// With a container runtime, whether it still answers (steps naming an image need it).
+    async fn ready(&self) -> Result<(), String> {
+        match &self.config.runtime {
+            Some(runtime) => runtime.answers().await.map_err(|reason| {
+                format!(
+                    "the container runtime ({}) does not answer: {reason}",
+                    runtime.name()
+                )
+            }),
+            None => Ok(()),
+        }
+    }
+
     async fn forget(&self, pipeline: &str, runs: &[i64]) {
         for run in runs {
             let kept = Self::workspace_dir(&self.config.data_dir, pipeline, *run);

@@ -79,8 +79,9 @@ pub struct RuntimeError {
 }
 
 impl ContainerRuntime {
-    /// The runtime `choice` names (`auto`: podman if installed, else docker if its daemon
-    /// answers); `none`, or `auto` with neither, is no runtime.
+    /// The runtime `choice` names (`podman`, `docker`, the path of either, or `auto`:
+    /// podman if installed, else docker if its daemon answers); `none`, or `auto` with
+    /// neither, is no runtime.
     pub async fn detect(
         choice: &str,
         data_dir: &Path,
@@ -89,24 +90,45 @@ impl ContainerRuntime {
             choice: choice.to_owned(),
             reason,
         };
-        let kinds: &[RuntimeKind] = match choice {
-            "none" => return Ok(None),
-            "podman" => &[RuntimeKind::Podman],
-            "docker" => &[RuntimeKind::Docker],
-            "auto" => &[RuntimeKind::Podman, RuntimeKind::Docker],
-            other => return Err(fail(format!("unknown runtime \"{other}\""))),
+        // A path names the program itself: podman or docker by its file name.
+        let named = Path::new(choice);
+        let given = (named.components().count() > 1).then(|| named.to_path_buf());
+        let name = match &given {
+            Some(path) => path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            None => choice.to_owned(),
         };
+        let kinds: &[RuntimeKind] =
+            match name.as_str() {
+                "none" if given.is_none() => return Ok(None),
+                "podman" => &[RuntimeKind::Podman],
+                "docker" => &[RuntimeKind::Docker],
+                "auto" if given.is_none() => &[RuntimeKind::Podman, RuntimeKind::Docker],
+                _ => return Err(fail(
+                    "not a runtime: podman, docker, none, auto, or the path of podman or docker"
+                        .into(),
+                )),
+            };
         let data_dir = std::path::absolute(data_dir)
             .unwrap_or_else(|_| data_dir.to_path_buf())
             .to_string_lossy()
             .into_owned();
         let instance = hex::encode(&Sha256::digest(data_dir.as_bytes())[..6]);
         for &kind in kinds {
-            let Ok(program) = which::which(kind.as_str()) else {
-                if choice != "auto" {
-                    return Err(fail(format!("{} is not installed", kind.as_str())));
+            let found = match &given {
+                Some(path) => which::which(path),
+                None => which::which(kind.as_str()),
+            };
+            let Ok(program) = found else {
+                match &given {
+                    Some(path) => return Err(fail(format!("{} not found", path.display()))),
+                    None if choice != "auto" => {
+                        return Err(fail(format!("{} is not installed", kind.as_str())))
+                    }
+                    None => continue,
                 }
-                continue;
             };
             let runtime = ContainerRuntime {
                 kind,
@@ -152,7 +174,7 @@ impl ContainerRuntime {
     }
 
     /// Whether the runtime can run containers (docker's client without its daemon cannot).
-    async fn answers(&self) -> Result<(), String> {
+    pub async fn answers(&self) -> Result<(), String> {
         let mut command = self.command();
         command.arg("version");
         let output = tokio::time::timeout(Duration::from_secs(20), command.output())
