@@ -91,6 +91,9 @@ runtime = \"runc\""
       mkdir -p /etc/containers
       printf '%s\n' "$wanted" >"$conf"
     fi
+  elif ! grep -qE '^[[:space:]]*runtime[[:space:]]*=[[:space:]]*"runc"' "$conf"; then
+    # Someone else's file is left alone, but say what it lacks.
+    log "warning: $conf was not written here and does not choose runtime = \"runc\"; podman may fail on this machine's cgroups"
   fi
 fi
 log "tools ready"

@@ -268,6 +268,33 @@ async fn steps_take_actions_inline_first_then_from_the_catalog_and_their_params_
 }
 
 #[tokio::test]
+async fn an_actions_host_runner_runs_its_steps_on_the_host_whatever_its_image() {
+    // No container runtime: a step in a container would be refused.
+    let app = TestApp::spawn_with(|config| config.container_runtime = "none".into()).await;
+    let (status, body) = post_yaml(
+        &app,
+        "/api/v1/actions",
+        "name: hosted\nversion: '1'\nrunner: host\nimage: localhost/never-pulled:1\nscript: 'echo \"on the host in $(pwd)\"'\n",
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    app.create_pipeline(
+        "name: h\nstages:\n  - name: s\n    steps:\n      - {name: a, action: hosted@1}\n",
+    )
+    .await;
+    let run = app.start_run("h", "v1").await;
+    let events = app.all_events(run).await;
+    assert_eq!(outcome(&events).0, RunStatus::Succeeded, "{events:#?}");
+    let said = logs(&events, "a");
+    let data = std::path::absolute(app.data_dir.path()).expect("absolute");
+    assert!(
+        said.len() == 1 && said[0].starts_with(&format!("on the host in {}", data.display())),
+        "{said:?}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn seed_001s_own_spellings_are_honoured_or_refused_with_the_reason() {
     let app = TestApp::spawn().await;
     let honoured = "name: spelled\nstages:\n  - id: 1\n    name: s\n    steps:\n      - {name: a, script: 'echo a', is_parallel: true}\n      - {name: b, script: 'echo b', is_parallel: true, with_notify: false}\n      - {name: c, script: 'echo c', with_audit: true, audit_params: {approvers: 'role:admin'}}\n";
@@ -293,7 +320,7 @@ async fn seed_001s_own_spellings_are_honoured_or_refused_with_the_reason() {
 
 /// action01@v1 as seed 004's engine would find it on the server: an image and a script
 /// that shows the params it got.
-const ACTION01: &str = "name: action01\nversion: v1\ndescription: seed 001's action\nimage: IMAGE\nscript: echo \"$CONVEYOR_STEP ENV1=$ENV1 ENV2=$ENV2\"\nrequired: [ENV1, ENV2]\n";
+const ACTION01: &str = "name: action01\nversion: v1\ndescription: seed 001's action\nimage: IMAGE\nscript: echo \"$CONVEYOR_STEP ENV1=$ENV1 ENV2=$ENV2 in $(pwd)\"\nrequired: [ENV1, ENV2]\n";
 
 #[tokio::test]
 async fn seed_001s_test44_runs_as_written_with_action01_from_the_catalog() {
@@ -346,8 +373,15 @@ async fn seed_001s_test44_runs_as_written_with_action01_from_the_catalog() {
         "{everything:?}"
     );
     let all = &everything;
-    assert_eq!(logs(all, "step1.1"), ["step1.1 ENV1=env1 ENV2=env2"]);
-    assert_eq!(logs(all, "step2.1"), ["step2.1 ENV1=env3 ENV2=env4"]);
+    // In the action's image: the workspace at /workspace.
+    assert_eq!(
+        logs(all, "step1.1"),
+        ["step1.1 ENV1=env1 ENV2=env2 in /workspace"]
+    );
+    assert_eq!(
+        logs(all, "step2.1"),
+        ["step2.1 ENV1=env3 ENV2=env4 in /workspace"]
+    );
     // step1.1 and step1.2 ran together; step1.3 after both; stage2 after stage1.
     assert!(
         seq_of(all, "step1.2", StepStatus::Running) < seq_of(all, "step1.1", StepStatus::Succeeded)

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use conveyor_core::definition::EngineKind;
 
 use crate::support::fake_kube::FakeCluster;
-use crate::support::images::{containers_of, seed_images, BUSYBOX};
+use crate::support::images::{containers_of, seed_images, BUSYBOX, EP_CMD};
 use crate::support::seeds::seed_yaml;
 use crate::support::{logs, outcome, step_statuses, TestApp};
 
@@ -190,6 +190,57 @@ stages:
     app.stop().await;
 }
 
+#[tokio::test]
+async fn an_images_entrypoint_and_cmd_give_way_as_on_kubernetes_with_the_runtime_found_by_default()
+{
+    tokio::task::spawn_blocking(seed_images)
+        .await
+        .expect("images made");
+    // The default runtime, `auto`: podman, installed here.
+    let app = TestApp::spawn().await;
+    let (_, ready) = app.get_json("/readyz").await;
+    assert_eq!(ready["ready"], true, "{ready}");
+    let source = format!(
+        r#"
+name: entrypoints
+stages:
+  - name: s
+    steps:
+      - {{name: neither, image: '{EP_CMD}'}}
+      - {{name: args, image: '{EP_CMD}', args: [x, y]}}
+      - {{name: command, image: '{EP_CMD}', command: [echo, c]}}
+      - {{name: both, image: '{EP_CMD}', command: [echo], args: [a, b]}}
+      - {{name: stderr, image: '{BUSYBOX}', script: 'echo out; echo err >&2'}}
+"#
+    );
+    app.create_pipeline(&source).await;
+    let run = app.start_run("entrypoints", "v1").await;
+    let events = app.all_events(run).await;
+    assert_eq!(outcome(&events).0, RunStatus::Succeeded, "{events:#?}");
+    // Kubernetes: command replaces the entrypoint, args the cmd, neither keeps both; a
+    // command alone drops the image's cmd too.
+    assert_eq!(logs(&events, "neither"), ["ep cmd"]);
+    assert_eq!(logs(&events, "args"), ["ep x y"]);
+    assert_eq!(logs(&events, "command"), ["c"]);
+    assert_eq!(logs(&events, "both"), ["a b"]);
+    let streams: Vec<(String, String)> = events
+        .iter()
+        .filter_map(|e| match &e.event.body {
+            EventBody::Log {
+                step, stream, text, ..
+            } if step == "stderr" => Some((stream.as_str().to_owned(), text.clone())),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        streams.contains(&("stdout".into(), "out".into()))
+            && streams.contains(&("stderr".into(), "err".into())),
+        "{streams:?}"
+    );
+    assert!(containers_of(app.data_dir.path()).is_empty());
+    app.stop().await;
+}
+
 /// Every process's command line on this host, as `ps` shows them.
 fn all_command_lines() -> String {
     let mut all = String::new();
@@ -254,6 +305,10 @@ stages:
         "the runtime is running the step"
     );
     assert!(!lines.contains(&value), "a secret on a command line");
+    assert!(
+        !lines.contains("sha256sum"),
+        "the script is read from its file, never spliced into a command line"
+    );
 
     assert_eq!(app.post(&format!("/api/v1/runs/{run}/cancel")).await, 202);
     let events = reader.until_end().await;

@@ -325,11 +325,20 @@ fn imports_compile_too() {
 
 #[test]
 fn a_step_with_nothing_to_run_is_refused() {
-    // Validation refuses such a step; the compiler does not rely on that.
+    // An image alone runs its own entrypoint and cmd: no command, args or script.
     let mut run = request(
         "name: empty\nstages:\n  - name: s\n    steps:\n      - {name: nothing, image: alpine}\n",
         Params::new(),
     );
+    let object =
+        compile(&run, &[0], 0, "conveyor-run-42", &TektonSettings::new("ci")).expect("compiles");
+    let step = &task(&object, "nothing")["taskSpec"]["steps"][0];
+    assert_eq!(step["image"], "alpine");
+    for field in ["command", "args", "script"] {
+        assert_eq!(step.get(field), None, "{field} in {step}");
+    }
+    // Without an image there is nothing to run: validation refuses such a step, and the
+    // compiler does not rely on that.
     Arc::make_mut(&mut run.resolved).steps[0].image = None;
     assert_eq!(
         compile(&run, &[0], 0, "conveyor-run-42", &TektonSettings::new("ci")),

@@ -14,6 +14,8 @@ for i in $(seq 1 \"$1\"); do echo \":: $i :: Hey, I will run till the job comple
 pub const BUSYBOX: &str = "docker.io/library/busybox:1.28";
 pub const ALPINE: &str = "docker.io/library/alpine:latest";
 pub const JOB_DEMO: &str = "docker.io/devopscube/kubernetes-job-demo:latest";
+/// An image with an entrypoint (`echo ep`) and a cmd (`cmd`) of its own.
+pub const EP_CMD: &str = "localhost/conveyor-test-ep-cmd:1";
 
 /// The container runtime the tests drive (podman, installed by `scripts/setup.sh --test`).
 pub fn podman() -> Command {
@@ -34,6 +36,11 @@ pub fn seed_images() {
         std::fs::write(root.path().join("script.sh"), JOB_DEMO_SCRIPT).expect("script");
         set_mode(&root.path().join("script.sh"), 0o755);
         import(root.path(), JOB_DEMO, &["ENTRYPOINT [\"/script.sh\"]"]);
+        import(
+            root.path(),
+            EP_CMD,
+            &["ENTRYPOINT [\"echo\", \"ep\"]", "CMD [\"cmd\"]"],
+        );
     });
 }
 
