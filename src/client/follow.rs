@@ -191,3 +191,69 @@ pub(super) async fn follow(api: &Api, run: i64, only: Option<String>) -> CliResu
         tokio::time::sleep(Duration::from_millis(200 * u64::from(failures.min(10)))).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Printer;
+    use conveyor_core::run::{LogBatch, LogStream};
+
+    fn batch(step: &str, stream: LogStream, lines: &[&str]) -> LogBatch {
+        LogBatch {
+            seq: 1,
+            ts: 0,
+            step: step.to_owned(),
+            line: 1,
+            stream,
+            lines: lines.iter().map(|l| (*l).to_owned()).collect(),
+            partial: Vec::new(),
+            times: Vec::new(),
+        }
+    }
+
+    fn printed(printer: &mut Printer, batches: Vec<LogBatch>) -> String {
+        let mut out = Vec::new();
+        for batch in batches {
+            printer.lines(&mut out, batch).expect("write");
+        }
+        String::from_utf8(out).expect("utf-8")
+    }
+
+    #[test]
+    fn on_a_terminal_each_step_keeps_its_colour_and_stderr_is_red() {
+        let mut printer = Printer {
+            colour: true,
+            json: false,
+            only: None,
+            colours: Vec::new(),
+        };
+        let out = printed(
+            &mut printer,
+            vec![
+                batch("build", LogStream::Stdout, &["one"]),
+                batch("test", LogStream::Stderr, &["oops"]),
+                batch("build", LogStream::Stdout, &["two"]),
+            ],
+        );
+        assert_eq!(
+            out,
+            "\x1b[36mbuild\x1b[0m │ one\n\
+             \x1b[35mtest\x1b[0m │ \x1b[31moops\x1b[0m\n\
+             \x1b[36mbuild\x1b[0m │ two\n"
+        );
+        // Without colours (a pipe, NO_COLOR), and one step's lines alone: plain text.
+        let mut plain = Printer {
+            colour: false,
+            json: false,
+            only: Some("build".into()),
+            colours: Vec::new(),
+        };
+        let out = printed(
+            &mut plain,
+            vec![
+                batch("build", LogStream::Stdout, &["one"]),
+                batch("test", LogStream::Stderr, &["oops"]),
+            ],
+        );
+        assert_eq!(out, "one\n");
+    }
+}
