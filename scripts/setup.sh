@@ -7,7 +7,8 @@
 #                             CI tests serve repositories with `git http-backend`); podman
 #                             with runc (container steps), busybox-static (the tests' images
 #                             are made from it), docker-registry and htpasswd (a registry on
-#                             127.0.0.1 with passwords)
+#                             127.0.0.1 with passwords), and podman-docker (/usr/bin/docker:
+#                             Docker's CLI syntax over podman, for the docker runtime's test)
 set -euo pipefail
 
 CARGO_LEPTOS_VERSION=0.3.10
@@ -73,6 +74,14 @@ if [[ "${1:-}" == "--test" ]]; then
     apt-get update
     apt-get install -y --no-install-recommends podman runc busybox-static docker-registry apache2-utils
   fi
+  # The docker runtime's arguments are tested through Debian's podman-docker (/usr/bin/docker:
+  # Docker's CLI syntax, podman underneath; no Docker daemon runs here), quietly: its notice
+  # on stderr would land in the steps' logs.
+  if ! dpkg-query -W -f='${Status}' podman-docker 2>/dev/null | grep -q 'ok installed'; then
+    log "installing podman-docker"
+    apt-get install -y --no-install-recommends podman-docker
+  fi
+  [[ -e /etc/containers/nodocker ]] || touch /etc/containers/nodocker
   # runc, not crun (crun refuses a hybrid cgroup layout), cgroups without systemd, and no
   # default ulimits (a container may not raise its own here). A file someone else wrote is
   # left alone.

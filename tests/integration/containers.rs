@@ -565,3 +565,58 @@ async fn readiness_says_when_the_container_runtime_stops_answering() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_docker_runtime_runs_steps_with_dockers_own_arguments() {
+    // No Docker daemon can run here. Debian's podman-docker (/usr/bin/docker, installed by
+    // scripts/setup.sh --test) takes Docker's command-line syntax, which is what the docker
+    // runtime sends (a plain --entrypoint, `image inspect`, `rm --force` without podman's
+    // --time), and runs podman underneath.
+    tokio::task::spawn_blocking(seed_images)
+        .await
+        .expect("images made");
+    let app =
+        TestApp::spawn_with(|config| config.container_runtime = "/usr/bin/docker".into()).await;
+    let (_, ready) = app.get_json("/readyz").await;
+    assert_eq!(ready["ready"], true, "{ready}");
+    let source = format!(
+        r#"
+name: docker
+stages:
+  - name: s
+    steps:
+      - {{name: neither, image: '{EP_CMD}'}}
+      - {{name: command, image: '{EP_CMD}', command: [echo, c]}}
+      - {{name: script, image: '{BUSYBOX}', script: 'echo "in $(pwd)"; false; echo never'}}
+"#
+    );
+    app.create_pipeline(&source).await;
+    let run = app.start_run("docker", "v1").await;
+    let events = app.all_events(run).await;
+    assert_eq!(outcome(&events).0, RunStatus::Failed);
+    assert_eq!(logs(&events, "neither"), ["ep cmd"]);
+    assert_eq!(logs(&events, "command"), ["c"]);
+    assert_eq!(logs(&events, "script"), ["in /workspace"]);
+    let detail = run_detail(&app, run).await;
+    assert_eq!(step_of(&detail, "script")["exit_code"], 1);
+
+    // Cancelled: the container is stopped and removed.
+    app.create_pipeline(&format!(
+        "name: docker-long\nstages: [{{name: s, steps: [{{name: long, image: '{BUSYBOX}', script: 'echo started; sleep 300'}}]}}]\n"
+    ))
+    .await;
+    let run = app.start_run("docker-long", "v1").await;
+    let mut reader = app.events(run, None).await;
+    reader
+        .until(|e| matches!(&e.event.body, EventBody::Log { text, .. } if text == "started"))
+        .await;
+    assert_eq!(
+        containers_of(app.data_dir.path()).len(),
+        1,
+        "the long step's"
+    );
+    assert_eq!(app.post(&format!("/api/v1/runs/{run}/cancel")).await, 202);
+    assert_eq!(outcome(&reader.until_end().await).0, RunStatus::Cancelled);
+    assert_eq!(containers_of(app.data_dir.path()), Vec::<String>::new());
+    app.stop().await;
+}
