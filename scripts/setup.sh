@@ -79,6 +79,7 @@ if [[ "${1:-}" == "--test" ]]; then
   # on stderr would land in the steps' logs.
   if ! dpkg-query -W -f='${Status}' podman-docker 2>/dev/null | grep -q 'ok installed'; then
     log "installing podman-docker"
+    apt-get update
     apt-get install -y --no-install-recommends podman-docker
   fi
   [[ -e /etc/containers/nodocker ]] || touch /etc/containers/nodocker
