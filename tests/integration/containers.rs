@@ -15,10 +15,20 @@ use crate::support::{logs, outcome, step_statuses, TestApp};
 
 /// A server whose local engine drives podman, with the seeds' images on the host.
 async fn app() -> TestApp {
+    app_with_runtime("podman").await
+}
+
+/// A server whose local engine drives `runtime` (a `--container-runtime` choice), ready,
+/// with the seeds' images on the host.
+async fn app_with_runtime(runtime: &str) -> TestApp {
     tokio::task::spawn_blocking(seed_images)
         .await
         .expect("images made");
-    TestApp::spawn_with(|config| config.container_runtime = "podman".into()).await
+    let runtime = runtime.to_owned();
+    let app = TestApp::spawn_with(move |config| config.container_runtime = runtime).await;
+    let (_, ready) = app.get_json("/readyz").await;
+    assert_eq!(ready["ready"], true, "{ready}");
+    app
 }
 
 async fn run_detail(app: &TestApp, run: i64) -> Value {
@@ -193,13 +203,8 @@ stages:
 #[tokio::test]
 async fn an_images_entrypoint_and_cmd_give_way_as_on_kubernetes_with_the_runtime_found_by_default()
 {
-    tokio::task::spawn_blocking(seed_images)
-        .await
-        .expect("images made");
     // The default runtime, `auto`: podman, installed here.
-    let app = TestApp::spawn().await;
-    let (_, ready) = app.get_json("/readyz").await;
-    assert_eq!(ready["ready"], true, "{ready}");
+    let app = app_with_runtime("auto").await;
     let source = format!(
         r#"
 name: entrypoints
@@ -572,13 +577,7 @@ async fn the_docker_runtime_runs_steps_with_dockers_own_arguments() {
     // scripts/setup.sh --test) takes Docker's command-line syntax, which is what the docker
     // runtime sends (a plain --entrypoint, `image inspect`, `rm --force` without podman's
     // --time), and runs podman underneath.
-    tokio::task::spawn_blocking(seed_images)
-        .await
-        .expect("images made");
-    let app =
-        TestApp::spawn_with(|config| config.container_runtime = "/usr/bin/docker".into()).await;
-    let (_, ready) = app.get_json("/readyz").await;
-    assert_eq!(ready["ready"], true, "{ready}");
+    let app = app_with_runtime("/usr/bin/docker").await;
     let source = format!(
         r#"
 name: docker

@@ -39,6 +39,20 @@ fn on_tekton(cluster: &FakeCluster) -> impl FnOnce(&mut conveyor::config::ServeC
     }
 }
 
+/// Starts a run of workflow `web` with `tag`; its id.
+async fn start_web(app: &TestApp, tag: &str) -> i64 {
+    let (status, body) = send(
+        app.client
+            .post(app.url("/api/v1/workflows/web/runs"))
+            .json(&json!({"tag": tag})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    serde_json::from_str::<Value>(&body).expect("json")["id"]
+        .as_i64()
+        .expect("id")
+}
+
 async fn send(request: reqwest::RequestBuilder) -> (u16, String) {
     let response = request.send().await.expect("request");
     (
@@ -332,16 +346,7 @@ async fn a_workflow_run_goes_to_tekton_as_its_own_account_with_the_tagged_deploy
             .0,
         201
     );
-    let (status, body) = send(
-        app.client
-            .post(app.url("/api/v1/workflows/web/runs"))
-            .json(&json!({"tag": "v2"})),
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
-    let run = serde_json::from_str::<Value>(&body).expect("json")["id"]
-        .as_i64()
-        .expect("id");
+    let run = start_web(&app, "v2").await;
 
     let runs = cluster.until("pipelineruns", |runs| !runs.is_empty()).await;
     let spec = &runs[0]["spec"];
@@ -471,16 +476,7 @@ async fn a_workflow_run_that_a_restarted_server_resumes_is_still_recorded_as_a_r
     let app = app_with(&cluster).await;
     let (status, body) = send(app.client.post(app.url("/api/v1/workflows")).body(web)).await;
     assert_eq!(status, 201, "{body}");
-    let (status, body) = send(
-        app.client
-            .post(app.url("/api/v1/workflows/web/runs"))
-            .json(&json!({"tag": "v2"})),
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
-    let run = serde_json::from_str::<Value>(&body).expect("json")["id"]
-        .as_i64()
-        .expect("id");
+    let run = start_web(&app, "v2").await;
     // Built; the server stops while the deploy waits its turn on the cluster.
     let mut events = app.events(run, None).await;
     events
@@ -522,16 +518,7 @@ async fn a_workflow_run_that_a_restarted_server_resumes_is_still_recorded_as_a_r
             gate.display()
         ),
     );
-    let (status, body) = send(
-        app.client
-            .post(app.url("/api/v1/workflows/web/runs"))
-            .json(&json!({"tag": "v3"})),
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
-    let stuck = serde_json::from_str::<Value>(&body).expect("json")["id"]
-        .as_i64()
-        .expect("id");
+    let stuck = start_web(&app, "v3").await;
     let mut events = app.events(stuck, None).await;
     events
         .until(|e| matches!(&e.event.body, EventBody::Log { step, text, .. } if step == "deploy" && text.contains("1 of 2")))
