@@ -1,5 +1,6 @@
-//! Times, durations and pinned images as people read them. Formatted by hand from integer parts: chrono's
-//! format-string parser, and float formatting, would add their own code to the WASM.
+//! Times, durations and pinned images as people read them. Times are formatted by hand from
+//! integer parts: chrono's format-string parser, and float formatting, would add their own
+//! code to the WASM.
 
 /// A Unix time in milliseconds as UTC (year, month, day, hour, minute, second).
 fn utc_fields(ms: i64) -> Option<(i32, u32, u32, u32, u32, u32)> {
