@@ -32,33 +32,40 @@ fn config_map(name: &str, data: &str) -> Value {
            "data": {"value": data}})
 }
 
-/// Reads the live feed until `count` runs of the pipeline have ended; their ids.
-async fn ended_runs(
-    feed: &mut (impl futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin),
-    count: usize,
-) -> Vec<i64> {
-    let mut buffer = String::new();
-    let mut ended = Vec::new();
-    while ended.len() < count {
-        let chunk = feed.next().await.expect("feed open").expect("chunk");
-        buffer.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = buffer.find("\n\n") {
-            let event: String = buffer.drain(..end + 2).collect();
-            let Some(data) = event.lines().find_map(|l| l.strip_prefix("data:")) else {
-                continue;
-            };
-            let Ok(run) = serde_json::from_str::<Value>(data.trim()) else {
-                continue;
-            };
-            let done = ["succeeded", "failed", "cancelled"]
-                .contains(&run["status"].as_str().unwrap_or(""));
-            let id = run["id"].as_i64().unwrap_or_default();
-            if run["pipeline"] == "on-config" && done && !ended.contains(&id) {
-                ended.push(id);
+/// The live feed of run changes, read on across calls.
+struct Feed<S> {
+    stream: S,
+    buffer: String,
+    /// Runs of the pipeline seen ended, in the order they ended.
+    ended: Vec<i64>,
+}
+
+impl<S: futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin> Feed<S> {
+    /// Reads on until one more run of the pipeline has ended; its id. A run's summary may
+    /// come again after it ended (the feed sends every change): it counts once.
+    async fn next_ended(&mut self) -> i64 {
+        let wanted = self.ended.len() + 1;
+        while self.ended.len() < wanted {
+            let chunk = self.stream.next().await.expect("feed open").expect("chunk");
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = self.buffer.find("\n\n") {
+                let event: String = self.buffer.drain(..end + 2).collect();
+                let Some(data) = event.lines().find_map(|l| l.strip_prefix("data:")) else {
+                    continue;
+                };
+                let Ok(run) = serde_json::from_str::<Value>(data.trim()) else {
+                    continue;
+                };
+                let done = ["succeeded", "failed", "cancelled"]
+                    .contains(&run["status"].as_str().unwrap_or(""));
+                let id = run["id"].as_i64().unwrap_or_default();
+                if run["pipeline"] == "on-config" && done && !self.ended.contains(&id) {
+                    self.ended.push(id);
+                }
             }
         }
+        self.ended[wanted - 1]
     }
-    ended
 }
 
 #[tokio::test]
@@ -80,7 +87,11 @@ async fn a_config_map_change_starts_one_run_with_the_object_as_params() {
         .send()
         .await
         .expect("feed");
-    let mut feed = feed.bytes_stream();
+    let mut feed = Feed {
+        stream: feed.bytes_stream(),
+        buffer: String::new(),
+        ended: Vec::new(),
+    };
     app.create_pipeline(PIPELINE).await;
     cluster.until_listed("v1/configmaps", 0).await;
 
@@ -89,19 +100,19 @@ async fn a_config_map_change_starts_one_run_with_the_object_as_params() {
         cluster.insert("configmaps", config_map("my-config", &value.to_string()));
     }
     cluster.insert("configmaps", config_map("someone-elses", "1"));
-    let first = ended_runs(&mut feed, 1).await;
-    let events = app.all_events(first[0]).await;
+    let first = feed.next_ended().await;
+    let events = app.all_events(first).await;
     assert_eq!(
         logs(&events, "t"),
         ["add_or_update ConfigMap default/my-config"]
     );
-    let (_, detail) = app.get_json(&format!("/api/v1/runs/{}", first[0])).await;
+    let (_, detail) = app.get_json(&format!("/api/v1/runs/{first}")).await;
     assert_eq!(detail["trigger"], "kubernetes");
     assert_eq!(detail["params"]["TRIGGER_NAME"], "my-config");
 
     cluster.remove("configmaps", "default", "my-config");
-    let both = ended_runs(&mut feed, 1).await;
-    let events = app.all_events(both[0]).await;
+    let deleted = feed.next_ended().await;
+    let events = app.all_events(deleted).await;
     assert_eq!(logs(&events, "t"), ["delete ConfigMap default/my-config"]);
     let (_, runs) = app.get_json("/api/v1/pipelines/on-config/runs").await;
     assert_eq!(
