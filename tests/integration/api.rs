@@ -1180,7 +1180,15 @@ async fn the_change_feed_tells_of_each_run_and_ends_at_shutdown() {
     read_until(&mut feed, &mut seen, "event: ready").await;
     let run = app.start_run("web", "v1").await;
     read_until(&mut feed, &mut seen, r#""status":"succeeded""#).await;
-    let events: Vec<serde_json::Value> = seen
+    // … to the end of that event.
+    let at = seen.find(r#""status":"succeeded""#).expect("seen");
+    while !seen[at..].contains("\n\n") {
+        let chunk = feed.next().await.expect("feed open").expect("chunk");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    // Whole events only: what follows the last blank line may be one still on its way.
+    let whole = &seen[..seen.rfind("\n\n").expect("a whole event")];
+    let events: Vec<serde_json::Value> = whole
         .split("\n\n")
         .filter(|block| block.contains("event: run"))
         .filter_map(|block| block.lines().find_map(|l| l.strip_prefix("data: ")))
