@@ -135,17 +135,13 @@ stages:
     )
     .await;
     std::env::set_var("CONVEYOR_TEST_SECRET", "hunter2");
-    let response = app
-        .client
-        .post(app.url("/api/v1/pipelines/params/runs"))
-        .json(&serde_json::json!({"tag": "v2.0", "params": {"B": "run", "A": "run"}}))
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(response.status(), 201);
-    let run = response.json::<serde_json::Value>().await.expect("json")["id"]
-        .as_i64()
-        .expect("id");
+    let run = app
+        .start_run_with(
+            "params",
+            "v2.0",
+            serde_json::json!({"B": "run", "A": "run"}),
+        )
+        .await;
     let events = app.all_events(run).await;
     assert_eq!(
         logs(&events, "show"),

@@ -7,18 +7,8 @@ use serde_json::json;
 use crate::support::TestApp;
 
 async fn run_with(app: &TestApp, outcome: &str) -> i64 {
-    let response = app
-        .client
-        .post(app.url("/api/v1/pipelines/kept/runs"))
-        .json(&json!({"tag": "v1", "params": {"OUTCOME": outcome}}))
-        .send()
+    app.start_run_with("kept", "v1", json!({"OUTCOME": outcome}))
         .await
-        .expect("start");
-    assert_eq!(response.status(), 201);
-    let id = response.json::<serde_json::Value>().await.expect("json")["id"]
-        .as_i64()
-        .expect("id");
-    id
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@
 use crate::support::{outcome, TestApp};
 use conveyor_core::run::RunStatus;
 use conveyor_core::stats::DAY_MS;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const PIPELINE: &str = "
 name: mix
@@ -20,16 +20,10 @@ stages:
 ";
 
 async fn run_to_end(app: &TestApp, pipeline: &str, code: &str) -> RunStatus {
-    let response = app
-        .client
-        .post(app.url(&format!("/api/v1/pipelines/{pipeline}/runs")))
-        .json(&json!({"tag": "v1", "params": {"CODE": code}}))
-        .send()
-        .await
-        .expect("start");
-    assert_eq!(response.status(), 201);
-    let run: Value = response.json().await.expect("json");
-    outcome(&app.all_events(run["id"].as_i64().expect("id")).await).0
+    let run = app
+        .start_run_with(pipeline, "v1", json!({"CODE": code}))
+        .await;
+    outcome(&app.all_events(run).await).0
 }
 
 #[tokio::test]

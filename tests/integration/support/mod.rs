@@ -179,10 +179,21 @@ impl TestApp {
     }
 
     pub async fn start_run(&self, pipeline: &str, tag: &str) -> i64 {
+        self.start_run_with(pipeline, tag, serde_json::json!({}))
+            .await
+    }
+
+    /// Starts a run of `pipeline` with run-time `params` (a JSON object); its id.
+    pub async fn start_run_with(
+        &self,
+        pipeline: &str,
+        tag: &str,
+        params: serde_json::Value,
+    ) -> i64 {
         let response = self
             .client
             .post(self.url(&format!("/api/v1/pipelines/{pipeline}/runs")))
-            .json(&serde_json::json!({ "tag": tag }))
+            .json(&serde_json::json!({ "tag": tag, "params": params }))
             .send()
             .await
             .expect("request");
