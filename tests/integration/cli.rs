@@ -14,7 +14,7 @@ use conveyor_core::access::Scope;
 use conveyor_core::run::{EventBody, StepStatus};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::TestApp;
+use crate::support::{ClosedPort, TestApp};
 
 const DEMO: &str = "name: cli-demo
 with: {FAIL: '0'}
@@ -241,10 +241,9 @@ async fn the_client_signs_in_applies_runs_follows_and_says_what_went_wrong() {
     let (code, _, err) = call(home, &["ls", "--token", "not-a-token"]).await;
     assert_eq!(code, 2);
     assert!(err.contains("unknown, expired or revoked token"), "{err}");
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port");
-    let (code, _, err) = call(home, &["ls", "--url", &format!("http://{closed}")]).await;
+    let closed = ClosedPort::new();
+    let url = format!("http://{}", closed.addr);
+    let (code, _, err) = call(home, &["ls", "--url", &url]).await;
     assert_eq!(code, 2);
     assert!(err.contains("cannot reach"), "{err}");
     let (code, _, err) = call(home, &["ls", "--url", "not a url"]).await;

@@ -1,5 +1,6 @@
 //! The local engine with real processes, observed through the API and the event stream.
 
+use crate::support::process::ServerProcess;
 use crate::support::{fails_once_per_workspace, logs, outcome, seq_of, step_statuses, TestApp};
 use conveyor_core::run::{EventBody, LogStream, RunStatus, StepStatus};
 
@@ -130,11 +131,9 @@ stages:
         script: |
           echo "run=$CONVEYOR_RUN_ID tag=$CONVEYOR_TAG pipeline=$CONVEYOR_PIPELINE step=$CONVEYOR_STEP"
           test "$(pwd)" = "$CONVEYOR_WORKSPACE" && echo "cwd is the workspace"
-          echo "secret=${CONVEYOR_TEST_SECRET:-unset}"
 "#,
     )
     .await;
-    std::env::set_var("CONVEYOR_TEST_SECRET", "hunter2");
     let run = app
         .start_run_with(
             "params",
@@ -152,11 +151,27 @@ stages:
         [
             format!("run={run} tag=v2.0 pipeline=params step=internals"),
             "cwd is the workspace".into(),
-            "secret=unset".into()
-        ],
-        "the server's environment is not passed on"
+        ]
     );
     app.stop().await;
+}
+
+#[tokio::test]
+async fn the_servers_own_environment_is_not_passed_on_to_steps() {
+    // A server process of its own: setting a variable in this process would race the other
+    // tests' threads.
+    let data = tempfile::tempdir().expect("temp dir");
+    let server = ServerProcess::start(data.path(), &[("CONVEYOR_TEST_SECRET", "hunter2")]).await;
+    server
+        .create_pipeline(
+            "name: env\nstages: [{name: s, steps: [{name: show, script: 'echo \"secret=${CONVEYOR_TEST_SECRET:-unset}\"'}]}]",
+        )
+        .await;
+    let run = server.start_run("env").await;
+    let events = server.events(run).await.until_end().await;
+    assert_eq!(outcome(&events).0, RunStatus::Succeeded, "{events:?}");
+    assert_eq!(logs(&events, "show"), ["secret=unset"]);
+    server.kill().await;
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use conveyor_core::run::RunStatus;
 
 use crate::support::fake_kube::FakeCluster;
 use crate::support::receiver::receiver;
-use crate::support::{client_with, outcome, TestApp};
+use crate::support::{client_with, outcome, ClosedPort, TestApp};
 
 /// The value of the sample `name` (with its labels as written) in a metrics text.
 fn sample(text: &str, name: &str) -> Option<f64> {
@@ -99,9 +99,8 @@ async fn readiness_fails_with_its_reason_when_the_cluster_does_not_answer() {
     app.stop().await;
 
     // The same kubeconfig, pointing at a port nothing listens on.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port");
+    let closed_port = ClosedPort::new();
+    let closed = closed_port.addr;
     let text = std::fs::read_to_string(&cluster.kubeconfig).expect("kubeconfig");
     let dir = tempfile::tempdir().expect("temp dir");
     let unreachable = dir.path().join("kubeconfig");

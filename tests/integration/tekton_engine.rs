@@ -22,8 +22,13 @@ enum Target {
     Real {
         kubeconfig: PathBuf,
         namespace: String,
+        /// Held for the whole test: servers in one namespace would each have a run 1 and
+        /// name their objects after it, so tests on a real cluster take turns.
+        _turn: tokio::sync::MutexGuard<'static, ()>,
     },
 }
+
+static REAL_CLUSTER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 impl Target {
     async fn new() -> Target {
@@ -32,6 +37,7 @@ impl Target {
                 kubeconfig: path.into(),
                 namespace: std::env::var("CONVEYOR_TEST_NAMESPACE")
                     .unwrap_or_else(|_| "conveyor-test".into()),
+                _turn: REAL_CLUSTER.lock().await,
             },
             None => Target::Fake(FakeCluster::start().await),
         }
@@ -55,6 +61,7 @@ impl Target {
             Target::Real {
                 kubeconfig,
                 namespace,
+                ..
             } => (kubeconfig.clone(), namespace.clone()),
         };
         config.kubeconfig = Some(kubeconfig);
@@ -70,8 +77,8 @@ impl Target {
     }
 }
 
-/// Every run gets its own pipeline name, so runs of different tests never share objects
-/// on a real cluster.
+/// Pipeline names of their own per test process, so runs left on a real cluster by an earlier
+/// process are told apart from this one's.
 fn unique(name: &str) -> String {
     format!("{name}-{}", std::process::id())
 }

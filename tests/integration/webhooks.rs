@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::support::receiver::receiver;
-use crate::support::TestApp;
+use crate::support::{ClosedPort, TestApp};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
@@ -129,12 +129,9 @@ stages:
 async fn failed_calls_are_retried_and_never_hold_up_the_run() {
     let mut hooks = receiver(vec![503]).await;
     let base = format!("http://{}", hooks.addr);
-    // A port nothing listens on: bound, then released.
-    let dead = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind")
-        .local_addr()
-        .expect("addr");
+    // A port nothing listens on.
+    let dead_port = ClosedPort::new();
+    let dead = dead_port.addr;
     let app = TestApp::spawn_with(|config| {
         config.webhook_retry_delays = vec![Duration::from_millis(10), Duration::from_millis(10)];
         // Long enough that a loaded machine answering the flaky hook late is not a

@@ -5,7 +5,7 @@
 
 use crate::support::fake_kube::FakeCluster;
 use crate::support::registry::Registry;
-use crate::support::{logs, outcome, TestApp};
+use crate::support::{logs, outcome, ClosedPort, TestApp};
 use base64::Engine as _;
 use conveyor_core::definition::EngineKind;
 use conveyor_core::run::{EventBody, RunStatus, StepStatus};
@@ -459,11 +459,8 @@ async fn a_workflow_run_that_a_restarted_server_resumes_is_still_recorded_as_a_r
     }
     cluster.hold("deploy");
     // A registry address nothing listens on: asking it for digests fails at once.
-    let closed = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind")
-        .local_addr()
-        .expect("addr");
+    let closed_port = ClosedPort::new();
+    let closed = closed_port.addr;
     let web = WEB
         .replace(
             "registry.example.com/org/web,",

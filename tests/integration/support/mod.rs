@@ -24,7 +24,29 @@ use futures::StreamExt;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
-/// A client that sends `token` with every request (none: an anonymous one).
+/// A port on 127.0.0.1 that refuses connections while this lives: bound, never listening,
+/// and without `SO_REUSEADDR`, so no other test's listener can be given it meanwhile (a port
+/// bound and released at once could be).
+pub struct ClosedPort {
+    _socket: tokio::net::TcpSocket,
+    pub addr: SocketAddr,
+}
+
+impl ClosedPort {
+    pub fn new() -> ClosedPort {
+        let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+        socket.set_reuseaddr(false).expect("no SO_REUSEADDR");
+        socket
+            .bind("127.0.0.1:0".parse().expect("an address"))
+            .expect("bind");
+        let addr = socket.local_addr().expect("addr");
+        ClosedPort {
+            _socket: socket,
+            addr,
+        }
+    }
+}
+
 /// A client; with a token, every request carries it. Bodies are YAML unless a request says
 /// otherwise (`.json()` does), as the API wants definitions to be labelled.
 pub fn client_with(token: Option<&str>) -> reqwest::Client {
