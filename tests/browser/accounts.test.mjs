@@ -150,6 +150,7 @@ test('sign in, run, meet a gate only someone else may approve, sign out; the app
   const context = await app.nobody.newContext();
   const page = await context.newPage();
   await page.goto(`${app.base}/pipelines/gated`);
+  await page.waitForSelector('body[data-hydrated="true"]');
   await page.fill('input[name=name]', 'dave');
   await page.fill('input[name=password]', 'a long enough password');
   await page.click('button[type=submit]');
@@ -213,6 +214,8 @@ test('the account page makes a token shown once, revokes it, and an admin adds a
   assert.equal((await asToken('/api/v1/pipelines')).status, 401, 'revoked: it stops working');
   await page.reload();
   assert.equal(await page.locator('#new-token').count(), 0, 'never shown again');
+  // Hydrated before the form is used: posted without WASM, the made password is not shown.
+  await page.waitForSelector('body[data-hydrated="true"]');
 
   // An admin adds an account; its generated password is shown once and signs in.
   await page.fill('#add-user input[name=name]', 'erin');
