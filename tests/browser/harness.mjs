@@ -44,6 +44,19 @@ export async function start(args = []) {
   nobody.newContext = async (options) => {
     const context = await newContext(options);
     context.setDefaultTimeout(WAIT);
+    // What a page says went wrong reaches the test's output: a page that never hydrates
+    // then says why.
+    context.on('page', (page) => {
+      page.on('pageerror', (error) => console.error(`[${page.url()}] page error: ${error.stack ?? error.message}`));
+      page.on('console', (message) => {
+        if (message.type() === 'error') console.error(`[${page.url()}] console error: ${message.text()}`);
+      });
+      // (A page left before it loaded aborts its requests: that says nothing.)
+      page.on('requestfailed', (request) => {
+        const why = request.failure()?.errorText;
+        if (why !== 'net::ERR_ABORTED') console.error(`[${page.url()}] request failed: ${request.url()} ${why}`);
+      });
+    });
     return context;
   };
   nobody.newPage = async (options) => {
