@@ -21,7 +21,10 @@ pub struct HostTools {
 const BUILDERS: [&str; 4] = ["podman", "buildah", "docker", "executor"];
 
 /// Builds `src/Dockerfile` into `$IMAGE:$TAG` and pushes it. Values come from the
-/// environment only; `DOCKER_CONFIG` holds the registry's `config.json`.
+/// environment only; `DOCKER_CONFIG` holds the registry's `config.json`. `RUN` instructions
+/// share the host's network, as the engine's containers do: a bridge would add and remove a
+/// network interface on the host for each of them, and browsers on the host drop their
+/// requests in flight (the live log among them) when interfaces change.
 fn build_script(builder: &Path) -> Result<&'static str, String> {
     let name = builder
         .file_name()
@@ -30,12 +33,12 @@ fn build_script(builder: &Path) -> Result<&'static str, String> {
     Ok(match name.as_str() {
         "podman" | "buildah" => {
             "test -r \"$DOCKER_CONFIG/config.json\" || { echo 'registry credentials missing' >&2; exit 1; }\n\
-             \"$BUILDER\" build --file src/Dockerfile --tag \"$IMAGE:$TAG\" src\n\
+             \"$BUILDER\" build --network host --file src/Dockerfile --tag \"$IMAGE:$TAG\" src\n\
              \"$BUILDER\" push --tls-verify=\"$TLS_VERIFY\" --authfile \"$DOCKER_CONFIG/config.json\" \"$IMAGE:$TAG\""
         }
         "docker" => {
             "test -r \"$DOCKER_CONFIG/config.json\" || { echo 'registry credentials missing' >&2; exit 1; }\n\
-             \"$BUILDER\" build --file src/Dockerfile --tag \"$IMAGE:$TAG\" src\n\
+             \"$BUILDER\" build --network host --file src/Dockerfile --tag \"$IMAGE:$TAG\" src\n\
              \"$BUILDER\" push \"$IMAGE:$TAG\""
         }
         "executor" | "kaniko" => {

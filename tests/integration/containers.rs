@@ -503,7 +503,7 @@ async fn a_restarted_server_removes_the_containers_its_killed_process_left() {
     let data = tempfile::tempdir().expect("temp dir");
     // What a killed server leaves: a step's container, still running, with its labels.
     let left = crate::support::images::podman()
-        .args(["run", "--detach", "--label"])
+        .args(["run", "--detach", "--network", "host", "--label"])
         .arg(format!("conveyor.data-dir={}", data.path().display()))
         .args([BUSYBOX, "sleep", "300"])
         .output()

@@ -740,9 +740,14 @@ async fn serve_repository() -> (String, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let work = dir.path().join("work");
     std::fs::create_dir_all(&work).expect("work dir");
-    // Built for real: FROM one of the images the tests make on this host.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    // Built for real: FROM one of the images the tests make on this host. Its RUN reaches
+    // this server on the host's 127.0.0.1, as only the host's network lets it.
     let dockerfile = format!(
-        "FROM {}\nRUN echo built > /built.txt\n",
+        "FROM {}\nRUN wget -q -O /built.txt http://{addr}/web.git/HEAD\n",
         crate::support::images::BUSYBOX
     );
     std::fs::write(work.join("Dockerfile"), dockerfile).expect("Dockerfile");
@@ -766,10 +771,7 @@ async fn serve_repository() -> (String, tempfile::TempDir) {
         dir.path(),
     );
     git(&["update-server-info"], &dir.path().join("web.git"));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}/web.git", listener.local_addr().expect("addr"));
+    let url = format!("http://{addr}/web.git");
     let files =
         axum::Router::new().fallback_service(tower_http::services::ServeDir::new(dir.path()));
     tokio::spawn(async move { axum::serve(listener, files).await.expect("serves") });
