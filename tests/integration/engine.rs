@@ -1,5 +1,6 @@
 //! The local engine with real processes, observed through the API and the event stream.
 
+use crate::support::images::{seed_images, BUSYBOX};
 use crate::support::process::ServerProcess;
 use crate::support::{fails_once_per_workspace, logs, outcome, seq_of, step_statuses, TestApp};
 use conveyor_core::run::{EventBody, LogStream, RunStatus, StepStatus};
@@ -160,17 +161,23 @@ stages:
 async fn the_servers_own_environment_is_not_passed_on_to_steps() {
     // A server process of its own: setting a variable in this process would race the other
     // tests' threads.
+    tokio::task::spawn_blocking(seed_images)
+        .await
+        .expect("images made");
     let data = tempfile::tempdir().expect("temp dir");
     let server = ServerProcess::start(data.path(), &[("CONVEYOR_TEST_SECRET", "hunter2")]).await;
+    // On the host, and in a container (through the runtime's own process).
+    let show = r#"script: 'echo "secret=${CONVEYOR_TEST_SECRET:-unset}"'"#;
     server
-        .create_pipeline(
-            "name: env\nstages: [{name: s, steps: [{name: show, script: 'echo \"secret=${CONVEYOR_TEST_SECRET:-unset}\"'}]}]",
-        )
+        .create_pipeline(&format!(
+            "name: env\nstages: [{{name: s, steps: [{{name: host, {show}}}, {{name: boxed, image: '{BUSYBOX}', {show}}}]}}]"
+        ))
         .await;
     let run = server.start_run("env").await;
     let events = server.events(run).await.until_end().await;
     assert_eq!(outcome(&events).0, RunStatus::Succeeded, "{events:?}");
-    assert_eq!(logs(&events, "show"), ["secret=unset"]);
+    assert_eq!(logs(&events, "host"), ["secret=unset"]);
+    assert_eq!(logs(&events, "boxed"), ["secret=unset"]);
     server.kill().await;
 }
 
